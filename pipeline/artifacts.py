@@ -1,0 +1,120 @@
+"""The model run folder: one documented, portable layout written atomically.
+
+    runs/models/<run>/oof.parquet    id + prediction columns, one row per train row
+    runs/models/<run>/test.parquet   id + prediction columns, one row per test row
+    runs/models/<run>/scores.json    {"metric", "greater_is_better", "folds": [...], "overall"}
+    runs/models/<run>/params.json    model type and parameters
+    runs/models/<run>/timings.json   seconds per fold and in total
+    (+ optional extra tables, e.g. feature_importance.csv)
+
+Prediction columns (see pipeline.task.TaskInfo.prediction_columns): "pred" for binary
+(P(positive class)) and regression (target scale); one column per class label for multiclass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import _io
+from pipeline.task import TaskInfo
+
+RUN_FILES = ("oof.parquet", "test.parquet", "scores.json", "params.json", "timings.json")
+# Files whose content defines a run for the stage cache (timings change every run).
+RUN_CONTENT_FILES = ("oof.parquet", "test.parquet", "scores.json", "params.json")
+
+
+@dataclass
+class Run:
+    """A model run loaded from its folder: predictions as arrays aligned with the id columns."""
+
+    name: str
+    path: Path
+    oof_ids: np.ndarray
+    oof: np.ndarray
+    test_ids: np.ndarray
+    test: np.ndarray
+    scores: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def overall(self) -> float:
+        return float(self.scores["overall"])
+
+
+def prediction_frame(id_col: str, ids, task: TaskInfo, pred: np.ndarray):
+    """A DataFrame of ids plus prediction columns."""
+    import pandas as pd
+
+    data = {id_col: np.asarray(ids)}
+    data.update(task.to_frame_values(pred))
+    return pd.DataFrame(data)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike):
+    """Yield a temp folder beside `path`; on success it replaces `path` whole, else it vanishes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids, oof: np.ndarray,
+              test_ids, test: np.ndarray, scores: dict, params: dict, timings: dict,
+              extra_tables: dict[str, Any] | None = None) -> Path:
+    """Write a complete run folder atomically; `extra_tables` maps file name -> DataFrame (CSV)."""
+    path = Path(path)
+    with atomic_dir(path) as tmp:
+        prediction_frame(id_col, train_ids, task, oof).to_parquet(tmp / "oof.parquet", index=False)
+        prediction_frame(id_col, test_ids, task, test).to_parquet(tmp / "test.parquet", index=False)
+        _io.write_json(tmp / "scores.json", scores)
+        _io.write_json(tmp / "params.json", params)
+        _io.write_json(tmp / "timings.json", timings)
+        for name, frame in (extra_tables or {}).items():
+            frame.to_csv(tmp / name, index=False)
+    return path
+
+
+def read_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo) -> Run:
+    """Load a run folder written by `write_run` (or imported from a teammate)."""
+    import pandas as pd
+
+    path = Path(path)
+    oof = pd.read_parquet(path / "oof.parquet")
+    test = pd.read_parquet(path / "test.parquet")
+    params_path = path / "params.json"
+    return Run(
+        name=path.name,
+        path=path,
+        oof_ids=oof[id_col].to_numpy(),
+        oof=task.from_frame(oof),
+        test_ids=test[id_col].to_numpy(),
+        test=task.from_frame(test),
+        scores=_io.read_json(path / "scores.json"),
+        params=_io.read_json(params_path) if params_path.exists() else {},
+    )
+
+
+def run_digest(path: str | os.PathLike, memo: dict | None = None) -> str:
+    """Content digest of a run folder (predictions, scores, params), for downstream fingerprints."""
+    path = Path(path)
+    return _io.hash_tree([path / f for f in RUN_CONTENT_FILES], memo=memo)

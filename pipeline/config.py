@@ -1,0 +1,277 @@
+"""Competition definitions: `competition/<name>/competition.toml`, validated on load.
+
+The schema is data: each section maps key -> (type, default, help). Unknown keys, wrong types,
+missing files and missing columns raise UserError naming the key, file or column and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import copy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import UserError, did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+REQUIRED = object()
+
+# section -> key -> (type(s), default, one-line help). README documents the same keys.
+SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
+    "competition": {
+        "task": (str, REQUIRED, "binary | multiclass | regression"),
+        "target": (str, REQUIRED, "target column in train.csv"),
+        "id": (str, REQUIRED, "id column in train, test and the sample submission"),
+        "metric": (str, REQUIRED, "roc_auc | log_loss | accuracy | rmse | rmsle | mae"),
+        "submission": (str, "", "proba | classes | label | value (inferred from the sample submission if empty)"),
+        "train": (str, "train.csv", "training data file, relative to the competition folder"),
+        "test": (str, "test.csv", "test data file"),
+        "sample_submission": (str, "sample_submission.csv", "sample submission file"),
+    },
+    "cv": {
+        "scheme": (str, "auto", "auto | kfold | stratified | group | time"),
+        "n_splits": (int, 5, "number of folds (>= 2)"),
+        "seed": (int, 0, "shuffle seed for kfold/stratified/group"),
+        "group_column": (str, "", "column whose values never span two folds (scheme = group)"),
+        "time_column": (str, "", "column ordering rows in time (scheme = time)"),
+    },
+    "features": {
+        "blocks": (list, [], "feature blocks to build; [] chooses them from the column types"),
+        "drop": (list, [], "columns never used as features"),
+    },
+    "pseudo": {
+        "enabled": (bool, False, "add confident test predictions as training rows"),
+        "model": (str, "", "model whose predictions give the pseudo-labels (default: best by CV)"),
+        "threshold": (float, 0.95, "minimum predicted probability for a pseudo-label (classification)"),
+        "fraction": (float, 0.3, "share of test rows used for regression (lowest fold disagreement)"),
+    },
+    "ensemble": {
+        "method": (str, "auto", "auto | best | mean | weighted | rank | geometric | hill_climb | stack"),
+        "models": (list, [], "runs to combine; [] means all"),
+    },
+    "explore": {
+        "enabled": (bool, True, "write the EDA report"),
+    },
+    "runtime": {
+        "threads": (int, 0, "threads per fit; 0 = cores / n_jobs"),
+        "n_jobs": (int, 1, "parallel workers (folds or trials)"),
+    },
+}
+
+# Keys of each `[models.NAME]` table.
+MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
+    "type": (str, REQUIRED, "lightgbm | sklearn | a plug-in name or import path"),
+    "params": (dict, {}, "parameters passed to the model"),
+    "estimator": (str, "", "import path of a scikit-learn estimator (type = sklearn)"),
+    "enabled": (bool, True, "train this model"),
+    "search_space": (dict, {}, "Optuna search space for `pipeline tune`"),
+}
+
+DEFAULT_MODELS = {"lgbm": {"type": "lightgbm", "params": {}}}
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list", dict: "a table"}
+
+
+@dataclass
+class Competition:
+    """A loaded, validated competition: its folder, name and config (defaults filled in)."""
+
+    name: str
+    root: Path
+    cfg: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "competition.toml"
+
+    @property
+    def runs(self) -> Path:
+        """Generated artifacts (git-ignored)."""
+        return self.root / "runs"
+
+    @property
+    def train_path(self) -> Path:
+        return self.root / self.cfg["competition"]["train"]
+
+    @property
+    def test_path(self) -> Path:
+        return self.root / self.cfg["competition"]["test"]
+
+    @property
+    def sample_path(self) -> Path:
+        return self.root / self.cfg["competition"]["sample_submission"]
+
+    @property
+    def folds_path(self) -> Path:
+        return self.runs / "folds.csv"
+
+    @property
+    def imports_dir(self) -> Path:
+        """Teammates' imported prediction bundles (plain files, safe to commit)."""
+        return self.root / "imports"
+
+    @property
+    def task(self) -> str:
+        return self.cfg["competition"]["task"]
+
+    @property
+    def target(self) -> str:
+        return self.cfg["competition"]["target"]
+
+    @property
+    def id_col(self) -> str:
+        return self.cfg["competition"]["id"]
+
+    @property
+    def metric_name(self) -> str:
+        return self.cfg["competition"]["metric"]
+
+    @property
+    def models(self) -> dict[str, dict]:
+        """Enabled model tables by name."""
+        return {k: v for k, v in self.cfg["models"].items() if v.get("enabled", True)}
+
+    def data_files(self) -> list[Path]:
+        return [self.train_path, self.test_path, self.sample_path]
+
+
+def _check_type(where: str, value: Any, typ: Any) -> Any:
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
+    if not ok:
+        raise UserError(f"{where} must be {_TYPE_NAMES.get(typ, typ.__name__)}, got {value!r}")
+    return value
+
+
+def _fill_section(where: str, given: Any, schema: dict, file: Path) -> dict:
+    if not isinstance(given, dict):
+        raise UserError(f"{file}: [{where}] must be a table, got {given!r}")
+    out = {}
+    for key in given:
+        if key not in schema:
+            raise UserError(f"{file}: unknown key {where}.{key}{did_you_mean(key, tuple(schema))}")
+    for key, (typ, default, _help) in schema.items():
+        if key in given:
+            out[key] = _check_type(f"{file}: {where}.{key}", given[key], typ)
+        elif default is REQUIRED:
+            raise UserError(f"{file}: missing key {where}.{key} ({_help}); add it to [{where}]")
+        else:
+            out[key] = copy.deepcopy(default)
+    return out
+
+
+def parse_config(raw: dict, file: Path) -> dict:
+    """Validate a parsed TOML document against the schema and fill defaults."""
+    known = set(SCHEMA) | {"models"}
+    for section in raw:
+        if section not in known:
+            raise UserError(f"{file}: unknown section [{section}]{did_you_mean(section, tuple(known))}")
+    cfg = {name: _fill_section(name, raw.get(name, {}), schema, file) for name, schema in SCHEMA.items()}
+    models = raw.get("models", None)
+    if models is None:
+        models = copy.deepcopy(DEFAULT_MODELS)
+    if not isinstance(models, dict):
+        raise UserError(f"{file}: [models] must hold tables like [models.lgbm], got {models!r}")
+    cfg["models"] = {name: _fill_section(f"models.{name}", table, MODEL_SCHEMA, file)
+                     for name, table in models.items()}
+    _check_values(cfg, file)
+    return cfg
+
+
+def _choice(file: Path, key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UserError(f"{file}: {key} = {value!r} is not one of {', '.join(choices)}"
+                        f"{did_you_mean(value, choices) if ' (did' in did_you_mean(value, choices) else ''}")
+
+
+def _check_values(cfg: dict, file: Path) -> None:
+    from pipeline.task import TASKS
+
+    comp = cfg["competition"]
+    _choice(file, "competition.task", comp["task"], TASKS)
+    _choice(file, "competition.metric", comp["metric"],
+            ("roc_auc", "log_loss", "accuracy", "rmse", "rmsle", "mae"))
+    if comp["submission"]:
+        _choice(file, "competition.submission", comp["submission"], ("proba", "classes", "label", "value"))
+    metric_tasks = {"roc_auc": ("binary", "multiclass"), "log_loss": ("binary", "multiclass"),
+                    "accuracy": ("binary", "multiclass"), "rmse": ("regression",),
+                    "rmsle": ("regression",), "mae": ("regression",)}
+    if comp["task"] not in metric_tasks[comp["metric"]]:
+        raise UserError(f"{file}: metric {comp['metric']!r} does not fit task {comp['task']!r}; "
+                        f"use one of {', '.join(m for m, t in metric_tasks.items() if comp['task'] in t)}")
+    cv = cfg["cv"]
+    _choice(file, "cv.scheme", cv["scheme"], ("auto", "kfold", "stratified", "group", "time"))
+    if cv["n_splits"] < 2:
+        raise UserError(f"{file}: cv.n_splits must be at least 2, got {cv['n_splits']}")
+    if cv["scheme"] == "group" and not cv["group_column"]:
+        raise UserError(f"{file}: cv.scheme = 'group' needs cv.group_column = '<column>'")
+    if cv["scheme"] == "time" and not cv["time_column"]:
+        raise UserError(f"{file}: cv.scheme = 'time' needs cv.time_column = '<column>'")
+    rt = cfg["runtime"]
+    if rt["threads"] < 0 or rt["n_jobs"] < 1:
+        raise UserError(f"{file}: runtime.threads must be >= 0 and runtime.n_jobs >= 1, "
+                        f"got {rt['threads']} and {rt['n_jobs']}")
+    if not cfg["models"]:
+        raise UserError(f"{file}: no models: add a table such as [models.lgbm] type = 'lightgbm'")
+
+
+def read_header(path: Path) -> list[str]:
+    """Column names of a CSV file, read without pandas (fast, for validation)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        row = next(csv.reader(fh), None)
+    if not row:
+        raise UserError(f"{path}: file is empty; it needs a header row and data")
+    return row
+
+
+def load_competition(root: Path) -> Competition:
+    """Load and validate `root/competition.toml` and check its data files and columns exist."""
+    root = Path(root)
+    file = root / "competition.toml"
+    if not file.is_file():
+        raise UserError(f"{file}: not found; create it with `python -m pipeline init {root.name} --train ...`")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{file}: malformed TOML: {exc}; fix the syntax at that line") from None
+    cfg = parse_config(raw, file)
+    comp = Competition(name=root.name, root=root, cfg=cfg)
+    _check_data(comp)
+    return comp
+
+
+def _check_data(comp: Competition) -> None:
+    c = comp.cfg["competition"]
+    for key in ("train", "test", "sample_submission"):
+        path = comp.root / c[key]
+        if not path.is_file():
+            raise UserError(f"{path}: data file not found (competition.{key}); put the file there "
+                            f"or point competition.{key} at it")
+    train_cols = read_header(comp.train_path)
+    test_cols = read_header(comp.test_path)
+    sample_cols = read_header(comp.sample_path)
+    if comp.target not in train_cols:
+        raise UserError(f"{comp.train_path}: target column {comp.target!r} not found"
+                        f"{did_you_mean(comp.target, train_cols)}; set competition.target")
+    for cols, path in ((train_cols, comp.train_path), (test_cols, comp.test_path),
+                       (sample_cols, comp.sample_path)):
+        if comp.id_col not in cols:
+            raise UserError(f"{path}: id column {comp.id_col!r} not found"
+                            f"{did_you_mean(comp.id_col, cols)}; set competition.id")
+    cv = comp.cfg["cv"]
+    for key in ("group_column", "time_column"):
+        col = cv[key]
+        if col and col not in train_cols:
+            raise UserError(f"{comp.train_path}: cv.{key} {col!r} not found{did_you_mean(col, train_cols)}")
+    for name in comp.cfg["features"]["drop"]:
+        if name not in train_cols:
+            raise UserError(f"{comp.train_path}: features.drop names {name!r}, which is not a column"
+                            f"{did_you_mean(str(name), train_cols)}")

@@ -1,0 +1,17 @@
+"""The one exception type for bad user input; the CLI prints it on one line and exits with code 2."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input (config, data, arguments): the message says what is wrong and how to fix it."""
+
+
+def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ' (did you mean X?)' for the closest choice, or a list of the valid choices."""
+    import difflib
+
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (valid: {', '.join(sorted(choices))})"

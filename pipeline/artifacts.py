@@ -80,12 +80,26 @@ def atomic_dir(path: str | os.PathLike):
 
 def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids, oof: np.ndarray,
               test_ids, test: np.ndarray, scores: dict, params: dict, timings: dict,
-              extra_tables: dict[str, Any] | None = None) -> Path:
-    """Write a complete run folder atomically; `extra_tables` maps file name -> DataFrame (CSV)."""
+              extra_tables: dict[str, Any] | None = None,
+              test_by_fold: list[np.ndarray] | None = None) -> Path:
+    """Write a complete run folder atomically; `extra_tables` maps file name -> DataFrame (CSV).
+
+    `test_by_fold` (each fold model's test predictions) goes to test_by_fold.parquet with a `fold`
+    column; pseudo-labelling reads it so that fold k's pseudo-labels come from fold k's model only.
+    """
+    import pandas as pd
+
     path = Path(path)
     with atomic_dir(path) as tmp:
         prediction_frame(id_col, train_ids, task, oof).to_parquet(tmp / "oof.parquet", index=False)
         prediction_frame(id_col, test_ids, task, test).to_parquet(tmp / "test.parquet", index=False)
+        if test_by_fold:
+            parts = []
+            for k, pred in enumerate(test_by_fold):
+                frame = prediction_frame(id_col, test_ids, task, pred)
+                frame.insert(1, "fold", k)
+                parts.append(frame)
+            pd.concat(parts, ignore_index=True).to_parquet(tmp / "test_by_fold.parquet", index=False)
         _io.write_json(tmp / "scores.json", scores)
         _io.write_json(tmp / "params.json", params)
         _io.write_json(tmp / "timings.json", timings)

@@ -88,6 +88,15 @@ class Competition:
     cfg: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def workspace(self) -> Path:
+        """The workspace root (holds competition/ and submissions/)."""
+        return self.root.parent.parent
+
+    @property
+    def submissions_dir(self) -> Path:
+        return self.workspace / "submissions" / self.name
+
+    @property
     def config_path(self) -> Path:
         return self.root / "competition.toml"
 

@@ -1,0 +1,1 @@
+"""CLI commands, one light module each (see pipeline.cli.COMMANDS)."""

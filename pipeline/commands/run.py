@@ -1,0 +1,42 @@
+"""`run`: run the stale stages up to a stage (default: through submit)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "run the pipeline's stale stages (make-like); --stage X stops after X"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
+    p.add_argument("--stage", "-s", default=None,
+                   help="run this stage and the stale stages it needs, nothing after it")
+    p.add_argument("--force", action="store_true", help="re-run the named stage (all stages without --stage)")
+    p.add_argument("--models", default=None, help="comma-separated models to (re)train in the cv stage")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline.errors import UserError
+    from pipeline.graph import Runner
+    from pipeline.stages import build_pipeline
+    from pipeline.workspace import Workspace, log
+
+    ws = Workspace(args.root)
+    comp = ws.competition(args.competition)
+    pipe = build_pipeline()
+    if args.stage:
+        pipe.get(args.stage)
+    only = None
+    if args.models:
+        only = [m.strip() for m in args.models.split(",") if m.strip()]
+        unknown = [m for m in only if m not in comp.models]
+        if unknown:
+            raise UserError(f"--models names {unknown[0]!r}, which is not an enabled model in "
+                            f"{comp.config_path.name}; models: {', '.join(comp.models)}")
+    runner = Runner(pipe, comp, log=log)
+    runner.run(args.stage, force=args.force, only_units=only)
+    if args.stage in (None, "submit"):
+        paths = runner.state["submit"].get("paths", [])
+        if paths:
+            print(comp.workspace / paths[0])
+    return 0

@@ -1,0 +1,361 @@
+"""The make-like stage runner: a validated DAG of stages, content fingerprints and recorded state.
+
+A stage is fresh when its fingerprint -- its config sections, the digests of its inputs (data files,
+upstream outputs) and the source of the code that computes it, plug-ins included -- equals the one
+recorded beside its outputs, and those outputs still exist. Stages with *units* (cv: one unit per
+model) keep one fingerprint per unit, so changing one model re-runs only that model. Upstream
+stages run first; if their outputs come out byte-identical, downstream stays fresh (early cutoff).
+"""
+
+from __future__ import annotations
+
+import graphlib
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline import _io
+from pipeline.config import Competition
+from pipeline.errors import UserError, did_you_mean
+
+_PACKAGES_ROOT = Path(__file__).resolve().parent.parent  # holds pipeline/, features/, models/
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One node of the pipeline: what it needs, what config and code it depends on, how to run it."""
+
+    name: str
+    doc: str
+    run: str  # "module:function", imported only when the stage runs
+    needs: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()  # config sections in the fingerprint
+    code: tuple[str, ...] = ()  # paths under the packages root (files or folders) in the fingerprint
+    plugins: tuple[str, ...] = ()  # paths under the competition folder (plug-in code) in the fingerprint
+    data: bool = False  # the raw data files are inputs
+    imports: bool = False  # teammates' imported runs (competition/<name>/imports) are inputs
+    units: Callable[[Competition], dict[str, Any]] | None = None  # unit name -> its config
+
+
+@dataclass
+class StageContext:
+    """What a stage's run function receives: the competition, its units to run, and helpers."""
+
+    comp: Competition
+    stage: Stage
+    units: list[str] | None
+    log: Callable[[str], None]
+    state: dict[str, dict]  # recorded state of every stage (upstream outputs, unit lists)
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cfg(self) -> dict:
+        return self.comp.cfg
+
+    @property
+    def runs(self) -> Path:
+        return self.comp.runs
+
+    def n_jobs(self) -> int:
+        return self.comp.cfg["runtime"]["n_jobs"]
+
+    def threads(self, n_rows: int | None = None) -> int:
+        """Threads per fit from runtime.threads / n_jobs (1 on small data when set to auto)."""
+        from pipeline.threads import resolve_threads
+
+        rt = self.comp.cfg["runtime"]
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows)
+
+    def data(self):
+        """(train, test, sample_submission) DataFrames, read once."""
+        if "data" not in self._cache:
+            from pipeline.data import read_data
+
+            self._cache["data"] = read_data(self.comp)
+        return self._cache["data"]
+
+    def task_info(self):
+        from pipeline.task import TaskInfo
+
+        if "task" not in self._cache:
+            train = self.data()[0]
+            self._cache["task"] = TaskInfo.from_target(self.comp.task, train[self.comp.target])
+        return self._cache["task"]
+
+    def metric(self):
+        from pipeline.metrics import get_metric
+
+        return get_metric(self.comp.metric_name)
+
+    def folds(self):
+        """Fold number per train row, aligned with train.csv's row order."""
+        if "folds" not in self._cache:
+            from pipeline.data import read_folds
+
+            self._cache["folds"] = read_folds(self.comp, self.data()[0])
+        return self._cache["folds"]
+
+    def model_run_dirs(self) -> dict[str, Path]:
+        """Every model run the ensemble may combine: trained (cv, pseudo) and imported, by name."""
+        dirs: dict[str, Path] = {}
+        for unit in self.state.get("cv", {}).get("units", {}):
+            path = self.runs / "models" / unit
+            if (path / "oof.parquet").exists():
+                dirs[unit] = path
+        if self.cfg["pseudo"]["enabled"]:
+            for rel in self.state.get("pseudo", {}).get("paths", []):
+                path = self.comp.workspace / rel
+                if path.name == "oof.parquet":
+                    dirs[path.parent.name] = path.parent
+        if self.comp.imports_dir.is_dir():
+            for path in sorted(self.comp.imports_dir.iterdir()):
+                if (path / "oof.parquet").exists():
+                    dirs[path.name] = path
+        return dirs
+
+
+class Pipeline:
+    """A validated set of stages: unique names, known dependencies, no cycles."""
+
+    def __init__(self, stages: list[Stage]):
+        self.stages = {s.name: s for s in stages}
+        if len(self.stages) != len(stages):
+            raise ValueError("duplicate stage names")
+        graph = {}
+        for s in stages:
+            for need in s.needs:
+                if need not in self.stages:
+                    raise ValueError(f"stage {s.name!r} needs unknown stage {need!r}")
+            graph[s.name] = set(s.needs)
+        self.order = list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError
+
+    def get(self, name: str) -> Stage:
+        if name not in self.stages:
+            raise UserError(f"unknown stage {name!r}{did_you_mean(name, tuple(self.stages))}")
+        return self.stages[name]
+
+    def upstream(self, name: str) -> set[str]:
+        """`name` and every stage it needs, transitively."""
+        seen, todo = set(), [name]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(self.stages[n].needs)
+        return seen
+
+    def downstream(self, name: str) -> set[str]:
+        """`name` and every stage that needs it, transitively."""
+        return {s for s in self.stages if name in self.upstream(s)}
+
+
+class StateStore:
+    """Recorded fingerprints and output digests, one JSON file per stage under runs/.state/."""
+
+    def __init__(self, comp: Competition):
+        self.dir = comp.runs / ".state"
+
+    def load(self, stage: str) -> dict:
+        path = self.dir / f"{stage}.json"
+        if not path.exists():
+            return {}
+        try:
+            return _io.read_json(path)
+        except ValueError:
+            return {}
+
+    def save(self, stage: str, state: dict) -> None:
+        _io.write_json(self.dir / f"{stage}.json", state)
+
+    def load_memo(self) -> dict:
+        path = self.dir / "hash-memo.json"
+        try:
+            return _io.read_json(path) if path.exists() else {}
+        except ValueError:
+            return {}
+
+    def save_memo(self, memo: dict) -> None:
+        _io.write_json(self.dir / "hash-memo.json", memo)
+
+
+@dataclass
+class Verdict:
+    """Whether a stage (or some of its units) must run, and why."""
+
+    stage: str
+    fingerprint: str
+    stale_units: list[str]
+    reasons: list[str]
+    unit_fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.reasons)
+
+
+class Runner:
+    """Decides what is stale and runs it, in dependency order, recording state as stages finish."""
+
+    def __init__(self, pipeline: Pipeline, comp: Competition, *, log: Callable[[str], None]):
+        self.pipeline = pipeline
+        self.comp = comp
+        self.log = log
+        self.store = StateStore(comp)
+        self.state = {name: self.store.load(name) for name in pipeline.stages}
+        self.memo = self.store.load_memo()
+
+    # ---- fingerprints -------------------------------------------------------------------------
+    def _code_digest(self, stage: Stage) -> str:
+        paths = [_PACKAGES_ROOT / p for p in stage.code] + [self.comp.root / p for p in stage.plugins]
+        return _io.hash_tree(paths, memo=self.memo)
+
+    def _input_digests(self, stage: Stage) -> dict[str, Any]:
+        inputs: dict[str, Any] = {}
+        if stage.data:
+            inputs["data"] = {p.name: _io.hash_file(p, memo=self.memo) for p in self.comp.data_files()}
+        for need in stage.needs:  # a disabled stage contributes nothing
+            inputs[need] = self.state[need].get("outputs") if self._enabled(need) else None
+        if stage.imports:
+            inputs["imports"] = _io.hash_tree([self.comp.imports_dir], memo=self.memo)
+        return inputs
+
+    def verdict(self, stage: Stage, *, force: bool = False, only_units: list[str] | None = None) -> Verdict:
+        """Compare the stage's fingerprint (and its units') with the recorded state."""
+        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
+        fingerprint = _io.hash_obj({"sections": sections, "inputs": self._input_digests(stage),
+                                    "code": self._code_digest(stage)})
+        recorded = self.state[stage.name]
+        reasons: list[str] = []
+        if not recorded:
+            reasons.append("never run")
+        elif recorded.get("fingerprint") != fingerprint:
+            reasons.append(self._why(stage, recorded, sections))
+        elif not all((self.comp.workspace / p).exists() for p in recorded.get("paths", [])):
+            reasons.append("outputs missing")
+        if force:
+            reasons.append("forced")
+        if stage.units is None:
+            return Verdict(stage.name, fingerprint, [], reasons)
+        units = stage.units(self.comp)
+        unit_fps = {u: _io.hash_obj({"stage": fingerprint, "unit": cfg}) for u, cfg in units.items()}
+        rec_units = recorded.get("units", {})
+        stale_units = []
+        for u, fp in unit_fps.items():
+            if only_units is not None and u not in only_units and u in rec_units:
+                continue
+            rec = rec_units.get(u)
+            if reasons or rec is None or rec.get("fingerprint") != fp or not all(
+                    (self.comp.workspace / p).exists() for p in rec.get("paths", [])):
+                stale_units.append(u)
+        dropped = sorted(set(rec_units) - set(units))
+        unit_reasons = list(reasons)
+        if not reasons and stale_units:
+            unit_reasons.append("changed: " + ", ".join(stale_units))
+        if dropped:
+            unit_reasons.append("removed: " + ", ".join(dropped))
+        return Verdict(stage.name, fingerprint, stale_units, unit_reasons, unit_fps)
+
+    def _why(self, stage: Stage, recorded: dict, sections: dict) -> str:
+        parts = []
+        old = recorded.get("parts", {})
+        now = self._parts(stage, sections)
+        for key in ("config", "data", "upstream", "code", "imports"):
+            if old.get(key) != now.get(key):
+                parts.append(key)
+        return "changed: " + (", ".join(parts) if parts else "fingerprint")
+
+    def _parts(self, stage: Stage, sections: dict) -> dict:
+        inputs = self._input_digests(stage)
+        return {
+            "config": _io.hash_obj(sections),
+            "data": _io.hash_obj(inputs.get("data")),
+            "upstream": _io.hash_obj({n: inputs.get(n) for n in stage.needs}),
+            "code": self._code_digest(stage),
+            "imports": _io.hash_obj(inputs.get("imports")),
+        }
+
+    # ---- running ------------------------------------------------------------------------------
+    def plan(self, target: str | None) -> list[str]:
+        """Stages to consider, in order: the target and everything it needs (all when None)."""
+        wanted = self.pipeline.upstream(target) if target else set(self.pipeline.stages)
+        return [s for s in self.pipeline.order if s in wanted and self._enabled(s)]
+
+    def _enabled(self, name: str) -> bool:
+        section = self.comp.cfg.get(name)
+        return not (isinstance(section, dict) and section.get("enabled") is False)
+
+    def run(self, target: str | None = None, *, force: bool = False,
+            only_units: list[str] | None = None) -> list[str]:
+        """Run stale stages up to `target`; returns the names of the stages that ran."""
+        forced: set[str] = set()
+        if force:  # the named stage (everything when none is named); what follows sees new inputs
+            forced = {target} if target else set(self.pipeline.stages)
+        ran = []
+        for name in self.plan(target):
+            stage = self.pipeline.stages[name]
+            units = only_units if stage.units is not None else None
+            v = self.verdict(stage, force=name in forced, only_units=units)
+            if not v.stale:
+                self.log(f"[{name}] fresh, skipped")
+                continue
+            self.log(f"[{name}] running ({'; '.join(v.reasons)})")
+            t0 = time.perf_counter()
+            self._execute(stage, v)
+            self.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
+            ran.append(name)
+        self.store.save_memo(self.memo)
+        return ran
+
+    def _execute(self, stage: Stage, v: Verdict) -> None:
+        module_name, func_name = stage.run.split(":")
+        func = getattr(importlib.import_module(module_name), func_name)
+        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
+        parts = self._parts(stage, sections)
+        ctx = StageContext(self.comp, stage, v.stale_units if stage.units else None, self.log, self.state)
+        produced = func(ctx)
+        root = self.comp.workspace
+        if stage.units is None:
+            paths = [Path(p) for p in (produced or [])]
+            new_state = {"fingerprint": v.fingerprint, "parts": parts,
+                         "paths": [str(p.relative_to(root)) for p in paths],
+                         "outputs": _io.hash_tree(paths, memo=self.memo),
+                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        else:
+            old_units = self.state[stage.name].get("units", {})
+            units = {}
+            for u, fp in v.unit_fingerprints.items():
+                if u in (produced or {}):
+                    paths = [Path(p) for p in produced[u]]
+                    units[u] = {"fingerprint": fp, "paths": [str(p.relative_to(root)) for p in paths],
+                                "outputs": _io.hash_tree(paths, memo=self.memo)}
+                elif u in old_units:
+                    units[u] = old_units[u]
+            new_state = {"fingerprint": v.fingerprint, "parts": parts, "units": units,
+                         "paths": [p for rec in units.values() for p in rec["paths"]],
+                         "outputs": _io.hash_obj({u: r["outputs"] for u, r in sorted(units.items())}),
+                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.state[stage.name] = new_state
+        self.store.save(stage.name, new_state)
+
+    def status(self) -> list[tuple[str, str, str]]:
+        """(stage, fresh|stale|disabled, why) for every stage, without running anything."""
+        rows = []
+        stale_upstream: set[str] = set()
+        for name in self.pipeline.order:
+            stage = self.pipeline.stages[name]
+            if not self._enabled(name):
+                rows.append((name, "disabled", f"{name}.enabled = false"))
+                continue
+            v = self.verdict(stage)
+            blocked = [n for n in stage.needs if n in stale_upstream]
+            if v.stale:
+                stale_upstream.add(name)
+                rows.append((name, "stale", "; ".join(v.reasons)))
+            elif blocked:
+                stale_upstream.add(name)
+                rows.append((name, "stale?", f"after {', '.join(blocked)} re-runs, if its outputs change"))
+            else:
+                rows.append((name, "fresh", f"finished {self.state[name].get('finished', '?')}"))
+        return rows

@@ -1,0 +1,187 @@
+"""`init`: create competition/NAME/ from Kaggle files, inferring id, target, task, metric, format."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import REQUIRED, SCHEMA
+from pipeline.errors import UserError
+
+MAX_LABEL_CLASSES = 50
+
+
+@dataclass
+class Inferred:
+    """What init decided, each with the reason it printed."""
+
+    id: str
+    target: str
+    task: str
+    metric: str
+    submission: str
+    reasons: dict[str, str]
+
+
+def _read(path: Path):
+    import pandas as pd
+
+    if not Path(path).is_file():
+        raise UserError(f"{path}: file not found; pass an existing CSV file")
+    try:
+        frame = pd.read_csv(path, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: file is empty; it needs a header row and data") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0]})") from None
+    return frame
+
+
+def infer(train, test, sample, *, target: str | None = None, id_col: str | None = None,
+          metric: str | None = None) -> Inferred:
+    """Infer the competition's settings from its three tables (explicit values win)."""
+    import pandas as pd
+
+    reasons = {}
+    if id_col is None:
+        id_col = str(sample.columns[0])
+        reasons["id"] = "first column of the sample submission"
+    else:
+        reasons["id"] = "given"
+    for frame, what in ((train, "train"), (test, "test"), (sample, "sample submission")):
+        if id_col not in frame.columns:
+            raise UserError(f"id column {id_col!r} not found in {what}; pass --id COLUMN")
+    pred_cols = [c for c in sample.columns if c != id_col]
+    if not pred_cols:
+        raise UserError("the sample submission has no prediction column besides the id")
+    if target is None:
+        in_train = [c for c in pred_cols if c in train.columns]
+        absent = [c for c in train.columns if c not in test.columns and c != id_col]
+        if len(pred_cols) == 1 and in_train:
+            target, reasons["target"] = in_train[0], "the sample submission's column, found in train"
+        elif len(absent) == 1:
+            target, reasons["target"] = absent[0], "the one train column absent from test"
+        else:
+            raise UserError(f"cannot tell the target (train columns absent from test: {absent}); "
+                            f"pass --target COLUMN")
+    else:
+        reasons["target"] = "given"
+    if target not in train.columns:
+        raise UserError(f"target {target!r} not found in train; pass --target COLUMN")
+    y = train[target].dropna()
+    values = sorted(map(str, y.unique()))
+    numeric = pd.api.types.is_numeric_dtype(y)
+    integral = numeric and np.all(np.mod(y.to_numpy(dtype=float), 1) == 0)
+    if len(pred_cols) > 1:
+        if sorted(map(str, pred_cols)) != values:
+            raise UserError(f"sample submission columns {pred_cols} are not the target's classes {values}; "
+                            f"pass --target COLUMN")
+        task, style = "multiclass", "classes"
+        reasons["task"] = f"one sample-submission column per class ({len(pred_cols)} classes)"
+    else:
+        col = sample[pred_cols[0]]
+        col_is_label = (not pd.api.types.is_float_dtype(col)) or set(map(str, col.unique())) <= set(values)
+        col_is_fraction = pd.api.types.is_float_dtype(col) and bool(((col > 0) & (col < 1)).any())
+        if y.nunique() == 2 and (col_is_fraction or not col_is_label):
+            task, style = "binary", "proba"
+            reasons["task"] = "two target values, probabilities in the sample submission"
+        elif y.nunique() == 2:
+            task, style = "binary", "label"
+            reasons["task"] = "two target values, labels in the sample submission"
+        elif (not numeric or integral) and y.nunique() <= MAX_LABEL_CLASSES and col_is_label and not col_is_fraction:
+            task, style = "multiclass", "label"
+            reasons["task"] = f"{y.nunique()} discrete target values, labels in the sample submission"
+        elif numeric:
+            task, style = "regression", "value"
+            reasons["task"] = f"numeric target with {y.nunique()} distinct values"
+        else:
+            raise UserError(f"cannot tell the task for target {target!r} ({y.nunique()} text values); "
+                            f"check --target")
+    if metric is None:
+        if task == "regression":
+            skew = float(y.skew()) if len(y) > 2 else 0.0
+            if float(y.min()) >= 0 and skew > 1:
+                metric, why = "rmsle", f"non-negative target with skew {skew:.1f}"
+            else:
+                metric, why = "rmse", "regression default"
+        elif style == "label":
+            metric, why = "accuracy", "labels are submitted"
+        elif task == "binary":
+            metric, why = "roc_auc", "binary probabilities"
+        else:
+            metric, why = "log_loss", "class probabilities"
+        reasons["metric"] = why + "; override with --metric"
+    else:
+        reasons["metric"] = "given"
+    return Inferred(id_col, target, task, metric, style, reasons)
+
+
+def render_config(inf: Inferred, files: dict[str, str]) -> str:
+    """A commented competition.toml: inferred values set, every other key shown with its default."""
+    import json
+
+    values = {"competition": {"task": inf.task, "target": inf.target, "id": inf.id, "metric": inf.metric,
+                              "submission": inf.submission, **files}}
+    lines = ["# Competition definition: every key is documented in README.md (section 'competition.toml').",
+             "# Commented keys show their defaults.", ""]
+    for section, schema in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for key, (_typ, default, help_) in schema.items():
+            if key in values.get(section, {}):
+                lines.append(f"{key} = {json.dumps(values[section][key])}  # {help_}")
+            elif default is not REQUIRED:
+                lines.append(f"# {key} = {_toml_value(default)}  # {help_}")
+        lines.append("")
+    lines += ["# One table per model; add more (sklearn estimators, plug-ins) to ensemble them.",
+              "[models.lgbm]", 'type = "lightgbm"', "params = {}", ""]
+    return "\n".join(lines)
+
+
+def _toml_value(v) -> str:
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{}" if not v else "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    return json.dumps(v)
+
+
+def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sample_submission: Path,
+                     target: str | None = None, id_col: str | None = None, metric: str | None = None,
+                     log=print) -> Path:
+    """Create workspace/competition/NAME with the data and a commented competition.toml."""
+    import re
+    import tempfile
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise UserError(f"competition name {name!r}: use letters, digits, '_', '-' or '.'")
+    dest = Path(workspace) / "competition" / name
+    if dest.exists():
+        raise UserError(f"{dest} already exists; choose another name or remove it")
+    if metric is not None:
+        from pipeline.metrics import get_metric
+
+        get_metric(metric)
+    frames = [_read(Path(p)) for p in (train, test, sample_submission)]
+    if len(frames[0]) == 0:
+        raise UserError(f"{train}: no data rows")
+    inf = infer(*frames, target=target, id_col=id_col, metric=metric)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=dest.parent))
+    try:
+        files = {"train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv"}
+        for src, key in ((train, "train"), (test, "test"), (sample_submission, "sample_submission")):
+            shutil.copyfile(src, tmp / files[key])
+        (tmp / "competition.toml").write_text(render_config(inf, {}), encoding="utf-8")
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for key in ("id", "target", "task", "metric"):
+        log(f"{key}: {getattr(inf, key)}  ({inf.reasons[key]})")
+    log(f"submission: {inf.submission}")
+    return dest

@@ -1,0 +1,42 @@
+"""The stage registry: the pipeline's DAG. Each stage's code lives in its own module here."""
+
+from __future__ import annotations
+
+from pipeline.config import Competition
+from pipeline.graph import Pipeline, Stage
+
+_SHARED = ("pipeline/task.py", "pipeline/metrics.py", "pipeline/data.py", "pipeline/artifacts.py")
+
+
+def _model_units(comp: Competition) -> dict:
+    return comp.models
+
+
+STAGES = [
+    Stage("folds", "assign every train row a fold, once, saved as runs/folds.csv",
+          "pipeline.stages.folds:run", sections=("cv",), data=True,
+          code=("pipeline/stages/folds.py", *_SHARED)),
+    Stage("explore", "EDA report: shapes, types, missing values, target, train/test drift",
+          "pipeline.stages.explore:run", sections=("explore",), data=True,
+          code=("pipeline/stages/explore.py", *_SHARED)),
+    Stage("features", "build the feature matrices for train and test",
+          "pipeline.stages.features:run", needs=("folds",), sections=("features",), data=True,
+          code=("pipeline/stages/features.py", "features", *_SHARED), plugins=("features.py",)),
+    Stage("cv", "train every model on the saved folds: OOF and test predictions, scores",
+          "pipeline.stages.cv:run", needs=("folds", "features"), sections=("competition",),
+          code=("pipeline/stages/cv.py", "models", *_SHARED), plugins=("models",), units=_model_units),
+    Stage("pseudo", "retrain with confident test predictions as extra training rows",
+          "pipeline.stages.pseudo:run", needs=("cv",), sections=("pseudo",),
+          code=("pipeline/stages/pseudo.py", "models", *_SHARED), plugins=("models",)),
+    Stage("ensemble", "combine the model runs (blend, hill-climb, stack) on their OOF predictions",
+          "pipeline.stages.ensemble:run", needs=("cv", "pseudo"), sections=("ensemble",), imports=True,
+          code=("pipeline/stages/ensemble.py", "models", *_SHARED), plugins=("models",)),
+    Stage("submit", "write the submission CSV in the sample submission's exact format",
+          "pipeline.stages.submit:run", needs=("ensemble",), sections=("competition",), data=True,
+          code=("pipeline/stages/submit.py", "pipeline/submission.py", *_SHARED)),
+]
+
+
+def build_pipeline() -> Pipeline:
+    """The validated stage DAG."""
+    return Pipeline(STAGES)

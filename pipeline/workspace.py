@@ -1,0 +1,62 @@
+"""A workspace is any folder with a `competition/` subfolder; this finds it and its competitions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pipeline.config import Competition, load_competition, tomllib
+from pipeline.errors import UserError, did_you_mean
+
+
+class Workspace:
+    """The workspace root: `competition/<name>/` definitions and `submissions/<name>/` outputs."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root if root is not None else Path.cwd()).resolve()
+        if not (self.root / "competition").is_dir():
+            raise UserError(f"{self.root}: not a workspace (no competition/ folder); cd into one, pass "
+                            f"--root DIR, or create one with `python -m pipeline init NAME ...`")
+
+    @property
+    def competitions_dir(self) -> Path:
+        return self.root / "competition"
+
+    def submissions_dir(self, name: str) -> Path:
+        return self.root / "submissions" / name
+
+    def names(self) -> list[str]:
+        """Competition names: folders of competition/ holding a competition.toml."""
+        return sorted(p.name for p in self.competitions_dir.iterdir()
+                      if p.is_dir() and (p / "competition.toml").is_file())
+
+    def default_name(self) -> str:
+        """The competition to use when none is named: the only one, or `default` in pipeline.toml."""
+        names = self.names()
+        settings = self.root / "pipeline.toml"
+        if settings.is_file():
+            default = tomllib.loads(settings.read_text(encoding="utf-8")).get("default_competition")
+            if default:
+                return str(default)
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise UserError(f"{self.competitions_dir}: no competitions yet; create one with "
+                            f"`python -m pipeline init NAME --train F --test F --sample-submission F`")
+        raise UserError(f"several competitions ({', '.join(names)}): pass --competition NAME "
+                        f"or set default_competition in {settings}")
+
+    def competition(self, name: str | None = None) -> Competition:
+        """Load and validate a competition by name (default: see `default_name`)."""
+        name = name or self.default_name()
+        path = self.competitions_dir / name
+        if not (path / "competition.toml").is_file():
+            names = self.names()
+            raise UserError(f"no competition {name!r} in {self.competitions_dir}"
+                            f"{did_you_mean(name, names) if names else ''}")
+        return load_competition(path)
+
+
+def log(message: str) -> None:
+    """Progress output: stderr, flushed, so stdout stays for results."""
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,39 @@
+"""Shared fixtures: temporary workspaces built from the shipped real data sets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "benchmarks" / "data"
+DATASETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
+
+
+def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None = None) -> Path:
+    """A workspace in tmp_path holding competition/<name> with the set's data and a config.
+
+    The config defaults to the shipped titanic one for titanic, else the one `init` writes."""
+    ws = tmp_path / "ws"
+    dest = ws / "competition" / name
+    dest.mkdir(parents=True)
+    for f in ("train.csv", "test.csv", "sample_submission.csv"):
+        shutil.copyfile(DATA / name / f, dest / f)
+    if config is None:
+        if name == "titanic":
+            config = (REPO / "competition" / "titanic" / "competition.toml").read_text()
+        else:
+            from pipeline.init_competition import _read, infer, render_config
+
+            frames = [_read(dest / f) for f in ("train.csv", "test.csv", "sample_submission.csv")]
+            config = render_config(infer(*frames), {})
+    (dest / "competition.toml").write_text(config)
+    return ws
+
+
+@pytest.fixture
+def titanic_ws(tmp_path: Path) -> Path:
+    """A fresh workspace with the titanic competition."""
+    return make_workspace(tmp_path)

@@ -1,0 +1,46 @@
+"""`init` infers id, target, task, metric and submission format on all six real data sets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import load_competition
+from tests.conftest import DATA, DATASETS
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_init_infers_each_shipped_data_set(tmp_path, capsys, name):
+    about = json.loads((DATA / name / "about.json").read_text())
+    src = DATA / name
+    code = main(["init", name, "--root", str(tmp_path), "--train", str(src / "train.csv"),
+                 "--test", str(src / "test.csv"), "--sample-submission", str(src / "sample_submission.csv")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"task: {about['task']}" in printed and f"target: {about['target']}" in printed
+    comp = load_competition(tmp_path / "competition" / name)
+    c = comp.cfg["competition"]
+    assert (c["task"], c["target"], c["id"]) == (about["task"], about["target"], about["id"])
+    assert c["submission"] == about["submission"]
+    assert c["metric"] == about["metric"]
+    assert (comp.root / "train.csv").read_bytes() == (src / "train.csv").read_bytes()
+
+
+def test_init_respects_explicit_values_and_refuses_bad_ones(tmp_path, capsys):
+    src = DATA / "titanic"
+    files = ["--train", str(src / "train.csv"), "--test", str(src / "test.csv"),
+             "--sample-submission", str(src / "sample_submission.csv")]
+    assert main(["init", "t", "--root", str(tmp_path), *files, "--metric", "log_loss"]) == 0
+    assert load_competition(tmp_path / "competition" / "t").metric_name == "log_loss"
+    assert main(["init", "t", "--root", str(tmp_path), *files]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["init", "u", "--root", str(tmp_path), *files, "--metric", "auc"]) == 2
+    assert "unknown metric 'auc'" in capsys.readouterr().err
+    assert main(["init", "v", "--root", str(tmp_path), *files, "--target", "nope"]) == 2
+    assert "target 'nope' not found" in capsys.readouterr().err
+    assert not (tmp_path / "competition" / "u").exists() and not (tmp_path / "competition" / "v").exists()
+    assert main(["init", "w", "--root", str(tmp_path), *files[:2], "--test", str(tmp_path / "x.csv"),
+                 "--sample-submission", files[5]]) == 2
+    assert "x.csv: file not found" in capsys.readouterr().err

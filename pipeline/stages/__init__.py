@@ -14,13 +14,13 @@ def _model_units(comp: Competition) -> dict:
 
 STAGES = [
     Stage("folds", "assign every train row a fold, once, saved as runs/folds.csv",
-          "pipeline.stages.folds:run", sections=("cv",), data=True,
+          "pipeline.stages.folds:run", sections=("competition", "cv"), data=True,
           code=("pipeline/stages/folds.py", *_SHARED)),
     Stage("explore", "EDA report: shapes, types, missing values, target, train/test drift",
-          "pipeline.stages.explore:run", sections=("explore",), data=True,
+          "pipeline.stages.explore:run", sections=("competition", "explore"), data=True,
           code=("pipeline/stages/explore.py", *_SHARED)),
     Stage("features", "build the feature matrices for train and test",
-          "pipeline.stages.features:run", needs=("folds",), sections=("features",), data=True,
+          "pipeline.stages.features:run", needs=("folds",), sections=("competition", "features"), data=True,
           code=("pipeline/stages/features.py", "features", *_SHARED), plugins=("features.py",)),
     Stage("cv", "train every model on the saved folds: OOF and test predictions, scores",
           "pipeline.stages.cv:run", needs=("folds", "features"), sections=("competition",),

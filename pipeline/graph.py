@@ -49,6 +49,12 @@ class StageContext:
     log: Callable[[str], None]
     state: dict[str, dict]  # recorded state of every stage (upstream outputs, unit lists)
     _cache: dict[str, Any] = field(default_factory=dict)
+    _unit_done: Callable[[str, list], None] | None = None
+
+    def unit_done(self, unit: str, paths: list) -> None:
+        """Tell the runner a unit (e.g. one model) finished with these output files; recorded at once."""
+        if self._unit_done is not None:
+            self._unit_done(unit, paths)
 
     @property
     def cfg(self) -> dict:
@@ -238,6 +244,8 @@ class Runner:
             reasons.append("forced")
         if stage.units is None:
             return Verdict(stage.name, fingerprint, [], reasons)
+        # Unit stages: each unit's fingerprint includes the stage's, so a unit finished before a
+        # crash (recorded by ctx.unit_done) stays fresh while its siblings re-run.
         units = stage.units(self.comp)
         unit_fps = {u: _io.hash_obj({"stage": fingerprint, "unit": cfg}) for u, cfg in units.items()}
         rec_units = recorded.get("units", {})
@@ -246,13 +254,15 @@ class Runner:
             if only_units is not None and u not in only_units and u in rec_units:
                 continue
             rec = rec_units.get(u)
-            if reasons or rec is None or rec.get("fingerprint") != fp or not all(
+            if force or rec is None or rec.get("fingerprint") != fp or not all(
                     (self.comp.workspace / p).exists() for p in rec.get("paths", [])):
                 stale_units.append(u)
         dropped = sorted(set(rec_units) - set(units))
-        unit_reasons = list(reasons)
-        if not reasons and stale_units:
+        unit_reasons = [r for r in reasons if r != "outputs missing"] if stale_units else []
+        if stale_units and not unit_reasons:
             unit_reasons.append("changed: " + ", ".join(stale_units))
+        elif stale_units and len(stale_units) < len(units):
+            unit_reasons.append("models: " + ", ".join(stale_units))
         if dropped:
             unit_reasons.append("removed: " + ", ".join(dropped))
         return Verdict(stage.name, fingerprint, stale_units, unit_reasons, unit_fps)
@@ -314,8 +324,10 @@ class Runner:
         sections = {s: self.comp.cfg.get(s) for s in stage.sections}
         parts = self._parts(stage, sections)
         ctx = StageContext(self.comp, stage, v.stale_units if stage.units else None, self.log, self.state)
-        produced = func(ctx)
         root = self.comp.workspace
+        if stage.units is not None:
+            ctx._unit_done = lambda unit, paths: self._record_unit(stage, v, unit, paths)
+        produced = func(ctx)
         if stage.units is None:
             paths = [Path(p) for p in (produced or [])]
             new_state = {"fingerprint": v.fingerprint, "parts": parts,
@@ -327,17 +339,33 @@ class Runner:
             units = {}
             for u, fp in v.unit_fingerprints.items():
                 if u in (produced or {}):
-                    paths = [Path(p) for p in produced[u]]
-                    units[u] = {"fingerprint": fp, "paths": [str(p.relative_to(root)) for p in paths],
-                                "outputs": _io.hash_tree(paths, memo=self.memo)}
+                    units[u] = self._unit_record(fp, produced[u])
                 elif u in old_units:
                     units[u] = old_units[u]
             new_state = {"fingerprint": v.fingerprint, "parts": parts, "units": units,
-                         "paths": [p for rec in units.values() for p in rec["paths"]],
-                         "outputs": _io.hash_obj({u: r["outputs"] for u, r in sorted(units.items())}),
-                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                         **self._unit_aggregate(units), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
         self.state[stage.name] = new_state
         self.store.save(stage.name, new_state)
+
+    def _unit_record(self, fingerprint: str, paths: list) -> dict:
+        paths = [Path(p) for p in paths]
+        return {"fingerprint": fingerprint,
+                "paths": [str(p.relative_to(self.comp.workspace)) for p in paths],
+                "outputs": _io.hash_tree(paths, memo=self.memo)}
+
+    @staticmethod
+    def _unit_aggregate(units: dict) -> dict:
+        """A unit stage's paths and output digest, over its units."""
+        return {"paths": [p for rec in units.values() for p in rec["paths"]],
+                "outputs": _io.hash_obj({u: r["outputs"] for u, r in sorted(units.items())})}
+
+    def _record_unit(self, stage: Stage, v: Verdict, unit: str, paths: list) -> None:
+        """Record one finished unit at once, so a later crash in the same stage keeps it."""
+        state = dict(self.state[stage.name])
+        state["units"] = {**state.get("units", {}), unit: self._unit_record(v.unit_fingerprints[unit], paths)}
+        state.update(self._unit_aggregate(state["units"]))
+        self.state[stage.name] = state
+        self.store.save(stage.name, state)
 
     def status(self) -> list[tuple[str, str, str]]:
         """(stage, fresh|stale|disabled, why) for every stage, without running anything."""

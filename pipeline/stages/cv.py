@@ -38,6 +38,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
         ctx.log(f"[cv] {name}: {metric.name} {result.overall:.5f} overall "
                 f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)})")
         produced[name] = [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]
+        ctx.unit_done(name, produced[name])  # kept even if a later model fails
     models_root = comp.runs / MODELS_DIR
     if models_root.is_dir():  # runs of models removed from the config
         for old in models_root.iterdir():

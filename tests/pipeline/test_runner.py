@@ -117,3 +117,18 @@ def test_models_option_retrains_only_named_models(titanic_ws):
     before = (runs / "lgbm" / "oof.parquet").stat().st_mtime_ns
     assert main(["run", "--root", str(titanic_ws), "--stage", "cv", "--force", "--models", "lgbm_small"]) == 0
     assert (runs / "lgbm" / "oof.parquet").stat().st_mtime_ns == before
+
+
+def test_models_finished_before_a_crash_are_kept(titanic_ws):
+    """If the second model fails, the first is recorded and not retrained on the next run."""
+    _set_models(titanic_ws, TWO_MODELS.replace("num_leaves = 4,", "num_leaves = 'four',"))
+    import pytest
+
+    with pytest.raises(Exception):
+        _runner(titanic_ws).run("cv")
+    runs = titanic_ws / "competition" / "titanic" / "runs" / "models"
+    assert (runs / "lgbm" / "oof.parquet").exists() and not (runs / "lgbm_small").exists()
+    _set_models(titanic_ws, TWO_MODELS)
+    logs: list[str] = []
+    assert _runner(titanic_ws, logs).run("cv") == ["cv"]
+    assert not any("[cv] lgbm fold" in m for m in logs) and any("[cv] lgbm_small fold" in m for m in logs)

@@ -1,0 +1,502 @@
+"""Ensembling on out-of-fold predictions: plain, rank and geometric means, optimised blend weights,
+Caruana hill-climbing selection, and stacking trained on the shared folds.
+
+A library: it knows nothing of the CLI or of run folders. Members are arrays in the artifact
+convention (binary: 1-D P(positive class); multiclass: (n, k) probabilities in class order;
+regression: values on the target scale), `y` is the encoded target (`TaskInfo.encode`) and
+`folds` the fold number of each train row.
+
+Every result's `score` is honest out-of-fold: a method that fits something (blend weights, a
+level-2 model) fits it on the other folds for each fold's rows, so comparing methods by `score`
+does not favour the ones that overfit the OOF predictions. Test predictions use what was fitted
+on all rows (weights) or the mean of the fold models (stacking), as the cv stage does.
+
+    >>> problem = Problem(members, y, folds, task, metric)
+    >>> results = run_methods(problem)            # every method that fits the task and metric
+    >>> best = select(results, metric)            # highest honest OOF score
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from pipeline.errors import UserError, did_you_mean
+
+__all__ = ["Member", "Problem", "EnsembleResult", "Method", "METHODS", "get_method", "applicable",
+           "run_methods", "select", "hill_climb_weights", "optimise_weights", "blend", "stack",
+           "DEFAULT_LIGHTGBM_STACKER"]
+
+_EPS = 1e-6
+# A small LightGBM for level 2: few inputs, so shallow trees and strong regularisation.
+DEFAULT_LIGHTGBM_STACKER = {"type": "lightgbm", "params": {"num_leaves": 7, "learning_rate": 0.03,
+                                                           "min_child_samples": 30, "lambda_l2": 1.0}}
+
+
+@dataclass(frozen=True)
+class Member:
+    """One level-1 model: its name, OOF predictions (every train row) and test predictions."""
+
+    name: str
+    oof: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class Problem:
+    """What every method sees: members, encoded target, fold per row, task (TaskInfo) and metric."""
+
+    members: list[Member]
+    y: np.ndarray
+    folds: np.ndarray
+    task: Any
+    metric: Any
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise ValueError("an ensemble needs at least one member")
+        n = len(self.y)
+        for m in self.members:
+            if len(m.oof) != n or np.shape(m.oof)[1:] != np.shape(m.test)[1:]:
+                raise ValueError(f"member {m.name!r}: OOF has {len(m.oof)} rows for {n} targets, "
+                                 f"or its OOF and test shapes differ")
+        if len(self.folds) != n:
+            raise ValueError(f"{len(self.folds)} fold numbers for {n} rows")
+
+    @property
+    def kind(self) -> str:
+        return self.task.task
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.members]
+
+    def score(self, pred: np.ndarray, rows: np.ndarray | None = None) -> float:
+        """The metric on all rows, or on a boolean row mask."""
+        if rows is None:
+            return self.metric(self.y, pred)
+        return self.metric(self.y[rows], pred[rows])
+
+    def fold_scores(self, pred: np.ndarray) -> list[float]:
+        return [self.score(pred, self.folds == k) for k in np.unique(self.folds)]
+
+
+@dataclass
+class EnsembleResult:
+    """A combination's honest OOF predictions, test predictions, score and what it chose."""
+
+    method: str
+    oof: np.ndarray
+    test: np.ndarray
+    score: float
+    fold_scores: list[float]
+    weights: dict[str, float] = field(default_factory=dict)  # member -> weight (blends)
+    fit_score: float | None = None  # in-sample score of weights fitted on all rows (optimistic)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Method:
+    """An ensembling method: a builder and the (task, metric) pairs it makes sense for."""
+
+    name: str
+    doc: str
+    build: Callable[..., EnsembleResult]
+    applies: Callable[[str, str], bool]
+
+
+# ---- fast objectives for the search loops (final scores always use the metric itself) ----------
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n_pos, n_neg = pos.sum(), len(y) - pos.sum()
+    return float((rankdata(p)[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    if p.ndim == 1:
+        q = np.clip(np.where(y == 1, p, 1.0 - p), 1e-15, 1.0)
+    else:
+        q = np.clip(p[np.arange(len(y)), y] / p.sum(axis=1), 1e-15, 1.0)
+    return float(-np.mean(np.log(q)))
+
+
+_FAST: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "log_loss": _log_loss,
+    "rmse": lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))),
+    "rmsle": lambda y, p: float(np.sqrt(np.mean((np.log1p(y) - np.log1p(np.clip(p, 0, None))) ** 2))),
+    "mae": lambda y, p: float(np.mean(np.abs(y - p))),
+}
+
+
+@dataclass(frozen=True)
+class _Objective:
+    """The metric, or a numerically equivalent vectorised version of it, for search loops."""
+
+    metric: Any
+
+    @property
+    def sign(self) -> float:
+        return self.metric.sign
+
+    def __call__(self, y: np.ndarray, p: np.ndarray) -> float:
+        name = self.metric.name
+        if name == "roc_auc" and p.ndim == 1:
+            return _auc(y, p)
+        fast = _FAST.get(name)
+        return fast(y, p) if fast is not None else self.metric(y, p)
+
+
+# ---- blending ------------------------------------------------------------------------------------
+def blend(preds: list[np.ndarray] | np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted average of predictions (weights are used as given)."""
+    out = np.zeros_like(np.asarray(preds[0], dtype=np.float64))
+    for p, w in zip(preds, weights):
+        if w:
+            out += w * np.asarray(p, dtype=np.float64)
+    return out
+
+
+def _result(problem: Problem, method: str, oof: np.ndarray, test: np.ndarray, weights: np.ndarray | None,
+            fit_score: float | None = None, **details: Any) -> EnsembleResult:
+    w = {} if weights is None else {n: float(x) for n, x in zip(problem.names, weights)}
+    return EnsembleResult(method, oof, test, problem.score(oof), problem.fold_scores(oof), w, fit_score,
+                          details)
+
+
+def _best(problem: Problem) -> EnsembleResult:
+    scores = [problem.metric.sign * problem.score(m.oof) for m in problem.members]
+    i = int(np.argmax(scores))
+    weights = np.zeros(len(problem.members))
+    weights[i] = 1.0
+    return _result(problem, "best", problem.members[i].oof, problem.members[i].test, weights,
+                   member=problem.members[i].name)
+
+
+def _mean(problem: Problem) -> EnsembleResult:
+    n = len(problem.members)
+    w = np.full(n, 1.0 / n)
+    return _result(problem, "mean", blend([m.oof for m in problem.members], w),
+                   blend([m.test for m in problem.members], w), w)
+
+
+def _ecdf(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mid-rank of `values` within `reference`, scaled to [0, 1] (ties share the average rank)."""
+    ref = np.sort(reference)
+    lo = np.searchsorted(ref, values, side="left")
+    hi = np.searchsorted(ref, values, side="right")
+    return (lo + hi) / (2.0 * len(ref))
+
+
+def _rank(problem: Problem) -> EnsembleResult:
+    # Test values are ranked within the member's OOF distribution, so OOF and test share one scale.
+    n = len(problem.members)
+    w = np.full(n, 1.0 / n)
+    oof = blend([_ecdf(m.oof, m.oof) for m in problem.members], w)
+    test = blend([_ecdf(m.oof, m.test) for m in problem.members], w)
+    return _result(problem, "rank", oof, test, w)
+
+
+def _geometric_of(kind: str, preds: list[np.ndarray]) -> np.ndarray:
+    if kind == "regression":  # rmsle: the mean in log1p space
+        return np.expm1(np.mean([np.log1p(np.clip(p, 0, None)) for p in preds], axis=0))
+    logs = np.mean([np.log(np.clip(p, _EPS, 1.0)) for p in preds], axis=0)
+    if kind == "binary":
+        log_neg = np.mean([np.log(np.clip(1.0 - p, _EPS, 1.0)) for p in preds], axis=0)
+        return 1.0 / (1.0 + np.exp(log_neg - logs))
+    g = np.exp(logs - logs.max(axis=1, keepdims=True))
+    return g / g.sum(axis=1, keepdims=True)
+
+
+def _geometric(problem: Problem) -> EnsembleResult:
+    n = len(problem.members)
+    return _result(problem, "geometric", _geometric_of(problem.kind, [m.oof for m in problem.members]),
+                   _geometric_of(problem.kind, [m.test for m in problem.members]), np.full(n, 1.0 / n))
+
+
+def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_iter: int = 50,
+                       patience: int = 10) -> np.ndarray:
+    """Caruana et al. (2004) ensemble selection: start from the best single model, then greedily add
+    (with replacement) the member that most improves the metric; weights = how often each was picked,
+    at the best point of the path. Non-negative, summing to 1."""
+    metric = _Objective(metric)
+    n = len(preds)
+    singles = [metric.sign * metric(y, p) for p in preds]
+    first = int(np.argmax(singles))
+    counts = np.zeros(n)
+    counts[first] = 1
+    total = np.asarray(preds[first], dtype=np.float64).copy()
+    best_score, best_counts, stale = singles[first], counts.copy(), 0
+    for _ in range(max_iter):
+        size = counts.sum() + 1
+        trials = [metric.sign * metric(y, (total + p) / size) for p in preds]
+        j = int(np.argmax(trials))
+        counts[j] += 1
+        total += preds[j]
+        if trials[j] > best_score + 1e-12:
+            best_score, best_counts, stale = trials[j], counts.copy(), 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    return best_counts / best_counts.sum()
+
+
+def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
+                     starts: list[np.ndarray] | None = None) -> np.ndarray:
+    """Blend weights (non-negative, summing to 1) maximising the metric on `y`.
+
+    Powell's derivative-free search within [0, 1] per weight, normalised to sum 1, so it also works
+    for non-smooth metrics (AUC, accuracy); started from equal weights and any given `starts`, it
+    never returns weights worse than its best start."""
+    from scipy.optimize import minimize
+
+    metric = _Objective(metric)
+    n = len(preds)
+    if n == 1:
+        return np.ones(1)
+
+    def norm(v: np.ndarray) -> np.ndarray:
+        v = np.clip(v, 0.0, None)
+        s = v.sum()
+        return v / s if s > 0 else np.full(n, 1.0 / n)
+
+    def loss(v: np.ndarray) -> float:
+        return -metric.sign * metric(y, blend(preds, norm(v)))
+
+    best_w, best_loss = None, np.inf
+    for x0 in [np.full(n, 1.0 / n), *(starts or [])]:
+        x0 = norm(np.asarray(x0, dtype=np.float64))
+        start_loss = loss(x0)
+        if start_loss < best_loss:
+            best_w, best_loss = x0, start_loss
+        res = minimize(loss, x0, method="Powell", bounds=[(0.0, 1.0)] * n,
+                       options={"xtol": 1e-3, "ftol": 1e-7, "maxfev": 60 * n})
+        if res.fun < best_loss - 1e-12:
+            best_w, best_loss = norm(res.x), float(res.fun)
+    w = np.where(best_w < 1e-3, 0.0, best_w)  # drop negligible members
+    return w / w.sum() if w.sum() > 0 else best_w
+
+
+def _cross_fitted(problem: Problem, method: str, fit: Callable[[list[np.ndarray], np.ndarray], np.ndarray]
+                  ) -> EnsembleResult:
+    """Weights fitted on the other folds for each fold's OOF rows (honest), and on all rows for test."""
+    oofs = [m.oof for m in problem.members]
+    oof = np.zeros_like(np.asarray(oofs[0], dtype=np.float64))
+    per_fold = {}
+    for k in np.unique(problem.folds):
+        held = problem.folds == k
+        w_k = fit([p[~held] for p in oofs], problem.y[~held])
+        oof[held] = blend([p[held] for p in oofs], w_k)
+        per_fold[int(k)] = [round(float(x), 4) for x in w_k]
+    w = fit(oofs, problem.y)
+    fit_score = problem.score(blend(oofs, w))
+    return _result(problem, method, oof, blend([m.test for m in problem.members], w), w, fit_score,
+                   weights_by_fold=per_fold)
+
+
+def _hill_climb(problem: Problem, *, max_iter: int = 50, patience: int = 10) -> EnsembleResult:
+    return _cross_fitted(problem, "hill_climb", lambda P, y: hill_climb_weights(
+        P, y, problem.metric, max_iter=max_iter, patience=patience))
+
+
+def _weighted(problem: Problem) -> EnsembleResult:
+    def fit(P: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+        return optimise_weights(P, y, problem.metric, starts=[hill_climb_weights(P, y, problem.metric)])
+
+    return _cross_fitted(problem, "weighted", fit)
+
+
+# ---- stacking ------------------------------------------------------------------------------------
+def _level_inputs(kind: str, log_target: bool, preds: list[np.ndarray]) -> np.ndarray:
+    """Level-2 inputs from predictions: logits / log-probabilities, log1p values for rmsle."""
+    cols = []
+    for p in preds:
+        p = np.asarray(p, dtype=np.float64)
+        if kind == "binary":
+            q = np.clip(p, _EPS, 1 - _EPS)
+            cols.append(np.log(q / (1 - q)).reshape(-1, 1))
+        elif kind == "multiclass":
+            cols.append(np.log(np.clip(p, _EPS, 1.0)))
+        else:
+            cols.append((np.log1p(np.clip(p, 0, None)) if log_target else p).reshape(-1, 1))
+    return np.hstack(cols)
+
+
+def _numeric(X) -> np.ndarray:
+    """The numeric columns of a feature table as float64 (NaN kept; the stacker imputes per fold)."""
+    import pandas as pd
+
+    cols = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not isinstance(
+        X[c].dtype, pd.CategoricalDtype)]
+    return X[cols].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _linear_model(kind: str):
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    head = RidgeCV(alphas=np.logspace(-3, 3, 13)) if kind == "regression" else LogisticRegression(
+        C=1.0, max_iter=2000)
+    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), head)
+
+
+def _linear_cv(problem: Problem, Z: np.ndarray, Z_test: np.ndarray, log_target: bool
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """A fresh logistic (classification) or ridge (regression) model per fold; OOF + mean test."""
+    kind, y = problem.kind, problem.y
+    y_fit = np.log1p(y) if log_target else y
+    n_out = problem.task.n_classes if kind == "multiclass" else 1
+    oof = np.zeros((len(y), n_out))
+    test = np.zeros((len(Z_test), n_out))
+    ks = np.unique(problem.folds)
+    for k in ks:
+        held = problem.folds == k
+        model = _linear_model(kind).fit(Z[~held], y_fit[~held])
+        if kind == "regression":
+            p_va, p_te = model.predict(Z[held]), model.predict(Z_test)
+            if log_target:
+                p_va, p_te = np.expm1(p_va), np.expm1(p_te)
+            oof[held, 0], test[:, 0] = p_va, test[:, 0] + p_te / len(ks)
+            continue
+        cols = np.searchsorted(np.arange(n_out if kind == "multiclass" else 2), model.classes_)
+        full_va = np.zeros((held.sum(), max(n_out, 2)))
+        full_te = np.zeros((len(Z_test), max(n_out, 2)))
+        full_va[:, cols] = model.predict_proba(Z[held])
+        full_te[:, cols] = model.predict_proba(Z_test)
+        if kind == "binary":
+            oof[held, 0], test[:, 0] = full_va[:, 1], test[:, 0] + full_te[:, 1] / len(ks)
+        else:
+            oof[held], test = full_va, test + full_te / len(ks)
+    return (oof[:, 0], test[:, 0]) if n_out == 1 else (oof, test)
+
+
+def _frame(Z: np.ndarray, names: list[str], X=None):
+    import pandas as pd
+
+    frame = pd.DataFrame(Z, columns=names)
+    if X is not None:
+        extra = X.reset_index(drop=True).rename(columns=lambda c: f"x:{c}")
+        frame = pd.concat([frame, extra], axis=1)
+    return frame
+
+
+def _input_names(problem: Problem, prefix: list[str]) -> list[str]:
+    if problem.kind == "multiclass":
+        return [f"{n}:{c}" for n in prefix for c in problem.task.prediction_columns()]
+    return list(prefix)
+
+
+def _stack_level(problem: Problem, level: list[Member], stackers: list, *, log_target: bool, X, X_test,
+                 threads: int, log: Callable[[str], None]) -> list[Member]:
+    """Train each stacker on `level`'s OOF predictions with the problem's folds; their OOF and test."""
+    Z = _level_inputs(problem.kind, log_target, [m.oof for m in level])
+    Z_test = _level_inputs(problem.kind, log_target, [m.test for m in level])
+    out = []
+    for i, spec in enumerate(stackers):
+        label = spec if isinstance(spec, str) else spec.get("name", spec.get("type", f"stacker{i}"))
+        if spec == "linear":
+            Zf, Zf_test = Z, Z_test
+            if X is not None:
+                Zf, Zf_test = np.hstack([Z, _numeric(X)]), np.hstack([Z_test, _numeric(X_test)])
+            oof, test = _linear_cv(problem, Zf, Zf_test, log_target)
+        else:
+            from models import train_cv
+
+            table = DEFAULT_LIGHTGBM_STACKER if spec == "lightgbm" else spec
+            names = _input_names(problem, [m.name for m in level])
+            res = train_cv(f"stack-{label}", table, _frame(Z, names, X), problem.y,
+                           _frame(Z_test, names, X_test), problem.folds, problem.task, problem.metric,
+                           threads=threads, log=log)
+            oof, test = res.oof, res.test
+        out.append(Member(f"stack-{label}", oof, test))
+    return out
+
+
+def stack(problem: Problem, *, levels: list[list] | None = None, X=None, X_test=None, threads: int = 1,
+          log: Callable[[str], None] = lambda m: None) -> EnsembleResult:
+    """Stacking on the shared folds: fold k's level-2 model is fitted on the other folds' OOF rows
+    only, so the stacker's OOF score is honest.
+
+    `levels` lists the stackers of each level above the members, e.g. [["linear", "lightgbm"],
+    ["linear"]] (the default is [["linear"]]). A stacker is "linear" (logistic regression on logits,
+    or ridge; log1p space for rmsle), "lightgbm", or a model table ({"type": ..., "params": ...}) trained
+    by `models.train_cv`. `X`/`X_test` (feature tables) are passed to the first level as well; the
+    last level must hold one stacker."""
+    levels = levels or [["linear"]]
+    if len(levels[-1]) != 1:
+        raise UserError(f"the last stacking level must hold one model, got {levels[-1]}; "
+                        f"add a final level such as ['linear']")
+    log_target = problem.metric.name == "rmsle"
+    current, level_scores = list(problem.members), []
+    for depth, stackers in enumerate(levels):
+        current = _stack_level(problem, current, stackers, log_target=log_target,
+                               X=X if depth == 0 else None, X_test=X_test if depth == 0 else None,
+                               threads=threads, log=log)
+        level_scores.append({m.name: problem.score(m.oof) for m in current})
+    final = current[0]
+    return _result(problem, "stack", final.oof, final.test, None, levels=[[s if isinstance(s, str) else
+                   s.get("type", "?") for s in lv] for lv in levels], level_scores=level_scores,
+                   passthrough=X is not None)
+
+
+def _stack(problem: Problem, **options: Any) -> EnsembleResult:
+    return stack(problem, **options)
+
+
+# ---- registry ------------------------------------------------------------------------------------
+def _always(task: str, metric: str) -> bool:
+    return True
+
+
+METHODS: dict[str, Method] = {m.name: m for m in [
+    Method("best", "the best single model by OOF score", _best, _always),
+    Method("mean", "plain average of the members", _mean, _always),
+    Method("rank", "average of ranks (AUC: only the order matters)", _rank,
+           lambda task, metric: task == "binary" and metric == "roc_auc"),
+    Method("geometric", "geometric mean of probabilities (log1p-space mean for rmsle)", _geometric,
+           lambda task, metric: task != "regression" or metric == "rmsle"),
+    Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
+    Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
+    Method("stack", "a level-2 model trained on the OOF predictions with the same folds", _stack, _always),
+]}
+
+
+def get_method(name: str) -> Method:
+    """Look a method up by name; unknown names raise UserError with a suggestion."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise UserError(f"unknown ensemble method {name!r}{did_you_mean(name, tuple(METHODS))}") from None
+
+
+def applicable(task: str, metric: str) -> list[str]:
+    """Names of the methods that make sense for this task and metric, in registry order."""
+    return [m.name for m in METHODS.values() if m.applies(task, metric)]
+
+
+def run_methods(problem: Problem, methods: list[str] | None = None, *,
+                options: dict[str, dict[str, Any]] | None = None,
+                log: Callable[[str], None] = lambda m: None) -> dict[str, EnsembleResult]:
+    """Run the named methods (default: every applicable one); `options` maps method -> keywords."""
+    names = methods or applicable(problem.kind, problem.metric.name)
+    results = {}
+    for name in names:
+        method = get_method(name)
+        if not method.applies(problem.kind, problem.metric.name):
+            raise UserError(f"ensemble method {name!r} does not fit task {problem.kind!r} with metric "
+                            f"{problem.metric.name!r}; use one of "
+                            f"{', '.join(applicable(problem.kind, problem.metric.name))}")
+        results[name] = method.build(problem, **(options or {}).get(name, {}))
+        log(f"{name}: {problem.metric.name} {results[name].score:.5f}")
+    return results
+
+
+def select(results: dict[str, EnsembleResult], metric) -> EnsembleResult:
+    """The result with the best honest OOF score; ties go to the simpler (earlier) method."""
+    return max(results.values(), key=lambda r: metric.sign * r.score)

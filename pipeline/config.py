@@ -52,8 +52,13 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "fraction": (float, 0.3, "share of test rows used for regression (lowest fold disagreement)"),
     },
     "ensemble": {
-        "method": (str, "auto", "auto | best | mean | weighted | rank | geometric | hill_climb | stack"),
-        "models": (list, [], "runs to combine; [] means all"),
+        "method": (str, "auto", "auto (best honest OOF score) | best | mean | rank | geometric | hill_climb | "
+                                "weighted | stack"),
+        "models": (list, [], "runs to combine (cv, pseudo, imported); [] means all"),
+        "stackers": (list, ["linear"], "stack's level-2 models: linear | lightgbm | a [models.NAME] name | an "
+                                       "inline table; several -> a linear level 3 combines them"),
+        "passthrough": (bool, False, "stack: give the level-2 model the original features as well"),
+        "hill_climb_rounds": (int, 50, "hill_climb: most greedy selection rounds"),
     },
     "explore": {
         "enabled": (bool, True, "write the EDA report"),

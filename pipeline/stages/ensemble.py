@@ -1,44 +1,163 @@
-"""Ensemble stage: combine the model runs' predictions on their OOF scores into runs/ensemble/."""
+"""Ensemble stage: combine the model runs (cv, pseudo, imported) on their OOF predictions.
+
+Runs every method that fits the task and metric (or the one pinned by ensemble.method), reports
+each member's OOF score, each method's honest OOF score and the weights it chose, and keeps the
+best into runs/ensemble/ (the run-folder layout, plus leaderboard.csv).
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.artifacts import read_run, write_run
-from pipeline.errors import UserError
+from pipeline.errors import UserError, did_you_mean
 from pipeline.graph import StageContext
 
 ENSEMBLE_DIR = "ensemble"
+_BUILTIN_STACKERS = ("linear", "lightgbm")
+
+
+def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
+    """The named runs (default: all) as ensemble members aligned with train.csv and test.csv rows."""
+    import pandas as pd
+
+    from models.ensemble import Member
+
+    comp = ctx.comp
+    train, test, _ = ctx.data()
+    task = ctx.task_info()
+    dirs = ctx.model_run_dirs()
+    if not dirs:
+        raise UserError(f"no model runs to ensemble in {comp.runs / 'models'} or {comp.imports_dir}; "
+                        f"enable a [models.NAME] table or import a teammate's run")
+    names = names or list(dirs)
+    for name in names:
+        if name not in dirs:
+            raise UserError(f"ensemble.models names {name!r}, which has no run"
+                            f"{did_you_mean(str(name), tuple(dirs))}")
+    members = []
+    for name in names:
+        run = read_run(dirs[name], id_col=comp.id_col, task=task)
+        parts = []
+        for ids, pred, want, what in ((run.oof_ids, run.oof, train[comp.id_col], "train"),
+                                      (run.test_ids, run.test, test[comp.id_col], "test")):
+            pos = pd.Index(ids).get_indexer(want)
+            if (pos < 0).any():
+                raise UserError(f"run {name!r} ({dirs[name]}) lacks {int((pos < 0).sum())} {what} id(s); "
+                                f"re-run it (or re-import it) on this competition's data")
+            aligned = pred[pos]
+            if not np.isfinite(aligned).all():
+                raise UserError(f"run {name!r} has missing or infinite {what} predictions; re-run it")
+            parts.append(aligned)
+        members.append(Member(name, parts[0], parts[1]))
+    return members
+
+
+def _stackers(ctx: StageContext) -> list:
+    """ensemble.stackers resolved: built-in names, [models.NAME] tables, inline tables."""
+    tables = ctx.cfg["models"]
+    out = []
+    for spec in ctx.cfg["ensemble"]["stackers"]:
+        if isinstance(spec, dict):
+            if "type" not in spec:
+                raise UserError(f"ensemble.stackers: inline table {spec!r} needs a type, e.g. "
+                                f"{{type = 'lightgbm', params = {{num_leaves = 7}}}}")
+            out.append(spec)
+        elif spec in _BUILTIN_STACKERS:
+            out.append(spec)
+        elif spec in tables:
+            out.append({**tables[spec], "name": spec})
+        else:
+            choices = (*_BUILTIN_STACKERS, *tables)
+            raise UserError(f"ensemble.stackers names {spec!r}, which is neither linear, lightgbm nor a "
+                            f"[models.NAME] table{did_you_mean(str(spec), choices)}")
+    if not out:
+        raise UserError("ensemble.stackers is empty; use ['linear'] (the default) or name level-2 models")
+    return out
+
+
+def _method_options(ctx: StageContext, n_rows: int) -> dict:
+    cfg = ctx.cfg["ensemble"]
+    stackers = _stackers(ctx)
+    levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
+    stack = {"levels": levels, "threads": ctx.threads(n_rows), "log": ctx.log}
+    if cfg["passthrough"]:
+        from pipeline.stages.features import load_features
+
+        X_train, X_test, _ = load_features(ctx.comp)
+        stack.update(X=X_train, X_test=X_test)
+    return {"stack": stack, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
+
+
+def _weights_text(weights: dict[str, float]) -> str:
+    used = sorted(((w, n) for n, w in weights.items() if w > 0), reverse=True)
+    return ", ".join(f"{n} {w:.3f}" for w, n in used)
 
 
 def run(ctx: StageContext) -> list[Path]:
-    comp = ctx.comp
+    from models.ensemble import METHODS, Problem, applicable, get_method, run_methods, select
+
+    comp, cfg = ctx.comp, ctx.cfg["ensemble"]
     train, test, _ = ctx.data()
     task, metric = ctx.task_info(), ctx.metric()
     y = task.encode(train[comp.target])
-    dirs = ctx.model_run_dirs()
-    wanted = ctx.cfg["ensemble"]["models"] or list(dirs)
-    missing = [m for m in wanted if m not in dirs]
-    if missing:
-        raise UserError(f"ensemble.models names {missing[0]!r}, which has no run; runs: {', '.join(dirs)}")
-    runs = [read_run(dirs[m], id_col=comp.id_col, task=task) for m in wanted]
-    for r in runs:
-        ctx.log(f"[ensemble] member {r.name}: {metric.name} {metric(y, r.oof):.5f}")
-    candidates = {f"best ({max(runs, key=lambda r: metric.sign * metric(y, r.oof)).name})":
-                  max(runs, key=lambda r: metric.sign * metric(y, r.oof))}
-    best_name, best = next(iter(candidates.items()))
-    oof, test_pred, method = best.oof, best.test, best_name
-    if len(runs) > 1:
-        mean_oof = np.mean([r.oof for r in runs], axis=0)
-        if metric.better(metric(y, mean_oof), metric(y, oof)):
-            oof, test_pred, method = mean_oof, np.mean([r.test for r in runs], axis=0), "mean"
-    score = metric(y, oof)
-    ctx.log(f"[ensemble] chose {method}: {metric.name} {score:.5f}")
-    scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better, "folds": [],
-              "overall": score, "method": method, "members": [r.name for r in runs]}
-    path = write_run(comp.runs / ENSEMBLE_DIR, id_col=comp.id_col, task=task, train_ids=train[comp.id_col],
-                     oof=oof, test_ids=test[comp.id_col], test=test_pred, scores=scores,
-                     params={"method": method}, timings={})
-    return [path / f for f in ("oof.parquet", "test.parquet", "scores.json")]
+    members = load_members(ctx, cfg["models"] or None)
+    problem = Problem(members, y, ctx.folds(), task, metric)
+    if cfg["method"] == "auto":
+        methods = applicable(task.task, metric.name)
+    else:
+        get_method(cfg["method"])
+        methods = [cfg["method"]]
+    if cfg["hill_climb_rounds"] < 1:
+        raise UserError(f"ensemble.hill_climb_rounds must be at least 1, got {cfg['hill_climb_rounds']}")
+    options = _method_options(ctx, len(train))
+    direction = "higher" if metric.greater_is_better else "lower"
+    width = max(len(n) for n in [*problem.names, *METHODS])
+    ctx.log(f"[ensemble] {len(members)} member(s), OOF {metric.name} ({direction} is better):")
+    member_scores = {}
+    for m in members:
+        member_scores[m.name] = problem.score(m.oof)
+        ctx.log(f"[ensemble]   {m.name:<{width}}  {member_scores[m.name]:.5f}")
+    ctx.log("[ensemble] methods, honest OOF (weights fitted on the other folds):")
+    results, timings = {}, {}
+    for name in methods:
+        t0 = time.perf_counter()
+        results.update(run_methods(problem, [name], options=options))
+        timings[name] = time.perf_counter() - t0
+        r = results[name]
+        extra = f"  (in-sample {r.fit_score:.5f})" if r.fit_score is not None else ""
+        weights = f"  weights: {_weights_text(r.weights)}" if r.weights else ""
+        ctx.log(f"[ensemble]   {name:<{width}}  {r.score:.5f}{extra}{weights}")
+    chosen = select(results, metric)
+    how = "pinned by ensemble.method" if cfg["method"] != "auto" else "best honest OOF score"
+    ctx.log(f"[ensemble] chose {chosen.method} ({how}): {metric.name} {chosen.score:.5f}")
+    scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better,
+              "folds": chosen.fold_scores, "overall": chosen.score, "method": chosen.method,
+              "weights": chosen.weights, "members": member_scores,
+              "methods": {n: r.score for n, r in results.items()}}
+    params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details}
+    return _write(ctx, chosen, scores, params, timings, member_scores, results)
+
+
+def _write(ctx: StageContext, chosen, scores: dict, params: dict, timings: dict, member_scores: dict,
+           results: dict) -> list[Path]:
+    import pandas as pd
+
+    comp = ctx.comp
+    train, test, _ = ctx.data()
+    rows = [{"kind": "member", "name": n, "oof_score": s, "in_sample_score": None, "weights": ""}
+            for n, s in member_scores.items()]
+    rows += [{"kind": "method", "name": n, "oof_score": r.score, "in_sample_score": r.fit_score,
+              "weights": json.dumps({k: round(v, 6) for k, v in r.weights.items()})}
+             for n, r in results.items()]
+    board = pd.DataFrame(rows)
+    path = write_run(comp.runs / ENSEMBLE_DIR, id_col=comp.id_col, task=ctx.task_info(),
+                     train_ids=train[comp.id_col], oof=chosen.oof, test_ids=test[comp.id_col],
+                     test=chosen.test, scores=scores, params=params,
+                     timings={"methods": timings, "total": sum(timings.values())},
+                     extra_tables={"leaderboard.csv": board})
+    return [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json", "leaderboard.csv")]

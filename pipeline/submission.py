@@ -1,10 +1,31 @@
-"""The submission writer: predictions -> exactly the sample submission's format, validated first."""
+"""The submission writer: predictions -> exactly the sample submission's format, validated first.
+
+Four formats cover Kaggle's tabular competitions (`STYLES`): a probability column (`proba`), one
+probability column per class (`classes`), a predicted label (`label`) and a regression value
+(`value`). Predictions follow the artifact convention (pipeline.task); an inverse target transform
+(`TRANSFORMS`, e.g. log1p -> expm1) maps them back to the target's scale, values are clipped to the
+valid range, and the frame is validated against the sample (columns, order, id set, row count,
+dtypes, no NaN/inf, ranges) before anything is written. A failed validation writes nothing.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 
-from pipeline.errors import UserError
+from pipeline.errors import UserError, did_you_mean
+
+# Inverse target transforms: predictions made on a transformed target -> the target's scale.
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "": lambda p: p,
+    "log1p": np.expm1,
+    "log": np.exp,
+    "sqrt": lambda p: np.square(np.clip(p, 0, None)),
+}
+_NON_NEGATIVE_METRICS = ("rmsle",)
 
 
 def infer_style(sample, id_col: str, task: str) -> str:
@@ -20,49 +41,150 @@ def infer_style(sample, id_col: str, task: str) -> str:
     return "label"
 
 
-def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, style: str, metric_name: str):
-    """Build the submission DataFrame in the sample's column order, id order and dtypes; validate it."""
+def _proba(pred: np.ndarray, cols: list, sample, task) -> dict:
+    if pred.ndim == 2 and pred.shape[1] == 2:
+        pred = pred[:, 1]
+    if pred.ndim != 1 or len(cols) != 1:
+        raise UserError(f"submission style 'proba' needs one probability column and binary predictions, got "
+                        f"{len(cols)} column(s) and predictions of shape {pred.shape}; use style 'classes'")
+    return {cols[0]: np.clip(pred, 0.0, 1.0)}
+
+
+def _classes(pred: np.ndarray, cols: list, sample, task) -> dict:
+    if pred.ndim == 1:  # binary P(positive) -> [P(negative), P(positive)]
+        pred = np.column_stack([1.0 - pred, pred])
+    names = [str(c) for c in task.classes]
+    if sorted(map(str, cols)) != sorted(names) or pred.shape[1] != len(names):
+        raise UserError(f"sample submission columns {[str(c) for c in cols]} do not match the classes "
+                        f"{names} found in the training target; check competition.target")
+    pred = np.clip(pred, 0.0, 1.0)
+    sums = pred.sum(axis=1, keepdims=True)
+    pred = np.divide(pred, sums, out=np.full_like(pred, 1.0 / pred.shape[1]), where=sums > 0)
+    return {c: pred[:, names.index(str(c))] for c in cols}
+
+
+def _label(pred: np.ndarray, cols: list, sample, task) -> dict:
+    import pandas as pd
+
+    if task.task == "regression":
+        raise UserError("submission style 'label' needs a classification task; use style 'value'")
+    codes = pred.argmax(axis=1) if pred.ndim == 2 else (pred >= 0.5).astype(int)
+    labels = pd.Series(task.decode_labels(codes))
+    try:  # the sample's dtype when the labels fit it (ints stay ints, strings stay strings)
+        cast = labels.astype(sample[cols[0]].dtype)
+        if cast.astype(str).tolist() == labels.astype(str).tolist():
+            labels = cast
+    except (TypeError, ValueError):
+        pass
+    return {cols[0]: labels.to_numpy()}
+
+
+def _value(pred: np.ndarray, cols: list, sample, task) -> dict:
+    if pred.ndim != 1 or len(cols) != 1:
+        raise UserError(f"submission style 'value' needs one value column and 1-D predictions, got "
+                        f"{len(cols)} column(s) and predictions of shape {pred.shape}")
+    if sample[cols[0]].dtype.kind in "iu":
+        return {cols[0]: np.rint(pred).astype(sample[cols[0]].dtype)}
+    return {cols[0]: pred}
+
+
+STYLES: dict[str, Callable[..., dict]] = {"proba": _proba, "classes": _classes, "label": _label,
+                                          "value": _value}
+
+
+def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, style: str = "",
+                    metric_name: str = "", target_transform: str = ""):
+    """Build the submission DataFrame in the sample's column order, id order and dtypes; validate it.
+
+    `pred` rows follow `test_ids`; `style` defaults to the one inferred from the sample;
+    `target_transform` names the transform the predictions are still in (see TRANSFORMS)."""
     import pandas as pd
 
     style = style or infer_style(sample, id_col, task.task)
-    cols = [c for c in sample.columns if c != id_col]
+    if style not in STYLES:
+        raise UserError(f"unknown submission style {style!r}{did_you_mean(style, tuple(STYLES))}")
+    if target_transform not in TRANSFORMS:
+        raise UserError(f"unknown target transform {target_transform!r}"
+                        f"{did_you_mean(target_transform, tuple(TRANSFORMS))}")
     pred = np.asarray(pred, dtype=np.float64)
-    order = pd.Index(test_ids).get_indexer(sample[id_col])
+    test_ids = pd.Index(test_ids)
+    if len(pred) != len(test_ids):
+        raise UserError(f"{len(pred)} test predictions for {len(test_ids)} test ids")
+    if test_ids.has_duplicates:
+        raise UserError(f"test predictions repeat id {test_ids[test_ids.duplicated()][0]!r}; ids must be unique")
+    order = test_ids.get_indexer(sample[id_col])
     if (order < 0).any():
-        raise UserError("test predictions miss ids of the sample submission; re-run the cv stage")
-    pred = pred[order]
+        first = sample[id_col].to_numpy()[order < 0][0]
+        raise UserError(f"test predictions miss {int((order < 0).sum())} id(s) of the sample submission "
+                        f"(first: {first!r}); re-run the cv stage on the current test.csv")
+    pred = TRANSFORMS[target_transform](pred[order])
+    if metric_name in _NON_NEGATIVE_METRICS:
+        pred = np.clip(pred, 0.0, None)
+    cols = [c for c in sample.columns if c != id_col]
     out = pd.DataFrame({id_col: sample[id_col].to_numpy()})
-    if style == "value":
-        values = np.clip(pred, 0, None) if metric_name == "rmsle" else pred
-        out[cols[0]] = values
-    elif style == "proba":
-        out[cols[0]] = np.clip(pred, 0.0, 1.0)
-    elif style == "classes":
-        names = [str(c) for c in task.classes]
-        if sorted(map(str, cols)) != sorted(names):
-            raise UserError(f"sample submission columns {cols} do not match the classes {names}")
-        for c in cols:
-            out[c] = pred[:, names.index(str(c))]
-    elif style == "label":
-        codes = pred.argmax(axis=1) if pred.ndim == 2 else (pred >= 0.5).astype(int)
-        labels = task.decode_labels(codes)
-        out[cols[0]] = pd.Series(labels).astype(sample[cols[0]].dtype).to_numpy()
-    validate_submission(out, sample, id_col=id_col)
+    for c, values in STYLES[style](pred, cols, sample, task).items():
+        out[c] = values
+    out = out[list(sample.columns)]
+    validate_submission(out, sample, id_col=id_col, style=style, task=task, metric_name=metric_name)
     return out
 
 
-def validate_submission(sub, sample, *, id_col: str) -> None:
-    """Columns, order, id set, row count, dtypes kinds, no NaN/inf -- or UserError saying which."""
+def _kind_ok(sample_kind: str, sub_kind: str) -> bool:
+    if sample_kind in "iu":
+        return sub_kind in "iu"
+    if sample_kind == "f":
+        return sub_kind in "fiu"
+    if sample_kind == "b":
+        return sub_kind == "b"
+    return sub_kind in "OUST"  # strings (object or the str dtype)
+
+
+def validate_submission(sub, sample, *, id_col: str, style: str = "", task=None, metric_name: str = "") -> None:
+    """Columns, order, id set, row count, dtypes, no NaN/inf, valid ranges -- or UserError saying which."""
     if list(sub.columns) != list(sample.columns):
         raise UserError(f"submission columns {list(sub.columns)} differ from the sample's {list(sample.columns)}")
     if len(sub) != len(sample):
         raise UserError(f"submission has {len(sub)} rows, the sample submission {len(sample)}")
+    if sub[id_col].duplicated().any():
+        raise UserError(f"submission repeats id {sub[id_col][sub[id_col].duplicated()].iloc[0]!r}")
     if set(sub[id_col].tolist()) != set(sample[id_col].tolist()):
-        raise UserError("submission ids differ from the sample submission's")
+        extra = set(sub[id_col].tolist()) - set(sample[id_col].tolist())
+        raise UserError(f"submission ids differ from the sample submission's "
+                        f"({len(extra)} not in the sample, e.g. {next(iter(extra), None)!r})")
     for c in sample.columns:
         if sub[c].isna().any():
-            raise UserError(f"submission column {c!r} has missing values")
+            raise UserError(f"submission column {c!r} has {int(sub[c].isna().sum())} missing value(s)")
+        if not _kind_ok(sample[c].dtype.kind, sub[c].dtype.kind):
+            raise UserError(f"submission column {c!r} has dtype {sub[c].dtype}, the sample's is {sample[c].dtype}")
         if sub[c].dtype.kind == "f" and not np.isfinite(sub[c].to_numpy()).all():
             raise UserError(f"submission column {c!r} has infinite values")
-        if sample[c].dtype.kind in "iu" and sub[c].dtype.kind not in "iu":
-            raise UserError(f"submission column {c!r} must be integers like the sample's")
+    values = sub[[c for c in sample.columns if c != id_col]]
+    if style in ("proba", "classes"):
+        arr = values.to_numpy(dtype=np.float64)
+        if (arr < 0).any() or (arr > 1).any():
+            raise UserError(f"submission probabilities must lie in [0, 1]; found {arr.min():.4g}..{arr.max():.4g}")
+        if style == "classes" and not np.allclose(arr.sum(axis=1), 1.0, atol=1e-6):
+            raise UserError("submission class probabilities must sum to 1 in every row")
+    if style == "label" and task is not None:
+        known = {str(c) for c in task.classes}
+        unknown = sorted(set(values.iloc[:, 0].astype(str)) - known)
+        if unknown:
+            raise UserError(f"submission labels {unknown[:3]} are not classes of the training target {sorted(known)}")
+    if style == "value" and metric_name in _NON_NEGATIVE_METRICS and (values.to_numpy(dtype=float) < 0).any():
+        raise UserError(f"metric {metric_name} needs non-negative predictions; found negative values")
+
+
+def write_submission(path: str | os.PathLike, sub, sample, *, id_col: str) -> Path:
+    """Write `sub` as CSV atomically, after checking that the file reads back in the sample's format."""
+    import pandas as pd
+
+    from pipeline import _io
+
+    path = Path(path)
+    with _io.atomic_path(path) as tmp:
+        sub.to_csv(tmp, index=False)
+        back = pd.read_csv(tmp)
+        validate_submission(back, sample, id_col=id_col)
+        if back[id_col].tolist() != sample[id_col].tolist():
+            raise UserError("submission rows are not in the sample submission's id order")
+    return path

@@ -1,0 +1,200 @@
+"""The feature block contract: declared input columns, parameters as data, one output per block.
+
+A block reads the columns it declares and returns new columns (and optionally arrays) for train
+and test. *Unsupervised* blocks see train and test features together and never the target.
+*Supervised* blocks implement `fit(X, y)` / `apply(state, X)`; the base class runs them out of
+fold -- the value for a train row in fold k comes from a state fitted on the other folds only --
+and fits once on every train row for the test rows, so a row never sees its own target.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from pipeline.errors import UserError, did_you_mean
+
+REQUIRED = object()
+
+# Column kinds, decided once per column from train and test (see features._columns.column_kind).
+KINDS = ("numeric", "categorical", "text", "datetime")
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list", dict: "a table"}
+
+
+@dataclass
+class BlockOutput:
+    """What a block returns: train/test tables with identical columns, plus named arrays."""
+
+    train: Any
+    test: Any
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass
+class BlockContext:
+    """What a block may use besides its columns. `y` is None for unsupervised blocks."""
+
+    task: Any
+    folds: np.ndarray
+    y: np.ndarray | None = None
+    threads: int = 1
+    seed: int = 0
+    log: Callable[[str], None] = print
+
+
+class Block:
+    """A feature block: set `name`, `params` (name -> (type, default, help)) and `build`.
+
+    `columns` (a list; [] = every column of an accepted kind, `default_kinds`) is every block's
+    input unless the block overrides `inputs`. Parameters are validated before anything runs.
+    """
+
+    name: ClassVar[str] = ""
+    supervised: ClassVar[bool] = False
+    accepts: ClassVar[tuple[str, ...]] = KINDS  # column kinds the block may read
+    default_kinds: ClassVar[tuple[str, ...]] = ()  # kinds picked when `columns` is []
+    params: ClassVar[dict[str, tuple[Any, Any, str]]] = {}
+    choices: ClassVar[dict[str, tuple]] = {}  # parameter -> allowed values
+    code_deps: ClassVar[tuple[str, ...]] = ()  # extra modules whose source keys the cache
+    fixed_columns: ClassVar[tuple[str, ...]] = ()  # used when `columns` is [] (function blocks)
+
+    def __init__(self, columns: list[str], **params: Any):
+        self.columns = list(columns)
+        self.p = params
+
+    def inputs(self) -> list[str]:
+        """Every column the block reads (the cache hashes exactly these)."""
+        return list(self.columns)
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        """Return the block's columns for train and test (unsupervised: fitted on both)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Short label for logs: name(columns)."""
+        cols = self.inputs()
+        shown = ", ".join(cols[:3]) + (f", +{len(cols) - 3}" if len(cols) > 3 else "")
+        return f"{self.name}({shown})"
+
+
+class SupervisedBlock(Block):
+    """A block that uses the target: `fit(X, y, ctx) -> state`, `apply(state, X) -> DataFrame`.
+
+    `build` runs them out of fold with the competition's folds; subclasses never see the rows
+    they produce values for."""
+
+    supervised = True
+
+    def fit(self, X, y: np.ndarray, ctx: BlockContext) -> Any:
+        """Learn a state from rows X (declared columns only) and their encoded target y."""
+        raise NotImplementedError
+
+    def apply(self, state: Any, X):
+        """Columns for rows X from a fitted state (a DataFrame with X's length)."""
+        raise NotImplementedError
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        import pandas as pd
+
+        if ctx.y is None:
+            raise ValueError(f"supervised block {self.name!r} needs the target")
+        X_train, X_test = train[self.inputs()], test[self.inputs()]
+        parts, order = [], []
+        for k in np.unique(ctx.folds):
+            valid = np.flatnonzero(ctx.folds == k)
+            fit_rows = np.flatnonzero(ctx.folds != k)
+            state = self.fit(X_train.iloc[fit_rows].reset_index(drop=True), ctx.y[fit_rows], ctx)
+            parts.append(self.apply(state, X_train.iloc[valid].reset_index(drop=True)))
+            order.append(valid)
+        oof = pd.concat(parts, ignore_index=True)
+        oof.index = np.concatenate(order)
+        oof = oof.sort_index().reset_index(drop=True)
+        state = self.fit(X_train.reset_index(drop=True), ctx.y, ctx)
+        return BlockOutput(oof, self.apply(state, X_test.reset_index(drop=True)))
+
+
+def check_params(block_cls: type[Block], given: dict, where: str) -> dict:
+    """Validate a config table against `block_cls.params`; fill defaults; UserError on bad input."""
+    schema = {"columns": (list, [], "input columns"), **block_cls.params}
+    for key in given:
+        if key not in schema:
+            raise UserError(f"{where}: unknown parameter {key!r}{did_you_mean(key, tuple(schema))}; "
+                            f"see `features.{block_cls.__name__}` for its parameters")
+    out = {}
+    for key, (typ, default, help_) in schema.items():
+        if key not in given:
+            if default is REQUIRED:
+                raise UserError(f"{where}: missing parameter {key!r} ({help_})")
+            out[key] = list(default) if isinstance(default, list) else default
+            continue
+        value = given[key]
+        types = typ if isinstance(typ, tuple) else (typ,)
+        if float in types and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value) if int not in types else value
+        ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool)) for t in types)
+        if not ok:
+            names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+            raise UserError(f"{where}: parameter {key!r} must be {names}, got {value!r}")
+        allowed = block_cls.choices.get(key)
+        for item in (value if isinstance(value, list) else [value]) if allowed is not None else []:
+            if item not in allowed:
+                raise UserError(f"{where}: parameter {key!r} has {item!r}, expected one of "
+                                f"{', '.join(map(repr, allowed))}{did_you_mean(str(item), [str(a) for a in allowed])}")
+        out[key] = value
+    if not all(isinstance(c, str) for c in out["columns"]):
+        raise UserError(f"{where}: columns must be a list of column names, got {out['columns']!r}")
+    return out
+
+
+def feature_block(name: str, *, columns: list[str] | None = None) -> Callable[[Callable], type[Block]]:
+    """Turn a plain function `f(frame, **params) -> DataFrame` into an unsupervised block.
+
+    `frame` holds the block's columns for train rows then test rows; the function returns one
+    row per input row. Keyword parameters with defaults become the block's parameters. Use it in
+    `competition/<name>/features.py`::
+
+        @feature_block("family_size", columns=["sibsp", "parch"])
+        def family_size(frame, offset=1):
+            return pd.DataFrame({"family_size": frame.sibsp + frame.parch + offset})
+    """
+
+    def wrap(func: Callable) -> type[Block]:
+        sig = inspect.signature(func)
+        params = {}
+        for pname, par in list(sig.parameters.items())[1:]:
+            default = REQUIRED if par.default is inspect.Parameter.empty else par.default
+            typ = (int, float) if isinstance(default, (int, float)) and not isinstance(default, bool) \
+                else (object if default is REQUIRED or default is None else type(default))
+            params[pname] = (typ, default, "function parameter")
+        fixed = list(columns or [])
+
+        class _FunctionBlock(Block):
+            __doc__ = func.__doc__ or f"Function block {name}."
+
+            def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+                import pandas as pd
+
+                frame = pd.concat([train[self.inputs()], test[self.inputs()]], ignore_index=True)
+                out = func(frame, **self.p)
+                if not isinstance(out, pd.DataFrame) or len(out) != len(frame):
+                    raise UserError(f"feature block {name!r}: the function must return a DataFrame with "
+                                    f"{len(frame)} rows (train then test), got {type(out).__name__} "
+                                    f"of length {len(out) if hasattr(out, '__len__') else '?'}")
+                out = out.reset_index(drop=True)
+                n = len(train)
+                return BlockOutput(out.iloc[:n].reset_index(drop=True), out.iloc[n:].reset_index(drop=True))
+
+        _FunctionBlock.name = name
+        _FunctionBlock.params = params
+        _FunctionBlock.fixed_columns = tuple(fixed)
+        _FunctionBlock.func = staticmethod(func)
+        _FunctionBlock.__name__ = _FunctionBlock.__qualname__ = func.__name__
+        _FunctionBlock.__module__ = func.__module__
+        return _FunctionBlock
+
+    return wrap

@@ -1,0 +1,296 @@
+"""Validating the configured blocks, choosing defaults, running blocks through the cache."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from features import _cache
+from features._base import Block, BlockContext, BlockOutput, check_params
+from features._categorical import Category, Count, Label, OneHot
+from features._columns import column_kinds, digest_series, pixel_grid
+from features._datetime import DateParts, GroupAggregate
+from features._image import Image
+from features._numeric import Log, MissingIndicator, Numeric, Rank
+from features._target import TargetEncoding
+from features.text import BagOfWords, TextSequence, TfidfLinear, TfidfSVD
+from pipeline import _io
+from pipeline.errors import UserError, did_you_mean
+
+BUILTIN_BLOCKS: dict[str, type[Block]] = {cls.name: cls for cls in (
+    Numeric, MissingIndicator, Log, Rank, Label, Count, OneHot, Category, TargetEncoding, DateParts,
+    GroupAggregate, TextSequence, BagOfWords, TfidfSVD, TfidfLinear, Image)}
+LOW_CARDINALITY = 50  # categorical columns with more distinct values get label + count + target encoding
+_PACKAGE = Path(__file__).resolve().parent
+_SHARED_CODE = ("_base.py", "_categorical.py", "_columns.py")
+
+
+@dataclass
+class FeatureSet:
+    """Model inputs: train/test tables with identical columns, plus named array inputs (text, image).
+
+    `report` lists each block run: {"block", "columns", "cached", "seconds"}."""
+
+    train: Any
+    test: Any
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    report: list[dict] = field(default_factory=list)
+
+
+def load_plugin(path: Path) -> dict[str, type[Block]]:
+    """Blocks defined in a competition's features.py (Block subclasses or @feature_block functions)."""
+    path = Path(path)
+    mod_name = f"_features_plugin_{_io.hash_bytes(str(path.resolve()))[:12]}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the plug-in is user code: report it on one line
+        sys.modules.pop(mod_name, None)
+        raise UserError(f"{path}: cannot load feature plug-in ({type(exc).__name__}: {exc}); fix the file") from None
+    found = {}
+    for obj in vars(module).values():
+        if isinstance(obj, type) and issubclass(obj, Block) and obj.name and obj.__module__ == mod_name:
+            if obj.name in BUILTIN_BLOCKS:
+                raise UserError(f"{path}: block name {obj.name!r} is a built-in block; rename the plug-in block")
+            obj._source_file = str(path)
+            found[obj.name] = obj
+    return found
+
+
+def default_blocks(train, test, kinds: dict[str, str]) -> list[dict]:
+    """Blocks chosen from the column kinds (see the README's feature section for the rules)."""
+    by_kind: dict[str, list[str]] = {}
+    for col, kind in kinds.items():
+        by_kind.setdefault(kind, []).append(col)
+    blocks: list[dict] = []
+    numeric = by_kind.get("numeric", [])
+    if numeric:
+        blocks.append({"block": "numeric", "columns": numeric})
+        missing = MissingIndicator.select_default(train, test, numeric)
+        if missing:
+            blocks.append({"block": "missing_indicator", "columns": missing})
+        grid = pixel_grid(numeric)
+        if grid:
+            blocks.append({"block": "image", "columns": grid[0], "shape": list(grid[1])})
+    low, high = [], []
+    for col in by_kind.get("categorical", []):
+        n_levels = len(set(train[col].dropna().unique()) | set(test[col].dropna().unique()))
+        (low if n_levels <= LOW_CARDINALITY else high).append(col)
+    if low:
+        blocks.append({"block": "category", "columns": low})
+    if high:
+        blocks += [{"block": "label", "columns": high}, {"block": "count", "columns": high},
+                   {"block": "target_encoding", "columns": high}]
+    if by_kind.get("datetime"):
+        blocks.append({"block": "datetime", "columns": by_kind["datetime"]})
+    text = by_kind.get("text", [])
+    if text:
+        blocks += [{"block": "tfidf_linear", "columns": text}, {"block": "tfidf_svd", "columns": text},
+                   {"block": "text_sequence", "columns": text}]
+    return blocks
+
+
+def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: list[str],
+                registry: dict[str, type[Block]], log: Callable[[str], None] = print) -> list[Block]:
+    """Validate block entries against the registry and the data; instantiate them. UserError on bad input."""
+    usable = [c for c in train.columns if c in test.columns and c not in (id_col, target)]
+    pool = [c for c in usable if c not in set(drop)]
+    kinds: dict[str, str] = {}
+
+    def kind(col: str) -> str:
+        if col not in kinds:
+            kinds.update(column_kinds(train, test, [col]))
+        return kinds[col]
+
+    if not blocks:
+        kinds.update(column_kinds(train, test, pool))
+        blocks = default_blocks(train, test, kinds)
+        log("[features] automatic blocks (features.blocks = []): "
+            + "; ".join(f"{b['block']}({', '.join(b['columns'][:4])}{', ...' if len(b['columns']) > 4 else ''})"
+                        for b in blocks))
+    out: list[Block] = []
+    for i, entry in enumerate(blocks):
+        where = f"features.blocks[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("block"), str):
+            raise UserError(f"{where}: each block must be a table like {{block = \"numeric\"}}, got {entry!r}")
+        name = entry["block"]
+        if name not in registry:
+            raise UserError(f"{where}: unknown block {name!r}{did_you_mean(name, tuple(registry))}")
+        cls = registry[name]
+        where = f"{where} ({name})"
+        params = check_params(cls, {k: v for k, v in entry.items() if k != "block"}, where)
+        columns = params.pop("columns") or list(cls.fixed_columns)
+        explicit = bool(columns)
+        for col in columns:
+            _check_column(col, where, train, test, id_col, target)
+            if kind(col) not in cls.accepts:
+                raise UserError(f"{where}: column {col!r} is {kind(col)}, but block {name!r} reads "
+                                f"{' or '.join(cls.accepts)} columns; remove it from columns or use another block")
+        block = cls(columns, **params)
+        for col in block.inputs():
+            if col not in columns:
+                _check_column(col, where, train, test, id_col, target)
+        if not explicit:
+            columns = [c for c in pool if kind(c) in cls.default_kinds and c not in block.inputs()]
+            select = getattr(cls, "select_default", None)
+            columns = select(train, test, columns) if select else columns
+            block = cls(columns, **params)
+            if not columns:
+                log(f"[features] {where}: no {'/'.join(cls.default_kinds)} columns to read, skipped")
+                continue
+        problem = block.check_shape() if isinstance(block, Image) else None
+        if problem:
+            raise UserError(f"{where}: {problem}")
+        out.append(block)
+    return out
+
+
+def _check_column(col: str, where: str, train, test, id_col: str, target: str) -> None:
+    if col == target:
+        raise UserError(f"{where}: column {col!r} is the target; features cannot read it "
+                        f"(use target_encoding on a categorical column instead)")
+    if col not in train.columns:
+        raise UserError(f"{where}: column {col!r} not found in train{did_you_mean(col, list(train.columns))}; "
+                        f"fix the block's columns")
+    if col not in test.columns:
+        raise UserError(f"{where}: column {col!r} is in train but not in test; features must exist in both")
+    if col == id_col:
+        raise UserError(f"{where}: column {col!r} is the id column; ids are not features")
+
+
+def _code_digest(cls: type[Block], memo: dict) -> str:
+    files = [getattr(cls, "_source_file", None) or sys.modules[cls.__module__].__file__]
+    files += [str(_PACKAGE / f) for f in _SHARED_CODE]
+    files += [sys.modules[m].__file__ for m in cls.code_deps]
+    return _io.hash_bytes(*[_io.hash_file(f, memo=memo) for f in files])
+
+
+def build_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
+                   drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
+                   log: Callable[[str], None] = print, threads: int = 1, seed: int = 0) -> FeatureSet:
+    """Validate and run the feature blocks (through the per-block cache); combine their outputs.
+
+    Train and test come back with identical columns, order and dtypes, without id and target.
+    Supervised blocks are fitted out of fold on `folds` with `task.encode(train[target])`."""
+    from threadpoolctl import threadpool_limits
+
+    registry = dict(BUILTIN_BLOCKS)
+    if plugin_file is not None:
+        registry.update(load_plugin(plugin_file))
+    train = train.reset_index(drop=True)
+    test = test.reset_index(drop=True)
+    folds = np.asarray(folds)
+    if len(folds) != len(train):
+        raise ValueError(f"folds has {len(folds)} entries for {len(train)} train rows")
+    planned = plan_blocks(train, test, id_col=id_col, target=target, blocks=blocks, drop=drop,
+                          registry=registry, log=log)
+    y = task.encode(train[target]) if target in train.columns else None
+    digests: dict[str, str] = {}
+    memo: dict = {}
+
+    def col_digest(col: str) -> str:
+        if col not in digests:
+            digests[col] = digest_series(train[col]) + digest_series(test[col])
+        return digests[col]
+
+    sup_digest = None
+    outputs: list[tuple[Block, BlockOutput]] = []
+    report = []
+    with threadpool_limits(limits=max(1, threads)):
+        for block in planned:
+            t0 = time.perf_counter()
+            cols = block.inputs()
+            key_parts: dict[str, Any] = {"block": block.name, "params": block.p, "columns": cols,
+                                         "data": [col_digest(c) for c in cols], "seed": seed,
+                                         "code": _code_digest(type(block), memo)}
+            if block.supervised:
+                if y is None:
+                    raise UserError(f"block {block.name!r} needs the target {target!r} in train")
+                if sup_digest is None:
+                    sup_digest = _io.hash_bytes(np.ascontiguousarray(y).tobytes(),
+                                                np.ascontiguousarray(folds, dtype=np.int64).tobytes(),
+                                                repr((task.task, task.classes)))
+                key_parts["target_and_folds"] = sup_digest
+            key = _io.hash_obj(key_parts)
+            out = _cache.load(cache_dir, block.name, key)
+            cached = out is not None
+            if out is None:
+                ctx = BlockContext(task=task, folds=folds, y=y if block.supervised else None, threads=threads,
+                                   seed=seed, log=log)
+                out = _checked(block, block.build(train[cols], test[cols], ctx), len(train), len(test))
+                _cache.save(cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
+            seconds = time.perf_counter() - t0
+            report.append({"block": block.name, "columns": cols, "cached": cached, "seconds": seconds})
+            log(f"[features] {block.describe()}: {'cached' if cached else 'computed'} "
+                f"({out.train.shape[1]} columns{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, "
+                f"{seconds:.2f}s)")
+            outputs.append((block, out))
+    X_train, X_test, arrays = _combine(outputs, len(train), len(test))
+    return FeatureSet(X_train, X_test, arrays, report)
+
+
+def _checked(block: Block, out: BlockOutput, n_train: int, n_test: int) -> BlockOutput:
+    import pandas as pd
+
+    if not isinstance(out, BlockOutput) or not isinstance(out.train, pd.DataFrame) \
+            or not isinstance(out.test, pd.DataFrame):
+        raise UserError(f"block {block.name!r} must return BlockOutput(train DataFrame, test DataFrame), "
+                        f"got {type(out).__name__}")
+    if len(out.train) != n_train or len(out.test) != n_test:
+        raise UserError(f"block {block.name!r} returned {len(out.train)} train / {len(out.test)} test rows, "
+                        f"expected {n_train} / {n_test}")
+    if list(out.train.columns) != list(out.test.columns):
+        raise UserError(f"block {block.name!r} returned different train and test columns: "
+                        f"{sorted(set(out.train.columns) ^ set(out.test.columns))[:5]}")
+    for name, (tr, te) in out.arrays.items():
+        if len(tr) != n_train or len(te) != n_test or tr.shape[1:] != te.shape[1:]:
+            raise UserError(f"block {block.name!r}: array {name!r} has shapes {tr.shape} / {te.shape}, expected "
+                            f"{n_train} / {n_test} rows with the same trailing shape")
+    out.train.columns = [str(c) for c in out.train.columns]
+    out.test.columns = [str(c) for c in out.test.columns]
+    return BlockOutput(out.train.reset_index(drop=True), out.test.reset_index(drop=True), out.arrays)
+
+
+def _combine(outputs: list[tuple[Block, BlockOutput]], n_train: int, n_test: int):
+    """Concatenate block outputs; refuse duplicate names; make train and test dtypes identical."""
+    import pandas as pd
+
+    owner: dict[str, str] = {}
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for block, out in outputs:
+        for col in out.train.columns:
+            if col in owner:
+                raise UserError(f"features.blocks: column {col!r} is produced by both {owner[col]} and "
+                                f"{block.describe()}; remove one of them")
+            owner[col] = block.describe()
+        for name, pair in out.arrays.items():
+            if name in arrays:
+                raise UserError(f"features.blocks: array {name!r} is produced twice; give one block another name")
+            arrays[name] = pair
+    frames_tr = [o.train for _, o in outputs if o.train.shape[1]]
+    frames_te = [o.test for _, o in outputs if o.test.shape[1]]
+    X_train = pd.concat(frames_tr, axis=1) if frames_tr else pd.DataFrame(index=range(n_train))
+    X_test = pd.concat(frames_te, axis=1) if frames_te else pd.DataFrame(index=range(n_test))
+    for col in X_train.columns:
+        a, b = X_train[col], X_test[col]
+        if a.dtype == b.dtype:
+            continue
+        if isinstance(a.dtype, pd.CategoricalDtype) or isinstance(b.dtype, pd.CategoricalDtype):
+            cats = pd.Index(pd.concat([a.astype("str"), b.astype("str")]).dropna().unique()).sort_values()
+            dtype = pd.CategoricalDtype(cats)
+            X_train[col], X_test[col] = a.astype("str").astype(dtype), b.astype("str").astype(dtype)
+        elif pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            dtype = np.result_type(a.dtype, b.dtype)
+            dtype = np.float32 if dtype.kind == "f" else dtype
+            X_train[col], X_test[col] = a.astype(dtype), b.astype(dtype)
+        else:
+            X_train[col], X_test[col] = a.astype("str"), b.astype("str")
+    return X_train, X_test, arrays

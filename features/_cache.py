@@ -1,0 +1,91 @@
+"""Per-block cache: one folder per (block, key) holding parquet tables and npy arrays.
+
+    <cache_dir>/<block>/<key>/train.parquet, test.parquet, <array>.train.npy, <array>.test.npy, meta.json
+
+A folder is written under a temporary name and renamed into place, so a crash leaves no
+half-written entry. The newest `KEEP_PER_BLOCK` entries of each block name are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from features._base import BlockOutput
+from pipeline import _io
+
+KEEP_PER_BLOCK = 8
+
+
+def entry_dir(cache_dir: Path, block: str, key: str) -> Path:
+    """The folder of one cache entry."""
+    return Path(cache_dir) / block / key[:32]
+
+
+def load(cache_dir: Path, block: str, key: str) -> BlockOutput | None:
+    """The cached output, or None when absent or unreadable."""
+    import pandas as pd
+
+    path = entry_dir(cache_dir, block, key)
+    meta_path = path / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = _io.read_json(meta_path)
+        if meta.get("key") != key:
+            return None
+        frames = []
+        for part in ("train", "test"):
+            frame = pd.read_parquet(path / f"{part}.parquet") if meta["columns"] else pd.DataFrame()
+            frames.append(frame if meta["columns"] else pd.DataFrame(index=range(meta[f"n_{part}"])))
+        arrays = {name: (np.load(path / f"{name}.train.npy"), np.load(path / f"{name}.test.npy"))
+                  for name in meta["arrays"]}
+    except (OSError, ValueError, KeyError):
+        return None
+    os.utime(meta_path)  # recently used: survives pruning
+    return BlockOutput(frames[0], frames[1], arrays)
+
+
+def save(cache_dir: Path, block: str, key: str, out: BlockOutput, *, describe: dict) -> None:
+    """Store a block's output atomically (temp folder + rename), then prune old entries."""
+    final = entry_dir(cache_dir, block, key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+    try:
+        columns = list(out.train.columns)
+        if columns:
+            out.train.to_parquet(tmp / "train.parquet", index=False)
+            out.test.to_parquet(tmp / "test.parquet", index=False)
+        for name, (tr, te) in out.arrays.items():
+            np.save(tmp / f"{name}.train.npy", tr)
+            np.save(tmp / f"{name}.test.npy", te)
+        meta = {"key": key, "block": block, "columns": columns, "arrays": sorted(out.arrays),
+                "n_train": len(out.train), "n_test": len(out.test), "created": time.time(), **describe}
+        _io.write_json(tmp / "meta.json", meta)
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(final.parent)
+
+
+def _prune(block_dir: Path) -> None:
+    entries = [p for p in block_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if len(entries) <= KEEP_PER_BLOCK:
+        return
+
+    def used(p: Path) -> float:
+        try:
+            return (p / "meta.json").stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for old in sorted(entries, key=used)[: len(entries) - KEEP_PER_BLOCK]:
+        shutil.rmtree(old, ignore_errors=True)

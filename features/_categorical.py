@@ -1,0 +1,147 @@
+"""Categorical blocks: label (ordinal) codes, count/frequency, one-hot, native pandas categories.
+
+Values are compared as strings (missing stays missing), so a numeric code column works too.
+A test category never seen in train maps to a defined code, never an error.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from features._base import Block, BlockContext, BlockOutput
+
+MISSING_CODE = -1
+UNSEEN_CODE = -2
+_UNSAFE = re.compile(r"[\"',:\[\]{}\s]+")  # characters LightGBM rejects in feature names
+
+
+def as_str(series):
+    """Values as strings with missing values kept missing."""
+    return series.astype("str")
+
+
+def safe_name(text: str, limit: int = 40) -> str:
+    """A column-name-safe rendering of a category value."""
+    return _UNSAFE.sub("_", str(text))[:limit] or "_"
+
+
+def _split(frame, n_train: int) -> BlockOutput:
+    return BlockOutput(frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True))
+
+
+class Label(Block):
+    """Ordinal codes 0..k-1 learned on train (sorted values): ``{c}__label`` int32.
+
+    Missing -> -1; a value unseen in train (or seen fewer than `min_count` times) -> -2.
+    Example: ``{block = "label", columns = ["Neighborhood"], min_count = 5}``.
+    """
+
+    name = "label"
+    accepts = ("categorical", "numeric", "text")
+    default_kinds = ("categorical",)
+    params = {"min_count": (int, 1, "train rows a value needs to get its own code")}
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        import pandas as pd
+
+        out_tr, out_te = {}, {}
+        for c in self.columns:
+            tr, te = as_str(train[c]), as_str(test[c])
+            counts = tr.value_counts()
+            vocab = pd.Index(sorted(counts.index[counts >= self.p["min_count"]]))
+            for src, dest in ((tr, out_tr), (te, out_te)):
+                codes = vocab.get_indexer(src).astype(np.int32)
+                codes[codes < 0] = UNSEEN_CODE
+                codes[src.isna().to_numpy()] = MISSING_CODE
+                dest[f"{c}__label"] = codes
+        return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))
+
+
+class Count(Block):
+    """How often each value occurs (train + test, or train only): ``{c}__count``.
+
+    Missing values count as one value. `normalize = true` gives frequencies (float32).
+    Example: ``{block = "count", columns = ["product"], normalize = true}``.
+    """
+
+    name = "count"
+    accepts = ("categorical", "numeric", "text", "datetime")
+    default_kinds = ("categorical",)
+    params = {"normalize": (bool, False, "divide by the number of rows counted"),
+              "scope": (str, "all", "all (train + test) | train")}
+    choices = {"scope": ("all", "train")}
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        import pandas as pd
+
+        both = pd.concat([train[self.columns], test[self.columns]], ignore_index=True)
+        counted = both if self.p["scope"] == "all" else both.iloc[: len(train)]
+        out = {}
+        for c in self.columns:
+            key = as_str(both[c]).fillna("\x00missing")
+            counts = as_str(counted[c]).fillna("\x00missing").value_counts()
+            values = key.map(counts).fillna(0).to_numpy()
+            if self.p["normalize"]:
+                out[f"{c}__count"] = (values / max(1, len(counted))).astype(np.float32)
+            else:
+                out[f"{c}__count"] = values.astype(np.int32)
+        return _split(pd.DataFrame(out), len(train))
+
+
+class OneHot(Block):
+    """One uint8 column per frequent train value ``{c}={value}``, plus ``{c}=__other__``.
+
+    At most `max_levels` values (most frequent in train, at least `min_count` rows); missing -> all 0.
+    Example: ``{block = "onehot", columns = ["sex", "pclass"], max_levels = 10}``.
+    """
+
+    name = "onehot"
+    accepts = ("categorical", "numeric")
+    default_kinds = ("categorical",)
+    params = {"max_levels": (int, 16, "most frequent train values to encode"),
+              "min_count": (int, 1, "train rows a value needs to get a column")}
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        import pandas as pd
+
+        out_tr, out_te = {}, {}
+        for c in self.columns:
+            tr, te = as_str(train[c]), as_str(test[c])
+            counts = tr.value_counts()
+            counts = counts[counts >= self.p["min_count"]]
+            levels = sorted(counts.index[: self.p["max_levels"]])
+            for src, dest in ((tr, out_tr), (te, out_te)):
+                values = src.to_numpy(dtype=object, na_value=None)
+                known = np.zeros(len(src), dtype=bool)
+                for level in levels:
+                    hit = values == level
+                    known |= hit
+                    dest[f"{c}={safe_name(level)}"] = hit.astype(np.uint8)
+                dest[f"{c}=__other__"] = (~known & src.notna().to_numpy()).astype(np.uint8)
+        return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))
+
+
+class Category(Block):
+    """The column as a pandas category shared by train and test (LightGBM's native categoricals).
+
+    Categories are the sorted values of train and test together, so train and test dtypes are
+    identical and an unseen test value is a known (never-trained) category. Output keeps the name.
+    Example: ``{block = "category", columns = ["MS_Zoning"]}``.
+    """
+
+    name = "category"
+    accepts = ("categorical", "numeric")
+    default_kinds = ("categorical",)
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        import pandas as pd
+
+        out_tr, out_te = {}, {}
+        for c in self.columns:
+            tr, te = as_str(train[c]), as_str(test[c])
+            cats = pd.Index(pd.concat([tr, te]).dropna().unique()).sort_values()
+            dtype = pd.CategoricalDtype(cats)
+            out_tr[c], out_te[c] = tr.astype(dtype).reset_index(drop=True), te.astype(dtype).reset_index(drop=True)
+        return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))

@@ -13,6 +13,8 @@ COMMANDS = {
     "init": "init",
     "run": "run",
     "status": "status",
+    "export": "export",
+    "import": "import_",
 }
 
 

@@ -1,0 +1,38 @@
+"""`export RUN_ID`: write a model run as a portable bundle for a teammate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "write a run (a model's folder name, or 'ensemble') as a portable bundle zip for a teammate"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_id", metavar="RUN_ID", help="the run's folder name (the model name), or 'ensemble'")
+    p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
+    p.add_argument("--out", "-o", type=Path, default=None,
+                   help="bundle path (default: exports/<competition>/<competition>-<RUN_ID>.zip)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline.errors import UserError, did_you_mean
+    from pipeline.exchange import export_run
+    from pipeline.graph import Runner, StageContext
+    from pipeline.stages import build_pipeline
+    from pipeline.workspace import Workspace, log
+
+    ws = Workspace(args.root)
+    comp = ws.competition(args.competition)
+    pipe = build_pipeline()
+    runner = Runner(pipe, comp, log=log)
+    runs = StageContext(comp, pipe.get("ensemble"), None, log, runner.state).model_run_dirs()
+    if (comp.runs / "ensemble" / "oof.parquet").exists():
+        runs["ensemble"] = comp.runs / "ensemble"
+    if args.run_id not in runs:
+        hint = did_you_mean(args.run_id, tuple(runs)) if runs else "; run `python -m pipeline run` first"
+        raise UserError(f"no run {args.run_id!r} in {comp.runs}{hint}")
+    out = args.out or ws.root / "exports" / comp.name / f"{comp.name}-{args.run_id}.zip"
+    path = export_run(comp, runs[args.run_id], Path(out))
+    print(path)
+    return 0

@@ -1,0 +1,43 @@
+"""`import PATH`: add a teammate's bundle (or notebook CSVs made on our folds) to the competition."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "add a teammate's run: a bundle from `export`, or --oof/--test CSVs made on our folds.csv"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="PATH", nargs="?", type=Path, default=None,
+                   help="bundle zip (or folder) written by `python -m pipeline export`")
+    p.add_argument("--oof", type=Path, default=None,
+                   help="CSV of OOF predictions: id, fold (from runs/folds.csv), prediction column(s)")
+    p.add_argument("--test", type=Path, default=None, help="CSV of test predictions: id, prediction column(s)")
+    p.add_argument("--name", default=None,
+                   help="run name in imports/ (default: the bundle's run, or the OOF file's stem)")
+    p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline.errors import UserError
+    from pipeline.exchange import import_bundle, import_csv
+    from pipeline.graph import Runner
+    from pipeline.stages import build_pipeline
+    from pipeline.workspace import Workspace, log
+
+    csvs = (args.oof, args.test)
+    if args.path is not None and any(csvs):
+        raise UserError("pass either a bundle PATH or --oof and --test CSVs, not both")
+    if args.path is None and not all(csvs):
+        raise UserError("pass a bundle PATH, or both --oof OOF.csv and --test TEST.csv")
+    ws = Workspace(args.root)
+    comp = ws.competition(args.competition)
+    Runner(build_pipeline(), comp, log=log).run("folds")  # the fold file the import is checked against
+    if args.path is not None:
+        dest = import_bundle(comp, args.path, name=args.name, log=log)
+    else:
+        dest = import_csv(comp, args.oof, args.test, name=args.name, log=log)
+    log("[import] the ensemble stage will combine it on the next `python -m pipeline run`")
+    print(dest)
+    return 0

@@ -1,0 +1,311 @@
+"""Teammates' predictions: export a run as a portable bundle, import bundles and notebook CSVs.
+
+A bundle is a zip (or a folder) of plain files -- nothing in it is executed, no pickles:
+
+    bundle.json     format, competition, run, id column, task, classes, prediction columns, metric,
+                    folds_sha256 (digest of the fold assignment), row counts
+    oof.parquet     id + prediction columns, one row per train row (out-of-fold)
+    test.parquet    id + prediction columns, one row per test row
+    scores.json     the exporter's scores (informative; re-computed on import)
+    params.json     the exporter's model parameters (kept as provenance)
+
+Import validates before writing anything: same id sets (no missing, extra or repeated ids), the same
+fold assignment as runs/folds.csv, prediction columns that fit the task, no NaN/inf, probabilities in
+[0, 1]. The run lands in competition/<name>/imports/<run>/ in the run-folder layout, so it joins the
+leaderboard and the ensemble like a local model.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import _io
+from pipeline.config import Competition
+from pipeline.errors import UserError
+
+BUNDLE_FORMAT = "kaggle-pipeline-bundle"
+BUNDLE_VERSION = 1
+BUNDLE_FILES = ("bundle.json", "oof.parquet", "test.parquet", "scores.json", "params.json")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_MAX_MEMBER_BYTES = 2 << 30
+
+
+def folds_digest(ids, folds) -> str:
+    """SHA-256 of the fold assignment as sorted (id, fold) pairs: independent of row order and CSV format."""
+    pairs = sorted(zip((str(i) for i in ids), (int(f) for f in folds)))
+    return _io.hash_bytes("\n".join(f"{i}\t{f}" for i, f in pairs))
+
+
+def _competition_rows(comp: Competition):
+    """(train, test, folds aligned with train) for validation."""
+    from pipeline.data import read_data, read_folds
+
+    if not comp.folds_path.is_file():
+        raise UserError(f"{comp.folds_path}: no fold file yet; run `python -m pipeline run --stage folds` first")
+    train, test, _ = read_data(comp)
+    return train, test, read_folds(comp, train)
+
+
+def _task(comp: Competition, train):
+    from pipeline.task import TaskInfo
+
+    return TaskInfo.from_target(comp.task, train[comp.target])
+
+
+def export_run(comp: Competition, run_dir: Path, out: Path) -> Path:
+    """Write the run in `run_dir` as a bundle zip at `out` (atomically); returns `out`."""
+    import pandas as pd
+
+    train, _, folds = _competition_rows(comp)
+    task = _task(comp, train)
+    oof = pd.read_parquet(run_dir / "oof.parquet")
+    test = pd.read_parquet(run_dir / "test.parquet")
+    scores_path, params_path = run_dir / "scores.json", run_dir / "params.json"
+    manifest = {
+        "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "competition": comp.name, "run": run_dir.name,
+        "id": comp.id_col, "task": task.task, "classes": list(task.classes),
+        "prediction_columns": task.prediction_columns(), "metric": comp.metric_name,
+        "folds_sha256": folds_digest(train[comp.id_col], folds), "n_splits": int(len(np.unique(folds))),
+        "rows": {"oof": len(oof), "test": len(test)}, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    with _io.atomic_path(out) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("bundle.json", _json(manifest))
+            for name in ("oof.parquet", "test.parquet"):
+                zf.write(run_dir / name, name)
+            zf.writestr("scores.json", scores_path.read_text() if scores_path.exists() else "{}\n")
+            zf.writestr("params.json", params_path.read_text() if params_path.exists() else "{}\n")
+    return out
+
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def _read_bundle(path: Path) -> dict[str, bytes]:
+    """The bundle's files by name, from a zip or a folder; only the known names are read."""
+    files: dict[str, bytes] = {}
+    if path.is_dir():
+        for name in BUNDLE_FILES:
+            if (path / name).is_file():
+                files[name] = (path / name).read_bytes()
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            infos = {Path(i.filename).name: i for i in zf.infolist() if not i.is_dir()}
+            for name in BUNDLE_FILES:
+                info = infos.get(name)
+                if info is None:
+                    continue
+                if info.file_size > _MAX_MEMBER_BYTES:
+                    raise UserError(f"{path}: {name} is {info.file_size} bytes uncompressed; too large")
+                files[name] = zf.read(info)
+    elif path.exists():
+        raise UserError(f"{path}: not a bundle (expected a .zip or a folder from `python -m pipeline export`); "
+                        f"for plain CSVs use `import --oof OOF.csv --test TEST.csv --name NAME`")
+    else:
+        raise UserError(f"{path}: not found; pass the bundle written by `python -m pipeline export RUN_ID`")
+    missing = [n for n in ("bundle.json", "oof.parquet", "test.parquet") if n not in files]
+    if missing:
+        raise UserError(f"{path}: bundle lacks {', '.join(missing)}; re-export it with `python -m pipeline export`")
+    return files
+
+
+def _check_name(comp: Competition, name: str) -> None:
+    if not _NAME.match(name):
+        raise UserError(f"import name {name!r} must be letters, digits, '_', '.' or '-' (start with a letter "
+                        f"or digit); pass --name NAME")
+    if name in comp.cfg["models"] or name == "ensemble":
+        raise UserError(f"import name {name!r} is taken by a local model; pass --name with another name, "
+                        f"e.g. --name {name}-teammate")
+
+
+def _aligned(frame, ids, *, id_col: str, columns: list[str], task, what: str, source: str) -> np.ndarray:
+    """Prediction array in the order of `ids`, after the id and value checks."""
+    import pandas as pd
+
+    if id_col not in frame.columns:
+        raise UserError(f"{source}: no id column {id_col!r} in {what} (columns: {', '.join(map(str, frame.columns))})")
+    got = pd.Index(frame[id_col])
+    if got.has_duplicates:
+        raise UserError(f"{source}: {what} repeats id {got[got.duplicated()][0]!r}; one row per id")
+    want = pd.Index(ids)
+    pos = got.get_indexer(want)
+    if (pos < 0).any():
+        first = want[pos < 0][0]
+        raise UserError(f"{source}: {what} misses {int((pos < 0).sum())} of the {len(want)} ids "
+                        f"(first: {first!r}); it must cover exactly this competition's rows")
+    if len(got) != len(want):
+        extra = got.difference(want)
+        raise UserError(f"{source}: {what} has {len(extra)} id(s) that are not in this competition "
+                        f"(first: {extra[0]!r})")
+    try:
+        values = frame[columns].to_numpy(dtype=np.float64)[pos]
+    except (TypeError, ValueError):
+        raise UserError(f"{source}: {what} prediction columns {columns} must be numbers") from None
+    if not np.isfinite(values).all():
+        raise UserError(f"{source}: {what} has {int((~np.isfinite(values)).any(axis=1).sum())} row(s) with "
+                        f"NaN or infinite predictions")
+    if task.task != "regression":
+        if (values < 0).any() or (values > 1).any():
+            raise UserError(f"{source}: {what} probabilities must lie in [0, 1]; "
+                            f"found {values.min():.4g}..{values.max():.4g}")
+        if task.task == "multiclass" and not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+            raise UserError(f"{source}: {what} class probabilities must sum to 1 in every row")
+    return values if task.task == "multiclass" else values[:, 0]
+
+
+def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof: np.ndarray,
+                  test_pred: np.ndarray, provenance: dict, params: dict, log) -> Path:
+    from pipeline.artifacts import write_run
+    from pipeline.metrics import get_metric
+
+    metric = get_metric(comp.metric_name)
+    y = task.encode(train[comp.target])
+    fold_scores = [metric(y[folds == k], oof[folds == k]) for k in np.unique(folds)]
+    scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better, "folds": fold_scores,
+              "overall": metric(y, oof)}
+    dest = comp.imports_dir / name
+    if dest.exists():
+        log(f"[import] replacing the earlier import {name!r}")
+    write_run(dest, id_col=comp.id_col, task=task, train_ids=train[comp.id_col], oof=oof,
+              test_ids=test[comp.id_col], test=test_pred, scores=scores,
+              params={"imported": provenance, "params": params}, timings={})
+    log(f"[import] {name}: OOF {metric.name} {scores['overall']:.5f} "
+        f"(folds {', '.join(f'{s:.4f}' for s in fold_scores)})")
+    return dest
+
+
+def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log=print) -> Path:
+    """Validate a bundle against the competition and add it as competition/<name>/imports/<run>/."""
+    import json
+
+    import pandas as pd
+
+    path = Path(path)
+    files = _read_bundle(path)
+    try:
+        manifest = json.loads(files["bundle.json"])
+    except ValueError:
+        raise UserError(f"{path}: bundle.json is not valid JSON; re-export the run") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise UserError(f"{path}: bundle.json is not a {BUNDLE_FORMAT} manifest; re-export the run")
+    if manifest.get("version") != BUNDLE_VERSION:
+        raise UserError(f"{path}: bundle version {manifest.get('version')!r}, this pipeline reads "
+                        f"version {BUNDLE_VERSION}; re-export with the same pipeline version")
+    name = name or str(manifest.get("run", ""))
+    _check_name(comp, name)
+    train, test, folds = _competition_rows(comp)
+    task = _task(comp, train)
+    if manifest.get("task") != task.task:
+        raise UserError(f"{path}: bundle task {manifest.get('task')!r} differs from the competition's "
+                        f"{task.task!r}; it was made for another competition")
+    if [str(c) for c in manifest.get("classes", [])] != [str(c) for c in task.classes]:
+        raise UserError(f"{path}: bundle classes {manifest.get('classes')} differ from the training "
+                        f"target's {list(task.classes)}")
+    if manifest.get("id") != comp.id_col:
+        raise UserError(f"{path}: bundle id column {manifest.get('id')!r} differs from competition.id "
+                        f"{comp.id_col!r}")
+    ours = folds_digest(train[comp.id_col], folds)
+    if manifest.get("folds_sha256") != ours:
+        raise UserError(f"{path}: its fold assignment differs from {comp.folds_path} (folds_sha256 "
+                        f"{str(manifest.get('folds_sha256'))[:12]}... vs ours {ours[:12]}...); its OOF "
+                        f"predictions cannot be combined honestly -- retrain it on our folds.csv")
+    columns = task.prediction_columns()
+    arrays = []
+    for part, ids in (("oof.parquet", train[comp.id_col]), ("test.parquet", test[comp.id_col])):
+        try:
+            frame = pd.read_parquet(io.BytesIO(files[part]))
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise UserError(f"{path}: {part} is not a readable parquet file ({type(exc).__name__})") from None
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise UserError(f"{path}: {part} lacks prediction column(s) {missing}; expected {columns}")
+        arrays.append(_aligned(frame, ids, id_col=comp.id_col, columns=columns, task=task, what=part,
+                               source=str(path)))
+    params = _loads(files.get("params.json"))
+    provenance = {"source": str(path), "kind": "bundle", "manifest": manifest,
+                  "exporter_scores": _loads(files.get("scores.json"))}
+    return _write_import(comp, name, train=train, test=test, folds=folds, task=task, oof=arrays[0],
+                         test_pred=arrays[1], provenance=provenance, params=params, log=log)
+
+
+def _loads(data: bytes | None) -> dict:
+    import json
+
+    if not data:
+        return {}
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _csv_columns(frame, comp: Competition, task, source: str) -> list[str]:
+    """The prediction columns of a notebook CSV: the class labels (multiclass) or its one value column."""
+    rest = [c for c in frame.columns if c not in (comp.id_col, "fold")]
+    if task.task == "multiclass":
+        names = task.prediction_columns()
+        if sorted(map(str, rest)) != sorted(names):
+            raise UserError(f"{source}: prediction columns {rest} must be the classes {names}, one probability "
+                            f"column each")
+        return names
+    if len(rest) == 1:
+        return rest
+    for preferred in ("pred", comp.target):
+        if preferred in rest:
+            return [preferred]
+    raise UserError(f"{source}: expected one prediction column besides {comp.id_col!r} and 'fold', "
+                    f"found {rest}; name it 'pred'")
+
+
+def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str | None = None, log=print) -> Path:
+    """Import OOF and test predictions made elsewhere (a notebook) on our folds.csv.
+
+    The OOF file needs the id, a `fold` column copied from runs/folds.csv (checked row by row) and the
+    prediction column(s); the test file the id and the same prediction column(s)."""
+    import pandas as pd
+
+    oof_path, test_path = Path(oof_path), Path(test_path)
+    name = name or oof_path.stem
+    _check_name(comp, name)
+    frames = []
+    for p in (oof_path, test_path):
+        if not p.is_file():
+            raise UserError(f"{p}: not found")
+        try:
+            frames.append(pd.read_csv(p))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise UserError(f"{p}: cannot parse CSV ({str(exc).splitlines()[0] if str(exc) else 'empty'})") from None
+    oof_frame, test_frame = frames
+    train, test, folds = _competition_rows(comp)
+    task = _task(comp, train)
+    if "fold" not in oof_frame.columns:
+        raise UserError(f"{oof_path}: no 'fold' column; merge runs/folds.csv into it on {comp.id_col!r} so "
+                        f"the import can check the predictions were made on our folds")
+    if comp.id_col in oof_frame.columns and not oof_frame[comp.id_col].duplicated().any():
+        theirs = dict(zip(oof_frame[comp.id_col].tolist(), oof_frame["fold"].tolist()))
+        differ = [i for i, f in zip(train[comp.id_col].tolist(), folds.tolist())
+                  if i in theirs and theirs[i] != f]
+        if differ:
+            raise UserError(f"{oof_path}: fold assignment differs from {comp.folds_path} for {len(differ)} "
+                            f"row(s) (first id: {differ[0]!r}); retrain on our folds.csv")
+    columns = _csv_columns(oof_frame, comp, task, str(oof_path))
+    missing = [c for c in columns if c not in test_frame.columns]
+    if missing:
+        raise UserError(f"{test_path}: lacks prediction column(s) {missing} found in {oof_path.name}")
+    oof = _aligned(oof_frame, train[comp.id_col], id_col=comp.id_col, columns=columns, task=task,
+                   what="the OOF file", source=str(oof_path))
+    test_pred = _aligned(test_frame, test[comp.id_col], id_col=comp.id_col, columns=columns, task=task,
+                         what="the test file", source=str(test_path))
+    provenance = {"source": [str(oof_path), str(test_path)], "kind": "csv", "columns": columns}
+    return _write_import(comp, name, train=train, test=test, folds=folds, task=task, oof=oof,
+                         test_pred=test_pred, provenance=provenance, params={}, log=log)

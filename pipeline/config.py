@@ -75,7 +75,8 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "params": (dict, {}, "parameters passed to the model"),
     "estimator": (str, "", "import path of a scikit-learn estimator (type = sklearn)"),
     "enabled": (bool, True, "train this model"),
-    "search_space": (dict, {}, "Optuna search space for `pipeline tune`"),
+    "search_space": (dict, {}, "Optuna search space for `pipeline tune`: NAME = { low, high, log, step } or [choices]"),
+    "preprocess": (str, "auto", "auto | none | impute | scale: imputation/one-hot (+ scaling) before the model"),
 }
 
 DEFAULT_MODELS = {"lgbm": {"type": "lightgbm", "params": {}}}

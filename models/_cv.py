@@ -1,0 +1,222 @@
+"""The k-fold loop every model type shares: a fresh clone per fold, OOF and fold-averaged test predictions."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from models._types import ModelContext, build_model, init_params
+from pipeline.errors import UserError
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold predictions for every train row, fold-averaged test predictions, and scores."""
+
+    oof: np.ndarray
+    test: np.ndarray
+    fold_scores: list[float]
+    overall: float
+    params: dict[str, Any]
+    timings: dict[str, Any]
+    test_by_fold: list[np.ndarray] = field(default_factory=list)
+    extra_tables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    """What `on_fold` callbacks receive after each fold: the scores so far and the fold's seconds."""
+
+    model: str
+    fold: int
+    step: int  # 0 for the first fold trained, 1 for the second, ...
+    score: float
+    scores: tuple[float, ...]
+    seconds: float
+
+
+def fit_model(model: Any, X, y, X_valid=None, y_valid=None) -> Any:
+    """`model.fit`, passing the validation rows when its fit names X_valid and y_valid."""
+    names, _ = init_params(model.fit)
+    if X_valid is not None and {"X_valid", "y_valid"} <= names:
+        return model.fit(X, y, X_valid=X_valid, y_valid=y_valid)
+    return model.fit(X, y)
+
+
+def predict_model(model: Any, X, task, *, needs_proba: bool = True) -> np.ndarray:
+    """Predictions in the pipeline's convention: binary P(class 1), multiclass (n, k), regression values."""
+    if task.task == "regression":
+        return np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
+    k = task.n_classes
+    if hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+        classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])))
+    elif needs_proba:
+        raise UserError(f"{type(model).__name__} has no predict_proba, which the metric needs")
+    else:  # hard labels as one-hot "probabilities" (label metrics only)
+        labels = np.asarray(model.predict(X)).astype(np.int64)
+        classes = np.arange(k)
+        proba = np.eye(k)[labels]
+    if proba.ndim != 2 or proba.shape[0] != len(X) or proba.shape[1] != len(classes):
+        raise UserError(f"{type(model).__name__}.predict_proba returned shape {proba.shape}; expected "
+                        f"({len(X)}, {len(classes)}): one row per input row, one column per class in classes_")
+    full = np.zeros((len(X), k))
+    full[:, classes.astype(np.int64)] = proba  # a fold may lack a class: its column stays 0
+    return full[:, 1] if task.task == "binary" else full
+
+
+def _importance(model: Any, columns) -> np.ndarray | None:
+    try:
+        values = np.asarray(model.feature_importances_, dtype=np.float64)
+    except AttributeError:
+        return None
+    names = getattr(model, "feature_names_out_", None)
+    if names is None:
+        names = getattr(model, "feature_names_in_", columns)
+    return (np.asarray(names, dtype=object), values) if len(values) == len(names) else None
+
+
+def _importance_table(parts: list) -> Any:
+    import pandas as pd
+
+    frames = [pd.Series(values, index=names, name=f"fold_{i}") for i, (names, values) in enumerate(parts)]
+    table = pd.concat(frames, axis=1).fillna(0.0)
+    table.insert(0, "importance", table.mean(axis=1))
+    table = table.sort_values("importance", ascending=False)
+    return table.rename_axis("feature").reset_index()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if callable(value) and not hasattr(value, "get_params"):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__name__)}"
+    text = repr(value)
+    return type(value).__name__ if " at 0x" in text else text
+
+
+def _model_params(model: Any) -> dict:
+    """The template's constructor parameters as JSON (a preprocessing wrapper's inner estimator's)."""
+    from models.sk import Preprocessed
+
+    if isinstance(model, Preprocessed):
+        return {**_model_params(model.estimator), "preprocess": {"scale": model.scale,
+                                                                 "max_categories": model.max_categories,
+                                                                 "min_frequency": model.min_frequency}}
+    get = getattr(model, "get_params", None)
+    return _jsonable(get(deep=False)) if get else {}
+
+
+def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.ndarray, task, metric, *,
+             threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
+             extra_rows: Callable[[int], tuple] | None = None, log: Callable[[str], None] = print,
+             on_fold: Callable[[FoldReport], None] | None = None) -> CVResult:
+    """Train `spec` (a [models.NAME] table) once per fold; predict the held-out fold and the test set.
+
+    Each fold fits a fresh clone of the model on the other folds' rows (plus `extra_rows(k)` -> (X, y),
+    pseudo-labels for fold k's training set only). `on_fold(FoldReport)` runs after each fold; an
+    exception it raises (e.g. optuna.TrialPruned) stops the loop. For rmsle the model fits log1p(y)."""
+    import pandas as pd
+    from sklearn.base import clone
+
+    ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
+    template = build_model(name, spec, ctx)
+    log_target = metric.name == "rmsle"
+    if log_target and np.any(y < 0):
+        raise UserError(f"metric rmsle needs a target >= 0, found {float(y.min())}; use rmse or mae")
+    y_fit = np.log1p(y) if log_target else y
+    fold_ids = sorted(np.unique(folds).tolist())
+    n_out = task.n_classes if task.task == "multiclass" else 1
+    oof = np.full((len(y), n_out), np.nan)
+    test = np.zeros((len(X_test), n_out))
+    fold_scores: list[float] = []
+    fold_times: list[float] = []
+    test_by_fold: list[np.ndarray] = []
+    importances, best_iterations = [], []
+    with _thread_limits(threads):  # scikit-learn joblib workers, BLAS and OpenMP pools
+        for step, k in enumerate(fold_ids):
+            t0 = time.perf_counter()
+            tr, va = folds != k, folds == k
+            X_tr, y_tr = X_train[tr], y_fit[tr]
+            if extra_rows is not None:
+                X_extra, y_extra = extra_rows(int(k))
+                y_extra = np.log1p(y_extra) if log_target else np.asarray(y_extra)
+                X_tr = pd.concat([X_tr, X_extra], ignore_index=True)
+                y_tr = np.concatenate([y_tr, y_extra])
+            X_va = X_train[va]
+            model = clone(template, safe=False)
+            try:
+                fit_model(model, X_tr, y_tr, X_va, y_fit[va])
+            except Exception as exc:
+                _raise_if_bad_params(name, exc)
+                raise
+            p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba).reshape(int(va.sum()), -1)
+            p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba).reshape(len(X_test), -1)
+            if log_target:
+                p_va, p_te = np.expm1(p_va), np.expm1(p_te)
+            if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
+                raise UserError(f"models.{name}: fold {k} predictions contain NaN or infinity; check the model")
+            oof[va] = p_va
+            test += p_te / len(fold_ids)
+            test_by_fold.append(p_te[:, 0] if n_out == 1 else p_te)
+            score = metric(y[va], p_va[:, 0] if n_out == 1 else p_va)
+            fold_scores.append(score)
+            fold_times.append(time.perf_counter() - t0)
+            imp = _importance(model, list(X_tr.columns) if hasattr(X_tr, "columns") else [])
+            if imp is not None:
+                importances.append(imp)
+            if hasattr(model, "best_iteration_"):
+                best_iterations.append(int(model.best_iteration_))
+            log(f"[cv] {name} fold {k}: {metric.name} {score:.5f} ({fold_times[-1]:.1f}s)")
+            if on_fold is not None:
+                on_fold(FoldReport(name, int(k), step, score, tuple(fold_scores), fold_times[-1]))
+    if np.isnan(oof).any():
+        raise UserError(f"models.{name}: some train rows have no fold; re-run the folds stage")
+    oof_out = oof[:, 0] if n_out == 1 else oof
+    test_out = test[:, 0] if n_out == 1 else test
+    params = {"type": spec["type"], "estimator": spec.get("estimator", ""),
+              "preprocess": spec.get("preprocess", "auto"), "params": _model_params(template)}
+    if best_iterations:
+        params["best_iterations"] = best_iterations
+    extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}
+    return CVResult(oof_out, test_out, fold_scores, metric(y, oof_out), params,
+                    {"folds": fold_times, "total": float(sum(fold_times))}, test_by_fold, extra)
+
+
+@contextlib.contextmanager
+def _thread_limits(threads: int):
+    """Cap joblib workers (n_jobs=None in scikit-learn) and BLAS/OpenMP pools at `threads`."""
+    from joblib import parallel_config
+    from threadpoolctl import threadpool_limits
+
+    with parallel_config(n_jobs=threads), threadpool_limits(limits=threads):
+        yield
+
+
+def _raise_if_bad_params(name: str, exc: Exception) -> None:
+    """Turn a library's rejection of a parameter value into a one-line UserError."""
+    kinds = []
+    try:
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        kinds.append(InvalidParameterError)
+    except ImportError:  # pragma: no cover - older scikit-learn
+        pass
+    try:
+        from lightgbm.basic import LightGBMError
+
+        kinds.append(LightGBMError)
+    except ImportError:  # pragma: no cover
+        pass
+    if kinds and isinstance(exc, tuple(kinds)):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"models.{name}.params: {first}") from None

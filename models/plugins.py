@@ -1,0 +1,52 @@
+"""Plug-in models: a teammate's estimator class from a file in competition/<name>/models/ or an import path.
+
+The contract is scikit-learn's: parameters only in `__init__`, `fit(X, y) -> self`, `predict(X)`, and
+`predict_proba(X)` for classification (rows summing to 1, columns in `classes_` order). A `fit` that
+also names `X_valid` and `y_valid` receives the fold's validation rows (for early stopping). Check a
+model with `models.testing.check_model(model, task)`.
+
+In the file, the class is the one named by the table's `estimator` key, else the one called `Model`.
+With `preprocess = "impute"` or `"scale"` it receives imputed, one-hot encoded numeric arrays;
+by default it receives the feature DataFrame itself (floats and pandas categoricals).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from models._types import ModelContext, check_params, import_object, load_plugin_file, with_threads
+from pipeline.errors import UserError, did_you_mean
+
+
+def plugin_class(name: str, spec: dict, ctx: ModelContext) -> Any:
+    """The estimator class a plug-in model table points at."""
+    type_name = spec["type"]
+    path = ctx.plugin_dir / f"{type_name}.py" if ctx.plugin_dir is not None else None
+    if path is None or not path.is_file():
+        return import_object(type_name, where=f"models.{name}.type")
+    module = load_plugin_file(path)
+    attr = spec.get("estimator") or "Model"
+    if not hasattr(module, attr):
+        classes = [n for n, v in vars(module).items()
+                   if inspect.isclass(v) and v.__module__ == module.__name__ and hasattr(v, "fit")]
+        hint = did_you_mean(attr, classes) if classes else " (it defines no class with a fit method)"
+        raise UserError(f"{path}: no class {attr!r}{hint}; name it Model or set models.{name}.estimator "
+                        f"to the class name")
+    return getattr(module, attr)
+
+
+def build(name: str, spec: dict, ctx: ModelContext) -> Any:
+    """The template estimator for a plug-in model table."""
+    from models.sk import check_task, instantiate, wrap
+
+    cls = plugin_class(name, spec, ctx)
+    if not inspect.isclass(cls) or not hasattr(cls, "fit") or not hasattr(cls, "predict"):
+        raise UserError(f"models.{name}: {spec['type']!r} is not an estimator class with fit and predict "
+                        f"methods; see models/plugins.py for the contract")
+    params = dict(spec.get("params", {}))
+    check_params(cls, params, where=f"models.{name}.params")
+    params = with_threads(cls, params, ctx.threads)
+    estimator = instantiate(cls, params, where=f"models.{name}")
+    check_task(name, estimator, ctx)
+    return wrap(name, estimator, spec, default="none")

@@ -15,6 +15,7 @@ COMMANDS = {
     "status": "status",
     "export": "export",
     "import": "import_",
+    "leaderboard": "leaderboard",
 }
 
 

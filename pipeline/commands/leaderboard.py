@@ -1,0 +1,71 @@
+"""`leaderboard`: the recorded model runs, best first, from the run registry."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "list the recorded model runs sorted by score (run registry: runs.db or $PIPELINE_REGISTRY_URL)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--competition", "-c", default=None, help="only this competition (default: all)")
+    p.add_argument("--limit", "-n", type=int, default=None, help="at most N runs per competition")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipeline.errors import UserError
+    from pipeline.registry import open_registry, registry_url
+
+    root = Path(args.root or Path.cwd()).resolve()
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    url = registry_url(root)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        raise UserError(f"no run registry at {url[len('sqlite:///'):]}; train models first with "
+                        f"`python -m pipeline run`, or pass --root WORKSPACE")
+    registry = open_registry(root, url)
+    try:
+        rows = registry.leaderboard(args.competition, limit=args.limit)
+    finally:
+        registry.dispose()
+    if not rows:
+        known = {r["competition"] for r in _all(root, url)}
+        where = f" for competition {args.competition!r}" if args.competition else ""
+        hint = f"; recorded competitions: {', '.join(sorted(known))}" if known else ""
+        raise UserError(f"no runs recorded{where}{hint}")
+    print("\n".join(format_rows(rows)))
+    return 0
+
+
+def _all(root, url) -> list[dict]:
+    from pipeline.registry import open_registry
+
+    registry = open_registry(root, url)
+    try:
+        return registry.leaderboard()
+    finally:
+        registry.dispose()
+
+
+def format_rows(rows: list[dict]) -> list[str]:
+    """A table per (competition, metric): rank, model, type, score, folds, params hash, seconds, when, who."""
+    out: list[str] = []
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["competition"], row["metric"]), []).append(row)
+    for (competition, metric), group in groups.items():
+        better = "higher" if group[0]["greater_is_better"] else "lower"
+        header = ("#", "model", "type", metric, "folds mean ± std", "params", "s", "finished (UTC)", "by")
+        body = [(str(i), r["model"], r["model_type"], f"{r['overall']:.5f}",
+                 f"{r['fold_mean']:.5f} ± {r['fold_std']:.5f}" if r["fold_mean"] is not None else "-",
+                 r["params_hash"], f"{r['seconds']:.1f}", r["finished_at"].strftime("%Y-%m-%d %H:%M"),
+                 f"{r['user']}@{r['host']}") for i, r in enumerate(group, 1)]
+        widths = [max(len(c) for c in col) for col in zip(header, *body)]
+        if out:
+            out.append("")
+        out.append(f"{competition} ({metric}, {better} is better)")
+        for cells in (header, tuple("-" * w for w in widths), *body):
+            out.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+    return out

@@ -1,0 +1,203 @@
+"""Run registry: every model run's scores in a SQL database, for `python -m pipeline leaderboard`.
+
+By default an embedded SQLite file `<workspace>/runs.db` (git-ignored). A team sharing one
+leaderboard points every workspace at a server database with a SQLAlchemy URL, from the environment
+variable PIPELINE_REGISTRY_URL or `registry_url` in `<workspace>/pipeline.toml`; Optuna's studies
+(`pipeline tune`) live in the same database. Writes are batched: one parameterised INSERT per table
+for all the runs of a stage (executemany).
+
+Tables: `pipeline_runs` (one row per run) and `pipeline_run_folds` (one row per fold of a run).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import UserError
+
+ENV_URL = "PIPELINE_REGISTRY_URL"
+DEFAULT_FILE = "runs.db"
+_SQLITE_TIMEOUT_S = 60
+
+
+@dataclass
+class RunRecord:
+    """One model run as the registry stores it."""
+
+    competition: str
+    model: str
+    model_type: str
+    params: dict[str, Any]
+    metric: str
+    greater_is_better: bool
+    overall: float
+    fold_scores: list[float]
+    fold_seconds: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    stage: str = "cv"
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    finished_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    user: str = field(default_factory=lambda: _user())
+    host: str = field(default_factory=socket.gethostname)
+    workspace: str = ""
+
+    @property
+    def params_hash(self) -> str:
+        """Short content hash of the parameters (same parameters, same hash)."""
+        from pipeline._io import hash_obj
+
+        return hash_obj(self.params)[:12]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
+def registry_url(workspace: str | os.PathLike) -> str:
+    """The database URL: $PIPELINE_REGISTRY_URL, else pipeline.toml's registry_url, else <workspace>/runs.db."""
+    url = os.environ.get(ENV_URL, "").strip()
+    if url:
+        return url
+    settings = Path(workspace) / "pipeline.toml"
+    if settings.is_file():
+        from pipeline.config import tomllib
+
+        try:
+            url = str(tomllib.loads(settings.read_text(encoding="utf-8")).get("registry_url", "")).strip()
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{settings}: malformed TOML: {exc}") from None
+        if url:
+            return url
+    return f"sqlite:///{(Path(workspace) / DEFAULT_FILE).resolve()}"
+
+
+def engine_kwargs(url: str) -> dict[str, Any]:
+    """Engine options: SQLite waits for a concurrent writer instead of failing at once."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": _SQLITE_TIMEOUT_S}}
+    return {"pool_pre_ping": True}
+
+
+class Registry:
+    """The runs table behind a SQLAlchemy engine; create with `open_registry`."""
+
+    def __init__(self, url: str):
+        import sqlalchemy as sa
+
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url, **engine_kwargs(url))
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise UserError(f"registry URL {_safe(url)!r} is not usable ({exc}); set {ENV_URL} to a "
+                            f"SQLAlchemy URL such as sqlite:///runs.db or postgresql://user@host/db") from None
+        meta = sa.MetaData()
+        self.runs = sa.Table(
+            "pipeline_runs", meta,
+            sa.Column("run_id", sa.String(32), primary_key=True),
+            sa.Column("competition", sa.String(200), nullable=False, index=True),
+            sa.Column("model", sa.String(200), nullable=False),
+            sa.Column("model_type", sa.String(200), nullable=False),
+            sa.Column("stage", sa.String(40), nullable=False),
+            sa.Column("params_hash", sa.String(12), nullable=False),
+            sa.Column("params", sa.Text, nullable=False),
+            sa.Column("metric", sa.String(40), nullable=False),
+            sa.Column("greater_is_better", sa.Boolean, nullable=False),
+            sa.Column("overall", sa.Float, nullable=False),
+            sa.Column("fold_mean", sa.Float),
+            sa.Column("fold_std", sa.Float),
+            sa.Column("n_folds", sa.Integer, nullable=False),
+            sa.Column("seconds", sa.Float, nullable=False),
+            sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("user", sa.String(200)),
+            sa.Column("host", sa.String(200)),
+            sa.Column("workspace", sa.Text),
+        )
+        self.folds = sa.Table(
+            "pipeline_run_folds", meta,
+            sa.Column("run_id", sa.String(32), sa.ForeignKey("pipeline_runs.run_id"), primary_key=True),
+            sa.Column("fold", sa.Integer, primary_key=True),
+            sa.Column("score", sa.Float, nullable=False),
+            sa.Column("seconds", sa.Float),
+        )
+        try:
+            meta.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            raise UserError(f"registry {_safe(url)!r}: cannot open the database ({str(exc.orig)}); check the "
+                            f"URL in {ENV_URL} or pipeline.toml") from None
+
+    def record(self, records: list[RunRecord]) -> None:
+        """Insert runs and their folds in one transaction: two executemany statements in all."""
+        import numpy as np
+
+        if not records:
+            return
+        run_rows, fold_rows = [], []
+        for r in records:
+            scores = np.asarray(r.fold_scores, dtype=float)
+            run_rows.append({
+                "run_id": r.run_id, "competition": r.competition, "model": r.model, "model_type": r.model_type,
+                "stage": r.stage, "params_hash": r.params_hash,
+                "params": json.dumps(r.params, sort_keys=True, default=str), "metric": r.metric,
+                "greater_is_better": bool(r.greater_is_better), "overall": float(r.overall),
+                "fold_mean": float(scores.mean()) if len(scores) else None,
+                "fold_std": float(scores.std()) if len(scores) else None, "n_folds": int(len(scores)),
+                "seconds": float(r.seconds), "finished_at": r.finished_at, "user": r.user, "host": r.host,
+                "workspace": r.workspace})
+            for k, score in enumerate(r.fold_scores):
+                seconds = r.fold_seconds[k] if k < len(r.fold_seconds) else None
+                fold_rows.append({"run_id": r.run_id, "fold": k, "score": float(score), "seconds": seconds})
+        with self.engine.begin() as conn:
+            conn.execute(self.runs.insert(), run_rows)
+            if fold_rows:
+                conn.execute(self.folds.insert(), fold_rows)
+
+    def leaderboard(self, competition: str | None = None, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Runs sorted best first within each competition and metric (direction from the metric)."""
+        import sqlalchemy as sa
+
+        t = self.runs
+        key = sa.case((t.c.greater_is_better == sa.true(), -t.c.overall), else_=t.c.overall)
+        query = sa.select(t).order_by(t.c.competition, t.c.metric, key, t.c.finished_at)
+        if competition is not None:
+            query = query.where(t.c.competition == competition)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        if limit is not None:
+            kept, seen = [], {}
+            for row in rows:
+                group = (row["competition"], row["metric"])
+                seen[group] = seen.get(group, 0) + 1
+                if seen[group] <= limit:
+                    kept.append(row)
+            rows = kept
+        return rows
+
+    def dispose(self) -> None:
+        """Close the engine's connections."""
+        self.engine.dispose()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
+        return url
+
+
+def open_registry(workspace: str | os.PathLike, url: str | None = None) -> Registry:
+    """The registry for a workspace (see `registry_url`), tables created on first use."""
+    return Registry(url or registry_url(workspace))

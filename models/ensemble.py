@@ -18,6 +18,7 @@ on all rows (weights) or the mean of the fold models (stacking), as the cv stage
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -31,8 +32,11 @@ __all__ = ["Member", "Problem", "EnsembleResult", "Method", "METHODS", "get_meth
 
 _EPS = 1e-6
 # A small LightGBM for level 2: few inputs, so shallow trees and strong regularisation.
-DEFAULT_LIGHTGBM_STACKER = {"type": "lightgbm", "params": {"num_leaves": 7, "learning_rate": 0.03,
-                                                           "min_child_samples": 30, "lambda_l2": 1.0}}
+# Fixed rounds and no early stopping on the held-out fold, which would let fold k's labels pick the
+# model that predicts fold k.
+DEFAULT_LIGHTGBM_STACKER = {"type": "lightgbm", "params": {
+    "num_leaves": 7, "learning_rate": 0.03, "n_estimators": 200, "early_stopping_rounds": 0,
+    "min_child_samples": 30, "lambda_l2": 1.0}}
 
 
 @dataclass(frozen=True)
@@ -311,28 +315,47 @@ def _weighted(problem: Problem) -> EnsembleResult:
 
 
 # ---- stacking ------------------------------------------------------------------------------------
-def _level_inputs(kind: str, log_target: bool, preds: list[np.ndarray]) -> np.ndarray:
-    """Level-2 inputs from predictions: logits / log-probabilities, log1p values for rmsle."""
-    cols = []
-    for p in preds:
-        p = np.asarray(p, dtype=np.float64)
-        if kind == "binary":
-            q = np.clip(p, _EPS, 1 - _EPS)
-            cols.append(np.log(q / (1 - q)).reshape(-1, 1))
-        elif kind == "multiclass":
-            cols.append(np.log(np.clip(p, _EPS, 1.0)))
-        else:
-            cols.append((np.log1p(np.clip(p, 0, None)) if log_target else p).reshape(-1, 1))
-    return np.hstack(cols)
+# A level's inputs are one DataFrame: the previous level's predictions as logits / log-probabilities
+# (log1p values for rmsle), plus the original features ("x<j>_" columns) at the first level with
+# passthrough. The linear stacker uses the numeric columns; model tables get the whole frame.
 
 
-def _numeric(X) -> np.ndarray:
-    """The numeric columns of a feature table as float64 (NaN kept; the stacker imputes per fold)."""
+def _level_frame(kind: str, log_target: bool, names: list[str], preds: list[np.ndarray], classes: list[str],
+                 X=None):
     import pandas as pd
 
-    cols = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not isinstance(
-        X[c].dtype, pd.CategoricalDtype)]
-    return X[cols].to_numpy(dtype=np.float64, na_value=np.nan)
+    cols: dict[str, np.ndarray] = {}
+    for j, (name, p) in enumerate(zip(names, preds)):
+        p = np.asarray(p, dtype=np.float64)
+        stem = f"p{j}_{_safe(name)}"
+        if kind == "binary":
+            q = np.clip(p, _EPS, 1 - _EPS)
+            cols[stem] = np.log(q / (1 - q))
+        elif kind == "multiclass":
+            for i, c in enumerate(classes):
+                cols[f"{stem}_{_safe(c)}"] = np.log(np.clip(p[:, i], _EPS, 1.0))
+        else:
+            cols[stem] = np.log1p(np.clip(p, 0, None)) if log_target else p
+    frame = pd.DataFrame(cols)
+    if X is not None:
+        renamed = X.reset_index(drop=True)
+        renamed.columns = [f"x{j}_{_safe(c)}" for j, c in enumerate(X.columns)]
+        frame = pd.concat([frame, renamed], axis=1)
+    return frame
+
+
+def _safe(name: Any) -> str:
+    """A column name every model accepts (LightGBM refuses JSON characters such as ':' or ',')."""
+    return re.sub(r"[^0-9A-Za-z_]", "_", str(name))
+
+
+def _numeric(frame) -> np.ndarray:
+    """The numeric columns of a level frame as float64 (NaN kept; the linear stacker imputes)."""
+    import pandas as pd
+
+    cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+            and not isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame[cols].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _linear_model(kind: str):
@@ -346,102 +369,120 @@ def _linear_model(kind: str):
     return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), head)
 
 
-def _linear_cv(problem: Problem, Z: np.ndarray, Z_test: np.ndarray, log_target: bool
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """A fresh logistic (classification) or ridge (regression) model per fold; OOF + mean test."""
-    kind, y = problem.kind, problem.y
-    y_fit = np.log1p(y) if log_target else y
-    n_out = problem.task.n_classes if kind == "multiclass" else 1
-    oof = np.zeros((len(y), n_out))
-    test = np.zeros((len(Z_test), n_out))
-    ks = np.unique(problem.folds)
-    for k in ks:
-        held = problem.folds == k
-        model = _linear_model(kind).fit(Z[~held], y_fit[~held])
+@dataclass
+class _Stacking:
+    """The fixed parts of one stacking run: the problem, how targets are scaled, threads and log."""
+
+    problem: Problem
+    log_target: bool
+    threads: int
+    log: Callable[[str], None]
+
+    @property
+    def n_out(self) -> int:
+        return self.problem.task.n_classes if self.problem.kind == "multiclass" else 1
+
+    def _squeeze(self, p: np.ndarray) -> np.ndarray:
+        return p[:, 0] if self.n_out == 1 else p
+
+    def linear_fit_predict(self, Z, y: np.ndarray, Z_new) -> np.ndarray:
+        """A fresh logistic / ridge model fitted on (Z, y); its predictions for Z_new."""
+        kind = self.problem.kind
+        model = _linear_model(kind).fit(_numeric(Z), np.log1p(y) if self.log_target else y)
         if kind == "regression":
-            p_va, p_te = model.predict(Z[held]), model.predict(Z_test)
-            if log_target:
-                p_va, p_te = np.expm1(p_va), np.expm1(p_te)
-            oof[held, 0], test[:, 0] = p_va, test[:, 0] + p_te / len(ks)
-            continue
-        cols = np.searchsorted(np.arange(n_out if kind == "multiclass" else 2), model.classes_)
-        full_va = np.zeros((held.sum(), max(n_out, 2)))
-        full_te = np.zeros((len(Z_test), max(n_out, 2)))
-        full_va[:, cols] = model.predict_proba(Z[held])
-        full_te[:, cols] = model.predict_proba(Z_test)
-        if kind == "binary":
-            oof[held, 0], test[:, 0] = full_va[:, 1], test[:, 0] + full_te[:, 1] / len(ks)
-        else:
-            oof[held], test = full_va, test + full_te / len(ks)
-    return (oof[:, 0], test[:, 0]) if n_out == 1 else (oof, test)
+            p = model.predict(_numeric(Z_new))
+            return np.expm1(p) if self.log_target else p
+        full = np.zeros((len(Z_new), max(self.n_out, 2)))
+        full[:, model.classes_.astype(int)] = model.predict_proba(_numeric(Z_new))
+        return full[:, 1] if kind == "binary" else full
 
-
-def _frame(Z: np.ndarray, names: list[str], X=None):
-    import pandas as pd
-
-    frame = pd.DataFrame(Z, columns=names)
-    if X is not None:
-        extra = X.reset_index(drop=True).rename(columns=lambda c: f"x:{c}")
-        frame = pd.concat([frame, extra], axis=1)
-    return frame
-
-
-def _input_names(problem: Problem, prefix: list[str]) -> list[str]:
-    if problem.kind == "multiclass":
-        return [f"{n}:{c}" for n in prefix for c in problem.task.prediction_columns()]
-    return list(prefix)
-
-
-def _stack_level(problem: Problem, level: list[Member], stackers: list, *, log_target: bool, X, X_test,
-                 threads: int, log: Callable[[str], None]) -> list[Member]:
-    """Train each stacker on `level`'s OOF predictions with the problem's folds; their OOF and test."""
-    Z = _level_inputs(problem.kind, log_target, [m.oof for m in level])
-    Z_test = _level_inputs(problem.kind, log_target, [m.test for m in level])
-    out = []
-    for i, spec in enumerate(stackers):
-        label = spec if isinstance(spec, str) else spec.get("name", spec.get("type", f"stacker{i}"))
-        if spec == "linear":
-            Zf, Zf_test = Z, Z_test
-            if X is not None:
-                Zf, Zf_test = np.hstack([Z, _numeric(X)]), np.hstack([Z_test, _numeric(X_test)])
-            oof, test = _linear_cv(problem, Zf, Zf_test, log_target)
-        else:
+    def cross_predict(self, spec, Z, y: np.ndarray, folds: np.ndarray, Z_new) -> tuple[np.ndarray, np.ndarray]:
+        """One stacker under CV on the given rows: OOF predictions and the fold models' mean for Z_new."""
+        if spec != "linear":
             from models import train_cv
 
             table = DEFAULT_LIGHTGBM_STACKER if spec == "lightgbm" else spec
-            names = _input_names(problem, [m.name for m in level])
-            res = train_cv(f"stack-{label}", table, _frame(Z, names, X), problem.y,
-                           _frame(Z_test, names, X_test), problem.folds, problem.task, problem.metric,
-                           threads=threads, log=log)
-            oof, test = res.oof, res.test
-        out.append(Member(f"stack-{label}", oof, test))
-    return out
+            label = spec if isinstance(spec, str) else spec.get("name", spec["type"])
+            res = train_cv(f"stack-{label}", table, Z, y, Z_new, folds, self.problem.task, self.problem.metric,
+                           threads=self.threads, log=self.log)
+            return res.oof, res.test
+        ks = np.unique(folds)
+        oof = np.zeros((len(y), self.n_out))
+        new = np.zeros((len(Z_new), self.n_out))
+        for k in ks:
+            held = folds == k
+            idx = np.flatnonzero(held)
+            both = _concat(Z.iloc[idx], Z_new)
+            p = self.linear_fit_predict(Z.iloc[np.flatnonzero(~held)], y[~held], both).reshape(len(both), -1)
+            oof[idx] = p[: len(idx)]
+            new += p[len(idx):] / len(ks)
+        return self._squeeze(oof), self._squeeze(new)
+
+    def fit_predict(self, levels: list[list], Z, y: np.ndarray, folds: np.ndarray, Z_new) -> np.ndarray:
+        """Predictions for Z_new of a stack trained on (Z, y) alone: each level's stackers give the next
+        level OOF inputs made under CV within these rows, so no label outside them is used."""
+        if len(levels) == 1:
+            if levels[0][0] == "linear":
+                return self.linear_fit_predict(Z, y, Z_new)
+            return self.cross_predict(levels[0][0], Z, y, folds, Z_new)[1]
+        oofs, news = zip(*(self.cross_predict(s, Z, y, folds, Z_new) for s in levels[0]))
+        names = [_stacker_name(s, i) for i, s in enumerate(levels[0])]
+        return self.fit_predict(levels[1:], self.frame(names, oofs), y, folds, self.frame(names, news))
+
+    def frame(self, names: list[str], preds) -> Any:
+        p = self.problem
+        return _level_frame(p.kind, self.log_target, names, list(preds), p.task.prediction_columns())
+
+
+def _concat(a, b):
+    import pandas as pd
+
+    return pd.concat([a, b], ignore_index=True)
+
+
+def _stacker_name(spec, i: int) -> str:
+    return spec if isinstance(spec, str) else str(spec.get("name", f"{spec.get('type', 'model')}{i}"))
 
 
 def stack(problem: Problem, *, levels: list[list] | None = None, X=None, X_test=None, threads: int = 1,
           log: Callable[[str], None] = lambda m: None) -> EnsembleResult:
-    """Stacking on the shared folds: fold k's level-2 model is fitted on the other folds' OOF rows
-    only, so the stacker's OOF score is honest.
+    """Stacking on the shared folds: fold k's rows are predicted by a stack trained on the other
+    folds' rows only, so the stacker's OOF score is honest -- with several levels too (the inner
+    levels' inputs for fold k's model are themselves made by CV within the other folds).
 
     `levels` lists the stackers of each level above the members, e.g. [["linear", "lightgbm"],
-    ["linear"]] (the default is [["linear"]]). A stacker is "linear" (logistic regression on logits,
-    or ridge; log1p space for rmsle), "lightgbm", or a model table ({"type": ..., "params": ...}) trained
-    by `models.train_cv`. `X`/`X_test` (feature tables) are passed to the first level as well; the
-    last level must hold one stacker."""
+    ["linear"]] (default [["linear"]]). A stacker is "linear" (logistic regression on logits or ridge,
+    in log1p space for rmsle), "lightgbm" (DEFAULT_LIGHTGBM_STACKER: fixed rounds, no early stopping
+    on the held-out fold), or a model table ({"type": ..., "params": ...}) trained by
+    `models.train_cv`. `X`/`X_test` (feature tables) join the first level's inputs. The last level
+    holds one stacker."""
     levels = levels or [["linear"]]
-    if len(levels[-1]) != 1:
-        raise UserError(f"the last stacking level must hold one model, got {levels[-1]}; "
+    if not all(levels) or len(levels[-1]) != 1:
+        raise UserError(f"stacking levels {levels} must each name a model and the last exactly one; "
                         f"add a final level such as ['linear']")
-    log_target = problem.metric.name == "rmsle"
-    current, level_scores = list(problem.members), []
-    for depth, stackers in enumerate(levels):
-        current = _stack_level(problem, current, stackers, log_target=log_target,
-                               X=X if depth == 0 else None, X_test=X_test if depth == 0 else None,
-                               threads=threads, log=log)
-        level_scores.append({m.name: problem.score(m.oof) for m in current})
-    final = current[0]
-    return _result(problem, "stack", final.oof, final.test, None, levels=[[s if isinstance(s, str) else
-                   s.get("type", "?") for s in lv] for lv in levels], level_scores=level_scores,
+    run = _Stacking(problem, problem.metric.name == "rmsle", threads, log)
+    names, classes = problem.names, problem.task.prediction_columns()
+    Z = _level_frame(problem.kind, run.log_target, names, [m.oof for m in problem.members], classes, X)
+    Z_test = _level_frame(problem.kind, run.log_target, names, [m.test for m in problem.members], classes,
+                          X_test)
+    y, folds = problem.y, problem.folds
+    if len(levels) == 1:
+        oof, test = run.cross_predict(levels[0][0], Z, y, folds, Z_test)
+    else:
+        ks = np.unique(folds)
+        oof = np.zeros((len(y), run.n_out))
+        test = np.zeros((len(Z_test), run.n_out))
+        for k in ks:
+            held = folds == k
+            idx, rest = np.flatnonzero(held), np.flatnonzero(~held)
+            both = _concat(Z.iloc[idx], Z_test)
+            p = run.fit_predict(levels, Z.iloc[rest].reset_index(drop=True), y[rest], folds[rest], both)
+            p = np.asarray(p).reshape(len(both), -1)
+            oof[idx] = p[: len(idx)]
+            test += p[len(idx):] / len(ks)
+        oof, test = run._squeeze(oof), run._squeeze(test)
+    return _result(problem, "stack", oof, test, None,
+                   levels=[[_stacker_name(s, i) for i, s in enumerate(lv)] for lv in levels],
                    passthrough=X is not None)
 
 

@@ -16,6 +16,7 @@ COMMANDS = {
     "export": "export",
     "import": "import_",
     "leaderboard": "leaderboard",
+    "tune": "tune",
 }
 
 

@@ -1,0 +1,63 @@
+"""`tune`: an Optuna study over a model's search space, scored by full k-fold CV; --apply writes the best back."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "tune a model's parameters with Optuna (full k-fold CV, pruning, resumable shared study)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
+    p.add_argument("--model", "-m", required=True, help="the [models.NAME] table to tune")
+    p.add_argument("--trials", "-n", type=int, required=True,
+                   help="finished trials the study should hold (a resumed study runs only the rest)")
+    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
+    p.add_argument("--apply", action="store_true", help="write the best parameters into competition.toml")
+    p.add_argument("--storage", default=None,
+                   help="SQLAlchemy URL of the study store (default: the run registry, <workspace>/runs.db)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="sampler seed (default: random per process, so parallel workers differ)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline.errors import UserError
+    from pipeline.graph import Runner
+    from pipeline.stages import build_pipeline
+    from pipeline.tune import apply_params, inline_table, tune
+    from pipeline.workspace import Workspace, log
+
+    if args.timeout is not None and args.timeout <= 0:
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    ws = Workspace(args.root)
+    comp = ws.competition(args.competition)
+    if args.model not in comp.models:
+        from pipeline.errors import did_you_mean
+
+        raise UserError(f"--model {args.model!r} is not an enabled model in {comp.config_path.name}"
+                        f"{did_you_mean(args.model, tuple(comp.models))}")
+    runner = Runner(build_pipeline(), comp, log=log)
+    runner.run("features")  # trials need fresh folds and features
+    digest = str(runner.state["features"].get("outputs")) + str(runner.state["folds"].get("outputs"))
+    threads = _threads(comp)
+    try:
+        result = tune(comp, args.model, trials=args.trials, timeout=args.timeout, storage=args.storage,
+                      seed=args.seed, threads=threads, data_digest=digest, log=log)
+    except KeyboardInterrupt:
+        log("interrupted: finished trials are kept in the study; run the same command to resume")
+        return 130
+    log(f"[tune] {result.n_complete} complete, {result.n_pruned} pruned, {result.n_failed} failed "
+        f"({result.ran} trained here)")
+    print(f"best {comp.metric_name} {result.best_value:.5f}: params = {inline_table(result.best_params)}")
+    if args.apply:
+        merged = apply_params(comp.config_path, args.model, result.best_params)
+        print(f"wrote [models.{args.model}] params = {inline_table(merged)} to {comp.config_path}")
+    return 0
+
+
+def _threads(comp) -> int:
+    from pipeline.threads import resolve_threads
+
+    rt = comp.cfg["runtime"]
+    n_rows = sum(1 for _ in open(comp.train_path, "rb")) - 1
+    return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows)

@@ -1,0 +1,349 @@
+"""Hyperparameter tuning: an Optuna study over a model's search space, scored by full k-fold CV.
+
+Each trial trains the model on every saved fold (the same `models.train_cv` as the cv stage) and
+reports the running mean of its fold scores after each fold, so the pruner can stop a bad trial
+after its early folds. The study lives in an RDB store (by default the workspace's runs.db, next to
+the run registry), so several processes can share it and an interrupted study resumes where it
+stopped: `--trials N` is the number of finished (complete or pruned) trials the study should hold.
+
+Search space, per parameter in `[models.NAME.search_space]`:
+
+    num_leaves = { low = 8, high = 256, log = true }   # ints -> integer range
+    learning_rate = { low = 0.01, high = 0.3, log = true }   # a float bound -> float range
+    min_child_samples = { low = 5, high = 100, step = 5 }
+    boosting = ["gbdt", "dart"]                          # a list -> one of these values
+
+An empty table uses the model type's default space (LightGBM has one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline import _io
+from pipeline.errors import UserError, did_you_mean
+
+_RANGE_KEYS = ("low", "high", "log", "step", "type")
+HEARTBEAT_S = 10  # a trial whose process died is failed (and retried) after 3 missed heartbeats
+
+
+@dataclass
+class TuneResult:
+    """What a tuning session leaves: the best trial so far and the study's counts."""
+
+    study_name: str
+    storage: str
+    best_value: float
+    best_params: dict[str, Any]
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    ran: int
+
+
+def parse_space(space: dict, *, where: str) -> dict[str, Any]:
+    """Validate a search-space table and return Optuna distributions by parameter name."""
+    import optuna.distributions as od
+
+    out: dict[str, Any] = {}
+    for name, spec in space.items():
+        at = f"{where}.{name}"
+        if isinstance(spec, list):
+            if not spec:
+                raise UserError(f"{at} = [] has no choices; list at least one value")
+            out[name] = od.CategoricalDistribution(spec)
+            continue
+        if not isinstance(spec, dict):
+            raise UserError(f"{at} = {spec!r}: expected a range {{ low = .., high = .. }} or a list of choices")
+        for key in spec:
+            if key not in _RANGE_KEYS:
+                raise UserError(f"{at}: unknown key {key!r}{did_you_mean(key, _RANGE_KEYS)}")
+        if "low" not in spec or "high" not in spec:
+            raise UserError(f"{at} = {spec!r}: a range needs both low and high")
+        low, high, log, step = spec["low"], spec["high"], bool(spec.get("log", False)), spec.get("step")
+        numbers = (low, high) + ((step,) if step is not None else ())
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in numbers):
+            raise UserError(f"{at} = {spec!r}: low, high and step must be numbers")
+        if not low < high:
+            raise UserError(f"{at}: low ({low}) must be below high ({high})")
+        if log and low <= 0:
+            raise UserError(f"{at}: log = true needs low > 0, got {low}")
+        if log and step is not None:
+            raise UserError(f"{at}: use either log = true or step, not both")
+        kind = spec.get("type") or ("int" if all(isinstance(v, int) for v in numbers) else "float")
+        if kind not in ("int", "float"):
+            raise UserError(f"{at}: type = {kind!r} is not int or float")
+        if kind == "int":
+            out[name] = od.IntDistribution(int(low), int(high), log=log, step=int(step or 1))
+        else:
+            out[name] = od.FloatDistribution(float(low), float(high), log=log,
+                                             step=float(step) if step is not None else None)
+    return out
+
+
+def model_space(comp, model: str) -> dict[str, Any]:
+    """The model's declared search space, else its type's default; none -> UserError."""
+    from models import MODEL_TYPES
+
+    spec = comp.models[model]
+    space = spec.get("search_space") or {}
+    if not space and spec["type"] in MODEL_TYPES:
+        space = MODEL_TYPES[spec["type"]].default_space
+    if not space:
+        raise UserError(f"models.{model} has no search space; add [models.{model}.search_space] with ranges "
+                        f"like C = {{ low = 0.01, high = 100.0, log = true }}")
+    return space
+
+
+def study_name(comp, model: str, space: dict, data_digest: str) -> str:
+    """Name that changes when anything the trials depend on changes (space, fixed params, folds, features)."""
+    spec = {k: v for k, v in comp.models[model].items() if k not in ("enabled", "search_space")}
+    key = _io.hash_obj({"space": space, "spec": spec, "metric": comp.metric_name, "data": data_digest})
+    return f"{comp.name}.{model}.{key[:10]}"
+
+
+def storage_url(workspace: Path, url: str | None = None) -> str:
+    """The study store: the given URL, else the run registry's database."""
+    from pipeline.registry import registry_url
+
+    return url or registry_url(workspace)
+
+
+def _count(study, states) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+class _Surplus(Exception):
+    """A trial started after the study already held enough finished or running trials."""
+
+
+def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage: str | None = None,
+         seed: int | None = None, threads: int = 1, data_digest: str = "",
+         log: Callable[[str], None] = print) -> TuneResult:
+    """Run trials until the study holds `trials` finished trials (or `timeout` seconds pass)."""
+    import optuna
+
+    from models import train_cv
+    from pipeline.data import read_data, read_folds
+    from pipeline.metrics import get_metric
+    from pipeline.stages.features import load_features
+    from pipeline.task import TaskInfo
+
+    if model not in comp.models:
+        raise UserError(f"--model {model!r} is not an enabled model{did_you_mean(model, tuple(comp.models))}")
+    if trials < 1:
+        raise UserError(f"--trials must be at least 1, got {trials}")
+    raw_space = model_space(comp, model)
+    dists = parse_space(raw_space, where=f"models.{model}.search_space")
+    spec = comp.models[model]
+    train, test, _ = read_data(comp)
+    task = TaskInfo.from_target(comp.task, train[comp.target])
+    metric = get_metric(comp.metric_name)
+    y = task.encode(train[comp.target])
+    folds = read_folds(comp, train)
+    X_train, X_test, arrays = load_features(comp)
+    plugin_dir = comp.root / "models"
+    plugin_dir = plugin_dir if plugin_dir.is_dir() else None
+    _check_space_params(model, spec, dists, task, metric, plugin_dir)
+
+    url = storage_url(comp.workspace, storage)
+    name = study_name(comp, model, raw_space, data_digest)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _load_study(url, name, direction="maximize" if metric.greater_is_better else "minimize", seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # trials of a killed process: failed and queued again
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    running = (optuna.trial.TrialState.RUNNING,)
+    done = _count(study, finished)
+    log(f"[tune] study {name} in {_safe(url)}: {done} finished trial(s), target {trials}")
+    ran = 0
+
+    def objective(trial) -> float:
+        nonlocal ran
+        ahead = [t for t in study.get_trials(deepcopy=False, states=running) if t.number < trial.number]
+        if _count(study, finished) + len(ahead) >= trials:
+            study.stop()
+            raise _Surplus(f"trial {trial.number}: the study already has {trials} trials")
+        params = {p: suggest(trial, p, d) for p, d in dists.items()}
+        for other in study.get_trials(deepcopy=False, states=finished + running):
+            if other.number != trial.number and other.params == params:
+                trial.set_user_attr("duplicate_of", other.number)
+                log(f"[tune] trial {trial.number}: same parameters as trial {other.number}, skipped")
+                raise optuna.TrialPruned()
+        ran += 1
+
+        def report(r) -> None:
+            trial.report(sum(r.scores) / len(r.scores), r.step)
+            if trial.should_prune():
+                log(f"[tune] trial {trial.number}: pruned after {r.step + 1} fold(s) {params}")
+                raise optuna.TrialPruned()
+
+        trial_spec = {**spec, "params": {**spec.get("params", {}), **params}}
+        result = train_cv(model, trial_spec, X_train, y, X_test, folds, task, metric, threads=threads,
+                          arrays=arrays, plugin_dir=plugin_dir, log=lambda _m: None, on_fold=report)
+        trial.set_user_attr("fold_scores", result.fold_scores)
+        log(f"[tune] trial {trial.number}: {metric.name} {result.overall:.5f} {params}")
+        return result.overall
+
+    def enough(study, _trial) -> None:
+        if _count(study, finished) >= trials:
+            study.stop()
+
+    if done < trials:
+        study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=timeout,
+                       catch=(_Surplus,), callbacks=[enough])
+    complete = _count(study, (optuna.trial.TrialState.COMPLETE,))
+    if complete == 0:
+        raise UserError(f"study {name}: no trial completed yet; run more trials")
+    best = study.best_trial
+    return TuneResult(name, url, float(best.value), dict(best.params), complete,
+                      _count(study, (optuna.trial.TrialState.PRUNED,)),
+                      _count(study, (optuna.trial.TrialState.FAIL,)), ran)
+
+
+_SUGGEST = {
+    "IntDistribution": lambda t, n, d: t.suggest_int(n, d.low, d.high, step=d.step, log=d.log),
+    "FloatDistribution": lambda t, n, d: t.suggest_float(n, d.low, d.high, step=d.step, log=d.log),
+    "CategoricalDistribution": lambda t, n, d: t.suggest_categorical(n, d.choices),
+}
+
+
+def suggest(trial, name: str, dist) -> Any:
+    """The trial's value for one parameter of the search space."""
+    return _SUGGEST[type(dist).__name__](trial, name, dist)
+
+
+def _check_space_params(model, spec, dists, task, metric, plugin_dir) -> None:
+    """Build the model once with each parameter at a valid value so a misspelt name fails before trials."""
+    from models import ModelContext, build_model
+
+    probe = {}
+    for p, d in dists.items():
+        probe[p] = d.choices[0] if hasattr(d, "choices") else d.low
+    build_model(model, {**spec, "params": {**spec.get("params", {}), **probe}},
+                ModelContext(task, metric, 1, plugin_dir, None))
+
+
+def _load_study(url: str, name: str, *, direction: str, seed: int | None):
+    import optuna
+
+    from pipeline.registry import engine_kwargs
+
+    try:
+        with warnings.catch_warnings():  # heartbeats are marked experimental; they are how stale trials resume
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+    except Exception as exc:  # noqa: BLE001 - any failure to open the store is the user's URL
+        raise UserError(f"study storage {_safe(url)!r} cannot be opened ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); pass --storage sqlite:///tune.db") from None
+    # each process needs its own sampler seed, or parallel workers would propose the same trials
+    sampler_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed, constant_liar=True, n_startup_trials=10)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    study = optuna.create_study(study_name=name, storage=storage, direction=direction, sampler=sampler,
+                                pruner=pruner, load_if_exists=True)
+    return study
+
+
+def _safe(url: str) -> str:
+    from pipeline.registry import _safe as hide
+
+    return hide(url)
+
+
+# ---- writing the best parameters back into competition.toml -----------------------------------
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for a parameter value (string, bool, int, float, list)."""
+    import json
+    import math
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        text = repr(value)
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise UserError(f"cannot write {value!r} ({type(value).__name__}) into TOML")
+
+
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_value(name)
+
+
+def inline_table(params: dict) -> str:
+    """`{ a = 1, b = "x" }`."""
+    if not params:
+        return "{}"
+    return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in params.items()) + " }"
+
+
+def apply_params(config_path: Path, model: str, params: dict) -> dict:
+    """Merge `params` into [models.MODEL]'s params in the TOML file, keeping comments; atomic write.
+
+    Handles `params = { ... }` inside [models.MODEL], a [models.MODEL.params] table, or no params
+    yet. The new text is re-parsed and checked before it replaces the file. Returns the new params."""
+    from pipeline.config import parse_config, tomllib
+
+    text = config_path.read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    old = raw.get("models", {}).get(model)
+    if old is None:
+        raise UserError(f"{config_path}: no [models.{model}] table to write parameters into")
+    merged = {**old.get("params", {}), **params}
+    lines = text.splitlines(keepends=True)
+    name = r"\s*[\"']?" + re.escape(model) + r"[\"']?\s*"
+    header = re.compile(r"^\s*\[\s*models\s*\." + name + r"\]\s*(#.*)?$")
+    sub = re.compile(r"^\s*\[\s*models\s*\." + name + r"\.\s*params\s*\]\s*(#.*)?$")
+    any_header = re.compile(r"^\s*\[")
+    new_lines = None
+    for i, line in enumerate(lines):
+        if sub.match(line.rstrip("\n")):
+            end = next((j for j in range(i + 1, len(lines)) if any_header.match(lines[j])), len(lines))
+            body = [f"{_key(k)} = {toml_value(v)}\n" for k, v in merged.items()]
+            new_lines = lines[: i + 1] + body + (["\n"] if end < len(lines) else []) + lines[end:]
+            break
+        if header.match(line.rstrip("\n")):
+            end = next((j for j in range(i + 1, len(lines)) if any_header.match(lines[j])), len(lines))
+            assign = re.compile(r"^\s*params\s*=")
+            at = next((j for j in range(i + 1, end) if assign.match(lines[j])), None)
+            new = f"params = {inline_table(merged)}\n"
+            if at is not None:
+                new_lines = lines[:at] + [new] + lines[at + 1:]
+            else:
+                last = max([j for j in range(i + 1, end) if lines[j].strip() and not lines[j].lstrip().startswith("#")],
+                           default=i)
+                new_lines = lines[: last + 1] + [new] + lines[last + 1:]
+            break
+    if new_lines is None:
+        raise UserError(f"{config_path}: cannot find [models.{model}] to edit; set params = "
+                        f"{inline_table(merged)} there by hand")
+    new_text = "".join(new_lines)
+    try:
+        parsed = tomllib.loads(new_text)
+        parse_config(parsed, config_path)
+    except (tomllib.TOMLDecodeError, UserError) as exc:
+        raise UserError(f"{config_path}: writing the parameters would break the file ({exc}); set params = "
+                        f"{inline_table(merged)} in [models.{model}] by hand") from None
+    if parsed["models"][model].get("params", {}) != merged:
+        raise UserError(f"{config_path}: the params of [models.{model}] are spread over the file; set params = "
+                        f"{inline_table(merged)} there by hand")
+    _io.write_text(config_path, new_text)
+    return merged

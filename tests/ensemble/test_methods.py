@@ -1,0 +1,190 @@
+"""The ensembling library on real data: honest stacking, hill-climbing, blend weights, each method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.ensemble import (METHODS, Member, Problem, applicable, get_method, hill_climb_weights,
+                             optimise_weights, run_methods, select, stack)
+from pipeline.errors import UserError
+from pipeline.metrics import get_metric
+from pipeline.stages.folds import assign_folds
+from pipeline.task import TaskInfo
+from tests.conftest import DATA
+
+
+def _members(name: str, target: str, task: str, estimators: dict, *, rows: int | None = None):
+    """(members, y, folds, TaskInfo, X_train, X_test) from scikit-learn models on a shipped data set."""
+    from sklearn.base import clone
+
+    train = pd.read_csv(DATA / name / "train.csv")
+    test = pd.read_csv(DATA / name / "test.csv")
+    if rows:
+        train = train.iloc[:rows].reset_index(drop=True)
+    cols = [c for c in train.columns if c not in ("id", target) and pd.api.types.is_numeric_dtype(train[c])]
+    X, X_test = train[cols].fillna(0).to_numpy(float), test[cols].fillna(0).to_numpy(float)
+    info = TaskInfo.from_target(task, train[target])
+    y = info.encode(train[target])
+    folds = assign_folds(train, target=target, task=task, scheme="auto", n_splits=5, seed=0)
+    members = []
+    for label, est in estimators.items():
+        oof = np.zeros((len(y), info.n_classes if task == "multiclass" else 1))
+        for k in range(5):
+            model = clone(est).fit(X[folds != k], y[folds != k])
+            oof[folds == k] = _predict(model, X[folds == k], task)
+        full = clone(est).fit(X, y)
+        members.append(Member(label, _squeeze(oof), _squeeze(_predict(full, X_test, task))))
+    return members, y, folds, info, train[cols], test[cols]
+
+
+def _predict(model, X, task):
+    if task == "regression":
+        return model.predict(X).reshape(-1, 1)
+    p = model.predict_proba(X)
+    return p[:, 1:] if task == "binary" else p
+
+
+def _squeeze(p):
+    return p[:, 0] if p.shape[1] == 1 else p
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    members, y, folds, info, X, X_test = _members("breast_cancer", "target", "binary", {
+        "logreg": make_pipeline(StandardScaler(), LogisticRegression(C=0.1)),
+        "nb": GaussianNB(),
+        "tree": DecisionTreeClassifier(max_depth=3, random_state=0),
+    })
+    rng = np.random.default_rng(0)
+    noise = Member("noise", rng.random(len(y)), rng.random(len(members[0].test)))
+    return members, noise, y, folds, info, X, X_test
+
+
+@pytest.mark.parametrize("levels,passthrough", [
+    ([["linear"]], False),
+    ([["linear"]], True),
+    ([["linear", "lightgbm"], ["linear"]], False),
+])
+def test_stacker_oof_for_a_row_comes_from_a_model_that_never_saw_its_fold(cancer, levels, passthrough):
+    members, _, y, folds, info, X, X_test = cancer
+    metric = get_metric("roc_auc")
+    kw = {"levels": levels, "X": X if passthrough else None, "X_test": X_test if passthrough else None}
+    base = stack(Problem(members, y, folds, info, metric), **kw)
+    # Scramble fold 0's labels: a stack that never saw them predicts fold 0 exactly as before,
+    # while the other folds' models (which train on fold 0) change.
+    poisoned = y.copy()
+    held = folds == 0
+    poisoned[held] = np.random.default_rng(1).permutation(poisoned[held]) ^ 1
+    again = stack(Problem(members, poisoned, folds, info, metric), **kw)
+    np.testing.assert_allclose(again.oof[held], base.oof[held])
+    assert not np.allclose(again.oof[~held], base.oof[~held])
+    assert base.score == pytest.approx(metric(y, base.oof))
+    assert base.score > 0.95
+
+
+def test_hill_climbing_picks_the_real_model_over_pure_noise(cancer):
+    members, noise, y, folds, info, _, _ = cancer
+    metric = get_metric("roc_auc")
+    good = members[0]
+    assert hill_climb_weights([noise.oof, good.oof], y, metric).tolist() == [0.0, 1.0]
+    assert hill_climb_weights([good.oof, noise.oof], y, metric).tolist() == [1.0, 0.0]
+    result = run_methods(Problem([noise, good], y, folds, info, metric), ["hill_climb"])["hill_climb"]
+    assert result.weights == {"noise": 0.0, "logreg": 1.0}
+    assert max(w[0] for w in result.details["weights_by_fold"].values()) < 0.2  # noise, fitted per fold
+
+
+@pytest.mark.parametrize("metric_name", ["roc_auc", "log_loss"])
+def test_blend_weights_are_non_negative_and_sum_to_one(cancer, metric_name):
+    members, noise, y, folds, info, _, _ = cancer
+    metric = get_metric(metric_name)
+    flipped = Member("flipped", 1.0 - members[1].oof, 1.0 - members[1].test)  # anti-correlated
+    problem = Problem([*members, noise, flipped], y, folds, info, metric)
+    results = run_methods(problem, ["hill_climb", "weighted"])
+    for r in results.values():
+        w = np.array(list(r.weights.values()))
+        assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+        assert r.weights["flipped"] == 0.0
+        for fold_w in r.details["weights_by_fold"].values():
+            assert min(fold_w) >= 0 and sum(fold_w) == pytest.approx(1.0, abs=1e-3)
+        # fitted on all rows, the weights beat equal weights and the best single member in-sample
+        equal = metric(y, np.mean([m.oof for m in problem.members], axis=0))
+        best_single = max(metric.sign * metric(y, m.oof) for m in problem.members)
+        assert metric.sign * r.fit_score >= max(metric.sign * equal, best_single) - 1e-9
+    w = optimise_weights([m.oof for m in members], y, metric)
+    assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+
+
+def test_every_method_scores_its_own_oof_and_select_keeps_the_best(cancer):
+    members, _, y, folds, info, _, _ = cancer
+    metric = get_metric("roc_auc")
+    results = run_methods(Problem(members, y, folds, info, metric))
+    assert list(results) == applicable("binary", "roc_auc") == list(METHODS)
+    for r in results.values():
+        assert r.score == pytest.approx(metric(y, r.oof))
+        assert len(r.fold_scores) == 5 and r.test.shape == members[0].test.shape
+        assert ((r.test >= 0) & (r.test <= 1)).all()
+    best = select(results, metric)
+    assert best.score == max(r.score for r in results.values())
+    assert best.score >= results["best"].score
+
+
+def test_rank_and_geometric_means(cancer):
+    members, _, y, folds, info, _, _ = cancer
+    metric = get_metric("roc_auc")
+    one = run_methods(Problem(members[:1], y, folds, info, metric), ["rank"])["rank"]
+    # ranked within the member's OOF distribution: order kept, OOF and test on one scale
+    assert metric(y, one.oof) == pytest.approx(metric(y, members[0].oof))
+    order = np.argsort(members[0].test, kind="stable")
+    assert np.all(np.diff(one.test[order]) >= 0)
+    geo = run_methods(Problem(members[:2], y, folds, info, metric), ["geometric"])["geometric"]
+    logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))  # noqa: E731
+    expected = 1 / (1 + np.exp(-(logit(members[0].oof) + logit(members[1].oof)) / 2))
+    np.testing.assert_allclose(geo.oof, expected, rtol=1e-5)
+
+
+def test_multiclass_and_rmsle_regression_methods():
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    members, y, folds, info, _, _ = _members("digits", "target", "multiclass", {
+        "logreg": make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=500)),
+        "nb": GaussianNB()}, rows=600)
+    metric = get_metric("log_loss")
+    results = run_methods(Problem(members, y, folds, info, metric))
+    assert "rank" not in results and "geometric" in results
+    for r in results.values():
+        assert r.oof.shape == (600, 10)
+        np.testing.assert_allclose(r.test.sum(axis=1), 1.0, atol=1e-6)
+    assert select(results, metric).score <= min(metric(y, m.oof) for m in members)
+
+    members, y, folds, info, _, _ = _members("ames_clean", "Sale_Price", "regression", {
+        "ridge": make_pipeline(StandardScaler(), Ridge(alpha=10.0)),
+        "knn": make_pipeline(StandardScaler(), KNeighborsRegressor(15))}, rows=800)
+    rmsle, rmse = get_metric("rmsle"), get_metric("rmse")
+    assert applicable("regression", "rmse") == ["best", "mean", "hill_climb", "weighted", "stack"]
+    results = run_methods(Problem(members, y, folds, info, rmsle), ["geometric", "stack"])
+    assert results["stack"].score < min(rmsle(y, m.oof) for m in members)
+    assert (results["geometric"].test > 0).all()
+
+
+def test_unknown_or_unfit_methods_are_refused_with_one_line(cancer):
+    members, _, y, folds, info, _, _ = cancer
+    with pytest.raises(UserError, match=r"unknown ensemble method 'hil_climb' \(did you mean 'hill_climb'\?\)"):
+        get_method("hil_climb")
+    rmse_problem = Problem([Member("a", y * 1.0, members[0].test)], y * 1.0, folds,
+                           TaskInfo("regression"), get_metric("rmse"))
+    with pytest.raises(UserError, match="'rank' does not fit task 'regression' with metric 'rmse'"):
+        run_methods(rmse_problem, ["rank"])
+    with pytest.raises(UserError, match="last exactly one"):
+        stack(Problem(members, y, folds, info, get_metric("roc_auc")), levels=[["linear", "linear"]])

@@ -105,8 +105,6 @@ def run(ctx: StageContext) -> list[Path]:
     train, test, _ = ctx.data()
     task, metric = ctx.task_info(), ctx.metric()
     y = task.encode(train[comp.target])
-    members = load_members(ctx, cfg["models"] or None)
-    problem = Problem(members, y, ctx.folds(), task, metric)
     if cfg["method"] == "auto":
         methods = applicable(task.task, metric.name)
     else:
@@ -115,6 +113,8 @@ def run(ctx: StageContext) -> list[Path]:
     if cfg["hill_climb_rounds"] < 1:
         raise UserError(f"ensemble.hill_climb_rounds must be at least 1, got {cfg['hill_climb_rounds']}")
     options = _method_options(ctx, len(train))
+    members = load_members(ctx, cfg["models"] or None)
+    problem = Problem(members, y, ctx.folds(), task, metric)
     direction = "higher" if metric.greater_is_better else "lower"
     width = max(len(n) for n in [*problem.names, *METHODS])
     ctx.log(f"[ensemble] {len(members)} member(s), OOF {metric.name} ({direction} is better):")

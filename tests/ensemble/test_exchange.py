@@ -1,0 +1,156 @@
+"""Teammates' predictions: export/import bundles and notebook CSVs, and the refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import make_workspace
+
+
+def _ws(tmp_path, name: str, *, seed: int = 0):
+    ws = make_workspace(tmp_path / name)
+    cfg = ws / "competition" / "titanic" / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("# seed = 0", f"seed = {seed}")
+                   .replace("params = {}", "params = { num_leaves = 7, n_estimators = 200 }"))
+    return ws
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """A teammate's workspace, trained through cv, and its exported lgbm bundle."""
+    tmp = tmp_path_factory.mktemp("mate")
+    ws = _ws(tmp, "mate")
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    assert main(["export", "lgbm", "--root", str(ws)]) == 0
+    path = ws / "exports" / "titanic" / "titanic-lgbm.zip"
+    assert path.is_file()
+    return ws, path
+
+
+def _comp(ws):
+    return ws / "competition" / "titanic"
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ")
+    return err[-1]
+
+
+def test_export_then_import_joins_the_ensemble(tmp_path, bundle, capsys):
+    mate, path = bundle
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["bundle.json", "oof.parquet", "params.json", "scores.json",
+                                         "test.parquet"]
+        manifest = json.loads(zf.read("bundle.json"))
+    assert manifest["task"] == "binary" and manifest["metric"] == "roc_auc" and manifest["id"] == "id"
+    assert len(manifest["folds_sha256"]) == 64 and manifest["rows"] == {"oof": 1047, "test": 262}
+    ws = _ws(tmp_path, "me")
+    capsys.readouterr()
+    assert main(["import", str(path), "--name", "mate_lgbm", "--root", str(ws)]) == 0
+    dest = _comp(ws) / "imports" / "mate_lgbm"
+    assert capsys.readouterr().out.strip() == str(dest)
+    mine = pd.read_parquet(dest / "oof.parquet")
+    theirs = pd.read_parquet(_comp(mate) / "runs" / "models" / "lgbm" / "oof.parquet")
+    pd.testing.assert_frame_equal(mine, theirs)
+    scores = json.loads((dest / "scores.json").read_text())
+    assert scores["overall"] == pytest.approx(
+        json.loads((_comp(mate) / "runs" / "models" / "lgbm" / "scores.json").read_text())["overall"])
+    params = json.loads((dest / "params.json").read_text())
+    assert params["imported"]["kind"] == "bundle" and params["params"]["type"] == "lightgbm"
+    assert main(["run", "--root", str(ws), "--stage", "ensemble"]) == 0
+    ens = json.loads((_comp(ws) / "runs" / "ensemble" / "scores.json").read_text())
+    assert set(ens["members"]) == {"lgbm", "mate_lgbm"}
+    # a local model's name is refused; the folder form of a bundle imports too
+    assert main(["import", str(path), "--root", str(ws)]) == 2
+    assert "is taken by a local model" in _error_line(capsys)
+    folder = tmp_path / "unzipped"
+    zipfile.ZipFile(path).extractall(folder)
+    assert main(["import", str(folder), "--name", "mate2", "--root", str(ws)]) == 0
+
+
+def test_import_with_other_folds_is_refused_with_one_line(tmp_path, bundle, capsys):
+    _, path = bundle
+    ws = _ws(tmp_path, "other", seed=7)
+    assert main(["import", str(path), "--name", "mate", "--root", str(ws)]) == 2
+    line = _error_line(capsys)
+    assert "fold assignment differs" in line and "retrain it on our folds.csv" in line
+    assert not (_comp(ws) / "imports").exists()
+
+
+def _rewrite(path, out, name: str, change):
+    """A copy of the bundle zip with one file changed by `change(bytes) -> bytes`."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            dst.writestr(item, change(data) if item == name else data)
+    return out
+
+
+def _parquet_change(fn):
+    def change(data: bytes) -> bytes:
+        buf = io.BytesIO()
+        fn(pd.read_parquet(io.BytesIO(data))).to_parquet(buf, index=False)
+        return buf.getvalue()
+    return change
+
+
+@pytest.mark.parametrize("name,change,message", [
+    ("oof.parquet", _parquet_change(lambda f: f.iloc[5:]), "oof.parquet misses 5 of the 1047 ids"),
+    ("test.parquet", _parquet_change(lambda f: pd.concat([f, f.iloc[:1]])), "test.parquet repeats id"),
+    ("oof.parquet", _parquet_change(lambda f: f.assign(pred=f["pred"].where(f.index != 3))), "NaN or infinite"),
+    ("oof.parquet", _parquet_change(lambda f: f.assign(pred=f["pred"] * 3)), "must lie in [0, 1]"),
+    ("oof.parquet", _parquet_change(lambda f: f.rename(columns={"pred": "p"})), "lacks prediction column(s)"),
+    ("bundle.json", lambda b: b.replace(b'"binary"', b'"regression"'), "bundle task 'regression' differs"),
+])
+def test_bad_bundles_are_refused_with_one_line(tmp_path, bundle, capsys, name, change, message):
+    _, path = bundle
+    bad = _rewrite(path, tmp_path / "bad.zip", name, change)
+    ws = _ws(tmp_path, "me")
+    assert main(["import", str(bad), "--name", "mate", "--root", str(ws)]) == 2
+    assert message in _error_line(capsys)
+    assert not (_comp(ws) / "imports").exists()
+
+
+def test_notebook_csvs_import_when_made_on_our_folds(tmp_path, bundle, capsys):
+    mate, _ = bundle
+    ws = _ws(tmp_path, "me")
+    assert main(["run", "--root", str(ws), "--stage", "folds"]) == 0
+    folds = pd.read_csv(_comp(ws) / "runs" / "folds.csv")
+    oof = pd.read_parquet(_comp(mate) / "runs" / "models" / "lgbm" / "oof.parquet")
+    test = pd.read_parquet(_comp(mate) / "runs" / "models" / "lgbm" / "test.parquet")
+    nb_oof = oof.rename(columns={"pred": "survived"}).merge(folds, on="id").sample(frac=1, random_state=0)
+    nb_oof.to_csv(tmp_path / "nb_oof.csv", index=False)
+    test.rename(columns={"pred": "survived"}).to_csv(tmp_path / "nb_test.csv", index=False)
+    args = ["import", "--oof", str(tmp_path / "nb_oof.csv"), "--test", str(tmp_path / "nb_test.csv"),
+            "--root", str(ws)]
+    assert main(args + ["--name", "notebook"]) == 0
+    got = pd.read_parquet(_comp(ws) / "imports" / "notebook" / "oof.parquet")
+    assert got["id"].tolist() == folds["id"].tolist()
+    np.testing.assert_allclose(got["pred"], oof.set_index("id").loc[folds["id"], "pred"])
+    # without the fold column, or with another fold assignment: refused, nothing written
+    nb_oof.drop(columns="fold").to_csv(tmp_path / "no_fold.csv", index=False)
+    assert main(["import", "--oof", str(tmp_path / "no_fold.csv"), "--test", str(tmp_path / "nb_test.csv"),
+                 "--name", "nb2", "--root", str(ws)]) == 2
+    assert "no 'fold' column" in _error_line(capsys)
+    nb_oof.assign(fold=(nb_oof["fold"] + 1) % 5).to_csv(tmp_path / "moved.csv", index=False)
+    assert main(["import", "--oof", str(tmp_path / "moved.csv"), "--test", str(tmp_path / "nb_test.csv"),
+                 "--name", "nb3", "--root", str(ws)]) == 2
+    assert "fold assignment differs from" in _error_line(capsys)
+    assert sorted(p.name for p in (_comp(ws) / "imports").iterdir()) == ["notebook"]
+    assert main(["import", "--oof", str(tmp_path / "nb_oof.csv"), "--root", str(ws)]) == 2
+    assert "pass a bundle PATH, or both --oof" in _error_line(capsys)
+
+
+def test_export_of_an_unknown_run_suggests_the_known_ones(bundle, capsys):
+    mate, _ = bundle
+    assert main(["export", "lgbn", "--root", str(mate)]) == 2
+    line = _error_line(capsys)
+    assert "no run 'lgbn'" in line and "(did you mean 'lgbm'?)" in line

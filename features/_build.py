@@ -87,8 +87,11 @@ def default_blocks(train, test, kinds: dict[str, str]) -> list[dict]:
     if low:
         blocks.append({"block": "category", "columns": low})
     if high:
-        blocks += [{"block": "label", "columns": high}, {"block": "count", "columns": high},
-                   {"block": "target_encoding", "columns": high}]
+        blocks.append({"block": "label", "columns": high})
+    if low or high:
+        blocks.append({"block": "count", "columns": low + high})
+    if high:
+        blocks.append({"block": "target_encoding", "columns": high})
     if by_kind.get("datetime"):
         blocks.append({"block": "datetime", "columns": by_kind["datetime"]})
     text = by_kind.get("text", [])

@@ -8,7 +8,8 @@ import re
 import numpy as np
 
 TEXT_MIN_WORDS = 4.0  # mean whitespace-separated tokens for a string column to count as free text
-TEXT_MIN_UNIQUE = 0.3  # ... and share of distinct values among non-missing ones
+TEXT_MIN_UNIQUE = 0.3
+SAMPLE_ROWS = 5000  # rows of train and of test looked at to decide a column's kind  # ... and share of distinct values among non-missing ones
 _DATE_RE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$")
 _PIXEL_RE = re.compile(r"^(?:pixel|px|pix)[_\-]?(\d+)(?:[_\-x](\d+))?$", re.IGNORECASE)
 
@@ -22,10 +23,10 @@ def column_kind(train_col, test_col) -> str:
         return "numeric"
     if pd.api.types.is_datetime64_any_dtype(train_col):
         return "datetime"
-    sample = pd.concat([train_col, test_col], ignore_index=True).dropna()
+    parts = [col.iloc[:: max(1, len(col) // SAMPLE_ROWS)] for col in (train_col, test_col)]
+    sample = pd.concat(parts, ignore_index=True).dropna().astype(str)  # evenly spaced rows
     if len(sample) == 0:
         return "categorical"
-    sample = sample.astype(str)
     head = sample.iloc[:: max(1, len(sample) // 2000)]
     if head.map(lambda v: bool(_DATE_RE.match(v))).mean() >= 0.95:
         parsed = pd.to_datetime(head, errors="coerce", format="mixed")

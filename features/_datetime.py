@@ -7,6 +7,7 @@ import numpy as np
 from features._base import REQUIRED, Block, BlockContext, BlockOutput
 
 DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour", "minute", "elapsed")
+_ATTRS = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}  # pandas accessor names
 
 
 def _split(frame, n_train: int) -> BlockOutput:
@@ -44,7 +45,8 @@ class DateParts(Block):
                     secs = (dt - dt.min()).dt.total_seconds()
                     out[f"{c}__elapsed"] = (secs / 86400.0).to_numpy(dtype=np.float32, na_value=np.nan)
                 else:
-                    out[f"{c}__{part}"] = getattr(dt.dt, part).to_numpy(dtype=np.float32, na_value=np.nan)
+                    attr = _ATTRS.get(part, part)
+                    out[f"{c}__{part}"] = getattr(dt.dt, attr).to_numpy(dtype=np.float32, na_value=np.nan)
         return _split(pd.DataFrame(out), len(train))
 
 

@@ -5,8 +5,7 @@ cap and an OOV token), `pad_sequences` (pre/post padding and truncation) and
 `Tokenizer.texts_to_matrix` (binary, count, freq, tfidf bag of words) reproduce
 `keras.preprocessing.text` / `keras.preprocessing.sequence` without TensorFlow::
 
-    >>> tok = Tokenizer(num_words=4, oov_token="<OOV>")
-    >>> tok.fit_on_texts(["The cat sat.", "The dog sat down!"])
+    >>> tok = Tokenizer(num_words=4, oov_token="<OOV>").fit_on_texts(["The cat sat.", "The dog sat down!"])
     >>> tok.word_index
     {'<OOV>': 1, 'the': 2, 'sat': 3, 'cat': 4, 'dog': 5, 'down': 6}
     >>> tok.texts_to_sequences(["the cat ran"])

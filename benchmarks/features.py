@@ -1,0 +1,198 @@
+"""Feature blocks: LightGBM 5-fold CV with raw columns vs the default blocks, and cache speed.
+
+    python benchmarks/features.py                 # ames_clean and fine_foods scores + 1,000,000-row timing
+    python benchmarks/features.py --rows 200000   # smaller synthetic table
+    python benchmarks/features.py --skip-scores   # timing only
+
+Scores: raw columns (numerics as float32, strings as pandas categories, as in ANCHORS.md) and the
+default blocks (`[features] blocks = []`), each trained by the same LightGBM loop on the same
+folds (stratified for classification, seed 0; learning rate 0.05, up to 1000 rounds, early
+stopping 100, log1p target for rmsle). The holdout score against solution.csv is printed beside.
+Timing: `build_features` on a synthetic table (numeric with missing values, low- and
+high-cardinality categoricals, a date string column; binary target) with an empty cache (cold)
+and again with the cache filled (cached), then the whole features stage through the runner
+(`run --stage features --force`, reading the CSV and writing parquet) cold and cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import pipeline  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
+from features import build_features  # noqa: E402
+from pipeline.metrics import get_metric  # noqa: E402
+from pipeline.stages.folds import assign_folds  # noqa: E402
+from pipeline.task import TaskInfo  # noqa: E402
+from pipeline.threads import resolve_threads  # noqa: E402
+
+DATA = REPO / "benchmarks" / "data"
+
+
+def raw_columns(train: pd.DataFrame, test: pd.DataFrame, skip: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ANCHORS baseline: numerics as float32, everything else as categories shared by train/test."""
+    X_tr, X_te = {}, {}
+    for c in train.columns:
+        if c in skip or c not in test.columns:
+            continue
+        a, b = train[c], test[c]
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            X_tr[c], X_te[c] = a.astype("float32"), b.astype("float32")
+        else:
+            dtype = pd.CategoricalDtype(pd.Index(pd.concat([a, b]).dropna().astype(str).unique()).sort_values())
+            X_tr[c], X_te[c] = a.astype(str).astype(dtype), b.astype(str).astype(dtype)
+    return pd.DataFrame(X_tr), pd.DataFrame(X_te)
+
+
+def lgb_cv(X: pd.DataFrame, y: np.ndarray, X_test: pd.DataFrame, folds: np.ndarray, task: TaskInfo, metric,
+           threads: int) -> tuple[float, np.ndarray]:
+    """Out-of-fold score and fold-averaged test predictions of LightGBM with early stopping."""
+    import lightgbm as lgb
+
+    params = {"objective": {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}[task.task],
+              "learning_rate": 0.05, "verbose": -1, "num_threads": threads, "seed": 0}
+    if task.task == "multiclass":
+        params["num_class"] = task.n_classes
+    log_target = metric.name == "rmsle"
+    y_fit = np.log1p(y) if log_target else y
+    n_out = task.n_classes if task.task == "multiclass" else 1
+    oof, test = np.zeros((len(y), n_out)), np.zeros((len(X_test), n_out))
+    ks = np.unique(folds)
+    for k in ks:
+        tr, va = folds != k, folds == k
+        dtrain = lgb.Dataset(X[tr], y_fit[tr])
+        dvalid = lgb.Dataset(X[va], y_fit[va], reference=dtrain)
+        booster = lgb.train(params, dtrain, 1000, valid_sets=[dvalid],
+                            callbacks=[lgb.early_stopping(100, verbose=False)])
+        oof[va] = booster.predict(X[va], num_iteration=booster.best_iteration).reshape(va.sum(), -1)
+        test += booster.predict(X_test, num_iteration=booster.best_iteration).reshape(len(X_test), -1) / len(ks)
+    if log_target:
+        oof, test = np.expm1(oof), np.expm1(test)
+    squeeze = (lambda a: a[:, 0]) if n_out == 1 else (lambda a: a)
+    return metric(y, squeeze(oof)), squeeze(test)
+
+
+def scores(name: str, threads: int) -> None:
+    about = json.loads((DATA / name / "about.json").read_text())
+    train = pd.read_csv(DATA / name / "train.csv")
+    test = pd.read_csv(DATA / name / "test.csv")
+    solution = pd.read_csv(DATA / name / "solution.csv").set_index(about["id"]).loc[test[about["id"]]]
+    task = TaskInfo.from_target(about["task"], train[about["target"]])
+    metric = get_metric(about["metric"])
+    y = task.encode(train[about["target"]])
+    y_test = task.encode(solution[about["target"]])
+    folds = assign_folds(train, target=about["target"], task=about["task"], scheme="auto", n_splits=5, seed=0)
+    X_raw, X_raw_test = raw_columns(train, test, {about["id"], about["target"]})
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        fs = build_features(train, test, id_col=about["id"], target=about["target"], task=task, folds=folds,
+                            blocks=[], drop=[], cache_dir=Path(tmp), log=lambda m: None, threads=threads)
+        t_feat = time.perf_counter() - t0
+    for label, (X, X_te) in (("raw columns", (X_raw, X_raw_test)), ("default blocks", (fs.train, fs.test))):
+        t0 = time.perf_counter()
+        cv, pred = lgb_cv(X, y, X_te, folds, task, metric, threads)
+        holdout = metric(y_test, pred)
+        extra = f", features {t_feat:.1f}s" if label == "default blocks" else ""
+        print(f"{name:<11} {label:<15} {X.shape[1]:>4} cols  CV {metric.name} {cv:.4f}  "
+              f"holdout {holdout:.4f}  ({time.perf_counter() - t0:.1f}s{extra})", flush=True)
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A train/test table with n rows in all: numerics, categoricals, dates, a binary target."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"id": np.arange(n)})
+    for i in range(6):
+        x = rng.normal(size=n) * (i + 1)
+        x[rng.random(n) < 0.05] = np.nan
+        frame[f"num_{i}"] = x
+    frame["count_int"] = rng.poisson(3, n)
+    frame["city"] = rng.choice([f"city_{i}" for i in range(20)], n)
+    frame["color"] = rng.choice(["red", "green", "blue", "black"], n)
+    frame["user"] = np.char.add("u", rng.integers(0, 50_000, n).astype(str))
+    days = rng.integers(0, 3 * 365, n)
+    frame["signup"] = (pd.Timestamp("2021-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
+    logit = 0.3 * np.nan_to_num(frame["num_0"]) + (frame["color"] == "red") - 0.5
+    frame["target"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    cut = int(n * 0.8)
+    return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].drop(columns="target").reset_index(drop=True)
+
+
+def timing(n: int, threads: int) -> None:
+    train, test = synthetic(n)
+    task = TaskInfo.from_target("binary", train["target"])
+    folds = assign_folds(train, target="target", task="binary", scheme="auto", n_splits=5, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        kwargs = dict(id_col="id", target="target", task=task, folds=folds, blocks=[], drop=[],
+                      cache_dir=Path(tmp), log=lambda m: None, threads=threads)
+        t0 = time.perf_counter()
+        fs = build_features(train, test, **kwargs)
+        cold = time.perf_counter() - t0
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fs2 = build_features(train, test, **kwargs)
+            runs.append(time.perf_counter() - t0)
+        cached = float(np.median(runs))
+        assert fs2.train.equals(fs.train) and not any(r["cached"] is False for r in fs2.report)
+    print(f"build_features, {n:,} rows, {fs.train.shape[1]} feature columns "
+          f"({', '.join(r['block'] for r in fs.report)}):")
+    print(f"  cold {cold:.2f}s  cached {cached:.3f}s (median of 3)  ratio {cold / cached:.1f}x  (target >= 20x)")
+    stage_timing(train, test)
+
+
+def stage_timing(train: pd.DataFrame, test: pd.DataFrame) -> None:
+    """The features stage through the CLI: `run --stage features --force`, empty then filled block cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        comp = Path(tmp) / "competition" / "synthetic"
+        comp.mkdir(parents=True)
+        train.to_csv(comp / "train.csv", index=False)
+        test.to_csv(comp / "test.csv", index=False)
+        pd.DataFrame({"id": test["id"], "target": 0.5}).to_csv(comp / "sample_submission.csv", index=False)
+        (comp / "competition.toml").write_text('[competition]\ntask = "binary"\ntarget = "target"\nid = "id"\n'
+                                               'metric = "roc_auc"\n')
+        cmd = [sys.executable, "-m", "pipeline", "run", "--stage", "features"]
+        subprocess.run(cmd[:-1] + ["folds"], cwd=tmp, check=True, capture_output=True, env=_env())
+        out = []
+        for extra in (["--force"], ["--force"], []):
+            t0 = time.perf_counter()
+            subprocess.run(cmd + extra, cwd=tmp, check=True, capture_output=True, env=_env())
+            out.append(time.perf_counter() - t0)
+    print(f"features stage via CLI (CSV read + blocks + parquet write): cold {out[0]:.2f}s  "
+          f"block cache warm (--force) {out[1]:.2f}s ({out[0] / out[1]:.1f}x)  "
+          f"stage fresh (skipped) {out[2]:.2f}s ({out[0] / out[2]:.1f}x)")
+
+
+def _env() -> dict:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the synthetic table")
+    parser.add_argument("--skip-scores", action="store_true")
+    parser.add_argument("--skip-timing", action="store_true")
+    args = parser.parse_args()
+    threads = resolve_threads(0)
+    if not args.skip_scores:
+        for name in ("ames_clean", "fine_foods"):
+            scores(name, threads)
+    if not args.skip_timing:
+        timing(args.rows, threads)
+
+
+if __name__ == "__main__":
+    main()

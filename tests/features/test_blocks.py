@@ -1,0 +1,170 @@
+"""Built-in blocks: identical train/test columns on every data set, and each block's values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import BUILTIN_BLOCKS, build_features
+from features._columns import column_kinds
+
+DATASETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
+SMALL_TEXT = {"ngram_max": 1, "max_features": 3000}
+
+
+def _all_blocks(ds) -> list[dict]:
+    """Every built-in block, on the columns of this data set it can read (defaults where possible)."""
+    cols = [c for c in ds.train.columns if c not in (ds.id_col, ds.target)]
+    kinds = column_kinds(ds.train, ds.test, cols)
+    numeric = [c for c in cols if kinds[c] == "numeric"]
+    keyed = sorted(cols, key=lambda c: ds.train[c].nunique())
+    blocks = [{"block": "numeric"}, {"block": "missing_indicator"}, {"block": "log"}, {"block": "rank"},
+              {"block": "label"}, {"block": "count"}, {"block": "onehot"}, {"block": "target_encoding"},
+              {"block": "datetime"},
+              {"block": "group_agg", "by": keyed[0], "columns": [c for c in numeric if c != keyed[0]][:3],
+               "aggs": ["mean", "std", "count"], "diff": True},
+              {"block": "text_sequence", "maxlen": 30}, {"block": "bag_of_words", "max_words": 20},
+              {"block": "tfidf_svd", "n_components": 4, **SMALL_TEXT}, {"block": "tfidf_linear", **SMALL_TEXT},
+              {"block": "image"}]
+    if not [c for c in numeric if c != keyed[0]]:
+        blocks = [b for b in blocks if b["block"] != "group_agg"]
+    cats = [c for c in cols if kinds[c] == "categorical"]
+    # category keeps the column name: give it columns the numeric block does not also emit
+    blocks.append({"block": "category", "columns": cats} if cats else {"block": "category"})
+    return blocks
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_builtin_block_gives_identical_train_and_test_columns(name, load, tmp_path):
+    ds = load(name)
+    blocks = _all_blocks(ds)
+    assert {b["block"] for b in blocks} | {"group_agg"} == set(BUILTIN_BLOCKS)
+    fs = build_features(ds.train, ds.test, **ds.kwargs(tmp_path, blocks))
+    assert list(fs.train.columns) == list(fs.test.columns)
+    assert fs.train.dtypes.tolist() == fs.test.dtypes.tolist()
+    assert len(fs.train) == len(ds.train) and len(fs.test) == len(ds.test)
+    assert ds.id_col not in fs.train.columns and ds.target not in fs.train.columns
+    assert fs.train.shape[1] > 0
+    assert all(not isinstance(t, np.dtypes.ObjectDType) for t in fs.train.dtypes), "object columns reach models"
+    for arr_name, (tr, te) in fs.arrays.items():
+        assert tr.shape[0] == len(ds.train) and te.shape[0] == len(ds.test) and tr.shape[1:] == te.shape[1:]
+    ran = {r["block"] for r in fs.report}
+    kinds = set(column_kinds(ds.train, ds.test, [c for c in ds.train.columns
+                                                  if c not in (ds.id_col, ds.target)]).values())
+    if "text" in kinds:
+        assert {"text_sequence", "bag_of_words", "tfidf_svd", "tfidf_linear"} <= ran
+        assert fs.arrays["review_seq"][0].shape == (len(ds.train), 30)
+    if "categorical" in kinds:
+        assert {"label", "count", "onehot", "target_encoding", "category"} <= ran
+    if name == "digits":
+        assert fs.arrays["image"][0].shape == (len(ds.train), 1, 8, 8)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_default_blocks_run_on_every_data_set(name, load, tmp_path):
+    ds = load(name)
+    logs: list[str] = []
+    fs = build_features(ds.train, ds.test, **ds.kwargs(tmp_path, [], log=logs.append))
+    assert any("automatic blocks" in m for m in logs)
+    assert list(fs.train.columns) == list(fs.test.columns)
+    assert fs.train.dtypes.tolist() == fs.test.dtypes.tolist()
+    if name == "fine_foods":  # free text gets a real representation for tabular models
+        assert "review__tfidf_lr" in fs.train.columns and "review__svd_0" in fs.train.columns
+        assert "review_seq" in fs.arrays
+    if name == "digits":
+        assert "image" in fs.arrays
+
+
+def _frames(train: dict, test: dict):
+    return pd.DataFrame(train), pd.DataFrame(test)
+
+
+def _build(train, test, blocks, tmp_path, *, target="y", task=None, folds=None):
+    from pipeline.task import TaskInfo
+
+    task = task or TaskInfo("regression")
+    folds = np.arange(len(train)) % 2 if folds is None else folds
+    return build_features(train, test, id_col="id", target=target, task=task, folds=folds, blocks=blocks,
+                          drop=[], cache_dir=tmp_path, log=lambda m: None)
+
+
+def test_numeric_downcasts_and_keeps_missing(tmp_path):
+    train, test = _frames({"id": [1, 2, 3], "small": [1, 2, 3], "big": [0, 70000, 5], "f": [0.5, np.nan, 2.0],
+                           "y": [0.0, 1.0, 2.0]},
+                          {"id": [4], "small": [-4], "big": [9], "f": [1.0]})
+    fs = _build(train, test, [{"block": "numeric"}, {"block": "missing_indicator"}], tmp_path)
+    assert fs.train["small"].dtype == np.int8 and fs.train["big"].dtype == np.int32
+    assert fs.train["f"].dtype == np.float32 and np.isnan(fs.train["f"][1])
+    assert fs.test["small"].tolist() == [-4]
+    assert list(fs.train.columns) == ["small", "big", "f", "f__isna"]  # only columns with missing values
+    assert fs.train["f__isna"].tolist() == [0, 1, 0]
+
+
+def test_log_and_rank(tmp_path):
+    train, test = _frames({"id": [1, 2, 3], "x": [-9.0, 0.0, 99.0], "y": [0.0, 1.0, 2.0]}, {"id": [4], "x": [3.0]})
+    fs = _build(train, test, [{"block": "log"}, {"block": "rank"}], tmp_path)
+    np.testing.assert_allclose(fs.train["x__log"], [-np.log(10), 0.0, np.log(100)], rtol=1e-6)
+    assert fs.train["x__rank"].tolist() == [0.25, 0.5, 1.0] and fs.test["x__rank"].tolist() == [0.75]
+
+
+def test_label_codes_unseen_and_missing(tmp_path):
+    train, test = _frames({"id": [1, 2, 3, 4], "c": ["b", "a", None, "b"], "y": [0.0, 1.0, 0.0, 1.0]},
+                          {"id": [5, 6, 7], "c": ["a", "zzz", None]})
+    fs = _build(train, test, [{"block": "label", "columns": ["c"]}, {"block": "count", "columns": ["c"]},
+                              {"block": "onehot", "columns": ["c"]}], tmp_path)
+    assert fs.train["c__label"].tolist() == [1, 0, -1, 1]
+    assert fs.test["c__label"].tolist() == [0, -2, -1]  # unseen -> -2, missing -> -1
+    assert fs.train["c__count"].tolist() == [2, 2, 2, 2] and fs.test["c__count"].tolist() == [2, 1, 2]
+    assert [c for c in fs.train.columns if c.startswith("c=")] == ["c=a", "c=b", "c=__other__"]
+    assert fs.test[["c=a", "c=b", "c=__other__"]].to_numpy().tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 0]]
+
+
+def test_category_shares_categories_so_unseen_test_values_never_crash_lightgbm(tmp_path):
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    n = 200
+    train = pd.DataFrame({"id": range(n), "c": rng.choice(["a", "b", "c"], n), "y": rng.integers(0, 2, n)})
+    test = pd.DataFrame({"id": range(n, n + 4), "c": ["a", "new1", "new2", None]})
+    blocks = [{"block": b, "columns": ["c"]} for b in ("category", "label", "count", "onehot", "target_encoding")]
+    from pipeline.task import TaskInfo
+
+    fs = _build(train, test, blocks, tmp_path, task=TaskInfo.from_target("binary", train["y"]),
+                folds=np.arange(n) % 5)
+    assert fs.train["c"].dtype == fs.test["c"].dtype and "new1" in fs.test["c"].cat.categories
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+                        lgb.Dataset(fs.train, train["y"]), 5)
+    pred = booster.predict(fs.test)
+    assert pred.shape == (4,) and np.isfinite(pred).all()
+
+
+def test_datetime_parts(tmp_path):
+    train, test = _frames({"id": [1, 2], "d": ["2024-01-31", "2024-03-01"], "y": [0.0, 1.0]},
+                          {"id": [3], "d": ["2025-02-03"]})
+    fs = _build(train, test, [{"block": "datetime"}], tmp_path)
+    assert list(fs.train.columns) == ["d__year", "d__month", "d__day", "d__dayofweek", "d__elapsed"]  # no time
+    assert fs.train["d__month"].tolist() == [1, 3] and fs.test["d__year"].tolist() == [2025]
+    assert fs.train["d__dayofweek"].tolist() == [2, 4]  # Wednesday, Friday
+    assert fs.train["d__elapsed"].tolist() == [0.0, 30.0]
+
+
+def test_group_aggregations_match_pandas(load, tmp_path):
+    ds = load("hpc")
+    fs = build_features(ds.train, ds.test, **ds.kwargs(tmp_path, [
+        {"block": "group_agg", "by": "protocol", "columns": ["compounds"], "aggs": ["mean", "max", "count"]}]))
+    both = pd.concat([ds.train, ds.test], ignore_index=True)
+    expect = both.groupby("protocol")["compounds"].transform("mean").to_numpy(dtype=np.float32)
+    got = np.concatenate([fs.train["compounds__by_protocol__mean"], fs.test["compounds__by_protocol__mean"]])
+    np.testing.assert_allclose(got, expect, rtol=1e-6)
+    assert fs.train["compounds__by_protocol__count"].iloc[0] == (both["protocol"] == ds.train["protocol"][0]).sum()
+
+
+def test_image_block_reshapes_and_scales_digits(load, tmp_path):
+    ds = load("digits")
+    fs = build_features(ds.train, ds.test, **ds.kwargs(tmp_path, [{"block": "image", "scale": 16.0}]))
+    tr, te = fs.arrays["image"]
+    assert tr.dtype == np.float32 and tr.shape == (len(ds.train), 1, 8, 8) and te.shape == (len(ds.test), 1, 8, 8)
+    assert tr[0, 0, 2, 5] == np.float32(ds.train["pixel_2_5"][0] / 16.0)
+    assert 0.0 <= tr.min() and tr.max() <= 1.0
+    assert fs.train.shape[1] == 0  # arrays only

@@ -1,0 +1,123 @@
+"""Per-block cache: hits and misses counted by recomputations; atomic entries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import build_features
+from features._categorical import Count
+from features._target import TargetEncoding
+
+BLOCKS = [{"block": "numeric"}, {"block": "count", "columns": ["sex", "pclass"]},
+          {"block": "target_encoding", "columns": ["sex"]}, {"block": "label", "columns": ["pclass"]}]
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts real computations of the count and target_encoding blocks."""
+    counter = {"count": 0, "target_encoding": 0}
+    for cls in (Count, TargetEncoding):
+        original = cls.build
+
+        def counted(self, train, test, ctx, _original=original):
+            counter[self.name] += 1
+            return _original(self, train, test, ctx)
+
+        monkeypatch.setattr(cls, "build", counted)
+    return counter
+
+
+def _misses(fs) -> list[str]:
+    return [r["block"] for r in fs.report if not r["cached"]]
+
+
+def test_second_build_loads_every_block_from_cache(titanic, tmp_path, calls):
+    first = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    assert _misses(first) == ["numeric", "count", "target_encoding", "label"]
+    second = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    assert _misses(second) == [] and calls == {"count": 1, "target_encoding": 1}
+    pd.testing.assert_frame_equal(first.train, second.train)
+    pd.testing.assert_frame_equal(first.test, second.test)
+    assert second.train.dtypes.tolist() == first.train.dtypes.tolist()
+
+
+def test_changed_parameter_recomputes_only_that_block(titanic, tmp_path, calls):
+    build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    changed = [dict(b) for b in BLOCKS]
+    changed[2]["smoothing"] = 50.0
+    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, changed))
+    assert _misses(fs) == ["target_encoding"] and calls == {"count": 1, "target_encoding": 2}
+    # and back: the earlier entry is still there
+    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    assert _misses(fs) == [] and calls == {"count": 1, "target_encoding": 2}
+
+
+def test_changed_input_column_recomputes_blocks_reading_it(titanic, tmp_path, calls):
+    build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    train = titanic.train.copy()
+    train.loc[0, "pclass"] = "3rd" if train.loc[0, "pclass"] != "3rd" else "1st"
+    fs = build_features(train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    assert _misses(fs) == ["count", "label"] and calls == {"count": 2, "target_encoding": 1}
+    train.loc[1, "age"] = 99.0
+    fs = build_features(train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    assert _misses(fs) == ["numeric"]
+
+
+def test_changed_folds_or_target_recompute_only_supervised_blocks(titanic, tmp_path, calls):
+    build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    folds = np.roll(titanic.folds, 1)
+    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS, folds=folds))
+    assert _misses(fs) == ["target_encoding"]
+    train = titanic.train.copy()
+    train.loc[0, titanic.target] = 1 - train.loc[0, titanic.target]
+    fs = build_features(train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS, folds=folds))
+    assert _misses(fs) == ["target_encoding"] and calls == {"count": 1, "target_encoding": 3}
+
+
+PLUGIN = '''
+import pandas as pd
+from features import feature_block
+
+
+@feature_block("family", columns=["sibsp", "parch"])
+def family(frame, offset=1):
+    return pd.DataFrame({"family": frame["sibsp"] + frame["parch"] + offset})
+'''
+
+
+def test_changed_plugin_source_recomputes_that_block_only(titanic, tmp_path):
+    plugin = tmp_path / "features.py"
+    plugin.write_text(PLUGIN)
+    blocks = [{"block": "family"}, {"block": "count", "columns": ["sex"]}]
+    kw = titanic.kwargs(tmp_path / "cache", blocks, plugin_file=plugin)
+    fs = build_features(titanic.train, titanic.test, **kw)
+    assert fs.train["family"].tolist()[:5] == (titanic.train.sibsp + titanic.train.parch + 1).tolist()[:5]
+    assert _misses(build_features(titanic.train, titanic.test, **kw)) == []
+    plugin.write_text(PLUGIN.replace("+ offset", "+ offset * 2"))
+    fs = build_features(titanic.train, titanic.test, **kw)
+    assert _misses(fs) == ["family"]
+    assert fs.train["family"][0] == titanic.train.sibsp[0] + titanic.train.parch[0] + 2
+
+
+def test_failing_block_leaves_no_partial_entry(titanic, tmp_path, monkeypatch):
+    def boom(self, train, test, ctx):
+        raise RuntimeError("crash inside the block")
+
+    monkeypatch.setattr(TargetEncoding, "build", boom)
+    cache = tmp_path / "cache"
+    with pytest.raises(RuntimeError, match="crash inside"):
+        build_features(titanic.train, titanic.test, **titanic.kwargs(cache, BLOCKS))
+    assert {p.name for p in cache.iterdir()} == {"numeric", "count"}  # finished blocks are cached
+    assert not (cache / "target_encoding").exists()
+    leftovers = [p for p in cache.rglob("*") if p.name.startswith(".tmp")]
+    assert leftovers == []
+
+
+def test_damaged_entry_is_recomputed(titanic, tmp_path):
+    build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    for f in (tmp_path / "count").rglob("train.parquet"):
+        f.write_bytes(b"not parquet")
+    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
+    assert _misses(fs) == ["count"]

@@ -1,0 +1,123 @@
+"""Bad block configuration: one clear UserError line, raised before anything is written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from features import build_features
+from pipeline.errors import UserError
+
+
+@pytest.mark.parametrize("blocks,message", [
+    ([{"block": "target_encode", "columns": ["sex"]}],
+     r"features.blocks\[0\]: unknown block 'target_encode' \(did you mean 'target_encoding'\?\)"),
+    ([{"block": "numeric"}, {"block": "target_encoding", "columns": ["sexx"]}],
+     r"features.blocks\[1\] \(target_encoding\): column 'sexx' not found in train \(did you mean 'sex'\?\)"),
+    ([{"block": "tfidf_svd", "columns": ["age"]}],
+     r"column 'age' is numeric, but block 'tfidf_svd' reads text or categorical columns"),
+    ([{"block": "text_sequence", "columns": ["sibsp"]}], r"column 'sibsp' is numeric"),
+    ([{"block": "target_encoding", "columns": ["sex"], "smooth": 3}],
+     r"unknown parameter 'smooth' \(did you mean 'smoothing'\?\)"),
+    ([{"block": "target_encoding", "columns": ["sex"], "smoothing": "high"}],
+     r"parameter 'smoothing' must be a number, got 'high'"),
+    ([{"block": "count", "columns": ["sex"], "scope": "tran"}],
+     r"parameter 'scope' has 'tran', expected one of 'all', 'train' \(did you mean 'train'\?\)"),
+    ([{"block": "datetime", "columns": ["sex"]}], r"column 'sex' is categorical, but block 'datetime' reads datetime"),
+    ([{"block": "group_agg", "columns": ["age"]}], r"missing parameter 'by'"),
+    ([{"block": "group_agg", "by": "klass", "columns": ["age"]}], r"column 'klass' not found in train"),
+    ([{"block": "label", "columns": ["survived"]}], r"column 'survived' is the target"),
+    ([{"block": "label", "columns": ["id"]}], r"column 'id' is the id column"),
+    (["numeric"], r"each block must be a table like \{block = \"numeric\"\}, got 'numeric'"),
+    ([{"columns": ["age"]}], r"each block must be a table"),
+    ([{"block": "numeric", "columns": "age"}], r"parameter 'columns' must be a list, got 'age'"),
+    ([{"block": "image", "columns": ["age", "sibsp", "parch"]}], r"3 pixel columns do not fill shape"),
+])
+def test_bad_block_entries_raise_one_clear_line_before_writing(titanic, tmp_path, blocks, message):
+    cache = tmp_path / "cache"
+    with pytest.raises(UserError, match=message) as info:
+        build_features(titanic.train, titanic.test, **titanic.kwargs(cache, blocks))
+    assert "\n" not in str(info.value)
+    assert not cache.exists()  # validated before any cache file was written
+
+
+def test_column_missing_from_test(titanic, tmp_path):
+    train = titanic.train.assign(extra=1)
+    with pytest.raises(UserError, match="column 'extra' is in train but not in test"):
+        build_features(train, titanic.test, **titanic.kwargs(tmp_path, [{"block": "numeric", "columns": ["extra"]}]))
+
+
+def test_plugin_problems_are_user_errors(titanic, tmp_path):
+    plugin = tmp_path / "features.py"
+    plugin.write_text("def broken(:\n")
+    with pytest.raises(UserError, match=r"features.py: cannot load feature plug-in \(SyntaxError"):
+        build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [], plugin_file=plugin))
+    plugin.write_text("from features import Block\n\nclass Mine(Block):\n    name = 'numeric'\n")
+    with pytest.raises(UserError, match="block name 'numeric' is a built-in block; rename"):
+        build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [], plugin_file=plugin))
+
+
+def _set_blocks(ws, blocks_toml: str) -> None:
+    cfg = ws / "competition" / "titanic" / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("[features]\n", f"[features]\nblocks = {blocks_toml}\n", 1))
+
+
+@pytest.mark.parametrize("blocks_toml,message", [
+    ('[{block = "target_encode", columns = ["sex"]}]', "unknown block 'target_encode' (did you mean 'target_encoding'?)"),
+    ('[{block = "label", columns = ["sexx"]}]', "column 'sexx' not found in train (did you mean 'sex'?)"),
+    ('[{block = "tfidf_svd", columns = ["age"]}]', "column 'age' is numeric, but block 'tfidf_svd' reads text"),
+])
+def test_cli_exits_2_with_one_line(titanic_ws, blocks_toml, message):
+    _set_blocks(titanic_ws, blocks_toml)
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--stage", "features", "--root", str(titanic_ws)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()  # progress lines, then the error on one line
+    errors = [line for line in lines if line.startswith("error:")]
+    assert errors == [lines[-1]] and message in lines[-1]
+    runs = titanic_ws / "competition" / "titanic" / "runs"
+    assert not (runs / "cache" / "features").exists() and not (runs / "features").exists()
+
+
+PLUGIN = '''
+import numpy as np
+import pandas as pd
+from features import SupervisedBlock, feature_block
+
+
+@feature_block("family", columns=["sibsp", "parch"])
+def family(frame, offset=1):
+    """Family size aboard."""
+    return pd.DataFrame({"family": frame["sibsp"] + frame["parch"] + offset})
+
+
+class SexRate(SupervisedBlock):
+    """Survival rate by sex, out of fold."""
+
+    name = "sex_rate"
+
+    def fit(self, X, y, ctx):
+        return pd.Series(y).groupby(X["sex"].to_numpy()).mean()
+
+    def apply(self, rates, X):
+        return pd.DataFrame({"sex_rate": X["sex"].map(rates).astype("float32").to_numpy()})
+'''
+
+
+def test_competition_plugin_blocks_run_through_the_stage(titanic_ws):
+    import pandas as pd
+
+    from pipeline.cli import main
+
+    comp = titanic_ws / "competition" / "titanic"
+    (comp / "features.py").write_text(PLUGIN)
+    _set_blocks(titanic_ws, '[{block = "numeric"}, {block = "family", offset = 0}, '
+                            '{block = "sex_rate", columns = ["sex"]}, {block = "category", columns = ["sex"]}]')
+    assert main(["run", "--stage", "features", "--root", str(titanic_ws)]) == 0
+    X = pd.read_parquet(comp / "runs" / "features" / "train.parquet")
+    assert list(X.columns) == ["age", "sibsp", "parch", "family", "sex_rate", "sex"]
+    assert (X["family"] == X["sibsp"] + X["parch"]).all()
+    assert X["sex_rate"].nunique() > 2  # out of fold: each fold's rates differ slightly
+    assert X["sex"].dtype == "category"

@@ -137,11 +137,12 @@ def _check_predictions(model: Any, info, X_va, needs_proba: bool) -> list[str]:
             if proba.shape != (len(X_va), k):
                 problems.append(f"predict_proba() returned shape {proba.shape}; expected ({len(X_va)}, {k}): "
                                 f"one row per input row, one column per class")
-            elif not np.all((proba >= 0) & (proba <= 1)):
-                problems.append("predict_proba() returned values outside [0, 1]")
-            elif not np.allclose(proba.sum(axis=1), 1.0, atol=1e-6):
-                worst = float(np.abs(proba.sum(axis=1) - 1).max())
-                problems.append(f"predict_proba() rows do not sum to 1 (off by up to {worst:.3g}); normalise them")
+            else:
+                if not np.all((proba >= 0) & (proba <= 1)):
+                    problems.append("predict_proba() returned values outside [0, 1]")
+                if not np.allclose(proba.sum(axis=1), 1.0, atol=1e-6):
+                    worst = float(np.abs(proba.sum(axis=1) - 1).max())
+                    problems.append(f"predict_proba() rows do not sum to 1 (off by up to {worst:.3g}); normalise them")
         pred = predict_model(model, X_va, info, needs_proba=needs_proba)
     except Exception as exc:  # noqa: BLE001
         return [*problems, f"prediction failed ({type(exc).__name__}: {exc})"]

@@ -1,0 +1,106 @@
+"""check_model: every built-in model passes; models that break the contract fail with a clear message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from models import MODEL_TYPES, ModelContext, build_model
+from models.testing import ModelCheckError, check_model, make_data
+from pipeline.metrics import DEFAULT_METRIC, get_metric
+from pipeline.task import TaskInfo
+
+TASKS = {"binary": TaskInfo("binary", (0, 1)), "multiclass": TaskInfo("multiclass", (0, 1, 2)),
+         "regression": TaskInfo("regression")}
+
+# Every built-in model type, in the configurations the pipeline uses (one scikit-learn estimator per family).
+BUILT_INS = {
+    "binary": [{"type": "lightgbm", "params": {"n_estimators": 50}},
+               {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"},
+               {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesClassifier", "params": {"n_estimators": 20}},
+               {"type": "sklearn", "estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "preprocess": "none"}],
+    "multiclass": [{"type": "lightgbm", "params": {"n_estimators": 50}},
+                   {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"},
+                   {"type": "sklearn", "estimator": "sklearn.neighbors.KNeighborsClassifier"}],
+    "regression": [{"type": "lightgbm", "params": {"n_estimators": 50}},
+                   {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge"},
+                   {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesRegressor", "params": {"n_estimators": 20}}],
+}
+CASES = [(task, spec) for task, specs in BUILT_INS.items() for spec in specs]
+
+
+def test_every_registered_type_is_covered():
+    assert {spec["type"] for _, spec in CASES} == set(MODEL_TYPES)
+
+
+@pytest.mark.parametrize("task,spec", CASES, ids=[f"{t}-{s.get('estimator', s['type']).split('.')[-1]}" for t, s in CASES])
+def test_built_in_models_pass_the_conformance_check(task, spec):
+    info = TASKS[task]
+    ctx = ModelContext(info, get_metric(DEFAULT_METRIC[task]), threads=1)
+    model = build_model("m", {"params": {}, "preprocess": "auto", **spec}, ctx)
+    X, y = make_data(info, categorical=True)  # categoricals and missing values, like the feature frames
+    check_model(model, info, X=X, y=y)
+
+
+class MutatesParams(ClassifierMixin, BaseEstimator):
+    """Writes fitted state into a constructor parameter."""
+
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, X, y):
+        self.C = self.C * 2
+        self.model_ = LogisticRegression(C=self.C).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+class UnnormalisedProba(MutatesParams):
+    """Probabilities whose rows do not sum to 1."""
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression(C=self.C).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X) * 0.8
+
+
+class BatchDependent(UnnormalisedProba):
+    """Normalises predictions over the batch: a row's prediction depends on its neighbours."""
+
+    def predict_proba(self, X):
+        p = self.model_.predict_proba(X)[:, 1]
+        p = (p - p.min()) / (p.max() - p.min())
+        return np.column_stack([1 - p, p])
+
+
+@pytest.mark.parametrize("model,message", [
+    (MutatesParams(), r"fit\(\) changed constructor parameter 'C' \(from 1\.0 to 2\.0\)"),
+    (UnnormalisedProba(), r"predict_proba\(\) rows do not sum to 1"),
+    (BatchDependent(), r"depends on the other rows"),
+])
+def test_check_model_catches_broken_models(model, message):
+    with pytest.raises(ModelCheckError, match=message):
+        check_model(model, "binary")
+
+
+def test_check_model_names_a_missing_predict_proba():
+    from sklearn.svm import SVC
+
+    with pytest.raises(ModelCheckError, match=r"has no predict_proba"):
+        check_model(SVC(), "binary")
+    check_model(SVC(), "binary", needs_proba=False)  # fine for a label metric such as accuracy
+
+
+def test_a_plain_sklearn_estimator_passes():
+    check_model(LogisticRegression(), "multiclass")

@@ -1,0 +1,97 @@
+"""Plug-ins end to end: a teammate's model file (and an import path) trains under the folds and joins the ensemble."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+
+PLUGIN = '''
+"""A teammate's model: logistic regression on a few hand-picked interactions."""
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+
+class Model(ClassifierMixin, BaseEstimator):
+    def __init__(self, C=1.0, n_jobs=None):
+        self.C = C
+        self.n_jobs = n_jobs
+
+    def _design(self, X):
+        X = np.asarray(X, dtype=float)
+        return np.column_stack([X, X[:, :3] ** 2])
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(self._design(X), y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(self._design(X))
+
+    def predict(self, X):
+        return self.model_.predict(self._design(X))
+'''
+
+MODELS = '''
+[models.lgbm]
+type = "lightgbm"
+params = { n_estimators = 200 }
+
+[models.mine]
+type = "teammate"
+preprocess = "scale"
+params = { C = 0.3 }
+
+[models.nb]
+type = "sklearn.naive_bayes.GaussianNB"
+preprocess = "scale"
+'''
+
+
+@pytest.fixture
+def ws(titanic_ws):
+    ws = titanic_ws
+    comp = ws / "competition" / "titanic"
+    text = (comp / "competition.toml").read_text()
+    (comp / "competition.toml").write_text(text[: text.index("[models.lgbm]")] + MODELS)
+    (comp / "models").mkdir()
+    (comp / "models" / "teammate.py").write_text(PLUGIN)
+    return ws
+
+
+def test_plugin_file_and_import_path_join_the_run_and_the_ensemble(ws, capsys):
+    assert main(["run", "--root", str(ws)]) == 0
+    runs = ws / "competition" / "titanic" / "runs"
+    for name in ("lgbm", "mine", "nb"):
+        oof = pd.read_parquet(runs / "models" / name / "oof.parquet")
+        assert len(oof) == 1047 and oof["pred"].between(0, 1).all()
+        scores = json.loads((runs / "models" / name / "scores.json").read_text())
+        assert len(scores["folds"]) == 5 and scores["overall"] > 0.75
+    params = json.loads((runs / "models" / "mine" / "params.json").read_text())
+    assert params["params"]["C"] == 0.3 and params["params"]["n_jobs"] == 1  # threads handed to the plug-in
+    ensemble = json.loads((runs / "ensemble" / "scores.json").read_text())
+    assert set(ensemble["members"]) == {"lgbm", "mine", "nb"}
+    err = capsys.readouterr().err
+    assert "[cv] mine fold 4:" in err
+    table = [line for line in err.splitlines() if line.startswith("[cv] ") and "fold" not in line
+             and line.split()[1] in ("lgbm", "mine", "nb")]
+    assert len(table) == 3  # the summary table closes the stage, best first
+    scores = [float(line.split()[3]) for line in table]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_editing_the_plugin_file_retrains_it(ws):
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    run = ws / "competition" / "titanic" / "runs" / "models" / "mine" / "oof.parquet"
+    before = pd.read_parquet(run)["pred"].to_numpy()
+    plugin = ws / "competition" / "titanic" / "models" / "teammate.py"
+    plugin.write_text(PLUGIN.replace("X[:, :3] ** 2", "X[:, :2] ** 3"))
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    assert not np.allclose(pd.read_parquet(run)["pred"].to_numpy(), before)

@@ -1,0 +1,181 @@
+"""The k-fold loop: OOF coverage, no validation rows in training, fresh clones, pseudo rows, LightGBM parity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models import train_cv
+
+def with_rowid(frame, start: int = 0):
+    """A copy of `frame` with a `rowid` column numbering its rows from `start`."""
+    out = frame.copy()
+    out["rowid"] = np.arange(start, start + len(frame), dtype=np.float64)
+    return out
+
+
+# A plug-in that logs the rows each fold model was fitted on and "predicts" each row's own id, so the
+# OOF array shows which row landed where. It refuses a second fit: every fold must get a fresh clone.
+SPY = '''
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Model(ClassifierMixin, BaseEstimator):
+    def __init__(self, log_path="", scale=1000.0):
+        self.log_path = log_path
+        self.scale = scale
+
+    def fit(self, X, y, X_valid=None, y_valid=None):
+        if hasattr(self, "fitted_rows_"):
+            raise RuntimeError("fitted twice: the CV loop must clone a fresh model per fold")
+        self.fitted_rows_ = X["rowid"].to_numpy().astype(int)
+        self.classes_ = np.array([0, 1])
+        with open(self.log_path, "a") as fh:
+            fh.write(" ".join(map(str, self.fitted_rows_)) + "|" + " ".join(map(str, X_valid["rowid"].astype(int))) + "\\n")
+        return self
+
+    def predict_proba(self, X):
+        p = (X["rowid"].to_numpy() % self.scale) / self.scale
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+'''
+
+
+def _spy(tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "spy.py").write_text(SPY)
+    log = tmp_path / "fits.log"
+    return plugins, log, {"type": "spy", "params": {"log_path": str(log), "scale": 1e6}, "preprocess": "auto"}
+
+
+def _fits(log):
+    out = []
+    for line in log.read_text().splitlines():
+        fit, valid = line.split("|")
+        out.append((set(map(int, fit.split())), set(map(int, valid.split()))))
+    return out
+
+
+def test_oof_covers_every_row_once_and_fold_models_never_see_their_validation_rows(titanic, tmp_path):
+    plugins, log, spec = _spy(tmp_path)
+    X = with_rowid(titanic.X)
+    n = len(X)
+    res = train_cv("spy", spec, X, titanic.y, with_rowid(titanic.X_test, 5000), titanic.folds, titanic.task,
+                   titanic.metric, plugin_dir=plugins, log=lambda m: None)
+    np.testing.assert_allclose(res.oof, np.arange(n) / 1e6)  # each row predicted by exactly one fold model
+    fits = _fits(log)
+    assert len(fits) == len(np.unique(titanic.folds))
+    for k, (fit_rows, valid_rows) in enumerate(fits):
+        held_out = set(np.flatnonzero(titanic.folds == k).tolist())
+        assert valid_rows == held_out
+        assert fit_rows.isdisjoint(held_out)
+        assert fit_rows | held_out == set(range(n))
+    assert len(res.test_by_fold) == len(fits)
+    assert res.fold_scores and len(res.fold_scores) == len(fits)
+
+
+def test_pseudo_rows_join_only_that_folds_training_set(titanic, tmp_path):
+    plugins, log, spec = _spy(tmp_path)
+    X_test = with_rowid(titanic.X_test, 100_000)
+
+    def extra_rows(k):
+        rows = X_test.iloc[[k, k + 10]].copy()
+        rows["rowid"] = [90_000 + k, 90_100 + k]
+        return rows, np.array([1, 0])
+
+    train_cv("spy", spec, with_rowid(titanic.X), titanic.y, X_test, titanic.folds, titanic.task, titanic.metric,
+             plugin_dir=plugins, extra_rows=extra_rows, log=lambda m: None)
+    for k, (fit_rows, valid_rows) in enumerate(_fits(log)):
+        extra = {r for r in fit_rows if r >= 90_000}
+        assert extra == {90_000 + k, 90_100 + k}
+        assert not any(r >= 90_000 for r in valid_rows)
+
+
+def test_lightgbm_trainer_matches_a_hand_written_loop(titanic):
+    import lightgbm as lgb
+
+    from models import ModelContext
+    from models.lgbm import lgb_params
+
+    spec = {"type": "lightgbm", "params": {"num_leaves": 7, "n_estimators": 300, "early_stopping_rounds": 30}}
+    logs = []
+    res = train_cv("lgbm", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task,
+                   titanic.metric, threads=1, log=logs.append)
+    params, rounds, early = lgb_params("lgbm", spec["params"], ModelContext(titanic.task, titanic.metric, 1))
+    assert (rounds, early, params["num_threads"], params["metric"]) == (300, 30, 1, "auc")
+    oof = np.zeros(len(titanic.y))
+    best = []
+    for k in range(5):
+        tr, va = titanic.folds != k, titanic.folds == k
+        dtrain = lgb.Dataset(titanic.X[tr], titanic.y[tr])
+        dvalid = lgb.Dataset(titanic.X[va], titanic.y[va], reference=dtrain)
+        booster = lgb.train(params, dtrain, rounds, valid_sets=[dvalid], callbacks=[lgb.early_stopping(early, verbose=False)])
+        oof[va] = booster.predict(titanic.X[va], num_iteration=booster.best_iteration)
+        best.append(booster.best_iteration)
+    assert np.array_equal(res.oof, oof)
+    assert res.params["best_iterations"] == best and len(set(best)) > 1  # per-fold best iteration
+    assert res.overall == pytest.approx(titanic.metric(titanic.y, oof))
+    imp = res.extra_tables["feature_importance.csv"]
+    assert set(imp["feature"]) == set(titanic.X.columns)
+    assert list(imp.columns[:2]) == ["feature", "importance"] and imp["importance"].is_monotonic_decreasing
+    assert sum("[cv] lgbm fold" in m for m in logs) == 5
+    json.dumps(res.params)  # params.json must be plain JSON
+
+
+def test_sklearn_trainer_handles_categoricals_and_missing_values(titanic):
+    assert titanic.X.isna().any().any() and any(str(t) == "category" for t in titanic.X.dtypes)
+    spec = {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.5},
+            "preprocess": "auto"}
+    res = train_cv("lr", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task, titanic.metric,
+                   log=lambda m: None)
+    assert res.overall > 0.8 and res.test.shape == (len(titanic.X_test),)
+    assert ((res.test > 0) & (res.test < 1)).all()
+    assert res.params["params"]["C"] == 0.5 and res.params["params"]["preprocess"]["scale"] is True
+    assert "feature_importance.csv" in res.extra_tables  # |coef| per one-hot column
+
+
+def _frame(n, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(4)})
+    X["c"] = pd.Categorical(rng.choice(["a", "b", "c"], n))
+    return X, rng
+
+
+@pytest.mark.parametrize("spec", [
+    {"type": "lightgbm", "params": {"n_estimators": 60}},
+    {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesClassifier", "params": {"n_estimators": 30}},
+])
+def test_multiclass_predictions_are_probability_rows_in_class_order(spec):
+    from pipeline.metrics import get_metric
+    from pipeline.task import TaskInfo
+
+    X, rng = _frame(400)
+    y = np.digitize(X["x0"].to_numpy(), [-0.5, 0.5])
+    folds = np.arange(400) % 4
+    task = TaskInfo("multiclass", (0, 1, 2))
+    res = train_cv("m", {"preprocess": "auto", **spec}, X, y, X.iloc[:50], folds, task, get_metric("log_loss"),
+                   log=lambda m: None)
+    assert res.oof.shape == (400, 3) and res.test.shape == (50, 3)
+    np.testing.assert_allclose(res.oof.sum(axis=1), 1.0)
+    assert (res.oof.argmax(axis=1) == y).mean() > 0.8
+
+
+def test_rmsle_fits_the_log_target_and_predicts_the_original_scale():
+    from pipeline.metrics import get_metric
+    from pipeline.task import TaskInfo
+
+    X, rng = _frame(500, seed=1)
+    y = np.exp(1.0 + X["x0"].to_numpy() + 0.1 * rng.normal(size=500)) * 1000
+    folds = np.arange(500) % 5
+    res = train_cv("r", {"type": "lightgbm", "params": {"n_estimators": 200}}, X, y, X.iloc[:20], folds,
+                   TaskInfo("regression"), get_metric("rmsle"), log=lambda m: None)
+    assert res.overall < 0.3
+    assert 0.5 < np.median(res.oof) / np.median(y) < 2.0  # original scale, not log1p

@@ -10,7 +10,7 @@ and fits once on every train row for the test rows, so a row never sees its own 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -90,6 +90,11 @@ class SupervisedBlock(Block):
 
     supervised = True
 
+    def prepare(self, train, test, ctx: BlockContext) -> tuple[Any, Any]:
+        """Optional unsupervised step on train and test inputs together (no target; e.g. a vectorizer
+        fitted once); returns row-indexable (train, test) inputs for `fit`/`apply`."""
+        return train, test
+
     def fit(self, X, y: np.ndarray, ctx: BlockContext) -> Any:
         """Learn a state from rows X (declared columns only) and their encoded target y."""
         raise NotImplementedError
@@ -103,19 +108,29 @@ class SupervisedBlock(Block):
 
         if ctx.y is None:
             raise ValueError(f"supervised block {self.name!r} needs the target")
-        X_train, X_test = train[self.inputs()], test[self.inputs()]
+        X_train, X_test = self.prepare(train[self.inputs()].reset_index(drop=True),
+                                       test[self.inputs()].reset_index(drop=True), replace(ctx, y=None))
         parts, order = [], []
         for k in np.unique(ctx.folds):
             valid = np.flatnonzero(ctx.folds == k)
             fit_rows = np.flatnonzero(ctx.folds != k)
-            state = self.fit(X_train.iloc[fit_rows].reset_index(drop=True), ctx.y[fit_rows], ctx)
-            parts.append(self.apply(state, X_train.iloc[valid].reset_index(drop=True)))
+            state = self.fit(_take(X_train, fit_rows), ctx.y[fit_rows], ctx)
+            parts.append(self.apply(state, _take(X_train, valid)))
             order.append(valid)
         oof = pd.concat(parts, ignore_index=True)
         oof.index = np.concatenate(order)
         oof = oof.sort_index().reset_index(drop=True)
-        state = self.fit(X_train.reset_index(drop=True), ctx.y, ctx)
-        return BlockOutput(oof, self.apply(state, X_test.reset_index(drop=True)))
+        state = self.fit(X_train, ctx.y, ctx)
+        return BlockOutput(oof, self.apply(state, X_test))
+
+
+def _take(X: Any, rows: np.ndarray) -> Any:
+    """Rows of a DataFrame (re-indexed), an array / sparse matrix, or a dict of those."""
+    if isinstance(X, dict):
+        return {k: _take(v, rows) for k, v in X.items()}
+    if hasattr(X, "iloc"):
+        return X.iloc[rows].reset_index(drop=True)
+    return X[rows]
 
 
 def check_params(block_cls: type[Block], given: dict, where: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +66,10 @@ def load_plugin(path: Path) -> dict[str, type[Block]]:
     return found
 
 
-def default_blocks(train, test, kinds: dict[str, str]) -> list[dict]:
-    """Blocks chosen from the column kinds (see the README's feature section for the rules)."""
+def default_blocks(train, test, kinds: dict[str, str], levels: Callable[[str], int] | None = None) -> list[dict]:
+    """Blocks chosen from the column kinds: numeric passthrough (+ missing indicators, + an image
+    array for a pixel grid); categoricals as native categories (<= LOW_CARDINALITY values) or label
+    + target encoding, both with counts; date parts; TF-IDF features and sequences for free text."""
     by_kind: dict[str, list[str]] = {}
     for col, kind in kinds.items():
         by_kind.setdefault(kind, []).append(col)
@@ -82,7 +85,7 @@ def default_blocks(train, test, kinds: dict[str, str]) -> list[dict]:
             blocks.append({"block": "image", "columns": grid[0], "shape": list(grid[1])})
     low, high = [], []
     for col in by_kind.get("categorical", []):
-        n_levels = len(set(train[col].dropna().unique()) | set(test[col].dropna().unique()))
+        n_levels = levels(col) if levels else _n_levels(train[col], test[col])
         (low if n_levels <= LOW_CARDINALITY else high).append(col)
     if low:
         blocks.append({"block": "category", "columns": low})
@@ -101,21 +104,87 @@ def default_blocks(train, test, kinds: dict[str, str]) -> list[dict]:
     return blocks
 
 
+def _n_levels(train_col, test_col) -> int:
+    """Distinct values in train and test (counted on evenly spaced rows first: exact when few)."""
+    import pandas as pd
+
+    step = max(1, (len(train_col) + len(test_col)) // 20_000)
+    sample = pd.concat([train_col.iloc[::step], test_col.iloc[::step]]).nunique()
+    if sample > LOW_CARDINALITY:
+        return sample
+    return len(pd.Index(train_col.dropna().unique()).union(pd.Index(test_col.dropna().unique())))
+
+
+class ColumnFacts:
+    """Content digests, kinds and level counts of columns; kinds and levels are remembered on disk
+    (`<cache_dir>/columns.json`) by content digest, so unchanged columns are not re-inspected."""
+
+    MAX_ENTRIES = 5000
+
+    def __init__(self, train, test, cache_dir: Path | None = None, threads: int = 1):
+        self.train, self.test, self.threads = train, test, max(1, threads)
+        self.path = Path(cache_dir) / "columns.json" if cache_dir is not None else None
+        self.digests: dict[str, str] = {}
+        self.memo: dict[str, dict] = {}
+        self.dirty = False
+        if self.path is not None and self.path.is_file():
+            try:
+                self.memo = _io.read_json(self.path)
+            except ValueError:
+                self.memo = {}
+
+    def _digest(self, col: str) -> str:
+        test_part = digest_series(self.test[col]) if col in self.test.columns else "absent"
+        return _io.hash_bytes(digest_series(self.train[col]), test_part)
+
+    def prefetch(self, cols) -> None:
+        """Digest several columns in parallel threads (hashlib releases the GIL on large buffers)."""
+        todo = sorted(set(cols) - set(self.digests))
+        with ThreadPoolExecutor(self.threads) as pool:
+            self.digests.update(zip(todo, pool.map(self._digest, todo)))
+
+    def digest(self, col: str) -> str:
+        """Digest of the column's train and test values."""
+        if col not in self.digests:
+            self.digests[col] = self._digest(col)
+        return self.digests[col]
+
+    def _fact(self, col: str, name: str, compute: Callable[[], Any]) -> Any:
+        entry = self.memo.setdefault(self.digest(col), {})
+        if name not in entry:
+            entry[name] = compute()
+            self.dirty = True
+        return entry[name]
+
+    def kind(self, col: str) -> str:
+        """numeric | categorical | text | datetime."""
+        return self._fact(col, "kind", lambda: column_kinds(self.train, self.test, [col])[col])
+
+    def levels(self, col: str) -> int:
+        """Distinct values in train and test (exact when at most LOW_CARDINALITY)."""
+        return self._fact(col, "levels", lambda: int(_n_levels(self.train[col], self.test[col])))
+
+    def save(self) -> None:
+        """Write the remembered facts (newest MAX_ENTRIES) atomically."""
+        if self.path is None or not self.dirty:
+            return
+        items = list(self.memo.items())[-self.MAX_ENTRIES:]
+        _io.write_json(self.path, dict(items))
+        self.dirty = False
+
+
 def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: list[str],
-                registry: dict[str, type[Block]], log: Callable[[str], None] = print) -> list[Block]:
+                registry: dict[str, type[Block]], log: Callable[[str], None] = print,
+                facts: ColumnFacts | None = None) -> list[Block]:
     """Validate block entries against the registry and the data; instantiate them. UserError on bad input."""
     usable = [c for c in train.columns if c in test.columns and c not in (id_col, target)]
     pool = [c for c in usable if c not in set(drop)]
-    kinds: dict[str, str] = {}
-
-    def kind(col: str) -> str:
-        if col not in kinds:
-            kinds.update(column_kinds(train, test, [col]))
-        return kinds[col]
+    facts = facts or ColumnFacts(train, test)
+    kind = facts.kind
 
     if not blocks:
-        kinds.update(column_kinds(train, test, pool))
-        blocks = default_blocks(train, test, kinds)
+        facts.prefetch(pool)
+        blocks = default_blocks(train, test, {c: kind(c) for c in pool}, levels=facts.levels)
         log("[features] automatic blocks (features.blocks = []): "
             + "; ".join(f"{b['block']}({', '.join(b['columns'][:4])}{', ...' if len(b['columns']) > 4 else ''})"
                         for b in blocks))
@@ -142,6 +211,7 @@ def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: li
             if col not in columns:
                 _check_column(col, where, train, test, id_col, target)
         if not explicit:
+            facts.prefetch(pool)
             columns = [c for c in pool if kind(c) in cls.default_kinds and c not in block.inputs()]
             select = getattr(cls, "select_default", None)
             columns = select(train, test, columns) if select else columns
@@ -193,17 +263,18 @@ def build_features(train, test, *, id_col: str, target: str, task, folds: np.nda
     folds = np.asarray(folds)
     if len(folds) != len(train):
         raise ValueError(f"folds has {len(folds)} entries for {len(train)} train rows")
+    facts = ColumnFacts(train, test, cache_dir, threads)
     planned = plan_blocks(train, test, id_col=id_col, target=target, blocks=blocks, drop=drop,
-                          registry=registry, log=log)
-    y = task.encode(train[target]) if target in train.columns else None
-    digests: dict[str, str] = {}
+                          registry=registry, log=log, facts=facts)
+    has_target = target in train.columns
+    y: np.ndarray | None = None
     memo: dict = {}
-
-    def col_digest(col: str) -> str:
-        if col not in digests:
-            digests[col] = digest_series(train[col]) + digest_series(test[col])
-        return digests[col]
-
+    needed = {c for b in planned for c in b.inputs()}
+    if has_target and any(b.supervised for b in planned):
+        needed.add(target)
+    facts.prefetch(needed)
+    facts.save()  # validation passed: remembering column facts is safe now
+    col_digest = facts.digest
     sup_digest = None
     outputs: list[tuple[Block, BlockOutput]] = []
     report = []
@@ -215,10 +286,10 @@ def build_features(train, test, *, id_col: str, target: str, task, folds: np.nda
                                          "data": [col_digest(c) for c in cols], "seed": seed,
                                          "code": _code_digest(type(block), memo)}
             if block.supervised:
-                if y is None:
+                if not has_target:
                     raise UserError(f"block {block.name!r} needs the target {target!r} in train")
                 if sup_digest is None:
-                    sup_digest = _io.hash_bytes(np.ascontiguousarray(y).tobytes(),
+                    sup_digest = _io.hash_bytes(col_digest(target),
                                                 np.ascontiguousarray(folds, dtype=np.int64).tobytes(),
                                                 repr((task.task, task.classes)))
                 key_parts["target_and_folds"] = sup_digest
@@ -226,6 +297,8 @@ def build_features(train, test, *, id_col: str, target: str, task, folds: np.nda
             out = _cache.load(cache_dir, block.name, key)
             cached = out is not None
             if out is None:
+                if block.supervised and y is None:
+                    y = task.encode(train[target])
                 ctx = BlockContext(task=task, folds=folds, y=y if block.supervised else None, threads=threads,
                                    seed=seed, log=log)
                 out = _checked(block, block.build(train[cols], test[cols], ctx), len(train), len(test))

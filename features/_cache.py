@@ -1,6 +1,9 @@
-"""Per-block cache: one folder per (block, key) holding parquet tables and npy arrays.
+"""Per-block cache: one folder per (block, key) holding feather tables and npy arrays.
 
-    <cache_dir>/<block>/<key>/train.parquet, test.parquet, <array>.train.npy, <array>.test.npy, meta.json
+    <cache_dir>/<block>/<key>/train.feather, test.feather, <array>.train.npy, <array>.test.npy, meta.json
+
+Feather (Arrow IPC, uncompressed, memory-mapped) reads several times faster than parquet and keeps every dtype,
+categories included.
 
 A folder is written under a temporary name and renamed into place, so a crash leaves no
 half-written entry. The newest `KEEP_PER_BLOCK` entries of each block name are kept.
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyarrow.lib import ArrowException
+
 from features._base import BlockOutput
 from pipeline import _io
 
@@ -30,6 +35,7 @@ def entry_dir(cache_dir: Path, block: str, key: str) -> Path:
 def load(cache_dir: Path, block: str, key: str) -> BlockOutput | None:
     """The cached output, or None when absent or unreadable."""
     import pandas as pd
+    from pyarrow import feather
 
     path = entry_dir(cache_dir, block, key)
     meta_path = path / "meta.json"
@@ -41,11 +47,13 @@ def load(cache_dir: Path, block: str, key: str) -> BlockOutput | None:
             return None
         frames = []
         for part in ("train", "test"):
-            frame = pd.read_parquet(path / f"{part}.parquet") if meta["columns"] else pd.DataFrame()
-            frames.append(frame if meta["columns"] else pd.DataFrame(index=range(meta[f"n_{part}"])))
+            if meta["columns"]:
+                frames.append(feather.read_table(path / f"{part}.feather", memory_map=True).to_pandas())
+            else:
+                frames.append(pd.DataFrame(index=range(meta[f"n_{part}"])))
         arrays = {name: (np.load(path / f"{name}.train.npy"), np.load(path / f"{name}.test.npy"))
                   for name in meta["arrays"]}
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, ArrowException):
         return None
     os.utime(meta_path)  # recently used: survives pruning
     return BlockOutput(frames[0], frames[1], arrays)
@@ -59,8 +67,10 @@ def save(cache_dir: Path, block: str, key: str, out: BlockOutput, *, describe: d
     try:
         columns = list(out.train.columns)
         if columns:
-            out.train.to_parquet(tmp / "train.parquet", index=False)
-            out.test.to_parquet(tmp / "test.parquet", index=False)
+            from pyarrow import feather
+
+            feather.write_feather(out.train, tmp / "train.feather", compression="uncompressed")
+            feather.write_feather(out.test, tmp / "test.feather", compression="uncompressed")
         for name, (tr, te) in out.arrays.items():
             np.save(tmp / f"{name}.train.npy", tr)
             np.save(tmp / f"{name}.test.npy", te)

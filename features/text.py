@@ -278,8 +278,8 @@ class TfidfLinear(SupervisedBlock):
     """Out-of-fold predictions of TF-IDF + a linear model: ``{c}__tfidf_lr`` (per class for multiclass).
 
     Logistic regression for classification (P(positive) for binary), ridge for regression. The
-    vectorizer and model are fitted on the fitting rows only.
-    Example: ``{block = "tfidf_linear", columns = ["review"], C = 4.0}``.
+    TF-IDF vocabulary is fitted once on train and test texts (no target); the linear model is
+    fitted out of fold. Example: ``{block = "tfidf_linear", columns = ["review"], C = 4.0}``.
     """
 
     name = "tfidf_linear"
@@ -287,52 +287,54 @@ class TfidfLinear(SupervisedBlock):
     default_kinds = ("text",)
     params = {"C": (float, 4.0, "inverse regularisation (logistic) / 1 / alpha (ridge)"), **_TFIDF_PARAMS}
 
-    def fit(self, X, y: np.ndarray, ctx: BlockContext) -> dict:
+    def prepare(self, train, test, ctx: BlockContext) -> tuple[dict, dict]:
+        X_train, X_test = {}, {}
+        for c in self.columns:
+            tr, te = _texts(train[c]), _texts(test[c])
+            try:
+                mat = _vectorizer(self.p).fit_transform(tr + te).tocsr()
+            except ValueError:  # empty vocabulary: predict the prior
+                mat = None
+            X_train[c] = mat[: len(tr)] if mat is not None else np.zeros((len(tr), 0))
+            X_test[c] = mat[len(tr):] if mat is not None else np.zeros((len(te), 0))
+        return X_train, X_test
+
+    def fit(self, X: dict, y: np.ndarray, ctx: BlockContext) -> dict:
         from sklearn.linear_model import LogisticRegression, Ridge
 
-        state = {}
+        task = ctx.task
+        prior = (np.bincount(y.astype(int), minlength=task.n_classes) / len(y) if task.task != "regression"
+                 else np.array([y.mean()]))
+        models = {}
         for c in self.columns:
-            vec = _vectorizer({**self.p, "min_df": min(self.p["min_df"], max(1, len(X) // 2))})
-            try:
-                mat = vec.fit_transform(_texts(X[c]))
-            except ValueError:  # empty vocabulary: predict the prior
-                state[c] = (None, None)
-                continue
-            if ctx.task.task == "regression":
-                model = Ridge(alpha=1.0 / self.p["C"])
+            mat = X[c]
+            if mat.shape[1] == 0 or (task.task != "regression" and len(np.unique(y)) < 2):
+                models[c] = None
+            elif task.task == "regression":
+                models[c] = Ridge(alpha=1.0 / self.p["C"]).fit(mat, y)
             else:
-                model = LogisticRegression(C=self.p["C"], max_iter=1000)
-            if ctx.task.task != "regression" and len(np.unique(y)) < 2:
-                state[c] = (None, None)
-                continue
-            state[c] = (vec, model.fit(mat, y))
-        state["__prior"] = (np.bincount(y.astype(int), minlength=ctx.task.n_classes) / len(y)
-                            if ctx.task.task != "regression" else np.array([y.mean()]))
-        state["__task"] = ctx.task
-        return state
+                models[c] = LogisticRegression(C=self.p["C"], max_iter=1000).fit(mat, y)
+        return {"models": models, "prior": prior, "task": task}
 
-    def apply(self, state: dict, X):
+    def apply(self, state: dict, X: dict):
         import pandas as pd
 
         from features._categorical import safe_name
 
-        task = state["__task"]
+        task = state["task"]
         out = {}
         for c in self.columns:
-            vec, model = state[c]
+            model, n = state["models"][c], X[c].shape[0]
             if model is None:
-                pred = np.tile(state["__prior"], (len(X), 1))
+                pred = np.tile(state["prior"], (n, 1))
             elif task.task == "regression":
-                pred = model.predict(vec.transform(_texts(X[c]))).reshape(-1, 1)
+                pred = model.predict(X[c]).reshape(-1, 1)
             else:
-                proba = model.predict_proba(vec.transform(_texts(X[c])))
-                pred = np.zeros((len(X), task.n_classes))
-                pred[:, model.classes_.astype(int)] = proba
+                pred = np.zeros((n, task.n_classes))
+                pred[:, model.classes_.astype(int)] = model.predict_proba(X[c])
             if task.task == "multiclass":
                 for j, label in enumerate(task.prediction_columns()):
                     out[f"{c}__tfidf_lr_{safe_name(label)}"] = pred[:, j].astype(np.float32)
-            elif task.task == "binary":
-                out[f"{c}__tfidf_lr"] = pred[:, -1].astype(np.float32)
             else:
-                out[f"{c}__tfidf_lr"] = pred[:, 0].astype(np.float32)
+                out[f"{c}__tfidf_lr"] = pred[:, -1].astype(np.float32)
         return pd.DataFrame(out)

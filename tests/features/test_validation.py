@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,22 @@ def test_competition_plugin_blocks_run_through_the_stage(titanic_ws):
     assert (X["family"] == X["sibsp"] + X["parch"]).all()
     assert X["sex_rate"].nunique() > 2  # out of fold: each fold's rates differ slightly
     assert X["sex"].dtype == "category"
+
+
+def test_stage_writes_default_arrays_and_tables(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.cli import main
+
+    data = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "digits"
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    assert main(["init", "digits", "--root", str(ws), "--train", str(data / "train.csv"), "--test",
+                 str(data / "test.csv"), "--sample-submission", str(data / "sample_submission.csv")]) == 0
+    assert main(["run", "--stage", "features", "--root", str(ws)]) == 0
+    out = ws / "competition" / "digits" / "runs" / "features"
+    tr, te = np.load(out / "image.train.npy"), np.load(out / "image.test.npy")
+    assert tr.shape == (1437, 1, 8, 8) and te.shape == (360, 1, 8, 8) and tr.dtype == np.float32
+    X = pd.read_parquet(out / "train.parquet")
+    assert X.shape == (1437, 64)

@@ -150,7 +150,8 @@ class ColumnFacts:
         return self.digests[col]
 
     def _fact(self, col: str, name: str, compute: Callable[[], Any]) -> Any:
-        entry = self.memo.setdefault(self.digest(col), {})
+        # keyed by the column's content and the code that decides kinds and counts levels
+        entry = self.memo.setdefault(_io.hash_bytes(self.digest(col), _facts_code()), {})
         if name not in entry:
             entry[name] = compute()
             self.dirty = True
@@ -171,6 +172,16 @@ class ColumnFacts:
         items = list(self.memo.items())[-self.MAX_ENTRIES:]
         _io.write_json(self.path, dict(items))
         self.dirty = False
+
+
+def _facts_code() -> str:
+    global _FACTS_CODE
+    if _FACTS_CODE is None:
+        _FACTS_CODE = _io.hash_bytes(*[(_PACKAGE / f).read_bytes() for f in ("_columns.py", "_build.py")])
+    return _FACTS_CODE
+
+
+_FACTS_CODE: str | None = None
 
 
 def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: list[str],

@@ -121,3 +121,25 @@ def test_damaged_entry_is_recomputed(titanic, tmp_path):
         f.write_bytes(b"not feather")
     fs = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, BLOCKS))
     assert _misses(fs) == ["count"]
+
+
+def test_column_kinds_are_remembered_by_content(titanic, tmp_path, monkeypatch):
+    import features._build as build
+
+    inspected: list[str] = []
+    original = build.column_kinds
+
+    def counting(train, test, cols):
+        inspected.extend(cols)
+        return original(train, test, cols)
+
+    monkeypatch.setattr(build, "column_kinds", counting)
+    build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, []))
+    assert sorted(inspected) == ["age", "parch", "pclass", "sex", "sibsp"]
+    inspected.clear()
+    build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, []))
+    assert inspected == []
+    train = titanic.train.copy()
+    train.loc[0, "sex"] = "female" if train.loc[0, "sex"] == "male" else "male"
+    build_features(train, titanic.test, **titanic.kwargs(tmp_path, []))
+    assert inspected == ["sex"]

@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -130,11 +131,16 @@ class Registry:
             sa.Column("score", sa.Float, nullable=False),
             sa.Column("seconds", sa.Float),
         )
-        try:
-            meta.create_all(self.engine)
-        except sa.exc.OperationalError as exc:
-            raise UserError(f"registry {_safe(url)!r}: cannot open the database ({str(exc.orig)}); check the "
-                            f"URL in {ENV_URL} or pipeline.toml") from None
+        for attempt in range(5):  # two processes creating the tables at once: the loser retries
+            try:
+                meta.create_all(self.engine)
+                break
+            except sa.exc.OperationalError as exc:
+                if "already exists" in str(exc) and attempt < 4:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise UserError(f"registry {_safe(url)!r}: cannot open the database ({str(exc.orig)}); "
+                                f"check the URL in {ENV_URL} or pipeline.toml") from None
 
     def record(self, records: list[RunRecord]) -> None:
         """Insert runs and their folds in one transaction: two executemany statements in all."""

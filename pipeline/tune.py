@@ -18,8 +18,10 @@ An empty table uses the model type's default space (LightGBM has one).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +127,16 @@ class _Surplus(Exception):
 def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage: str | None = None,
          seed: int | None = None, threads: int = 1, data_digest: str = "",
          log: Callable[[str], None] = print) -> TuneResult:
-    """Run trials until the study holds `trials` finished trials (or `timeout` seconds pass)."""
+    """Run trials until the study holds `trials` finished trials (or `timeout` seconds pass).
+
+    The first Ctrl-C lets the running trial finish, then raises KeyboardInterrupt; a second aborts it."""
+    with _graceful_interrupt(log) as state:
+        return _tune(comp, model, trials=trials, timeout=timeout, storage=storage, seed=seed, threads=threads,
+                     data_digest=data_digest, log=log, state=state)
+
+
+def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str | None, seed: int | None,
+          threads: int, data_digest: str, log: Callable[[str], None], state: "_Interrupt") -> TuneResult:
     import optuna
 
     from models import train_cv
@@ -147,6 +158,7 @@ def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage
     y = task.encode(train[comp.target])
     folds = read_folds(comp, train)
     X_train, X_test, arrays = load_features(comp)
+    n_folds = len(set(folds.tolist()))
     plugin_dir = comp.root / "models"
     plugin_dir = plugin_dir if plugin_dir.is_dir() else None
     _check_space_params(model, spec, dists, task, metric, plugin_dir)
@@ -155,6 +167,7 @@ def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage
     name = study_name(comp, model, raw_space, data_digest)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _load_study(url, name, direction="maximize" if metric.greater_is_better else "minimize", seed=seed)
+    state.study = study
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # trials of a killed process: failed and queued again
@@ -180,7 +193,7 @@ def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage
 
         def report(r) -> None:
             trial.report(sum(r.scores) / len(r.scores), r.step)
-            if trial.should_prune():
+            if r.step < n_folds - 1 and trial.should_prune():  # after the last fold there is nothing to save
                 log(f"[tune] trial {trial.number}: pruned after {r.step + 1} fold(s) {params}")
                 raise optuna.TrialPruned()
 
@@ -195,9 +208,11 @@ def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage
         if _count(study, finished) >= trials:
             study.stop()
 
-    if done < trials:
+    if done < trials and not state.interrupted:
         study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=timeout,
                        catch=(_Surplus,), callbacks=[enough])
+    if state.interrupted:
+        raise KeyboardInterrupt
     complete = _count(study, (optuna.trial.TrialState.COMPLETE,))
     if complete == 0:
         raise UserError(f"study {name}: no trial completed yet; run more trials")
@@ -219,6 +234,38 @@ def suggest(trial, name: str, dist) -> Any:
     return _SUGGEST[type(dist).__name__](trial, name, dist)
 
 
+@dataclass
+class _Interrupt:
+    study: Any = None
+    interrupted: bool = False
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(log: Callable[[str], None]):
+    """First Ctrl-C: finish the running trial, then stop. Second Ctrl-C: abort it (recorded as failed)."""
+    import signal
+    import threading
+
+    state = _Interrupt()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def handler(signum, frame):
+        if state.interrupted:
+            raise KeyboardInterrupt
+        state.interrupted = True
+        log("[tune] interrupt: stopping after the running trial (Ctrl-C again to abort it)")
+        if state.study is not None:
+            state.study.stop()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _check_space_params(model, spec, dists, task, metric, plugin_dir) -> None:
     """Build the model once with each parameter at a valid value so a misspelt name fails before trials."""
     from models import ModelContext, build_model
@@ -226,21 +273,38 @@ def _check_space_params(model, spec, dists, task, metric, plugin_dir) -> None:
     probe = {}
     for p, d in dists.items():
         probe[p] = d.choices[0] if hasattr(d, "choices") else d.low
-    build_model(model, {**spec, "params": {**spec.get("params", {}), **probe}},
-                ModelContext(task, metric, 1, plugin_dir, None))
+    try:
+        build_model(model, {**spec, "params": {**spec.get("params", {}), **probe}},
+                    ModelContext(task, metric, 1, plugin_dir, None))
+    except UserError as exc:
+        raise UserError(f"models.{model}.search_space (tried with the ranges' low values): {exc}") from None
+
+
+def _storage(url: str):
+    """The RDB storage; a second process creating the tables at the same moment retries once they exist."""
+    import optuna
+    import sqlalchemy as sa
+
+    from pipeline.registry import engine_kwargs
+
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental; they are how stale trials resume
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_S,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+        except (sa.exc.OperationalError, sa.exc.IntegrityError):  # tables or version row created meanwhile
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _load_study(url: str, name: str, *, direction: str, seed: int | None):
     import optuna
 
-    from pipeline.registry import engine_kwargs
-
     try:
-        with warnings.catch_warnings():  # heartbeats are marked experimental; they are how stale trials resume
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_S,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+        storage = _storage(url)
     except Exception as exc:  # noqa: BLE001 - any failure to open the store is the user's URL
         raise UserError(f"study storage {_safe(url)!r} cannot be opened ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else ''}); pass --storage sqlite:///tune.db") from None
@@ -314,24 +378,23 @@ def apply_params(config_path: Path, model: str, params: dict) -> dict:
     sub = re.compile(r"^\s*\[\s*models\s*\." + name + r"\.\s*params\s*\]\s*(#.*)?$")
     any_header = re.compile(r"^\s*\[")
     new_lines = None
-    for i, line in enumerate(lines):
-        if sub.match(line.rstrip("\n")):
-            end = next((j for j in range(i + 1, len(lines)) if any_header.match(lines[j])), len(lines))
-            body = [f"{_key(k)} = {toml_value(v)}\n" for k, v in merged.items()]
-            new_lines = lines[: i + 1] + body + (["\n"] if end < len(lines) else []) + lines[end:]
-            break
-        if header.match(line.rstrip("\n")):
-            end = next((j for j in range(i + 1, len(lines)) if any_header.match(lines[j])), len(lines))
-            assign = re.compile(r"^\s*params\s*=")
-            at = next((j for j in range(i + 1, end) if assign.match(lines[j])), None)
-            new = f"params = {inline_table(merged)}\n"
-            if at is not None:
-                new_lines = lines[:at] + [new] + lines[at + 1:]
-            else:
-                last = max([j for j in range(i + 1, end) if lines[j].strip() and not lines[j].lstrip().startswith("#")],
-                           default=i)
-                new_lines = lines[: last + 1] + [new] + lines[last + 1:]
-            break
+    at_sub = next((i for i, line in enumerate(lines) if sub.match(line.rstrip("\n"))), None)
+    at_head = next((i for i, line in enumerate(lines) if header.match(line.rstrip("\n"))), None)
+    if at_sub is not None:  # a [models.NAME.params] table: rewrite its body
+        end = next((j for j in range(at_sub + 1, len(lines)) if any_header.match(lines[j])), len(lines))
+        body = [f"{_key(k)} = {toml_value(v)}\n" for k, v in merged.items()]
+        new_lines = lines[: at_sub + 1] + body + (["\n"] if end < len(lines) else []) + lines[end:]
+    elif at_head is not None:  # params = { ... } inside [models.NAME], replaced or added
+        end = next((j for j in range(at_head + 1, len(lines)) if any_header.match(lines[j])), len(lines))
+        assign = re.compile(r"^\s*params\s*=")
+        at = next((j for j in range(at_head + 1, end) if assign.match(lines[j])), None)
+        new = f"params = {inline_table(merged)}\n"
+        if at is not None:
+            new_lines = lines[:at] + [new] + lines[at + 1:]
+        else:
+            last = max([j for j in range(at_head + 1, end)
+                        if lines[j].strip() and not lines[j].lstrip().startswith("#")], default=at_head)
+            new_lines = lines[: last + 1] + [new] + lines[last + 1:]
     if new_lines is None:
         raise UserError(f"{config_path}: cannot find [models.{model}] to edit; set params = "
                         f"{inline_table(merged)} there by hand")

@@ -1,0 +1,191 @@
+"""Tuning: search-space validation, a shared study run by two processes, resume after an interrupt, --apply."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import tomllib
+from pipeline.errors import UserError
+from pipeline.registry import ENV_URL
+from pipeline.tune import apply_params, parse_space
+
+REPO = Path(__file__).resolve().parents[2]
+FAST_MODEL = '''[models.lgbm]
+type = "lightgbm"  # the model to tune
+params = { n_estimators = 150, early_stopping_rounds = 20 }
+
+[models.lgbm.search_space]
+num_leaves = { low = 4, high = 64, log = true }
+learning_rate = { low = 0.05, high = 0.3, log = true }
+min_child_samples = { low = 5, high = 60, step = 5 }
+feature_fraction = { low = 0.5, high = 1.0 }
+'''
+
+
+def _use_fast_model(ws: Path) -> Path:
+    cfg = ws / "competition" / "titanic" / "competition.toml"
+    text = cfg.read_text()
+    cfg.write_text(text[: text.index("[models.lgbm]")] + FAST_MODEL)
+    return cfg
+
+
+def _study(ws: Path):
+    import optuna
+
+    url = f"sqlite:///{ws / 'runs.db'}"
+    (summary,) = optuna.get_all_study_summaries(url)
+    return optuna.load_study(study_name=summary.study_name, storage=url)
+
+
+def _states(study) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in study.trials:
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def _tune_cmd(ws: Path, trials: int) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "tune", "--root", str(ws), "--model", "lgbm", "--trials", str(trials)]
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k != ENV_URL}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+@pytest.mark.parametrize("space,message", [
+    ({"a": {"low": 1}}, r"models\.m\.search_space\.a = .*: a range needs both low and high"),
+    ({"a": {"low": 2, "high": 1}}, r"low \(2\) must be below high \(1\)"),
+    ({"a": {"low": 0, "high": 1, "log": True}}, r"log = true needs low > 0"),
+    ({"a": {"low": 1, "hgh": 2}}, r"unknown key 'hgh' \(did you mean 'high'\?\)"),
+    ({"a": []}, r"has no choices"),
+    ({"a": 3}, r"expected a range \{ low = \.\., high = \.\. \} or a list of choices"),
+    ({"a": {"low": "x", "high": 2}}, r"low, high and step must be numbers"),
+])
+def test_bad_search_space_is_a_user_error(space, message):
+    with pytest.raises(UserError, match=message):
+        parse_space(space, where="models.m.search_space")
+
+
+def test_search_space_types():
+    import optuna.distributions as od
+
+    dists = parse_space({"i": {"low": 1, "high": 9, "step": 2}, "f": {"low": 1, "high": 9.0, "log": True},
+                         "c": ["gbdt", "dart"]}, where="s")
+    assert dists["i"] == od.IntDistribution(1, 9, step=2)
+    assert dists["f"] == od.FloatDistribution(1.0, 9.0, log=True)
+    assert dists["c"] == od.CategoricalDistribution(["gbdt", "dart"])
+
+
+def test_apply_params_keeps_comments_and_handles_each_layout(tmp_path, titanic_ws):
+    cfg = _use_fast_model(titanic_ws)
+    merged = apply_params(cfg, "lgbm", {"num_leaves": 9, "learning_rate": 0.0712, "boosting": "dart"})
+    text = cfg.read_text()
+    assert '# the model to tune' in text and "# Competition definition" in text
+    parsed = tomllib.loads(text)["models"]["lgbm"]
+    assert parsed["params"] == merged == {"n_estimators": 150, "early_stopping_rounds": 20, "num_leaves": 9,
+                                          "learning_rate": 0.0712, "boosting": "dart"}
+    assert parsed["search_space"]["num_leaves"] == {"low": 4, "high": 64, "log": True}
+    # a [models.NAME.params] table, and a model table without params
+    text = cfg.read_text()
+    text = text[: text.index("[models.lgbm]")] + ('[models.lgbm]\ntype = "lightgbm"\n\n[models.lgbm.params]\n'
+                                                   'num_leaves = 4  # small\n\n[models.lr]\ntype = "sklearn"\n'
+                                                   'estimator = "sklearn.linear_model.LogisticRegression"\n')
+    cfg.write_text(text)
+    apply_params(cfg, "lgbm", {"num_leaves": 12, "lambda_l2": 1e-05})
+    apply_params(cfg, "lr", {"C": 2.0})
+    models = tomllib.loads(cfg.read_text())["models"]
+    assert models["lgbm"]["params"] == {"num_leaves": 12, "lambda_l2": 1e-05}
+    assert models["lr"] == {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
+                            "params": {"C": 2.0}}
+    with pytest.raises(UserError, match=r"no \[models\.xgb\] table"):
+        apply_params(cfg, "xgb", {"a": 1})
+
+
+def test_two_processes_share_one_study_of_20_trials_then_it_resumes_after_an_interrupt(titanic_ws):
+    _use_fast_model(titanic_ws)
+    assert main(["run", "--root", str(titanic_ws), "--stage", "features"]) == 0  # both workers find it fresh
+    procs = [subprocess.Popen(_tune_cmd(titanic_ws, 20), env=_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    trained = [int(err.split(" trained here")[0].rsplit("(", 1)[1]) for _, err in outs]
+    assert all(n > 0 for n in trained), trained  # both workers did part of the work
+    study = _study(titanic_ws)
+    states = _states(study)
+    assert states.get("COMPLETE", 0) + states.get("PRUNED", 0) == 20 and "RUNNING" not in states, states
+    params = [tuple(sorted(t.params.items())) for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(set(params)) == len(params)  # no duplicate trials
+    assert any(t.state.name == "PRUNED" and len(t.intermediate_values) < 5 for t in study.trials) or \
+        states.get("PRUNED", 0) == 0
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert all(len(t.intermediate_values) == 5 for t in complete)  # full 5-fold CV per finished trial
+
+    # interrupt a longer run after a few more trials, then resume it
+    proc = subprocess.Popen(_tune_cmd(titanic_ws, 60), env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        s = _states(_study(titanic_ws))
+        if s.get("COMPLETE", 0) + s.get("PRUNED", 0) >= 23:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "run the same command to resume" in err, err[-3000:]
+    before = _states(_study(titanic_ws))
+    finished = before.get("COMPLETE", 0) + before.get("PRUNED", 0)
+    assert 23 <= finished < 60 and "RUNNING" not in before
+    done = subprocess.run(_tune_cmd(titanic_ws, finished + 3), env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{finished} finished trial(s), target {finished + 3}" in done.stderr
+    after = _states(_study(titanic_ws))
+    assert after.get("COMPLETE", 0) + after.get("PRUNED", 0) == finished + 3
+
+
+def test_apply_writes_the_best_parameters_and_the_next_run_reproduces_the_score(titanic_ws, capsys, monkeypatch):
+    monkeypatch.delenv(ENV_URL, raising=False)
+    cfg = _use_fast_model(titanic_ws)
+    assert main(["tune", "--root", str(titanic_ws), "--model", "lgbm", "--trials", "3", "--apply", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    best = float(out.split("best roc_auc ")[1].split(":")[0])
+    params = tomllib.loads(cfg.read_text())["models"]["lgbm"]["params"]
+    assert set(params) == {"n_estimators", "early_stopping_rounds", "num_leaves", "learning_rate",
+                           "min_child_samples", "feature_fraction"}
+    assert main(["run", "--root", str(titanic_ws), "--stage", "cv"]) == 0
+    import json
+
+    scores = json.loads((titanic_ws / "competition" / "titanic" / "runs" / "models" / "lgbm" / "scores.json").read_text())
+    assert scores["overall"] == pytest.approx(best, abs=1e-5)
+
+
+@pytest.mark.parametrize("args,edit,message", [
+    (["--model", "lgbmx"], None, r"--model 'lgbmx' is not an enabled model .*\(did you mean 'lgbm'\?\)"),
+    (["--model", "lr"], '\n[models.lr]\ntype = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegression"\n',
+     r"models\.lr has no search space; add \[models\.lr\.search_space\]"),
+    (["--model", "lgbm"], '\n[models.lgbm.search_space]\nnum_leafs = { low = 4, high = 8 }\n',
+     r"models\.lgbm\.search_space .*LightGBM has no parameter 'num_leafs' \(did you mean 'num_leaf'\?\)"),
+    (["--model", "lgbm", "--trials", "0"], None, r"--trials must be at least 1, got 0"),
+])
+def test_bad_tune_arguments_exit_2(titanic_ws, capsys, args, edit, message):
+    import re
+
+    if edit:
+        cfg = titanic_ws / "competition" / "titanic" / "competition.toml"
+        cfg.write_text(cfg.read_text() + edit)
+    argv = ["tune", "--root", str(titanic_ws), *args]
+    if "--trials" not in argv:
+        argv += ["--trials", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert re.search(message, err[-1]), err[-1]

@@ -8,9 +8,10 @@ import re
 import numpy as np
 
 TEXT_MIN_WORDS = 4.0  # mean whitespace-separated tokens for a string column to count as free text
-TEXT_MIN_UNIQUE = 0.3
-SAMPLE_ROWS = 5000  # rows of train and of test looked at to decide a column's kind  # ... and share of distinct values among non-missing ones
-_DATE_RE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$")
+TEXT_MIN_UNIQUE = 0.3  # ... and share of distinct values among non-missing ones
+SAMPLE_ROWS = 5000  # rows of train and of test looked at to decide a column's kind
+_DATE_RE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
+                      r"([ T]\d{1,2}:\d{2}.*)?\s*$")
 _PIXEL_RE = re.compile(r"^(?:pixel|px|pix)[_\-]?(\d+)(?:[_\-x](\d+))?$", re.IGNORECASE)
 
 

@@ -78,7 +78,8 @@ def test_multiclass_gives_one_column_per_class_summing_to_one(load, tmp_path):
     # encoded with task.encode: the per-class means follow the class order of the task
     y = ds.task.encode(ds.train[ds.target])
     top = ds.train["protocol"].value_counts().index[0]
-    mean_top = np.bincount(y[ds.train["protocol"] == top], minlength=ds.task.n_classes) / (ds.train["protocol"] == top).sum()
+    rows = (ds.train["protocol"] == top).to_numpy()
+    mean_top = np.bincount(y[rows], minlength=ds.task.n_classes) / rows.sum()
     got = fs.test.loc[ds.test["protocol"] == top, cols].iloc[0].to_numpy()
     np.testing.assert_allclose(got, mean_top, atol=0.01)  # many rows: smoothing barely moves it
 
@@ -125,6 +126,7 @@ def test_unsupervised_blocks_never_receive_the_target(tmp_path, monkeypatch):
 
     train = pd.DataFrame({"id": [1, 2], "a": [1, 2], "b": [3, 4], "y": [0, 1]})
     test = pd.DataFrame({"id": [3], "a": [5], "b": [6]})
-    _build(train, test, [{"block": "peek", "columns": ["a"]}], tmp_path, task=TaskInfo.from_target("binary", train["y"]),
-           folds=np.array([0, 1]), registry_extra={"peek": Peek}, monkeypatch=monkeypatch)
+    _build(train, test, [{"block": "peek", "columns": ["a"]}], tmp_path,
+           task=TaskInfo.from_target("binary", train["y"]), folds=np.array([0, 1]),
+           registry_extra={"peek": Peek}, monkeypatch=monkeypatch)
     assert seen["y"] is None and seen["cols"] == ["a"]  # only the declared columns, no target

@@ -66,7 +66,8 @@ def _set_blocks(ws, blocks_toml: str) -> None:
 
 
 @pytest.mark.parametrize("blocks_toml,message", [
-    ('[{block = "target_encode", columns = ["sex"]}]', "unknown block 'target_encode' (did you mean 'target_encoding'?)"),
+    ('[{block = "target_encode", columns = ["sex"]}]',
+     "unknown block 'target_encode' (did you mean 'target_encoding'?)"),
     ('[{block = "label", columns = ["sexx"]}]', "column 'sexx' not found in train (did you mean 'sex'?)"),
     ('[{block = "tfidf_svd", columns = ["age"]}]', "column 'age' is numeric, but block 'tfidf_svd' reads text"),
 ])

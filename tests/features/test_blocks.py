@@ -168,3 +168,69 @@ def test_image_block_reshapes_and_scales_digits(load, tmp_path):
     assert tr[0, 0, 2, 5] == np.float32(ds.train["pixel_2_5"][0] / 16.0)
     assert 0.0 <= tr.min() and tr.max() <= 1.0
     assert fs.train.shape[1] == 0  # arrays only
+
+
+def test_column_kinds_and_pixel_grids():
+    from features._columns import column_kind, pixel_grid
+
+    s = pd.Series
+    assert column_kind(s([1, 2]), s([3.5])) == "numeric"
+    assert column_kind(s(["2024-01-02", "2024-02-03 10:00"]), s(["2025-01-01"])) == "datetime"
+    assert column_kind(s(["a quick brown fox", "jumps over the lazy dog"]), s(["and so on and on"])) == "text"
+    assert column_kind(s(["red", "blue", "red"]), s(["green"])) == "categorical"
+    assert column_kind(s(["1 2", "3"]), s([None])) == "categorical"
+    cols, shape = pixel_grid([f"pixel_{r}_{c}" for c in range(5) for r in range(4)])
+    assert shape == (1, 4, 5) and cols[:2] == ["pixel_0_0", "pixel_0_1"]
+    assert pixel_grid([f"pixel{i}" for i in range(3 * 16)])[1] == (3, 4, 4)
+    assert pixel_grid([f"pixel{i}" for i in range(10)]) is None and pixel_grid(["a", "b"]) is None
+
+
+@pytest.mark.parametrize("task_name", ["multiclass", "regression"])
+def test_tfidf_linear_for_multiclass_and_regression(load, tmp_path, task_name):
+    from pipeline.task import TaskInfo
+
+    ds = load("fine_foods")
+    train, test = ds.train.iloc[:600].copy(), ds.test.iloc[:50]
+    words = train["review"].str.split().str.len()
+    if task_name == "multiclass":
+        train["y"] = np.where(words < 30, "short", np.where(words < 80, "mid", "long"))
+    else:
+        train["y"] = np.log(words.astype(float))
+    task = TaskInfo.from_target(task_name, train["y"])
+    fs = build_features(train, test, id_col="id", target="y", task=task, folds=np.arange(600) % 3,
+                        blocks=[{"block": "tfidf_linear", "columns": ["review"], "ngram_max": 1}], drop=[],
+                        cache_dir=tmp_path, log=lambda m: None)
+    if task_name == "multiclass":
+        cols = [f"review__tfidf_lr_{c}" for c in task.prediction_columns()]
+        assert list(fs.train.columns) == cols
+        np.testing.assert_allclose(fs.train[cols].sum(axis=1), 1.0, rtol=1e-5)
+    else:
+        assert list(fs.train.columns) == ["review__tfidf_lr"]
+        assert np.corrcoef(fs.train["review__tfidf_lr"], train["y"])[0, 1] > 0.3
+
+
+def test_two_blocks_emitting_the_same_column_is_an_error(titanic, tmp_path):
+    from pipeline.errors import UserError
+
+    with pytest.raises(UserError, match=r"column 'sibsp' is produced by both numeric\(.*\) and category\(sibsp\)"):
+        build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [
+            {"block": "numeric"}, {"block": "category", "columns": ["sibsp"]}]))
+
+
+def test_train_and_test_dtypes_are_unified_for_plugin_blocks(titanic, tmp_path):
+    plugin = tmp_path / "features.py"
+    plugin.write_text(
+        "import numpy as np, pandas as pd\n"
+        "from features import Block, BlockOutput\n\n"
+        "class Sloppy(Block):\n"
+        "    name = 'sloppy'\n\n"
+        "    def build(self, train, test, ctx):\n"
+        "        return BlockOutput(pd.DataFrame({'k': np.zeros(len(train), dtype=np.int64),\n"
+        "                                         'c': pd.Categorical(['a'] * len(train))}),\n"
+        "                           pd.DataFrame({'k': np.full(len(test), 0.5),\n"
+        "                                         'c': pd.Categorical(['b'] * len(test))}))\n")
+    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(
+        tmp_path / "cache", [{"block": "sloppy", "columns": ["age"]}], plugin_file=plugin))
+    assert fs.train.dtypes.tolist() == fs.test.dtypes.tolist()
+    assert fs.train["k"].dtype == np.float32 and fs.test["k"][0] == 0.5
+    assert list(fs.train["c"].cat.categories) == ["a", "b"]

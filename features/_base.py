@@ -67,9 +67,15 @@ class Block:
         self.columns = list(columns)
         self.p = params
 
+    minimum: ClassVar[dict[str, float]] = {}  # parameter -> smallest allowed value
+
     def inputs(self) -> list[str]:
         """Every column the block reads (the cache hashes exactly these)."""
         return list(self.columns)
+
+    def check(self) -> str | None:
+        """Why these parameters and columns cannot work together (checked before running), or None."""
+        return None
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         """Return the block's columns for train and test (unsupervised: fitted on both)."""
@@ -160,6 +166,9 @@ def check_params(block_cls: type[Block], given: dict, where: str) -> dict:
             if item not in allowed:
                 raise UserError(f"{where}: parameter {key!r} has {item!r}, expected one of "
                                 f"{', '.join(map(repr, allowed))}{did_you_mean(str(item), [str(a) for a in allowed])}")
+        low = block_cls.minimum.get(key)
+        if low is not None and value < low:
+            raise UserError(f"{where}: parameter {key!r} must be at least {low}, got {value!r}")
         out[key] = value
     if not all(isinstance(c, str) for c in out["columns"]):
         raise UserError(f"{where}: columns must be a list of column names, got {out['columns']!r}")

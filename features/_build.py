@@ -230,7 +230,7 @@ def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: li
             if not columns:
                 log(f"[features] {where}: no {'/'.join(cls.default_kinds)} columns to read, skipped")
                 continue
-        problem = block.check_shape() if isinstance(block, Image) else None
+        problem = block.check()
         if problem:
             raise UserError(f"{where}: {problem}")
         out.append(block)

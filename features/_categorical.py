@@ -42,6 +42,7 @@ class Label(Block):
     accepts = ("categorical", "numeric", "text")
     default_kinds = ("categorical",)
     params = {"min_count": (int, 1, "train rows a value needs to get its own code")}
+    minimum = {"min_count": 1}
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         import pandas as pd
@@ -102,6 +103,7 @@ class OneHot(Block):
     default_kinds = ("categorical",)
     params = {"max_levels": (int, 16, "most frequent train values to encode"),
               "min_count": (int, 1, "train rows a value needs to get a column")}
+    minimum = {"max_levels": 1, "min_count": 1}
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         import pandas as pd

@@ -40,8 +40,10 @@ class Image(Block):
             return (1, side, side)
         return grid[1]
 
-    def check_shape(self) -> str | None:
+    def check(self) -> str | None:
         """Why the columns cannot form the image, or None."""
+        if not all(isinstance(v, int) and v > 0 for v in self.p["shape"]):
+            return f"shape must be [channels, height, width] as positive integers, got {self.p['shape']!r}"
         shape = self.shape()
         if len(shape) != 3 or int(np.prod(shape)) != len(self.columns):
             return (f"{len(self.columns)} pixel columns do not fill shape {list(shape)}; "

@@ -21,6 +21,7 @@ class TargetEncoding(SupervisedBlock):
     accepts = ("categorical", "numeric", "text")
     default_kinds = ("categorical",)
     params = {"smoothing": (float, 10.0, "weight m of the prior (rows' worth)")}
+    minimum = {"smoothing": 0.0}
 
     def _targets(self, y: np.ndarray, ctx: BlockContext) -> tuple[np.ndarray, list[str]]:
         if ctx.task.task == "multiclass":

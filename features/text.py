@@ -179,6 +179,7 @@ class TextSequence(Block):
               "padding": (str, "pre", "pre | post"), "truncating": (str, "pre", "pre | post"),
               **_TOKENIZER_PARAMS}
     choices = {"padding": ("pre", "post"), "truncating": ("pre", "post")}
+    minimum = {"num_words": 0, "maxlen": 1}
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         p = self.p
@@ -206,6 +207,7 @@ class BagOfWords(Block):
     params = {"max_words": (int, 100, "most frequent words kept"),
               "mode": (str, "binary", "binary | count | freq | tfidf"), **_TOKENIZER_PARAMS}
     choices = {"mode": MATRIX_MODES}
+    minimum = {"max_words": 1}
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         import pandas as pd
@@ -252,6 +254,7 @@ class TfidfSVD(Block):
     accepts = ("text", "categorical")
     default_kinds = ("text",)
     params = {"n_components": (int, 32, "SVD components kept"), **_TFIDF_PARAMS}
+    minimum = {"n_components": 1, "ngram_max": 1, "min_df": 1, "max_features": 1}
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         import pandas as pd
@@ -286,6 +289,7 @@ class TfidfLinear(SupervisedBlock):
     accepts = ("text", "categorical")
     default_kinds = ("text",)
     params = {"C": (float, 4.0, "inverse regularisation (logistic) / 1 / alpha (ridge)"), **_TFIDF_PARAMS}
+    minimum = {"C": 1e-9, "ngram_max": 1, "min_df": 1, "max_features": 1}
 
     def prepare(self, train, test, ctx: BlockContext) -> tuple[dict, dict]:
         X_train, X_test = {}, {}

@@ -35,12 +35,19 @@ def _all_blocks(ds) -> list[dict]:
     return blocks
 
 
+def _with_dates(frame: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    """The frame plus a date-like string column derived from the id (no set ships one)."""
+    days = pd.to_timedelta(frame[id_col].to_numpy() % 1500, unit="D")
+    return frame.assign(when=(pd.Timestamp("2020-01-01") + days).strftime("%Y-%m-%d"))
+
+
 @pytest.mark.parametrize("name", DATASETS)
 def test_every_builtin_block_gives_identical_train_and_test_columns(name, load, tmp_path):
     ds = load(name)
     blocks = _all_blocks(ds)
     assert {b["block"] for b in blocks} | {"group_agg"} == set(BUILTIN_BLOCKS)
-    fs = build_features(ds.train, ds.test, **ds.kwargs(tmp_path, blocks))
+    train, test = _with_dates(ds.train, ds.id_col), _with_dates(ds.test, ds.id_col)
+    fs = build_features(train, test, **ds.kwargs(tmp_path, blocks))
     assert list(fs.train.columns) == list(fs.test.columns)
     assert fs.train.dtypes.tolist() == fs.test.dtypes.tolist()
     assert len(fs.train) == len(ds.train) and len(fs.test) == len(ds.test)
@@ -57,6 +64,7 @@ def test_every_builtin_block_gives_identical_train_and_test_columns(name, load, 
         assert fs.arrays["review_seq"][0].shape == (len(ds.train), 30)
     if "categorical" in kinds:
         assert {"label", "count", "onehot", "target_encoding", "category"} <= ran
+    assert "datetime" in ran and "when__year" in fs.train.columns
     if name == "digits":
         assert fs.arrays["image"][0].shape == (len(ds.train), 1, 8, 8)
 

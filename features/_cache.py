@@ -11,6 +11,7 @@ half-written entry. The newest `KEEP_PER_BLOCK` entries of each block name are k
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -55,7 +56,8 @@ def load(cache_dir: Path, block: str, key: str) -> BlockOutput | None:
                   for name in meta["arrays"]}
     except (OSError, ValueError, KeyError, ArrowException):
         return None
-    os.utime(meta_path)  # recently used: survives pruning
+    with contextlib.suppress(OSError):
+        os.utime(meta_path)  # recently used: survives pruning
     return BlockOutput(frames[0], frames[1], arrays)
 
 
@@ -77,9 +79,14 @@ def save(cache_dir: Path, block: str, key: str, out: BlockOutput, *, describe: d
         meta = {"key": key, "block": block, "columns": columns, "arrays": sorted(out.arrays),
                 "n_train": len(out.train), "n_test": len(out.test), "created": time.time(), **describe}
         _io.write_json(tmp / "meta.json", meta)
-        if final.exists():
+        if final.exists():  # a damaged entry (load failed): replace it
             shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process stored the same entry meanwhile: keep theirs
+            if not (final / "meta.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

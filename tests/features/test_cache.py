@@ -143,3 +143,26 @@ def test_column_kinds_are_remembered_by_content(titanic, tmp_path, monkeypatch):
     train.loc[0, "sex"] = "female" if train.loc[0, "sex"] == "male" else "male"
     build_features(train, titanic.test, **titanic.kwargs(tmp_path, []))
     assert inspected == ["sex"]
+
+
+def test_old_entries_are_pruned_least_recently_used_first(titanic, tmp_path, monkeypatch):
+    import os
+
+    from features import _cache
+
+    monkeypatch.setattr(_cache, "KEEP_PER_BLOCK", 2)
+
+    def run(m: float, stamp: int):
+        fs = build_features(titanic.train, titanic.test, **titanic.kwargs(
+            tmp_path, [{"block": "target_encoding", "columns": ["sex"], "smoothing": m}]))
+        for meta in (tmp_path / "target_encoding").glob("*/meta.json"):  # make mtimes distinct
+            if meta.stat().st_mtime > stamp:
+                os.utime(meta, (stamp, stamp))
+        return fs
+
+    run(1.0, 1000)
+    run(2.0, 2000)
+    assert _misses(run(1.0, 3000)) == []  # a hit refreshes the entry
+    run(3.0, 4000)  # third entry: the least recently used one (smoothing 2) goes
+    assert len(list((tmp_path / "target_encoding").iterdir())) == 2
+    assert _misses(run(1.0, 5000)) == [] and _misses(run(2.0, 6000)) == ["target_encoding"]

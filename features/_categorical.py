@@ -22,6 +22,17 @@ def as_str(series):
     return series.astype("str")
 
 
+def factorize(train_col, test_col) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer codes of the string values over train and test together: (train codes, test codes,
+    number of distinct values); missing -> -1."""
+    import pandas as pd
+
+    both = pd.concat([as_str(train_col), as_str(test_col)], ignore_index=True)
+    codes, uniques = pd.factorize(both)
+    n = len(train_col)
+    return codes[:n], codes[n:], len(uniques)
+
+
 def safe_name(text: str, limit: int = 40) -> str:
     """A column-name-safe rendering of a category value."""
     return _UNSAFE.sub("_", str(text))[:limit] or "_"
@@ -49,14 +60,18 @@ class Label(Block):
 
         out_tr, out_te = {}, {}
         for c in self.columns:
-            tr, te = as_str(train[c]), as_str(test[c])
-            counts = tr.value_counts()
-            vocab = pd.Index(sorted(counts.index[counts >= self.p["min_count"]]))
-            for src, dest in ((tr, out_tr), (te, out_te)):
-                codes = vocab.get_indexer(src).astype(np.int32)
-                codes[codes < 0] = UNSEEN_CODE
-                codes[src.isna().to_numpy()] = MISSING_CODE
-                dest[f"{c}__label"] = codes
+            both = pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True)
+            codes, uniques = pd.factorize(both)  # missing -> -1
+            n = len(train)
+            train_codes = codes[:n]
+            counts = np.bincount(train_codes[train_codes >= 0], minlength=len(uniques))
+            kept = np.flatnonzero(counts >= self.p["min_count"])
+            kept = kept[np.argsort(np.asarray(uniques.take(kept), dtype=object), kind="stable")]
+            rank = np.full(len(uniques) + 1, UNSEEN_CODE, dtype=np.int32)  # last slot: missing
+            rank[kept] = np.arange(len(kept), dtype=np.int32)
+            rank[-1] = MISSING_CODE
+            labels = rank[codes]  # code -1 picks the missing slot
+            out_tr[f"{c}__label"], out_te[f"{c}__label"] = labels[:n], labels[n:]
         return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))
 
 
@@ -77,15 +92,14 @@ class Count(Block):
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         import pandas as pd
 
-        both = pd.concat([train[self.columns], test[self.columns]], ignore_index=True)
-        counted = both if self.p["scope"] == "all" else both.iloc[: len(train)]
+        n_counted = len(train) + (len(test) if self.p["scope"] == "all" else 0)
         out = {}
         for c in self.columns:
-            key = as_str(both[c]).fillna("\x00missing")
-            counts = as_str(counted[c]).fillna("\x00missing").value_counts()
-            values = key.map(counts).fillna(0).to_numpy()
+            both = pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True)
+            codes, uniques = pd.factorize(both, use_na_sentinel=False)  # missing counts as one value
+            values = np.bincount(codes[:n_counted], minlength=len(uniques))[codes]
             if self.p["normalize"]:
-                out[f"{c}__count"] = (values / max(1, len(counted))).astype(np.float32)
+                out[f"{c}__count"] = (values / max(1, n_counted)).astype(np.float32)
             else:
                 out[f"{c}__count"] = values.astype(np.int32)
         return _split(pd.DataFrame(out), len(train))

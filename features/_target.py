@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from features._base import BlockContext, SupervisedBlock
-from features._categorical import as_str, safe_name
+from features._categorical import factorize, safe_name
 
 
 class TargetEncoding(SupervisedBlock):
     """Smoothed mean of the encoded target per value: (sum + m * prior) / (count + m).
 
     Train rows get values fitted on the other folds only (the competition's saved folds); test rows
-    get values fitted on every train row. Unseen and missing values get the prior. One column per
+    get values fitted on every train row. Values are compared as strings, coded once over train and
+    test. Values absent from the fitting rows and missing values get the prior. One column per
     class for multiclass (``{c}__te_{class}``), else ``{c}__te``.
     Example: ``{block = "target_encoding", columns = ["Neighborhood"], smoothing = 10}``.
     """
@@ -29,33 +30,38 @@ class TargetEncoding(SupervisedBlock):
             return onehot, [f"__te_{safe_name(c)}" for c in ctx.task.prediction_columns()]
         return y.astype(np.float64).reshape(-1, 1), ["__te"]
 
-    def fit(self, X, y: np.ndarray, ctx: BlockContext) -> dict:
-        import pandas as pd
+    def prepare(self, train, test, ctx: BlockContext) -> tuple[dict, dict]:
+        """Integer codes of each column over train and test (no target involved)."""
+        X_train, X_test = {}, {}
+        self._levels = {}
+        for c in self.columns:
+            X_train[c], X_test[c], self._levels[c] = factorize(train[c], test[c])
+        return X_train, X_test
 
+    def fit(self, X: dict, y: np.ndarray, ctx: BlockContext) -> dict:
         Y, suffixes = self._targets(y, ctx)
         prior = Y.mean(axis=0)
         m = self.p["smoothing"]
         tables = {}
         for c in self.columns:
-            key = as_str(X[c]).to_numpy(dtype=object, na_value=None)
-            frame = pd.DataFrame(Y, columns=suffixes)
-            frame["__key"] = key
-            grouped = frame.dropna(subset=["__key"]).groupby("__key", sort=False)
-            sums, counts = grouped[suffixes].sum(), grouped.size()
-            tables[c] = (sums.add(prior * m, axis=1)).div(counts + m, axis=0)
-        return {"prior": prior, "tables": tables, "suffixes": suffixes}
+            codes = X[c]
+            seen = codes >= 0
+            n_levels = self._levels[c]
+            counts = np.bincount(codes[seen], minlength=n_levels).astype(np.float64)
+            sums = np.stack([np.bincount(codes[seen], weights=Y[seen, j], minlength=n_levels)
+                             for j in range(Y.shape[1])], axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                table = (sums + m * prior) / (counts[:, None] + m)
+            table[counts == 0] = prior  # values absent from the fitting rows
+            tables[c] = np.vstack([table, prior])  # last row: missing (code -1)
+        return {"tables": tables, "suffixes": suffixes}
 
-    def apply(self, state: dict, X):
+    def apply(self, state: dict, X: dict):
         import pandas as pd
 
         out = {}
         for c in self.columns:
-            table = state["tables"][c]
-            key = as_str(X[c]).to_numpy(dtype=object, na_value=None)
-            rows = table.index.get_indexer(key)
+            values = state["tables"][c][X[c]]
             for j, suffix in enumerate(state["suffixes"]):
-                vals = np.full(len(X), state["prior"][j], dtype=np.float64)
-                hit = rows >= 0
-                vals[hit] = table[suffix].to_numpy()[rows[hit]]
-                out[f"{c}{suffix}"] = vals.astype(np.float32)
+                out[f"{c}{suffix}"] = values[:, j].astype(np.float32)
         return pd.DataFrame(out)

@@ -167,6 +167,7 @@ class TextSequence(Block):
     """Padded integer word sequences for sequence models: array ``{c}_seq`` of shape (n, maxlen).
 
     The tokenizer is fitted on train and test texts; index 0 is padding, 1 the OOV token.
+    `maxlen = 0` uses the 95th percentile of the texts' token counts (at least 1).
     Example: ``{block = "text_sequence", columns = ["review"], num_words = 20000, maxlen = 200}``.
     """
 
@@ -174,12 +175,12 @@ class TextSequence(Block):
     accepts = ("text", "categorical")
     default_kinds = ("text",)
     params = {"num_words": (int, 20000, "vocabulary cap (indices below it are kept)"),
-              "maxlen": (int, 200, "sequence length after padding/truncation"),
+              "maxlen": (int, 0, "sequence length after padding/truncation; 0 = 95th percentile"),
               "oov_token": (str, "<OOV>", "token for words outside the vocabulary ('' = drop them)"),
               "padding": (str, "pre", "pre | post"), "truncating": (str, "pre", "pre | post"),
               **_TOKENIZER_PARAMS}
     choices = {"padding": ("pre", "post"), "truncating": ("pre", "post")}
-    minimum = {"num_words": 0, "maxlen": 1}
+    minimum = {"num_words": 0, "maxlen": 0}
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         p = self.p
@@ -189,9 +190,10 @@ class TextSequence(Block):
                             oov_token=p["oov_token"] or None)
             tr, te = _texts(train[c]), _texts(test[c])
             tok.fit_on_texts(tr + te)
-            arrays[f"{c}_seq"] = tuple(
-                pad_sequences(tok.texts_to_sequences(t), maxlen=p["maxlen"], padding=p["padding"],
-                              truncating=p["truncating"]) for t in (tr, te))
+            seqs = [tok.texts_to_sequences(t) for t in (tr, te)]
+            maxlen = p["maxlen"] or max(1, int(np.percentile([len(s) for part in seqs for s in part], 95)))
+            arrays[f"{c}_seq"] = tuple(pad_sequences(s, maxlen=maxlen, padding=p["padding"],
+                                                     truncating=p["truncating"]) for s in seqs)
         return BlockOutput(*_empty(len(train), len(test)), arrays=arrays)
 
 

@@ -105,3 +105,14 @@ def test_tfidf_linear_is_out_of_fold_and_predictive(load, tmp_path):
     y = ds.task.encode(ds.train[ds.target])
     auc = roc_auc_score(y, fs.train["review__tfidf_lr"])
     assert 0.75 < auc < 0.97  # real signal, but out-of-fold: far from the in-sample fit
+
+
+def test_text_sequence_default_length_is_the_95th_percentile(tmp_path):
+    lengths = list(range(1, 101))  # texts of 1..100 words
+    train = pd.DataFrame({"id": range(100), "t": [" ".join(["w"] * k) for k in lengths], "y": [0, 1] * 50})
+    test = pd.DataFrame({"id": [100], "t": ["w w"]})
+    fs = build_features(train, test, id_col="id", target="y", task=TaskInfo.from_target("binary", train["y"]),
+                        folds=np.arange(100) % 2, cache_dir=tmp_path, drop=[], log=lambda m: None,
+                        blocks=[{"block": "text_sequence", "columns": ["t"]}])
+    expect = int(np.percentile(lengths + [2], 95))
+    assert fs.arrays["t_seq"][0].shape == (100, expect) and fs.arrays["t_seq"][1].shape == (1, expect)

@@ -37,7 +37,7 @@ from pipeline.errors import UserError
     ([{"block": "image", "columns": ["age", "sibsp", "parch"]}], r"3 pixel columns do not fill shape"),
     ([{"block": "image", "columns": ["age", "sibsp", "parch"], "shape": [1, "a", 3]}],
      r"shape must be \[channels, height, width\] as positive integers"),
-    ([{"block": "text_sequence", "columns": ["sex"], "maxlen": 0}], r"parameter 'maxlen' must be at least 1, got 0"),
+    ([{"block": "text_sequence", "columns": ["sex"], "maxlen": -1}], r"parameter 'maxlen' must be at least 0, got -1"),
     ([{"block": "target_encoding", "columns": ["sex"], "smoothing": -1}], r"'smoothing' must be at least 0.0"),
 ])
 def test_bad_block_entries_raise_one_clear_line_before_writing(titanic, tmp_path, blocks, message):

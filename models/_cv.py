@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from models._types import ModelContext, build_model, init_params
+from models._types import ModelContext, init_params, model_type
 from pipeline.errors import UserError
 
 
@@ -129,7 +129,8 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     from sklearn.base import clone
 
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
-    template = build_model(name, spec, ctx)
+    mtype = model_type(name, spec, plugin_dir)
+    template = mtype.build(name, spec, ctx)
     log_target = metric.name == "rmsle"
     if log_target and np.any(y < 0):
         raise UserError(f"metric rmsle needs a target >= 0, found {float(y.min())}; use rmse or mae")
@@ -142,7 +143,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     fold_times: list[float] = []
     test_by_fold: list[np.ndarray] = []
     importances, best_iterations = [], []
-    with _thread_limits(threads):  # scikit-learn joblib workers, BLAS and OpenMP pools
+    with contextlib.nullcontext() if mtype.own_threads else _thread_limits(threads):
         for step, k in enumerate(fold_ids):
             t0 = time.perf_counter()
             tr, va = folds != k, folds == k
@@ -194,7 +195,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
 
 @contextlib.contextmanager
 def _thread_limits(threads: int):
-    """Cap joblib workers (n_jobs=None in scikit-learn) and BLAS/OpenMP pools at `threads`."""
+    """Cap joblib workers (n_jobs=None in scikit-learn) and BLAS/OpenMP pools at `threads` (~5 ms to enter)."""
     from joblib import parallel_config
     from threadpoolctl import threadpool_limits
 

@@ -37,6 +37,7 @@ class ModelType:
     builder: str | Callable[[str, dict, ModelContext], Any]
     doc: str
     default_space: dict[str, Any] = field(default_factory=dict)
+    own_threads: bool = False  # the builder passes the thread count to the library itself
 
     def build(self, name: str, spec: dict, ctx: ModelContext) -> Any:
         """An unfitted estimator for the [models.NAME] table `spec`."""
@@ -57,7 +58,7 @@ _LGBM_SPACE = {
 
 MODEL_TYPES: dict[str, ModelType] = {
     "lightgbm": ModelType("lightgbm", "models.lgbm:build", "LightGBM with early stopping and native categoricals",
-                          _LGBM_SPACE),
+                          _LGBM_SPACE, own_threads=True),
     "sklearn": ModelType("sklearn", "models.sk:build", "any scikit-learn estimator by import path (`estimator`), "
                                                        "with imputation/one-hot/scaling"),
 }

@@ -120,8 +120,9 @@ def _count(study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-class _Surplus(Exception):
-    """A trial started after the study already held enough finished or running trials."""
+class _Skip(Exception):
+    """A trial not worth training: the study already holds enough trials, or these parameters ran before.
+    It is recorded as failed, so finished trials are never surplus nor duplicates."""
 
 
 def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage: str | None = None,
@@ -182,13 +183,13 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
         ahead = [t for t in study.get_trials(deepcopy=False, states=running) if t.number < trial.number]
         if _count(study, finished) + len(ahead) >= trials:
             study.stop()
-            raise _Surplus(f"trial {trial.number}: the study already has {trials} trials")
+            raise _Skip(f"trial {trial.number}: the study already has {trials} trials")
         params = {p: suggest(trial, p, d) for p, d in dists.items()}
         for other in study.get_trials(deepcopy=False, states=finished + running):
             if other.number != trial.number and other.params == params:
                 trial.set_user_attr("duplicate_of", other.number)
                 log(f"[tune] trial {trial.number}: same parameters as trial {other.number}, skipped")
-                raise optuna.TrialPruned()
+                raise _Skip(f"trial {trial.number}: same parameters as trial {other.number}")
         ran += 1
 
         def report(r) -> None:
@@ -210,7 +211,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
 
     if done < trials and not state.interrupted:
         study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=timeout,
-                       catch=(_Surplus,), callbacks=[enough])
+                       catch=(_Skip,), callbacks=[enough])
     if state.interrupted:
         raise KeyboardInterrupt
     complete = _count(study, (optuna.trial.TrialState.COMPLETE,))

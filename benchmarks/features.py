@@ -10,8 +10,9 @@ folds (stratified for classification, seed 0; learning rate 0.05, up to 1000 rou
 stopping 100, log1p target for rmsle). The holdout score against solution.csv is printed beside.
 Timing: `build_features` on a synthetic table (numeric with missing values, low- and
 high-cardinality categoricals, a date string column; binary target) with an empty cache (cold)
-and again with the cache filled (cached), then the whole features stage through the runner
-(`run --stage features --force`, reading the CSV and writing parquet) cold and cached.
+and again with the cache filled (cached); then the whole features stage through the CLI
+(`run --stage features --force`, reading the CSV and writing parquet) cold and cached; then
+`build_features` on the same table plus a short free-text column (the default text blocks).
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ def scores(name: str, threads: int) -> None:
               f"holdout {holdout:.4f}  ({time.perf_counter() - t0:.1f}s{extra})", flush=True)
 
 
-def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A train/test table with n rows in all: numerics, categoricals, dates, a binary target."""
+def synthetic(n: int, seed: int = 0, *, text: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A train/test table with n rows in all: numerics, categoricals, dates, a binary target, and
+    with `text` a short free-text column (3-12 words from a Zipf-distributed 5,000-word vocabulary)."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"id": np.arange(n)})
     for i in range(6):
@@ -123,17 +125,24 @@ def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     days = rng.integers(0, 3 * 365, n)
     frame["signup"] = (pd.Timestamp("2021-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
     logit = 0.3 * np.nan_to_num(frame["num_0"]) + (frame["color"] == "red") - 0.5
+    if text:
+        vocab = np.array([f"w{i}" for i in range(5000)])
+        weights = 1 / np.arange(1, 5001)
+        lengths = rng.integers(3, 13, n)
+        words = rng.choice(vocab, size=int(lengths.sum()), p=weights / weights.sum())
+        frame["title"] = [" ".join(ws) for ws in np.split(words, np.cumsum(lengths)[:-1])]
+        logit = logit + 1.5 * frame["title"].str.contains(r"\bw7\b", regex=True)
     frame["target"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     cut = int(n * 0.8)
     return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].drop(columns="target").reset_index(drop=True)
 
 
-def timing(n: int, threads: int) -> None:
-    train, test = synthetic(n)
+def timing(n: int, threads: int, *, text: bool, rounds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train, test = synthetic(n, text=text)
     task = TaskInfo.from_target("binary", train["target"])
     folds = assign_folds(train, target="target", task="binary", scheme="auto", n_splits=5, seed=0)
     colds, cacheds = [], []
-    for _ in range(2):  # each round: an empty cache (cold), then three runs on the filled cache
+    for _ in range(rounds):  # each round: an empty cache (cold), then three runs on the filled cache
         with tempfile.TemporaryDirectory() as tmp:
             kwargs = dict(id_col="id", target="target", task=task, folds=folds, blocks=[], drop=[],
                           cache_dir=Path(tmp), log=lambda m: None, threads=threads)
@@ -146,11 +155,13 @@ def timing(n: int, threads: int) -> None:
                 cacheds.append(time.perf_counter() - t0)
             assert fs2.train.equals(fs.train) and all(r["cached"] for r in fs2.report)
     cold, cached = float(np.median(colds)), float(np.median(cacheds))
-    print(f"build_features, {n:,} rows, {fs.train.shape[1]} feature columns "
-          f"({', '.join(r['block'] for r in fs.report)}), {threads} thread(s):")
+    kind = "numeric/categorical/date + short text" if text else "numeric/categorical/date"
+    print(f"build_features, {n:,} rows ({kind}), {fs.train.shape[1]} feature columns"
+          f"{', arrays ' + ', '.join(fs.arrays) if fs.arrays else ''}, {threads} thread(s); blocks: "
+          f"{', '.join(r['block'] for r in fs.report)}")
     print(f"  cold {cold:.2f}s (median of {len(colds)})  cached {cached:.3f}s (median of {len(cacheds)})  "
           f"ratio {cold / cached:.1f}x  (target >= 20x)", flush=True)
-    stage_timing(train, test)
+    return train, test
 
 
 def stage_timing(train: pd.DataFrame, test: pd.DataFrame) -> None:
@@ -186,13 +197,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the synthetic table")
     parser.add_argument("--skip-scores", action="store_true")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--skip-text", action="store_true", help="skip the table with a text column (slowest)")
     args = parser.parse_args()
     threads = resolve_threads(0)
     if not args.skip_scores:
         for name in ("ames_clean", "fine_foods"):
             scores(name, threads)
     if not args.skip_timing:
-        timing(args.rows, threads)
+        train, test = timing(args.rows, threads, text=False, rounds=2)
+        stage_timing(train, test)
+        if not args.skip_text:
+            timing(args.rows, threads, text=True, rounds=1)
 
 
 if __name__ == "__main__":

@@ -319,7 +319,9 @@ class TfidfLinear(SupervisedBlock):
             elif task.task == "regression":
                 models[c] = Ridge(alpha=1.0 / self.p["C"]).fit(mat, y)
             else:
-                models[c] = LogisticRegression(C=self.p["C"], max_iter=1000).fit(mat, y)
+                # saga: same optimum as lbfgs on L2-normalised TF-IDF, 10-20x faster on large sparse data
+                models[c] = LogisticRegression(C=self.p["C"], solver="saga", max_iter=1000,
+                                               random_state=ctx.seed).fit(mat, y)
         return {"models": models, "prior": prior, "task": task}
 
     def apply(self, state: dict, X: dict):

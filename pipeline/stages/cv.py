@@ -46,6 +46,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
             ctx.log(f"[cv] {name}: {metric.name} {result.overall:.5f} overall "
                     f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)})")
             produced[name] = [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]
+            ctx.unit_done(name, produced[name])  # kept fresh even if a later model fails
             records.append(_record(comp, name, spec, result, metric, seconds))
     finally:  # runs that finished are recorded even when a later model fails
         _save_records(ctx, records)

@@ -5,6 +5,8 @@ reports the running mean of its fold scores after each fold, so the pruner can s
 after its early folds. The study lives in an RDB store (by default the workspace's runs.db, next to
 the run registry), so several processes can share it and an interrupted study resumes where it
 stopped: `--trials N` is the number of finished (complete or pruned) trials the study should hold.
+The first Ctrl-C lets the running trial finish; a trial whose process was killed outright is marked
+failed and queued again (same parameters) once its heartbeat is 2 x HEARTBEAT_S seconds old.
 
 Search space, per parameter in `[models.NAME.search_space]`:
 

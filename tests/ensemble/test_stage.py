@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ params = { C = 0.5 }
 """
 
 
-def _workspace(tmp_path, ensemble: str = "") -> "Path":  # noqa: F821
+def _workspace(tmp_path, ensemble: str = "") -> Path:
     ws = make_workspace(tmp_path)
     cfg = ws / "competition" / "titanic" / "competition.toml"
     text = cfg.read_text()

@@ -230,6 +230,10 @@ def _check_values(cfg: dict, file: Path) -> None:
         raise UserError(f"{file}: cv.scheme = 'group' needs cv.group_column = '<column>'")
     if cv["scheme"] == "time" and not cv["time_column"]:
         raise UserError(f"{file}: cv.scheme = 'time' needs cv.time_column = '<column>'")
+    methods = ("auto", "best", "mean", "rank", "geometric", "hill_climb", "weighted", "stack")
+    method = cfg["ensemble"]["method"]
+    if method not in methods:
+        raise UserError(f"{file}: unknown ensemble method {method!r}{did_you_mean(method, methods)}")
     rt = cfg["runtime"]
     if rt["threads"] < 0 or rt["n_jobs"] < 1:
         raise UserError(f"{file}: runtime.threads must be >= 0 and runtime.n_jobs >= 1, "

@@ -162,6 +162,10 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 raise
             p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba).reshape(int(va.sum()), -1)
             p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba).reshape(len(X_test), -1)
+            if task.task == "regression" and spec.get("clip", True):
+                # a model should not predict far outside what it was trained on: linear models
+                # extrapolate wildly on outlying rows; the range is the fold's own training rows
+                p_va, p_te = np.clip(p_va, y_tr.min(), y_tr.max()), np.clip(p_te, y_tr.min(), y_tr.max())
             if log_target:
                 p_va, p_te = np.expm1(p_va), np.expm1(p_te)
             if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):

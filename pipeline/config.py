@@ -76,6 +76,7 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "estimator": (str, "", "import path of a scikit-learn estimator (type = sklearn)"),
     "enabled": (bool, True, "train this model"),
     "search_space": (dict, {}, "Optuna search space for `pipeline tune`: NAME = { low, high, log, step } or [choices]"),
+    "clip": (bool, True, "regression: clip predictions to the fold's training target range"),
     "preprocess": (str, "auto", "auto | none | impute | scale: imputation/one-hot (+ scaling) before the model"),
 }
 

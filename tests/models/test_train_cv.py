@@ -179,3 +179,22 @@ def test_rmsle_fits_the_log_target_and_predicts_the_original_scale():
                    TaskInfo("regression"), get_metric("rmsle"), log=lambda m: None)
     assert res.overall < 0.3
     assert 0.5 < np.median(res.oof) / np.median(y) < 2.0  # original scale, not log1p
+
+
+def test_regression_predictions_are_clipped_to_the_folds_training_range():
+    """A linear model extrapolating on an outlying test row stays within the seen target range."""
+    from pipeline.metrics import get_metric
+    from pipeline.task import TaskInfo
+
+    X, rng = _frame(300, seed=2)
+    X = X.drop(columns="c")
+    y = 3.0 * X["x0"].to_numpy() + 0.1 * rng.normal(size=300)
+    X_test = X.iloc[:5].copy()
+    X_test.loc[X_test.index[0], "x0"] = 100.0  # far outside training: Ridge would predict ~300
+    folds = np.arange(300) % 5
+    spec = {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge", "params": {}, "preprocess": "auto"}
+    res = train_cv("r", spec, X, y, X_test, folds, TaskInfo("regression"), get_metric("rmse"), log=lambda m: None)
+    assert res.test[0] <= y.max() + 1e-9 and res.test[0] > 0.9 * y.max()
+    raw = train_cv("r", {**spec, "clip": False}, X, y, X_test, folds, TaskInfo("regression"), get_metric("rmse"),
+                   log=lambda m: None)
+    assert raw.test[0] > 100

@@ -12,10 +12,12 @@ DATA = REPO / "benchmarks" / "data"
 DATASETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
 
 
-def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None = None) -> Path:
+def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None = None,
+                   all_models: bool = False) -> Path:
     """A workspace in tmp_path holding competition/<name> with the set's data and a config.
 
-    The config defaults to the shipped titanic one for titanic, else the one `init` writes."""
+    The config defaults to the shipped titanic one for titanic (its first model only, for speed,
+    unless `all_models`), else the one `init` writes."""
     ws = tmp_path / "ws"
     dest = ws / "competition" / name
     dest.mkdir(parents=True)
@@ -24,6 +26,8 @@ def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None 
     if config is None:
         if name == "titanic":
             config = (REPO / "competition" / "titanic" / "competition.toml").read_text()
+            if not all_models:
+                config = config[: config.index("[models.lgbm_slow]")]
         else:
             from pipeline.init_competition import _read, infer, render_config
 

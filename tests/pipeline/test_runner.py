@@ -32,7 +32,11 @@ def _set_models(ws, block: str) -> None:
     cfg.write_text(text)
 
 
-def test_full_run_writes_submission_matching_sample(titanic_ws, capsys):
+def test_full_run_writes_submission_matching_sample(tmp_path, capsys):
+    """The README's main job: the shipped titanic config, every model, through submit."""
+    from tests.conftest import make_workspace
+
+    titanic_ws = make_workspace(tmp_path, all_models=True)
     assert main(["run", "--root", str(titanic_ws)]) == 0
     out_lines = capsys.readouterr().out.strip().splitlines()
     sub_dir = titanic_ws / "submissions" / "titanic"
@@ -48,9 +52,10 @@ def test_full_run_writes_submission_matching_sample(titanic_ws, capsys):
     assert pd.read_csv(last).equals(latest)
     folds = pd.read_csv(titanic_ws / "competition" / "titanic" / "runs" / "folds.csv")
     assert list(folds.columns) == ["id", "fold"] and sorted(folds["fold"].unique()) == [0, 1, 2, 3, 4]
-    run_dir = titanic_ws / "competition" / "titanic" / "runs" / "models" / "lgbm"
-    for f in ("oof.parquet", "test.parquet", "scores.json", "params.json", "timings.json"):
-        assert (run_dir / f).is_file(), f
+    for model in ("lgbm", "lgbm_slow", "logreg", "extra_trees"):
+        run_dir = titanic_ws / "competition" / "titanic" / "runs" / "models" / model
+        for f in ("oof.parquet", "test.parquet", "scores.json", "params.json", "timings.json"):
+            assert (run_dir / f).is_file(), f"{model}/{f}"
 
 
 def test_second_run_reruns_nothing(titanic_ws):

@@ -138,52 +138,120 @@ def synthetic(n: int, seed: int = 0, *, text: bool = False) -> tuple[pd.DataFram
 
 
 def timing(n: int, threads: int, *, text: bool, rounds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`build_features` in memory: empty cache (cold) vs every block from the cache (cached), the
+    columns hashed for the cache keys each time, and with their digests remembered under a data digest."""
     train, test = synthetic(n, text=text)
     task = TaskInfo.from_target("binary", train["target"])
     folds = assign_folds(train, target="target", task="binary", scheme="auto", n_splits=5, seed=0)
-    colds, cacheds = [], []
-    for _ in range(rounds):  # each round: an empty cache (cold), then three runs on the filled cache
+    colds, cacheds, remembered = [], [], []
+    for r in range(rounds):  # each round: an empty cache (cold), then three runs of each cached kind
         with tempfile.TemporaryDirectory() as tmp:
             kwargs = dict(id_col="id", target="target", task=task, folds=folds, blocks=[], drop=[],
                           cache_dir=Path(tmp), log=lambda m: None, threads=threads)
+            digest = f"synthetic table {n} rows, text {text}, round {r}"  # the stage passes the CSVs' SHA-256
             t0 = time.perf_counter()
             fs = build_features(train, test, **kwargs)
             colds.append(time.perf_counter() - t0)
+            build_features(train, test, **kwargs, data_digest=digest)  # remembers the column digests
             for _ in range(3):
                 t0 = time.perf_counter()
                 fs2 = build_features(train, test, **kwargs)
                 cacheds.append(time.perf_counter() - t0)
-            assert fs2.train.equals(fs.train) and all(r["cached"] for r in fs2.report)
-    cold, cached = float(np.median(colds)), float(np.median(cacheds))
+                assert fs2.train.equals(fs.train) and all(r["cached"] for r in fs2.report)
+                t0 = time.perf_counter()
+                fs3 = build_features(train, test, **kwargs, data_digest=digest)
+                remembered.append(time.perf_counter() - t0)
+                assert fs3.train.equals(fs.train) and all(r["cached"] for r in fs3.report)
+    cold, cached, rem = (float(np.median(t)) for t in (colds, cacheds, remembered))
     kind = "numeric/categorical/date + short text" if text else "numeric/categorical/date"
-    print(f"build_features, {n:,} rows ({kind}), {fs.train.shape[1]} feature columns"
+    print(f"build_features in memory, {n:,} rows ({kind}), {fs.train.shape[1]} feature columns"
           f"{', arrays ' + ', '.join(fs.arrays) if fs.arrays else ''}, {threads} thread(s); blocks: "
           f"{', '.join(r['block'] for r in fs.report)}")
-    print(f"  cold {cold:.2f}s (median of {len(colds)})  cached {cached:.3f}s (median of {len(cacheds)})  "
-          f"ratio {cold / cached:.1f}x  (target >= 20x)", flush=True)
+    print(f"  cold (empty block cache) {cold:.3f}s (median of {len(colds)})", flush=True)
+    print(f"  every block from cache, all input columns re-hashed for the keys: {cached:.3f}s "
+          f"(median of {len(cacheds)}) -> {cold / cached:.1f}x", flush=True)
+    print(f"  every block from cache, column digests remembered by data digest (what the stage does): "
+          f"{rem:.3f}s (median of {len(remembered)}) -> {cold / rem:.1f}x  (target >= 20x)", flush=True)
     return train, test
 
 
-def stage_timing(train: pd.DataFrame, test: pd.DataFrame) -> None:
-    """The features stage through the CLI: `run --stage features --force`, empty then filled block cache."""
+def stage_timing(train: pd.DataFrame, test: pd.DataFrame, rounds: int = 2) -> None:
+    """The whole features stage through the runner (CSV read, folds, blocks, parquet): in this
+    process via `Runner.run("features", force=True)` (the figure without interpreter start-up), then
+    as `python -m pipeline run --stage features --force` processes (wall time, start-up included)."""
+    import shutil
+
+    from pipeline.graph import Runner
+    from pipeline.stages import build_pipeline
+    from pipeline.workspace import Workspace
+
     with tempfile.TemporaryDirectory() as tmp:
-        comp = Path(tmp) / "competition" / "synthetic"
-        comp.mkdir(parents=True)
-        train.to_csv(comp / "train.csv", index=False)
-        test.to_csv(comp / "test.csv", index=False)
-        pd.DataFrame({"id": test["id"], "target": 0.5}).to_csv(comp / "sample_submission.csv", index=False)
-        (comp / "competition.toml").write_text('[competition]\ntask = "binary"\ntarget = "target"\nid = "id"\n'
-                                               'metric = "roc_auc"\n')
+        comp_dir = Path(tmp) / "competition" / "synthetic"
+        comp_dir.mkdir(parents=True)
+        train.to_csv(comp_dir / "train.csv", index=False)
+        test.to_csv(comp_dir / "test.csv", index=False)
+        pd.DataFrame({"id": test["id"], "target": 0.5}).to_csv(comp_dir / "sample_submission.csv", index=False)
+        (comp_dir / "competition.toml").write_text('[competition]\ntask = "binary"\ntarget = "target"\n'
+                                                   'id = "id"\nmetric = "roc_auc"\n')
         cmd = [sys.executable, "-m", "pipeline", "run", "--stage", "features"]
         subprocess.run(cmd[:-1] + ["folds"], cwd=tmp, check=True, capture_output=True, env=_env())
-        out = []
-        for extra in (["--force"], ["--force"], []):
+        runs = comp_dir / "runs"
+        logs: list[str] = []
+
+        def stage(force: bool) -> float:
+            comp = Workspace(Path(tmp)).competition(None)
             t0 = time.perf_counter()
-            subprocess.run(cmd + extra, cwd=tmp, check=True, capture_output=True, env=_env())
-            out.append(time.perf_counter() - t0)
-    print(f"features stage via CLI (CSV read + blocks + parquet write): cold {out[0]:.2f}s  "
-          f"block cache warm (--force) {out[1]:.2f}s ({out[0] / out[1]:.1f}x)  "
-          f"stage fresh (skipped) {out[2]:.2f}s ({out[0] / out[2]:.1f}x)")
+            ran = Runner(build_pipeline(), comp, log=logs.append).run("features", force=force)
+            seconds = time.perf_counter() - t0
+            assert ran == (["features"] if force else []), ran
+            return seconds
+
+        def fresh_outputs() -> None:  # block cache kept, written outputs gone: blocks load + parquet write
+            shutil.rmtree(runs / "features")
+
+        def empty_caches() -> None:  # block cache, data snapshot and outputs gone: everything computed
+            shutil.rmtree(runs / "cache", ignore_errors=True)
+            shutil.rmtree(runs / "features", ignore_errors=True)
+
+        t = {"cold": [], "blocks": [], "unchanged": [], "skipped": []}
+        for _ in range(rounds):
+            empty_caches()
+            t["cold"].append(stage(True))
+            for _ in range(2):
+                fresh_outputs()
+                t["blocks"].append(stage(True))
+            for _ in range(3):
+                t["unchanged"].append(stage(True))
+            t["skipped"].append(stage(False))
+        assert any("outputs unchanged" in line for line in logs)
+        med = {k: float(np.median(v)) for k, v in t.items()}
+        print(f"features stage via Runner.run in this process, {len(train) + len(test):,} rows "
+              f"(medians of {rounds} / {2 * rounds} / {3 * rounds} / {rounds}):")
+        print(f"  cold: empty block cache and data snapshot, --force                 {med['cold']:.3f}s")
+        print(f"  --force, blocks from cache, outputs deleted (load + parquet write)   {med['blocks']:.3f}s "
+              f"-> {med['cold'] / med['blocks']:.1f}x")
+        print(f"  --force, nothing changed (keys match the written outputs)           {med['unchanged']:.3f}s "
+              f"-> {med['cold'] / med['unchanged']:.1f}x  (target >= 20x)")
+        print(f"  no --force: runner finds the stage fresh and skips it              {med['skipped']:.3f}s "
+              f"-> {med['cold'] / med['skipped']:.1f}x", flush=True)
+
+        def cli(force: bool) -> float:
+            t0 = time.perf_counter()
+            subprocess.run(cmd + (["--force"] if force else []), cwd=tmp, check=True, capture_output=True,
+                           env=_env())
+            return time.perf_counter() - t0
+
+        empty_caches()
+        cold = cli(True)
+        fresh_outputs()
+        blocks = cli(True)
+        unchanged = cli(True)
+        skipped = cli(False)
+        print("features stage as `python -m pipeline run --stage features [--force]` processes, wall time "
+              "including interpreter start-up and imports (one run each):")
+        print(f"  cold {cold:.2f}s | --force, blocks from cache, outputs deleted {blocks:.2f}s "
+              f"({cold / blocks:.1f}x) | --force, nothing changed {unchanged:.2f}s ({cold / unchanged:.1f}x) | "
+              f"no --force, skipped {skipped:.2f}s ({cold / skipped:.1f}x)", flush=True)
 
 
 def _env() -> dict:

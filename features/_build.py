@@ -121,10 +121,10 @@ class ColumnFacts:
 
     MAX_ENTRIES = 5000
 
-    def __init__(self, train, test, cache_dir: Path | None = None, threads: int = 1):
+    def __init__(self, train, test, cache_dir: Path | None = None, threads: int = 1,
+                 data_digest: str | None = None):
         self.train, self.test, self.threads = train, test, max(1, threads)
         self.path = Path(cache_dir) / "columns.json" if cache_dir is not None else None
-        self.digests: dict[str, str] = {}
         self.memo: dict[str, dict] = {}
         self.dirty = False
         if self.path is not None and self.path.is_file():
@@ -132,6 +132,10 @@ class ColumnFacts:
                 self.memo = _io.read_json(self.path)
             except ValueError:
                 self.memo = {}
+        self.digests: dict[str, str] = {}
+        self.remember_digests = data_digest is not None
+        if data_digest is not None:  # digests of the columns parsed from these exact files
+            self.digests = self.memo.setdefault(f"data:{_io.hash_bytes(data_digest, _facts_code())}", {})
 
     def _digest(self, col: str) -> str:
         test_part = digest_series(self.test[col]) if col in self.test.columns else "absent"
@@ -140,13 +144,17 @@ class ColumnFacts:
     def prefetch(self, cols) -> None:
         """Digest several columns in parallel threads (hashlib releases the GIL on large buffers)."""
         todo = sorted(set(cols) - set(self.digests))
+        if not todo:
+            return
         with ThreadPoolExecutor(self.threads) as pool:
             self.digests.update(zip(todo, pool.map(self._digest, todo)))
+        self.dirty |= self.remember_digests
 
     def digest(self, col: str) -> str:
         """Digest of the column's train and test values."""
         if col not in self.digests:
             self.digests[col] = self._digest(col)
+            self.dirty |= self.remember_digests
         return self.digests[col]
 
     def _fact(self, col: str, name: str, compute: Callable[[], Any]) -> Any:
@@ -257,15 +265,63 @@ def _code_digest(cls: type[Block], memo: dict) -> str:
     return _io.hash_bytes(*[_io.hash_file(f, memo=memo) for f in files])
 
 
-def build_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
-                   drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
-                   log: Callable[[str], None] = print, threads: int = 1, seed: int = 0) -> FeatureSet:
-    """Validate and run the feature blocks (through the per-block cache); combine their outputs.
+@dataclass
+class FeaturePlan:
+    """Validated blocks with their cache keys, ready to run: `digest` names the combined output
+    (it changes whenever any block's key or the combining code changes)."""
 
-    Train and test come back with identical columns, order and dtypes, without id and target.
-    Supervised blocks are fitted out of fold on `folds` with `task.encode(train[target])`."""
-    from threadpoolctl import threadpool_limits
+    blocks: list[Block]
+    keys: list[str]
+    digest: str
+    train: Any
+    test: Any
+    target: str
+    task: Any
+    folds: np.ndarray
+    cache_dir: Path
+    log: Callable[[str], None]
+    threads: int
+    seed: int
 
+    def build(self) -> FeatureSet:
+        """Load each block from the cache or compute and store it; combine the outputs."""
+        from threadpoolctl import threadpool_limits
+
+        train, test, log, threads = self.train, self.test, self.log, self.threads
+        y: np.ndarray | None = None
+        outputs: list[tuple[Block, BlockOutput]] = []
+        report = []
+        with threadpool_limits(limits=max(1, threads)):
+            for block, key in zip(self.blocks, self.keys):
+                t0 = time.perf_counter()
+                cols = block.inputs()
+                out = _cache.load(self.cache_dir, block.name, key)
+                cached = out is not None
+                if out is None:
+                    if block.supervised and y is None:
+                        y = self.task.encode(train[self.target])
+                    ctx = BlockContext(task=self.task, folds=self.folds, y=y if block.supervised else None,
+                                       threads=threads, seed=self.seed, log=log)
+                    out = _checked(block, block.build(train[cols], test[cols], ctx), len(train), len(test))
+                    _cache.save(self.cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
+                seconds = time.perf_counter() - t0
+                report.append({"block": block.name, "columns": cols, "cached": cached, "seconds": seconds})
+                log(f"[features] {block.describe()}: {'cached' if cached else 'computed'} "
+                    f"({out.train.shape[1]} columns{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, "
+                    f"{seconds:.2f}s)")
+                outputs.append((block, out))
+        X_train, X_test, arrays = _combine(outputs, len(train), len(test))
+        return FeatureSet(X_train, X_test, arrays, report)
+
+
+def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
+                  drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
+                  log: Callable[[str], None] = print, threads: int = 1, seed: int = 0,
+                  data_digest: str | None = None) -> FeaturePlan:
+    """Validate the blocks and compute their cache keys without running them (UserError on bad input).
+
+    `data_digest`: a content digest of the files `train` and `test` were read from, unmodified; the
+    columns' digests are then remembered under it instead of hashing every column again."""
     registry = dict(BUILTIN_BLOCKS)
     if plugin_file is not None:
         registry.update(load_plugin(plugin_file))
@@ -274,11 +330,10 @@ def build_features(train, test, *, id_col: str, target: str, task, folds: np.nda
     folds = np.asarray(folds)
     if len(folds) != len(train):
         raise ValueError(f"folds has {len(folds)} entries for {len(train)} train rows")
-    facts = ColumnFacts(train, test, cache_dir, threads)
+    facts = ColumnFacts(train, test, cache_dir, threads, data_digest=data_digest)
     planned = plan_blocks(train, test, id_col=id_col, target=target, blocks=blocks, drop=drop,
                           registry=registry, log=log, facts=facts)
     has_target = target in train.columns
-    y: np.ndarray | None = None
     memo: dict = {}
     needed = {c for b in planned for c in b.inputs()}
     if has_target and any(b.supervised for b in planned):
@@ -287,41 +342,39 @@ def build_features(train, test, *, id_col: str, target: str, task, folds: np.nda
     facts.save()  # validation passed: remembering column facts is safe now
     col_digest = facts.digest
     sup_digest = None
-    outputs: list[tuple[Block, BlockOutput]] = []
-    report = []
-    with threadpool_limits(limits=max(1, threads)):
-        for block in planned:
-            t0 = time.perf_counter()
-            cols = block.inputs()
-            key_parts: dict[str, Any] = {"block": block.name, "params": block.p, "columns": cols,
-                                         "data": [col_digest(c) for c in cols], "seed": seed,
-                                         "code": _code_digest(type(block), memo)}
-            if block.supervised:
-                if not has_target:
-                    raise UserError(f"block {block.name!r} needs the target {target!r} in train")
-                if sup_digest is None:
-                    sup_digest = _io.hash_bytes(col_digest(target),
-                                                np.ascontiguousarray(folds, dtype=np.int64).tobytes(),
-                                                repr((task.task, task.classes)))
-                key_parts["target_and_folds"] = sup_digest
-            key = _io.hash_obj(key_parts)
-            out = _cache.load(cache_dir, block.name, key)
-            cached = out is not None
-            if out is None:
-                if block.supervised and y is None:
-                    y = task.encode(train[target])
-                ctx = BlockContext(task=task, folds=folds, y=y if block.supervised else None, threads=threads,
-                                   seed=seed, log=log)
-                out = _checked(block, block.build(train[cols], test[cols], ctx), len(train), len(test))
-                _cache.save(cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
-            seconds = time.perf_counter() - t0
-            report.append({"block": block.name, "columns": cols, "cached": cached, "seconds": seconds})
-            log(f"[features] {block.describe()}: {'cached' if cached else 'computed'} "
-                f"({out.train.shape[1]} columns{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, "
-                f"{seconds:.2f}s)")
-            outputs.append((block, out))
-    X_train, X_test, arrays = _combine(outputs, len(train), len(test))
-    return FeatureSet(X_train, X_test, arrays, report)
+    keys = []
+    for block in planned:
+        cols = block.inputs()
+        key_parts: dict[str, Any] = {"block": block.name, "params": block.p, "columns": cols,
+                                     "data": [col_digest(c) for c in cols], "seed": seed,
+                                     "code": _code_digest(type(block), memo)}
+        if block.supervised:
+            if not has_target:
+                raise UserError(f"block {block.name!r} needs the target {target!r} in train")
+            if sup_digest is None:
+                sup_digest = _io.hash_bytes(col_digest(target),
+                                            np.ascontiguousarray(folds, dtype=np.int64).tobytes(),
+                                            repr((task.task, task.classes)))
+            key_parts["target_and_folds"] = sup_digest
+        keys.append(_io.hash_obj(key_parts))
+    digest = _io.hash_obj({"keys": keys, "rows": [len(train), len(test)],
+                           "code": _io.hash_file(Path(__file__), memo=memo)})
+    return FeaturePlan(planned, keys, digest, train, test, target, task, folds, Path(cache_dir), log,
+                       threads, seed)
+
+
+def build_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
+                   drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
+                   log: Callable[[str], None] = print, threads: int = 1, seed: int = 0,
+                   data_digest: str | None = None) -> FeatureSet:
+    """Validate and run the feature blocks (through the per-block cache); combine their outputs.
+
+    Train and test come back with identical columns, order and dtypes, without id and target.
+    Supervised blocks are fitted out of fold on `folds` with `task.encode(train[target])`.
+    `data_digest`: see `plan_features`."""
+    return plan_features(train, test, id_col=id_col, target=target, task=task, folds=folds, blocks=blocks,
+                         drop=drop, cache_dir=cache_dir, plugin_file=plugin_file, log=log, threads=threads,
+                         seed=seed, data_digest=data_digest).build()
 
 
 def _checked(block: Block, out: BlockOutput, n_train: int, n_test: int) -> BlockOutput:

@@ -49,7 +49,8 @@ def load(cache_dir: Path, block: str, key: str) -> BlockOutput | None:
         frames = []
         for part in ("train", "test"):
             if meta["columns"]:
-                frames.append(feather.read_table(path / f"{part}.feather", memory_map=True).to_pandas())
+                frames.append(feather.read_table(path / f"{part}.feather", memory_map=True)
+                              .to_pandas(split_blocks=True))  # no block consolidation copies
             else:
                 frames.append(pd.DataFrame(index=range(meta[f"n_{part}"])))
         arrays = {name: (np.load(path / f"{name}.train.npy"), np.load(path / f"{name}.test.npy"))

@@ -75,9 +75,9 @@ class StageContext:
         return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows)
 
     def data(self):
-        """(train, test, sample_submission) DataFrames, read once."""
+        """(train, test, sample_submission) DataFrames, read once (from a snapshot when unchanged)."""
         if "data" not in self._cache:
-            from pipeline.data import read_data
+            from pipeline._datacache import read_data
 
             self._cache["data"] = read_data(self.comp)
         return self._cache["data"]
@@ -98,7 +98,7 @@ class StageContext:
     def folds(self):
         """Fold number per train row, aligned with train.csv's row order."""
         if "folds" not in self._cache:
-            from pipeline.data import read_folds
+            from pipeline._datacache import read_folds
 
             self._cache["folds"] = read_folds(self.comp, self.data()[0])
         return self._cache["folds"]

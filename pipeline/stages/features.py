@@ -10,22 +10,34 @@ from pipeline import _io
 from pipeline.graph import StageContext
 
 FEATURES_DIR = "features"
+MANIFEST = ".manifest.json"  # the plan digest the outputs were written for, and their (size, mtime_ns)
 
 
 def run(ctx: StageContext) -> list[Path]:
-    from features import build_features
+    from features import plan_features
+    from pipeline import _datacache
 
-    train, test, _ = ctx.data()
     comp = ctx.comp
+    digest = _datacache.data_digest(comp)
+    train, test, _ = ctx.data()
     plugin = comp.root / "features.py"
-    fs = build_features(
+    plan = plan_features(
         train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(),
         blocks=ctx.cfg["features"]["blocks"], drop=ctx.cfg["features"]["drop"],
         cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
-        log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"],
+        log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
     )
     out = comp.runs / FEATURES_DIR
+    written = _written_digest(plan.digest)
+    paths = _unchanged_outputs(out, written)
+    if paths is not None:  # every block's key equals the one these files were written from
+        for block in plan.blocks:
+            ctx.log(f"[features] {block.describe()}: unchanged")
+        ctx.log(f"[features] outputs unchanged ({len(paths)} files), not rewritten")
+        return paths
+    fs = plan.build()
     out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
     paths = [out / "train.parquet", out / "test.parquet"]
     _io.write_parquet(paths[0], fs.train)
     _io.write_parquet(paths[1], fs.test)
@@ -36,12 +48,45 @@ def run(ctx: StageContext) -> list[Path]:
                 with open(tmp, "wb") as fh:
                     np.save(fh, arr)
             paths.append(path)
-    keep = {p.name for p in paths}
+    _remove_others(out, paths)
+    _io.write_json(out / MANIFEST, {"digest": written, "files": {p.name: _stat(p) for p in paths}})
+    ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s)")
+    return paths
+
+
+def _written_digest(plan_digest: str) -> str:
+    """The outputs' identity: the blocks' keys (in the plan digest), this writer's code, the library versions."""
+    import pandas as pd
+    import pyarrow
+
+    return _io.hash_bytes(plan_digest, _io.hash_file(Path(__file__)), pd.__version__, pyarrow.__version__)
+
+
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _unchanged_outputs(out: Path, digest: str) -> list[Path] | None:
+    """The output files when the manifest names this plan digest and none was touched since."""
+    try:
+        manifest = _io.read_json(out / MANIFEST)
+        if manifest.get("digest") != digest:
+            return None
+        paths = [out / name for name in manifest["files"]]
+        if any(_stat(p) != manifest["files"][p.name] for p in paths):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    _remove_others(out, paths)
+    return paths
+
+
+def _remove_others(out: Path, paths: list[Path]) -> None:
+    keep = {p.name for p in paths} | {MANIFEST}
     for old in out.iterdir():  # arrays from an earlier configuration
         if old.is_file() and old.name not in keep:
             old.unlink()
-    ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s)")
-    return paths
 
 
 def load_features(comp) -> "tuple":

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features._categorical import Count
+from features._target import TargetEncoding
 from pipeline.stages.folds import assign_folds
 from pipeline.task import TaskInfo
 
@@ -53,3 +55,18 @@ def titanic() -> DataSet:
 def load():
     """The loader: load("hpc") -> DataSet."""
     return dataset
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts real computations of the count and target_encoding blocks."""
+    counter = {"count": 0, "target_encoding": 0}
+    for cls in (Count, TargetEncoding):
+        original = cls.build
+
+        def counted(self, train, test, ctx, _original=original):
+            counter[self.name] += 1
+            return _original(self, train, test, ctx)
+
+        monkeypatch.setattr(cls, "build", counted)
+    return counter

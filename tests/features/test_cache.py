@@ -7,26 +7,10 @@ import pandas as pd
 import pytest
 
 from features import build_features
-from features._categorical import Count
 from features._target import TargetEncoding
 
 BLOCKS = [{"block": "numeric"}, {"block": "count", "columns": ["sex", "pclass"]},
           {"block": "target_encoding", "columns": ["sex"]}, {"block": "label", "columns": ["pclass"]}]
-
-
-@pytest.fixture
-def calls(monkeypatch):
-    """Counts real computations of the count and target_encoding blocks."""
-    counter = {"count": 0, "target_encoding": 0}
-    for cls in (Count, TargetEncoding):
-        original = cls.build
-
-        def counted(self, train, test, ctx, _original=original):
-            counter[self.name] += 1
-            return _original(self, train, test, ctx)
-
-        monkeypatch.setattr(cls, "build", counted)
-    return counter
 
 
 def _misses(fs) -> list[str]:

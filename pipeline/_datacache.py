@@ -1,0 +1,157 @@
+"""Parsed copies of a competition's data files, so a stage re-reads a large CSV in milliseconds.
+
+    runs/cache/data/<key>/train.feather, test.feather, sample_submission.feather, meta.json
+    runs/cache/data/folds-<key>.npy     fold per train row (runs/folds.csv aligned with train.csv)
+    runs/cache/data/files.json          path -> [size, mtime_ns, sha256]: unchanged files are not re-hashed
+
+The key covers the files' content (SHA-256), the settings `pipeline.data` checks them against (id,
+target, cv.n_splits), the source of the code that parses them and the pandas/pyarrow versions. A
+snapshot is kept only when reading it back gives identical frames (values, dtypes, columns); a
+table Arrow cannot hold exactly is parsed from CSV every time. Entries are written under a
+temporary name and renamed into place; the newest `KEEP` of each kind are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import _io
+from pipeline.config import Competition
+
+KEEP = 2
+_PARTS = ("train", "test", "sample_submission")
+_CODE = [Path(__file__).resolve(), Path(__file__).resolve().parent / "data.py"]
+_PENDING: dict[Path, dict] = {}  # files.json memo updates waiting for a successful read
+
+
+def cache_root(comp: Competition) -> Path:
+    """Folder of the data snapshots."""
+    return comp.runs / "cache" / "data"
+
+
+def data_digest(comp: Competition) -> str:
+    """Digest of train/test/sample_submission content and of how they are parsed and checked."""
+    import pandas as pd
+    import pyarrow
+
+    root = cache_root(comp)
+    memo_path = root / "files.json"
+    try:
+        memo = _io.read_json(memo_path) if memo_path.is_file() else {}
+    except ValueError:
+        memo = {}
+    before = dict(memo)
+    files = [_io.hash_file(p, memo=memo) for p in (comp.train_path, comp.test_path, comp.sample_path)]
+    code = [_io.hash_file(p, memo=memo) for p in _CODE]
+    if memo != before:  # written once the files have parsed: a failed run leaves nothing behind
+        _PENDING[memo_path] = {k: v for k, v in memo.items() if Path(k).exists()}
+    return _io.hash_obj({"files": files, "code": code, "id": comp.id_col, "target": comp.target,
+                         "n_splits": comp.cfg["cv"]["n_splits"], "pandas": pd.__version__,
+                         "pyarrow": pyarrow.__version__})
+
+
+def read_data(comp: Competition, digest: str | None = None):
+    """(train, test, sample_submission) as `pipeline.data.read_data` returns them, from the snapshot
+    when the files are unchanged; `digest` is `data_digest(comp)` when the caller has it."""
+    from pipeline.data import read_data as parse
+
+    digest = digest or data_digest(comp)
+    folder = cache_root(comp) / digest[:32]
+    frames = _load(folder, digest)
+    if frames is None:
+        frames = parse(comp)
+        _save(folder, digest, frames)
+    memo = _PENDING.pop(cache_root(comp) / "files.json", None)
+    if memo is not None:
+        _io.write_json(cache_root(comp) / "files.json", memo)
+    return frames
+
+
+def read_folds(comp: Competition, train, digest: str | None = None) -> np.ndarray:
+    """`pipeline.data.read_folds`, remembered by the content of runs/folds.csv and the data files."""
+    from pipeline.data import read_folds as parse
+
+    if not comp.folds_path.is_file():
+        return parse(comp, train)
+    key = _io.hash_bytes(digest or data_digest(comp), _io.hash_file(comp.folds_path))
+    path = cache_root(comp) / f"folds-{key[:32]}.npy"
+    with contextlib.suppress(OSError, ValueError):
+        folds = np.load(path)
+        if folds.shape == (len(train),) and folds.dtype == np.int64:
+            os.utime(path)
+            return folds
+    folds = parse(comp, train)
+    with _io.atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, folds)
+    _prune(sorted(path.parent.glob("folds-*.npy"), key=_mtime))
+    return folds
+
+
+def _load(folder: Path, digest: str):
+    from pyarrow import ArrowException, feather
+
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        if _io.read_json(meta_path).get("key") != digest:
+            return None
+        frames = tuple(feather.read_table(folder / f"{part}.feather", memory_map=True)
+                       .to_pandas(split_blocks=True)
+                       for part in _PARTS)
+    except (OSError, ValueError, KeyError, ArrowException):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(meta_path)  # recently used: survives pruning
+    return frames
+
+
+def _save(folder: Path, digest: str, frames) -> None:
+    """Write the snapshot if it reads back identical; any failure just leaves no snapshot."""
+    from pyarrow import ArrowException, feather
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        for part, frame in zip(_PARTS, frames):
+            feather.write_feather(frame, tmp / f"{part}.feather", compression="uncompressed")
+            back = feather.read_table(tmp / f"{part}.feather").to_pandas()
+            if not _identical(frame, back):
+                return
+        _io.write_json(tmp / "meta.json", {"key": digest})
+        shutil.rmtree(folder, ignore_errors=True)  # a damaged entry (load failed)
+        os.replace(tmp, folder)
+    except (OSError, ValueError, TypeError, ArrowException):
+        return
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _prune(sorted((p for p in folder.parent.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: _mtime(p / "meta.json")))
+
+
+def _identical(a, b) -> bool:
+    return (list(a.columns) == list(b.columns) and a.dtypes.tolist() == b.dtypes.tolist()
+            and a.index.equals(b.index) and type(a.index) is type(b.index) and a.equals(b))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _prune(oldest_first: list[Path]) -> None:
+    for old in oldest_first[: max(0, len(oldest_first) - KEEP)]:
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                old.unlink()

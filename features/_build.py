@@ -358,7 +358,7 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
             key_parts["target_and_folds"] = sup_digest
         keys.append(_io.hash_obj(key_parts))
     digest = _io.hash_obj({"keys": keys, "rows": [len(train), len(test)],
-                           "code": _io.hash_file(Path(__file__), memo=memo)})
+                           "code": [_io.hash_file(_PACKAGE / f, memo=memo) for f in ("_build.py", "_cache.py")]})
     return FeaturePlan(planned, keys, digest, train, test, target, task, folds, Path(cache_dir), log,
                        threads, seed)
 

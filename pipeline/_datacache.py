@@ -37,9 +37,6 @@ def cache_root(comp: Competition) -> Path:
 
 def data_digest(comp: Competition) -> str:
     """Digest of train/test/sample_submission content and of how they are parsed and checked."""
-    import pandas as pd
-    import pyarrow
-
     root = cache_root(comp)
     memo_path = root / "files.json"
     try:
@@ -52,8 +49,14 @@ def data_digest(comp: Competition) -> str:
     if memo != before:  # written once the files have parsed: a failed run leaves nothing behind
         _PENDING[memo_path] = {k: v for k, v in memo.items() if Path(k).exists()}
     return _io.hash_obj({"files": files, "code": code, "id": comp.id_col, "target": comp.target,
-                         "n_splits": comp.cfg["cv"]["n_splits"], "pandas": pd.__version__,
-                         "pyarrow": pyarrow.__version__})
+                         "n_splits": comp.cfg["cv"]["n_splits"], "libraries": library_versions()})
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that parse and store the data (without importing them)."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("numpy", "pandas", "pyarrow")}
 
 
 def read_data(comp: Competition, digest: str | None = None):

@@ -14,11 +14,20 @@ MANIFEST = ".manifest.json"  # the plan digest the outputs were written for, and
 
 
 def run(ctx: StageContext) -> list[Path]:
-    from features import plan_features
     from pipeline import _datacache
 
     comp = ctx.comp
     digest = _datacache.data_digest(comp)
+    out = comp.runs / FEATURES_DIR
+    inputs = _inputs_key(ctx, digest)
+    if _manifest(out).get("inputs") == inputs:  # same data, folds, config, code as when the outputs were written
+        paths = _unchanged_outputs(out, None)
+        if paths is not None:
+            ctx.log(f"[features] inputs unchanged since the outputs were written (data, folds, config, code): "
+                    f"{len(paths)} files kept, nothing loaded or recomputed")
+            return paths
+    from features import plan_features
+
     train, test, _ = ctx.data()
     plugin = comp.root / "features.py"
     plan = plan_features(
@@ -27,13 +36,15 @@ def run(ctx: StageContext) -> list[Path]:
         cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
         log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
     )
-    out = comp.runs / FEATURES_DIR
     written = _written_digest(plan.digest)
+    if any(block.code_deps for block in plan.blocks):
+        inputs = None  # code outside the stage's fingerprint keys these blocks: always plan them
     paths = _unchanged_outputs(out, written)
     if paths is not None:  # every block's key equals the one these files were written from
         for block in plan.blocks:
             ctx.log(f"[features] {block.describe()}: unchanged")
         ctx.log(f"[features] outputs unchanged ({len(paths)} files), not rewritten")
+        _write_manifest(out, written, inputs, paths)
         return paths
     fs = plan.build()
     out.mkdir(parents=True, exist_ok=True)
@@ -49,7 +60,7 @@ def run(ctx: StageContext) -> list[Path]:
                     np.save(fh, arr)
             paths.append(path)
     _remove_others(out, paths)
-    _io.write_json(out / MANIFEST, {"digest": written, "files": {p.name: _stat(p) for p in paths}})
+    _write_manifest(out, written, inputs, paths)
     ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s)")
     return paths
 
@@ -62,16 +73,41 @@ def _written_digest(plan_digest: str) -> str:
     return _io.hash_bytes(plan_digest, _io.hash_file(Path(__file__)), pd.__version__, pyarrow.__version__)
 
 
+def _inputs_key(ctx: StageContext, data_digest: str) -> str:
+    """Everything the block keys are computed from: the data files' content, runs/folds.csv, the
+    config, the code in the stage's fingerprint (plug-ins included) and the library versions."""
+    from pipeline import _datacache
+
+    comp = ctx.comp
+    root = Path(__file__).resolve().parents[2]  # holds pipeline/, features/
+    code = _io.hash_tree([root / p for p in ctx.stage.code] + [comp.root / p for p in ctx.stage.plugins])
+    folds = _io.hash_file(comp.folds_path) if comp.folds_path.is_file() else "absent"
+    return _io.hash_obj({"data": data_digest, "folds": folds, "code": code, "libraries": _datacache.library_versions(),
+                         "config": {s: ctx.cfg.get(s) for s in ("competition", "features", "cv", "runtime")}})
+
+
+def _write_manifest(out: Path, written: str, inputs: str | None, paths: list[Path]) -> None:
+    _io.write_json(out / MANIFEST, {"digest": written, "inputs": inputs, "files": {p.name: _stat(p) for p in paths}})
+
+
+def _manifest(out: Path) -> dict:
+    try:
+        manifest = _io.read_json(out / MANIFEST)
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def _stat(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
 
 
-def _unchanged_outputs(out: Path, digest: str) -> list[Path] | None:
-    """The output files when the manifest names this plan digest and none was touched since."""
+def _unchanged_outputs(out: Path, digest: str | None) -> list[Path] | None:
+    """The output files when the manifest names this digest (None: any) and none was touched since."""
+    manifest = _manifest(out)
     try:
-        manifest = _io.read_json(out / MANIFEST)
-        if manifest.get("digest") != digest:
+        if digest is not None and manifest.get("digest") != digest:
             return None
         paths = [out / name for name in manifest["files"]]
         if any(_stat(p) != manifest["files"][p.name] for p in paths):

@@ -23,7 +23,7 @@ def _run(ws, *extra: str) -> None:
 
 
 def _stamps(out) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    return {p.name: p.stat().st_mtime_ns for p in out.iterdir() if not p.name.startswith(".")}
 
 
 def test_forced_run_with_nothing_changed_recomputes_and_rewrites_nothing(titanic_ws, calls, capsys):
@@ -38,7 +38,14 @@ def test_forced_run_with_nothing_changed_recomputes_and_rewrites_nothing(titanic
     assert calls == {"count": 1, "target_encoding": 1}
     assert _stamps(out) == stamps
     logged = capsys.readouterr()
+    assert "inputs unchanged since the outputs were written" in logged.err + logged.out
+    # another input that no block key reads (threads): blocks planned again, same keys, nothing rewritten
+    toml = comp / "competition.toml"
+    toml.write_text(toml.read_text().replace("[runtime]", "[runtime]\nthreads = 1", 1))
+    _run(titanic_ws, "--force")
+    logged = capsys.readouterr()
     assert "outputs unchanged (2 files), not rewritten" in logged.err + logged.out
+    assert calls == {"count": 1, "target_encoding": 1} and _stamps(out) == stamps
     # a touched output is written again, from the block cache
     (out / "train.parquet").write_bytes(b"not a parquet file")
     _run(titanic_ws, "--force")
@@ -82,3 +89,27 @@ def test_changed_block_parameter_rewrites_outputs(titanic_ws, calls):
     assert calls == {"count": 1, "target_encoding": 2}
     after = pd.read_parquet(out / "train.parquet")["sex__te"]
     assert not after.equals(before)
+
+
+PLUGIN = """
+import pandas as pd
+from features import feature_block
+
+
+@feature_block("fare_class", columns=["pclass"])
+def fare_class(frame):
+    return pd.DataFrame({"fare_class": frame["pclass"].str.len()})
+"""
+
+
+def test_changed_plugin_source_is_noticed_by_a_forced_run(titanic_ws):
+    comp = _setup(titanic_ws)
+    toml = comp / "competition.toml"
+    toml.write_text(toml.read_text().replace('{block = "numeric"}', '{block = "fare_class"}', 1))
+    (comp / "features.py").write_text(PLUGIN)
+    _run(titanic_ws)
+    out = comp / "runs" / "features"
+    first = pd.read_parquet(out / "train.parquet")["fare_class"]
+    (comp / "features.py").write_text(PLUGIN.replace(".str.len()", ".str.len() * 10"))
+    _run(titanic_ws, "--force")
+    pd.testing.assert_series_equal(pd.read_parquet(out / "train.parquet")["fare_class"], first * 10)

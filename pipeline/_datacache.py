@@ -14,6 +14,7 @@ temporary name and renamed into place; the newest `KEEP` of each kind are kept.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -27,7 +28,8 @@ from pipeline.config import Competition
 KEEP = 2
 _PARTS = ("train", "test", "sample_submission")
 _CODE = [Path(__file__).resolve(), Path(__file__).resolve().parent / "data.py"]
-_PENDING: dict[Path, dict] = {}  # files.json memo updates waiting for a successful read
+_PENDING: dict[Path, dict] = {}  # files.json memos in use, written after a successful read
+_ON_DISK: dict[Path, dict] = {}  # ... and as they were read
 
 
 def cache_root(comp: Competition) -> Path:
@@ -37,21 +39,35 @@ def cache_root(comp: Competition) -> Path:
 
 def data_digest(comp: Competition) -> str:
     """Digest of train/test/sample_submission content and of how they are parsed and checked."""
-    root = cache_root(comp)
-    memo_path = root / "files.json"
-    try:
-        memo = _io.read_json(memo_path) if memo_path.is_file() else {}
-    except ValueError:
-        memo = {}
-    before = dict(memo)
-    files = [_io.hash_file(p, memo=memo) for p in (comp.train_path, comp.test_path, comp.sample_path)]
-    code = [_io.hash_file(p, memo=memo) for p in _CODE]
-    if memo != before:  # written once the files have parsed: a failed run leaves nothing behind
-        _PENDING[memo_path] = {k: v for k, v in memo.items() if Path(k).exists()}
+    files = [file_digest(comp, p) for p in (comp.train_path, comp.test_path, comp.sample_path)]
+    code = [file_digest(comp, p) for p in _CODE]
     return _io.hash_obj({"files": files, "code": code, "id": comp.id_col, "target": comp.target,
                          "n_splits": comp.cfg["cv"]["n_splits"], "libraries": library_versions()})
 
 
+def file_digest(comp: Competition, path: Path) -> str:
+    """SHA-256 of a file, remembered by (size, mtime_ns) in runs/cache/data/files.json; the memo is
+    written after the next successful `read_data` or `read_folds`, so a failed run leaves nothing behind."""
+    memo_path = cache_root(comp) / "files.json"
+    if memo_path not in _PENDING:
+        try:
+            memo = _io.read_json(memo_path) if memo_path.is_file() else {}
+        except ValueError:
+            memo = {}
+        _PENDING[memo_path] = memo if isinstance(memo, dict) else {}
+        _ON_DISK[memo_path] = dict(_PENDING[memo_path])
+    return _io.hash_file(path, memo=_PENDING[memo_path])
+
+
+def _flush(comp: Competition) -> None:
+    """Write the files.json memo if it learned something (after a successful read)."""
+    memo_path = cache_root(comp) / "files.json"
+    memo = _PENDING.pop(memo_path, None)
+    if memo is not None and memo != _ON_DISK.pop(memo_path, None):
+        _io.write_json(memo_path, {k: v for k, v in memo.items() if Path(k).exists()})
+
+
+@functools.lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries that parse and store the data (without importing them)."""
     from importlib.metadata import version
@@ -70,9 +86,7 @@ def read_data(comp: Competition, digest: str | None = None):
     if frames is None:
         frames = parse(comp)
         _save(folder, digest, frames)
-    memo = _PENDING.pop(cache_root(comp) / "files.json", None)
-    if memo is not None:
-        _io.write_json(cache_root(comp) / "files.json", memo)
+    _flush(comp)
     return frames
 
 
@@ -82,18 +96,20 @@ def read_folds(comp: Competition, train, digest: str | None = None) -> np.ndarra
 
     if not comp.folds_path.is_file():
         return parse(comp, train)
-    key = _io.hash_bytes(digest or data_digest(comp), _io.hash_file(comp.folds_path))
+    key = _io.hash_bytes(digest or data_digest(comp), file_digest(comp, comp.folds_path))
     path = cache_root(comp) / f"folds-{key[:32]}.npy"
     with contextlib.suppress(OSError, ValueError):
         folds = np.load(path)
         if folds.shape == (len(train),) and folds.dtype == np.int64:
             os.utime(path)
+            _flush(comp)
             return folds
     folds = parse(comp, train)
     with _io.atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, folds)
     _prune(sorted(path.parent.glob("folds-*.npy"), key=_mtime))
+    _flush(comp)
     return folds
 
 

@@ -352,15 +352,21 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
             if not has_target:
                 raise UserError(f"block {block.name!r} needs the target {target!r} in train")
             if sup_digest is None:
-                sup_digest = _io.hash_bytes(col_digest(target),
-                                            np.ascontiguousarray(folds, dtype=np.int64).tobytes(),
-                                            repr((task.task, task.classes)))
+                sup_digest = _io.hash_bytes(col_digest(target), *_folds_bytes(folds), repr((task.task, task.classes)))
             key_parts["target_and_folds"] = sup_digest
         keys.append(_io.hash_obj(key_parts))
     digest = _io.hash_obj({"keys": keys, "rows": [len(train), len(test)],
                            "code": [_io.hash_file(_PACKAGE / f, memo=memo) for f in ("_build.py", "_cache.py")]})
     return FeaturePlan(planned, keys, digest, train, test, target, task, folds, Path(cache_dir), log,
                        threads, seed)
+
+
+def _folds_bytes(folds: np.ndarray) -> tuple[str, bytes]:
+    """The fold numbers as bytes for the key: one byte each when they fit (an eighth of the hashing)."""
+    folds = np.asarray(folds, dtype=np.int64)
+    if folds.size and -128 <= folds.min() and folds.max() <= 127:
+        return "int8", folds.astype(np.int8).tobytes()
+    return "int64", folds.tobytes()
 
 
 def build_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],

@@ -82,9 +82,8 @@ def _inputs_key(ctx: StageContext, data_digest: str) -> str:
     root = Path(__file__).resolve().parents[2]  # holds pipeline/, features/
     code = _io.hash_tree([root / p for p in ctx.stage.code] + [comp.root / p for p in ctx.stage.plugins])
     folds = _datacache.file_digest(comp, comp.folds_path) if comp.folds_path.is_file() else "absent"
-    from importlib.metadata import version
-
-    libraries = {**_datacache.library_versions(), "scikit-learn": version("scikit-learn")}  # text blocks
+    sklearn = _datacache.installed("sklearn", "scikit_learn")  # text blocks fit with it
+    libraries = {**_datacache.library_versions(), "sklearn": sklearn}
     return _io.hash_obj({"data": data_digest, "folds": folds, "code": code, "libraries": libraries,
                          "config": {s: ctx.cfg.get(s) for s in ("competition", "features", "cv", "runtime")}})
 

@@ -17,10 +17,9 @@ Timing, measured side by side in one invocation (medians where a figure says so)
 - the whole features stage through the runner (`Runner.run("features", force=True)` in this
   process, i.e. without interpreter start-up): cold (no block cache, no data snapshot: CSV parse,
   folds, every block, parquet write), blocks from the cache with the outputs deleted (load +
-  parquet write), every block's key computed from the data snapshot with the outputs kept (the
-  manifest's record of the inputs erased first), nothing changed (data, folds, config and code
-  equal the manifest's: nothing loaded), and without --force (the runner skips the fresh stage);
-- the same four as `python -m pipeline run --stage features [--force]` processes (wall time,
+  parquet write), --force with nothing changed (every block's key computed from the data snapshot,
+  outputs kept), and without --force (the runner skips the fresh stage);
+- the same cases as `python -m pipeline run --stage features [--force]` processes (wall time,
   interpreter start-up and imports included: about 0.2 s even when the stage is skipped);
 then `build_features` on the same table plus a short free-text column (the default text blocks).
 """
@@ -219,16 +218,11 @@ def stage_timing(train: pd.DataFrame, test: pd.DataFrame, rounds: int = 2) -> No
         def fresh_outputs() -> None:  # block cache kept, written outputs gone: blocks load + parquet write
             shutil.rmtree(runs / "features")
 
-        def plan_again() -> None:  # the manifest forgets the stage's inputs: data snapshot read, keys computed
-            manifest = json.loads((runs / "features" / ".manifest.json").read_text())
-            manifest["inputs"] = None
-            (runs / "features" / ".manifest.json").write_text(json.dumps(manifest))
-
         def empty_caches() -> None:  # block cache, data snapshot and outputs gone: everything computed
             shutil.rmtree(runs / "cache", ignore_errors=True)
             shutil.rmtree(runs / "features", ignore_errors=True)
 
-        t = {"cold": [], "blocks": [], "planned": [], "unchanged": [], "skipped": []}
+        t = {"cold": [], "blocks": [], "planned": [], "skipped": []}
         for _ in range(rounds):
             empty_caches()
             t["cold"].append(stage(True))
@@ -236,24 +230,19 @@ def stage_timing(train: pd.DataFrame, test: pd.DataFrame, rounds: int = 2) -> No
                 fresh_outputs()
                 t["blocks"].append(stage(True))
             for _ in range(3):
-                plan_again()
                 t["planned"].append(stage(True))
-            for _ in range(3):
-                t["unchanged"].append(stage(True))
             t["skipped"].append(stage(False))
         assert any("outputs unchanged" in line for line in logs)
-        assert any("inputs unchanged since" in line for line in logs)
         med = {k: float(np.median(v)) for k, v in t.items()}
         print(f"features stage via Runner.run in this process, {len(train) + len(test):,} rows (medians of "
               f"{' / '.join(str(len(v)) for v in t.values())}):")
         rows = [("cold", "cold: no block cache, no data snapshot (CSV parse, every block, parquet write)"),
                 ("blocks", "--force, every block from the cache, outputs deleted (load + parquet write)"),
-                ("planned", "--force, every block key computed from the data snapshot, outputs kept"),
-                ("unchanged", "--force, nothing changed: inputs match the manifest, nothing loaded"),
+                ("planned", "--force, nothing changed: every block key computed from the data snapshot, outputs kept"),
                 ("skipped", "no --force: the runner finds the stage fresh and skips it")]
         for key, label in rows:
             ratio = "" if key == "cold" else f" -> {med['cold'] / med[key]:.1f}x"
-            target = "  (target >= 20x)" if key in ("planned", "unchanged") else ""
+            target = "  (target >= 20x)" if key == "planned" else ""
             print(f"  {label:<82} {med[key]:.3f}s{ratio}{target}", flush=True)
 
         def cli(force: bool) -> float:
@@ -266,14 +255,12 @@ def stage_timing(train: pd.DataFrame, test: pd.DataFrame, rounds: int = 2) -> No
         cold = cli(True)
         fresh_outputs()
         blocks = cli(True)
-        plan_again()
         planned = cli(True)
-        unchanged = cli(True)
         skipped = cli(False)
         print("features stage as `python -m pipeline run --stage features [--force]` processes, wall time "
               "including interpreter start-up and imports (one run each, same cases):")
         print(f"  cold {cold:.2f}s | blocks from cache {blocks:.2f}s ({cold / blocks:.1f}x) | keys computed "
-              f"{planned:.2f}s ({cold / planned:.1f}x) | nothing changed {unchanged:.2f}s ({cold / unchanged:.1f}x) | "
+              f"{planned:.2f}s ({cold / planned:.1f}x) | "
               f"skipped {skipped:.2f}s ({cold / skipped:.1f}x)", flush=True)
 
 

@@ -19,13 +19,6 @@ def run(ctx: StageContext) -> list[Path]:
     comp = ctx.comp
     digest = _datacache.data_digest(comp)
     out = comp.runs / FEATURES_DIR
-    inputs = _inputs_key(ctx, digest)
-    if _manifest(out).get("inputs") == inputs:  # same data, folds, config, code as when the outputs were written
-        paths = _unchanged_outputs(out, None)
-        if paths is not None:
-            ctx.log(f"[features] inputs unchanged since the outputs were written (data, folds, config, code): "
-                    f"{len(paths)} files kept, nothing loaded or recomputed")
-            return paths
     from features import plan_features
 
     train, test, _ = ctx.data()
@@ -37,14 +30,12 @@ def run(ctx: StageContext) -> list[Path]:
         log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
     )
     written = _written_digest(plan.digest)
-    if any(block.code_deps for block in plan.blocks):
-        inputs = None  # code outside the stage's fingerprint keys these blocks: always plan them
     paths = _unchanged_outputs(out, written)
     if paths is not None:  # every block's key equals the one these files were written from
         for block in plan.blocks:
             ctx.log(f"[features] {block.describe()}: unchanged")
         ctx.log(f"[features] outputs unchanged ({len(paths)} files), not rewritten")
-        _write_manifest(out, written, inputs, paths)
+        _write_manifest(out, written, paths)
         return paths
     fs = plan.build()
     out.mkdir(parents=True, exist_ok=True)
@@ -60,7 +51,7 @@ def run(ctx: StageContext) -> list[Path]:
                     np.save(fh, arr)
             paths.append(path)
     _remove_others(out, paths)
-    _write_manifest(out, written, inputs, paths)
+    _write_manifest(out, written, paths)
     ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s)")
     return paths
 
@@ -73,23 +64,8 @@ def _written_digest(plan_digest: str) -> str:
     return _io.hash_bytes(plan_digest, _io.hash_file(Path(__file__)), pd.__version__, pyarrow.__version__)
 
 
-def _inputs_key(ctx: StageContext, data_digest: str) -> str:
-    """Everything the block keys are computed from: the data files' content, runs/folds.csv, the
-    config, the code in the stage's fingerprint (plug-ins included) and the library versions."""
-    from pipeline import _datacache
-
-    comp = ctx.comp
-    root = Path(__file__).resolve().parents[2]  # holds pipeline/, features/
-    code = _io.hash_tree([root / p for p in ctx.stage.code] + [comp.root / p for p in ctx.stage.plugins])
-    folds = _datacache.file_digest(comp, comp.folds_path) if comp.folds_path.is_file() else "absent"
-    sklearn = _datacache.installed("sklearn", "scikit_learn")  # text blocks fit with it
-    libraries = {**_datacache.library_versions(), "sklearn": sklearn}
-    return _io.hash_obj({"data": data_digest, "folds": folds, "code": code, "libraries": libraries,
-                         "config": {s: ctx.cfg.get(s) for s in ("competition", "features", "cv", "runtime")}})
-
-
-def _write_manifest(out: Path, written: str, inputs: str | None, paths: list[Path]) -> None:
-    _io.write_json(out / MANIFEST, {"digest": written, "inputs": inputs, "files": {p.name: _stat(p) for p in paths}})
+def _write_manifest(out: Path, written: str, paths: list[Path]) -> None:
+    _io.write_json(out / MANIFEST, {"digest": written, "files": {p.name: _stat(p) for p in paths}})
 
 
 def _manifest(out: Path) -> dict:
@@ -105,11 +81,11 @@ def _stat(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _unchanged_outputs(out: Path, digest: str | None) -> list[Path] | None:
-    """The output files when the manifest names this digest (None: any) and none was touched since."""
+def _unchanged_outputs(out: Path, digest: str) -> list[Path] | None:
+    """The output files when the manifest names this digest and none was touched since."""
     manifest = _manifest(out)
     try:
-        if digest is not None and manifest.get("digest") != digest:
+        if manifest.get("digest") != digest:
             return None
         paths = [out / name for name in manifest["files"]]
         if any(_stat(p) != manifest["files"][p.name] for p in paths):

@@ -38,7 +38,7 @@ def test_forced_run_with_nothing_changed_recomputes_and_rewrites_nothing(titanic
     assert calls == {"count": 1, "target_encoding": 1}
     assert _stamps(out) == stamps
     logged = capsys.readouterr()
-    assert "inputs unchanged since the outputs were written" in logged.err + logged.out
+    assert "outputs unchanged (2 files), not rewritten" in logged.err + logged.out
     # another input that no block key reads (threads): blocks planned again, same keys, nothing rewritten
     toml = comp / "competition.toml"
     toml.write_text(toml.read_text().replace("[runtime]", "[runtime]\nthreads = 1", 1))

@@ -15,15 +15,11 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from pipeline.config import REQUIRED, TYPE_NAMES
 from pipeline.errors import UserError, did_you_mean
-
-REQUIRED = object()
 
 # Column kinds, decided once per column from train and test (see features._columns.column_kind).
 KINDS = ("numeric", "categorical", "text", "datetime")
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list", dict: "a table"}
 
 
 @dataclass
@@ -159,7 +155,7 @@ def check_params(block_cls: type[Block], given: dict, where: str) -> dict:
             value = float(value) if int not in types else value
         ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool)) for t in types)
         if not ok:
-            names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+            names = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in types)
             raise UserError(f"{where}: parameter {key!r} must be {names}, got {value!r}")
         allowed = block_cls.choices.get(key)
         for item in (value if isinstance(value, list) else [value]) if allowed is not None else []:

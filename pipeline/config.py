@@ -82,7 +82,8 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
 
 DEFAULT_MODELS = {"lgbm": {"type": "lightgbm", "params": {}}}
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+# How a type is named in error messages (shared with features._base).
+TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "a list", dict: "a table"}
 
 
@@ -163,7 +164,7 @@ def _check_type(where: str, value: Any, typ: Any) -> Any:
         return float(value)
     ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
     if not ok:
-        raise UserError(f"{where} must be {_TYPE_NAMES.get(typ, typ.__name__)}, got {value!r}")
+        raise UserError(f"{where} must be {TYPE_NAMES.get(typ, typ.__name__)}, got {value!r}")
     return value
 
 

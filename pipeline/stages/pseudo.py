@@ -6,6 +6,7 @@ ensemble as `<model>-pseudo`."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,7 @@ def run(ctx: StageContext) -> list[Path]:
     counts = [len(extra_rows(k)[0]) for k in sorted(preds)]
     ctx.log(f"[pseudo] {name}: pseudo-labelled test rows per fold: {counts}")
     y = task.encode(train[comp.target])
+    t0 = time.perf_counter()
     result = train_cv(f"{name}-pseudo", comp.models[name], X_train, y, X_test, ctx.folds(), task, metric,
                       threads=ctx.threads(len(X_train)), arrays=arrays, extra_rows=extra_rows, log=ctx.log)
     scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better,
@@ -73,6 +75,10 @@ def run(ctx: StageContext) -> list[Path]:
                      scores=scores, params={**result.params, "pseudo": {**cfg, "source": name,
                                                                          "rows_per_fold": counts}},
                      timings=result.timings)
+    from pipeline.stages.cv import _record, _save_records
+
+    _save_records(ctx, [_record(comp, f"{name}-pseudo", comp.models[name], result, metric,
+                                time.perf_counter() - t0)])
     ctx.log(f"[pseudo] {name}-pseudo: {metric.name} {result.overall:.5f} "
             f"(source {metric(y, read_run(cv_runs[name], id_col=comp.id_col, task=task).oof):.5f})")
     return [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]

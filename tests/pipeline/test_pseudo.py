@@ -41,3 +41,11 @@ def test_pseudo_stage_uses_each_folds_own_labels_and_joins_ensemble(titanic_ws):
     assert len(oof) == 1047 and oof["pred"].between(0, 1).all()
     members = json.loads((comp.runs / "ensemble" / "scores.json").read_text())["members"]
     assert "lgbm-pseudo" in members
+    from pipeline.registry import open_registry
+
+    registry = open_registry(comp.workspace)
+    try:
+        models = {row["model"] for row in registry.leaderboard("titanic")}
+    finally:
+        registry.dispose()
+    assert {"lgbm", "lgbm-pseudo"} <= models

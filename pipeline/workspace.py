@@ -22,9 +22,6 @@ class Workspace:
     def competitions_dir(self) -> Path:
         return self.root / "competition"
 
-    def submissions_dir(self, name: str) -> Path:
-        return self.root / "submissions" / name
-
     def names(self) -> list[str]:
         """Competition names: folders of competition/ holding a competition.toml."""
         return sorted(p.name for p in self.competitions_dir.iterdir()

@@ -61,6 +61,13 @@ MODEL_TYPES: dict[str, ModelType] = {
                           _LGBM_SPACE, own_threads=True),
     "sklearn": ModelType("sklearn", "models.sk:build", "any scikit-learn estimator by import path (`estimator`), "
                                                        "with imputation/one-hot/scaling"),
+    "mlp": ModelType("mlp", "models.nn:build", "torch MLP (embeddings for categoricals) trained as a snapshot "
+                                               "ensemble: cosine cycles, last snapshots averaged",
+                     {"lr": {"low": 3e-4, "high": 1e-2, "log": True},
+                      "weight_decay": {"low": 1e-6, "high": 1e-1, "log": True},
+                      "dropout": {"low": 0.0, "high": 0.5},
+                      "width": {"low": 32, "high": 512, "log": True},
+                      "depth": {"low": 1, "high": 4}}, own_threads=True),
 }
 
 

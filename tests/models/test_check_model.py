@@ -20,13 +20,16 @@ BUILT_INS = {
     "binary": [{"type": "lightgbm", "params": {"n_estimators": 50}},
                {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"},
                {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesClassifier", "params": {"n_estimators": 20}},
-               {"type": "sklearn", "estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "preprocess": "none"}],
+               {"type": "sklearn", "estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "preprocess": "none"},
+               {"type": "mlp", "params": {"cycles": 2, "epochs_per_cycle": 3, "snapshots": 2}}],
     "multiclass": [{"type": "lightgbm", "params": {"n_estimators": 50}},
                    {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"},
-                   {"type": "sklearn", "estimator": "sklearn.neighbors.KNeighborsClassifier"}],
+                   {"type": "sklearn", "estimator": "sklearn.neighbors.KNeighborsClassifier"},
+                   {"type": "mlp", "params": {"cycles": 2, "epochs_per_cycle": 3, "snapshots": 2}}],
     "regression": [{"type": "lightgbm", "params": {"n_estimators": 50}},
                    {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge"},
-                   {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesRegressor", "params": {"n_estimators": 20}}],
+                   {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesRegressor", "params": {"n_estimators": 20}},
+                   {"type": "mlp", "params": {"cycles": 2, "epochs_per_cycle": 3, "snapshots": 2}}],
 }
 CASES = [(task, spec) for task, specs in BUILT_INS.items() for spec in specs]
 

@@ -1,0 +1,103 @@
+"""The torch snapshot-ensemble MLP: it learns, averages its snapshots, ignores validation rows for
+fitting, is reproducible, and runs under the pipeline's CV like any other model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import r2_score, roc_auc_score
+
+from models import ModelContext, build_model, train_cv
+from models.nn import SnapshotMLP
+from models.testing import make_data
+from pipeline.errors import UserError
+from pipeline.metrics import get_metric
+from pipeline.task import TaskInfo
+
+SMALL = {"cycles": 3, "epochs_per_cycle": 4, "snapshots": 3, "width": 64}
+
+
+def _split(task: str, n: int = 600):
+    info = {"binary": TaskInfo("binary", (0, 1)), "multiclass": TaskInfo("multiclass", (0, 1, 2)),
+            "regression": TaskInfo("regression")}[task]
+    X, y = make_data(info, n=n, categorical=True)
+    cut = int(0.75 * n)
+    return X.iloc[:cut], y[:cut], X.iloc[cut:], y[cut:]
+
+
+def test_regression_learns_the_signal():
+    X, y, X_va, y_va = _split("regression")
+    model = SnapshotMLP("regression", **SMALL).fit(X, y)
+    assert r2_score(y_va, model.predict(X_va)) > 0.8
+
+
+def test_binary_learns_the_signal_and_its_probabilities_are_valid():
+    X, y, X_va, y_va = _split("binary")
+    proba = SnapshotMLP("binary", **SMALL).fit(X, y).predict_proba(X_va)
+    assert proba.shape == (len(X_va), 2)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert roc_auc_score(y_va, proba[:, 1]) > 0.8
+
+
+def test_prediction_is_the_mean_of_the_kept_snapshots():
+    X, y, X_va, _ = _split("regression")
+    model = SnapshotMLP("regression", **{**SMALL, "snapshots": 2}).fit(X, y)
+    assert len(model.snapshots_) == 2 and len(model.history_) == 3  # one snapshot per cycle, last 2 kept
+    together = model.predict(X_va)
+    kept = list(model.snapshots_)
+    singles = []
+    for state in kept:
+        model.snapshots_ = [state]
+        singles.append(model.predict(X_va))
+    assert not np.allclose(singles[0], singles[1])  # the cycles end in different weights
+    assert np.allclose(together, np.mean(singles, axis=0), atol=1e-6)
+
+
+def test_same_seed_same_predictions_other_seed_different():
+    X, y, X_va, _ = _split("binary", n=300)
+    a = SnapshotMLP("binary", **SMALL, seed=1).fit(X, y).predict_proba(X_va)
+    b = SnapshotMLP("binary", **SMALL, seed=1).fit(X, y).predict_proba(X_va)
+    c = SnapshotMLP("binary", **SMALL, seed=2).fit(X, y).predict_proba(X_va)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_validation_rows_are_scored_but_never_used_for_fitting():
+    X, y, X_va, y_va = _split("regression", n=300)
+    blind = SnapshotMLP("regression", **SMALL).fit(X, y)
+    watched = SnapshotMLP("regression", **SMALL).fit(X, y, X_valid=X_va, y_valid=y_va)
+    assert np.array_equal(blind.predict(X_va), watched.predict(X_va))
+    assert all("valid_loss" in h for h in watched.history_)
+    assert watched.history_[-1]["train_loss"] < watched.history_[0]["train_loss"]
+
+
+def test_unseen_categories_and_missing_values_are_handled():
+    X, y, X_va, _ = _split("multiclass")
+    model = SnapshotMLP("multiclass", **SMALL).fit(X, y)
+    X_new = X_va.copy()
+    X_new["c0"] = X_new["c0"].cat.add_categories(["never_seen"])
+    X_new.loc[X_new.index[:5], "c0"] = "never_seen"
+    X_new.loc[X_new.index[5:10], "x0"] = np.nan
+    proba = model.predict_proba(X_new)
+    assert proba.shape == (len(X_new), 3) and np.isfinite(proba).all()
+
+
+def test_trains_under_the_pipelines_cv_on_titanic(titanic):
+    spec = {"type": "mlp", "params": {"cycles": 2, "epochs_per_cycle": 5, "snapshots": 2}}
+    res = train_cv("mlp", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task,
+                   titanic.metric, log=lambda m: None)
+    assert res.oof.shape == (len(titanic.y),) and res.test.shape == (len(titanic.X_test),)
+    assert res.overall > 0.8  # survival is learnable from sex, class and age
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"snapshots": 6, "cycles": 5}, "snapshots (6) cannot exceed cycles (5)"),
+    ({"widht": 64}, "did you mean 'width'"),
+    ({"threads": 4}, "set by the pipeline"),
+    ({"dropout": 1.5}, "dropout must be in [0, 1)"),
+])
+def test_bad_parameters_are_one_clear_line(params, message):
+    ctx = ModelContext(TaskInfo("regression"), get_metric("rmse"))
+    with pytest.raises(UserError) as err:
+        build_model("net", {"type": "mlp", "params": params}, ctx)
+    assert message in str(err.value) and "\n" not in str(err.value)

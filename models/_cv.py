@@ -142,7 +142,8 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     fold_scores: list[float] = []
     fold_times: list[float] = []
     test_by_fold: list[np.ndarray] = []
-    importances, best_iterations = [], []
+    importances, best_iterations, trimmed = [], [], []
+    trim = float(spec.get("trim_outliers", 0.0) or 0.0)
     with contextlib.nullcontext() if mtype.own_threads else _thread_limits(threads):
         for step, k in enumerate(fold_ids):
             t0 = time.perf_counter()
@@ -154,18 +155,27 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 X_tr = pd.concat([X_tr, X_extra], ignore_index=True)
                 y_tr = np.concatenate([y_tr, y_extra])
             X_va = X_train[va]
+            low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
             model = clone(template, safe=False)
             try:
                 fit_model(model, X_tr, y_tr, X_va, y_fit[va])
             except Exception as exc:
                 _raise_if_bad_params(name, exc)
                 raise
+            if trim and task.task == "regression":
+                keep = inliers(y_tr - predict_model(model, X_tr, task), trim)
+                trimmed.append(int((~keep).sum()))
+                if not keep.all():  # refit without the training rows the first fit could not explain
+                    rows = np.flatnonzero(keep)
+                    X_tr, y_tr = (X_tr.iloc[rows] if hasattr(X_tr, "iloc") else X_tr[rows]), y_tr[rows]
+                    model = clone(template, safe=False)
+                    fit_model(model, X_tr, y_tr, X_va, y_fit[va])
             p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba).reshape(int(va.sum()), -1)
             p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba).reshape(len(X_test), -1)
             if task.task == "regression" and spec.get("clip", True):
                 # a model should not predict far outside what it was trained on: linear models
                 # extrapolate wildly on outlying rows; the range is the fold's own training rows
-                p_va, p_te = np.clip(p_va, y_tr.min(), y_tr.max()), np.clip(p_te, y_tr.min(), y_tr.max())
+                p_va, p_te = np.clip(p_va, low, high), np.clip(p_te, low, high)
             if log_target:
                 p_va, p_te = np.expm1(p_va), np.expm1(p_te)
             if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
@@ -181,7 +191,8 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 importances.append(imp)
             if hasattr(model, "best_iteration_"):
                 best_iterations.append(int(model.best_iteration_))
-            log(f"[cv] {name} fold {k}: {metric.name} {score:.5f} ({fold_times[-1]:.1f}s)")
+            dropped = f", {trimmed[-1]} outlying training rows dropped" if trim and trimmed and trimmed[-1] else ""
+            log(f"[cv] {name} fold {k}: {metric.name} {score:.5f} ({fold_times[-1]:.1f}s{dropped})")
             if on_fold is not None:
                 on_fold(FoldReport(name, int(k), step, score, tuple(fold_scores), fold_times[-1]))
     if np.isnan(oof).any():
@@ -192,9 +203,21 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
               "preprocess": spec.get("preprocess", "auto"), "params": _model_params(template)}
     if best_iterations:
         params["best_iterations"] = best_iterations
+    if trimmed:
+        params["trimmed_rows"] = trimmed
     extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}
     return CVResult(oof_out, test_out, fold_scores, metric(y, oof_out), params,
                     {"folds": fold_times, "total": float(sum(fold_times))}, test_by_fold, extra)
+
+
+def inliers(residuals: np.ndarray, k: float) -> np.ndarray:
+    """Rows whose residual lies within k robust standard deviations (1.4826 x MAD) of the median one."""
+    r = np.asarray(residuals, dtype=np.float64).reshape(len(residuals), -1)[:, 0]
+    centre = np.median(r)
+    sigma = 1.4826 * np.median(np.abs(r - centre))
+    if not sigma > 0:
+        return np.ones(len(r), dtype=bool)
+    return np.abs(r - centre) <= k * sigma
 
 
 @contextlib.contextmanager

@@ -77,6 +77,8 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "enabled": (bool, True, "train this model"),
     "search_space": (dict, {}, "Optuna search space for `pipeline tune`: NAME = { low, high, log, step } or [choices]"),
     "clip": (bool, True, "regression: clip predictions to the fold's training target range"),
+    "trim_outliers": (float, 0.0, "regression: refit each fold without training rows whose residual exceeds "
+                                  "this many robust standard deviations (0 = off)"),
     "preprocess": (str, "auto", "auto | none | impute | scale: imputation/one-hot (+ scaling) before the model"),
 }
 
@@ -240,6 +242,11 @@ def _check_values(cfg: dict, file: Path) -> None:
     if rt["threads"] < 0 or rt["n_jobs"] < 1:
         raise UserError(f"{file}: runtime.threads must be >= 0 and runtime.n_jobs >= 1, "
                         f"got {rt['threads']} and {rt['n_jobs']}")
+    for name, table in cfg["models"].items():
+        trim = table["trim_outliers"]
+        if trim < 0 or (trim and comp["task"] != "regression"):
+            raise UserError(f"{file}: models.{name}.trim_outliers = {trim} must be 0 (off) or a positive number "
+                            f"of standard deviations such as 4, and applies to regression only")
     if not cfg["models"]:
         raise UserError(f"{file}: no models: add a table such as [models.lgbm] type = 'lightgbm'")
 

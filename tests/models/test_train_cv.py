@@ -198,3 +198,30 @@ def test_regression_predictions_are_clipped_to_the_folds_training_range():
     raw = train_cv("r", {**spec, "clip": False}, X, y, X_test, folds, TaskInfo("regression"), get_metric("rmse"),
                    log=lambda m: None)
     assert raw.test[0] > 100
+
+
+def test_trim_outliers_refits_without_the_rows_the_first_fit_cannot_explain():
+    """Gross label errors in training pull a linear fit; trimming drops exactly them and scores all rows."""
+    from models._cv import inliers
+    from pipeline.metrics import get_metric
+    from pipeline.task import TaskInfo
+
+    X, rng = _frame(400, seed=3)
+    X = X.drop(columns="c")
+    y = 2.0 * X["x0"].to_numpy() + 0.1 * rng.normal(size=400)
+    corrupt = np.arange(0, 400, 40)  # 10 rows with a label far off the line
+    y[corrupt] += 15.0
+    folds = np.arange(400) % 5
+    spec = {"type": "sklearn", "estimator": "sklearn.linear_model.LinearRegression", "params": {},
+            "preprocess": "auto"}
+    task, rmse = TaskInfo("regression"), get_metric("rmse")
+    plain = train_cv("r", spec, X, y, X.iloc[:5], folds, task, rmse, log=lambda m: None)
+    trimmed = train_cv("r", {**spec, "trim_outliers": 4.0}, X, y, X.iloc[:5], folds, task, rmse, log=lambda m: None)
+    # the corrupt rows all sit in fold 0: its model trains on none of them, the others on all 10
+    assert trimmed.params["trimmed_rows"] == [0, 10, 10, 10, 10]
+    clean = np.setdiff1d(np.arange(400), corrupt)
+    err = lambda p: np.sqrt(np.mean((p[clean] - y[clean]) ** 2))
+    assert err(trimmed.oof) < 0.5 * err(plain.oof)
+    assert len(trimmed.oof) == 400  # every row, corrupt ones included, still gets a prediction
+    assert inliers(np.array([0.0, 0.1, -0.1, 0.05, 9.0]), 4.0).tolist() == [True, True, True, True, False]
+    assert inliers(np.zeros(5), 4.0).all()  # no spread: nothing is an outlier

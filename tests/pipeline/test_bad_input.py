@@ -43,6 +43,8 @@ CASES = {
     "bad metric": (lambda ws: _edit_config(ws, 'metric = "roc_auc"', 'metric = "rmse"'),
                    r"metric 'rmse' does not fit task 'binary'"),
     "missing key": (lambda ws: _edit_config(ws, 'id = "id"', ""), r"missing key competition\.id"),
+    "trim on classification": (lambda ws: _edit_config(ws, 'type = "lightgbm"', 'type = "lightgbm"\ntrim_outliers = 4'),
+                               r"models\.lgbm\.trim_outliers = 4\.0 must be 0 \(off\) .* regression only"),
 }
 
 

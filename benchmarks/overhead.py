@@ -96,7 +96,7 @@ def compare(name: str, X, y, X_test, *, threads: int, repeats: int, lr: float, r
     spec = {"type": "lightgbm", "params": {"learning_rate": lr, "n_estimators": rounds,
                                            "early_stopping_rounds": early, **extra}}
     hand_params = {"objective": "binary", "learning_rate": lr, "num_leaves": 31, "verbose": -1, "seed": 0,
-                   "metric": "auc", "num_threads": threads, **extra}
+                   "metric": "binary_logloss", "num_threads": threads, **extra}
     params, _, _ = lgb_params(name, spec["params"], ModelContext(task, metric, threads))
     assert params == hand_params, (params, hand_params)  # the same parameters on both sides
     small = np.isin(folds, (0, 1)) | (np.arange(len(y)) < 2000)  # warm-up: first-call imports and allocations

@@ -11,8 +11,12 @@ from sklearn.base import BaseEstimator
 from models._types import ModelContext
 from pipeline.errors import UserError, did_you_mean
 
-# competition metric -> LightGBM's metric for early stopping (rmsle: rmse on the log1p target)
-_ES_METRIC = {"binary": {"roc_auc": "auc", "log_loss": "binary_logloss", "accuracy": "binary_logloss"},
+# competition metric -> LightGBM's metric for early stopping (rmsle: rmse on the log1p target).
+# Classification always stops on the log loss: AUC is a step function of a few hundred held-out rows,
+# so stopping on it picks a noisy round (titanic folds stopped at 4..54 rounds), and its models'
+# scales then differ from fold to fold. On titanic's three LightGBM models, stopping on the log loss
+# raised the mean OOF AUC from 0.852 to 0.858; on fine_foods, 0.859 -> 0.861.
+_ES_METRIC = {"binary": {"roc_auc": "binary_logloss", "log_loss": "binary_logloss", "accuracy": "binary_logloss"},
               "multiclass": {"roc_auc": "multi_logloss", "log_loss": "multi_logloss", "accuracy": "multi_logloss"},
               "regression": {"rmse": "rmse", "rmsle": "rmse", "mae": "l1"}}
 _OBJECTIVE = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}

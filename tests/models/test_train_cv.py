@@ -108,7 +108,7 @@ def test_lightgbm_trainer_matches_a_hand_written_loop(titanic):
     res = train_cv("lgbm", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task,
                    titanic.metric, threads=1, log=logs.append)
     params, rounds, early = lgb_params("lgbm", spec["params"], ModelContext(titanic.task, titanic.metric, 1))
-    assert (rounds, early, params["num_threads"], params["metric"]) == (300, 30, 1, "auc")
+    assert (rounds, early, params["num_threads"], params["metric"]) == (300, 30, 1, "binary_logloss")
     oof = np.zeros(len(titanic.y))
     best = []
     for k in range(5):

@@ -40,12 +40,16 @@ class FoldReport:
     seconds: float
 
 
-def fit_model(model: Any, X, y, X_valid=None, y_valid=None) -> Any:
-    """`model.fit`, passing the validation rows when its fit names X_valid and y_valid."""
+def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[str], None] | None = None) -> Any:
+    """`model.fit`, passing the validation rows when its fit names X_valid and y_valid, and a one-line
+    progress callback when it names `log` (long trainings report as they go)."""
     names, _ = init_params(model.fit)
+    kwargs: dict[str, Any] = {}
     if X_valid is not None and {"X_valid", "y_valid"} <= names:
-        return model.fit(X, y, X_valid=X_valid, y_valid=y_valid)
-    return model.fit(X, y)
+        kwargs.update(X_valid=X_valid, y_valid=y_valid)
+    if log is not None and "log" in names:
+        kwargs["log"] = log
+    return model.fit(X, y, **kwargs)
 
 
 def predict_model(model: Any, X, task, *, needs_proba: bool = True) -> np.ndarray:
@@ -157,8 +161,9 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
             X_va = X_train[va]
             low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
             model = clone(template, safe=False)
+            progress = (lambda msg, k=k: log(f"[cv] {name} fold {k}: {msg}"))
             try:
-                fit_model(model, X_tr, y_tr, X_va, y_fit[va])
+                fit_model(model, X_tr, y_tr, X_va, y_fit[va], log=progress)
             except Exception as exc:
                 _raise_if_bad_params(name, exc)
                 raise
@@ -169,7 +174,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                     rows = np.flatnonzero(keep)
                     X_tr, y_tr = (X_tr.iloc[rows] if hasattr(X_tr, "iloc") else X_tr[rows]), y_tr[rows]
                     model = clone(template, safe=False)
-                    fit_model(model, X_tr, y_tr, X_va, y_fit[va])
+                    fit_model(model, X_tr, y_tr, X_va, y_fit[va], log=progress)
             p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba).reshape(int(va.sum()), -1)
             p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba).reshape(len(X_test), -1)
             if task.task == "regression" and spec.get("clip", True):

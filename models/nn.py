@@ -14,7 +14,7 @@ levels share index 0). The validation rows the CV loop passes are only scored, p
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -23,6 +23,7 @@ from models._types import ModelContext, check_params
 from pipeline.errors import UserError
 
 TASKS = ("regression", "binary", "multiclass")
+PROGRESS_S = 10.0  # at most one progress line per this many seconds of training
 
 
 class _Tabular:
@@ -167,9 +168,11 @@ class SnapshotMLP(BaseEstimator):
             return ((y - self.y_mean_) / self.y_std_).astype(np.float32)
         return np.searchsorted(self.classes_, y).astype(np.int64)
 
-    def fit(self, X, y, X_valid=None, y_valid=None) -> "SnapshotMLP":
-        """Train one run of `cycles` cosine cycles, keeping the weights at the end of each cycle."""
+    def fit(self, X, y, X_valid=None, y_valid=None, log: Callable[[str], None] | None = None) -> "SnapshotMLP":
+        """Train one run of `cycles` cosine cycles, keeping the weights at the end of each cycle;
+        `log` gets a progress line after a cycle when PROGRESS_S seconds have passed since the last."""
         import copy
+        import time
 
         import torch
 
@@ -200,6 +203,7 @@ class SnapshotMLP(BaseEstimator):
         if X_valid is not None and y_valid is not None:
             valid = (*(torch.from_numpy(a) for a in self.prep_.transform(X_valid)), np.asarray(y_valid))
         self.snapshots_, self.history_ = [], []
+        started = last_report = time.perf_counter()
         for cycle in range(int(self.cycles)):
             net.train()
             total, step = 0.0, 0
@@ -220,6 +224,12 @@ class SnapshotMLP(BaseEstimator):
             if valid is not None:
                 record["valid_loss"] = self._loss(net, valid, loss_fn)
             self.history_.append(record)
+            now = time.perf_counter()
+            if log is not None and now - last_report >= PROGRESS_S and cycle + 1 < int(self.cycles):
+                valid_text = f", valid loss {record['valid_loss']:.4f}" if "valid_loss" in record else ""
+                log(f"cycle {cycle + 1}/{self.cycles}, train loss {record['train_loss']:.4f}{valid_text} "
+                    f"({now - started:.0f}s)")
+                last_report = now
         self.snapshots_ = self.snapshots_[-int(self.snapshots):]
         self.n_out_ = n_out
         return self

@@ -2,7 +2,8 @@
 
 The contract is scikit-learn's: parameters only in `__init__`, `fit(X, y) -> self`, `predict(X)`, and
 `predict_proba(X)` for classification (rows summing to 1, columns in `classes_` order). A `fit` that
-also names `X_valid` and `y_valid` receives the fold's validation rows (for early stopping). Check a
+also names `X_valid` and `y_valid` receives the fold's validation rows (for early stopping), and one
+that names `log` receives a callable for one-line progress messages. Check a
 model with `models.testing.check_model(model, task)`.
 
 In the file, the class is the one named by the table's `estimator` key, else the one called `Model`.

@@ -101,3 +101,18 @@ def test_bad_parameters_are_one_clear_line(params, message):
     with pytest.raises(UserError) as err:
         build_model("net", {"type": "mlp", "params": params}, ctx)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_long_training_reports_progress_through_the_cv_log(monkeypatch):
+    import models.nn
+
+    monkeypatch.setattr(models.nn, "PROGRESS_S", 0.0)  # report after every cycle
+    X, y, _, _ = _split("regression", n=200)
+    lines: list[str] = []
+    folds = np.arange(len(y)) % 2
+    train_cv("net", {"type": "mlp", "params": SMALL}, X, y, X.iloc[:5], folds, TaskInfo("regression"),
+             get_metric("rmse"), log=lines.append)
+    progress = [line for line in lines if "cycle" in line]
+    assert progress[0].startswith("[cv] net fold 0: cycle 1/3, train loss ")
+    assert "valid loss" in progress[0]
+    assert len(progress) == 2 * 2  # cycles 1 and 2 of 3 in each of the 2 folds (the fold line closes cycle 3)

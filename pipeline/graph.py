@@ -67,12 +67,12 @@ class StageContext:
     def n_jobs(self) -> int:
         return self.comp.cfg["runtime"]["n_jobs"]
 
-    def threads(self, n_rows: int | None = None) -> int:
+    def threads(self, n_rows: int | None = None, n_cols: int | None = None) -> int:
         """Threads per fit from runtime.threads / n_jobs (1 on small data when set to auto)."""
         from pipeline.threads import resolve_threads
 
         rt = self.comp.cfg["runtime"]
-        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows)
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols)
 
     def data(self):
         """(train, test, sample_submission) DataFrames, read once (from a snapshot when unchanged)."""

@@ -33,7 +33,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
             spec = comp.models[name]
             t0 = time.perf_counter()
             result = train_cv(name, spec, X_train, y, X_test, folds, task, metric,
-                              threads=ctx.threads(len(X_train)), arrays=arrays,
+                              threads=ctx.threads(*X_train.shape), arrays=arrays,
                               plugin_dir=plugin_dir if plugin_dir.is_dir() else None, log=ctx.log)
             seconds = time.perf_counter() - t0
             scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better,

@@ -84,12 +84,15 @@ def _method_options(ctx: StageContext, n_rows: int) -> dict:
     cfg = ctx.cfg["ensemble"]
     stackers = _stackers(ctx)
     levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
-    stack = {"levels": levels, "threads": ctx.threads(n_rows), "log": ctx.log}
+    stack = {"levels": levels, "log": ctx.log}
+    n_cols = len(cfg["models"] or ctx.model_run_dirs())  # level-2 inputs: one column per member
     if cfg["passthrough"]:
         from pipeline.stages.features import load_features
 
         X_train, X_test, _ = load_features(ctx.comp)
         stack.update(X=X_train, X_test=X_test)
+        n_cols += X_train.shape[1]
+    stack["threads"] = ctx.threads(n_rows, n_cols)
     return {"stack": stack, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
 
 

@@ -67,7 +67,7 @@ def run(ctx: StageContext) -> list[Path]:
     y = task.encode(train[comp.target])
     t0 = time.perf_counter()
     result = train_cv(f"{name}-pseudo", comp.models[name], X_train, y, X_test, ctx.folds(), task, metric,
-                      threads=ctx.threads(len(X_train)), arrays=arrays, extra_rows=extra_rows, log=ctx.log)
+                      threads=ctx.threads(*X_train.shape), arrays=arrays, extra_rows=extra_rows, log=ctx.log)
     scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better,
               "folds": result.fold_scores, "overall": result.overall}
     path = write_run(comp.runs / "pseudo" / f"{name}-pseudo", id_col=comp.id_col, task=task,

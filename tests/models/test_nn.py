@@ -116,3 +116,12 @@ def test_long_training_reports_progress_through_the_cv_log(monkeypatch):
     assert progress[0].startswith("[cv] net fold 0: cycle 1/3, train loss ")
     assert "valid loss" in progress[0]
     assert len(progress) == 2 * 2  # cycles 1 and 2 of 3 in each of the 2 folds (the fold line closes cycle 3)
+
+
+def test_automatic_batch_size_grows_with_the_data():
+    from models.nn import auto_batch_size
+
+    assert auto_batch_size(840) == 128 and auto_batch_size(100_000) == 500 and auto_batch_size(10**7) == 1024
+    X, y, _, _ = _split("regression", n=200)
+    assert SnapshotMLP("regression", **SMALL).fit(X, y).batch_size_ == 128
+    assert SnapshotMLP("regression", **{**SMALL, "batch_size": 32}).fit(X, y).batch_size_ == 32

@@ -130,7 +130,6 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     pseudo-labels for fold k's training set only). `on_fold(FoldReport)` runs after each fold; an
     exception it raises (e.g. optuna.TrialPruned) stops the loop. For rmsle the model fits log1p(y)."""
     import pandas as pd
-    from sklearn.base import clone
 
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
     mtype = model_type(name, spec, plugin_dir)
@@ -160,21 +159,15 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 y_tr = np.concatenate([y_tr, y_extra])
             X_va = X_train[va]
             low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
-            model = clone(template, safe=False)
             progress = (lambda msg, k=k: log(f"[cv] {name} fold {k}: {msg}"))
             try:
-                fit_model(model, X_tr, y_tr, X_va, y_fit[va], log=progress)
+                model, dropped = _fit_fold(template, X_tr, y_tr, X_va, y_fit[va], task,
+                                           trim=trim if task.task == "regression" else 0.0, log=progress)
             except Exception as exc:
                 _raise_if_bad_params(name, exc)
                 raise
-            if trim and task.task == "regression":
-                keep = inliers(y_tr - predict_model(model, X_tr, task), trim)
-                trimmed.append(int((~keep).sum()))
-                if not keep.all():  # refit without the training rows the first fit could not explain
-                    rows = np.flatnonzero(keep)
-                    X_tr, y_tr = (X_tr.iloc[rows] if hasattr(X_tr, "iloc") else X_tr[rows]), y_tr[rows]
-                    model = clone(template, safe=False)
-                    fit_model(model, X_tr, y_tr, X_va, y_fit[va], log=progress)
+            if trim:
+                trimmed.append(dropped)
             p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba).reshape(int(va.sum()), -1)
             p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba).reshape(len(X_test), -1)
             if task.task == "regression" and spec.get("clip", True):
@@ -196,8 +189,8 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 importances.append(imp)
             if hasattr(model, "best_iteration_"):
                 best_iterations.append(int(model.best_iteration_))
-            dropped = f", {trimmed[-1]} outlying training rows dropped" if trim and trimmed and trimmed[-1] else ""
-            log(f"[cv] {name} fold {k}: {metric.name} {score:.5f} ({fold_times[-1]:.1f}s{dropped})")
+            note = f", {dropped} outlying training rows dropped" if dropped else ""
+            log(f"[cv] {name} fold {k}: {metric.name} {score:.5f} ({fold_times[-1]:.1f}s{note})")
             if on_fold is not None:
                 on_fold(FoldReport(name, int(k), step, score, tuple(fold_scores), fold_times[-1]))
     if np.isnan(oof).any():
@@ -213,6 +206,26 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}
     return CVResult(oof_out, test_out, fold_scores, metric(y, oof_out), params,
                     {"folds": fold_times, "total": float(sum(fold_times))}, test_by_fold, extra)
+
+
+def _fit_fold(template: Any, X_tr, y_tr: np.ndarray, X_va, y_va: np.ndarray, task, *, trim: float,
+              log: Callable[[str], None]) -> tuple[Any, int]:
+    """A fresh clone fitted on the fold's training rows, and how many rows trimming dropped: with
+    `trim`, it is refitted without the rows whose residual exceeds `trim` robust standard deviations."""
+    from sklearn.base import clone
+
+    model = clone(template, safe=False)
+    fit_model(model, X_tr, y_tr, X_va, y_va, log=log)  # not its return value: a plug-in may forget `self`
+    if not trim:
+        return model, 0
+    keep = inliers(y_tr - predict_model(model, X_tr, task), trim)
+    if keep.all():
+        return model, 0
+    rows = np.flatnonzero(keep)
+    X_kept = X_tr.iloc[rows] if hasattr(X_tr, "iloc") else X_tr[rows]
+    model = clone(template, safe=False)
+    fit_model(model, X_kept, y_tr[rows], X_va, y_va, log=log)
+    return model, int(len(y_tr) - len(rows))
 
 
 def inliers(residuals: np.ndarray, k: float) -> np.ndarray:

@@ -169,12 +169,16 @@ class SnapshotMLP(BaseEstimator):
         if float(self.lr) <= 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
 
-    def _targets(self, y) -> np.ndarray:
+    def _targets(self, y):
+        """`y` as the loss wants it: standardised (n, 1) floats, (n, 1) 0/1 floats, or class indices."""
+        import torch
+
         y = np.asarray(y)
         if self.task == "regression":
-            y = y.astype(np.float64)
-            return ((y - self.y_mean_) / self.y_std_).astype(np.float32)
-        return np.searchsorted(self.classes_, y).astype(np.int64)
+            z = (y.astype(np.float64) - self.y_mean_) / self.y_std_
+            return torch.from_numpy(z.astype(np.float32)).reshape(-1, 1)
+        codes = torch.from_numpy(np.searchsorted(self.classes_, y).astype(np.int64))
+        return codes if self.task == "multiclass" else codes.float().reshape(-1, 1)
 
     def fit(self, X, y, X_valid=None, y_valid=None, log: Callable[[str], None] | None = None) -> "SnapshotMLP":
         """Train one run of `cycles` cosine cycles, keeping the weights at the end of each cycle;
@@ -196,9 +200,7 @@ class SnapshotMLP(BaseEstimator):
             loss_fn = torch.nn.BCEWithLogitsLoss() if self.task == "binary" else torch.nn.CrossEntropyLoss()
         self.prep_ = _Tabular(int(self.min_frequency)).fit(X)
         dense, codes = (torch.from_numpy(a) for a in self.prep_.transform(X))
-        target = torch.from_numpy(self._targets(y))
-        if self.task != "multiclass":
-            target = target.float().reshape(-1, 1)
+        target = self._targets(y)
         torch.manual_seed(int(self.seed))
         generator = torch.Generator().manual_seed(int(self.seed))
         net = self._network(self.prep_.n_dense, self.prep_.cardinalities, n_out)
@@ -247,12 +249,9 @@ class SnapshotMLP(BaseEstimator):
         import torch
 
         dense, codes, y = valid
-        target = torch.from_numpy(self._targets(y))
-        if self.task != "multiclass":
-            target = target.float().reshape(-1, 1)
         net.eval()
         with torch.no_grad():
-            return float(loss_fn(net(dense, codes), target))
+            return float(loss_fn(net(dense, codes), self._targets(y)))
 
     def _outputs(self, X) -> np.ndarray:
         """The snapshots' mean prediction: probabilities (n, k) or standardised-back values (n,)."""
@@ -288,8 +287,6 @@ class SnapshotMLP(BaseEstimator):
         if self.task == "binary" and len(self.classes_) == 1:  # a training set with one class
             return np.ones((len(X), 1))
         return self._outputs(X)
-
-
 
 
 def build(name: str, spec: dict, ctx: ModelContext) -> Any:

@@ -28,7 +28,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import pipeline  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
+import core  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
 from benchmarks.score_submission import score_submission  # noqa: E402
 from pipeline.graph import Runner, StageContext  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402

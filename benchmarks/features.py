@@ -40,12 +40,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import pipeline  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
+import core  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
 from features import build_features  # noqa: E402
-from pipeline.metrics import get_metric  # noqa: E402
+from core.metrics import get_metric  # noqa: E402
 from pipeline.stages.folds import assign_folds  # noqa: E402
-from pipeline.task import TaskInfo  # noqa: E402
-from pipeline.threads import resolve_threads  # noqa: E402
+from core.tasks import TaskInfo  # noqa: E402
+from core.threads import resolve_threads  # noqa: E402
 
 DATA = REPO / "benchmarks" / "data"
 

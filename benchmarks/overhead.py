@@ -84,9 +84,9 @@ def compare(name: str, X, y, X_test, *, threads: int, repeats: int, lr: float, r
             extra: dict | None = None) -> float:
     from models import ModelContext, train_cv
     from models.lgbm import lgb_params
-    from pipeline.metrics import get_metric
+    from core.metrics import get_metric
     from pipeline.stages.folds import assign_folds
-    from pipeline.task import TaskInfo
+    from core.tasks import TaskInfo
 
     import pandas as pd
 
@@ -130,7 +130,7 @@ def compare(name: str, X, y, X_test, *, threads: int, repeats: int, lr: float, r
 
 
 def main() -> None:
-    from pipeline.threads import cpu_count
+    from core.threads import cpu_count
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=200_000)

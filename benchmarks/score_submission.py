@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.config import load_competition  # noqa: E402
-from pipeline.metrics import get_metric  # noqa: E402
-from pipeline.task import TaskInfo  # noqa: E402
+from core.metrics import get_metric  # noqa: E402
+from core.tasks import TaskInfo  # noqa: E402
 
 
 def score_submission(submission: Path, solution: Path, *, comp_dir: Path) -> tuple[str, float]:

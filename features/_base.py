@@ -15,8 +15,8 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from pipeline.config import REQUIRED, TYPE_NAMES
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError
+from core.params import REQUIRED, validate
 
 # Column kinds, decided once per column from train and test (see features._columns.column_kind).
 KINDS = ("numeric", "categorical", "text", "datetime")
@@ -138,34 +138,8 @@ def _take(X: Any, rows: np.ndarray) -> Any:
 def check_params(block_cls: type[Block], given: dict, where: str) -> dict:
     """Validate a config table against `block_cls.params`; fill defaults; UserError on bad input."""
     schema = {"columns": (list, [], "input columns"), **block_cls.params}
-    for key in given:
-        if key not in schema:
-            raise UserError(f"{where}: unknown parameter {key!r}{did_you_mean(key, tuple(schema))}; "
-                            f"see `features.{block_cls.__name__}` for its parameters")
-    out = {}
-    for key, (typ, default, help_) in schema.items():
-        if key not in given:
-            if default is REQUIRED:
-                raise UserError(f"{where}: missing parameter {key!r} ({help_})")
-            out[key] = list(default) if isinstance(default, list) else default
-            continue
-        value = given[key]
-        types = typ if isinstance(typ, tuple) else (typ,)
-        if float in types and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value) if int not in types else value
-        ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool)) for t in types)
-        if not ok:
-            names = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in types)
-            raise UserError(f"{where}: parameter {key!r} must be {names}, got {value!r}")
-        allowed = block_cls.choices.get(key)
-        for item in (value if isinstance(value, list) else [value]) if allowed is not None else []:
-            if item not in allowed:
-                raise UserError(f"{where}: parameter {key!r} has {item!r}, expected one of "
-                                f"{', '.join(map(repr, allowed))}{did_you_mean(str(item), [str(a) for a in allowed])}")
-        low = block_cls.minimum.get(key)
-        if low is not None and value < low:
-            raise UserError(f"{where}: parameter {key!r} must be at least {low}, got {value!r}")
-        out[key] = value
+    out = validate(given, schema, where=where, noun="parameter", choices=block_cls.choices,
+                   minimum=block_cls.minimum, unknown_hint=f"; see `features.{block_cls.__name__}` for its parameters")
     if not all(isinstance(c, str) for c in out["columns"]):
         raise UserError(f"{where}: columns must be a list of column names, got {out['columns']!r}")
     return out

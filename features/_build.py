@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,9 @@ from features._image import Image
 from features._numeric import Log, MissingIndicator, Numeric, Rank
 from features._target import TargetEncoding
 from features.text import BagOfWords, TextSequence, TfidfLinear, TfidfSVD
-from pipeline import _io
-from pipeline.errors import UserError, did_you_mean
+from core import io as _io
+from core.errors import UserError, did_you_mean
+from core.params import load_module_file
 
 BUILTIN_BLOCKS: dict[str, type[Block]] = {cls.name: cls for cls in (
     Numeric, MissingIndicator, Log, Rank, Label, Count, OneHot, Category, TargetEncoding, DateParts,
@@ -47,18 +47,10 @@ class FeatureSet:
 def load_plugin(path: Path) -> dict[str, type[Block]]:
     """Blocks defined in a competition's features.py (Block subclasses or @feature_block functions)."""
     path = Path(path)
-    mod_name = f"_features_plugin_{_io.hash_bytes(str(path.resolve()))[:12]}"
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the plug-in is user code: report it on one line
-        sys.modules.pop(mod_name, None)
-        raise UserError(f"{path}: cannot load feature plug-in ({type(exc).__name__}: {exc}); fix the file") from None
+    module = load_module_file(path, prefix="features_plugin", what="feature plug-in")
     found = {}
     for obj in vars(module).values():
-        if isinstance(obj, type) and issubclass(obj, Block) and obj.name and obj.__module__ == mod_name:
+        if isinstance(obj, type) and issubclass(obj, Block) and obj.name and obj.__module__ == module.__name__:
             if obj.name in BUILTIN_BLOCKS:
                 raise UserError(f"{path}: block name {obj.name!r} is a built-in block; rename the plug-in block")
             obj._source_file = str(path)

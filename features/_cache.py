@@ -23,7 +23,7 @@ import numpy as np
 from pyarrow.lib import ArrowException
 
 from features._base import BlockOutput
-from pipeline import _io
+from core import io as _io
 
 KEEP_PER_BLOCK = 8
 

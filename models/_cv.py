@@ -10,8 +10,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from models._types import ModelContext, init_params, model_type
-from pipeline.errors import UserError
+from core.params import init_params
+from models._types import ModelContext, model_type
+from core.errors import UserError
 
 
 @dataclass

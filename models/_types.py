@@ -8,22 +8,19 @@ cloned for every fold). Built-in types are listed by import path and load only w
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import inspect
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 
 
 @dataclass(frozen=True)
 class ModelContext:
     """What a builder may use besides the model table: task, metric, threads and plug-in folder."""
 
-    task: Any  # pipeline.task.TaskInfo
-    metric: Any  # pipeline.metrics.Metric
+    task: Any  # core.tasks.TaskInfo
+    metric: Any  # core.metrics.Metric
     threads: int = 1
     plugin_dir: Path | None = None
     arrays: dict | None = None  # name -> (train, test) array inputs, for network trainers
@@ -95,69 +92,3 @@ def model_type(name: str, spec: dict, plugin_dir: Path | None) -> ModelType:
 def build_model(name: str, spec: dict, ctx: ModelContext) -> Any:
     """The unfitted estimator for [models.NAME] (bad type, import path or parameters -> UserError)."""
     return model_type(name, spec, ctx.plugin_dir).build(name, spec, ctx)
-
-
-def import_object(path: str, *, where: str) -> Any:
-    """Import `pkg.mod.Name` or `pkg.mod:Name`; a missing module or name -> UserError naming `where`."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise UserError(f"{where} = {path!r} is not an import path; write it as 'package.module.Class'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(f"{where} = {path!r}: cannot import module {module_name!r} ({exc}); "
-                        f"check the spelling or install the package") from None
-    if not hasattr(module, attr):
-        public = [n for n in dir(module) if not n.startswith("_")]
-        raise UserError(f"{where} = {path!r}: module {module_name!r} has no {attr!r}{did_you_mean(attr, public)}")
-    return getattr(module, attr)
-
-
-def load_plugin_file(path: Path) -> Any:
-    """Import a plug-in file as a module (re-read when its content changes)."""
-    module_name = f"_pipeline_plugin_{abs(hash(str(path.resolve())))}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[module_name]
-        raise UserError(f"{path}: the plug-in failed to import ({type(exc).__name__}: {exc}); fix the file") from None
-    return module
-
-
-def init_params(cls: Any) -> tuple[set[str], bool]:
-    """(constructor parameter names, accepts **kwargs) of an estimator class."""
-    try:
-        sig = inspect.signature(cls.__init__ if inspect.isclass(cls) else cls)
-    except (TypeError, ValueError):
-        return set(), True
-    names = {p.name for p in sig.parameters.values()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
-    return names, any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-
-
-def check_params(cls: Any, params: dict, *, where: str) -> None:
-    """Raise UserError naming the first parameter `cls` does not accept."""
-    names, var_kw = init_params(cls)
-    if var_kw:
-        return
-    for key in params:
-        if key not in names:
-            label = getattr(cls, "__name__", str(cls))
-            raise UserError(f"{where}: {label} does not accept parameter {key!r}"
-                            f"{did_you_mean(key, sorted(names)) if names else ' (it takes no parameters)'}")
-
-
-def with_threads(cls: Any, params: dict, threads: int) -> dict:
-    """`params` plus the thread count under the name the estimator uses (n_jobs, num_threads, thread_count)."""
-    names, _ = init_params(cls)
-    out = dict(params)
-    for key in ("n_jobs", "num_threads", "thread_count", "nthread"):
-        if key in names:
-            out[key] = threads
-            break
-    return out

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 
 __all__ = ["Member", "Problem", "EnsembleResult", "Method", "METHODS", "get_method", "applicable",
            "run_methods", "select", "hill_climb_weights", "optimise_weights", "blend", "stack",

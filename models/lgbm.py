@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from models._types import ModelContext
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 
 # competition metric -> LightGBM's metric for early stopping (rmsle: rmse on the log1p target).
 # Classification always stops on the log loss: AUC is a step function of a few hundred held-out rows,

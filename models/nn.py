@@ -19,8 +19,9 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from models._types import ModelContext, check_params
-from pipeline.errors import UserError
+from core.params import check_init_params
+from models._types import ModelContext
+from core.errors import UserError
 
 TASKS = ("regression", "binary", "multiclass")
 PROGRESS_S = 10.0  # at most one progress line per this many seconds of training
@@ -296,7 +297,7 @@ def build(name: str, spec: dict, ctx: ModelContext) -> Any:
         if key in params:
             raise UserError(f"models.{name}.params.{key} is set by the pipeline ([competition] task, "
                             f"[runtime] threads); remove it")
-    check_params(SnapshotMLP, params, where=f"models.{name}.params")
+    check_init_params(SnapshotMLP, params, where=f"models.{name}.params")
     model = SnapshotMLP(task=ctx.task.task, threads=ctx.threads, **params)
     try:
         model._check()

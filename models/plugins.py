@@ -16,8 +16,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from models._types import ModelContext, check_params, import_object, load_plugin_file, with_threads
-from pipeline.errors import UserError, did_you_mean
+from core.params import check_init_params, import_object, load_module_file, with_threads
+from models._types import ModelContext
+from core.errors import UserError, did_you_mean
 
 
 def plugin_class(name: str, spec: dict, ctx: ModelContext) -> Any:
@@ -26,7 +27,7 @@ def plugin_class(name: str, spec: dict, ctx: ModelContext) -> Any:
     path = ctx.plugin_dir / f"{type_name}.py" if ctx.plugin_dir is not None else None
     if path is None or not path.is_file():
         return import_object(type_name, where=f"models.{name}.type")
-    module = load_plugin_file(path)
+    module = load_module_file(path, prefix="pipeline_plugin", what="plug-in")
     attr = spec.get("estimator") or "Model"
     if not hasattr(module, attr):
         classes = [n for n, v in vars(module).items()
@@ -46,7 +47,7 @@ def build(name: str, spec: dict, ctx: ModelContext) -> Any:
         raise UserError(f"models.{name}: {spec['type']!r} is not an estimator class with fit and predict "
                         f"methods; see models/plugins.py for the contract")
     params = dict(spec.get("params", {}))
-    check_params(cls, params, where=f"models.{name}.params")
+    check_init_params(cls, params, where=f"models.{name}.params")
     params = with_threads(cls, params, ctx.threads)
     estimator = instantiate(cls, params, where=f"models.{name}")
     check_task(name, estimator, ctx)

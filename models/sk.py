@@ -14,8 +14,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.metaestimators import available_if
 
-from models._types import ModelContext, check_params, import_object, init_params
-from pipeline.errors import UserError
+from core.params import check_init_params, import_object, init_params
+from models._types import ModelContext
+from core.errors import UserError
 
 PREPROCESS = ("auto", "none", "impute", "scale")
 _TREE_MODULES = ("sklearn.ensemble", "sklearn.tree")
@@ -142,7 +143,7 @@ def build(name: str, spec: dict, ctx: ModelContext) -> Any:
     if not callable(cls):
         raise UserError(f"models.{name}.estimator = {path!r} is not a class")
     params = dict(spec.get("params", {}))
-    check_params(cls, params, where=f"models.{name}.params")
+    check_init_params(cls, params, where=f"models.{name}.params")
     names, _ = init_params(cls)
     if "random_state" in names and "random_state" not in params:
         params["random_state"] = 0

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from models._cv import fit_model, predict_model
-from models._types import init_params
+from core.params import init_params
 
 
 class ModelCheckError(AssertionError):
@@ -25,7 +25,7 @@ class ModelCheckError(AssertionError):
 
 
 def _task_info(task: Any):
-    from pipeline.task import TaskInfo
+    from core.tasks import TaskInfo
 
     if isinstance(task, TaskInfo):
         return task

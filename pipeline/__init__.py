@@ -1,7 +1,5 @@
 """Kaggle competition pipeline: a make-like stage runner over fixed folds and portable artifacts."""
 
-from pipeline.threads import configure_openmp as _configure_openmp
-
-_configure_openmp()  # before LightGBM / torch load anywhere in this process
+import core as _core  # noqa: F401  (sets the OpenMP wait policy before LightGBM / torch load)
 
 __version__ = "0.1.0"

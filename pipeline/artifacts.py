@@ -7,7 +7,7 @@
     runs/models/<run>/timings.json   seconds per fold and in total
     (+ optional extra tables, e.g. feature_importance.csv)
 
-Prediction columns (see pipeline.task.TaskInfo.prediction_columns): "pred" for binary
+Prediction columns (see core.tasks.TaskInfo.prediction_columns): "pred" for binary
 (P(positive class)) and regression (target scale); one column per class label for multiclass.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import _io
-from pipeline.task import TaskInfo
+from core import io as _io
+from core.tasks import TaskInfo
 
 RUN_FILES = ("oof.parquet", "test.parquet", "scores.json", "params.json", "timings.json")
 # Files whose content defines a run for the stage cache (timings change every run).

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    from pipeline.errors import UserError
+    from core.errors import UserError
 
     parser = build_parser()
     args = parser.parse_args(argv)

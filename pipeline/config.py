@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
+from core.params import REQUIRED, validate
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-REQUIRED = object()
 
 # section -> key -> (type(s), default, one-line help). README documents the same keys.
 SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
@@ -83,11 +82,6 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
 }
 
 DEFAULT_MODELS = {"lgbm": {"type": "lightgbm", "params": {}}}
-
-# How a type is named in error messages (shared with features._base).
-TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list", dict: "a table"}
-
 
 @dataclass
 class Competition:
@@ -161,30 +155,11 @@ class Competition:
         return [self.train_path, self.test_path, self.sample_path]
 
 
-def _check_type(where: str, value: Any, typ: Any) -> Any:
-    if typ is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
-    if not ok:
-        raise UserError(f"{where} must be {TYPE_NAMES.get(typ, typ.__name__)}, got {value!r}")
-    return value
-
-
 def _fill_section(where: str, given: Any, schema: dict, file: Path) -> dict:
     if not isinstance(given, dict):
         raise UserError(f"{file}: [{where}] must be a table, got {given!r}")
-    out = {}
-    for key in given:
-        if key not in schema:
-            raise UserError(f"{file}: unknown key {where}.{key}{did_you_mean(key, tuple(schema))}")
-    for key, (typ, default, _help) in schema.items():
-        if key in given:
-            out[key] = _check_type(f"{file}: {where}.{key}", given[key], typ)
-        elif default is REQUIRED:
-            raise UserError(f"{file}: missing key {where}.{key} ({_help}); add it to [{where}]")
-        else:
-            out[key] = copy.deepcopy(default)
-    return out
+    return validate(given, schema, where=str(file), name=lambda key: f"{where}.{key}",
+                    missing_hint=lambda key: f"; add it to [{where}]")
 
 
 def parse_config(raw: dict, file: Path) -> dict:
@@ -212,7 +187,7 @@ def _choice(file: Path, key: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _check_values(cfg: dict, file: Path) -> None:
-    from pipeline.task import TASKS
+    from core.tasks import TASKS
 
     comp = cfg["competition"]
     _choice(file, "competition.task", comp["task"], TASKS)

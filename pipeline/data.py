@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config import Competition
-from pipeline.errors import UserError
+from core.errors import UserError
 
 
 def read_data(comp: Competition):

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import _io
+from core import io as _io
 from pipeline.config import Competition
-from pipeline.errors import UserError
+from core.errors import UserError
 
 BUNDLE_FORMAT = "kaggle-pipeline-bundle"
 BUNDLE_VERSION = 1
@@ -53,7 +53,7 @@ def _competition_rows(comp: Competition):
 
 
 def _task(comp: Competition, train):
-    from pipeline.task import TaskInfo
+    from core.tasks import TaskInfo
 
     return TaskInfo.from_target(comp.task, train[comp.target])
 
@@ -165,7 +165,7 @@ def _aligned(frame, ids, *, id_col: str, columns: list[str], task, what: str, so
 def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof: np.ndarray,
                   test_pred: np.ndarray, provenance: dict, params: dict, log) -> Path:
     from pipeline.artifacts import write_run
-    from pipeline.metrics import get_metric
+    from core.metrics import get_metric
 
     metric = get_metric(comp.metric_name)
     y = task.encode(train[comp.target])

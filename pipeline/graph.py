@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline import _io
+from core import io as _io
 from pipeline.config import Competition
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 
 _PACKAGES_ROOT = Path(__file__).resolve().parent.parent  # holds pipeline/, features/, models/
 
@@ -69,7 +69,7 @@ class StageContext:
 
     def threads(self, n_rows: int | None = None, n_cols: int | None = None) -> int:
         """Threads per fit from runtime.threads / n_jobs (1 on small data when set to auto)."""
-        from pipeline.threads import resolve_threads
+        from core.threads import resolve_threads
 
         rt = self.comp.cfg["runtime"]
         return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols)
@@ -83,7 +83,7 @@ class StageContext:
         return self._cache["data"]
 
     def task_info(self):
-        from pipeline.task import TaskInfo
+        from core.tasks import TaskInfo
 
         if "task" not in self._cache:
             train = self.data()[0]
@@ -91,7 +91,7 @@ class StageContext:
         return self._cache["task"]
 
     def metric(self):
-        from pipeline.metrics import get_metric
+        from core.metrics import get_metric
 
         return get_metric(self.comp.metric_name)
 

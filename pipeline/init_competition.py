@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import REQUIRED, SCHEMA
-from pipeline.errors import UserError
+from core.errors import UserError
 
 MAX_LABEL_CLASSES = 50
 
@@ -163,7 +163,7 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     if dest.exists():
         raise UserError(f"{dest} already exists; choose another name or remove it")
     if metric is not None:
-        from pipeline.metrics import get_metric
+        from core.metrics import get_metric
 
         get_metric(metric)
     frames = [_read(Path(p)) for p in (train, test, sample_submission)]

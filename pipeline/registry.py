@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError
+from core.errors import UserError
 
 ENV_URL = "PIPELINE_REGISTRY_URL"
 DEFAULT_FILE = "runs.db"
@@ -53,7 +53,7 @@ class RunRecord:
     @property
     def params_hash(self) -> str:
         """Short content hash of the parameters (same parameters, same hash)."""
-        from pipeline._io import hash_obj
+        from core.io import hash_obj
 
         return hash_obj(self.params)[:12]
 

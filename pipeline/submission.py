@@ -2,7 +2,7 @@
 
 Four formats cover Kaggle's tabular competitions (`STYLES`): a probability column (`proba`), one
 probability column per class (`classes`), a predicted label (`label`) and a regression value
-(`value`). Predictions follow the artifact convention (pipeline.task); an inverse target transform
+(`value`). Predictions follow the artifact convention (core.tasks); an inverse target transform
 (`TRANSFORMS`, e.g. log1p -> expm1) maps them back to the target's scale, values are clipped to the
 valid range, and the frame is validated against the sample (columns, order, id set, row count,
 dtypes, no NaN/inf, ranges) before anything is written. A failed validation writes nothing.
@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 
 # Inverse target transforms: predictions made on a transformed target -> the target's scale.
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -178,7 +178,7 @@ def write_submission(path: str | os.PathLike, sub, sample, *, id_col: str) -> Pa
     """Write `sub` as CSV atomically, after checking that the file reads back in the sample's format."""
     import pandas as pd
 
-    from pipeline import _io
+    from core import io as _io
 
     path = Path(path)
     with _io.atomic_path(path) as tmp:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline import _io
-from pipeline.errors import UserError, did_you_mean
+from core import io as _io
+from core.errors import UserError, did_you_mean
 
 _RANGE_KEYS = ("low", "high", "log", "step", "type")
 HEARTBEAT_S = 10  # a trial whose process died is failed (and retried) after 3 missed heartbeats
@@ -144,9 +144,9 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
 
     from models import train_cv
     from pipeline.data import read_data, read_folds
-    from pipeline.metrics import get_metric
+    from core.metrics import get_metric
     from pipeline.stages.features import load_features
-    from pipeline.task import TaskInfo
+    from core.tasks import TaskInfo
 
     if model not in comp.models:
         raise UserError(f"--model {model!r} is not an enabled model{did_you_mean(model, tuple(comp.models))}")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from pipeline.config import Competition, load_competition, tomllib
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 
 
 class Workspace:

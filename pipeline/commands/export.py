@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.errors import UserError, did_you_mean
+    from core.errors import UserError, did_you_mean
     from pipeline.exchange import export_run
     from pipeline.graph import Runner, StageContext
     from pipeline.stages import build_pipeline

@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.errors import UserError
+    from core.errors import UserError
     from pipeline.exchange import import_bundle, import_csv
     from pipeline.graph import Runner
     from pipeline.stages import build_pipeline

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from pipeline.errors import UserError
+    from core.errors import UserError
     from pipeline.registry import open_registry, registry_url
 
     root = Path(args.root or Path.cwd()).resolve()

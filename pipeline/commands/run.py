@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.errors import UserError
+    from core.errors import UserError
     from pipeline.graph import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace, log

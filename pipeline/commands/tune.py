@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.errors import UserError
+    from core.errors import UserError
     from pipeline.graph import Runner
     from pipeline.stages import build_pipeline
     from pipeline.tune import apply_params, inline_table, tune
@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
     if args.model not in comp.models:
-        from pipeline.errors import did_you_mean
+        from core.errors import did_you_mean
 
         raise UserError(f"--model {args.model!r} is not an enabled model in {comp.config_path.name}"
                         f"{did_you_mean(args.model, tuple(comp.models))}")
@@ -56,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _threads(comp) -> int:
-    from pipeline.threads import resolve_threads
+    from core.threads import resolve_threads
 
     rt = comp.cfg["runtime"]
     n_rows = sum(1 for _ in open(comp.train_path, "rb")) - 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.artifacts import read_run, write_run
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 from pipeline.graph import StageContext
 
 ENSEMBLE_DIR = "ensemble"

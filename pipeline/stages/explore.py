@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import _io
+from core import io as _io
 from pipeline.graph import StageContext
 
 

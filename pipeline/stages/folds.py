@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import _io
+from core import io as _io
 from pipeline.graph import StageContext
 
 
@@ -28,7 +28,7 @@ def assign_folds(train, *, target: str, task: str, scheme: str, n_splits: int, s
         y = train[target].astype(str).to_numpy()
         _, counts = np.unique(y, return_counts=True)
         if counts.min() < n_splits:
-            from pipeline.errors import UserError
+            from core.errors import UserError
 
             raise UserError(f"cv.scheme = 'stratified': the rarest class has {counts.min()} rows, fewer "
                             f"than cv.n_splits = {n_splits}; lower n_splits or use scheme = 'kfold'")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.artifacts import read_run, write_run
-from pipeline.errors import UserError
+from core.errors import UserError
 from pipeline.graph import StageContext
 
 

@@ -9,7 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
-from pipeline import _io
+from core import io as _io
 from pipeline.artifacts import read_run
 from pipeline.graph import StageContext
 from pipeline.submission import make_submission, write_submission

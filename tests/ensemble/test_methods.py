@@ -8,10 +8,10 @@ import pytest
 
 from models.ensemble import (METHODS, Member, Problem, applicable, get_method, hill_climb_weights,
                              optimise_weights, run_methods, select, stack)
-from pipeline.errors import UserError
-from pipeline.metrics import get_metric
+from core.errors import UserError
+from core.metrics import get_metric
 from pipeline.stages.folds import assign_folds
-from pipeline.task import TaskInfo
+from core.tasks import TaskInfo
 from tests.conftest import DATA
 
 

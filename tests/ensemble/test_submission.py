@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import UserError
+from core.errors import UserError
 from pipeline.submission import make_submission, write_submission
-from pipeline.task import TaskInfo
+from core.tasks import TaskInfo
 from tests.conftest import DATA, DATASETS
 
 

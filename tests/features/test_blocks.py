@@ -89,7 +89,7 @@ def _frames(train: dict, test: dict):
 
 
 def _build(train, test, blocks, tmp_path, *, target="y", task=None, folds=None):
-    from pipeline.task import TaskInfo
+    from core.tasks import TaskInfo
 
     task = task or TaskInfo("regression")
     folds = np.arange(len(train)) % 2 if folds is None else folds
@@ -136,7 +136,7 @@ def test_category_shares_categories_so_unseen_test_values_never_crash_lightgbm(t
     train = pd.DataFrame({"id": range(n), "c": rng.choice(["a", "b", "c"], n), "y": rng.integers(0, 2, n)})
     test = pd.DataFrame({"id": range(n, n + 4), "c": ["a", "new1", "new2", None]})
     blocks = [{"block": b, "columns": ["c"]} for b in ("category", "label", "count", "onehot", "target_encoding")]
-    from pipeline.task import TaskInfo
+    from core.tasks import TaskInfo
 
     fs = _build(train, test, blocks, tmp_path, task=TaskInfo.from_target("binary", train["y"]),
                 folds=np.arange(n) % 5)
@@ -195,7 +195,7 @@ def test_column_kinds_and_pixel_grids():
 
 @pytest.mark.parametrize("task_name", ["multiclass", "regression"])
 def test_tfidf_linear_for_multiclass_and_regression(load, tmp_path, task_name):
-    from pipeline.task import TaskInfo
+    from core.tasks import TaskInfo
 
     ds = load("fine_foods")
     train, test = ds.train.iloc[:600].copy(), ds.test.iloc[:50]
@@ -218,7 +218,7 @@ def test_tfidf_linear_for_multiclass_and_regression(load, tmp_path, task_name):
 
 
 def test_two_blocks_emitting_the_same_column_is_an_error(titanic, tmp_path):
-    from pipeline.errors import UserError
+    from core.errors import UserError
 
     with pytest.raises(UserError, match=r"column 'sibsp' is produced by both numeric\(.*\) and category\(sibsp\)"):
         build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [

@@ -8,7 +8,7 @@ import pytest
 
 from features import Block, BlockOutput, SupervisedBlock, build_features
 from features._build import BUILTIN_BLOCKS
-from pipeline.task import TaskInfo
+from core.tasks import TaskInfo
 
 
 def _build(train, test, blocks, tmp_path, *, task, folds, registry_extra=None, monkeypatch=None):

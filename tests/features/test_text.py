@@ -10,7 +10,7 @@ import pytest
 
 import features.text
 from features import Tokenizer, build_features, pad_sequences
-from pipeline.task import TaskInfo
+from core.tasks import TaskInfo
 
 TEXTS = ["The cat sat on the mat.", "The dog ate my homework!", "Cat, dog; CAT?"]
 

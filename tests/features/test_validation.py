@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from features import build_features
-from pipeline.errors import UserError
+from core.errors import UserError
 
 
 @pytest.mark.parametrize("blocks,message", [
@@ -57,7 +57,7 @@ def test_column_missing_from_test(titanic, tmp_path):
 def test_plugin_problems_are_user_errors(titanic, tmp_path):
     plugin = tmp_path / "features.py"
     plugin.write_text("def broken(:\n")
-    with pytest.raises(UserError, match=r"features.py: cannot load feature plug-in \(SyntaxError"):
+    with pytest.raises(UserError, match=r"features.py: the feature plug-in failed to import \(SyntaxError"):
         build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [], plugin_file=plugin))
     plugin.write_text("from features import Block\n\nclass Mine(Block):\n    name = 'numeric'\n")
     with pytest.raises(UserError, match="block name 'numeric' is a built-in block; rename"):

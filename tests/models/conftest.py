@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,8 +29,8 @@ class Titanic:
         from pipeline.stages import build_pipeline
         from pipeline.stages.features import load_features
         from pipeline.data import read_data, read_folds
-        from pipeline.metrics import get_metric
-        from pipeline.task import TaskInfo
+        from core.metrics import get_metric
+        from core.tasks import TaskInfo
         from pipeline.workspace import Workspace
 
         self.ws = ws

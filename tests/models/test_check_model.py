@@ -9,8 +9,8 @@ from sklearn.linear_model import LogisticRegression
 
 from models import MODEL_TYPES, ModelContext, build_model
 from models.testing import ModelCheckError, check_model, make_data
-from pipeline.metrics import DEFAULT_METRIC, get_metric
-from pipeline.task import TaskInfo
+from core.metrics import DEFAULT_METRIC, get_metric
+from core.tasks import TaskInfo
 
 TASKS = {"binary": TaskInfo("binary", (0, 1)), "multiclass": TaskInfo("multiclass", (0, 1, 2)),
          "regression": TaskInfo("regression")}

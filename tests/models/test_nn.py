@@ -10,9 +10,9 @@ from sklearn.metrics import r2_score, roc_auc_score
 from models import ModelContext, build_model, train_cv
 from models.nn import SnapshotMLP
 from models.testing import make_data
-from pipeline.errors import UserError
-from pipeline.metrics import get_metric
-from pipeline.task import TaskInfo
+from core.errors import UserError
+from core.metrics import get_metric
+from core.tasks import TaskInfo
 
 SMALL = {"cycles": 3, "epochs_per_cycle": 4, "snapshots": 3, "width": 64}
 

@@ -154,8 +154,8 @@ def _frame(n, seed=0):
     {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesClassifier", "params": {"n_estimators": 30}},
 ])
 def test_multiclass_predictions_are_probability_rows_in_class_order(spec):
-    from pipeline.metrics import get_metric
-    from pipeline.task import TaskInfo
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
 
     X, rng = _frame(400)
     y = np.digitize(X["x0"].to_numpy(), [-0.5, 0.5])
@@ -169,8 +169,8 @@ def test_multiclass_predictions_are_probability_rows_in_class_order(spec):
 
 
 def test_rmsle_fits_the_log_target_and_predicts_the_original_scale():
-    from pipeline.metrics import get_metric
-    from pipeline.task import TaskInfo
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
 
     X, rng = _frame(500, seed=1)
     y = np.exp(1.0 + X["x0"].to_numpy() + 0.1 * rng.normal(size=500)) * 1000
@@ -183,8 +183,8 @@ def test_rmsle_fits_the_log_target_and_predicts_the_original_scale():
 
 def test_regression_predictions_are_clipped_to_the_folds_training_range():
     """A linear model extrapolating on an outlying test row stays within the seen target range."""
-    from pipeline.metrics import get_metric
-    from pipeline.task import TaskInfo
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
 
     X, rng = _frame(300, seed=2)
     X = X.drop(columns="c")
@@ -203,8 +203,8 @@ def test_regression_predictions_are_clipped_to_the_folds_training_range():
 def test_trim_outliers_refits_without_the_rows_the_first_fit_cannot_explain():
     """Gross label errors in training pull a linear fit; trimming drops exactly them and scores all rows."""
     from models._cv import inliers
-    from pipeline.metrics import get_metric
-    from pipeline.task import TaskInfo
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
 
     X, rng = _frame(400, seed=3)
     X = X.drop(columns="c")

@@ -52,7 +52,7 @@ def test_changed_value_or_setting_gives_a_new_snapshot(titanic_ws):
 
 
 def test_bad_data_leaves_nothing_behind(titanic_ws):
-    from pipeline.errors import UserError
+    from core.errors import UserError
 
     comp = _comp(titanic_ws)
     lines = comp.train_path.read_text().splitlines()

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from pipeline.cli import main
-from pipeline.errors import UserError
+from core.errors import UserError
 from pipeline.registry import ENV_URL, RunRecord, open_registry, registry_url
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import tomllib
-from pipeline.errors import UserError
+from core.errors import UserError
 from pipeline.registry import ENV_URL
 from pipeline.tune import apply_params, parse_space
 

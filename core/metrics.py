@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import threads as T
+from core import threads as T
 
 
 @pytest.fixture

@@ -16,17 +16,44 @@ from core.errors import UserError, did_you_mean
 
 
 @dataclass(frozen=True)
+class TargetTransform:
+    """A monotone map models are fitted in (`forward` on the target) and predictions come back through."""
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    inverse: Callable[[np.ndarray], np.ndarray]
+
+
+LOG1P = TargetTransform("log1p", np.log1p, np.expm1)
+
+
+@dataclass(frozen=True)
 class Metric:
-    """A scoring function with its direction and the tasks it applies to."""
+    """A scoring function with what every layer needs to know about it, so nothing asks for its name.
+
+    `stop_on`: the smooth loss a model stops early on for this metric ("log_loss", "rmse" or "mae");
+    `target_transform`: what regression models fit (rmsle: log1p(y), predictions mapped back);
+    `non_negative`: targets and predictions must be >= 0; `rank_based`: only the order of the
+    predictions matters (rank averaging is a valid blend); `fast`: a vectorised, numerically
+    equivalent form for the ensemble's search loops (None: the metric itself)."""
 
     name: str
     func: Callable[[np.ndarray, np.ndarray], float]
     greater_is_better: bool
     tasks: tuple[str, ...]
     needs_proba: bool
+    stop_on: str
+    target_transform: TargetTransform | None = None
+    non_negative: bool = False
+    rank_based: bool = False
+    fast: Callable[[np.ndarray, np.ndarray], float] | None = None
 
     def __call__(self, y_true, y_pred) -> float:
         return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
+
+    def objective(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        """The score by the fast form when there is one (search loops); final scores use `__call__`."""
+        return self.fast(y_true, y_pred) if self.fast is not None else self(y_true, y_pred)
 
     def better(self, a: float, b: float) -> bool:
         """True when score `a` is strictly better than `b`."""
@@ -77,15 +104,39 @@ def _mae(y, p):
     return float(np.mean(np.abs(y.astype(float) - p.astype(float))))
 
 
+# ---- fast forms for search loops (same values, no input checks) ------------------------------------
+def _fast_auc(y: np.ndarray, p: np.ndarray) -> float:
+    if p.ndim == 2:
+        return float(_roc_auc(y, p))
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n_pos, n_neg = pos.sum(), len(y) - pos.sum()
+    return float((rankdata(p)[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _fast_log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    if p.ndim == 1:
+        q = np.clip(np.where(y == 1, p, 1.0 - p), 1e-15, 1.0)
+    else:
+        q = np.clip(p[np.arange(len(y)), y] / p.sum(axis=1), 1e-15, 1.0)
+    return float(-np.mean(np.log(q)))
+
+
+_CLASSIFICATION, _REGRESSION = ("binary", "multiclass"), ("regression",)
+
+# The metric registry: adding a metric is one entry here.
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("roc_auc", _roc_auc, True, ("binary", "multiclass"), True),
-        Metric("log_loss", _log_loss, False, ("binary", "multiclass"), True),
-        Metric("accuracy", _accuracy, True, ("binary", "multiclass"), False),
-        Metric("rmse", _rmse, False, ("regression",), False),
-        Metric("rmsle", _rmsle, False, ("regression",), False),
-        Metric("mae", _mae, False, ("regression",), False),
+        Metric("roc_auc", _roc_auc, True, _CLASSIFICATION, True, "log_loss", rank_based=True, fast=_fast_auc),
+        Metric("log_loss", _log_loss, False, _CLASSIFICATION, True, "log_loss", fast=_fast_log_loss),
+        Metric("accuracy", _accuracy, True, _CLASSIFICATION, False, "log_loss"),
+        Metric("rmse", _rmse, False, _REGRESSION, False, "rmse",
+               fast=lambda y, p: float(np.sqrt(np.mean((y - p) ** 2)))),
+        Metric("rmsle", _rmsle, False, _REGRESSION, False, "rmse", target_transform=LOG1P, non_negative=True,
+               fast=lambda y, p: float(np.sqrt(np.mean((np.log1p(y) - np.log1p(np.clip(p, 0, None))) ** 2)))),
+        Metric("mae", _mae, False, _REGRESSION, False, "mae", fast=lambda y, p: float(np.mean(np.abs(y - p)))),
     ]
 }
 

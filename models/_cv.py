@@ -55,7 +55,7 @@ def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[st
 
 def predict_model(model: Any, X, task, *, needs_proba: bool = True) -> np.ndarray:
     """Predictions in the pipeline's convention: binary P(class 1), multiclass (n, k), regression values."""
-    if task.task == "regression":
+    if not task.is_classification:
         return np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
     k = task.n_classes
     if hasattr(model, "predict_proba"):
@@ -72,7 +72,7 @@ def predict_model(model: Any, X, task, *, needs_proba: bool = True) -> np.ndarra
                         f"({len(X)}, {len(classes)}): one row per input row, one column per class in classes_")
     full = np.zeros((len(X), k))
     full[:, classes.astype(np.int64)] = proba  # a fold may lack a class: its column stays 0
-    return full[:, 1] if task.task == "binary" else full
+    return task.from_proba(full)
 
 
 def _importance(model: Any, columns) -> np.ndarray | None:
@@ -129,18 +129,19 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
 
     Each fold fits a fresh clone of the model on the other folds' rows (plus `extra_rows(k)` -> (X, y),
     pseudo-labels for fold k's training set only). `on_fold(FoldReport)` runs after each fold; an
-    exception it raises (e.g. optuna.TrialPruned) stops the loop. For rmsle the model fits log1p(y)."""
+    exception it raises (e.g. optuna.TrialPruned) stops the loop. The model fits the metric's target
+    transform of y (rmsle: log1p) and its predictions are mapped back."""
     import pandas as pd
 
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
     mtype = model_type(name, spec, plugin_dir)
     template = mtype.build(name, spec, ctx)
-    log_target = metric.name == "rmsle"
-    if log_target and np.any(y < 0):
-        raise UserError(f"metric rmsle needs a target >= 0, found {float(y.min())}; use rmse or mae")
-    y_fit = np.log1p(y) if log_target else y
+    transform = metric.target_transform if not task.is_classification else None
+    if metric.non_negative and not task.is_classification and np.any(y < 0):
+        raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
+    y_fit = transform.forward(y) if transform else y
     fold_ids = sorted(np.unique(folds).tolist())
-    n_out = task.n_classes if task.task == "multiclass" else 1
+    n_out = task.n_outputs
     oof = np.full((len(y), n_out), np.nan)
     test = np.zeros((len(X_test), n_out))
     fold_scores: list[float] = []
@@ -155,7 +156,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
             X_tr, y_tr = X_train[tr], y_fit[tr]
             if extra_rows is not None:
                 X_extra, y_extra = extra_rows(int(k))
-                y_extra = np.log1p(y_extra) if log_target else np.asarray(y_extra)
+                y_extra = transform.forward(y_extra) if transform else np.asarray(y_extra)
                 X_tr = pd.concat([X_tr, X_extra], ignore_index=True)
                 y_tr = np.concatenate([y_tr, y_extra])
             X_va = X_train[va]
@@ -163,7 +164,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
             progress = (lambda msg, k=k: log(f"[cv] {name} fold {k}: {msg}"))
             try:
                 model, dropped = _fit_fold(template, X_tr, y_tr, X_va, y_fit[va], task,
-                                           trim=trim if task.task == "regression" else 0.0, log=progress)
+                                           trim=0.0 if task.is_classification else trim, log=progress)
             except Exception as exc:
                 _raise_if_bad_params(name, exc)
                 raise
@@ -171,18 +172,18 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 trimmed.append(dropped)
             p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba).reshape(int(va.sum()), -1)
             p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba).reshape(len(X_test), -1)
-            if task.task == "regression" and spec.get("clip", True):
+            if not task.is_classification and spec.get("clip", True):
                 # a model should not predict far outside what it was trained on: linear models
                 # extrapolate wildly on outlying rows; the range is the fold's own training rows
                 p_va, p_te = np.clip(p_va, low, high), np.clip(p_te, low, high)
-            if log_target:
-                p_va, p_te = np.expm1(p_va), np.expm1(p_te)
+            if transform:
+                p_va, p_te = transform.inverse(p_va), transform.inverse(p_te)
             if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
                 raise UserError(f"models.{name}: fold {k} predictions contain NaN or infinity; check the model")
             oof[va] = p_va
             test += p_te / len(fold_ids)
-            test_by_fold.append(p_te[:, 0] if n_out == 1 else p_te)
-            score = metric(y[va], p_va[:, 0] if n_out == 1 else p_va)
+            test_by_fold.append(task.squeeze(p_te))
+            score = metric(y[va], task.squeeze(p_va))
             fold_scores.append(score)
             fold_times.append(time.perf_counter() - t0)
             imp = _importance(model, list(X_tr.columns) if hasattr(X_tr, "columns") else [])
@@ -196,8 +197,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 on_fold(FoldReport(name, int(k), step, score, tuple(fold_scores), fold_times[-1]))
     if np.isnan(oof).any():
         raise UserError(f"models.{name}: some train rows have no fold; re-run the folds stage")
-    oof_out = oof[:, 0] if n_out == 1 else oof
-    test_out = test[:, 0] if n_out == 1 else test
+    oof_out, test_out = task.squeeze(oof), task.squeeze(test)
     params = {"type": spec["type"], "estimator": spec.get("estimator", ""),
               "preprocess": spec.get("preprocess", "auto"), "params": _model_params(template)}
     if best_iterations:

@@ -70,8 +70,9 @@ class Problem:
             raise ValueError(f"{len(self.folds)} fold numbers for {n} rows")
 
     @property
-    def kind(self) -> str:
-        return self.task.task
+    def transform(self):
+        """The metric's target transform for regression (rmsle: log1p), else None."""
+        return None if self.task.is_classification else self.metric.target_transform
 
     @property
     def names(self) -> list[str]:
@@ -108,50 +109,7 @@ class Method:
     name: str
     doc: str
     build: Callable[..., EnsembleResult]
-    applies: Callable[[str, str], bool]
-
-
-# ---- fast objectives for the search loops (final scores always use the metric itself) ----------
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    pos = y == 1
-    n_pos, n_neg = pos.sum(), len(y) - pos.sum()
-    return float((rankdata(p)[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    if p.ndim == 1:
-        q = np.clip(np.where(y == 1, p, 1.0 - p), 1e-15, 1.0)
-    else:
-        q = np.clip(p[np.arange(len(y)), y] / p.sum(axis=1), 1e-15, 1.0)
-    return float(-np.mean(np.log(q)))
-
-
-_FAST: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "log_loss": _log_loss,
-    "rmse": lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))),
-    "rmsle": lambda y, p: float(np.sqrt(np.mean((np.log1p(y) - np.log1p(np.clip(p, 0, None))) ** 2))),
-    "mae": lambda y, p: float(np.mean(np.abs(y - p))),
-}
-
-
-@dataclass(frozen=True)
-class _Objective:
-    """The metric, or a numerically equivalent vectorised version of it, for search loops."""
-
-    metric: Any
-
-    @property
-    def sign(self) -> float:
-        return self.metric.sign
-
-    def __call__(self, y: np.ndarray, p: np.ndarray) -> float:
-        name = self.metric.name
-        if name == "roc_auc" and p.ndim == 1:
-            return _auc(y, p)
-        fast = _FAST.get(name)
-        return fast(y, p) if fast is not None else self.metric(y, p)
+    applies: Callable[[Any, Any], bool]  # (TaskInfo, Metric) -> whether the method fits them
 
 
 # ---- blending ------------------------------------------------------------------------------------
@@ -208,11 +166,12 @@ def _rank(problem: Problem) -> EnsembleResult:
     return _result(problem, "rank", oof, test, w)
 
 
-def _geometric_of(kind: str, preds: list[np.ndarray]) -> np.ndarray:
-    if kind == "regression":  # rmsle: the mean in log1p space
-        return np.expm1(np.mean([np.log1p(np.clip(p, 0, None)) for p in preds], axis=0))
+def _geometric_of(problem: Problem, preds: list[np.ndarray]) -> np.ndarray:
+    if not problem.task.is_classification:  # the mean in the metric's transformed space (rmsle: log1p)
+        tf = problem.metric.target_transform
+        return tf.inverse(np.mean([tf.forward(np.clip(p, 0, None)) for p in preds], axis=0))
     logs = np.mean([np.log(np.clip(p, _EPS, 1.0)) for p in preds], axis=0)
-    if kind == "binary":
+    if logs.ndim == 1:  # binary: the geometric mean of P(positive) against that of P(negative)
         log_neg = np.mean([np.log(np.clip(1.0 - p, _EPS, 1.0)) for p in preds], axis=0)
         return 1.0 / (1.0 + np.exp(log_neg - logs))
     g = np.exp(logs - logs.max(axis=1, keepdims=True))
@@ -221,8 +180,8 @@ def _geometric_of(kind: str, preds: list[np.ndarray]) -> np.ndarray:
 
 def _geometric(problem: Problem) -> EnsembleResult:
     n = len(problem.members)
-    return _result(problem, "geometric", _geometric_of(problem.kind, [m.oof for m in problem.members]),
-                   _geometric_of(problem.kind, [m.test for m in problem.members]), np.full(n, 1.0 / n))
+    return _result(problem, "geometric", _geometric_of(problem, [m.oof for m in problem.members]),
+                   _geometric_of(problem, [m.test for m in problem.members]), np.full(n, 1.0 / n))
 
 
 def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_iter: int = 50,
@@ -230,9 +189,8 @@ def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_it
     """Caruana et al. (2004) ensemble selection: start from the best single model, then greedily add
     (with replacement) the member that most improves the metric; weights = how often each was picked,
     at the best point of the path. Non-negative, summing to 1."""
-    metric = _Objective(metric)
     n = len(preds)
-    singles = [metric.sign * metric(y, p) for p in preds]
+    singles = [metric.sign * metric.objective(y, p) for p in preds]
     first = int(np.argmax(singles))
     counts = np.zeros(n)
     counts[first] = 1
@@ -240,7 +198,7 @@ def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_it
     best_score, best_counts, stale = singles[first], counts.copy(), 0
     for _ in range(max_iter):
         size = counts.sum() + 1
-        trials = [metric.sign * metric(y, (total + p) / size) for p in preds]
+        trials = [metric.sign * metric.objective(y, (total + p) / size) for p in preds]
         j = int(np.argmax(trials))
         counts[j] += 1
         total += preds[j]
@@ -262,7 +220,6 @@ def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
     never returns weights worse than its best start."""
     from scipy.optimize import minimize
 
-    metric = _Objective(metric)
     n = len(preds)
     if n == 1:
         return np.ones(1)
@@ -273,7 +230,7 @@ def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
         return v / s if s > 0 else np.full(n, 1.0 / n)
 
     def loss(v: np.ndarray) -> float:
-        return -metric.sign * metric(y, blend(preds, norm(v)))
+        return -metric.sign * metric.objective(y, blend(preds, norm(v)))
 
     best_w, best_loss = None, np.inf
     for x0 in [np.full(n, 1.0 / n), *(starts or [])]:
@@ -320,26 +277,27 @@ def _weighted(problem: Problem) -> EnsembleResult:
 
 # ---- stacking ------------------------------------------------------------------------------------
 # A level's inputs are one DataFrame: the previous level's predictions as logits / log-probabilities
-# (log1p values for rmsle), plus the original features ("x<j>_" columns) at the first level with
-# passthrough. The linear stacker uses the numeric columns; model tables get the whole frame.
+# (values in the metric's transformed space, e.g. log1p for rmsle), plus the original features
+# ("x<j>_" columns) at the first level with passthrough. The linear stacker uses the numeric
+# columns; model tables get the whole frame.
 
 
-def _level_frame(kind: str, log_target: bool, names: list[str], preds: list[np.ndarray], classes: list[str],
-                 X=None):
+def _level_frame(problem: Problem, names: list[str], preds: list[np.ndarray], X=None):
     import pandas as pd
 
+    task, transform = problem.task, problem.transform
     cols: dict[str, np.ndarray] = {}
     for j, (name, p) in enumerate(zip(names, preds)):
         p = np.asarray(p, dtype=np.float64)
         stem = f"p{j}_{_safe(name)}"
-        if kind == "binary":
+        if not task.is_classification:
+            cols[stem] = transform.forward(np.clip(p, 0, None)) if transform else p
+        elif p.ndim == 1:  # binary: the logit of P(positive)
             q = np.clip(p, _EPS, 1 - _EPS)
             cols[stem] = np.log(q / (1 - q))
-        elif kind == "multiclass":
-            for i, c in enumerate(classes):
-                cols[f"{stem}_{_safe(c)}"] = np.log(np.clip(p[:, i], _EPS, 1.0))
         else:
-            cols[stem] = np.log1p(np.clip(p, 0, None)) if log_target else p
+            for i, c in enumerate(task.prediction_columns()):
+                cols[f"{stem}_{_safe(c)}"] = np.log(np.clip(p[:, i], _EPS, 1.0))
     frame = pd.DataFrame(cols)
     if X is not None:
         renamed = X.reset_index(drop=True)
@@ -362,7 +320,7 @@ def _numeric(frame) -> np.ndarray:
     return frame[cols].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _linear_model(kind: str, *, passthrough: bool):
+def _linear_model(task, *, passthrough: bool):
     """Level-2 linear model. Regression on predictions alone: non-negative least squares (a weighted
     blend with an intercept, robust to correlated members); with features: ridge. Classification:
     L2 logistic regression on standardised logits (C = 0.1: correlated inputs, few rows)."""
@@ -371,78 +329,71 @@ def _linear_model(kind: str, *, passthrough: bool):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if kind == "regression" and not passthrough:
+    if not task.is_classification and not passthrough:
         return LinearRegression(positive=True)
-    head = RidgeCV(alphas=np.logspace(-3, 3, 13)) if kind == "regression" else LogisticRegression(
-        C=0.1, max_iter=2000)
+    head = LogisticRegression(C=0.1, max_iter=2000) if task.is_classification else RidgeCV(
+        alphas=np.logspace(-3, 3, 13))
     return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), head)
 
 
 @dataclass
 class _Stacking:
-    """The fixed parts of one stacking run: the problem, how targets are scaled, threads and log."""
+    """The fixed parts of one stacking run: the problem, threads, log, and how a stacker model is
+    trained under CV (`train_cv`, the caller's k-fold trainer: `models.train_cv` with the plug-in
+    folder of the competition)."""
 
     problem: Problem
-    log_target: bool
     threads: int
     log: Callable[[str], None]
+    train_cv: Callable[..., Any]
 
-    @property
-    def n_out(self) -> int:
-        return self.problem.task.n_classes if self.problem.kind == "multiclass" else 1
-
-    def _squeeze(self, p: np.ndarray) -> np.ndarray:
-        return p[:, 0] if self.n_out == 1 else p
-
-    def linear_fit_predict(self, Z, y: np.ndarray, Z_new) -> np.ndarray:
+    def linear_fit_predict(self, Z, y: np.ndarray, Z_new, *, passthrough: bool) -> np.ndarray:
         """A fresh logistic / ridge model fitted on (Z, y); its predictions for Z_new."""
-        kind = self.problem.kind
-        passthrough = any(str(c).startswith("x") for c in Z.columns)  # feature columns are "x<j>_..."
-        model = _linear_model(kind, passthrough=passthrough)
-        model.fit(_numeric(Z), np.log1p(y) if self.log_target else y)
-        if kind == "regression":
+        task, transform = self.problem.task, self.problem.transform
+        model = _linear_model(task, passthrough=passthrough)
+        model.fit(_numeric(Z), transform.forward(y) if transform else y)
+        if not task.is_classification:
             p = model.predict(_numeric(Z_new))
-            return np.expm1(p) if self.log_target else p
-        full = np.zeros((len(Z_new), max(self.n_out, 2)))
+            return transform.inverse(p) if transform else p
+        full = np.zeros((len(Z_new), max(task.n_classes, 2)))
         full[:, model.classes_.astype(int)] = model.predict_proba(_numeric(Z_new))
-        return full[:, 1] if kind == "binary" else full
+        return task.from_proba(full)
 
-    def cross_predict(self, spec, Z, y: np.ndarray, folds: np.ndarray, Z_new) -> tuple[np.ndarray, np.ndarray]:
+    def cross_predict(self, spec, Z, y: np.ndarray, folds: np.ndarray, Z_new, *,
+                      passthrough: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """One stacker under CV on the given rows: OOF predictions and the fold models' mean for Z_new."""
+        task = self.problem.task
         if spec != "linear":
-            from models import train_cv
-
             table = DEFAULT_LIGHTGBM_STACKER if spec == "lightgbm" else spec
             label = spec if isinstance(spec, str) else spec.get("name", spec["type"])
-            res = train_cv(f"stack-{label}", table, Z, y, Z_new, folds, self.problem.task, self.problem.metric,
-                           threads=self.threads, log=self.log)
+            res = self.train_cv(f"stack-{label}", table, Z, y, Z_new, folds, task, self.problem.metric,
+                                threads=self.threads, log=self.log)
             return res.oof, res.test
         ks = np.unique(folds)
-        oof = np.zeros((len(y), self.n_out))
-        new = np.zeros((len(Z_new), self.n_out))
+        oof = np.zeros((len(y), task.n_outputs))
+        new = np.zeros((len(Z_new), task.n_outputs))
         for k in ks:
             held = folds == k
             idx = np.flatnonzero(held)
             both = _concat(Z.iloc[idx], Z_new)
-            p = self.linear_fit_predict(Z.iloc[np.flatnonzero(~held)], y[~held], both).reshape(len(both), -1)
+            p = self.linear_fit_predict(Z.iloc[np.flatnonzero(~held)], y[~held], both,
+                                        passthrough=passthrough).reshape(len(both), -1)
             oof[idx] = p[: len(idx)]
             new += p[len(idx):] / len(ks)
-        return self._squeeze(oof), self._squeeze(new)
+        return task.squeeze(oof), task.squeeze(new)
 
-    def fit_predict(self, levels: list[list], Z, y: np.ndarray, folds: np.ndarray, Z_new) -> np.ndarray:
+    def fit_predict(self, levels: list[list], Z, y: np.ndarray, folds: np.ndarray, Z_new, *,
+                    passthrough: bool) -> np.ndarray:
         """Predictions for Z_new of a stack trained on (Z, y) alone: each level's stackers give the next
         level OOF inputs made under CV within these rows, so no label outside them is used."""
         if len(levels) == 1:
             if levels[0][0] == "linear":
-                return self.linear_fit_predict(Z, y, Z_new)
-            return self.cross_predict(levels[0][0], Z, y, folds, Z_new)[1]
-        oofs, news = zip(*(self.cross_predict(s, Z, y, folds, Z_new) for s in levels[0]))
+                return self.linear_fit_predict(Z, y, Z_new, passthrough=passthrough)
+            return self.cross_predict(levels[0][0], Z, y, folds, Z_new, passthrough=passthrough)[1]
+        oofs, news = zip(*(self.cross_predict(s, Z, y, folds, Z_new, passthrough=passthrough) for s in levels[0]))
         names = [_stacker_name(s, i) for i, s in enumerate(levels[0])]
-        return self.fit_predict(levels[1:], self.frame(names, oofs), y, folds, self.frame(names, news))
-
-    def frame(self, names: list[str], preds) -> Any:
-        p = self.problem
-        return _level_frame(p.kind, self.log_target, names, list(preds), p.task.prediction_columns())
+        return self.fit_predict(levels[1:], _level_frame(self.problem, names, list(oofs)), y, folds,
+                                _level_frame(self.problem, names, list(news)), passthrough=False)
 
 
 def _concat(a, b):
@@ -456,45 +407,48 @@ def _stacker_name(spec, i: int) -> str:
 
 
 def stack(problem: Problem, *, levels: list[list] | None = None, X=None, X_test=None, threads: int = 1,
-          log: Callable[[str], None] = lambda m: None) -> EnsembleResult:
+          log: Callable[[str], None] = lambda m: None, train_cv: Callable[..., Any] | None = None) -> EnsembleResult:
     """Stacking on the shared folds: fold k's rows are predicted by a stack trained on the other
     folds' rows only, so the stacker's OOF score is honest -- with several levels too (the inner
     levels' inputs for fold k's model are themselves made by CV within the other folds).
 
     `levels` lists the stackers of each level above the members, e.g. [["linear", "lightgbm"],
     ["linear"]] (default [["linear"]]). A stacker is "linear" (logistic regression on logits or ridge,
-    in log1p space for rmsle), "lightgbm" (DEFAULT_LIGHTGBM_STACKER: fixed rounds, no early stopping
-    on the held-out fold), or a model table ({"type": ..., "params": ...}) trained by
-    `models.train_cv`. `X`/`X_test` (feature tables) join the first level's inputs. The last level
-    holds one stacker."""
+    in the metric's transformed space for regression), "lightgbm" (DEFAULT_LIGHTGBM_STACKER: fixed
+    rounds, no early stopping on the held-out fold), or a model table ({"type": ..., "params": ...})
+    trained by `train_cv` (default `models.train_cv`; the runner passes one that knows the
+    competition's plug-in folder). `X`/`X_test` (feature tables) join the first level's inputs. The
+    last level holds one stacker."""
     levels = levels or [["linear"]]
     if not all(levels) or len(levels[-1]) != 1:
         raise UserError(f"stacking levels {levels} must each name a model and the last exactly one; "
                         f"add a final level such as ['linear']")
-    run = _Stacking(problem, problem.metric.name == "rmsle", threads, log)
-    names, classes = problem.names, problem.task.prediction_columns()
-    Z = _level_frame(problem.kind, run.log_target, names, [m.oof for m in problem.members], classes, X)
-    Z_test = _level_frame(problem.kind, run.log_target, names, [m.test for m in problem.members], classes,
-                          X_test)
-    y, folds = problem.y, problem.folds
+    if train_cv is None:
+        from models._cv import train_cv
+    run = _Stacking(problem, threads, log, train_cv)
+    passthrough = X is not None
+    Z = _level_frame(problem, problem.names, [m.oof for m in problem.members], X)
+    Z_test = _level_frame(problem, problem.names, [m.test for m in problem.members], X_test)
+    y, folds, task = problem.y, problem.folds, problem.task
     if len(levels) == 1:
-        oof, test = run.cross_predict(levels[0][0], Z, y, folds, Z_test)
+        oof, test = run.cross_predict(levels[0][0], Z, y, folds, Z_test, passthrough=passthrough)
     else:
         ks = np.unique(folds)
-        oof = np.zeros((len(y), run.n_out))
-        test = np.zeros((len(Z_test), run.n_out))
+        oof = np.zeros((len(y), task.n_outputs))
+        test = np.zeros((len(Z_test), task.n_outputs))
         for k in ks:
             held = folds == k
             idx, rest = np.flatnonzero(held), np.flatnonzero(~held)
             both = _concat(Z.iloc[idx], Z_test)
-            p = run.fit_predict(levels, Z.iloc[rest].reset_index(drop=True), y[rest], folds[rest], both)
+            p = run.fit_predict(levels, Z.iloc[rest].reset_index(drop=True), y[rest], folds[rest], both,
+                                passthrough=passthrough)
             p = np.asarray(p).reshape(len(both), -1)
             oof[idx] = p[: len(idx)]
             test += p[len(idx):] / len(ks)
-        oof, test = run._squeeze(oof), run._squeeze(test)
+        oof, test = task.squeeze(oof), task.squeeze(test)
     return _result(problem, "stack", oof, test, None,
                    levels=[[_stacker_name(s, i) for i, s in enumerate(lv)] for lv in levels],
-                   passthrough=X is not None)
+                   passthrough=passthrough)
 
 
 def _stack(problem: Problem, **options: Any) -> EnsembleResult:
@@ -502,7 +456,7 @@ def _stack(problem: Problem, **options: Any) -> EnsembleResult:
 
 
 # ---- registry ------------------------------------------------------------------------------------
-def _always(task: str, metric: str) -> bool:
+def _always(task, metric) -> bool:
     return True
 
 
@@ -510,9 +464,10 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always),
     Method("mean", "plain average of the members", _mean, _always),
     Method("rank", "average of ranks (AUC: only the order matters)", _rank,
-           lambda task, metric: task == "binary" and metric == "roc_auc"),
-    Method("geometric", "geometric mean of probabilities (log1p-space mean for rmsle)", _geometric,
-           lambda task, metric: task != "regression" or metric == "rmsle"),
+           lambda task, metric: task.n_outputs == 1 and task.is_classification and metric.rank_based),
+    Method("geometric", "geometric mean of probabilities (for regression: the mean in the metric's "
+                        "transformed space, e.g. log1p for rmsle)", _geometric,
+           lambda task, metric: task.is_classification or metric.target_transform is not None),
     Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
     Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
     Method("stack", "a level-2 model trained on the OOF predictions with the same folds", _stack, _always),
@@ -527,8 +482,8 @@ def get_method(name: str) -> Method:
         raise UserError(f"unknown ensemble method {name!r}{did_you_mean(name, tuple(METHODS))}") from None
 
 
-def applicable(task: str, metric: str) -> list[str]:
-    """Names of the methods that make sense for this task and metric, in registry order."""
+def applicable(task, metric) -> list[str]:
+    """Names of the methods that make sense for this task (TaskInfo) and metric, in registry order."""
     return [m.name for m in METHODS.values() if m.applies(task, metric)]
 
 
@@ -536,14 +491,14 @@ def run_methods(problem: Problem, methods: list[str] | None = None, *,
                 options: dict[str, dict[str, Any]] | None = None,
                 log: Callable[[str], None] = lambda m: None) -> dict[str, EnsembleResult]:
     """Run the named methods (default: every applicable one); `options` maps method -> keywords."""
-    names = methods or applicable(problem.kind, problem.metric.name)
+    names = methods or applicable(problem.task, problem.metric)
     results = {}
     for name in names:
         method = get_method(name)
-        if not method.applies(problem.kind, problem.metric.name):
-            raise UserError(f"ensemble method {name!r} does not fit task {problem.kind!r} with metric "
+        if not method.applies(problem.task, problem.metric):
+            raise UserError(f"ensemble method {name!r} does not fit task {problem.task.task!r} with metric "
                             f"{problem.metric.name!r}; use one of "
-                            f"{', '.join(applicable(problem.kind, problem.metric.name))}")
+                            f"{', '.join(applicable(problem.task, problem.metric))}")
         results[name] = method.build(problem, **(options or {}).get(name, {}))
         log(f"{name}: {problem.metric.name} {results[name].score:.5f}")
     return results

@@ -13,10 +13,7 @@ Prediction columns (see core.tasks.TaskInfo.prediction_columns): "pred" for bina
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +22,6 @@ import numpy as np
 
 from core import io as _io
 from core.tasks import TaskInfo
-
-RUN_FILES = ("oof.parquet", "test.parquet", "scores.json", "params.json", "timings.json")
-# Files whose content defines a run for the stage cache (timings change every run).
-RUN_CONTENT_FILES = ("oof.parquet", "test.parquet", "scores.json", "params.json")
 
 
 @dataclass
@@ -58,24 +51,10 @@ def prediction_frame(id_col: str, ids, task: TaskInfo, pred: np.ndarray):
     return pd.DataFrame(data)
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike):
-    """Yield a temp folder beside `path`; on success it replaces `path` whole, else it vanishes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def scores_record(metric, fold_scores: list[float], overall: float, **extra: Any) -> dict:
+    """A run's scores.json: the metric, its direction, per-fold and overall scores (plus `extra`)."""
+    return {"metric": metric.name, "greater_is_better": metric.greater_is_better,
+            "folds": [float(s) for s in fold_scores], "overall": float(overall), **extra}
 
 
 def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids, oof: np.ndarray,
@@ -90,7 +69,7 @@ def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids
     import pandas as pd
 
     path = Path(path)
-    with atomic_dir(path) as tmp:
+    with _io.atomic_dir(path) as tmp:
         prediction_frame(id_col, train_ids, task, oof).to_parquet(tmp / "oof.parquet", index=False)
         prediction_frame(id_col, test_ids, task, test).to_parquet(tmp / "test.parquet", index=False)
         if test_by_fold:
@@ -126,9 +105,3 @@ def read_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo) -> Run:
         scores=_io.read_json(path / "scores.json"),
         params=_io.read_json(params_path) if params_path.exists() else {},
     )
-
-
-def run_digest(path: str | os.PathLike, memo: dict | None = None) -> str:
-    """Content digest of a run folder (predictions, scores, params), for downstream fingerprints."""
-    path = Path(path)
-    return _io.hash_tree([path / f for f in RUN_CONTENT_FILES], memo=memo)

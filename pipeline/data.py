@@ -1,15 +1,205 @@
-"""Reading a competition's data and its saved folds, with the checks that need the rows."""
+"""Reading a competition's data and its saved folds, checked, from parsed snapshots when unchanged.
+
+`read_data` and `read_folds` are the only readers: they parse and check the CSV files (unique ids,
+a target in every row, the sample submission listing exactly the test ids) and keep parsed
+copies, so a stage re-reads a large CSV in milliseconds:
+
+    runs/cache/data/<key>/train.feather, test.feather, sample_submission.feather, meta.json
+    runs/cache/data/folds-<key>.npy     fold per train row (runs/folds.csv aligned with train.csv)
+    runs/cache/data/files.json          path -> [size, mtime_ns, sha256]: unchanged files are not re-hashed
+
+The key covers the files' content (SHA-256), the settings the checks use (id,
+target, cv.n_splits), the source of the code that parses them and the pandas/pyarrow versions. A
+snapshot is kept only when reading it back gives identical frames (values, dtypes, columns); a
+table Arrow cannot hold exactly is parsed from CSV every time. Entries are written under a
+temporary name and renamed into place; the newest `KEEP` of each kind are kept.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
-from pipeline.config import Competition
+from core import io as _io
 from core.errors import UserError
+from pipeline.config import Competition
+
+KEEP = 2
+_PARTS = ("train", "test", "sample_submission")
+_CODE = [Path(__file__).resolve()]
+_PENDING: dict[Path, dict] = {}  # files.json memos in use, written after a successful read
+_ON_DISK: dict[Path, dict] = {}  # ... and as they were read
 
 
-def read_data(comp: Competition):
-    """(train, test, sample_submission) as DataFrames; ids are checked unique and consistent."""
+def cache_root(comp: Competition) -> Path:
+    """Folder of the data snapshots."""
+    return comp.runs / "cache" / "data"
+
+
+def data_digest(comp: Competition) -> str:
+    """Digest of train/test/sample_submission content and of how they are parsed and checked."""
+    files = [file_digest(comp, p) for p in (comp.train_path, comp.test_path, comp.sample_path)]
+    code = [file_digest(comp, p) for p in _CODE]
+    return _io.hash_obj({"files": files, "code": code, "id": comp.id_col, "target": comp.target,
+                         "n_splits": comp.cfg["cv"]["n_splits"], "libraries": library_versions()})
+
+
+def file_digest(comp: Competition, path: Path) -> str:
+    """SHA-256 of a file, remembered by (size, mtime_ns) in runs/cache/data/files.json; the memo is
+    written after the next successful `read_data` or `read_folds`, so a failed run leaves nothing behind."""
+    memo_path = cache_root(comp) / "files.json"
+    if memo_path not in _PENDING:
+        try:
+            memo = _io.read_json(memo_path) if memo_path.is_file() else {}
+        except ValueError:
+            memo = {}
+        _PENDING[memo_path] = memo if isinstance(memo, dict) else {}
+        _ON_DISK[memo_path] = dict(_PENDING[memo_path])
+    return _io.hash_file(path, memo=_PENDING[memo_path])
+
+
+def _flush(comp: Competition) -> None:
+    """Write the files.json memo if it learned something (after a successful read)."""
+    memo_path = cache_root(comp) / "files.json"
+    memo = _PENDING.pop(memo_path, None)
+    if memo is not None and memo != _ON_DISK.pop(memo_path, None):
+        _io.write_json(memo_path, {k: v for k, v in memo.items() if Path(k).exists()})
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, list]:
+    """Installed versions of the libraries that parse and store the data, without importing them."""
+    return {name: installed(name, dist) for name, dist in (("numpy", "numpy"), ("pandas", "pandas"),
+                                                          ("pyarrow", "pyarrow"))}
+
+
+def installed(package: str, dist: str) -> list:
+    """An installed package's dist-info folder name(s) (name and version) and its __init__.py's
+    path, size and modification time, found without importing it (importlib.metadata is slower)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.origin:
+        return [package, "absent"]
+    origin = Path(spec.origin)
+    prefix = dist.lower().replace("-", "_") + "-"
+    try:
+        infos = sorted(n for n in os.listdir(origin.parent.parent)
+                       if n.lower().startswith(prefix) and n.endswith(".dist-info"))
+    except OSError:
+        infos = []
+    st = origin.stat()
+    return [infos, str(origin), st.st_size, st.st_mtime_ns]
+
+
+def read_data(comp: Competition, digest: str | None = None):
+    """(train, test, sample_submission) as DataFrames, checked; from the snapshot when the files are
+    unchanged. `digest` is `data_digest(comp)` when the caller has it."""
+
+    digest = digest or data_digest(comp)
+    folder = cache_root(comp) / digest[:32]
+    frames = _load(folder, digest)
+    if frames is None:
+        frames = _parse_data(comp)
+        _save(folder, digest, frames)
+    _flush(comp)
+    return frames
+
+
+def read_folds(comp: Competition, train, digest: str | None = None) -> np.ndarray:
+    """Fold per train row from runs/folds.csv, aligned with train's row order; remembered by the
+    content of runs/folds.csv and the data files."""
+
+    if not comp.folds_path.is_file():
+        return _parse_folds(comp, train)
+    key = _io.hash_bytes(digest or data_digest(comp), file_digest(comp, comp.folds_path))
+    path = cache_root(comp) / f"folds-{key[:32]}.npy"
+    with contextlib.suppress(OSError, ValueError):
+        folds = np.load(path)
+        if folds.shape == (len(train),) and folds.dtype == np.int64:
+            os.utime(path)
+            _flush(comp)
+            return folds
+    folds = _parse_folds(comp, train)
+    with _io.atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, folds)
+    _prune(sorted(path.parent.glob("folds-*.npy"), key=_mtime))
+    _flush(comp)
+    return folds
+
+
+def _load(folder: Path, digest: str):
+    from pyarrow import ArrowException, feather
+
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        if _io.read_json(meta_path).get("key") != digest:
+            return None
+        frames = tuple(feather.read_table(folder / f"{part}.feather", memory_map=True)
+                       .to_pandas(split_blocks=True)
+                       for part in _PARTS)
+    except (OSError, ValueError, KeyError, ArrowException):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(meta_path)  # recently used: survives pruning
+    return frames
+
+
+def _save(folder: Path, digest: str, frames) -> None:
+    """Write the snapshot if it reads back identical; any failure just leaves no snapshot."""
+    from pyarrow import ArrowException, feather
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        for part, frame in zip(_PARTS, frames):
+            feather.write_feather(frame, tmp / f"{part}.feather", compression="uncompressed")
+            back = feather.read_table(tmp / f"{part}.feather").to_pandas()
+            if not _identical(frame, back):
+                return
+        _io.write_json(tmp / "meta.json", {"key": digest})
+        shutil.rmtree(folder, ignore_errors=True)  # a damaged entry (load failed)
+        os.replace(tmp, folder)
+    except (OSError, ValueError, TypeError, ArrowException):
+        return
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _prune(sorted((p for p in folder.parent.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: _mtime(p / "meta.json")))
+
+
+def _identical(a, b) -> bool:
+    return (list(a.columns) == list(b.columns) and a.dtypes.tolist() == b.dtypes.tolist()
+            and a.index.equals(b.index) and type(a.index) is type(b.index) and a.equals(b))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _prune(oldest_first: list[Path]) -> None:
+    for old in oldest_first[: max(0, len(oldest_first) - KEEP)]:
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _parse_data(comp: Competition):
+    """(train, test, sample_submission) parsed from CSV; ids are checked unique and consistent."""
     import pandas as pd
 
     frames = []
@@ -43,7 +233,7 @@ def read_data(comp: Competition):
     return train, test, sample
 
 
-def read_folds(comp: Competition, train) -> np.ndarray:
+def _parse_folds(comp: Competition, train) -> np.ndarray:
     """Fold per train row from runs/folds.csv, aligned with train's row order."""
     import pandas as pd
 

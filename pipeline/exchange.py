@@ -153,25 +153,24 @@ def _aligned(frame, ids, *, id_col: str, columns: list[str], task, what: str, so
     if not np.isfinite(values).all():
         raise UserError(f"{source}: {what} has {int((~np.isfinite(values)).any(axis=1).sum())} row(s) with "
                         f"NaN or infinite predictions")
-    if task.task != "regression":
+    if task.is_classification:
         if (values < 0).any() or (values > 1).any():
             raise UserError(f"{source}: {what} probabilities must lie in [0, 1]; "
                             f"found {values.min():.4g}..{values.max():.4g}")
-        if task.task == "multiclass" and not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+        if task.n_outputs > 1 and not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
             raise UserError(f"{source}: {what} class probabilities must sum to 1 in every row")
-    return values if task.task == "multiclass" else values[:, 0]
+    return task.squeeze(values)
 
 
 def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof: np.ndarray,
                   test_pred: np.ndarray, provenance: dict, params: dict, log) -> Path:
-    from pipeline.artifacts import write_run
+    from pipeline.artifacts import scores_record, write_run
     from core.metrics import get_metric
 
     metric = get_metric(comp.metric_name)
     y = task.encode(train[comp.target])
     fold_scores = [metric(y[folds == k], oof[folds == k]) for k in np.unique(folds)]
-    scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better, "folds": fold_scores,
-              "overall": metric(y, oof)}
+    scores = scores_record(metric, fold_scores, metric(y, oof))
     dest = comp.imports_dir / name
     if dest.exists():
         log(f"[import] replacing the earlier import {name!r}")
@@ -252,7 +251,7 @@ def _loads(data: bytes | None) -> dict:
 def _csv_columns(frame, comp: Competition, task, source: str) -> list[str]:
     """The prediction columns of a notebook CSV: the class labels (multiclass) or its one value column."""
     rest = [c for c in frame.columns if c not in (comp.id_col, "fold")]
-    if task.task == "multiclass":
+    if task.n_outputs > 1:
         names = task.prediction_columns()
         if sorted(map(str, rest)) != sorted(names):
             raise UserError(f"{source}: prediction columns {rest} must be the classes {names}, one probability "

@@ -2,15 +2,20 @@
 
 A stage is fresh when its fingerprint -- its config sections, the digests of its inputs (data files,
 upstream outputs) and the source of the code that computes it, plug-ins included -- equals the one
-recorded beside its outputs, and those outputs still exist. Stages with *units* (cv: one unit per
-model) keep one fingerprint per unit, so changing one model re-runs only that model. Upstream
-stages run first; if their outputs come out byte-identical, downstream stays fresh (early cutoff).
+recorded beside its outputs, and those outputs still exist. The code is derived, not declared: the
+stage's module and every project module it imports, transitively (`code_inputs`). Stages with
+*units* (cv: one unit per model) keep one fingerprint per unit, so changing one model re-runs only
+that model. Upstream stages run first; if their outputs come out byte-identical, downstream stays
+fresh (early cutoff).
 """
 
 from __future__ import annotations
 
+import ast
 import graphlib
 import importlib
+import importlib.util
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +25,92 @@ from core import io as _io
 from pipeline.config import Competition
 from core.errors import UserError, did_you_mean
 
-_PACKAGES_ROOT = Path(__file__).resolve().parent.parent  # holds pipeline/, features/, models/
+_PACKAGES_ROOT = Path(__file__).resolve().parent.parent  # holds core/, features/, models/, pipeline/
+_PROJECT_PACKAGES = ("core", "features", "models", "pipeline")
+# A "package.module:function" string names a module the lazily-imported registries load on demand
+# (models/_types.py: "models.lgbm:build"); it counts as an import.
+_REGISTRY_REF = re.compile(r"((?:core|features|models|pipeline)(?:\.[A-Za-z_]\w*)*):[A-Za-z_]\w*")
+
+
+def code_inputs(module: str, *, root: Path = _PACKAGES_ROOT, memo: dict | None = None) -> list[Path]:
+    """The project source files `module` runs: its own file and every project module it imports,
+    transitively.
+
+    An import anywhere in a file counts (inside functions too: that is how heavy modules load here),
+    and so does a "package.module:function" registry string. Only core, features, models and pipeline
+    under `root` are followed. As in import-linter's graph, `import a.b` counts as importing a.b, not
+    a/__init__.py (else the stage registry, pipeline/stages/__init__.py, would tie every stage to
+    every other). Each file's import list is kept in `memo` by (size, mtime): a no-op run parses
+    nothing."""
+    files: dict[str, Path] = {}
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = _module_file(name, root)
+        if path is not None:  # else not a module (`from pkg import function`) or not the project's
+            files[name] = path
+            todo.extend(_imports_of(path, name, memo))
+    return sorted(files.values())
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    parts = name.split(".")
+    if parts[0] not in _PROJECT_PACKAGES:
+        return None
+    base = root.joinpath(*parts)
+    for path in (base.parent / f"{parts[-1]}.py", base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports_of(path: Path, module: str, memo: dict | None) -> list[str]:
+    """Project module names the file imports or names as a registry string (memoised by size, mtime).
+
+    `from a import b` lists both `a` and `a.b`: b may be a submodule."""
+    st = path.stat()
+    key = f"imports:{path}"
+    hit = memo.get(key) if memo is not None else None
+    if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+        return hit[2]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            try:
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+            except (ImportError, ValueError):  # a relative import beyond the top-level package
+                continue
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            match = _REGISTRY_REF.fullmatch(node.value)
+            if match:
+                names.add(match.group(1))
+    found = sorted(n for n in names if n.split(".")[0] in _PROJECT_PACKAGES)
+    if memo is not None:
+        memo[key] = [st.st_size, st.st_mtime_ns, found]
+    return found
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One node of the pipeline: what it needs, what config and code it depends on, how to run it."""
+    """One node of the pipeline: what it needs, what config it depends on, how to run it.
+
+    Its code is not declared: the fingerprint covers the `run` module and every project module it
+    imports (`code_inputs`), plus the competition's plug-in paths named in `plugins`."""
 
     name: str
     doc: str
     run: str  # "module:function", imported only when the stage runs
     needs: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()  # config sections in the fingerprint
-    code: tuple[str, ...] = ()  # paths under the packages root (files or folders) in the fingerprint
     plugins: tuple[str, ...] = ()  # paths under the competition folder (plug-in code) in the fingerprint
     data: bool = False  # the raw data files are inputs
     imports: bool = False  # teammates' imported runs (competition/<name>/imports) are inputs
@@ -64,9 +142,6 @@ class StageContext:
     def runs(self) -> Path:
         return self.comp.runs
 
-    def n_jobs(self) -> int:
-        return self.comp.cfg["runtime"]["n_jobs"]
-
     def threads(self, n_rows: int | None = None, n_cols: int | None = None) -> int:
         """Threads per fit from runtime.threads / n_jobs (1 on small data when set to auto)."""
         from core.threads import resolve_threads
@@ -77,31 +152,40 @@ class StageContext:
     def data(self):
         """(train, test, sample_submission) DataFrames, read once (from a snapshot when unchanged)."""
         if "data" not in self._cache:
-            from pipeline._datacache import read_data
+            from pipeline.data import read_data
 
             self._cache["data"] = read_data(self.comp)
         return self._cache["data"]
 
+    def folds(self):
+        """Fold number per train row, aligned with train.csv's row order."""
+        if "folds" not in self._cache:
+            from pipeline.data import read_folds
+
+            self._cache["folds"] = read_folds(self.comp, self.data()[0])
+        return self._cache["folds"]
+
+    def training(self):
+        """The model stages' one setup (pipeline.training.Training): data, task, metric, folds, features."""
+        if "training" not in self._cache:
+            from pipeline.training import Training
+
+            self._cache["training"] = Training(self.comp, *self.data()[:2], self.task_info(), self.metric(),
+                                               self.folds(), self.log)
+        return self._cache["training"]
+
     def task_info(self):
+        """The task with the class labels found in train.csv's target."""
         from core.tasks import TaskInfo
 
         if "task" not in self._cache:
-            train = self.data()[0]
-            self._cache["task"] = TaskInfo.from_target(self.comp.task, train[self.comp.target])
+            self._cache["task"] = TaskInfo.from_target(self.comp.task, self.data()[0][self.comp.target])
         return self._cache["task"]
 
     def metric(self):
         from core.metrics import get_metric
 
         return get_metric(self.comp.metric_name)
-
-    def folds(self):
-        """Fold number per train row, aligned with train.csv's row order."""
-        if "folds" not in self._cache:
-            from pipeline._datacache import read_folds
-
-            self._cache["folds"] = read_folds(self.comp, self.data()[0])
-        return self._cache["folds"]
 
     def model_run_dirs(self) -> dict[str, Path]:
         """Every model run the ensemble may combine: trained (cv, pseudo) and imported, by name."""
@@ -204,18 +288,27 @@ class Verdict:
 class Runner:
     """Decides what is stale and runs it, in dependency order, recording state as stages finish."""
 
-    def __init__(self, pipeline: Pipeline, comp: Competition, *, log: Callable[[str], None]):
+    def __init__(self, pipeline: Pipeline, comp: Competition, *, log: Callable[[str], None],
+                 code_root: Path = _PACKAGES_ROOT):
         self.pipeline = pipeline
         self.comp = comp
         self.log = log
+        self.code_root = Path(code_root)  # where the project packages' sources are fingerprinted from
+        self._module_digests: dict[str, str] = {}  # stage module -> digest of the files it runs
         self.store = StateStore(comp)
         self.state = {name: self.store.load(name) for name in pipeline.stages}
         self.memo = self.store.load_memo()
 
     # ---- fingerprints -------------------------------------------------------------------------
     def _code_digest(self, stage: Stage) -> str:
-        paths = [_PACKAGES_ROOT / p for p in stage.code] + [self.comp.root / p for p in stage.plugins]
-        return _io.hash_tree(paths, memo=self.memo)
+        """Digest of the stage's module, the project modules it imports, and its plug-in paths."""
+        module = stage.run.partition(":")[0]
+        if module not in self._module_digests:  # once per runner: stages share most of their modules
+            files = code_inputs(module, root=self.code_root, memo=self.memo)
+            self._module_digests[module] = _io.hash_obj(
+                {p.relative_to(self.code_root).as_posix(): _io.hash_file(p, memo=self.memo) for p in files})
+        plugins = _io.hash_tree([self.comp.root / p for p in stage.plugins], memo=self.memo)
+        return _io.hash_obj({"modules": self._module_digests[module], "plugins": plugins})
 
     def _input_digests(self, stage: Stage) -> dict[str, Any]:
         inputs: dict[str, Any] = {}

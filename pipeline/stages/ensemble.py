@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts import read_run, write_run
+from pipeline.artifacts import read_run, scores_record, write_run
 from core.errors import UserError, did_you_mean
 from pipeline.graph import StageContext
 
@@ -84,15 +84,14 @@ def _method_options(ctx: StageContext, n_rows: int) -> dict:
     cfg = ctx.cfg["ensemble"]
     stackers = _stackers(ctx)
     levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
-    stack = {"levels": levels, "log": ctx.log}
+    training = ctx.training()
+    stack = {"levels": levels, "log": ctx.log, "train_cv": training.trainer}
     n_cols = len(cfg["models"] or ctx.model_run_dirs())  # level-2 inputs: one column per member
     if cfg["passthrough"]:
-        from pipeline.stages.features import load_features
-
-        X_train, X_test, _ = load_features(ctx.comp)
+        X_train, X_test, _ = training.features
         stack.update(X=X_train, X_test=X_test)
         n_cols += X_train.shape[1]
-    stack["threads"] = ctx.threads(n_rows, n_cols)
+    stack["threads"] = training.threads(n_rows, n_cols)
     return {"stack": stack, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
 
 
@@ -109,7 +108,7 @@ def run(ctx: StageContext) -> list[Path]:
     task, metric = ctx.task_info(), ctx.metric()
     y = task.encode(train[comp.target])
     if cfg["method"] == "auto":
-        methods = applicable(task.task, metric.name)
+        methods = applicable(task, metric)
     else:
         get_method(cfg["method"])
         methods = [cfg["method"]]
@@ -138,10 +137,9 @@ def run(ctx: StageContext) -> list[Path]:
     chosen = select(results, metric)
     how = "pinned by ensemble.method" if cfg["method"] != "auto" else "best honest OOF score"
     ctx.log(f"[ensemble] chose {chosen.method} ({how}): {metric.name} {chosen.score:.5f}")
-    scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better,
-              "folds": chosen.fold_scores, "overall": chosen.score, "method": chosen.method,
-              "weights": chosen.weights, "members": member_scores,
-              "methods": {n: r.score for n, r in results.items()}}
+    scores = scores_record(metric, chosen.fold_scores, chosen.score, method=chosen.method,
+                           weights=chosen.weights, members=member_scores,
+                           methods={n: r.score for n, r in results.items()})
     params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details}
     return _write(ctx, chosen, scores, params, timings, member_scores, results)
 

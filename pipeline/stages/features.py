@@ -14,10 +14,10 @@ MANIFEST = ".manifest.json"  # the plan digest the outputs were written for, and
 
 
 def run(ctx: StageContext) -> list[Path]:
-    from pipeline import _datacache
+    from pipeline import data as _data
 
     comp = ctx.comp
-    digest = _datacache.data_digest(comp)
+    digest = _data.data_digest(comp)
     out = comp.runs / FEATURES_DIR
     from features import plan_features
 

@@ -11,19 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts import read_run, write_run
 from core.errors import UserError
 from pipeline.graph import StageContext
 
 
-def select_pseudo_rows(pred_k: np.ndarray, spread: np.ndarray | None, task: str, *, threshold: float,
+def select_pseudo_rows(pred_k: np.ndarray, spread: np.ndarray | None, task, *, threshold: float,
                        fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(row indices, encoded labels) of test rows confident enough to use as training rows."""
-    if task == "multiclass":
+    if task.is_classification and pred_k.ndim == 2:  # multiclass: the most probable class
         conf = pred_k.max(axis=1)
         rows = np.flatnonzero(conf >= threshold)
         return rows, pred_k[rows].argmax(axis=1)
-    if task == "binary":
+    if task.is_classification:  # binary: P(positive) far enough from 0.5 either way
         rows = np.flatnonzero((pred_k >= threshold) | (pred_k <= 1 - threshold))
         return rows, (pred_k[rows] >= 0.5).astype(np.int64)
     n = int(round(fraction * len(pred_k)))
@@ -34,12 +33,11 @@ def select_pseudo_rows(pred_k: np.ndarray, spread: np.ndarray | None, task: str,
 def run(ctx: StageContext) -> list[Path]:
     import pandas as pd
 
-    from models import train_cv
-    from pipeline.stages.features import load_features
+    from pipeline.artifacts import read_run
 
+    training = ctx.training()
     comp, cfg = ctx.comp, ctx.cfg["pseudo"]
-    train, test, _ = ctx.data()
-    task, metric = ctx.task_info(), ctx.metric()
+    test, task, metric = training.test, training.task, training.metric
     cv_runs = {u: comp.runs / "models" / u for u in ctx.state["cv"].get("units", {})}
     if not cv_runs:
         raise UserError("pseudo-labelling needs at least one model run; run the cv stage first")
@@ -54,31 +52,22 @@ def run(ctx: StageContext) -> list[Path]:
     preds = {k: task.from_frame(g.sort_values(comp.id_col).set_index(comp.id_col)
                                 .reindex(test[comp.id_col]).reset_index())
              for k, g in by_fold.groupby("fold")}
-    spread = np.std(np.stack(list(preds.values())), axis=0) if task.task == "regression" else None
-    X_train, X_test, arrays = load_features(comp)
+    spread = None if task.is_classification else np.std(np.stack(list(preds.values())), axis=0)
+    X_test = training.features[1]
 
     def extra_rows(k: int):
-        rows, labels = select_pseudo_rows(preds[k], spread, task.task, threshold=cfg["threshold"],
+        rows, labels = select_pseudo_rows(preds[k], spread, task, threshold=cfg["threshold"],
                                           fraction=cfg["fraction"])
         return X_test.iloc[rows].reset_index(drop=True), labels
 
     counts = [len(extra_rows(k)[0]) for k in sorted(preds)]
     ctx.log(f"[pseudo] {name}: pseudo-labelled test rows per fold: {counts}")
-    y = task.encode(train[comp.target])
     t0 = time.perf_counter()
-    result = train_cv(f"{name}-pseudo", comp.models[name], X_train, y, X_test, ctx.folds(), task, metric,
-                      threads=ctx.threads(*X_train.shape), arrays=arrays, extra_rows=extra_rows, log=ctx.log)
-    scores = {"metric": metric.name, "greater_is_better": metric.greater_is_better,
-              "folds": result.fold_scores, "overall": result.overall}
-    path = write_run(comp.runs / "pseudo" / f"{name}-pseudo", id_col=comp.id_col, task=task,
-                     train_ids=train[comp.id_col], oof=result.oof, test_ids=test[comp.id_col], test=result.test,
-                     scores=scores, params={**result.params, "pseudo": {**cfg, "source": name,
-                                                                         "rows_per_fold": counts}},
-                     timings=result.timings)
-    from pipeline.stages.cv import _record, _save_records
-
-    _save_records(ctx, [_record(comp, f"{name}-pseudo", comp.models[name], result, metric,
-                                time.perf_counter() - t0)])
+    result = training.train_cv(f"{name}-pseudo", comp.models[name], extra_rows=extra_rows)
+    path = training.write(comp.runs / "pseudo" / f"{name}-pseudo", result, by_fold=False,
+                          params={**result.params, "pseudo": {**cfg, "source": name, "rows_per_fold": counts}})
+    training.save_records([training.record(f"{name}-pseudo", comp.models[name], result,
+                                           time.perf_counter() - t0, stage="pseudo")], prefix="[pseudo]")
     ctx.log(f"[pseudo] {name}-pseudo: {metric.name} {result.overall:.5f} "
-            f"(source {metric(y, read_run(cv_runs[name], id_col=comp.id_col, task=task).oof):.5f})")
+            f"(source {metric(training.y, read_run(cv_runs[name], id_col=comp.id_col, task=task).oof):.5f})")
     return [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]

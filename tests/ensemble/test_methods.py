@@ -126,7 +126,7 @@ def test_every_method_scores_its_own_oof_and_select_keeps_the_best(cancer):
     members, _, y, folds, info, _, _ = cancer
     metric = get_metric("roc_auc")
     results = run_methods(Problem(members, y, folds, info, metric))
-    assert list(results) == applicable("binary", "roc_auc") == list(METHODS)
+    assert list(results) == applicable(TaskInfo("binary", (0, 1)), get_metric("roc_auc")) == list(METHODS)
     for r in results.values():
         assert r.score == pytest.approx(metric(y, r.oof))
         assert len(r.fold_scores) == 5 and r.test.shape == members[0].test.shape
@@ -172,7 +172,7 @@ def test_multiclass_and_rmsle_regression_methods():
         "ridge": make_pipeline(StandardScaler(), Ridge(alpha=10.0)),
         "knn": make_pipeline(StandardScaler(), KNeighborsRegressor(15))}, rows=800)
     rmsle = get_metric("rmsle")
-    assert applicable("regression", "rmse") == ["best", "mean", "hill_climb", "weighted", "stack"]
+    assert applicable(TaskInfo("regression"), get_metric("rmse")) == ["best", "mean", "hill_climb", "weighted", "stack"]
     results = run_methods(Problem(members, y, folds, info, rmsle), ["geometric", "stack"])
     assert results["stack"].score < min(rmsle(y, m.oof) for m in members)
     assert (results["geometric"].test > 0).all()

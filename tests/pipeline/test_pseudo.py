@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from core.tasks import TaskInfo
 from pipeline.graph import Runner
 from pipeline.stages import build_pipeline
 from pipeline.stages.pseudo import select_pseudo_rows
@@ -15,13 +16,13 @@ from pipeline.workspace import Workspace
 
 def test_select_pseudo_rows_by_task():
     p = np.array([0.99, 0.5, 0.02, 0.8])
-    rows, labels = select_pseudo_rows(p, None, "binary", threshold=0.95, fraction=0.3)
+    rows, labels = select_pseudo_rows(p, None, TaskInfo("binary", (0, 1)), threshold=0.95, fraction=0.3)
     assert rows.tolist() == [0, 2] and labels.tolist() == [1, 0]
     pm = np.array([[0.97, 0.02, 0.01], [0.4, 0.3, 0.3], [0.0, 0.01, 0.99]])
-    rows, labels = select_pseudo_rows(pm, None, "multiclass", threshold=0.95, fraction=0.3)
+    rows, labels = select_pseudo_rows(pm, None, TaskInfo("multiclass", (0, 1, 2)), threshold=0.95, fraction=0.3)
     assert rows.tolist() == [0, 2] and labels.tolist() == [0, 2]
     pr = np.array([10.0, 20.0, 30.0, 40.0])
-    rows, labels = select_pseudo_rows(pr, np.array([5.0, 0.1, 3.0, 0.2]), "regression", threshold=0, fraction=0.5)
+    rows, labels = select_pseudo_rows(pr, np.array([5.0, 0.1, 3.0, 0.2]), TaskInfo("regression"), threshold=0, fraction=0.5)
     assert rows.tolist() == [1, 3] and labels.tolist() == [20.0, 40.0]
 
 

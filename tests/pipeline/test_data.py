@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import pipeline.data
-from pipeline import _datacache
+from pipeline import data as _datacache
 from pipeline.workspace import Workspace
 from tests.conftest import make_workspace
 
@@ -28,7 +28,7 @@ def test_snapshot_is_identical_to_the_parsed_csv_and_replaces_parsing(tmp_path, 
     def no_parsing(comp):
         raise AssertionError("parsed the CSVs although they did not change")
 
-    monkeypatch.setattr(pipeline.data, "read_data", no_parsing)
+    monkeypatch.setattr(pipeline.data, "_parse_data", no_parsing)
     again = _datacache.read_data(comp)
     for a, b, c in zip(parsed, first, again):
         pd.testing.assert_frame_equal(a, b)

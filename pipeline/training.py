@@ -1,0 +1,130 @@
+"""One setup for every stage that trains models: cv, pseudo, the ensemble's stackers and tune.
+
+`Training` gathers, once, what they all need -- the data, task, metric, encoded target, saved
+folds, feature matrices (loaded when first used), the competition's plug-in folder and the thread
+count -- and trains a model table under k-fold CV with all of it (`train_cv`), writes the run
+folder, and records runs in the registry. A stage that trains models builds nothing by hand, so a
+plug-in model from `competition/<name>/models/` works in every one of them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from pipeline.artifacts import scores_record, write_run
+from pipeline.config import Competition
+
+
+@dataclass
+class Training:
+    """What model stages train on; build it with `Training.load` (or `StageContext.training()`)."""
+
+    comp: Competition
+    train: Any  # DataFrame, train.csv's rows
+    test: Any  # DataFrame, test.csv's rows
+    task: Any  # core.tasks.TaskInfo
+    metric: Any  # core.metrics.Metric
+    folds: np.ndarray
+    log: Callable[[str], None]
+
+    @classmethod
+    def load(cls, comp: Competition, *, log: Callable[[str], None] = print, data: tuple | None = None,
+             folds: np.ndarray | None = None) -> "Training":
+        """From the competition's files (or the frames and folds a caller already read)."""
+        from core.metrics import get_metric
+        from core.tasks import TaskInfo
+        from pipeline.data import read_data, read_folds
+
+        train, test, _ = data if data is not None else read_data(comp)
+        return cls(comp, train, test, TaskInfo.from_target(comp.task, train[comp.target]),
+                   get_metric(comp.metric_name), folds if folds is not None else read_folds(comp, train), log)
+
+    @functools.cached_property
+    def y(self) -> np.ndarray:
+        """The encoded target (classification: 0..k-1; regression: float)."""
+        return self.task.encode(self.train[self.comp.target])
+
+    @functools.cached_property
+    def features(self) -> tuple:
+        """(X_train, X_test, arrays) as the features stage wrote them."""
+        from pipeline.stages.features import load_features
+
+        return load_features(self.comp)
+
+    @property
+    def plugin_dir(self) -> Path | None:
+        """competition/<name>/models/ when it exists: plug-in model files."""
+        path = self.comp.root / "models"
+        return path if path.is_dir() else None
+
+    def threads(self, n_rows: int | None = None, n_cols: int | None = None) -> int:
+        """Threads per fit from [runtime] (automatic: by rows x columns; default: the feature matrix's)."""
+        from core.threads import resolve_threads
+
+        if n_rows is None:
+            n_rows, n_cols = self.features[0].shape
+        rt = self.comp.cfg["runtime"]
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols)
+
+    @property
+    def trainer(self) -> Callable[..., Any]:
+        """`models.train_cv` with this competition's plug-in folder bound (for the ensemble's stackers)."""
+        from models import train_cv
+
+        return functools.partial(train_cv, plugin_dir=self.plugin_dir)
+
+    def train_cv(self, name: str, spec: dict, *, extra_rows: Callable[[int], tuple] | None = None,
+                 on_fold: Callable | None = None, log: Callable[[str], None] | None = None,
+                 threads: int | None = None) -> Any:
+        """Train the model table `spec` on the saved folds and the feature matrices (a CVResult)."""
+        X_train, X_test, arrays = self.features
+        return self.trainer(name, spec, X_train, self.y, X_test, self.folds, self.task, self.metric,
+                            threads=self.threads() if threads is None else threads, arrays=arrays,
+                            extra_rows=extra_rows, log=self.log if log is None else log, on_fold=on_fold)
+
+    def scores(self, result: Any, **extra: Any) -> dict:
+        """scores.json of a CV result."""
+        return scores_record(self.metric, result.fold_scores, result.overall, **extra)
+
+    def write(self, path: Path, result: Any, *, params: dict | None = None, scores: dict | None = None,
+              by_fold: bool = True) -> Path:
+        """Write a CV result's run folder (ids, predictions, scores, params, timings) atomically; with
+        `by_fold`, also each fold model's test predictions and the extra tables (feature importance)."""
+        comp = self.comp
+        return write_run(path, id_col=comp.id_col, task=self.task, train_ids=self.train[comp.id_col],
+                         oof=result.oof, test_ids=self.test[comp.id_col], test=result.test,
+                         scores=scores or self.scores(result), params=params or result.params,
+                         timings=result.timings, extra_tables=result.extra_tables if by_fold else None,
+                         test_by_fold=result.test_by_fold if by_fold else None)
+
+    def record(self, name: str, spec: dict, result: Any, seconds: float, *, stage: str = "cv"):
+        """The registry's RunRecord of a finished CV result."""
+        from pipeline.registry import RunRecord
+
+        comp, metric = self.comp, self.metric
+        params = {k: spec.get(k) for k in ("type", "estimator", "preprocess", "params")}
+        return RunRecord(competition=comp.name, model=name, model_type=spec["type"], params=params,
+                         metric=metric.name, greater_is_better=metric.greater_is_better, overall=result.overall,
+                         fold_scores=list(result.fold_scores), fold_seconds=list(result.timings.get("folds", [])),
+                         seconds=seconds, stage=stage, workspace=str(comp.workspace))
+
+    def save_records(self, records: list, *, prefix: str = "[cv]") -> None:
+        """Write a batch of RunRecords; an unreachable registry costs a warning, never the trained runs."""
+        if not records:
+            return
+        from pipeline.registry import open_registry
+
+        try:
+            registry = open_registry(self.comp.workspace)
+            try:
+                registry.record(records)
+            finally:
+                registry.dispose()
+        except Exception as exc:  # noqa: BLE001 - the run folders are written; only the leaderboard misses them
+            self.log(f"{prefix} warning: runs not recorded in the registry ({type(exc).__name__}: "
+                     f"{str(exc).splitlines()[0] if str(exc) else ''})")

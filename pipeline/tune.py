@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -327,39 +326,27 @@ def _safe(url: str) -> str:
 
 
 # ---- writing the best parameters back into competition.toml -----------------------------------
+# tomlkit edits the document in place, so the user's comments, key order and layout stay as they were.
 
-def toml_value(value: Any) -> str:
-    """A TOML literal for a parameter value (string, bool, int, float, list)."""
-    import json
-    import math
+def _toml_item(value: Any):
+    """The tomlkit item for a parameter value (string, bool, int, float, list; an item stays itself)."""
+    import tomlkit
+    from tomlkit.exceptions import ConvertError
 
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        text = repr(value)
-        return text if any(c in text for c in ".en") else text + ".0"
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise UserError(f"cannot write {value!r} ({type(value).__name__}) into TOML")
-
-
-def _key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_value(name)
+    try:
+        return tomlkit.item(value)
+    except ConvertError:
+        raise UserError(f"cannot write {value!r} ({type(value).__name__}) into TOML") from None
 
 
 def inline_table(params: dict) -> str:
-    """`{ a = 1, b = "x" }`."""
+    """`{ a = 1, b = "x" }`: keys and values rendered by tomlkit (values may be tomlkit items, kept as written)."""
+    import tomlkit
+
     if not params:
         return "{}"
-    return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in params.items()) + " }"
+    return "{ " + ", ".join(f"{tomlkit.key(k).as_string()} = {_toml_item(v).as_string()}"
+                            for k, v in params.items()) + " }"
 
 
 def apply_params(config_path: Path, model: str, params: dict) -> dict:
@@ -367,41 +354,38 @@ def apply_params(config_path: Path, model: str, params: dict) -> dict:
 
     Handles `params = { ... }` inside [models.MODEL], a [models.MODEL.params] table, or no params
     yet. The new text is re-parsed and checked before it replaces the file. Returns the new params."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import InlineTable
+
     from pipeline.config import parse_config, tomllib
 
     text = config_path.read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    old = raw.get("models", {}).get(model)
-    if old is None:
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise UserError(f"{config_path}: not valid TOML ({exc}); fix it before --apply") from None
+    models = doc.get("models")
+    table = models.get(model) if isinstance(models, dict) else None
+    if not isinstance(table, dict):
         raise UserError(f"{config_path}: no [models.{model}] table to write parameters into")
-    merged = {**old.get("params", {}), **params}
-    lines = text.splitlines(keepends=True)
-    name = r"\s*[\"']?" + re.escape(model) + r"[\"']?\s*"
-    header = re.compile(r"^\s*\[\s*models\s*\." + name + r"\]\s*(#.*)?$")
-    sub = re.compile(r"^\s*\[\s*models\s*\." + name + r"\.\s*params\s*\]\s*(#.*)?$")
-    any_header = re.compile(r"^\s*\[")
-    new_lines = None
-    at_sub = next((i for i, line in enumerate(lines) if sub.match(line.rstrip("\n"))), None)
-    at_head = next((i for i, line in enumerate(lines) if header.match(line.rstrip("\n"))), None)
-    if at_sub is not None:  # a [models.NAME.params] table: rewrite its body
-        end = next((j for j in range(at_sub + 1, len(lines)) if any_header.match(lines[j])), len(lines))
-        body = [f"{_key(k)} = {toml_value(v)}\n" for k, v in merged.items()]
-        new_lines = lines[: at_sub + 1] + body + (["\n"] if end < len(lines) else []) + lines[end:]
-    elif at_head is not None:  # params = { ... } inside [models.NAME], replaced or added
-        end = next((j for j in range(at_head + 1, len(lines)) if any_header.match(lines[j])), len(lines))
-        assign = re.compile(r"^\s*params\s*=")
-        at = next((j for j in range(at_head + 1, end) if assign.match(lines[j])), None)
-        new = f"params = {inline_table(merged)}\n"
-        if at is not None:
-            new_lines = lines[:at] + [new] + lines[at + 1:]
+    old = table.get("params", {})
+    if not isinstance(old, dict):
+        raise UserError(f"{config_path}: params of [models.{model}] is not a table; set params = "
+                        f"{inline_table(params)} there by hand")
+    merged = {**tomllib.loads(text)["models"][model].get("params", {}), **params}
+    new_items = {k: _toml_item(v) for k, v in params.items()}
+    if isinstance(old, InlineTable) or "params" not in table:
+        # one line `params = { ... }`: rebuilt, the untouched entries as the user wrote them
+        item = tomlkit.value(inline_table({**old, **new_items}))
+        if "params" in table:
+            table["params"] = item  # same line, its trailing comment kept
         else:
-            last = max([j for j in range(at_head + 1, end)
-                        if lines[j].strip() and not lines[j].lstrip().startswith("#")], default=at_head)
-            new_lines = lines[: last + 1] + [new] + lines[last + 1:]
-    if new_lines is None:
-        raise UserError(f"{config_path}: cannot find [models.{model}] to edit; set params = "
-                        f"{inline_table(merged)} there by hand")
-    new_text = "".join(new_lines)
+            _add_key(table, "params", item)
+    else:  # a [models.NAME.params] table: each key set in place, comments and other keys kept
+        for k, v in new_items.items():
+            old[k] = v
+    new_text = tomlkit.dumps(doc)
     try:
         parsed = tomllib.loads(new_text)
         parse_config(parsed, config_path)
@@ -413,3 +397,17 @@ def apply_params(config_path: Path, model: str, params: dict) -> dict:
                         f"{inline_table(merged)} there by hand")
     _io.write_text(config_path, new_text)
     return merged
+
+
+def _add_key(table, key: str, item) -> None:
+    """Add `key = item` right after the table's last key. A plain `table[key] = item` appends after
+    any trailing comment and blank line, which usually introduce the next table."""
+    from tomlkit.items import AoT, Table
+
+    body = table.value.body if isinstance(table, Table) else []
+    keys = [k for k, v in body if k is not None and not isinstance(v, (Table, AoT))]
+    insert_after = getattr(table.value, "_insert_after", None) if keys else None
+    if insert_after is None:  # no key yet, or a tomlkit without it: its own placement
+        table[key] = item
+        return
+    insert_after(keys[-1], key, item)

@@ -111,6 +111,32 @@ def test_apply_params_keeps_comments_and_handles_each_layout(tmp_path, titanic_w
         apply_params(cfg, "xgb", {"a": 1})
 
 
+def test_apply_params_keeps_comments_inside_the_params_table_and_around_the_model(titanic_ws):
+    cfg = _use_fast_model(titanic_ws)
+    text = cfg.read_text()
+    text = text[: text.index("[models.lgbm]")] + (
+        '[models.lgbm]\ntype = "lightgbm"\n\n'
+        '[models.lgbm.params]\n# hand-picked, see the notebook\nnum_leaves = 4  # small\nmax_bin = 0x3f  # as written\n\n'
+        '[models.lr]\ntype = "sklearn"  # a baseline\nestimator = "sklearn.linear_model.LogisticRegression"\n\n'
+        '# the slow one\n[models.lr_slow]\ntype = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegression"\n'
+        'params = { C = 0.5, max_iter = 0x64 }  # tuned once\n')
+    cfg.write_text(text)
+    assert apply_params(cfg, "lgbm", {"num_leaves": 12, "lambda_l2": 0.5}) == \
+        {"num_leaves": 12, "max_bin": 63, "lambda_l2": 0.5}
+    apply_params(cfg, "lr", {"C": 2.0})
+    apply_params(cfg, "lr_slow", {"C": 0.25, "solver": "saga"})
+    new = cfg.read_text()
+    assert ('[models.lgbm.params]\n# hand-picked, see the notebook\nnum_leaves = 12  # small\n'
+            'max_bin = 0x3f  # as written\nlambda_l2 = 0.5\n\n[models.lr]\n') in new
+    # a model without params gets them after its last key, not under the comment that opens the next table
+    assert ('type = "sklearn"  # a baseline\nestimator = "sklearn.linear_model.LogisticRegression"\n'
+            'params = { C = 2.0 }\n\n# the slow one\n[models.lr_slow]\n') in new
+    assert 'params = { C = 0.25, max_iter = 0x64, solver = "saga" }  # tuned once\n' in new
+    assert new.startswith(text[: text.index("[models.lgbm]")])  # everything above the models untouched
+    models = tomllib.loads(new)["models"]
+    assert models["lr_slow"]["params"] == {"C": 0.25, "max_iter": 100, "solver": "saga"}
+
+
 def test_two_processes_share_one_study_of_20_trials_then_it_resumes_after_an_interrupt(titanic_ws):
     _use_fast_model(titanic_ws)
     assert main(["run", "--root", str(titanic_ws), "--stage", "features"]) == 0  # both workers find it fresh

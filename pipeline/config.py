@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError, did_you_mean
-from core.params import REQUIRED, validate
+from core.params import REQUIRED, check_choice, validate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,17 +24,17 @@ else:  # pragma: no cover
 # section -> key -> (type(s), default, one-line help). README documents the same keys.
 SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "competition": {
-        "task": (str, REQUIRED, "binary | multiclass | regression"),
+        "task": (str, REQUIRED, "kind of target"),
         "target": (str, REQUIRED, "target column in train.csv"),
         "id": (str, REQUIRED, "id column in train, test and the sample submission"),
-        "metric": (str, REQUIRED, "roc_auc | log_loss | accuracy | rmse | rmsle | mae"),
-        "submission": (str, "", "proba | classes | label | value (inferred from the sample submission if empty)"),
+        "metric": (str, REQUIRED, "the competition's metric"),
+        "submission": (str, "", "submission format (inferred from the sample submission if empty)"),
         "train": (str, "train.csv", "training data file, relative to the competition folder"),
         "test": (str, "test.csv", "test data file"),
         "sample_submission": (str, "sample_submission.csv", "sample submission file"),
     },
     "cv": {
-        "scheme": (str, "auto", "auto | kfold | stratified | group | time"),
+        "scheme": (str, "auto", "CV scheme (auto: stratified for classification, kfold for regression)"),
         "n_splits": (int, 5, "number of folds (>= 2)"),
         "seed": (int, 0, "shuffle seed for kfold/stratified/group"),
         "group_column": (str, "", "column whose values never span two folds (scheme = group)"),
@@ -51,8 +51,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "fraction": (float, 0.3, "share of test rows used for regression (lowest fold disagreement)"),
     },
     "ensemble": {
-        "method": (str, "auto", "auto (best honest OOF score) | best | mean | rank | geometric | hill_climb | "
-                                "weighted | stack"),
+        "method": (str, "auto", "ensemble method (auto: every applicable one, the best honest OOF score wins)"),
         "models": (list, [], "runs to combine (cv, pseudo, imported); [] means all"),
         "stackers": (list, ["linear"], "stack's level-2 models: linear | lightgbm | a [models.NAME] name | an "
                                        "inline table; several -> a linear level 3 combines them"),
@@ -180,46 +179,48 @@ def parse_config(raw: dict, file: Path) -> dict:
     return cfg
 
 
-def _choice(file: Path, key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise UserError(f"{file}: {key} = {value!r} is not one of {', '.join(choices)}"
-                        f"{did_you_mean(value, choices) if ' (did' in did_you_mean(value, choices) else ''}")
+def registry_choices() -> dict[tuple[str, str], tuple[str, ...]]:
+    """Config keys whose value names a registry entry -> the names it may take, read from the
+    registries themselves (the single source: adding a metric, task, CV scheme, submission style or
+    ensemble method never touches this file)."""
+    from core.metrics import METRICS
+    from core.tasks import TASKS
+    from models.ensemble import METHODS
+    from pipeline.stages.folds import SCHEMES
+    from pipeline.submission import STYLES
+
+    return {("competition", "task"): tuple(TASKS), ("competition", "metric"): tuple(METRICS),
+            ("competition", "submission"): tuple(STYLES), ("cv", "scheme"): ("auto", *SCHEMES),
+            ("ensemble", "method"): ("auto", *METHODS)}
 
 
 def _check_values(cfg: dict, file: Path) -> None:
+    from core.metrics import METRICS
     from core.tasks import TASKS
+    from pipeline.stages.folds import SCHEMES
 
+    for (section, key), names in registry_choices().items():
+        value = cfg[section][key]
+        if value or key != "submission":  # an empty submission style is inferred
+            check_choice(value, names, where=f"{file}: {section}.{key}")
     comp = cfg["competition"]
-    _choice(file, "competition.task", comp["task"], TASKS)
-    _choice(file, "competition.metric", comp["metric"],
-            ("roc_auc", "log_loss", "accuracy", "rmse", "rmsle", "mae"))
-    if comp["submission"]:
-        _choice(file, "competition.submission", comp["submission"], ("proba", "classes", "label", "value"))
-    metric_tasks = {"roc_auc": ("binary", "multiclass"), "log_loss": ("binary", "multiclass"),
-                    "accuracy": ("binary", "multiclass"), "rmse": ("regression",),
-                    "rmsle": ("regression",), "mae": ("regression",)}
-    if comp["task"] not in metric_tasks[comp["metric"]]:
+    metric = METRICS[comp["metric"]]
+    if comp["task"] not in metric.tasks:
         raise UserError(f"{file}: metric {comp['metric']!r} does not fit task {comp['task']!r}; "
-                        f"use one of {', '.join(m for m, t in metric_tasks.items() if comp['task'] in t)}")
+                        f"use one of {', '.join(m.name for m in METRICS.values() if comp['task'] in m.tasks)}")
     cv = cfg["cv"]
-    _choice(file, "cv.scheme", cv["scheme"], ("auto", "kfold", "stratified", "group", "time"))
     if cv["n_splits"] < 2:
         raise UserError(f"{file}: cv.n_splits must be at least 2, got {cv['n_splits']}")
-    if cv["scheme"] == "group" and not cv["group_column"]:
-        raise UserError(f"{file}: cv.scheme = 'group' needs cv.group_column = '<column>'")
-    if cv["scheme"] == "time" and not cv["time_column"]:
-        raise UserError(f"{file}: cv.scheme = 'time' needs cv.time_column = '<column>'")
-    methods = ("auto", "best", "mean", "rank", "geometric", "hill_climb", "weighted", "stack")
-    method = cfg["ensemble"]["method"]
-    if method not in methods:
-        raise UserError(f"{file}: unknown ensemble method {method!r}{did_you_mean(method, methods)}")
+    column_key = SCHEMES[cv["scheme"]].column_key if cv["scheme"] in SCHEMES else ""
+    if column_key and not cv[column_key]:
+        raise UserError(f"{file}: cv.scheme = {cv['scheme']!r} needs cv.{column_key} = '<column>'")
     rt = cfg["runtime"]
     if rt["threads"] < 0 or rt["n_jobs"] < 1:
         raise UserError(f"{file}: runtime.threads must be >= 0 and runtime.n_jobs >= 1, "
                         f"got {rt['threads']} and {rt['n_jobs']}")
     for name, table in cfg["models"].items():
         trim = table["trim_outliers"]
-        if trim < 0 or (trim and comp["task"] != "regression"):
+        if trim < 0 or (trim and TASKS[comp["task"]].classification):
             raise UserError(f"{file}: models.{name}.trim_outliers = {trim} must be 0 (off) or a positive number "
                             f"of standard deviations such as 4, and applies to regression only")
     if not cfg["models"]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import REQUIRED, SCHEMA
+from pipeline.config import REQUIRED, SCHEMA, registry_choices
 from core.errors import UserError
 
 MAX_LABEL_CLASSES = 50
@@ -127,9 +127,12 @@ def render_config(inf: Inferred, files: dict[str, str]) -> str:
                               "submission": inf.submission, **files}}
     lines = ["# Competition definition: every key is documented in README.md (section 'competition.toml').",
              "# Commented keys show their defaults.", ""]
+    choices = registry_choices()
     for section, schema in SCHEMA.items():
         lines.append(f"[{section}]")
         for key, (_typ, default, help_) in schema.items():
+            if (section, key) in choices:
+                help_ = f"{help_}: {' | '.join(choices[section, key])}"
             if key in values.get(section, {}):
                 lines.append(f"{key} = {json.dumps(values[section][key])}  # {help_}")
             elif default is not REQUIRED:

@@ -2,9 +2,8 @@
 
 Four formats cover Kaggle's tabular competitions (`STYLES`): a probability column (`proba`), one
 probability column per class (`classes`), a predicted label (`label`) and a regression value
-(`value`). Predictions follow the artifact convention (core.tasks); an inverse target transform
-(`TRANSFORMS`, e.g. log1p -> expm1) maps them back to the target's scale, values are clipped to the
-valid range, and the frame is validated against the sample (columns, order, id set, row count,
+(`value`). Predictions follow the artifact convention (core.tasks: already on the target's scale),
+values are clipped to the valid range (the metric's `non_negative`), and the frame is validated against the sample (columns, order, id set, row count,
 dtypes, no NaN/inf, ranges) before anything is written. A failed validation writes nothing.
 """
 
@@ -18,20 +17,12 @@ import numpy as np
 
 from core.errors import UserError, did_you_mean
 
-# Inverse target transforms: predictions made on a transformed target -> the target's scale.
-TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "": lambda p: p,
-    "log1p": np.expm1,
-    "log": np.exp,
-    "sqrt": lambda p: np.square(np.clip(p, 0, None)),
-}
-_NON_NEGATIVE_METRICS = ("rmsle",)
 
 
-def infer_style(sample, id_col: str, task: str) -> str:
+def infer_style(sample, id_col: str, *, classification: bool) -> str:
     """proba (one probability column), classes (one column per class), label, or value."""
     cols = [c for c in sample.columns if c != id_col]
-    if task == "regression":
+    if not classification:
         return "value"
     if len(cols) > 1:
         return "classes"
@@ -66,7 +57,7 @@ def _classes(pred: np.ndarray, cols: list, sample, task) -> dict:
 def _label(pred: np.ndarray, cols: list, sample, task) -> dict:
     import pandas as pd
 
-    if task.task == "regression":
+    if not task.is_classification:
         raise UserError("submission style 'label' needs a classification task; use style 'value'")
     codes = pred.argmax(axis=1) if pred.ndim == 2 else (pred >= 0.5).astype(int)
     labels = pd.Series(task.decode_labels(codes))
@@ -92,20 +83,16 @@ STYLES: dict[str, Callable[..., dict]] = {"proba": _proba, "classes": _classes, 
                                           "value": _value}
 
 
-def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, style: str = "",
-                    metric_name: str = "", target_transform: str = ""):
+def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, style: str = "", metric=None):
     """Build the submission DataFrame in the sample's column order, id order and dtypes; validate it.
 
-    `pred` rows follow `test_ids`; `style` defaults to the one inferred from the sample;
-    `target_transform` names the transform the predictions are still in (see TRANSFORMS)."""
+    `pred` rows follow `test_ids` (on the target's scale); `style` defaults to the one inferred from
+    the sample; a `metric` (core.metrics.Metric) with `non_negative` clips values at 0."""
     import pandas as pd
 
-    style = style or infer_style(sample, id_col, task.task)
+    style = style or infer_style(sample, id_col, classification=task.is_classification)
     if style not in STYLES:
         raise UserError(f"unknown submission style {style!r}{did_you_mean(style, tuple(STYLES))}")
-    if target_transform not in TRANSFORMS:
-        raise UserError(f"unknown target transform {target_transform!r}"
-                        f"{did_you_mean(target_transform, tuple(TRANSFORMS))}")
     pred = np.asarray(pred, dtype=np.float64)
     test_ids = pd.Index(test_ids)
     if len(pred) != len(test_ids):
@@ -117,15 +104,15 @@ def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, st
         first = sample[id_col].to_numpy()[order < 0][0]
         raise UserError(f"test predictions miss {int((order < 0).sum())} id(s) of the sample submission "
                         f"(first: {first!r}); re-run the cv stage on the current test.csv")
-    pred = TRANSFORMS[target_transform](pred[order])
-    if metric_name in _NON_NEGATIVE_METRICS:
+    pred = pred[order]
+    if metric is not None and metric.non_negative:
         pred = np.clip(pred, 0.0, None)
     cols = [c for c in sample.columns if c != id_col]
     out = pd.DataFrame({id_col: sample[id_col].to_numpy()})
     for c, values in STYLES[style](pred, cols, sample, task).items():
         out[c] = values
     out = out[list(sample.columns)]
-    validate_submission(out, sample, id_col=id_col, style=style, task=task, metric_name=metric_name)
+    validate_submission(out, sample, id_col=id_col, style=style, task=task, metric=metric)
     return out
 
 
@@ -139,7 +126,7 @@ def _kind_ok(sample_kind: str, sub_kind: str) -> bool:
     return sub_kind in "OUST"  # strings (object or the str dtype)
 
 
-def validate_submission(sub, sample, *, id_col: str, style: str = "", task=None, metric_name: str = "") -> None:
+def validate_submission(sub, sample, *, id_col: str, style: str = "", task=None, metric=None) -> None:
     """Columns, order, id set, row count, dtypes, no NaN/inf, valid ranges -- or UserError saying which."""
     if list(sub.columns) != list(sample.columns):
         raise UserError(f"submission columns {list(sub.columns)} differ from the sample's {list(sample.columns)}")
@@ -170,8 +157,8 @@ def validate_submission(sub, sample, *, id_col: str, style: str = "", task=None,
         unknown = sorted(set(values.iloc[:, 0].astype(str)) - known)
         if unknown:
             raise UserError(f"submission labels {unknown[:3]} are not classes of the training target {sorted(known)}")
-    if style == "value" and metric_name in _NON_NEGATIVE_METRICS and (values.to_numpy(dtype=float) < 0).any():
-        raise UserError(f"metric {metric_name} needs non-negative predictions; found negative values")
+    if style == "value" and metric is not None and metric.non_negative and (values.to_numpy(dtype=float) < 0).any():
+        raise UserError(f"metric {metric.name} needs non-negative predictions; found negative values")
 
 
 def write_submission(path: str | os.PathLike, sub, sample, *, id_col: str) -> Path:

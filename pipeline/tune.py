@@ -141,11 +141,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
           threads: int, data_digest: str, log: Callable[[str], None], state: "_Interrupt") -> TuneResult:
     import optuna
 
-    from models import train_cv
-    from pipeline.data import read_data, read_folds
-    from core.metrics import get_metric
-    from pipeline.stages.features import load_features
-    from core.tasks import TaskInfo
+    from pipeline.training import Training
 
     if model not in comp.models:
         raise UserError(f"--model {model!r} is not an enabled model{did_you_mean(model, tuple(comp.models))}")
@@ -154,16 +150,10 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     raw_space = model_space(comp, model)
     dists = parse_space(raw_space, where=f"models.{model}.search_space")
     spec = comp.models[model]
-    train, test, _ = read_data(comp)
-    task = TaskInfo.from_target(comp.task, train[comp.target])
-    metric = get_metric(comp.metric_name)
-    y = task.encode(train[comp.target])
-    folds = read_folds(comp, train)
-    X_train, X_test, arrays = load_features(comp)
-    n_folds = len(set(folds.tolist()))
-    plugin_dir = comp.root / "models"
-    plugin_dir = plugin_dir if plugin_dir.is_dir() else None
-    _check_space_params(model, spec, dists, task, metric, plugin_dir)
+    training = Training.load(comp, log=log)
+    metric = training.metric
+    n_folds = len(set(training.folds.tolist()))
+    _check_space_params(model, spec, dists, training.task, metric, training.plugin_dir)
 
     url = storage_url(comp.workspace, storage)
     name = study_name(comp, model, raw_space, data_digest)
@@ -200,8 +190,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
                 raise optuna.TrialPruned()
 
         trial_spec = {**spec, "params": {**spec.get("params", {}), **params}}
-        result = train_cv(model, trial_spec, X_train, y, X_test, folds, task, metric, threads=threads,
-                          arrays=arrays, plugin_dir=plugin_dir, log=lambda _m: None, on_fold=report)
+        result = training.train_cv(model, trial_spec, threads=threads, log=lambda _m: None, on_fold=report)
         trial.set_user_attr("fold_scores", result.fold_scores)
         log(f"[tune] trial {trial.number}: {metric.name} {result.overall:.5f} {params}")
         return result.overall

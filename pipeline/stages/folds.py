@@ -2,47 +2,81 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 from core import io as _io
+from core.errors import UserError
 from pipeline.graph import StageContext
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A CV scheme: how rows are split into folds, and the cv key naming the column it needs."""
+
+    name: str
+    doc: str
+    split: Callable[..., Any]  # (train, n_splits, seed, target, column) -> (train_idx, valid_idx) splits or folds
+    column_key: str = ""  # cv.<key> that must name a column ("" = none)
+
+
+def _kfold(train, n_splits, seed, target, column):
+    from sklearn.model_selection import KFold
+
+    return KFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)))
+
+
+def _stratified(train, n_splits, seed, target, column):
+    from sklearn.model_selection import StratifiedKFold
+
+    y = train[target].astype(str).to_numpy()
+    _, counts = np.unique(y, return_counts=True)
+    if counts.min() < n_splits:
+        raise UserError(f"cv.scheme = 'stratified': the rarest class has {counts.min()} rows, fewer "
+                        f"than cv.n_splits = {n_splits}; lower n_splits or use scheme = 'kfold'")
+    return StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)), y)
+
+
+def _group(train, n_splits, seed, target, column):
+    from sklearn.model_selection import GroupKFold
+
+    groups = train[column].astype(str).to_numpy()
+    return GroupKFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)), groups=groups)
+
+
+def _time(train, n_splits, seed, target, column):
+    order = np.argsort(train[column].to_numpy(), kind="stable")
+    folds = np.full(len(train), -1, dtype=np.int64)
+    for k, block in enumerate(np.array_split(order, n_splits)):
+        folds[block] = k
+    return folds
+
+
+# The CV-scheme registry (`cv.scheme`; "auto" picks the task's default, core.tasks.Task.default_cv).
+SCHEMES: dict[str, Scheme] = {s.name: s for s in [
+    Scheme("kfold", "shuffled k-fold", _kfold),
+    Scheme("stratified", "k-fold keeping the class shares in every fold", _stratified),
+    Scheme("group", "a group never spans two folds", _group, "group_column"),
+    Scheme("time", "contiguous blocks in time order", _time, "time_column"),
+]}
 
 
 def assign_folds(train, *, target: str, task: str, scheme: str, n_splits: int, seed: int,
                  group_column: str = "", time_column: str = "") -> np.ndarray:
-    """Fold number (0..n_splits-1) per row for the given CV scheme; 'auto' = stratified for
-    classification, kfold for regression. 'time' gives contiguous blocks in time order (fold k
-    validates on the k-th block)."""
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+    """Fold number (0..n_splits-1) per row for the given CV scheme; 'auto' = the task's default
+    (stratified for classification, kfold for regression). 'time' gives contiguous blocks in time
+    order (fold k validates on the k-th block)."""
+    from core.tasks import TASKS
 
-    n = len(train)
-    if scheme == "auto":
-        scheme = "kfold" if task == "regression" else "stratified"
-    folds = np.full(n, -1, dtype=np.int64)
-    idx = np.arange(n)
-    if scheme == "kfold":
-        splits = KFold(n_splits, shuffle=True, random_state=seed).split(idx)
-    elif scheme == "stratified":
-        y = train[target].astype(str).to_numpy()
-        _, counts = np.unique(y, return_counts=True)
-        if counts.min() < n_splits:
-            from core.errors import UserError
-
-            raise UserError(f"cv.scheme = 'stratified': the rarest class has {counts.min()} rows, fewer "
-                            f"than cv.n_splits = {n_splits}; lower n_splits or use scheme = 'kfold'")
-        splits = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(idx, y)
-    elif scheme == "group":
-        groups = train[group_column].astype(str).to_numpy()
-        splits = GroupKFold(n_splits, shuffle=True, random_state=seed).split(idx, groups=groups)
-    elif scheme == "time":
-        order = np.argsort(train[time_column].to_numpy(), kind="stable")
-        for k, block in enumerate(np.array_split(order, n_splits)):
-            folds[block] = k
-        return folds
-    else:  # validated in config
-        raise ValueError(scheme)
+    chosen = SCHEMES[TASKS[task].default_cv if scheme == "auto" else scheme]
+    column = {"group_column": group_column, "time_column": time_column}.get(chosen.column_key, "")
+    splits = chosen.split(train, n_splits, seed, target, column)
+    if isinstance(splits, np.ndarray):
+        return splits
+    folds = np.full(len(train), -1, dtype=np.int64)
     for k, (_, valid) in enumerate(splits):
         folds[valid] = k
     return folds

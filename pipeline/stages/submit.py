@@ -21,7 +21,7 @@ def run(ctx: StageContext) -> list[Path]:
     task = ctx.task_info()
     ens = read_run(comp.runs / "ensemble", id_col=comp.id_col, task=task)
     sub = make_submission(sample, id_col=comp.id_col, test_ids=ens.test_ids, pred=ens.test, task=task,
-                          style=ctx.cfg["competition"]["submission"], metric_name=comp.metric_name)
+                          style=ctx.cfg["competition"]["submission"], metric=ctx.metric())
     out_dir = comp.submissions_dir
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = write_submission(out_dir / f"{comp.name}-{stamp}-cv{ens.overall:.5f}.csv", sub, sample,

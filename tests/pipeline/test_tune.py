@@ -200,7 +200,7 @@ def test_apply_writes_the_best_parameters_and_the_next_run_reproduces_the_score(
     (["--model", "lr"], '\n[models.lr]\ntype = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegression"\n',
      r"models\.lr has no search space; add \[models\.lr\.search_space\]"),
     (["--model", "lgbm"], '\n[models.lgbm.search_space]\nnum_leafs = { low = 4, high = 8 }\n',
-     r"models\.lgbm\.search_space .*LightGBM has no parameter 'num_leafs' \(did you mean 'num_leaf'\?\)"),
+     r"models\.lgbm\.search_space .*LightGBM has no parameter 'num_leafs' \(did you mean 'num_leaves'\?\)"),
     (["--model", "lgbm", "--trials", "0"], None, r"--trials must be at least 1, got 0"),
 ])
 def test_bad_tune_arguments_exit_2(titanic_ws, capsys, args, edit, message):

@@ -71,6 +71,13 @@ class TaskInfo:
         pred = np.asarray(pred)
         return pred.reshape(len(pred), -1)[:, 0] if self.n_outputs == 1 else pred
 
+    def class_matrix(self, proba: np.ndarray, classes) -> np.ndarray:
+        """(n, n_classes) probabilities from a model's predict_proba, whose columns follow its `classes_`
+        (class codes); a class the model never saw (absent from its training rows) gets 0."""
+        full = np.zeros((len(proba), max(self.n_classes, 2)))
+        full[:, np.asarray(classes).astype(np.int64)] = proba
+        return full
+
     def from_proba(self, full: np.ndarray) -> np.ndarray:
         """(n, n_classes) class probabilities -> the convention: binary P(class 1), multiclass as is."""
         return full if self.kind.per_class_outputs else full[:, 1]

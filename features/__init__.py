@@ -1,6 +1,6 @@
 """Feature blocks: small units that turn raw columns into model inputs, fitted without leakage.
 
-The features stage calls `build_features` with the config's ``[features] blocks``; each entry
+The features stage calls `plan_features(...).build()` with the config's ``[features] blocks``; each entry
 names a block and its parameters, e.g. ``{block = "target_encoding", columns = ["sex"]}``.
 Built-in blocks (see each class's docstring for an example):
 

@@ -135,6 +135,11 @@ def _take(X: Any, rows: np.ndarray) -> Any:
     return X[rows]
 
 
+def split_rows(frame, n_train: int) -> BlockOutput:
+    """A frame of train rows then test rows (as unsupervised blocks build them) -> a BlockOutput."""
+    return BlockOutput(frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True))
+
+
 def check_params(block_cls: type[Block], given: dict, where: str) -> dict:
     """Validate a config table against `block_cls.params`; fill defaults; UserError on bad input."""
     schema = {"columns": (list, [], "input columns"), **block_cls.params}

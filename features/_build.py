@@ -361,18 +361,11 @@ def _folds_bytes(folds: np.ndarray) -> tuple[str, bytes]:
     return "int64", folds.tobytes()
 
 
-def build_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
-                   drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
-                   log: Callable[[str], None] = print, threads: int = 1, seed: int = 0,
-                   data_digest: str | None = None) -> FeatureSet:
-    """Validate and run the feature blocks (through the per-block cache); combine their outputs.
-
-    Train and test come back with identical columns, order and dtypes, without id and target.
-    Supervised blocks are fitted out of fold on `folds` with `task.encode(train[target])`.
-    `data_digest`: see `plan_features`."""
-    return plan_features(train, test, id_col=id_col, target=target, task=task, folds=folds, blocks=blocks,
-                         drop=drop, cache_dir=cache_dir, plugin_file=plugin_file, log=log, threads=threads,
-                         seed=seed, data_digest=data_digest).build()
+def build_features(train, test, **options: Any) -> FeatureSet:
+    """Validate and run the feature blocks (through the per-block cache): `plan_features(...).build()`,
+    with `plan_features`'s keyword options. Train and test come back with identical columns, order
+    and dtypes, without id and target; supervised blocks are fitted out of fold on `folds`."""
+    return plan_features(train, test, **options).build()
 
 
 def _checked(block: Block, out: BlockOutput, n_train: int, n_test: int) -> BlockOutput:

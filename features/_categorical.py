@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from features._base import Block, BlockContext, BlockOutput
+from features._base import split_rows, Block, BlockContext, BlockOutput
 
 MISSING_CODE = -1
 UNSEEN_CODE = -2
@@ -36,10 +36,6 @@ def factorize(train_col, test_col) -> tuple[np.ndarray, np.ndarray, int]:
 def safe_name(text: str, limit: int = 40) -> str:
     """A column-name-safe rendering of a category value."""
     return _UNSAFE.sub("_", str(text))[:limit] or "_"
-
-
-def _split(frame, n_train: int) -> BlockOutput:
-    return BlockOutput(frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True))
 
 
 class Label(Block):
@@ -102,7 +98,7 @@ class Count(Block):
                 out[f"{c}__count"] = (values / max(1, n_counted)).astype(np.float32)
             else:
                 out[f"{c}__count"] = values.astype(np.int32)
-        return _split(pd.DataFrame(out), len(train))
+        return split_rows(pd.DataFrame(out), len(train))
 
 
 class OneHot(Block):

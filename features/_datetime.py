@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from features._base import REQUIRED, Block, BlockContext, BlockOutput
+from features._base import split_rows, REQUIRED, Block, BlockContext, BlockOutput
 
 DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour", "minute", "elapsed")
 _ATTRS = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}  # pandas accessor names
-
-
-def _split(frame, n_train: int) -> BlockOutput:
-    return BlockOutput(frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True))
 
 
 class DateParts(Block):
@@ -47,7 +43,7 @@ class DateParts(Block):
                 else:
                     attr = _ATTRS.get(part, part)
                     out[f"{c}__{part}"] = getattr(dt.dt, attr).to_numpy(dtype=np.float32, na_value=np.nan)
-        return _split(pd.DataFrame(out), len(train))
+        return split_rows(pd.DataFrame(out), len(train))
 
 
 class GroupAggregate(Block):
@@ -87,4 +83,4 @@ class GroupAggregate(Block):
             if self.p["diff"]:
                 out[f"{v}__minus_{by}_mean"] = (x - grouped.transform("mean")).to_numpy(
                     dtype=np.float32, na_value=np.nan)
-        return _split(pd.DataFrame(out), len(train))
+        return split_rows(pd.DataFrame(out), len(train))

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features._base import KINDS, Block, BlockContext, BlockOutput
-
-
-def _split(frame, n_train: int) -> BlockOutput:
-    return BlockOutput(frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True))
+from features._base import split_rows, KINDS, Block, BlockContext, BlockOutput
 
 
 def _both(train, test, cols):
@@ -53,7 +49,7 @@ class Numeric(Block):
                 values = both[c].to_numpy(dtype=np.float64, na_value=np.nan)
             out[c] = downcast(values)
         out = pd.DataFrame(out)
-        return _split(out, len(train))
+        return split_rows(out, len(train))
 
 
 class MissingIndicator(Block):
@@ -75,7 +71,7 @@ class MissingIndicator(Block):
 
         both = _both(train, test, self.columns)
         out = pd.DataFrame({f"{c}__isna": both[c].isna().to_numpy().astype(np.int8) for c in self.columns})
-        return _split(out, len(train))
+        return split_rows(out, len(train))
 
 
 class Log(Block):
@@ -96,7 +92,7 @@ class Log(Block):
         for c in self.columns:
             x = both[c].to_numpy(dtype=np.float64, na_value=np.nan)
             out[f"{c}__log"] = (np.sign(x) * np.log1p(np.abs(x))).astype(np.float32)
-        return _split(pd.DataFrame(out), len(train))
+        return split_rows(pd.DataFrame(out), len(train))
 
 
 class Rank(Block):
@@ -115,4 +111,4 @@ class Rank(Block):
         both = _both(train, test, self.columns)
         out = {f"{c}__rank": both[c].rank(method="average", pct=True).to_numpy(dtype=np.float32, na_value=np.nan)
                for c in self.columns}
-        return _split(pd.DataFrame(out), len(train))
+        return split_rows(pd.DataFrame(out), len(train))

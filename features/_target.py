@@ -25,7 +25,7 @@ class TargetEncoding(SupervisedBlock):
     minimum = {"smoothing": 0.0}
 
     def _targets(self, y: np.ndarray, ctx: BlockContext) -> tuple[np.ndarray, list[str]]:
-        if ctx.task.task == "multiclass":
+        if ctx.task.n_outputs > 1:
             onehot = np.eye(ctx.task.n_classes)[y.astype(int)]
             return onehot, [f"__te_{safe_name(c)}" for c in ctx.task.prediction_columns()]
         return y.astype(np.float64).reshape(-1, 1), ["__te"]

@@ -311,14 +311,14 @@ class TfidfLinear(SupervisedBlock):
         from sklearn.linear_model import LogisticRegression, Ridge
 
         task = ctx.task
-        prior = (np.bincount(y.astype(int), minlength=task.n_classes) / len(y) if task.task != "regression"
+        prior = (np.bincount(y.astype(int), minlength=task.n_classes) / len(y) if task.is_classification
                  else np.array([y.mean()]))
         models = {}
         for c in self.columns:
             mat = X[c]
-            if mat.shape[1] == 0 or (task.task != "regression" and len(np.unique(y)) < 2):
+            if mat.shape[1] == 0 or (task.is_classification and len(np.unique(y)) < 2):
                 models[c] = None
-            elif task.task == "regression":
+            elif not task.is_classification:
                 models[c] = Ridge(alpha=1.0 / self.p["C"]).fit(mat, y)
             else:
                 # saga on L2-normalised TF-IDF: lbfgs's AUC at a fraction of the time on large sparse data;
@@ -341,12 +341,11 @@ class TfidfLinear(SupervisedBlock):
             model, n = state["models"][c], X[c].shape[0]
             if model is None:
                 pred = np.tile(state["prior"], (n, 1))
-            elif task.task == "regression":
+            elif not task.is_classification:
                 pred = model.predict(X[c]).reshape(-1, 1)
             else:
-                pred = np.zeros((n, task.n_classes))
-                pred[:, model.classes_.astype(int)] = model.predict_proba(X[c])
-            if task.task == "multiclass":
+                pred = task.class_matrix(model.predict_proba(X[c]), model.classes_)
+            if task.n_outputs > 1:
                 for j, label in enumerate(task.prediction_columns()):
                     out[f"{c}__tfidf_lr_{safe_name(label)}"] = pred[:, j].astype(np.float32)
             else:

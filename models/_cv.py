@@ -70,9 +70,7 @@ def predict_model(model: Any, X, task, *, needs_proba: bool = True) -> np.ndarra
     if proba.ndim != 2 or proba.shape[0] != len(X) or proba.shape[1] != len(classes):
         raise UserError(f"{type(model).__name__}.predict_proba returned shape {proba.shape}; expected "
                         f"({len(X)}, {len(classes)}): one row per input row, one column per class in classes_")
-    full = np.zeros((len(X), k))
-    full[:, classes.astype(np.int64)] = proba  # a fold may lack a class: its column stays 0
-    return task.from_proba(full)
+    return task.from_proba(task.class_matrix(proba, classes))  # a fold may lack a class: its column is 0
 
 
 def _importance(model: Any, columns) -> np.ndarray | None:

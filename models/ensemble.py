@@ -355,9 +355,7 @@ class _Stacking:
         if not task.is_classification:
             p = model.predict(_numeric(Z_new))
             return transform.inverse(p) if transform else p
-        full = np.zeros((len(Z_new), max(task.n_classes, 2)))
-        full[:, model.classes_.astype(int)] = model.predict_proba(_numeric(Z_new))
-        return task.from_proba(full)
+        return task.from_proba(task.class_matrix(model.predict_proba(_numeric(Z_new)), model.classes_))
 
     def cross_predict(self, spec, Z, y: np.ndarray, folds: np.ndarray, Z_new, *,
                       passthrough: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -125,7 +125,7 @@ def wrap(name: str, estimator: Any, spec: dict, *, default: str) -> Any:
 
 def check_task(name: str, estimator: Any, ctx: ModelContext) -> None:
     """UserError when a classification model cannot give what the metric needs."""
-    if ctx.task.task == "regression":
+    if not ctx.task.is_classification:
         return
     if ctx.metric.needs_proba and not hasattr(estimator, "predict_proba"):
         raise UserError(f"models.{name}: {type(estimator).__name__} has no predict_proba, which metric "

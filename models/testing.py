@@ -25,17 +25,16 @@ class ModelCheckError(AssertionError):
 
 
 def _task_info(task: Any):
-    from core.tasks import TaskInfo
+    from core.tasks import TASKS, TaskInfo
 
     if isinstance(task, TaskInfo):
         return task
-    if task == "binary":
-        return TaskInfo("binary", (0, 1))
-    if task == "multiclass":
-        return TaskInfo("multiclass", (0, 1, 2))
-    if task == "regression":
-        return TaskInfo("regression")
-    raise ValueError(f"task must be a TaskInfo or one of binary, multiclass, regression; got {task!r}")
+    if task not in TASKS:
+        raise ValueError(f"task must be a TaskInfo or one of {', '.join(TASKS)}; got {task!r}")
+    kind = TASKS[task]
+    # two classes for one output column, three when there is one column per class
+    classes = ((0, 1, 2) if kind.per_class_outputs else (0, 1)) if kind.classification else ()
+    return TaskInfo(task, classes)
 
 
 def make_data(task: Any, *, n: int = 300, seed: int = 0, categorical: bool = False):
@@ -53,9 +52,9 @@ def make_data(task: Any, *, n: int = 300, seed: int = 0, categorical: bool = Fal
         signal = signal + np.where(cat == "a", 1.0, 0.0)
         X["c0"] = pd.Categorical(cat, categories=levels)
         X.loc[rng.random(n) < 0.1, "x2"] = np.nan
-    if info.task == "regression":
+    if not info.is_classification:
         y = signal + 0.1 * rng.normal(size=n)
-    elif info.task == "binary":
+    elif info.n_classes == 2:
         y = (signal + 0.5 * rng.normal(size=n) > 0).astype(np.int64)
     else:
         k = info.n_classes
@@ -93,7 +92,7 @@ def check_model(model: Any, task: Any, *, X=None, y=None, needs_proba: bool = Tr
     for method in ("fit", "predict"):
         if not callable(getattr(model, method, None)):
             problems.append(f"has no {method}() method")
-    if info.task != "regression" and needs_proba and not hasattr(model, "predict_proba"):
+    if info.is_classification and needs_proba and not hasattr(model, "predict_proba"):
         problems.append("has no predict_proba(), which classification with a probability metric needs")
     if problems:
         raise ModelCheckError(_message(model, problems))
@@ -131,7 +130,7 @@ def check_model(model: Any, task: Any, *, X=None, y=None, needs_proba: bool = Tr
 def _check_predictions(model: Any, info, X_va, needs_proba: bool) -> list[str]:
     problems = []
     try:
-        if info.task != "regression" and hasattr(model, "predict_proba"):
+        if info.is_classification and hasattr(model, "predict_proba"):
             proba = np.asarray(model.predict_proba(X_va), dtype=float)
             k = len(getattr(model, "classes_", range(info.n_classes)))
             if proba.shape != (len(X_va), k):
@@ -148,7 +147,7 @@ def _check_predictions(model: Any, info, X_va, needs_proba: bool) -> list[str]:
         return [*problems, f"prediction failed ({type(exc).__name__}: {exc})"]
     if problems:
         return problems
-    expected = (len(X_va), info.n_classes) if info.task == "multiclass" else (len(X_va),)
+    expected = (len(X_va), info.n_outputs) if info.n_outputs > 1 else (len(X_va),)
     if pred.shape != expected:
         return [f"predictions have shape {pred.shape}; expected {expected}"]
     if not np.isfinite(pred).all():

@@ -140,7 +140,6 @@ METRICS: dict[str, Metric] = {
     ]
 }
 
-DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
 
 def get_metric(name: str) -> Metric:

@@ -121,7 +121,10 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
 
 def render_config(inf: Inferred, files: dict[str, str]) -> str:
     """A commented competition.toml: inferred values set, every other key shown with its default."""
-    import json
+    import tomlkit
+
+    def toml(value) -> str:
+        return tomlkit.item(value).as_string()
 
     values = {"competition": {"task": inf.task, "target": inf.target, "id": inf.id, "metric": inf.metric,
                               "submission": inf.submission, **files}}
@@ -134,23 +137,13 @@ def render_config(inf: Inferred, files: dict[str, str]) -> str:
             if (section, key) in choices:
                 help_ = f"{help_}: {' | '.join(choices[section, key])}"
             if key in values.get(section, {}):
-                lines.append(f"{key} = {json.dumps(values[section][key])}  # {help_}")
+                lines.append(f"{key} = {toml(values[section][key])}  # {help_}")
             elif default is not REQUIRED:
-                lines.append(f"# {key} = {_toml_value(default)}  # {help_}")
+                lines.append(f"# {key} = {toml(default)}  # {help_}")
         lines.append("")
     lines += ["# One table per model; add more (sklearn estimators, plug-ins) to ensemble them.",
               "[models.lgbm]", 'type = "lightgbm"', "params = {}", ""]
     return "\n".join(lines)
-
-
-def _toml_value(v) -> str:
-    import json
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, dict):
-        return "{}" if not v else "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    return json.dumps(v)
 
 
 def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sample_submission: Path,

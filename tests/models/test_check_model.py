@@ -9,10 +9,10 @@ from sklearn.linear_model import LogisticRegression
 
 from models import MODEL_TYPES, ModelContext, build_model
 from models.testing import ModelCheckError, check_model, make_data
-from core.metrics import DEFAULT_METRIC, get_metric
-from core.tasks import TaskInfo
+from core.metrics import get_metric
+from core.tasks import TASKS, TaskInfo
 
-TASKS = {"binary": TaskInfo("binary", (0, 1)), "multiclass": TaskInfo("multiclass", (0, 1, 2)),
+INFOS = {"binary": TaskInfo("binary", (0, 1)), "multiclass": TaskInfo("multiclass", (0, 1, 2)),
          "regression": TaskInfo("regression")}
 
 # Every built-in model type, in the configurations the pipeline uses (one scikit-learn estimator per family).
@@ -40,8 +40,8 @@ def test_every_registered_type_is_covered():
 
 @pytest.mark.parametrize("task,spec", CASES, ids=[f"{t}-{s.get('estimator', s['type']).split('.')[-1]}" for t, s in CASES])
 def test_built_in_models_pass_the_conformance_check(task, spec):
-    info = TASKS[task]
-    ctx = ModelContext(info, get_metric(DEFAULT_METRIC[task]), threads=1)
+    info = INFOS[task]
+    ctx = ModelContext(info, get_metric(TASKS[task].default_metric), threads=1)
     model = build_model("m", {"params": {}, "preprocess": "auto", **spec}, ctx)
     X, y = make_data(info, categorical=True)  # categoricals and missing values, like the feature frames
     check_model(model, info, X=X, y=y)

@@ -15,6 +15,8 @@ import ast
 import graphlib
 import importlib
 import importlib.util
+import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,75 +30,158 @@ from core.errors import UserError, did_you_mean
 _PACKAGES_ROOT = Path(__file__).resolve().parent.parent  # holds core/, features/, models/, pipeline/
 _PROJECT_PACKAGES = ("core", "features", "models", "pipeline")
 # A "package.module:function" string names a module the lazily-imported registries load on demand
-# (models/_types.py: "models.lgbm:build"); it counts as an import.
-_REGISTRY_REF = re.compile(r"((?:core|features|models|pipeline)(?:\.[A-Za-z_]\w*)*):[A-Za-z_]\w*")
+# (models/_types.py: "models.lgbm:build"); it counts as an import of the module and a use of the name.
+_REGISTRY_REF = re.compile(r"((?:core|features|models|pipeline)(?:\.[A-Za-z_]\w*)*):([A-Za-z_]\w*)")
 
 
-def code_inputs(module: str, *, root: Path = _PACKAGES_ROOT, memo: dict | None = None) -> list[Path]:
+def code_inputs(module: str, *, root: Path = _PACKAGES_ROOT, memo: dict | None = None,
+                modules: dict[str, Path] | None = None) -> list[Path]:
     """The project source files `module` runs: its own file and every project module it imports,
-    transitively.
+    transitively, sorted.
 
-    An import anywhere in a file counts (inside functions too: that is how heavy modules load here),
-    and so does a "package.module:function" registry string. Only core, features, models and pipeline
-    under `root` are followed. As in import-linter's graph, `import a.b` counts as importing a.b, not
-    a/__init__.py (else the stage registry, pipeline/stages/__init__.py, would tie every stage to
-    every other). Each file's import list is kept in `memo` by (size, mtime): a no-op run parses
+    An import anywhere in the module's own file counts (inside functions too: that is how heavy
+    modules load here), and so does a "package.module:function" registry string. In the modules it
+    reaches, a module-level import always counts; an import inside a function or method counts once
+    that function's name is used (called, referenced, named as an attribute or a string) by code
+    already reached, so a lazy import in a helper only some stages call (config validation reading
+    every registry, the model stages' `ctx.training()`) does not tie every stage to every module.
+    Dunder methods and the methods of classes with base classes (called by frameworks: torch's
+    `forward`) always count. Only core, features, models and pipeline under `root` are followed
+    (`modules`: their files by name, from `project_modules`); `import a.b` counts as importing a.b,
+    not a/__init__.py (else the stage registry, pipeline/stages/__init__.py, would tie every stage
+    to every other). Each file's summary is kept in `memo` by (size, mtime): a no-op run parses
     nothing."""
-    files: dict[str, Path] = {}
-    seen: set[str] = set()
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        if name in seen:
+    if modules is None:
+        modules = project_modules(root)
+    summaries: dict[str, dict] = {}
+    used: set[str] = set()  # names used by the code reached so far
+    waiting: dict[str, list] = {}  # name -> bodies of reached functions so named, not yet followed
+    todo_modules, todo_bodies = [module], []
+
+    def follow(imports: tuple, uses: frozenset) -> None:
+        todo_modules.extend(imports)
+        new = uses - used
+        used.update(new)
+        for name in new & waiting.keys():
+            todo_bodies.extend(waiting.pop(name))
+
+    while todo_modules or todo_bodies:
+        if not todo_modules:
+            follow(*todo_bodies.pop())
             continue
-        seen.add(name)
-        path = _module_file(name, root)
-        if path is not None:  # else not a module (`from pkg import function`) or not the project's
-            files[name] = path
-            todo.extend(_imports_of(path, name, memo))
-    return sorted(files.values())
+        name = todo_modules.pop()
+        if name in summaries or name not in modules:  # not a module (`from pkg import function`)
+            continue
+        top, always, functions = summaries[name] = _parsed_summary(modules[name], name, memo)
+        follow(*top)
+        for func, body in functions.items():
+            if name == module or func in used or func in always:
+                follow(*body)
+            else:
+                waiting.setdefault(func, []).append(body)
+    return sorted(modules[name] for name in summaries)
 
 
-def _module_file(name: str, root: Path) -> Path | None:
-    parts = name.split(".")
-    if parts[0] not in _PROJECT_PACKAGES:
-        return None
-    base = root.joinpath(*parts)
-    for path in (base.parent / f"{parts[-1]}.py", base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
+def project_modules(root: Path = _PACKAGES_ROOT) -> dict[str, Path]:
+    """Every module of the project packages under `root`, by dotted name (a package: its __init__.py)."""
+    found: dict[str, Path] = {}
+    for package in _PROJECT_PACKAGES:
+        for dirpath, dirnames, filenames in os.walk(root / package):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+            parts = Path(dirpath).relative_to(root).parts
+            for f in filenames:
+                if f.endswith(".py"):
+                    name = parts if f == "__init__.py" else (*parts, f[:-3])
+                    found[".".join(name)] = Path(dirpath) / f
+    return found
 
 
-def _imports_of(path: Path, module: str, memo: dict | None) -> list[str]:
-    """Project module names the file imports or names as a registry string (memoised by size, mtime).
+_PARSED: dict[str, tuple] = {}  # file -> (its summary in the memo, that summary as sets)
 
-    `from a import b` lists both `a` and `a.b`: b may be a submodule."""
+
+def _parsed_summary(path: Path, module: str, memo: dict | None) -> tuple:
+    """The file's summary as ((imports, uses), always, {function: (imports, uses)}), sets not strings."""
+    summary = _file_summary(path, module, memo)
+    cached = _PARSED.get(str(path))
+    if cached is None or cached[0] is not summary:  # once per memo entry, not once per stage
+        def body(imports: str, uses: str) -> tuple:
+            return tuple(imports.split()), frozenset(uses.split())
+
+        cached = _PARSED[str(path)] = (summary, (
+            body(summary["imports"], summary["uses"]), frozenset(summary["always"].split()),
+            {f: body(*b) for f, b in summary["functions"].items()}))
+    return cached[1]
+
+
+def _file_summary(path: Path, module: str, memo: dict | None) -> dict:
+    """What a file imports (project modules) and uses (names): at module level, which runs on import,
+    and per function or method name, which runs when called. Memoised by (size, mtime)."""
     st = path.stat()
-    key = f"imports:{path}"
+    key = f"code:{path}"
     hit = memo.get(key) if memo is not None else None
     if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
         return hit[2]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            try:
-                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
-            except (ImportError, ValueError):  # a relative import beyond the top-level package
-                continue
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            match = _REGISTRY_REF.fullmatch(node.value)
-            if match:
-                names.add(match.group(1))
-    found = sorted(n for n in names if n.split(".")[0] in _PROJECT_PACKAGES)
+    top: tuple[set, set] = (set(), set())
+    functions: dict[str, tuple[set, set]] = {}
+    always: set[str] = set()
+
+    def scan(node: ast.AST, into: tuple[set, set]) -> None:
+        imports, uses = into
+        for n in ast.walk(node):
+            if isinstance(n, ast.Import):
+                imports.update(alias.name for alias in n.names)
+            elif isinstance(n, ast.ImportFrom):
+                try:
+                    base = importlib.util.resolve_name("." * n.level + (n.module or ""), package)
+                except (ImportError, ValueError):  # a relative import beyond the top-level package
+                    continue
+                imports.add(base)  # `from a import b`: b may be a submodule
+                imports.update(f"{base}.{alias.name}" for alias in n.names if alias.name != "*")
+                uses.update(alias.name for alias in n.names)
+            elif isinstance(n, ast.Name):
+                uses.add(n.id)
+            elif isinstance(n, ast.Attribute):
+                uses.add(n.attr)
+            elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+                match = _REGISTRY_REF.fullmatch(n.value)
+                if match:
+                    imports.add(match.group(1))
+                    uses.add(match.group(2))
+                elif n.value.isidentifier():  # getattr(obj, "name")
+                    uses.add(n.value)
+
+    def visit(body: list[ast.stmt], framework_called: bool) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in [*stmt.decorator_list, *stmt.args.defaults, *stmt.args.kw_defaults]:
+                    if node is not None:  # evaluated when the def runs
+                        scan(node, top)
+                into = functions.setdefault(stmt.name, (set(), set()))
+                for node in stmt.body:
+                    scan(node, into)
+                if framework_called or (stmt.name.startswith("__") and stmt.name.endswith("__")):
+                    always.add(stmt.name)
+            elif isinstance(stmt, ast.ClassDef):
+                for node in [*stmt.bases, *stmt.keywords, *stmt.decorator_list]:
+                    scan(node, top)
+                visit(stmt.body, framework_called or bool(stmt.bases))
+            else:  # module-level code (a def nested in an `if` or `try` counts as module-level)
+                scan(stmt, top)
+
+    visit(ast.parse(path.read_bytes(), filename=str(path)).body, False)
+
+    def project(imports: set) -> str:
+        return " ".join(sorted(n for n in imports if n.split(".")[0] in _PROJECT_PACKAGES))
+
+    # space-separated strings, not lists: a memo of a few thousand small lists costs a full garbage
+    # collection pass to load in a process that has imported pandas
+    summary = {"imports": project(top[0]), "uses": " ".join(sorted(top[1])),
+               "always": " ".join(sorted(always)),
+               "functions": {f: [project(i), " ".join(sorted(u))] for f, (i, u) in sorted(functions.items())}}
     if memo is not None:
-        memo[key] = [st.st_size, st.st_mtime_ns, found]
-    return found
+        memo[key] = [st.st_size, st.st_mtime_ns, summary]
+    return summary
 
 
 @dataclass(frozen=True)
@@ -269,6 +354,17 @@ class StateStore:
     def save_memo(self, memo: dict) -> None:
         _io.write_json(self.dir / "hash-memo.json", memo)
 
+    def load_code_memo(self) -> dict:
+        """What each project source file imports and uses (`code_inputs`), by (size, mtime)."""
+        path = self.dir / "code-memo.json"
+        try:
+            return _io.read_json(path) if path.exists() else {}
+        except ValueError:
+            return {}
+
+    def save_code_memo(self, memo: dict) -> None:
+        _io.write_text(self.dir / "code-memo.json", json.dumps(memo, separators=(",", ":")))  # compact: fast
+
 
 @dataclass
 class Verdict:
@@ -294,7 +390,11 @@ class Runner:
         self.comp = comp
         self.log = log
         self.code_root = Path(code_root)  # where the project packages' sources are fingerprinted from
+        self._code_modules: dict[str, Path] | None = None  # project modules by name, listed once
         self._module_digests: dict[str, str] = {}  # stage module -> digest of the files it runs
+        self._file_digests: dict[Path, str] = {}  # project source file -> content digest
+        self._code_memo: dict = {}  # file summaries for code_inputs (runs/.state/code-memo.json)
+        self._code_stamps: dict = {}  # (size, mtime) per summary as loaded, to save only on change
         self.store = StateStore(comp)
         self.state = {name: self.store.load(name) for name in pipeline.stages}
         self.memo = self.store.load_memo()
@@ -304,11 +404,28 @@ class Runner:
         """Digest of the stage's module, the project modules it imports, and its plug-in paths."""
         module = stage.run.partition(":")[0]
         if module not in self._module_digests:  # once per runner: stages share most of their modules
-            files = code_inputs(module, root=self.code_root, memo=self.memo)
+            if self._code_modules is None:
+                self._code_modules = project_modules(self.code_root)
+                self._code_memo = self.store.load_code_memo()
+                self._code_stamps = {k: v[:2] for k, v in self._code_memo.items()}
+            files = code_inputs(module, root=self.code_root, memo=self._code_memo, modules=self._code_modules)
+            for p in files:
+                if p not in self._file_digests:
+                    self._file_digests[p] = _io.hash_file(p, memo=self.memo)
             self._module_digests[module] = _io.hash_obj(
-                {p.relative_to(self.code_root).as_posix(): _io.hash_file(p, memo=self.memo) for p in files})
+                {p.relative_to(self.code_root).as_posix(): self._file_digests[p] for p in files})
         plugins = _io.hash_tree([self.comp.root / p for p in stage.plugins], memo=self.memo)
         return _io.hash_obj({"modules": self._module_digests[module], "plugins": plugins})
+
+    def _save_code_memo(self) -> None:
+        """Keep the file summaries of the current sources, written only when one changed."""
+        if self._code_modules is None:
+            return
+        keep = {f"code:{p}" for p in self._code_modules.values()}
+        memo = {k: v for k, v in self._code_memo.items() if k in keep}
+        if {k: v[:2] for k, v in memo.items()} != self._code_stamps:
+            self.store.save_code_memo(memo)
+            self._code_stamps = {k: v[:2] for k, v in memo.items()}
 
     def _input_digests(self, stage: Stage) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
@@ -409,6 +526,7 @@ class Runner:
             self.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
             ran.append(name)
         self.store.save_memo(self.memo)
+        self._save_code_memo()
         return ran
 
     def _execute(self, stage: Stage, v: Verdict) -> None:

@@ -1,11 +1,12 @@
-"""The stage registry: the pipeline's DAG. Each stage's code lives in its own module here."""
+"""The stage registry: the pipeline's DAG. Each stage's code lives in its own module here.
+
+A stage's code fingerprint is derived from what its module imports (`pipeline.graph.code_inputs`);
+only the competition's plug-in paths are declared (`plugins`)."""
 
 from __future__ import annotations
 
 from pipeline.config import Competition
 from pipeline.graph import Pipeline, Stage
-
-_SHARED = ("pipeline/task.py", "pipeline/metrics.py", "pipeline/data.py", "pipeline/artifacts.py")
 
 
 def _model_units(comp: Competition) -> dict:
@@ -14,27 +15,22 @@ def _model_units(comp: Competition) -> dict:
 
 STAGES = [
     Stage("folds", "assign every train row a fold, once, saved as runs/folds.csv",
-          "pipeline.stages.folds:run", sections=("competition", "cv"), data=True,
-          code=("pipeline/stages/folds.py", *_SHARED)),
+          "pipeline.stages.folds:run", sections=("competition", "cv"), data=True),
     Stage("explore", "EDA report: shapes, types, missing values, target, train/test drift",
-          "pipeline.stages.explore:run", sections=("competition", "explore"), data=True,
-          code=("pipeline/stages/explore.py", *_SHARED)),
+          "pipeline.stages.explore:run", sections=("competition", "explore"), data=True),
     Stage("features", "build the feature matrices for train and test",
           "pipeline.stages.features:run", needs=("folds",), sections=("competition", "features"), data=True,
-          code=("pipeline/stages/features.py", "features", *_SHARED), plugins=("features.py",)),
+          plugins=("features.py",)),
     Stage("cv", "train every model on the saved folds: OOF and test predictions, scores",
           "pipeline.stages.cv:run", needs=("folds", "features"), sections=("competition",),
-          code=("pipeline/stages/cv.py", "models", *_SHARED), plugins=("models",), units=_model_units),
+          plugins=("models",), units=_model_units),
     Stage("pseudo", "retrain with confident test predictions as extra training rows",
-          "pipeline.stages.pseudo:run", needs=("cv",), sections=("pseudo",),
-          code=("pipeline/stages/pseudo.py", "models", *_SHARED), plugins=("models",)),
+          "pipeline.stages.pseudo:run", needs=("cv",), sections=("pseudo",), plugins=("models",)),
     Stage("ensemble", "combine the model runs (blend, hill-climb, stack) on their OOF predictions",
           "pipeline.stages.ensemble:run", needs=("features", "cv", "pseudo"),
-          sections=("competition", "ensemble", "models"), imports=True,
-          code=("pipeline/stages/ensemble.py", "models", *_SHARED), plugins=("models",)),
+          sections=("competition", "ensemble", "models"), imports=True, plugins=("models",)),
     Stage("submit", "write the submission CSV in the sample submission's exact format",
-          "pipeline.stages.submit:run", needs=("ensemble",), sections=("competition",), data=True,
-          code=("pipeline/stages/submit.py", "pipeline/submission.py", *_SHARED)),
+          "pipeline.stages.submit:run", needs=("ensemble",), sections=("competition",), data=True),
 ]
 
 

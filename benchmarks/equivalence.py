@@ -46,7 +46,7 @@ params = {{ n_estimators = 50, min_samples_leaf = 3, random_state = 0 }}
 
 [models.mlp]
 type = "mlp"
-params = {{ cycles = 2, epochs_per_cycle = 3, snapshots = 2 }}
+params = {{ cycles = 2, epochs = 6, snapshots = 2 }}
 
 [models.mine]
 type = "mine"

@@ -5,7 +5,7 @@
 
 For each set, the pipeline's folds and default feature blocks are built in a temporary workspace;
 then the `mlp` model is trained under the same 5-fold CV four ways, all with the same number of
-epochs per net (cycles x epochs_per_cycle):
+epochs per net (`epochs`, split into `cycles` equal cycles):
   one net         one cosine cycle over all epochs (the usual schedule), seed 0
   last snapshot   M cosine cycles, only the weights at the end of the last cycle
   snapshots       M cosine cycles, the M end-of-cycle weights averaged (same training run)
@@ -58,11 +58,11 @@ def bench(name: str, root: Path, m: int, epochs: int) -> None:
         return res.oof, res.test, time.perf_counter() - t0
 
     rows = {
-        "one net": run({"cycles": 1, "epochs_per_cycle": epochs, "snapshots": 1, "seed": 0}),
-        "last snapshot": run({"cycles": m, "epochs_per_cycle": per_cycle, "snapshots": 1}),
-        f"{m} snapshots": run({"cycles": m, "epochs_per_cycle": per_cycle, "snapshots": m}),
+        "one net": run({"cycles": 1, "epochs": epochs, "snapshots": 1, "seed": 0}),
+        "last snapshot": run({"cycles": m, "epochs": per_cycle * m, "snapshots": 1}),
+        f"{m} snapshots": run({"cycles": m, "epochs": per_cycle * m, "snapshots": m}),
     }
-    nets = [rows["one net"]] + [run({"cycles": 1, "epochs_per_cycle": epochs, "snapshots": 1, "seed": s})
+    nets = [rows["one net"]] + [run({"cycles": 1, "epochs": epochs, "snapshots": 1, "seed": s})
                                 for s in range(1, m)]
     rows[f"{m} independent"] = (np.mean([n[0] for n in nets], axis=0), np.mean([n[1] for n in nets], axis=0),
                                 sum(n[2] for n in nets))

@@ -41,7 +41,8 @@ class FoldReport:
     seconds: float
 
 
-def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[str], None] | None = None) -> Any:
+def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[str], None] | None = None,
+              arrays: dict | None = None, arrays_valid: dict | None = None) -> Any:
     """`model.fit`, passing the validation rows when its fit names X_valid and y_valid, and a one-line
     progress callback when it names `log` (long trainings report as they go)."""
     names, _ = init_params(model.fit)
@@ -50,21 +51,45 @@ def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[st
         kwargs.update(X_valid=X_valid, y_valid=y_valid)
     if log is not None and "log" in names:
         kwargs["log"] = log
+    if "arrays" in names:  # array inputs (images, sequences): only the rows being fitted
+        kwargs["arrays"] = arrays or {}
+        if X_valid is not None and "arrays_valid" in names:
+            kwargs["arrays_valid"] = arrays_valid or {}
     return model.fit(X, y, **kwargs)
 
 
-def predict_model(model: Any, X, task, *, needs_proba: bool = True) -> np.ndarray:
-    """Predictions in the pipeline's convention: binary P(class 1), multiclass (n, k), regression values."""
+def takes_arrays(model: Any) -> bool:
+    """Whether `model.fit` names `arrays` (it then gets each array input's rows, like X's)."""
+    return "arrays" in init_params(model.fit)[0]
+
+
+def wanted_arrays(model: Any, arrays: dict | None) -> dict:
+    """The array inputs (name -> (train, test)) `model` reads: none unless its fit names `arrays`;
+    then those its optional `array_inputs({name: train array})` lists, else every one."""
+    if not arrays or not takes_arrays(model):
+        return {}
+    pick = getattr(model, "array_inputs", None)
+    names = list(arrays) if pick is None else list(pick({n: tr for n, (tr, _) in arrays.items()}))
+    return {n: arrays[n] for n in names}
+
+
+def _with_arrays(method: Callable, arrays: dict | None) -> dict:
+    return {"arrays": arrays or {}} if "arrays" in init_params(method)[0] else {}
+
+
+def predict_model(model: Any, X, task, *, needs_proba: bool = True, arrays: dict | None = None) -> np.ndarray:
+    """Predictions in the pipeline's convention: binary P(class 1), multiclass (n, k), regression values.
+    `arrays` (the rows' array inputs) reach a predict method that names `arrays`."""
     if not task.is_classification:
-        return np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
+        return np.asarray(model.predict(X, **_with_arrays(model.predict, arrays)), dtype=np.float64).reshape(-1)
     k = task.n_classes
     if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+        proba = np.asarray(model.predict_proba(X, **_with_arrays(model.predict_proba, arrays)), dtype=np.float64)
         classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])))
     elif needs_proba:
         raise UserError(f"{type(model).__name__} has no predict_proba, which the metric needs")
     else:  # hard labels as one-hot "probabilities" (label metrics only)
-        labels = np.asarray(model.predict(X)).astype(np.int64)
+        labels = np.asarray(model.predict(X, **_with_arrays(model.predict, arrays))).astype(np.int64)
         classes = np.arange(k)
         proba = np.eye(k)[labels]
     if proba.ndim != 2 or proba.shape[0] != len(X) or proba.shape[1] != len(classes):
@@ -128,7 +153,9 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     Each fold fits a fresh clone of the model on the other folds' rows (plus `extra_rows(k)` -> (X, y),
     pseudo-labels for fold k's training set only). `on_fold(FoldReport)` runs after each fold; an
     exception it raises (e.g. optuna.TrialPruned) stops the loop. The model fits the metric's target
-    transform of y (rmsle: log1p) and its predictions are mapped back."""
+    transform of y (rmsle: log1p) and its predictions are mapped back. `arrays` (name -> (train, test)
+    array inputs) reach a model whose fit names `arrays`: fold k's model is fitted on its training
+    rows' slices and predicts with its validation rows' slices and the test arrays."""
     import pandas as pd
 
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
@@ -147,6 +174,10 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     test_by_fold: list[np.ndarray] = []
     importances, best_iterations, trimmed = [], [], []
     trim = float(spec.get("trim_outliers", 0.0) or 0.0)
+    arrays = wanted_arrays(template, arrays)
+    if arrays and extra_rows is not None:
+        raise UserError(f"models.{name} reads array inputs ({', '.join(arrays)}), which pseudo-labelled rows do "
+                        f"not carry yet; pseudo-label a model of the feature table")
     with contextlib.nullcontext() if mtype.own_threads else _thread_limits(threads):
         for step, k in enumerate(fold_ids):
             t0 = time.perf_counter()
@@ -158,18 +189,23 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
                 X_tr = pd.concat([X_tr, X_extra], ignore_index=True)
                 y_tr = np.concatenate([y_tr, y_extra])
             X_va = X_train[va]
+            a_tr, a_va = ({n: a[mask] for n, (a, _) in arrays.items()} for mask in (tr, va))
+            a_te = {n: a for n, (_, a) in arrays.items()}
             low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
             progress = (lambda msg, k=k: log(f"[cv] {name} fold {k}: {msg}"))
             try:
                 model, dropped = _fit_fold(template, X_tr, y_tr, X_va, y_fit[va], task,
-                                           trim=0.0 if task.is_classification else trim, log=progress)
+                                           trim=0.0 if task.is_classification else trim, log=progress,
+                                           arrays=a_tr, arrays_valid=a_va)
             except Exception as exc:
                 _raise_if_bad_params(name, exc)
                 raise
             if trim:
                 trimmed.append(dropped)
-            p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba).reshape(int(va.sum()), -1)
-            p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba).reshape(len(X_test), -1)
+            p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba,
+                                 arrays=a_va).reshape(int(va.sum()), -1)
+            p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba,
+                                 arrays=a_te).reshape(len(X_test), -1)
             if not task.is_classification and spec.get("clip", True):
                 # a model should not predict far outside what it was trained on: linear models
                 # extrapolate wildly on outlying rows; the range is the fold's own training rows
@@ -208,22 +244,25 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
 
 
 def _fit_fold(template: Any, X_tr, y_tr: np.ndarray, X_va, y_va: np.ndarray, task, *, trim: float,
-              log: Callable[[str], None]) -> tuple[Any, int]:
+              log: Callable[[str], None], arrays: dict | None = None,
+              arrays_valid: dict | None = None) -> tuple[Any, int]:
     """A fresh clone fitted on the fold's training rows, and how many rows trimming dropped: with
     `trim`, it is refitted without the rows whose residual exceeds `trim` robust standard deviations."""
     from sklearn.base import clone
 
     model = clone(template, safe=False)
-    fit_model(model, X_tr, y_tr, X_va, y_va, log=log)  # not its return value: a plug-in may forget `self`
+    # not its return value: a plug-in may forget `self`
+    fit_model(model, X_tr, y_tr, X_va, y_va, log=log, arrays=arrays, arrays_valid=arrays_valid)
     if not trim:
         return model, 0
-    keep = inliers(y_tr - predict_model(model, X_tr, task), trim)
+    keep = inliers(y_tr - predict_model(model, X_tr, task, arrays=arrays), trim)
     if keep.all():
         return model, 0
     rows = np.flatnonzero(keep)
     X_kept = X_tr.iloc[rows] if hasattr(X_tr, "iloc") else X_tr[rows]
     model = clone(template, safe=False)
-    fit_model(model, X_kept, y_tr[rows], X_va, y_va, log=log)
+    fit_model(model, X_kept, y_tr[rows], X_va, y_va, log=log,
+              arrays={n: a[rows] for n, a in (arrays or {}).items()}, arrays_valid=arrays_valid)
     return model, int(len(y_tr) - len(rows))
 
 

@@ -17,13 +17,14 @@ from core.errors import UserError, did_you_mean
 
 @dataclass(frozen=True)
 class ModelContext:
-    """What a builder may use besides the model table: task, metric, threads and plug-in folder."""
+    """What a builder may use besides the model table: task, metric, threads, plug-in folder and the
+    competition's array inputs (name -> (train, test) arrays; nets check that theirs exist)."""
 
     task: Any  # core.tasks.TaskInfo
     metric: Any  # core.metrics.Metric
     threads: int = 1
     plugin_dir: Path | None = None
-    arrays: dict | None = None  # name -> (train, test) array inputs, for network trainers
+    arrays: dict | None = None  # name -> (train, test) array inputs
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,26 @@ MODEL_TYPES: dict[str, ModelType] = {
                           _LGBM_SPACE, own_threads=True),
     "sklearn": ModelType("sklearn", "models.sk:build", "any scikit-learn estimator by import path (`estimator`), "
                                                        "with imputation/one-hot/scaling"),
-    "mlp": ModelType("mlp", "models.nn:build", "torch MLP (embeddings for categoricals) trained as a snapshot "
-                                               "ensemble: cosine cycles, last snapshots averaged",
+    "mlp": ModelType("mlp", "models.nn:build_mlp", "torch MLP (embeddings for categoricals) trained as a snapshot "
+                                                   "ensemble: cosine cycles, last snapshots averaged",
                      {"lr": {"low": 3e-4, "high": 1e-2, "log": True},
                       "weight_decay": {"low": 1e-6, "high": 1e-1, "log": True},
                       "dropout": {"low": 0.0, "high": 0.5},
                       "width": {"low": 32, "high": 512, "log": True},
                       "depth": {"low": 1, "high": 4}}, own_threads=True),
+    "net": ModelType("net", "models.nn:build_net", "torch net from a Keras-like layer list (`layers`) or a module "
+                                                   "factory (`factory`), on the table or an array input",
+                     {"lr": {"low": 3e-4, "high": 1e-2, "log": True},
+                      "weight_decay": {"low": 1e-6, "high": 1e-1, "log": True}}, own_threads=True),
+    "densenet": ModelType("densenet", "models.nn:build_densenet", "DenseNet-BC CNN on the pixel-grid image array",
+                          {"lr": {"low": 1e-3, "high": 1e-2, "log": True},
+                           "growth_rate": {"low": 6, "high": 24},
+                           "weight_decay": {"low": 1e-5, "high": 1e-2, "log": True}}, own_threads=True),
+    "rnn": ModelType("rnn", "models.nn:build_rnn", "bidirectional GRU/LSTM with attention pooling on a token "
+                                                   "sequence array (optionally with the table)",
+                     {"lr": {"low": 5e-4, "high": 5e-3, "log": True},
+                      "units": {"low": 16, "high": 128, "log": True},
+                      "dropout": {"low": 0.0, "high": 0.5}}, own_threads=True),
 }
 
 

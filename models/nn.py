@@ -1,30 +1,59 @@
-"""A torch MLP for tabular features, trained as a snapshot ensemble (Huang et al. 2017).
+"""Torch nets as scikit-learn-style estimators: one estimator (`TorchNet`) for every net in the
+registry `models.nets.NETS`, trained by the one loop in `models/_loop.py`.
 
-One training run of `cycles` cosine-annealed learning-rate cycles (each restarts at `lr` and decays
-to about zero); the weights at the end of each cycle are a snapshot, and predictions average the
-last `snapshots` of them: M models for the price of one training run.
+Model types: `mlp` (the feature table; a snapshot ensemble by default), `net` (a Keras-like layer list
+or a module factory), `densenet` (pixel-grid images) and `rnn` (token sequences with attention,
+optionally joined with the table). Their parameters are the loop's (`LOOP_PARAMS`: epochs,
+batch_size, optimizer, lr, schedule, cycles, snapshots, early_stopping, device, ...) plus the net's
+own (`NetType.schema`); README "Neural nets" lists them.
 
-Preprocessing is part of the estimator and fitted on the training rows only: numeric columns get
-median imputation (+ a missing indicator), a signed log for skewed columns, standardisation and
-clipping to +-5 standard deviations; categorical columns become learned embeddings (rare and unseen
-levels share index 0). The validation rows the CV loop passes are only scored, per cycle, into
-`history_`: they never choose an epoch or a snapshot, so the OOF score stays honest.
+Inputs are prepared inside the estimator, fitted on the training rows only. The feature table:
+numeric columns get median imputation (+ a missing indicator), a signed log for skewed columns,
+standardisation and clipping to +-5 standard deviations; categorical columns become codes for
+learned embeddings (rare and unseen levels share index 0). Arrays (the features stage's `image` and
+`text_sequence` outputs) arrive per fold through `fit(..., arrays=)` / `predict(..., arrays=)`;
+token ids never seen in the training rows read as padding. The validation rows the CV loop passes
+are only scored after each cycle into `history_`: they never choose an epoch or a snapshot, so the
+OOF score stays honest.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from core.params import check_init_params
-from models._types import ModelContext
 from core.errors import UserError
+from core.params import validate
+from models._loop import DEVICES, OPTIMIZERS, SCHEDULES, LoopConfig, predict, resolve_device, train
+from models._types import ModelContext
+from models.nets import TABLE, NetType, array_kind, choose_inputs, get_net
 
 TASKS = ("regression", "binary", "multiclass")
-PROGRESS_S = 10.0  # at most one progress line per this many seconds of training
+
+# The training parameters every net takes (defaults here unless the net type's `loop` overrides them).
+LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
+    "inputs": (list, [], "input names: 'table' and array names ([] = the net's choice)"),
+    "epochs": (int, 30, "passes over the training rows"),
+    "batch_size": (int, 0, "rows per iteration (0 = automatic: 128, or training rows / 200 up to 1024)"),
+    "drop_last": (bool, False, "full batches only (rows // batch_size iterations per epoch; else ceil)"),
+    "optimizer": (str, "adamw", "adamw | sgd"),
+    "lr": (float, 3e-3, "peak learning rate"),
+    "weight_decay": (float, 1e-4, "weight decay"),
+    "momentum": (float, 0.9, "momentum (sgd)"),
+    "schedule": (str, "cosine", "learning rate within each cycle: cosine | linear | constant"),
+    "cycles": (int, 1, "learning-rate cycles; a snapshot is saved at the end of each"),
+    "snapshots": (int, 1, "the last snapshots averaged at prediction time"),
+    "early_stopping": (int, 0, "patience in epochs on an inner split of the training rows (0 = off)"),
+    "valid_fraction": (float, 0.1, "share of the training rows held out for early stopping"),
+    "min_frequency": (int, 3, "table: rarer categorical levels share one embedding"),
+    "device": (str, "auto", "auto (a GPU when torch sees one) | cpu | cuda"),
+    "seed": (int, 0, "random seed (initialisation, dropout, shuffles)"),
+}
+_CHOICES = {"optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES), "device": DEVICES}
+_MINIMUM = {"epochs": 1, "batch_size": 0, "cycles": 1, "snapshots": 1, "early_stopping": 0, "min_frequency": 1}
+_PIPELINE_KEYS = ("task", "threads")  # set from [competition] task and [runtime] threads
 
 
 class _Tabular:
@@ -106,70 +135,114 @@ def auto_batch_size(n_rows: int) -> int:
     return int(min(1024, max(128, n_rows // 200)))
 
 
-def _embedding_size(cardinality: int) -> int:
-    return int(min(16, max(2, round(1.6 * cardinality ** 0.56))))
+
+class _ArrayInput:
+    """An array input fitted on the training rows: its kind and per-row shape; for token sequences,
+    the ids seen in training (others read as padding 0: their embeddings would never be trained)."""
+
+    def fit(self, a: np.ndarray) -> "_ArrayInput":
+        a = np.asarray(a)
+        self.kind, self.shape = array_kind(a), tuple(a.shape[1:])
+        if self.kind == "sequence":
+            ids = np.unique(a)
+            self.seen = np.zeros(int(max(ids.max(initial=0), 0)) + 1, dtype=bool)
+            self.seen[ids[ids > 0]] = True
+        return self
+
+    def transform(self, a: np.ndarray, name: str) -> np.ndarray:
+        a = np.asarray(a)
+        if tuple(a.shape[1:]) != self.shape:
+            raise ValueError(f"array input {name!r} has rows of shape {a.shape[1:]}, the model was fitted on "
+                             f"{self.shape}")
+        if self.kind != "sequence":
+            return np.ascontiguousarray(a, dtype=np.float32)
+        ids = a.astype(np.int64)
+        known = (ids > 0) & (ids < len(self.seen))
+        known[known] = self.seen[ids[known]]
+        return np.where(known, ids, 0)
+
+    def spec(self, name: str):
+        from models.layers import InputSpec
+
+        return InputSpec(name, self.kind, self.shape, vocab=len(self.seen) if self.kind == "sequence" else 0)
 
 
-class SnapshotMLP(BaseEstimator):
-    """MLP on dense + embedded categorical inputs; `cycles` cosine cycles, last `snapshots` averaged."""
+def _table_spec(prep: _Tabular):
+    from models.layers import InputSpec
 
-    def __init__(self, task: str = "regression", width: int = 256, depth: int = 2, dropout: float = 0.1,
-                 lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 0, cycles: int = 5,
-                 epochs_per_cycle: int = 10, snapshots: int = 5, min_frequency: int = 3, seed: int = 0,
-                 threads: int = 1):
+    return InputSpec(TABLE, "table", (prep.n_dense,), cardinalities=tuple(prep.cardinalities))
+
+
+class TorchNet(BaseEstimator):
+    """A registered net (`net`, see models.nets.NETS) trained by the one loop; scikit-learn contract.
+
+    `net_params` are the net's own parameters; every other parameter is the loop's (LOOP_PARAMS),
+    None meaning the net type's default. `fit` and the predict methods take `arrays` ({name: rows})
+    for nets that read array inputs."""
+
+    def __init__(self, task: str = "regression", net: str = "mlp", net_params: dict | None = None,
+                 inputs: list | None = None, epochs: int | None = None, batch_size: int | None = None,
+                 drop_last: bool | None = None, optimizer: str | None = None, lr: float | None = None,
+                 weight_decay: float | None = None, momentum: float | None = None, schedule: str | None = None,
+                 cycles: int | None = None, snapshots: int | None = None, early_stopping: int | None = None,
+                 valid_fraction: float | None = None, min_frequency: int | None = None, device: str | None = None,
+                 seed: int | None = None, threads: int = 1):
         self.task = task
-        self.width = width
-        self.depth = depth
-        self.dropout = dropout
+        self.net = net
+        self.net_params = net_params
+        self.inputs = inputs
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
-        self.batch_size = batch_size
+        self.momentum = momentum
+        self.schedule = schedule
         self.cycles = cycles
-        self.epochs_per_cycle = epochs_per_cycle
         self.snapshots = snapshots
+        self.early_stopping = early_stopping
+        self.valid_fraction = valid_fraction
         self.min_frequency = min_frequency
+        self.device = device
         self.seed = seed
         self.threads = threads
 
-    # ---- network -------------------------------------------------------------------------------
-    def _network(self, n_dense: int, cardinalities: list[int], n_out: int):
-        import torch
-        from torch import nn
+    # ---- settings --------------------------------------------------------------------------------
+    def _net_type(self) -> NetType:
+        return get_net(self.net)
 
-        class Net(nn.Module):
-            def __init__(net):
-                super().__init__()
-                net.embeddings = nn.ModuleList(nn.Embedding(c, _embedding_size(c)) for c in cardinalities)
-                size = n_dense + sum(_embedding_size(c) for c in cardinalities)
-                layers: list[nn.Module] = []
-                for _ in range(self.depth):
-                    layers += [nn.Linear(size, self.width), nn.SiLU(), nn.Dropout(self.dropout)]
-                    size = self.width
-                layers.append(nn.Linear(size, n_out))
-                net.body = nn.Sequential(*layers)
+    def _settings(self) -> dict:
+        """Every loop parameter: the given value, else the net type's default, else LOOP_PARAMS'."""
+        loop = self._net_type().loop
+        return {k: (getattr(self, k) if getattr(self, k) is not None else loop.get(k, default))
+                for k, (_t, default, _h) in LOOP_PARAMS.items()}
 
-            def forward(net, dense, codes):
-                parts = [dense] + [emb(codes[:, j]) for j, emb in enumerate(net.embeddings)]
-                return net.body(torch.cat(parts, dim=1))
+    def _net_params(self) -> dict:
+        net = self._net_type()
+        return validate(dict(self.net_params or {}), net.schema, where=f"net {net.name!r}", noun="parameter")
 
-        return Net()
+    def _config(self, n_rows: int = 0) -> LoopConfig:
+        s = self._settings()
+        batch = int(s["batch_size"]) or auto_batch_size(n_rows)
+        return LoopConfig(epochs=int(s["epochs"]), batch_size=batch, drop_last=bool(s["drop_last"]),
+                          optimizer=s["optimizer"], lr=float(s["lr"]), weight_decay=float(s["weight_decay"]),
+                          momentum=float(s["momentum"]), schedule=s["schedule"], cycles=int(s["cycles"]),
+                          snapshots=int(s["snapshots"]), early_stopping=int(s["early_stopping"]),
+                          valid_fraction=float(s["valid_fraction"]), seed=int(s["seed"]), device=s["device"],
+                          threads=int(self.threads))
 
     def _check(self) -> None:
+        """ValueError naming the first bad parameter."""
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        for key in ("width", "depth", "cycles", "epochs_per_cycle", "snapshots", "threads"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)!r}")
-        if int(self.batch_size) < 0:
-            raise ValueError(f"batch_size must be 0 (automatic) or a positive number of rows, got {self.batch_size!r}")
-        if int(self.snapshots) > int(self.cycles):
-            raise ValueError(f"snapshots ({self.snapshots}) cannot exceed cycles ({self.cycles}): "
-                             f"one snapshot is saved per cycle")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if float(self.lr) <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        self._net_type().check(self._net_params())
+        s = self._settings()
+        if int(s["batch_size"]) < 0:
+            raise ValueError(f"batch_size must be 0 (automatic) or a positive number of rows, got {s['batch_size']!r}")
+        self._config(1).check()
 
+    # ---- data --------------------------------------------------------------------------------------
     def _targets(self, y):
         """`y` as the loss wants it: standardised (n, 1) floats, (n, 1) 0/1 floats, or class indices."""
         import torch
@@ -181,16 +254,45 @@ class SnapshotMLP(BaseEstimator):
         codes = torch.from_numpy(np.searchsorted(self.classes_, y).astype(np.int64))
         return codes if self.task == "multiclass" else codes.float().reshape(-1, 1)
 
-    def fit(self, X, y, X_valid=None, y_valid=None, log: Callable[[str], None] | None = None) -> "SnapshotMLP":
-        """Train one run of `cycles` cosine cycles, keeping the weights at the end of each cycle;
-        `log` gets a progress line after a cycle when PROGRESS_S seconds have passed since the last."""
-        import copy
-        import time
+    def _tensors(self, X, arrays: dict | None) -> tuple:
+        """The inputs' tensors in order (the table as numeric + codes)."""
+        import torch
 
+        out: list = []
+        for name in self.inputs_:
+            if name == TABLE:
+                out += [torch.from_numpy(a) for a in self.preps_[name].transform(X)]
+                continue
+            if arrays is None or name not in arrays:
+                raise ValueError(f"the model reads array input {name!r}; pass arrays={{{name!r}: rows}} "
+                                 f"(got {sorted(arrays or {})})")
+            out.append(torch.from_numpy(self.preps_[name].transform(arrays[name], name)))
+        return tuple(out)
+
+    def wants_validation(self) -> bool:
+        """No rows held out by the CV loop: the net trains on every training row it is given and
+        early-stops (`early_stopping`) on its own inner split; X_valid passed anyway is only scored."""
+        return False
+
+    def array_inputs(self, available: dict) -> list[str]:
+        """The array inputs this net reads, of `available` ({name: array}); the CV loop slices only these."""
+        kinds = {TABLE: "table", **{k: array_kind(v) for k, v in available.items()}}
+        return [k for k in choose_inputs(self._net_type(), self._settings()["inputs"], kinds) if k != TABLE]
+
+    # ---- fit / predict -----------------------------------------------------------------------------
+    def wants_validation(self) -> bool:
+        """False: validation rows are only scored into `history_`, they choose nothing (its early stopping
+        holds out `valid_fraction` itself), so the CV loop keeps every training row in X."""
+        return False
+
+    def fit(self, X, y, X_valid=None, y_valid=None, arrays: dict | None = None, arrays_valid: dict | None = None,
+            log: Callable[[str], None] | None = None) -> "TorchNet":
+        """Train on the rows of X (and of each array in `arrays`); X_valid rows are only scored per
+        cycle into `history_`. `log` gets a progress line at most every ten seconds."""
         import torch
 
         self._check()
-        torch.set_num_threads(int(self.threads))
+        net_type, net_params = self._net_type(), self._net_params()
         y = np.asarray(y)
         if self.task == "regression":
             self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
@@ -199,108 +301,131 @@ class SnapshotMLP(BaseEstimator):
             self.classes_ = np.unique(y)
             n_out = 1 if self.task == "binary" else len(self.classes_)
             loss_fn = torch.nn.BCEWithLogitsLoss() if self.task == "binary" else torch.nn.CrossEntropyLoss()
-        self.prep_ = _Tabular(int(self.min_frequency)).fit(X)
-        dense, codes = (torch.from_numpy(a) for a in self.prep_.transform(X))
+        available = {TABLE: "table", **{k: array_kind(v) for k, v in (arrays or {}).items()}}
+        self.inputs_ = choose_inputs(net_type, self._settings()["inputs"], available)
+        self.preps_ = {name: _Tabular(int(self._settings()["min_frequency"])).fit(X) if name == TABLE
+                       else _ArrayInput().fit(arrays[name]) for name in self.inputs_}
+        specs = [_table_spec(prep) if name == TABLE else prep.spec(name) for name, prep in self.preps_.items()]
+        tensors = self._tensors(X, arrays)
         target = self._targets(y)
-        torch.manual_seed(int(self.seed))
-        generator = torch.Generator().manual_seed(int(self.seed))
-        net = self._network(self.prep_.n_dense, self.prep_.cardinalities, n_out)
-        optimiser = torch.optim.AdamW(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
-        n = len(target)
-        batch = min(int(self.batch_size) or auto_batch_size(n), n)
-        self.batch_size_ = batch
-        steps = max(1, n // batch)  # drop the last partial batch: tiny batches make noisy steps
-        per_cycle = steps * int(self.epochs_per_cycle)
         valid = None
-        if X_valid is not None and y_valid is not None:
-            valid = (*(torch.from_numpy(a) for a in self.prep_.transform(X_valid)), np.asarray(y_valid))
-        self.snapshots_, self.history_ = [], []
-        started = last_report = time.perf_counter()
-        for cycle in range(int(self.cycles)):
-            net.train()
-            total, step = 0.0, 0
-            for _ in range(int(self.epochs_per_cycle)):
-                order = torch.randperm(n, generator=generator)
-                for b in range(steps):
-                    rows = order[b * batch:(b + 1) * batch]
-                    for group in optimiser.param_groups:  # cosine annealing within the cycle
-                        group["lr"] = 0.5 * float(self.lr) * (1.0 + math.cos(math.pi * step / per_cycle))
-                    optimiser.zero_grad(set_to_none=True)
-                    loss = loss_fn(net(dense[rows], codes[rows]), target[rows])
-                    loss.backward()
-                    optimiser.step()
-                    total += loss.item()
-                    step += 1
-            self.snapshots_.append(copy.deepcopy(net.state_dict()))
-            record = {"cycle": cycle + 1, "train_loss": total / max(step, 1)}
-            if valid is not None:
-                record["valid_loss"] = self._loss(net, valid, loss_fn)
-            self.history_.append(record)
-            now = time.perf_counter()
-            if log is not None and now - last_report >= PROGRESS_S and cycle + 1 < int(self.cycles):
-                valid_text = f", valid loss {record['valid_loss']:.4f}" if "valid_loss" in record else ""
-                log(f"cycle {cycle + 1}/{self.cycles}, train loss {record['train_loss']:.4f}{valid_text} "
-                    f"({now - started:.0f}s)")
-                last_report = now
-        self.snapshots_ = self.snapshots_[-int(self.snapshots):]
+        if X_valid is not None and y_valid is not None and all(n == TABLE or n in (arrays_valid or {})
+                                                              for n in self.inputs_):
+            valid = (self._tensors(X_valid, arrays_valid), self._targets(y_valid))
+        bucket = None
+        if net_type.bucket:
+            seq = next(i for i, s in enumerate(specs) if s.kind == "sequence")
+            position = sum(s.n_tensors for s in specs[:seq])
+            bucket = (tensors[position] != 0).sum(1)
+        cfg = self._config(len(target))
+        fitted = train(lambda: net_type.build(specs, n_out, net_params), tensors, target, loss_fn, cfg,
+                       valid=valid, bucket=bucket, log=log)
+        self.net_, self.snapshots_, self.history_ = fitted.net, fitted.snapshots, fitted.history
+        self.batch_size_, self.iterations_, self.device_ = fitted.batch_size, fitted.iterations, fitted.device
+        self.best_epoch_ = fitted.best_epoch
         self.n_out_ = n_out
         return self
 
-    def _loss(self, net, valid, loss_fn) -> float:
-        import torch
-
-        dense, codes, y = valid
-        net.eval()
-        with torch.no_grad():
-            return float(loss_fn(net(dense, codes), self._targets(y)))
-
-    def _outputs(self, X) -> np.ndarray:
-        """The snapshots' mean prediction: probabilities (n, k) or standardised-back values (n,)."""
+    def _outputs(self, X, arrays: dict | None) -> np.ndarray:
+        """The snapshots' mean prediction: probabilities (n, k) or values in the target's scale (n, 1)."""
         import torch
 
         torch.set_num_threads(int(self.threads))
-        dense, codes = (torch.from_numpy(a) for a in self.prep_.transform(X))
-        net = self._network(self.prep_.n_dense, self.prep_.cardinalities, self.n_out_)
-        net.eval()
-        out = np.zeros((len(dense), self.n_out_ if self.task != "binary" else 2))
-        with torch.no_grad():
-            for state in self.snapshots_:
-                net.load_state_dict(state)
-                raw = torch.cat([net(dense[i:i + 8192], codes[i:i + 8192]) for i in range(0, len(dense), 8192)])
-                if self.task == "regression":
-                    out += raw.double().numpy() * self.y_std_ + self.y_mean_
-                elif self.task == "binary":
-                    p = torch.sigmoid(raw.double()).numpy()[:, 0]
-                    out += np.column_stack([1.0 - p, p])
-                else:
-                    out += torch.softmax(raw.double(), dim=1).numpy()
-        return out / len(self.snapshots_)
+        if self.task == "regression":
+            def to_numpy(raw):
+                return raw.double().numpy() * self.y_std_ + self.y_mean_
+        elif self.task == "binary":
+            def to_numpy(raw):
+                p = torch.sigmoid(raw.double()).numpy()[:, 0]
+                return np.column_stack([1.0 - p, p])
+        else:
+            def to_numpy(raw):
+                return torch.softmax(raw.double(), dim=1).numpy()
+        return predict(self.net_, self._tensors(X, arrays), self.snapshots_, to_numpy, device=self.device_)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, arrays: dict | None = None) -> np.ndarray:
         """Values (regression) or the most probable class."""
-        out = self._outputs(X)
+        out = self._outputs(X, arrays)
         return out[:, 0] if self.task == "regression" else self.classes_[out.argmax(axis=1)]
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, arrays: dict | None = None) -> np.ndarray:
         """Class probabilities averaged over the snapshots, columns in `classes_` order."""
         if self.task == "regression":
             raise AttributeError("a regression model has no predict_proba")
         if self.task == "binary" and len(self.classes_) == 1:  # a training set with one class
             return np.ones((len(X), 1))
-        return self._outputs(X)
+        return self._outputs(X, arrays)
 
 
-def build(name: str, spec: dict, ctx: ModelContext) -> Any:
-    """The template SnapshotMLP for a `type = "mlp"` table (task and threads come from the pipeline)."""
+# ---- model types ---------------------------------------------------------------------------------
+def _build(name: str, spec: dict, ctx: ModelContext, net: str) -> TorchNet:
+    """The template TorchNet for a model table (task and threads come from the pipeline); every
+    problem -- a parameter, the inputs the competition lacks, a layer, the device -- is a UserError."""
+    from models.layers import InputSpec, LayerError
+
     params = dict(spec.get("params", {}))
-    for key in ("task", "threads"):
+    for key in _PIPELINE_KEYS:
         if key in params:
             raise UserError(f"models.{name}.params.{key} is set by the pipeline ([competition] task, "
                             f"[runtime] threads); remove it")
-    check_init_params(SnapshotMLP, params, where=f"models.{name}.params")
-    model = SnapshotMLP(task=ctx.task.task, threads=ctx.threads, **params)
+    if "epochs_per_cycle" in params:
+        raise UserError(f"models.{name}.params.epochs_per_cycle was replaced by epochs, the total over all cycles "
+                        f"(cycles x epochs_per_cycle); set epochs = {int(params.get('cycles', 5)) * int(params['epochs_per_cycle'])}")
+    net_type = get_net(net)
+    schema = {k: (t, net_type.loop.get(k, d), h) for k, (t, d, h) in LOOP_PARAMS.items()}
+    values = validate(params, {**schema, **net_type.schema}, where=f"models.{name}.params", noun="parameter",
+                      choices=_CHOICES, minimum={**_MINIMUM, **net_type.minimum})
+    net_params = {k: values.pop(k) for k in net_type.schema}
+    model = TorchNet(task=ctx.task.task, net=net, net_params=net_params, threads=ctx.threads, **values)
     try:
         model._check()
+        resolve_device(values["device"])
+    except ValueError as exc:
+        raise UserError(f"models.{name}.params: {exc}") from None
+    arrays = {k: np.asarray(tr) for k, (tr, _te) in (ctx.arrays or {}).items()}
+    try:
+        chosen = choose_inputs(net_type, values["inputs"], {TABLE: "table", **{k: array_kind(a) for k, a in arrays.items()}})
+    except ValueError as exc:
+        raise UserError(f"models.{name}: {exc}") from None
+    if net == "factory":
+        from core.params import import_object
+
+        import_object(net_params["factory"], where=f"models.{name}.params.factory")
+        return model
+    specs = [InputSpec(TABLE, "table", (1,)) if k == TABLE else _ArrayInput().fit(arrays[k][:1000]).spec(k)
+             for k in chosen]
+    for i, k in enumerate(chosen):  # the vocabulary of a sequence: every id in train (a sample sets the shape)
+        if specs[i].kind == "sequence":
+            specs[i] = InputSpec(k, "sequence", specs[i].shape, vocab=int(arrays[k].max(initial=0)) + 1)
+    try:  # build the net once now, so that a layer list that cannot work stops before any training
+        net_type.build(specs, max(ctx.task.n_outputs, 1), net_params)
+    except LayerError as exc:
+        raise UserError(f"models.{name}.params.{exc}") from None
     except ValueError as exc:
         raise UserError(f"models.{name}.params: {exc}") from None
     return model
+
+
+def build_mlp(name: str, spec: dict, ctx: ModelContext) -> TorchNet:
+    """`type = "mlp"`: the MLP on the feature table."""
+    return _build(name, spec, ctx, "mlp")
+
+
+def build_net(name: str, spec: dict, ctx: ModelContext) -> TorchNet:
+    """`type = "net"`: a layer list (`layers`, Keras' Sequential) or a module factory (`factory`, the functional style)."""
+    params = spec.get("params", {})
+    if ("layers" in params) == ("factory" in params):
+        raise UserError(f"models.{name}: type = 'net' needs params.layers = [...] (a layer list, e.g. "
+                        f"[{{ type = \"dense\", units = 256 }}]) or params.factory = 'package.module:function' "
+                        f"(a module factory), one of the two")
+    return _build(name, spec, ctx, "factory" if "factory" in params else "sequential")
+
+
+def build_densenet(name: str, spec: dict, ctx: ModelContext) -> TorchNet:
+    """`type = "densenet"`: DenseNet-BC on the pixel-grid image array."""
+    return _build(name, spec, ctx, "densenet")
+
+
+def build_rnn(name: str, spec: dict, ctx: ModelContext) -> TorchNet:
+    """`type = "rnn"`: embedding, bidirectional GRU/LSTM and attention on a token sequence array."""
+    return _build(name, spec, ctx, "rnn")

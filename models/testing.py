@@ -8,6 +8,12 @@ readable and left untouched by `fit`, a fresh clone per fold, `fit` returning se
 input alone, predictions of the right shape (probability rows summing to 1 for classification),
 row-wise predictions (a row's prediction does not depend on the other rows predicted with it), and
 validation rows accepted when `fit` names `X_valid` and `y_valid`.
+
+A model that reads array inputs (images, token sequences) names `arrays` in `fit` and in its predict
+methods; it is checked with `arrays` ({name: array with one row per row of X}, default `make_arrays`):
+fit gets the training rows' slices only, predictions the predicted rows' slices.
+
+    check_model(MyCNN(), "multiclass", arrays={"image": images})
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from models._cv import fit_model, predict_model
+from models._cv import fit_model, predict_model, takes_arrays
 from core.params import init_params
 
 
@@ -62,6 +68,30 @@ def make_data(task: Any, *, n: int = 300, seed: int = 0, categorical: bool = Fal
     return X, np.asarray(y)
 
 
+def make_arrays(y: np.ndarray, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Learnable array inputs for encoded targets `y` (like the features stage's): "image", (n, 1, 8, 8)
+    floats with a bright column whose position follows the target, and "tokens", (n, 12) pre-padded
+    token ids (0 = padding) in which a target-dependent token appears among random ones."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    n = len(y)
+    level = (y.astype(np.int64) if np.issubdtype(y.dtype, np.integer)
+             else np.digitize(y, np.quantile(y, [1 / 3, 2 / 3])))  # regression: three target levels
+    image = rng.normal(0.0, 0.3, size=(n, 1, 8, 8)).astype(np.float32)
+    image[np.arange(n), 0, :, 1 + 2 * (level % 3)] += 1.0
+    tokens = np.zeros((n, 12), dtype=np.int32)
+    for i in range(n):
+        length = int(rng.integers(3, 13))
+        row = rng.integers(10, 40, size=length)
+        row[rng.integers(0, length)] = 2 + level[i] % 8
+        tokens[i, 12 - length:] = row
+    return {"image": image, "tokens": tokens}
+
+
+def _rows(arrays: dict | None, rows) -> dict | None:
+    return None if arrays is None else {k: v[rows] for k, v in arrays.items()}
+
+
 def _params(model: Any) -> dict:
     if hasattr(model, "get_params"):
         return model.get_params(deep=False)
@@ -78,11 +108,13 @@ def _same(a: Any, b: Any) -> bool:
         return a is b or a == b
 
 
-def check_model(model: Any, task: Any, *, X=None, y=None, needs_proba: bool = True) -> None:
+def check_model(model: Any, task: Any, *, X=None, y=None, arrays: dict | None = None,
+                needs_proba: bool = True) -> None:
     """Check `model` (an unfitted estimator) against the plug-in contract; raise ModelCheckError if broken.
 
     `task` is "binary", "multiclass", "regression" or a TaskInfo; `X`, `y` (encoded labels) default
-    to a small synthetic table from `make_data`."""
+    to a small synthetic table from `make_data`; `arrays` (for a fit that names `arrays`) default to
+    `make_arrays(y)`."""
     from sklearn.base import clone
 
     info = _task_info(task)
@@ -94,6 +126,18 @@ def check_model(model: Any, task: Any, *, X=None, y=None, needs_proba: bool = Tr
             problems.append(f"has no {method}() method")
     if info.is_classification and needs_proba and not hasattr(model, "predict_proba"):
         problems.append("has no predict_proba(), which classification with a probability metric needs")
+    reads_arrays = takes_arrays(model)
+    if reads_arrays:
+        for method in ("predict", "predict_proba"):
+            if callable(getattr(model, method, None)) and "arrays" not in init_params(getattr(model, method))[0]:
+                problems.append(f"fit() takes arrays but {method}() does not; give it an `arrays=None` parameter "
+                                f"(the predicted rows' array inputs)")
+        arrays = make_arrays(y) if arrays is None else arrays
+        for key, value in arrays.items():
+            if len(value) != len(X):
+                problems.append(f"array {key!r} has {len(value)} rows, X has {len(X)}; pass one row per row of X")
+    else:
+        arrays = None
     if problems:
         raise ModelCheckError(_message(model, problems))
 
@@ -108,9 +152,11 @@ def check_model(model: Any, task: Any, *, X=None, y=None, needs_proba: bool = Tr
                             f"argument unchanged under its own name")
     cut = int(len(X) * 0.8)
     X_tr, y_tr, X_va, y_va = X.iloc[:cut], y[:cut], X.iloc[cut:], y[cut:]
+    a_tr, a_va = _rows(arrays, slice(None, cut)), _rows(arrays, slice(cut, None))
     X_copy = X_tr.copy()
+    a_copy = {k: np.array(v, copy=True) for k, v in (a_tr or {}).items()}
     try:
-        returned = fit_model(fresh, X_tr, y_tr, X_va, y_va)
+        returned = fit_model(fresh, X_tr, y_tr, X_va, y_va, arrays=a_tr, arrays_valid=a_va)
     except Exception as exc:  # noqa: BLE001
         raise ModelCheckError(_message(model, [*problems, f"fit() failed ({type(exc).__name__}: {exc})"])) from None
     if returned is not fresh:
@@ -122,16 +168,19 @@ def check_model(model: Any, task: Any, *, X=None, y=None, needs_proba: bool = Tr
                             f"keep parameters as given and store fitted state in attributes ending in '_'")
     if not X_copy.equals(X_tr):
         problems.append("fit() modified its input X; work on a copy")
-    problems += _check_predictions(fresh, info, X_va, needs_proba)
+    if any(not np.array_equal(a_copy[k], a_tr[k]) for k in a_copy):
+        problems.append("fit() modified its input arrays; work on a copy")
+    problems += _check_predictions(fresh, info, X_va, needs_proba, a_va)
     if problems:
         raise ModelCheckError(_message(model, problems))
 
 
-def _check_predictions(model: Any, info, X_va, needs_proba: bool) -> list[str]:
+def _check_predictions(model: Any, info, X_va, needs_proba: bool, arrays: dict | None = None) -> list[str]:
     problems = []
     try:
         if info.is_classification and hasattr(model, "predict_proba"):
-            proba = np.asarray(model.predict_proba(X_va), dtype=float)
+            extra = {} if arrays is None else {"arrays": arrays}
+            proba = np.asarray(model.predict_proba(X_va, **extra), dtype=float)
             k = len(getattr(model, "classes_", range(info.n_classes)))
             if proba.shape != (len(X_va), k):
                 problems.append(f"predict_proba() returned shape {proba.shape}; expected ({len(X_va)}, {k}): "
@@ -142,7 +191,7 @@ def _check_predictions(model: Any, info, X_va, needs_proba: bool) -> list[str]:
                 if not np.allclose(proba.sum(axis=1), 1.0, atol=1e-6):
                     worst = float(np.abs(proba.sum(axis=1) - 1).max())
                     problems.append(f"predict_proba() rows do not sum to 1 (off by up to {worst:.3g}); normalise them")
-        pred = predict_model(model, X_va, info, needs_proba=needs_proba)
+        pred = predict_model(model, X_va, info, needs_proba=needs_proba, arrays=arrays)
     except Exception as exc:  # noqa: BLE001
         return [*problems, f"prediction failed ({type(exc).__name__}: {exc})"]
     if problems:
@@ -152,7 +201,8 @@ def _check_predictions(model: Any, info, X_va, needs_proba: bool) -> list[str]:
         return [f"predictions have shape {pred.shape}; expected {expected}"]
     if not np.isfinite(pred).all():
         return ["predictions contain NaN or infinity"]
-    half = predict_model(model, X_va.iloc[: len(X_va) // 2], info, needs_proba=needs_proba)
+    half = predict_model(model, X_va.iloc[: len(X_va) // 2], info, needs_proba=needs_proba,
+                         arrays=_rows(arrays, slice(None, len(X_va) // 2)))
     if not np.allclose(half, pred[: len(X_va) // 2], rtol=1e-5, atol=1e-8):
         problems.append("a row's prediction depends on the other rows predicted with it; predict row by row")
     return problems

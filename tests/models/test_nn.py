@@ -1,5 +1,5 @@
-"""The torch snapshot-ensemble MLP: it learns, averages its snapshots, ignores validation rows for
-fitting, is reproducible, and runs under the pipeline's CV like any other model."""
+"""The torch snapshot-ensemble MLP (type = "mlp", on the one training loop): it learns, averages its
+snapshots, ignores validation rows for fitting, is reproducible, and runs under the pipeline's CV."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import pytest
 from sklearn.metrics import r2_score, roc_auc_score
 
 from models import ModelContext, build_model, train_cv
-from models.nn import SnapshotMLP
 from models.testing import make_data
 from core.errors import UserError
 from core.metrics import get_metric
-from core.tasks import TaskInfo
+from core.tasks import TASKS, TaskInfo
 
-SMALL = {"cycles": 3, "epochs_per_cycle": 4, "snapshots": 3, "width": 64}
+SMALL = {"cycles": 3, "epochs": 12, "snapshots": 3, "width": 64}
+
+
+def SnapshotMLP(task: str, **params):
+    """The template the pipeline builds for [models.m] type = "mlp", params = `params`."""
+    info = TaskInfo(task, (0, 1, 2) if task == "multiclass" else (0, 1) if task == "binary" else ())
+    return build_model("m", {"type": "mlp", "params": params}, ModelContext(info, get_metric(TASKS[task].default_metric)))
 
 
 def _split(task: str, n: int = 600):
@@ -42,7 +47,7 @@ def test_binary_learns_the_signal_and_its_probabilities_are_valid():
 def test_prediction_is_the_mean_of_the_kept_snapshots():
     X, y, X_va, _ = _split("regression")
     model = SnapshotMLP("regression", **{**SMALL, "snapshots": 2}).fit(X, y)
-    assert len(model.snapshots_) == 2 and len(model.history_) == 3  # one snapshot per cycle, last 2 kept
+    assert len(model.snapshots_) == 2 and len(model.history_) == 12  # one snapshot per cycle, last 2 kept
     together = model.predict(X_va)
     kept = list(model.snapshots_)
     singles = []
@@ -67,7 +72,7 @@ def test_validation_rows_are_scored_but_never_used_for_fitting():
     blind = SnapshotMLP("regression", **SMALL).fit(X, y)
     watched = SnapshotMLP("regression", **SMALL).fit(X, y, X_valid=X_va, y_valid=y_va)
     assert np.array_equal(blind.predict(X_va), watched.predict(X_va))
-    assert all("valid_loss" in h for h in watched.history_)
+    assert [h["epoch"] for h in watched.history_ if "valid_loss" in h] == [4, 8, 12]  # scored after each cycle
     assert watched.history_[-1]["train_loss"] < watched.history_[0]["train_loss"]
 
 
@@ -83,7 +88,7 @@ def test_unseen_categories_and_missing_values_are_handled():
 
 
 def test_trains_under_the_pipelines_cv_on_titanic(titanic):
-    spec = {"type": "mlp", "params": {"cycles": 2, "epochs_per_cycle": 5, "snapshots": 2}}
+    spec = {"type": "mlp", "params": {"cycles": 2, "epochs": 10, "snapshots": 2}}
     res = train_cv("mlp", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task,
                    titanic.metric, log=lambda m: None)
     assert res.oof.shape == (len(titanic.y),) and res.test.shape == (len(titanic.X_test),)
@@ -95,6 +100,10 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
     ({"widht": 64}, "did you mean 'width'"),
     ({"threads": 4}, "set by the pipeline"),
     ({"dropout": 1.5}, "dropout must be in [0, 1)"),
+    ({"cycles": 2, "epochs_per_cycle": 3}, "epochs_per_cycle was replaced by epochs, the total over all cycles "
+                                           "(cycles x epochs_per_cycle); set epochs = 6"),
+    ({"optimizer": "adam"}, "has 'adam', expected one of 'adamw', 'sgd'"),
+    ({"early_stopping": 5}, "set snapshots = 1 or early_stopping = 0"),
 ])
 def test_bad_parameters_are_one_clear_line(params, message):
     ctx = ModelContext(TaskInfo("regression"), get_metric("rmse"))
@@ -104,18 +113,19 @@ def test_bad_parameters_are_one_clear_line(params, message):
 
 
 def test_long_training_reports_progress_through_the_cv_log(monkeypatch):
-    import models.nn
+    import models._loop
 
-    monkeypatch.setattr(models.nn, "PROGRESS_S", 0.0)  # report after every cycle
+    monkeypatch.setattr(models._loop, "PROGRESS_S", 0.0)  # report after every epoch
     X, y, _, _ = _split("regression", n=200)
     lines: list[str] = []
     folds = np.arange(len(y)) % 2
     train_cv("net", {"type": "mlp", "params": SMALL}, X, y, X.iloc[:5], folds, TaskInfo("regression"),
              get_metric("rmse"), log=lines.append)
-    progress = [line for line in lines if "cycle" in line]
-    assert progress[0].startswith("[cv] net fold 0: cycle 1/3, train loss ")
-    assert "valid loss" in progress[0]
-    assert len(progress) == 2 * 2  # cycles 1 and 2 of 3 in each of the 2 folds (the fold line closes cycle 3)
+    progress = [line for line in lines if "epoch" in line]
+    # 75 training rows per fold: one batch of 75 per epoch
+    assert progress[0].startswith("[cv] net fold 0: epoch 1/12 (1 iteration of 75 rows), lr 0.003, train loss ")
+    assert "valid loss" in progress[3]  # epoch 4 ends the first cycle: the fold's validation rows are scored
+    assert len(progress) == 11 * 2  # epochs 1..11 of 12 in each of the 2 folds (the fold line closes epoch 12)
 
 
 def test_automatic_batch_size_grows_with_the_data():

@@ -1,0 +1,311 @@
+"""The one training loop every torch model uses: mini-batches, optimiser, learning-rate schedule,
+snapshot ensembles, optional early stopping on an inner split, device and threads.
+
+    fitted = train(build_net, (x,), target, loss_fn, LoopConfig(epochs=20, cycles=4, snapshots=4))
+    out = predict(fitted.net, (x_new,), fitted.snapshots, to_numpy)
+
+An epoch is ceil(rows / batch_size) iterations over a fresh shuffle (`drop_last`: rows // batch_size
+full batches, the last partial batch dropped). The learning rate is set before every iteration by
+the schedule (`SCHEDULES`); the `cosine` one is the snapshot schedule of Huang et al. 2017:
+
+    lr(t) = lr0 / 2 * (cos(pi * (t mod ceil(T / M)) / ceil(T / M)) + 1)
+
+with T the total iterations and M = `cycles`; the weights at the end of each cycle are a snapshot and
+prediction averages the last `snapshots` of them (M models for the price of one training run; M = 1
+is plain cosine annealing). With `early_stopping` = P > 0, a `valid_fraction` of the training rows
+is held out (an inner split: never the fold's validation rows, so an OOF score stays honest),
+training stops after P epochs without a better loss on it, and the best epoch's weights are kept.
+
+Seeded: the same seed, data and thread count give the same weights on CPU (`torch.manual_seed` for
+initialisation and dropout, a separate generator for the shuffles).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+PROGRESS_S = 10.0  # at most one progress line per this many seconds of training
+BUCKET_BATCHES = 20  # `bucket`: rows are sorted by length within windows of this many batches
+DEVICES = ("auto", "cpu", "cuda")
+
+
+# ---- registries --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Optimizer:
+    """An optimiser choice: `make(parameters, config)` -> a torch optimiser."""
+
+    name: str
+    doc: str
+    make: Callable[[Any, "LoopConfig"], Any]
+
+
+def _adamw(parameters, cfg: "LoopConfig"):
+    import torch
+
+    return torch.optim.AdamW(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _sgd(parameters, cfg: "LoopConfig"):
+    import torch
+
+    return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                           nesterov=cfg.momentum > 0)
+
+
+OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in [
+    Optimizer("adamw", "AdamW (decoupled weight decay)", _adamw),
+    Optimizer("sgd", "SGD with Nesterov momentum (`momentum`, 0 = plain SGD)", _sgd),
+]}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A learning-rate schedule within one cycle: `lr(lr0, i, L)` at iteration i of a cycle of L."""
+
+    name: str
+    doc: str
+    lr: Callable[[float, int, int], float]
+
+
+SCHEDULES: dict[str, Schedule] = {s.name: s for s in [
+    Schedule("cosine", "cosine annealing from lr to 0 in each cycle, restarted per cycle (snapshot ensembles)",
+             lambda lr0, i, L: 0.5 * lr0 * (1.0 + math.cos(math.pi * i / L))),
+    Schedule("linear", "linear decay from lr to 0 in each cycle", lambda lr0, i, L: lr0 * (1.0 - i / L)),
+    Schedule("constant", "lr throughout", lambda lr0, i, L: lr0),
+]}
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU -> ValueError."""
+    import torch
+
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    has_gpu = torch.cuda.is_available()
+    if device == "cuda" and not has_gpu:
+        raise ValueError(f"device = 'cuda' but torch {torch.__version__} sees no GPU (torch.cuda.is_available() "
+                         f"is False); install a CUDA build of torch (README: GPU) or set device = 'auto'")
+    return "cuda" if device == "auto" and has_gpu else ("cpu" if device == "auto" else device)
+
+
+# ---- the loop ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoopConfig:
+    """How to train: every field is a model parameter of the same name (see README, neural nets)."""
+
+    epochs: int = 50
+    batch_size: int = 128
+    drop_last: bool = False
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    cycles: int = 1
+    snapshots: int = 1
+    early_stopping: int = 0
+    valid_fraction: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+
+    def check(self) -> None:
+        """ValueError naming the first bad setting."""
+        for key in ("epochs", "batch_size", "cycles", "snapshots", "threads"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.snapshots > self.cycles:
+            raise ValueError(f"snapshots ({self.snapshots}) cannot exceed cycles ({self.cycles}): "
+                             f"one snapshot is saved per cycle")
+        if self.cycles > self.epochs * 1000:
+            raise ValueError(f"cycles ({self.cycles}) is more than the iterations can hold; lower it")
+        if float(self.lr) <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if float(self.weight_decay) < 0 or not 0.0 <= float(self.momentum) < 1.0:
+            raise ValueError(f"weight_decay must be >= 0 and momentum in [0, 1), got {self.weight_decay!r}, "
+                             f"{self.momentum!r}")
+        if int(self.early_stopping) < 0:
+            raise ValueError(f"early_stopping must be 0 (off) or a patience in epochs, got {self.early_stopping!r}")
+        if self.early_stopping and self.snapshots > 1:
+            raise ValueError(f"early_stopping keeps one epoch's weights, snapshots ({self.snapshots}) average "
+                             f"several; set snapshots = 1 or early_stopping = 0")
+        if not 0.0 < float(self.valid_fraction) <= 0.5:
+            raise ValueError(f"valid_fraction must be in (0, 0.5], got {self.valid_fraction!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+
+@dataclass
+class Fitted:
+    """A trained net: the module, the kept snapshots (state dicts on the CPU) and per-epoch history."""
+
+    net: Any
+    snapshots: list[dict]
+    history: list[dict] = field(default_factory=list)
+    iterations: int = 0  # per epoch
+    batch_size: int = 0
+    device: str = "cpu"
+    best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
+
+
+def iterations_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
+    """ceil(n / batch_size), or n // batch_size full batches with `drop_last` (at least 1)."""
+    batch = min(batch_size, n)
+    return max(1, n // batch) if drop_last else -(-n // batch)
+
+
+def learning_rate(cfg: LoopConfig, t: int, total_steps: int) -> float:
+    """The learning rate of iteration t (0-based) of `total_steps`: the schedule at position
+    t mod ceil(T / M) of a cycle of ceil(T / M) iterations (M = cfg.cycles)."""
+    per_cycle = -(-total_steps // int(cfg.cycles))
+    return SCHEDULES[cfg.schedule].lr(float(cfg.lr), t % per_cycle, per_cycle)
+
+
+def _batches(order, n: int, batch: int, steps: int, drop_last: bool):
+    """The epoch's row batches from a shuffled order: full batches (drop_last) or `steps` even chunks."""
+    import torch
+
+    if drop_last:
+        return [order[b * batch:(b + 1) * batch] for b in range(steps)]
+    return list(torch.tensor_split(order, steps))
+
+
+def _bucketed(order, key, batch: int):
+    """`order` with rows sorted by `key` within windows of BUCKET_BATCHES batches (batches of similar
+    length train a packed RNN several times faster); the batches are then shuffled again."""
+    import torch
+
+    window = batch * BUCKET_BATCHES
+    parts = [chunk[torch.argsort(key[chunk], stable=True)] for chunk in torch.split(order, window)]
+    return torch.cat(parts)
+
+
+def _snapshot(net) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
+
+
+def _loss_on(net, inputs: tuple, target, loss_fn, device: str, chunk: int = 4096) -> float:
+    """Mean loss over rows (evaluation mode, no gradient), in chunks."""
+    import torch
+
+    was_training = net.training
+    net.eval()
+    total, n = 0.0, len(target)
+    with torch.no_grad():
+        for i in range(0, n, chunk):
+            batch = tuple(x[i:i + chunk].to(device) for x in inputs)
+            y = target[i:i + chunk].to(device)
+            total += float(loss_fn(net(*batch), y)) * len(y)
+    net.train(was_training)
+    return total / max(n, 1)
+
+
+def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: LoopConfig, *,
+          valid: tuple | None = None, bucket=None, log: Callable[[str], None] | None = None) -> Fitted:
+    """Train the net `build_net()` (called after seeding) on the row-aligned tensors `inputs` and `target`.
+
+    `valid` = (inputs, target): rows that are only scored, after each cycle (`history`'s
+    `valid_loss`); they never choose an epoch or snapshot. `bucket`: a per-row length; batches then
+    hold rows of similar length. `log` gets one progress line at most every PROGRESS_S seconds."""
+    import torch
+
+    cfg.check()
+    torch.set_num_threads(int(cfg.threads))
+    device = resolve_device(cfg.device)
+    torch.manual_seed(int(cfg.seed))
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    net = build_net().to(device)
+    optimiser = OPTIMIZERS[cfg.optimizer].make(net.parameters(), cfg)
+    inner = None
+    if cfg.early_stopping:
+        rng = np.random.default_rng(int(cfg.seed))
+        perm = torch.from_numpy(rng.permutation(len(target)))
+        cut = max(1, int(round(len(target) * float(cfg.valid_fraction))))
+        held, kept = perm[:cut], perm[cut:]
+        inner = (tuple(x[held] for x in inputs), target[held])
+        inputs, target = tuple(x[kept] for x in inputs), target[kept]
+        bucket = bucket[kept] if bucket is not None else None
+    n = len(target)
+    inputs = tuple(x.to(device) for x in inputs)
+    target = target.to(device)
+    batch = min(int(cfg.batch_size), n)
+    steps = iterations_per_epoch(n, batch, cfg.drop_last)
+    total_steps = steps * int(cfg.epochs)
+    per_cycle = -(-total_steps // int(cfg.cycles))  # ceil(T / M) iterations per cycle
+    snapshots: list[dict] = []
+    history: list[dict] = []
+    best = (math.inf, None, None)  # early stopping: (inner loss, epoch, weights)
+    started = last_report = time.perf_counter()
+    t = 0
+    lr = float(cfg.lr)
+    for epoch in range(1, int(cfg.epochs) + 1):
+        net.train()
+        order = torch.randperm(n, generator=generator)
+        if bucket is not None:
+            order = _bucketed(order, bucket, batch)
+        batches = _batches(order, n, batch, steps, cfg.drop_last)
+        if bucket is not None:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        cycle_ended = False
+        for rows in batches:
+            lr = learning_rate(cfg, t, total_steps)
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+            optimiser.zero_grad(set_to_none=True)
+            rows = rows.to(device)
+            loss = loss_fn(net(*(x[rows] for x in inputs)), target[rows])
+            loss.backward()
+            optimiser.step()
+            total += loss.detach()
+            t += 1
+            if t % per_cycle == 0 or t == total_steps:  # the end of a cycle: a snapshot
+                snapshots.append(_snapshot(net))
+                cycle_ended = True
+        record: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": float(total) / len(batches)}
+        if inner is not None:
+            record["inner_loss"] = _loss_on(net, *inner, loss_fn, device)
+            if record["inner_loss"] < best[0]:
+                best = (record["inner_loss"], epoch, _snapshot(net))
+        if valid is not None and (cycle_ended or epoch == cfg.epochs):
+            record["valid_loss"] = _loss_on(net, *valid, loss_fn, device)
+        history.append(record)
+        if inner is not None and epoch - best[1] >= int(cfg.early_stopping):
+            break
+        now = time.perf_counter()
+        if log is not None and now - last_report >= PROGRESS_S and epoch < cfg.epochs:
+            extra = "".join(f", {k.replace('_', ' ')} {record[k]:.4f}" for k in ("inner_loss", "valid_loss")
+                            if k in record)
+            log(f"epoch {epoch}/{cfg.epochs} ({steps} iteration{'s' * (steps != 1)} of {batch} rows), lr {lr:.3g}, "
+                f"train loss {record['train_loss']:.4f}{extra} ({now - started:.0f}s)")
+            last_report = now
+    if inner is not None:
+        kept = [best[2]]
+    else:
+        kept = snapshots[-int(cfg.snapshots):]
+    return Fitted(net, kept, history, steps, batch, device, best[1] if inner is not None else None)
+
+
+def predict(net, inputs: tuple, snapshots: list[dict], to_numpy: Callable[[Any], np.ndarray], *,
+            device: str = "cpu", chunk: int = 8192) -> np.ndarray:
+    """The mean over `snapshots` of `to_numpy(raw net outputs)` for the rows of `inputs` (eval mode)."""
+    import torch
+
+    net.eval()
+    out: Any = 0.0
+    n = len(inputs[0])
+    with torch.no_grad():
+        for state in snapshots:
+            net.load_state_dict(state)
+            raw = torch.cat([net(*(x[i:i + chunk].to(device) for x in inputs)) for i in range(0, n, chunk)])
+            out = out + to_numpy(raw.cpu())
+    return out / len(snapshots)

@@ -1,0 +1,138 @@
+"""The one training loop: the snapshot schedule's formula, snapshots per cycle, early stopping on an
+inner split only, iterations per epoch, progress lines, devices and seeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from models import _loop
+from models._loop import LoopConfig, iterations_per_epoch, learning_rate, resolve_device, train
+
+
+def _data(n: int = 200, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = (x[:, :1] * 2.0 - x[:, 1:2] + 0.1 * torch.randn(n, 1, generator=g))
+    return x, y
+
+
+def _net():
+    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(16, 1))
+
+
+def _recorded_lrs(monkeypatch, cfg: LoopConfig, n: int = 200) -> tuple[list[float], "_loop.Fitted"]:
+    """Train with an optimiser that records the learning rate of every iteration."""
+    seen: list[float] = []
+    make = _loop.OPTIMIZERS["sgd"].make
+
+    def recording(parameters, c):
+        opt = make(parameters, c)
+        step = opt.step
+
+        def recorded_step(*a, **k):
+            seen.append(opt.param_groups[0]["lr"])
+            return step(*a, **k)
+
+        opt.step = recorded_step
+        return opt
+
+    monkeypatch.setitem(_loop.OPTIMIZERS, "sgd", _loop.Optimizer("sgd", "recording", recording))
+    x, y = _data(n)
+    fitted = train(_net, (x,), y, torch.nn.MSELoss(), cfg)
+    return seen, fitted
+
+
+def test_cosine_schedule_matches_the_formula_at_cycle_boundaries(monkeypatch):
+    # 200 rows, batch 32 -> ceil(200/32) = 7 iterations per epoch; 10 epochs = 70; 3 cycles -> ceil(70/3) = 24
+    cfg = LoopConfig(epochs=10, batch_size=32, cycles=3, snapshots=3, lr=0.1, optimizer="sgd", device="cpu")
+    lrs, fitted = _recorded_lrs(monkeypatch, cfg)
+    assert fitted.iterations == 7 and len(lrs) == 70
+    L = 24
+    formula = [0.1 / 2 * (math.cos(math.pi * (t % L) / L) + 1) for t in range(70)]
+    assert np.allclose(lrs, formula, rtol=0, atol=1e-15)
+    for start in (0, 24, 48):  # every cycle restarts at lr0 ...
+        assert lrs[start] == pytest.approx(0.1)
+    for end in (23, 47):  # ... and ends near zero
+        assert lrs[end] < 0.1 * 0.01
+    assert lrs[12] == pytest.approx(0.05)  # half way through the first cycle: lr0 / 2
+    assert [learning_rate(cfg, t, 70) for t in range(70)] == lrs
+    assert len(fitted.snapshots) == 3  # one snapshot per cycle (the last cycle is the shorter one)
+
+
+def test_one_snapshot_per_cycle_and_the_last_m_are_kept():
+    x, y = _data()
+    cfg = LoopConfig(epochs=8, batch_size=50, cycles=4, snapshots=2, device="cpu")
+    fitted = train(_net, (x,), y, torch.nn.MSELoss(), cfg)
+    all_cycles = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(**{**cfg.__dict__, "snapshots": 4}))
+    assert len(fitted.snapshots) == 2 and len(all_cycles.snapshots) == 4
+    for kept, same in zip(fitted.snapshots, all_cycles.snapshots[2:]):
+        assert all(torch.equal(kept[k], same[k]) for k in kept)
+    first, last = all_cycles.snapshots[0], all_cycles.snapshots[-1]
+    assert not all(torch.equal(first[k], last[k]) for k in first)  # the cycles end in different weights
+
+
+def test_iterations_per_epoch_is_ceil_or_full_batches():
+    assert iterations_per_epoch(200, 32, drop_last=False) == 7
+    assert iterations_per_epoch(200, 32, drop_last=True) == 6
+    assert iterations_per_epoch(10, 32, drop_last=True) == 1  # never fewer than one batch
+    x, y = _data(200)
+    fitted = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(epochs=1, batch_size=32, device="cpu"))
+    assert fitted.iterations == 7 and fitted.batch_size == 32
+
+
+def test_early_stopping_holds_out_an_inner_split_and_keeps_the_best_epoch():
+    x, y = _data(300)
+    cfg = LoopConfig(epochs=60, batch_size=32, lr=0.05, early_stopping=3, valid_fraction=0.2, device="cpu",
+                     schedule="constant")
+    valid = _data(100, seed=1)
+    fitted = train(_net, (x,), y, torch.nn.MSELoss(), cfg, valid=((valid[0],), valid[1]))
+    inner = [h["inner_loss"] for h in fitted.history]
+    best = int(np.argmin(inner)) + 1
+    assert fitted.best_epoch == best
+    assert len(fitted.history) == best + 3 < 60  # stopped 3 epochs after the best
+    assert fitted.iterations == math.ceil(240 / 32)  # 20% of the 300 rows held out of training
+    assert len(fitted.snapshots) == 1
+    # the fold's validation rows are only scored: the same run without them ends in the same weights
+    blind = train(_net, (x,), y, torch.nn.MSELoss(), cfg)
+    assert all(torch.equal(fitted.snapshots[0][k], blind.snapshots[0][k]) for k in blind.snapshots[0])
+
+
+def test_early_stopping_and_several_snapshots_exclude_each_other():
+    with pytest.raises(ValueError, match="set snapshots = 1 or early_stopping = 0"):
+        LoopConfig(cycles=3, snapshots=3, early_stopping=5).check()
+
+
+def test_same_seed_same_weights_other_seed_different():
+    x, y = _data()
+    cfg = LoopConfig(epochs=3, batch_size=32, device="cpu", seed=3)
+    a = train(_net, (x,), y, torch.nn.MSELoss(), cfg).snapshots[0]
+    b = train(_net, (x,), y, torch.nn.MSELoss(), cfg).snapshots[0]
+    c = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(**{**cfg.__dict__, "seed": 4})).snapshots[0]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_progress_lines_show_the_epoch_and_the_iterations(monkeypatch):
+    monkeypatch.setattr(_loop, "PROGRESS_S", 0.0)
+    x, y = _data(200)
+    lines: list[str] = []
+    train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(epochs=3, batch_size=32, device="cpu"), log=lines.append)
+    assert len(lines) == 2  # epochs 1 and 2 (the caller's own line closes the last one)
+    assert lines[0].startswith("epoch 1/3 (7 iterations of 32 rows), lr ")
+    assert "train loss" in lines[0]
+
+
+def test_device_auto_picks_cuda_exactly_when_torch_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match=r"device = 'cuda' but torch .* sees no GPU .*install a CUDA build"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda" and resolve_device("cuda") == "cuda"
+    assert resolve_device("cpu") == "cpu"  # an explicit cpu stays on the CPU
+    with pytest.raises(ValueError, match="device must be one of auto, cpu, cuda"):
+        resolve_device("gpu")

@@ -1,0 +1,106 @@
+"""The time-budget planner: which models of a stage to train within `--time-budget` seconds.
+
+Members run cheapest first, so the ensemble gets as many of them as the budget allows; a member
+whose estimated cost does not fit what is left is skipped (the output says which and why), and the
+cheapest member always runs, so a run always ends with a valid submission. Estimates come from what
+already ran (the run registry's seconds for the same model and parameters on this competition) or,
+for a model never run here, from its type's cost per million cells (rows x feature columns) per
+fold, measured on a 2-core machine (`ModelType.cost`). After each member the plan is revised with
+the time actually spent.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+# Seconds every fit pays whatever the data (imports, setup), per fold.
+_FIXED_PER_FOLD = 0.05
+# Share of the budget kept for the stages after cv (ensemble, submission).
+RESERVE = 0.1
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A member's estimated seconds, and where the figure comes from."""
+
+    seconds: float
+    source: str  # "measured" (a past run here) or "estimated" (its type's cost per cell)
+
+
+@dataclass
+class Budget:
+    """Seconds left of a budget as work proceeds (None = no budget: everything runs)."""
+
+    seconds: float | None
+    clock: Callable[[], float] = time.perf_counter
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def left(self) -> float:
+        """Seconds still to spend on members (the reserve for later stages kept back)."""
+        if self.seconds is None:
+            return float("inf")
+        return self.seconds * (1.0 - RESERVE) - (self.clock() - self.started)
+
+
+def estimate(type_cost: float, *, rows: int, cols: int, folds: int, outputs: int = 1,
+             measured: float | None = None) -> Cost:
+    """A member's cost: its measured seconds when it ran here before, else its type's cost per
+    million cells per fold (per output for one-model-per-class learners is folded into `outputs`)."""
+    if measured is not None:
+        return Cost(float(measured), "measured")
+    cells = rows * max(cols, 1) * max(outputs, 1) / 1e6
+    return Cost(folds * (_FIXED_PER_FOLD + type_cost * cells), "estimated")
+
+
+def order(costs: dict[str, Cost]) -> list[str]:
+    """Members cheapest first (ties keep the configured order)."""
+    names = list(costs)
+    return sorted(names, key=lambda n: (costs[n].seconds, names.index(n)))
+
+
+def run_within(costs: dict[str, Cost], budget: Budget, train: Callable[[str], None], *,
+               log: Callable[[str], None] = print) -> tuple[list[str], dict[str, str]]:
+    """Train members cheapest first while their estimate fits what is left of the budget.
+
+    Returns (trained, skipped: name -> reason). The cheapest member is trained whatever its cost, so
+    there is always at least one model to submit."""
+    trained: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in order(costs):
+        cost, left = costs[name], budget.left()
+        if trained and cost.seconds > left:
+            skipped[name] = (f"{cost.source} {cost.seconds:.0f} s, {max(left, 0):.0f} s left of the "
+                             f"{budget.seconds:.0f} s budget")
+            log(f"skipped {name}: {skipped[name]}")
+            continue
+        train(name)
+        trained.append(name)
+    return trained, skipped
+
+
+def plan(costs: dict[str, Cost], seconds: float | None) -> tuple[list[str], list[str]]:
+    """(to train, to skip) if every estimate were exact: cheapest first while the sum fits."""
+    if seconds is None:
+        return order(costs), []
+    left = seconds * (1.0 - RESERVE)
+    keep, skip = [], []
+    for name in order(costs):
+        if keep and costs[name].seconds > left:
+            skip.append(name)
+            continue
+        keep.append(name)
+        left -= costs[name].seconds
+    return keep, skip
+
+
+def measured_seconds(records: Iterable[dict], *, model: str, params_hash: str) -> float | None:
+    """The newest recorded total seconds of this model with these parameters, if any."""
+    same = [r for r in records if r.get("model") == model and r.get("params_hash") == params_hash]
+    if not same:
+        return None
+    return float(max(same, key=lambda r: r.get("finished_at") or 0)["seconds"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,8 @@ DEFAULT_EARLY_STOPPING = 100
 
 
 class LightGBMModel(BaseEstimator):
-    """`lightgbm.train` with the given params; early stopping on (X_valid, y_valid) when given."""
+    """`lightgbm.train` with the given params; with (X_valid, y_valid), rounds chosen by early stopping
+    on them, then a refit on all rows."""
 
     def __init__(self, params: dict | None = None, num_boost_round: int = DEFAULT_ROUNDS,
                  early_stopping_rounds: int = DEFAULT_EARLY_STOPPING):
@@ -38,29 +40,49 @@ class LightGBMModel(BaseEstimator):
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
 
-    def fit(self, X, y, X_valid=None, y_valid=None) -> "LightGBMModel":
-        """Train; with validation data, stop after `early_stopping_rounds` rounds without improvement."""
+    def wants_validation(self) -> bool:
+        """Whether fit uses validation rows (it stops early on them)."""
+        return bool(self.early_stopping_rounds)
+
+    def fit(self, X, y, X_valid=None, y_valid=None, sample_weight=None) -> "LightGBMModel":
+        """Train (rows weighted by `sample_weight` when given: soft pseudo-labels are weighted
+        duplicates). With validation rows -- rows held out of the training rows, never the rows a
+        score is computed on (models._cv.fit_honest) -- choose the rounds by early stopping on them
+        (`early_stopping_rounds` without improvement), then refit on X and X_valid together for
+        that many rounds scaled by their share of the rows: no training row is left unused."""
         import lightgbm as lgb
+        import pandas as pd
 
         params = dict(self.params or {})
-        dtrain = lgb.Dataset(X, np.asarray(y))
+        names = list(X.columns) if hasattr(X, "columns") else None
+        X, X_valid = _lgb_names(X), _lgb_names(X_valid)
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        dtrain = lgb.Dataset(X, np.asarray(y), weight=weight)
         valid_sets, callbacks = [], []
         if X_valid is not None and self.early_stopping_rounds:
             valid_sets.append(lgb.Dataset(X_valid, np.asarray(y_valid), reference=dtrain))
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         self.booster_ = lgb.train(params, dtrain, self.num_boost_round, valid_sets=valid_sets, callbacks=callbacks)
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        if valid_sets:  # refit on every training row (by OOF score, better than not on 5 of 6 dev sets)
+            rounds = max(1, math.ceil(self.best_iteration_ * (len(y) + len(y_valid)) / len(y)))
+            X_all = pd.concat([X, X_valid], ignore_index=True) if hasattr(X, "iloc") else np.concatenate([X, X_valid])
+            w_all = None if weight is None else np.concatenate([weight, np.ones(len(y_valid))])
+            y_all = np.concatenate([np.asarray(y), np.asarray(y_valid)])
+            self.booster_ = lgb.train(params, lgb.Dataset(X_all, y_all, weight=w_all), rounds)
+            self.best_iteration_ = rounds
         objective = params.get("objective", "regression")
         if objective == "binary":
             self.classes_ = np.array([0, 1])
         elif objective in ("multiclass", "softmax", "multiclassova"):
             self.classes_ = np.arange(int(params["num_class"]))
-        self.feature_names_in_ = np.asarray(self.booster_.feature_name(), dtype=object)
+        self.feature_names_in_ = np.asarray(names if names is not None else self.booster_.feature_name(),
+                                            dtype=object)
         self.feature_importances_ = self.booster_.feature_importance("gain")
         return self
 
     def _raw(self, X) -> np.ndarray:
-        return self.booster_.predict(X, num_iteration=self.best_iteration_)
+        return self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n, k)."""
@@ -72,6 +94,19 @@ class LightGBMModel(BaseEstimator):
         if hasattr(self, "classes_"):
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
         return self._raw(X)
+
+
+# LightGBM refuses feature names holding JSON's special characters (its model file is JSON-like).
+_JSON_SPECIAL = frozenset('"\\,:[]{}')
+
+
+def _lgb_names(X):
+    """X with every column name LightGBM would refuse renamed (by position: f<i>_<safe part>); the
+    model reports the original names (`feature_names_in_`)."""
+    if X is None or not hasattr(X, "columns") or not any(_JSON_SPECIAL & set(str(c)) for c in X.columns):
+        return X
+    safe = ["".join("_" if ch in _JSON_SPECIAL else ch for ch in str(c)) for c in X.columns]
+    return X.set_axis([f"f{i}_{name}" for i, name in enumerate(safe)], axis=1)
 
 
 def lgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, int]:

@@ -280,11 +280,6 @@ class TorchNet(BaseEstimator):
         return [k for k in choose_inputs(self._net_type(), self._settings()["inputs"], kinds) if k != TABLE]
 
     # ---- fit / predict -----------------------------------------------------------------------------
-    def wants_validation(self) -> bool:
-        """False: validation rows are only scored into `history_`, they choose nothing (its early stopping
-        holds out `valid_fraction` itself), so the CV loop keeps every training row in X."""
-        return False
-
     def fit(self, X, y, X_valid=None, y_valid=None, arrays: dict | None = None, arrays_valid: dict | None = None,
             log: Callable[[str], None] | None = None) -> "TorchNet":
         """Train on the rows of X (and of each array in `arrays`); X_valid rows are only scored per

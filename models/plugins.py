@@ -2,7 +2,8 @@
 
 The contract is scikit-learn's: parameters only in `__init__`, `fit(X, y) -> self`, `predict(X)`, and
 `predict_proba(X)` for classification (rows summing to 1, columns in `classes_` order). A `fit` that
-also names `X_valid` and `y_valid` receives the fold's validation rows (for early stopping), and one
+also names `X_valid` and `y_valid` receives rows held out of its training rows for early stopping
+(never the rows its fold is scored on: `models._cv.fit_honest`), and one
 that names `log` receives a callable for one-line progress messages. Check a
 model with `models.testing.check_model(model, task)`.
 

@@ -64,6 +64,10 @@ class Preprocessed(BaseEstimator):
             X[c] = X[c].astype(object).where(X[c].notna(), np.nan)
         return X
 
+    def wants_validation(self) -> bool:
+        """Whether the wrapped estimator's fit uses validation rows (the CV loop then holds some out)."""
+        return {"X_valid", "y_valid"} <= init_params(self.estimator.fit)[0]
+
     def fit(self, X, y, X_valid=None, y_valid=None) -> "Preprocessed":
         """Fit the preprocessing on X, then the estimator on the transformed rows."""
         self.transformer_, self._cat_cols = self._transformer(X)

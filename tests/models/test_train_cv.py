@@ -63,6 +63,7 @@ def _fits(log):
 
 
 def test_oof_covers_every_row_once_and_fold_models_never_see_their_validation_rows(titanic, tmp_path):
+    """Not even as early-stopping rows: a fit naming X_valid gets rows held out of its training rows."""
     plugins, log, spec = _spy(tmp_path)
     X = with_rowid(titanic.X)
     n = len(X)
@@ -73,9 +74,10 @@ def test_oof_covers_every_row_once_and_fold_models_never_see_their_validation_ro
     assert len(fits) == len(np.unique(titanic.folds))
     for k, (fit_rows, valid_rows) in enumerate(fits):
         held_out = set(np.flatnonzero(titanic.folds == k).tolist())
-        assert valid_rows == held_out
-        assert fit_rows.isdisjoint(held_out)
-        assert fit_rows | held_out == set(range(n))
+        assert valid_rows.isdisjoint(held_out) and fit_rows.isdisjoint(held_out)
+        assert fit_rows.isdisjoint(valid_rows)
+        assert fit_rows | valid_rows | held_out == set(range(n))
+        assert 0.15 < len(valid_rows) / (n - len(held_out)) < 0.25  # 20% of the training rows
     assert len(res.test_by_fold) == len(fits)
     assert res.fold_scores and len(res.fold_scores) == len(fits)
 
@@ -101,6 +103,7 @@ def test_lightgbm_trainer_matches_a_hand_written_loop(titanic):
     import lightgbm as lgb
 
     from models import ModelContext
+    from models._cv import early_stopping_rows
     from models.lgbm import lgb_params
 
     spec = {"type": "lightgbm", "params": {"num_leaves": 7, "n_estimators": 300, "early_stopping_rounds": 30}}
@@ -112,14 +115,21 @@ def test_lightgbm_trainer_matches_a_hand_written_loop(titanic):
     oof = np.zeros(len(titanic.y))
     best = []
     for k in range(5):
-        tr, va = titanic.folds != k, titanic.folds == k
-        dtrain = lgb.Dataset(titanic.X[tr], titanic.y[tr])
-        dvalid = lgb.Dataset(titanic.X[va], titanic.y[va], reference=dtrain)
+        tr, va = np.flatnonzero(titanic.folds != k), titanic.folds == k
+        # early stopping on 20% of the training rows (never the scored fold), then a refit on all of them
+        held = tr[early_stopping_rows(titanic.y[tr], titanic.task, seed=k)]
+        rest = np.setdiff1d(tr, held)
+        assert not va[held].any() and len(held) == pytest.approx(0.2 * len(tr), abs=2)
+        dtrain = lgb.Dataset(titanic.X.iloc[rest], titanic.y[rest])
+        dvalid = lgb.Dataset(titanic.X.iloc[held], titanic.y[held], reference=dtrain)
         booster = lgb.train(params, dtrain, rounds, valid_sets=[dvalid], callbacks=[lgb.early_stopping(early, verbose=False)])
-        oof[va] = booster.predict(titanic.X[va], num_iteration=booster.best_iteration)
-        best.append(booster.best_iteration)
+        refit = int(np.ceil(booster.best_iteration * len(tr) / len(rest)))
+        both = np.concatenate([rest, held])
+        booster = lgb.train(params, lgb.Dataset(titanic.X.iloc[both].reset_index(drop=True), titanic.y[both]), refit)
+        oof[va] = booster.predict(titanic.X[va])
+        best.append(refit)
     assert np.array_equal(res.oof, oof)
-    assert res.params["best_iterations"] == best and len(set(best)) > 1  # per-fold best iteration
+    assert res.params["best_iterations"] == best and len(set(best)) > 1  # per-fold rounds
     assert res.overall == pytest.approx(titanic.metric(titanic.y, oof))
     imp = res.extra_tables["feature_importance.csv"]
     assert set(imp["feature"]) == set(titanic.X.columns)

@@ -80,12 +80,28 @@ class Training:
 
     def train_cv(self, name: str, spec: dict, *, extra_rows: Callable[[int], tuple] | None = None,
                  on_fold: Callable | None = None, log: Callable[[str], None] | None = None,
-                 threads: int | None = None) -> Any:
-        """Train the model table `spec` on the saved folds and the feature matrices (a CVResult)."""
+                 threads: int | None = None, progress: bool = True) -> Any:
+        """Train the model table `spec` on the saved folds and the feature matrices (a CVResult).
+
+        With `progress`, a bar over the folds (elapsed, estimate) shows on a terminal, plain lines elsewhere."""
+        from core.progress import progress as progress_bar
+
         X_train, X_test, arrays = self.features
-        return self.trainer(name, spec, X_train, self.y, X_test, self.folds, self.task, self.metric,
-                            threads=self.threads() if threads is None else threads, arrays=arrays,
-                            extra_rows=extra_rows, log=self.log if log is None else log, on_fold=on_fold)
+        bar = progress_bar(len(np.unique(self.folds)), f"[cv] {name}", unit="fold") if progress else None
+
+        def after_fold(report) -> None:
+            if bar is not None:
+                bar.update(note=f"{self.metric.name} {report.score:.5f}")
+            if on_fold is not None:
+                on_fold(report)
+
+        try:
+            return self.trainer(name, spec, X_train, self.y, X_test, self.folds, self.task, self.metric,
+                                threads=self.threads() if threads is None else threads, arrays=arrays,
+                                extra_rows=extra_rows, log=self.log if log is None else log, on_fold=after_fold)
+        finally:
+            if bar is not None:
+                bar.close()
 
     def scores(self, result: Any, **extra: Any) -> dict:
         """scores.json of a CV result."""

@@ -190,7 +190,8 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
                 raise optuna.TrialPruned()
 
         trial_spec = {**spec, "params": {**spec.get("params", {}), **params}}
-        result = training.train_cv(model, trial_spec, threads=threads, log=lambda _m: None, on_fold=report)
+        result = training.train_cv(model, trial_spec, threads=threads, log=lambda _m: None, on_fold=report,
+                                   progress=False)
         trial.set_user_attr("fold_scores", result.fold_scores)
         log(f"[tune] trial {trial.number}: {metric.name} {result.overall:.5f} {params}")
         return result.overall
@@ -200,8 +201,15 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
             study.stop()
 
     if done < trials and not state.interrupted:
-        study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=timeout,
-                       catch=(_Skip,), callbacks=[enough])
+        from core.progress import progress
+
+        with progress(trials - done, f"[tune] {model}", unit="trial") as bar:
+            def tick(study, trial) -> None:
+                if trial.state in finished:
+                    bar.update(note=f"best {study.best_value:.5f}" if _count(study, finished[:1]) else "")
+
+            study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=timeout,
+                           catch=(_Skip,), callbacks=[enough, tick])
     if state.interrupted:
         raise KeyboardInterrupt
     complete = _count(study, (optuna.trial.TrialState.COMPLETE,))

@@ -55,5 +55,7 @@ class Workspace:
 
 
 def log(message: str) -> None:
-    """Progress output: stderr, flushed, so stdout stays for results."""
-    print(message, file=sys.stderr, flush=True)
+    """Progress output: stderr, flushed, so stdout stays for results (above any open progress bar)."""
+    from core.progress import echo
+
+    echo(message, sys.stderr)

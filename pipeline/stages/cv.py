@@ -10,6 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
+from core.progress import track
 from pipeline.graph import StageContext
 
 MODELS_DIR = "models"
@@ -21,7 +22,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     produced: dict[str, list[Path]] = {}
     records = []
     try:
-        for name in ctx.units or []:
+        for name in track(ctx.units or [], "[cv] models", unit="model"):
             spec = comp.models[name]
             t0 = time.perf_counter()
             result = training.train_cv(name, spec)

@@ -60,6 +60,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     },
     "explore": {
         "enabled": (bool, True, "write the EDA report"),
+        "sample_rows": (int, 100_000, "rows of train and of test sampled for distributions, drift, plots and models"),
+        "column_plots": (int, 24, "columns (most drifted first) that get a train-vs-test plot"),
     },
     "runtime": {
         "threads": (int, 0, "threads per fit; 0 = cores / n_jobs"),

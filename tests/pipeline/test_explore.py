@@ -1,0 +1,175 @@
+"""The explore stage's EDA report: every section with its plots on the six real sets, adversarial
+validation on a random and a shifted split, warnings, sampling, bad settings."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import DATASETS, make_workspace
+
+# section -> whether it holds a plot
+BASE_SECTIONS = {"overview": True, "warnings": False, "target": True, "adversarial": True, "columns": True,
+                 "association": True}
+
+
+class Sections(HTMLParser):
+    """Section ids of a report page and, per section, its inline PNG images (decoded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: str | None = None
+        self.images: dict[str, list[bytes]] = {}
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.current = a["id"]
+            self.images[self.current] = []
+        elif tag == "img":
+            src = a.get("src", "")
+            if src.startswith("data:image/png;base64,"):
+                self.images[self.current].append(base64.b64decode(src.split(",", 1)[1]))
+            else:
+                self.external.append(src)
+        elif tag in ("script", "link") or (tag == "a" and str(a.get("href", "")).startswith("http")):
+            self.external.append(str(a))
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self.current = None
+
+
+def parse(path: Path) -> Sections:
+    parser = Sections()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def set_explore(ws: Path, name: str, lines: str) -> None:
+    cfg = ws / "competition" / name / "competition.toml"
+    text = cfg.read_text()
+    text = text.replace("[explore]\n", f"[explore]\n{lines}\n", 1)
+    cfg.write_text(text)
+
+
+def explore(ws: Path, name: str, capsys=None) -> tuple[Path, dict]:
+    assert main(["run", "--stage", "explore", "--root", str(ws), "--competition", name]) == 0
+    out = ws / "competition" / name / "runs" / "explore"
+    return out / "report.html", json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_eda_report_has_every_section_with_plots(tmp_path, capsys, name):
+    ws = make_workspace(tmp_path, name)
+    set_explore(ws, name, "column_plots = 3")
+    report, summary = explore(ws, name)
+    page = parse(report)
+    expected = dict(BASE_SECTIONS)
+    if name == "fine_foods":
+        expected["text"] = True
+    if name == "digits":
+        expected["images"] = True
+    assert list(page.images) == [k for k in ["overview", "warnings", "target", "adversarial", "columns",
+                                              "association", "text", "images"] if k in expected]
+    for section, has_plot in expected.items():
+        if has_plot:
+            assert page.images[section], f"{name}: section {section} has no image"
+    for images in page.images.values():
+        assert all(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000 for png in images)
+    assert page.external == []  # self-contained: nothing fetched at view time
+    assert 1 <= len(page.images["columns"]) <= 3  # explore.column_plots (an id-like column gets none)
+    # the terminal summary: shapes, the adversarial AUC, where the report is
+    err = capsys.readouterr().err
+    assert f"[explore] train {summary['overview']['train_rows']:,} x" in err
+    assert "adversarial validation AUC" in err and str(report) in err
+    # every random split of the shipped sets looks alike to the adversarial classifier
+    assert 0.35 <= summary["adversarial"]["auc"] <= 0.62
+    assert summary["columns"] and all(c["drift"] is not None for c in summary["columns"])
+
+
+def test_titanic_random_split_auc_near_half_shifted_test_clearly_above(tmp_path):
+    ws = make_workspace(tmp_path / "random")
+    _, summary = explore(ws, "titanic")
+    assert 0.45 <= summary["adversarial"]["auc"] <= 0.60
+    assert not [w for w in summary["warnings"] if w["kind"] == "adversarial"]
+
+    shifted_ws = make_workspace(tmp_path / "shifted")
+    test_csv = shifted_ws / "competition" / "titanic" / "test.csv"
+    test = pd.read_csv(test_csv)
+    test["age"] = test["age"].fillna(test["age"].median()) + 25  # passengers 25 years older
+    test["pclass"] = "1st"  # and all in first class
+    test.to_csv(test_csv, index=False)
+    report, summary = explore(shifted_ws, "titanic")
+    adv = summary["adversarial"]
+    assert adv["auc"] >= 0.8
+    assert list(adv["importance"])[0] in ("age", "pclass")
+    assert any(w["kind"] == "adversarial" for w in summary["warnings"])
+    assert "test differs from train" in report.read_text()
+
+
+def test_warnings_name_leaks_ids_train_only_columns_and_missingness(tmp_path):
+    ws = make_workspace(tmp_path)
+    comp = ws / "competition" / "titanic"
+    train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
+    rng = np.random.default_rng(0)
+    flip = rng.random(len(train)) < 0.01
+    train["boarding_code"] = np.where(flip, 1 - train["survived"], train["survived"]) * 7 + 3  # the target, 1% noise
+    test["boarding_code"] = rng.choice([3, 10], len(test))
+    train["ticket"] = [f"T{i:05d}" for i in range(len(train))]  # unique per row
+    test["ticket"] = [f"T{i:05d}" for i in range(50_000, 50_000 + len(test))]
+    train["cabin"] = np.where(rng.random(len(train)) < 0.8, None, "C")
+    test["cabin"] = np.where(rng.random(len(test)) < 0.8, None, "C")
+    train["lifeboat"] = rng.integers(0, 5, len(train))  # only known after the fact: not in test
+    train.to_csv(comp / "train.csv", index=False)
+    test.to_csv(comp / "test.csv", index=False)
+    report, summary = explore(ws, "titanic")
+    kinds = {(w["kind"], w["column"]) for w in summary["warnings"]}
+    assert ("leak", "boarding_code") in kinds
+    assert ("id_like", "ticket") in kinds
+    assert ("train_only", "lifeboat") in kinds
+    assert ("missing", "cabin") in kinds
+    assert ("leak", "sex") not in kinds and ("id_like", "age") not in kinds
+    ticket = next(c for c in summary["columns"] if c["column"] == "ticket")
+    assert ticket["unseen_in_test"] == 1.0
+    # an id-like column is left out of adversarial validation and of the association ranking
+    assert "ticket" in summary["adversarial"]["excluded"] and "ticket" not in summary["association"]
+    text = report.read_text()
+    assert "Leak hints" in text and "boarding_code" in text
+
+
+def test_fine_foods_product_column_is_flagged_id_like_and_unseen(tmp_path):
+    ws = make_workspace(tmp_path, "fine_foods")
+    set_explore(ws, "fine_foods", "column_plots = 2")
+    _, summary = explore(ws, "fine_foods")
+    product = [w for w in summary["warnings"] if w["column"] == "product"]
+    assert [w["kind"] for w in product] == ["id_like"]
+    assert "100% of its test values unseen in train" in product[0]["message"]
+    review = summary["text"]["review"]
+    assert review["tokens"] and review["mean_words"] > 10
+
+
+def test_large_tables_are_sampled_and_the_report_says_so(tmp_path):
+    ws = make_workspace(tmp_path)
+    set_explore(ws, "titanic", "sample_rows = 200\ncolumn_plots = 2")
+    report, summary = explore(ws, "titanic")
+    assert summary["sample"] == {"train_rows": 200, "test_rows": 200}
+    assert summary["overview"]["train_rows"] == 1047  # counts use every row
+    assert "random sample of 200 of 1,047 train rows" in report.read_text()
+
+
+def test_bad_explore_settings_exit_2_with_one_line(tmp_path, capsys):
+    ws = make_workspace(tmp_path)
+    set_explore(ws, "titanic", "sample_rows = 5")
+    assert main(["run", "--stage", "explore", "--root", str(ws)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: explore.sample_rows must be at least 100, got 5")
+    assert not (ws / "competition" / "titanic" / "runs" / "explore" / "report.html").exists()

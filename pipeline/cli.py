@@ -17,6 +17,8 @@ COMMANDS = {
     "import": "import_",
     "leaderboard": "leaderboard",
     "tune": "tune",
+    "lb": "lb",
+    "report": "report",
 }
 
 

@@ -6,7 +6,9 @@ variable PIPELINE_REGISTRY_URL or `registry_url` in `<workspace>/pipeline.toml`;
 (`pipeline tune`) live in the same database. Writes are batched: one parameterised INSERT per table
 for all the runs of a stage (executemany).
 
-Tables: `pipeline_runs` (one row per run) and `pipeline_run_folds` (one row per fold of a run).
+Tables: `pipeline_runs` (one row per run), `pipeline_run_folds` (one row per fold of a run) and
+`pipeline_lb_scores` (the public leaderboard score a user got for a written submission, recorded with
+`python -m pipeline lb`; one row per competition and submission file, a later score replaces it).
 """
 
 from __future__ import annotations
@@ -56,6 +58,23 @@ class RunRecord:
         from core.io import hash_obj
 
         return hash_obj(self.params)[:12]
+
+
+@dataclass
+class LbRecord:
+    """The public leaderboard score of one written submission, beside its CV score."""
+
+    competition: str
+    submission: str  # the file's name in submissions/<competition>/
+    lb: float
+    cv: float | None
+    metric: str
+    greater_is_better: bool
+    digest: str = ""  # content hash of the submission file
+    note: str = ""
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    user: str = field(default_factory=lambda: _user())
+    host: str = field(default_factory=socket.gethostname)
 
 
 def _user() -> str:
@@ -131,6 +150,20 @@ class Registry:
             sa.Column("score", sa.Float, nullable=False),
             sa.Column("seconds", sa.Float),
         )
+        self.lb = sa.Table(
+            "pipeline_lb_scores", meta,
+            sa.Column("competition", sa.String(200), primary_key=True),
+            sa.Column("submission", sa.String(400), primary_key=True),
+            sa.Column("digest", sa.String(64), nullable=False),
+            sa.Column("cv", sa.Float),
+            sa.Column("lb", sa.Float, nullable=False),
+            sa.Column("metric", sa.String(40), nullable=False),
+            sa.Column("greater_is_better", sa.Boolean, nullable=False),
+            sa.Column("note", sa.Text),
+            sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("user", sa.String(200)),
+            sa.Column("host", sa.String(200)),
+        )
         for attempt in range(5):  # two processes creating the tables at once: the loser retries
             try:
                 meta.create_all(self.engine)
@@ -188,6 +221,33 @@ class Registry:
                     kept.append(row)
             rows = kept
         return rows
+
+    def record_lb(self, record: LbRecord) -> float | None:
+        """Store a submission's public leaderboard score; returns the score it replaces, if any."""
+        import sqlalchemy as sa
+
+        t = self.lb
+        key = (t.c.competition == record.competition) & (t.c.submission == record.submission)
+        row = {"competition": record.competition, "submission": record.submission, "digest": record.digest,
+               "cv": None if record.cv is None else float(record.cv), "lb": float(record.lb),
+               "metric": record.metric, "greater_is_better": bool(record.greater_is_better), "note": record.note,
+               "recorded_at": record.recorded_at, "user": record.user, "host": record.host}
+        with self.engine.begin() as conn:
+            previous = conn.execute(sa.select(t.c.lb).where(key)).scalar_one_or_none()
+            conn.execute(t.delete().where(key))
+            conn.execute(t.insert(), [row])
+        return previous
+
+    def lb_scores(self, competition: str | None = None) -> list[dict[str, Any]]:
+        """Recorded public leaderboard scores, oldest first within each competition."""
+        import sqlalchemy as sa
+
+        t = self.lb
+        query = sa.select(t).order_by(t.c.competition, t.c.recorded_at, t.c.submission)
+        if competition is not None:
+            query = query.where(t.c.competition == competition)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     def dispose(self) -> None:
         """Close the engine's connections."""

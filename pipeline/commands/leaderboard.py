@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "list the recorded model runs sorted by score (run registry: runs.db or $PIPELINE_REGISTRY_URL)"
+HELP = ("list the recorded model runs sorted by score, and the public leaderboard scores recorded with `lb` "
+        "(run registry: runs.db or $PIPELINE_REGISTRY_URL)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,14 +29,18 @@ def main(args: argparse.Namespace) -> int:
     registry = open_registry(root, url)
     try:
         rows = registry.leaderboard(args.competition, limit=args.limit)
+        lb_rows = registry.lb_scores(args.competition)
     finally:
         registry.dispose()
-    if not rows:
+    if not rows and not lb_rows:
         known = {r["competition"] for r in _all(root, url)}
         where = f" for competition {args.competition!r}" if args.competition else ""
         hint = f"; recorded competitions: {', '.join(sorted(known))}" if known else ""
         raise UserError(f"no runs recorded{where}{hint}")
-    print("\n".join(format_rows(rows)))
+    lines = format_rows(rows)
+    if lb_rows:
+        lines += ([""] if lines else []) + format_lb(lb_rows)
+    print("\n".join(lines))
     return 0
 
 
@@ -66,6 +71,26 @@ def format_rows(rows: list[dict]) -> list[str]:
         if out:
             out.append("")
         out.append(f"{competition} ({metric}, {better} is better)")
+        for cells in (header, tuple("-" * w for w in widths), *body):
+            out.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+    return out
+
+
+def format_lb(rows: list[dict]) -> list[str]:
+    """A table per competition of the recorded public leaderboard scores, oldest first: CV, LB, LB - CV."""
+    out: list[str] = []
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["competition"], []).append(row)
+    for competition, group in groups.items():
+        header = ("submission", "CV", "public LB", "LB - CV", "recorded (UTC)", "by", "note")
+        body = [(r["submission"], "-" if r["cv"] is None else f"{r['cv']:.5f}", f"{r['lb']:.5f}",
+                 "-" if r["cv"] is None else f"{r['lb'] - r['cv']:+.5f}", r["recorded_at"].strftime("%Y-%m-%d %H:%M"),
+                 f"{r['user']}@{r['host']}", r["note"] or "") for r in group]
+        widths = [max(len(c) for c in col) for col in zip(header, *body)]
+        if out:
+            out.append("")
+        out.append(f"{competition}: public leaderboard ({group[0]['metric']}; record with `python -m pipeline lb`)")
         for cells in (header, tuple("-" * w for w in widths), *body):
             out.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
     return out

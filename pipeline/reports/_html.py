@@ -127,10 +127,11 @@ def figure(width: float, height: float, *, rows: int = 1, cols: int = 1, **kwarg
     return fig, axes
 
 
-def image(fig, alt: str) -> str:
-    """The figure as an inline PNG <img> (base64 data URI)."""
+def image(fig, alt: str, *, tight: bool = False) -> str:
+    """The figure as an inline PNG <img> (base64 data URI); `tight` trims to what is drawn (a second
+    layout pass: for figures whose labels the layout engine leaves outside, such as heatmaps)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=DPI, **({"bbox_inches": "tight", "pad_inches": 0.08} if tight else {}))
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
 

@@ -298,7 +298,7 @@ def _heatmap(eda: E.EDA, cols: list[str]) -> str:
     fig, ax = h.figure(size + 1.0, size)
     im = h.heatmap(ax, corr, list(data))
     fig.colorbar(im, ax=ax, shrink=0.8)
-    return h.image(fig, "correlation heatmap")
+    return h.image(fig, "correlation heatmap", tight=True)
 
 
 def _profiles(eda: E.EDA, cols: list[str]) -> str:

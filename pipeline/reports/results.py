@@ -341,7 +341,7 @@ def _render_diversity(res: Results) -> str:
     fig.colorbar(im, ax=ax, shrink=0.8)
     return (h.para(f"Correlation of the runs' OOF predictions (mean off-diagonal {np.nanmean(off):.3f}). Members "
                    f"near 1.0 make the same mistakes; a blend gains most from strong runs that correlate less.",
-                   "note") + h.image(fig, "OOF correlation"))
+                   "note") + h.image(fig, "OOF correlation", tight=True))
 
 
 def _render_ensemble(res: Results) -> str:

@@ -1,0 +1,114 @@
+"""The default model zoo: the models `init` writes into competition.toml and `run` uses when the
+config names none, chosen by task and data shape.
+
+Each member is one entry of `ZOO`: a name, the model table per task kind (classification or
+regression), and when it applies (inputs it needs, the largest table it is worth its time on).
+Members are strong and diverse rather than many: LightGBM with the meta-tuned "TD" defaults of
+Holzmueller et al. 2024 ("Better by Default", pytabkit), a small-leaf slow LightGBM and an
+extra-trees LightGBM for diversity, a linear model on scaled / one-hot features, the snapshot MLP,
+and the nets for array inputs (DenseNet for a pixel grid, RNN with attention for text). The
+ensemble stage then picks and weights them by honest out-of-fold score, and the time-budget
+planner (pipeline/planner.py) trains the cheap ones first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the zoo looks at: rows and feature columns of train, and the array inputs it will have."""
+
+    rows: int
+    cols: int
+    text: bool = False
+    image: bool = False
+
+    @property
+    def cells(self) -> int:
+        return self.rows * max(self.cols, 1)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A zoo member: its model table for classification and for regression, and when it applies."""
+
+    name: str
+    why: str
+    classification: dict | None
+    regression: dict | None
+    applies: Callable[[Facts], bool] = field(default=lambda facts: True)
+
+
+# LightGBM "TD" defaults (pytabkit default_params.py, LGBM_TD_CLASS / LGBM_TD_REG), meta-tuned on 71
+# classification and 47 regression benchmark sets; early stopping (300 rounds' patience) is honest:
+# an inner split of the fold's training rows, then a refit on all of them.
+_LGBM_TD_CLASS = {"learning_rate": 0.04, "num_leaves": 50, "min_data_in_leaf": 40, "bagging_fraction": 0.75,
+                  "bagging_freq": 1, "min_sum_hessian_in_leaf": 1e-7, "early_stopping_rounds": 300}
+_LGBM_TD_REG = {"learning_rate": 0.05, "num_leaves": 100, "min_data_in_leaf": 3, "bagging_fraction": 0.7,
+                "bagging_freq": 1, "min_sum_hessian_in_leaf": 1e-7, "early_stopping_rounds": 300}
+# Shallow, slow and column-subsampled: a smoother member that disagrees with the TD model.
+_LGBM_SLOW = {"num_leaves": 15, "learning_rate": 0.02, "feature_fraction": 0.7, "bagging_fraction": 0.8,
+              "bagging_freq": 1, "min_child_samples": 10}
+# Random split thresholds: a differently-biased tree ensemble at boosting's cost.
+_LGBM_EXTRA = {"extra_trees": True, "num_leaves": 63, "learning_rate": 0.03, "feature_fraction": 0.6}
+
+# Tables this large (rows x feature columns) make the costlier members not worth their minutes on 2 cores.
+_MLP_MAX_CELLS = 3_000_000
+
+
+def _lgbm(params: dict) -> dict:
+    return {"type": "lightgbm", "params": dict(params)}
+
+
+ZOO: list[Member] = [
+    Member("lgbm", "LightGBM with meta-tuned defaults (pytabkit TD)", _lgbm(_LGBM_TD_CLASS), _lgbm(_LGBM_TD_REG)),
+    Member("lgbm_slow", "small-leaf, slow, column-subsampled LightGBM: diversity", _lgbm(_LGBM_SLOW),
+           _lgbm(_LGBM_SLOW)),
+    Member("lgbm_extra", "extra-trees LightGBM (random thresholds): diversity", _lgbm(_LGBM_EXTRA),
+           _lgbm(_LGBM_EXTRA)),
+    Member("linear", "linear model on imputed, scaled, one-hot features (ridge: outlying rows trimmed)",
+           {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
+            "params": {"C": 0.3, "max_iter": 2000}},
+           {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 10.0},
+            "trim_outliers": 4.0}),
+    Member("mlp", "torch MLP trained as a snapshot ensemble (5 cosine cycles, 5 snapshots averaged)",
+           {"type": "mlp"}, {"type": "mlp"}, lambda facts: facts.cells <= _MLP_MAX_CELLS),
+    Member("cnn", "DenseNet-BC on the pixel grid", {"type": "densenet"}, {"type": "densenet"},
+           lambda facts: facts.image),
+    Member("rnn", "bidirectional GRU with attention pooling on the text's token sequence", {"type": "rnn"},
+           {"type": "rnn"}, lambda facts: facts.text),
+]
+
+
+def default_models(task: str, facts: Facts) -> dict[str, dict]:
+    """The zoo's model tables for a task kind (core.tasks.TASKS) and data shape, in zoo order."""
+    from core.tasks import TASKS
+
+    classification = TASKS[task].classification
+    out = {}
+    for member in ZOO:
+        table = member.classification if classification else member.regression
+        if table is not None and member.applies(facts):
+            out[member.name] = {**table, "params": dict(table.get("params", {}))}
+    return out
+
+
+def describe(task: str, facts: Facts) -> dict[str, str]:
+    """Member name -> why it is in the zoo, for the comments `init` writes."""
+    chosen = default_models(task, facts)
+    return {m.name: m.why for m in ZOO if m.name in chosen}
+
+
+def facts_of(train, test, *, id_col: str, target: str) -> Facts:
+    """The zoo's facts from the raw tables: rows, columns, and whether the default feature blocks will
+    make a token sequence (a free-text column) or an image (a pixel grid)."""
+    from features import column_kinds, pixel_grid
+
+    columns = [c for c in train.columns if c not in (id_col, target) and c in test.columns]
+    kinds = column_kinds(train, test, columns)
+    numeric = [c for c, k in kinds.items() if k == "numeric"]
+    return Facts(rows=len(train), cols=len(columns), text="text" in kinds.values(),
+                 image=pixel_grid(numeric) is not None)

@@ -6,7 +6,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -152,10 +152,57 @@ def _model_params(model: Any) -> dict:
     return _jsonable(get(deep=False)) if get else {}
 
 
+@dataclass(frozen=True)
+class CVData:
+    """What every fold of every model trained on one table reads: the feature matrices, the target, the
+    folds, task, metric, array inputs and plug-in folder. An execution backend sends it to its workers
+    once (not once per fold); `FoldTask`s are small and travel one per task."""
+
+    X_train: Any
+    y: np.ndarray
+    X_test: Any
+    folds: np.ndarray
+    task: Any
+    metric: Any
+    arrays: dict | None = None
+    plugin_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class FoldTask:
+    """One fold of one model: the [models.NAME] table, the fold, the thread count of its fit, and the
+    fold's extra training rows (pseudo-labels: (X, y) or (X, y, sample weights)), if any."""
+
+    name: str
+    spec: dict
+    fold: int
+    threads: int
+    extra: tuple | None = None
+
+
+@dataclass
+class FoldResult:
+    """What one fold's fit sends back: its validation and test predictions (n, outputs) in the target's
+    scale, score, seconds, feature importance, best iteration and the rows trimming dropped."""
+
+    fold: int
+    valid: np.ndarray
+    test: np.ndarray
+    score: float
+    seconds: float
+    importance: tuple | None = None
+    best_iteration: int | None = None
+    dropped: int = 0
+
+
+# map_folds(run_fold, data, tasks): run_fold(data, task) for each task, results in the tasks' order.
+FoldMap = Callable[[Callable[[CVData, FoldTask], FoldResult], CVData, Iterable[FoldTask]], Iterable[FoldResult]]
+
+
 def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.ndarray, task, metric, *,
              threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
              extra_rows: Callable[[int], tuple] | None = None, log: Callable[[str], None] = print,
-             on_fold: Callable[[FoldReport], None] | None = None) -> CVResult:
+             on_fold: Callable[[FoldReport], None] | None = None, map_folds: FoldMap | None = None) -> CVResult:
     """Train `spec` (a [models.NAME] table) once per fold; predict the held-out fold and the test set.
 
     Each fold fits a fresh clone of the model on the other folds' rows (plus `extra_rows(k)` -> (X, y)
@@ -164,82 +211,123 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     exception it raises (e.g. optuna.TrialPruned) stops the loop. The model fits the metric's target
     transform of y (rmsle: log1p) and its predictions are mapped back. `arrays` (name -> (train, test)
     array inputs) reach a model whose fit names `arrays`: fold k's model is fitted on its training
-    rows' slices and predicts with its validation rows' slices and the test arrays."""
-    import pandas as pd
+    rows' slices and predicts with its validation rows' slices and the test arrays.
 
+    The folds are independent tasks (`run_fold`); `map_folds` (an execution backend's map, see
+    `FoldMap`) may run them elsewhere, e.g. in worker processes. Without it they run here, one after
+    another. Either way the results are combined in fold order, so the predictions are identical."""
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
-    mtype = model_type(name, spec, plugin_dir)
-    template = mtype.build(name, spec, ctx)
-    transform = metric.target_transform if not task.is_classification else None
+    template = model_type(name, spec, plugin_dir).build(name, spec, ctx)
     if metric.non_negative and not task.is_classification and np.any(y < 0):
         raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
-    y_fit = transform.forward(y) if transform else y
     fold_ids = sorted(np.unique(folds).tolist())
+    if wanted_arrays(template, arrays) and extra_rows is not None:
+        raise UserError(f"models.{name} reads array inputs ({', '.join(wanted_arrays(template, arrays))}), which "
+                        f"pseudo-labelled rows do not carry yet; pseudo-label a model of the feature table")
+    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir)
+    tasks = (FoldTask(name, spec, int(k), threads, extra_rows(int(k)) if extra_rows is not None else None)
+             for k in fold_ids)  # lazy: fold k's extra rows are built when its task is sent
+    if map_folds is None:
+        results = (run_fold(data, t, template=template, log=log) for t in tasks)
+    else:
+        results = map_folds(run_fold, data, tasks)
+    try:
+        return _combine(name, spec, template, data, fold_ids, results, log=log, on_fold=on_fold)
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:  # stopped early (on_fold raised): the backend drops the folds not yet run
+            close()
+
+
+def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
+             log: Callable[[str], None] | None = None) -> FoldResult:
+    """Fit one fold's fresh clone and predict its validation rows and the test set (one task).
+
+    `template` is the unfitted model built from the table; without it (in a worker process) it is built
+    here from `task.spec`, so no estimator object, and no plug-in class, has to travel between processes."""
+    import pandas as pd
+
+    name, k, dtask, metric = task.name, task.fold, data.task, data.metric
+    mtype = model_type(name, task.spec, data.plugin_dir)
+    if template is None:
+        template = mtype.build(name, task.spec, ModelContext(dtask, metric, task.threads, data.plugin_dir,
+                                                             data.arrays))
+    log = print if log is None else log
+    transform = metric.target_transform if not dtask.is_classification else None
+    y, folds, X_train, X_test = data.y, data.folds, data.X_train, data.X_test
+    y_fit = transform.forward(y) if transform else y
+    trim = float(task.spec.get("trim_outliers", 0.0) or 0.0)
+    arrays = wanted_arrays(template, data.arrays)
+    with contextlib.nullcontext() if mtype.own_threads else _thread_limits(task.threads):
+        t0 = time.perf_counter()
+        tr, va = folds != k, folds == k
+        X_tr, y_tr, w_tr = X_train[tr], y_fit[tr], None
+        if task.extra is not None:
+            X_extra, y_extra, *w_extra = task.extra
+            y_extra = transform.forward(y_extra) if transform else np.asarray(y_extra)
+            if w_extra and w_extra[0] is not None:
+                w_tr = np.concatenate([np.ones(len(y_tr)), np.asarray(w_extra[0], dtype=np.float64)])
+            X_tr = pd.concat([X_tr, X_extra], ignore_index=True)
+            y_tr = np.concatenate([y_tr, y_extra])
+        X_va = X_train[va]
+        a_tr, a_va = ({n: a[mask] for n, (a, _) in arrays.items()} for mask in (tr, va))
+        a_te = {n: a for n, (_, a) in arrays.items()}
+        low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
+        progress = (lambda msg: log(f"[cv] {name} fold {k}: {msg}"))
+        try:
+            model, dropped = _fit_fold(template, X_tr, y_tr, dtask, n_own=int(tr.sum()), seed=int(k),
+                                       trim=0.0 if dtask.is_classification else trim, log=progress,
+                                       sample_weight=w_tr, arrays=a_tr)
+        except Exception as exc:
+            _raise_if_bad_params(name, exc)
+            raise
+        p_va = predict_model(model, X_va, dtask, needs_proba=metric.needs_proba,
+                             arrays=a_va).reshape(int(va.sum()), -1)
+        p_te = predict_model(model, X_test, dtask, needs_proba=metric.needs_proba,
+                             arrays=a_te).reshape(len(X_test), -1)
+        if not dtask.is_classification and task.spec.get("clip", True):
+            # a model should not predict far outside what it was trained on: linear models
+            # extrapolate wildly on outlying rows; the range is the fold's own training rows
+            p_va, p_te = np.clip(p_va, low, high), np.clip(p_te, low, high)
+        if transform:
+            p_va, p_te = transform.inverse(p_va), transform.inverse(p_te)
+        if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
+            raise UserError(f"models.{name}: fold {k} predictions contain NaN or infinity; check the model")
+        score = metric(y[va], dtask.squeeze(p_va))
+        seconds = time.perf_counter() - t0
+        imp = _importance(model, list(X_tr.columns) if hasattr(X_tr, "columns") else [])
+        best = int(model.best_iteration_) if hasattr(model, "best_iteration_") else None
+    return FoldResult(int(k), p_va, p_te, score, seconds, imp, best, dropped)
+
+
+def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list, results: Iterable[FoldResult], *,
+             log: Callable[[str], None], on_fold: Callable[[FoldReport], None] | None) -> CVResult:
+    """Assemble the folds' results, in fold order, into OOF and fold-averaged test predictions."""
+    task, metric, y, folds = data.task, data.metric, data.y, data.folds
     n_out = task.n_outputs
     oof = np.full((len(y), n_out), np.nan)
-    test = np.zeros((len(X_test), n_out))
+    test = np.zeros((len(data.X_test), n_out))
     fold_scores: list[float] = []
     fold_times: list[float] = []
     test_by_fold: list[np.ndarray] = []
     importances, best_iterations, trimmed = [], [], []
     trim = float(spec.get("trim_outliers", 0.0) or 0.0)
-    arrays = wanted_arrays(template, arrays)
-    if arrays and extra_rows is not None:
-        raise UserError(f"models.{name} reads array inputs ({', '.join(arrays)}), which pseudo-labelled rows do "
-                        f"not carry yet; pseudo-label a model of the feature table")
-    with contextlib.nullcontext() if mtype.own_threads else _thread_limits(threads):
-        for step, k in enumerate(fold_ids):
-            t0 = time.perf_counter()
-            tr, va = folds != k, folds == k
-            X_tr, y_tr, w_tr = X_train[tr], y_fit[tr], None
-            if extra_rows is not None:
-                X_extra, y_extra, *w_extra = extra_rows(int(k))
-                y_extra = transform.forward(y_extra) if transform else np.asarray(y_extra)
-                if w_extra and w_extra[0] is not None:
-                    w_tr = np.concatenate([np.ones(len(y_tr)), np.asarray(w_extra[0], dtype=np.float64)])
-                X_tr = pd.concat([X_tr, X_extra], ignore_index=True)
-                y_tr = np.concatenate([y_tr, y_extra])
-            X_va = X_train[va]
-            a_tr, a_va = ({n: a[mask] for n, (a, _) in arrays.items()} for mask in (tr, va))
-            a_te = {n: a for n, (_, a) in arrays.items()}
-            low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
-            progress = (lambda msg, k=k: log(f"[cv] {name} fold {k}: {msg}"))
-            try:
-                model, dropped = _fit_fold(template, X_tr, y_tr, task, n_own=int(tr.sum()), seed=int(k),
-                                           trim=0.0 if task.is_classification else trim, log=progress,
-                                           sample_weight=w_tr, arrays=a_tr)
-            except Exception as exc:
-                _raise_if_bad_params(name, exc)
-                raise
-            if trim:
-                trimmed.append(dropped)
-            p_va = predict_model(model, X_va, task, needs_proba=metric.needs_proba,
-                                 arrays=a_va).reshape(int(va.sum()), -1)
-            p_te = predict_model(model, X_test, task, needs_proba=metric.needs_proba,
-                                 arrays=a_te).reshape(len(X_test), -1)
-            if not task.is_classification and spec.get("clip", True):
-                # a model should not predict far outside what it was trained on: linear models
-                # extrapolate wildly on outlying rows; the range is the fold's own training rows
-                p_va, p_te = np.clip(p_va, low, high), np.clip(p_te, low, high)
-            if transform:
-                p_va, p_te = transform.inverse(p_va), transform.inverse(p_te)
-            if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
-                raise UserError(f"models.{name}: fold {k} predictions contain NaN or infinity; check the model")
-            oof[va] = p_va
-            test += p_te / len(fold_ids)
-            test_by_fold.append(task.squeeze(p_te))
-            score = metric(y[va], task.squeeze(p_va))
-            fold_scores.append(score)
-            fold_times.append(time.perf_counter() - t0)
-            imp = _importance(model, list(X_tr.columns) if hasattr(X_tr, "columns") else [])
-            if imp is not None:
-                importances.append(imp)
-            if hasattr(model, "best_iteration_"):
-                best_iterations.append(int(model.best_iteration_))
-            note = f", {dropped} outlying training rows dropped" if dropped else ""
-            log(f"[cv] {name} fold {k}: {metric.name} {score:.5f} ({fold_times[-1]:.1f}s{note})")
-            if on_fold is not None:
-                on_fold(FoldReport(name, int(k), step, score, tuple(fold_scores), fold_times[-1]))
+    for step, (k, res) in enumerate(zip(fold_ids, results)):
+        oof[folds == k] = res.valid
+        test += res.test / len(fold_ids)
+        test_by_fold.append(task.squeeze(res.test))
+        fold_scores.append(res.score)
+        fold_times.append(res.seconds)
+        if trim:
+            trimmed.append(res.dropped)
+        if res.importance is not None:
+            importances.append(res.importance)
+        if res.best_iteration is not None:
+            best_iterations.append(res.best_iteration)
+        note = f", {res.dropped} outlying training rows dropped" if res.dropped else ""
+        log(f"[cv] {name} fold {k}: {metric.name} {res.score:.5f} ({res.seconds:.1f}s{note})")
+        if on_fold is not None:
+            on_fold(FoldReport(name, int(k), step, res.score, tuple(fold_scores), res.seconds))
     if np.isnan(oof).any():
         raise UserError(f"models.{name}: some train rows have no fold; re-run the folds stage")
     oof_out, test_out = task.squeeze(oof), task.squeeze(test)

@@ -13,12 +13,32 @@ from pathlib import Path
 from typing import Any
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put back at once
+    os.umask(mask)
+    return mask
+
+
+# The process's umask, read once at import (reading it sets it, which is not thread-safe later on).
+UMASK = _read_umask()
+
+
+def temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new empty folder in `parent` with the permissions a plain `mkdir` would give (tempfile makes
+    them 0700, so a folder renamed into place would be private whatever the user's umask)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent))
+    os.chmod(tmp, 0o777 & ~UMASK)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path beside `path`; rename it over `path` only if the block succeeds."""
+    """Yield a temp path beside `path`; rename it over `path` only if the block succeeds. The file gets
+    the permissions of a plainly created one (0666 less the umask), not tempfile's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~UMASK)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -32,10 +52,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike):
-    """Yield a temp folder beside `path`; on success it replaces `path` whole, else it vanishes."""
+    """Yield a temp folder beside `path`; on success it replaces `path` whole, else it vanishes. The
+    folder gets a plain `mkdir`'s permissions (0777 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = temp_dir(path.parent, f".{path.name}.")
     try:
         yield tmp
         old = None

@@ -8,6 +8,7 @@ libraries load, which `import pipeline` does. Explicit values in the environment
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 # Below this many cells (rows x feature columns) one thread is as fast as two (PASSIVE wait policy, 2
 # cores, LightGBM 100 rounds): 20,000 x 20 took 0.455 s on 1 thread, 0.449 s on 2; 20,000 x 100 and
@@ -31,16 +32,31 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_WARNED: set[tuple[int, int]] = set()  # (setting, cap) pairs already warned about in this process
+
+
 def resolve_threads(threads: int = 0, *, n_jobs: int = 1, n_rows: int | None = None,
-                    n_cols: int | None = None) -> int:
+                    n_cols: int | None = None, warn: Callable[[str], None] | None = None,
+                    cores: int | None = None) -> int:
     """Threads for one fit: the explicit setting, else 1 on small data (rows x columns below
     SMALL_DATA_CELLS), else cores / workers.
 
-    Never returns more than cores // n_jobs so that workers x threads stay within the cores.
+    Never returns more than cores // n_jobs, so that workers x threads stay within the cores: more
+    OpenMP threads than cores only wait on each other (1000 threads made a LightGBM fold 1700x slower
+    on 2 cores; 100,000 crashed it). A larger setting is capped, and `warn` told so once per process.
+    `cores` are those of the machine the fits run on (default: this one's; a cluster's workers differ).
     """
-    budget = max(1, cpu_count() // max(1, n_jobs))
+    where = "this machine's" if cores is None else "a worker's"
+    cores = cpu_count() if cores is None else max(1, cores)
+    budget = max(1, cores // max(1, n_jobs))
+    if threads > budget:
+        if warn is not None and (threads, budget) not in _WARNED:
+            _WARNED.add((threads, budget))
+            warn(f"warning: runtime.threads = {threads} is more than {where} {cores} core(s)"
+                 f"{f' shared by runtime.n_jobs = {n_jobs} workers' if n_jobs > 1 else ''}; using {budget}")
+        return budget
     if threads > 0:
-        return min(threads, budget) if n_jobs > 1 else threads
+        return threads
     if n_rows is not None and n_rows * (n_cols or ASSUMED_COLUMNS) < SMALL_DATA_CELLS:
         return 1
     return budget

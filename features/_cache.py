@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -66,7 +65,7 @@ def save(cache_dir: Path, block: str, key: str, out: BlockOutput, *, describe: d
     """Store a block's output atomically (temp folder + rename), then prune old entries."""
     final = entry_dir(cache_dir, block, key)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+    tmp = _io.temp_dir(final.parent, ".tmp-")
     try:
         columns = list(out.train.columns)
         if columns:

@@ -53,6 +53,7 @@ class LightGBMModel(BaseEstimator):
         import lightgbm as lgb
         import pandas as pd
 
+        lgb.register_logger(_Default())
         params = dict(self.params or {})
         names = list(X.columns) if hasattr(X, "columns") else None
         X, X_valid = _lgb_names(X), _lgb_names(X_valid)
@@ -151,10 +152,12 @@ class _Collect:
 
 
 class _Default:
-    """LightGBM's own behaviour: information printed, warnings as Python warnings."""
+    """LightGBM's own behaviour -- information printed, warnings as Python warnings -- but for its
+    "[Fatal]" lines: the exception that follows carries the message, which the CV loop reports once."""
 
     def info(self, msg: str) -> None:
-        print(msg)
+        if "[Fatal]" not in msg:
+            print(msg)
 
     def warning(self, msg: str) -> None:
         import warnings

@@ -32,6 +32,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "train": (str, "train.csv", "training data file, relative to the competition folder"),
         "test": (str, "test.csv", "test data file"),
         "sample_submission": (str, "sample_submission.csv", "sample submission file"),
+        "external_data": (bool, False, "allow data files outside the workspace (by default they must lie inside it)"),
     },
     "cv": {
         "scheme": (str, "auto", "CV scheme (auto: stratified for classification, kfold for regression)"),
@@ -81,6 +82,20 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
                                   "this many robust standard deviations (0 = off)"),
     "preprocess": (str, "auto", "auto | none | impute | scale: imputation/one-hot (+ scaling) before the model"),
 }
+
+# The allowed range of each numeric key: (section, key) -> (lowest, highest or None). NaN is never in
+# range. runtime.threads above the machine's cores is allowed here and capped, with a warning, at run
+# time (core.threads.resolve_threads).
+RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
+    ("cv", "n_splits"): (2, None),  # and at most half the train rows (pipeline.data)
+    ("cv", "seed"): (0, 2**32 - 1),
+    ("ensemble", "hill_climb_rounds"): (1, None),
+    ("explore", "sample_rows"): (1, None),
+    ("explore", "column_plots"): (0, 10_000),
+    ("runtime", "threads"): (0, None),
+    ("runtime", "n_jobs"): (1, None),
+}
+MODEL_RANGES: dict[str, tuple[float, float | None]] = {"trim_outliers": (0, 1_000)}
 
 DEFAULT_MODELS = {"lgbm": {"type": "lightgbm", "params": {}}}
 
@@ -210,16 +225,16 @@ def _check_values(cfg: dict, file: Path) -> None:
     if comp["task"] not in metric.tasks:
         raise UserError(f"{file}: metric {comp['metric']!r} does not fit task {comp['task']!r}; "
                         f"use one of {', '.join(m.name for m in METRICS.values() if comp['task'] in m.tasks)}")
+    for (section, key), bounds in RANGES.items():
+        if key in cfg[section]:
+            check_range(cfg[section][key], bounds, where=f"{file}: {section}.{key}")
+    for name, table in cfg["models"].items():
+        for key, bounds in MODEL_RANGES.items():
+            check_range(table[key], bounds, where=f"{file}: models.{name}.{key}")
     cv = cfg["cv"]
-    if cv["n_splits"] < 2:
-        raise UserError(f"{file}: cv.n_splits must be at least 2, got {cv['n_splits']}")
     column_key = SCHEMES[cv["scheme"]].column_key if cv["scheme"] in SCHEMES else ""
     if column_key and not cv[column_key]:
         raise UserError(f"{file}: cv.scheme = {cv['scheme']!r} needs cv.{column_key} = '<column>'")
-    rt = cfg["runtime"]
-    if rt["threads"] < 0 or rt["n_jobs"] < 1:
-        raise UserError(f"{file}: runtime.threads must be >= 0 and runtime.n_jobs >= 1, "
-                        f"got {rt['threads']} and {rt['n_jobs']}")
     for name, table in cfg["models"].items():
         trim = table["trim_outliers"]
         if trim < 0 or (trim and TASKS[comp["task"]].classification):
@@ -229,13 +244,55 @@ def _check_values(cfg: dict, file: Path) -> None:
         raise UserError(f"{file}: no models: add a table such as [models.lgbm] type = 'lightgbm'")
 
 
+def check_range(value: float, bounds: tuple[float, float | None], *, where: str) -> None:
+    """UserError unless lowest <= value <= highest (NaN never passes)."""
+    low, high = bounds
+    if low <= value and (high is None or value <= high):
+        return
+    expected = f"between {low} and {high}" if high is not None else f"at least {low}"
+    raise UserError(f"{where} must be {expected}, got {value!r}")
+
+
+def read_toml(file: Path) -> dict:
+    """A TOML file parsed; malformed TOML or text that is not UTF-8 -> UserError naming the file and the fix."""
+    try:
+        return tomllib.loads(Path(file).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{file}: malformed TOML: {exc}; fix the syntax at that line") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{file}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+
+
+# Encoding of every CSV the pipeline reads: UTF-8, with or without a byte-order mark (Excel writes one).
+CSV_ENCODING = "utf-8-sig"
+
+
 def read_header(path: Path) -> list[str]:
     """Column names of a CSV file, read without pandas (fast, for validation)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        row = next(csv.reader(fh), None)
+    try:
+        with open(path, newline="", encoding=CSV_ENCODING) as fh:
+            row = next(csv.reader(fh), None)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise UserError(f"{path}: cannot parse the CSV header ({exc}); save the file as CSV") from None
     if not row:
         raise UserError(f"{path}: file is empty; it needs a header row and data")
     return row
+
+
+def column_hint(name: str, columns: list[str]) -> str:
+    """' (did you mean X?)' for a close column name, else how many columns the file has: a message
+    never lists a file's header (it may not be a CSV at all)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [c for c in columns if len(c) <= 200], n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    separator = next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in columns[0]), None)
+    if separator:
+        return f" (the file has 1 column: its fields look separated by {separator!r}; save it comma-separated)"
+    return f" (the file has {len(columns)} column(s))"
 
 
 def load_competition(root: Path) -> Competition:
@@ -244,11 +301,7 @@ def load_competition(root: Path) -> Competition:
     file = root / "competition.toml"
     if not file.is_file():
         raise UserError(f"{file}: not found; create it with `python -m pipeline init {root.name} --train ...`")
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{file}: malformed TOML: {exc}; fix the syntax at that line") from None
-    cfg = parse_config(raw, file)
+    cfg = parse_config(read_toml(file), file)
     comp = Competition(name=root.name, root=root, cfg=cfg)
     _check_data(comp)
     return comp
@@ -256,8 +309,12 @@ def load_competition(root: Path) -> Competition:
 
 def _check_data(comp: Competition) -> None:
     c = comp.cfg["competition"]
+    workspace = comp.workspace.resolve()
     for key in ("train", "test", "sample_submission"):
         path = comp.root / c[key]
+        if not c["external_data"] and not path.resolve().is_relative_to(workspace):
+            raise UserError(f"competition.{key} = {c[key]!r} is outside the workspace {workspace}; copy the "
+                            f"file into {comp.root}, or set competition.external_data = true to read it there")
         if not path.is_file():
             raise UserError(f"{path}: data file not found (competition.{key}); put the file there "
                             f"or point competition.{key} at it")
@@ -266,18 +323,18 @@ def _check_data(comp: Competition) -> None:
     sample_cols = read_header(comp.sample_path)
     if comp.target not in train_cols:
         raise UserError(f"{comp.train_path}: target column {comp.target!r} not found"
-                        f"{did_you_mean(comp.target, train_cols)}; set competition.target")
+                        f"{column_hint(comp.target, train_cols)}; set competition.target")
     for cols, path in ((train_cols, comp.train_path), (test_cols, comp.test_path),
                        (sample_cols, comp.sample_path)):
         if comp.id_col not in cols:
             raise UserError(f"{path}: id column {comp.id_col!r} not found"
-                            f"{did_you_mean(comp.id_col, cols)}; set competition.id")
+                            f"{column_hint(comp.id_col, cols)}; set competition.id")
     cv = comp.cfg["cv"]
     for key in ("group_column", "time_column"):
         col = cv[key]
         if col and col not in train_cols:
-            raise UserError(f"{comp.train_path}: cv.{key} {col!r} not found{did_you_mean(col, train_cols)}")
+            raise UserError(f"{comp.train_path}: cv.{key} {col!r} not found{column_hint(col, train_cols)}")
     for name in comp.cfg["features"]["drop"]:
         if name not in train_cols:
             raise UserError(f"{comp.train_path}: features.drop names {name!r}, which is not a column"
-                            f"{did_you_mean(str(name), train_cols)}")
+                            f"{column_hint(str(name), train_cols)}")

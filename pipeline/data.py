@@ -21,7 +21,6 @@ import contextlib
 import functools
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +158,7 @@ def _save(folder: Path, digest: str, frames) -> None:
     from pyarrow import ArrowException, feather
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    tmp = _io.temp_dir(folder.parent, ".tmp-")
     try:
         for part, frame in zip(_PARTS, frames):
             feather.write_feather(frame, tmp / f"{part}.feather", compression="uncompressed")
@@ -208,29 +207,71 @@ def _parse_data(comp: Competition):
             frames.append(pd.read_csv(path, low_memory=False))
         except pd.errors.EmptyDataError:
             raise UserError(f"{path}: file is empty; it needs a header row and data") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0]})") from None
+        except pd.errors.ParserError as exc:
+            raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0][:200]}); check the quoting "
+                            f"and the number of fields on that line") from None
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
     train, test, sample = frames
     if len(train) == 0:
         raise UserError(f"{comp.train_path}: no data rows; the training file needs at least one row per fold")
     if len(test) == 0:
         raise UserError(f"{comp.test_path}: no data rows")
     for frame, path in ((train, comp.train_path), (test, comp.test_path), (sample, comp.sample_path)):
+        missing = frame[comp.id_col].isna()
+        if missing.any():
+            raise UserError(f"{path}: {int(missing.sum())} row(s) have no id in column {comp.id_col!r} (first on "
+                            f"line {int(np.flatnonzero(missing.to_numpy())[0]) + 2}); give every row a unique id")
         dup = frame[comp.id_col].duplicated()
         if dup.any():
             first = frame[comp.id_col][dup].iloc[0]
             raise UserError(f"{path}: {int(dup.sum())} duplicate id(s) in column {comp.id_col!r} "
-                            f"(first: {first!r}); ids must be unique")
+                            f"(first: {_short(first)}); ids must be unique")
     if train[comp.target].isna().any():
         n = int(train[comp.target].isna().sum())
         raise UserError(f"{comp.train_path}: target {comp.target!r} is missing in {n} row(s); drop or fill them")
+    _check_target(comp, train[comp.target])
     if set(sample[comp.id_col].tolist()) != set(test[comp.id_col].tolist()):
         raise UserError(f"{comp.sample_path}: ids differ from {comp.test_path.name}; "
                         f"the sample submission must list exactly the test ids")
     n_splits = comp.cfg["cv"]["n_splits"]
-    if len(train) < n_splits:
-        raise UserError(f"{comp.train_path}: {len(train)} rows is fewer than cv.n_splits = {n_splits}")
+    if len(train) < 2 * n_splits:
+        raise UserError(f"{comp.train_path}: {len(train)} rows cannot fill cv.n_splits = {n_splits} folds of at "
+                        f"least 2 rows; set cv.n_splits to at most {max(2, len(train) // 2)}")
     return train, test, sample
+
+
+def _short(value) -> str:
+    """A value for a message: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_target(comp: Competition, target) -> None:
+    """A classification target needs the classes its task implies: binary exactly two, multiclass at least
+    two (`init` infers the task; an edited config or data file can contradict it)."""
+    from core.tasks import TASKS
+
+    task = TASKS[comp.task]
+    if not task.classification:
+        if not _numeric(target):
+            raise UserError(f"{comp.train_path}: target {comp.target!r} of a regression task holds text "
+                            f"(e.g. {_short(target.dropna().iloc[0])}); set competition.task to a classification task")
+        return
+    counts = target.value_counts()
+    wanted = None if task.per_class_outputs else 2  # one probability column describes exactly two classes
+    if len(counts) < 2 or (wanted is not None and len(counts) != wanted):
+        shown = ", ".join(f"{_short(v)}: {n}" for v, n in counts.head(5).items())
+        raise UserError(f"{comp.train_path}: a {comp.task} target needs {'exactly 2' if wanted else 'at least 2'} "
+                        f"classes, {comp.target!r} has {len(counts)} ({shown}{', ...' if len(counts) > 5 else ''}); "
+                        f"fix the rows with stray labels or set competition.task")
+
+
+def _numeric(series) -> bool:
+    """Whether a column holds numbers (pandas' view of its dtype)."""
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series))
 
 
 def _parse_folds(comp: Competition, train) -> np.ndarray:

@@ -90,23 +90,69 @@ def _json(obj) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
 
 
-def _read_bundle(path: Path) -> dict[str, bytes]:
-    """The bundle's files by name, from a zip or a folder; only the known names are read."""
+# Most bytes a bundle member may hold once decompressed, checked against the zip's declared sizes
+# before anything is decompressed (and again while reading, should a header lie): JSON members are
+# small; a prediction table holds an id and a few numbers per row.
+_JSON_LIMIT = 1 << 20
+_TABLE_BASE, _TABLE_PER_CELL = 4 << 20, 256
+
+
+def _member_limit(name: str, rows: int, columns: int) -> int:
+    if name.endswith(".json"):
+        return _JSON_LIMIT
+    return _TABLE_BASE + _TABLE_PER_CELL * rows * (columns + 1)
+
+
+def _bundle_members(path: Path, names: list[str], sizes: dict[str, int], *, rows: int, columns: int) -> None:
+    """Every member a known bundle file, once, within its size limit; UserError naming the first that is not."""
+    seen: set[str] = set()
+    for name in names:
+        if name not in BUNDLE_FILES:
+            raise UserError(f"{path}: unexpected member {name[:80]!r}; a bundle holds only "
+                            f"{', '.join(BUNDLE_FILES)} -- re-export it with `python -m pipeline export`")
+        if name in seen:
+            raise UserError(f"{path}: {name} appears twice; a bundle holds each file once -- re-export it")
+        seen.add(name)
+        limit = _member_limit(name, rows, columns)
+        if sizes[name] > limit:
+            raise UserError(f"{path}: {name} would be {sizes[name]:,} bytes uncompressed, more than the "
+                            f"{limit:,} a bundle of this competition needs; refusing to decompress it")
+
+
+def _read_bundle(path: Path, *, rows: int, columns: int) -> dict[str, bytes]:
+    """The bundle's files by name, from a zip or a folder, each checked (`_bundle_members`) before it
+    is read: nothing unknown, repeated, linked or oversized. `rows`: train + test rows; `columns`:
+    prediction columns."""
+    import stat
+
     files: dict[str, bytes] = {}
     if path.is_dir():
-        for name in BUNDLE_FILES:
-            if (path / name).is_file():
-                files[name] = (path / name).read_bytes()
+        entries = sorted(path.iterdir())
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_file():
+                raise UserError(f"{path}: {entry.name[:80]!r} is a link or a folder; a bundle folder holds "
+                                f"only the plain files {', '.join(BUNDLE_FILES)}")
+        names = [e.name for e in entries]
+        _bundle_members(path, names, {e.name: e.stat().st_size for e in entries}, rows=rows, columns=columns)
+        files = {e.name: e.read_bytes() for e in entries}
     elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            infos = {Path(i.filename).name: i for i in zf.infolist() if not i.is_dir()}
-            for name in BUNDLE_FILES:
-                info = infos.get(name)
-                if info is None:
-                    continue
-                if info.file_size > _MAX_MEMBER_BYTES:
-                    raise UserError(f"{path}: {name} is {info.file_size} bytes uncompressed; too large")
-                files[name] = zf.read(info)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                infos = zf.infolist()
+                prefix = _common_folder([i.filename for i in infos])
+                members = [i for i in infos if i.filename != prefix]
+                for info in members:
+                    if stat.S_ISLNK(info.external_attr >> 16) or info.is_dir():
+                        raise UserError(f"{path}: member {info.filename[:80]!r} is a link or a folder; a bundle "
+                                        f"holds only plain files")
+                names = [i.filename[len(prefix):] for i in members]
+                _bundle_members(path, names, {n: i.file_size for n, i in zip(names, members)},
+                                rows=rows, columns=columns)
+                for name, info in zip(names, members):
+                    files[name] = _read_member(zf, info, _member_limit(name, rows, columns), path, name)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
+            raise UserError(f"{path}: damaged or unsupported zip ({str(exc)[:120] or type(exc).__name__}); "
+                            f"ask for a new export") from None
     elif path.exists():
         raise UserError(f"{path}: not a bundle (expected a .zip or a folder from `python -m pipeline export`); "
                         f"for plain CSVs use `import --oof OOF.csv --test TEST.csv --name NAME`")
@@ -116,6 +162,26 @@ def _read_bundle(path: Path) -> dict[str, bytes]:
     if missing:
         raise UserError(f"{path}: bundle lacks {', '.join(missing)}; re-export it with `python -m pipeline export`")
     return files
+
+
+def _common_folder(names: list[str]) -> str:
+    """'folder/' when every member lies in one top folder (a zipped bundle folder), else ''."""
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) == 1 and all("/" in n for n in names):
+        return next(iter(tops)) + "/"
+    return ""
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: Path, name: str) -> bytes:
+    """A member's bytes, read in chunks and abandoned past `limit` (a header may understate the size)."""
+    chunks, total = [], 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise UserError(f"{path}: {name} decompresses to more than {limit:,} bytes; refusing it")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _check_name(comp: Competition, name: str) -> None:
@@ -189,11 +255,10 @@ def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log
     import pandas as pd
 
     path = Path(path)
-    files = _read_bundle(path)
-    try:
-        manifest = json.loads(files["bundle.json"])
-    except ValueError:
-        raise UserError(f"{path}: bundle.json is not valid JSON; re-export the run") from None
+    train, test, folds = _competition_rows(comp)
+    task = _task(comp, train)
+    files = _read_bundle(path, rows=len(train) + len(test), columns=task.n_outputs)
+    manifest = _loads(files["bundle.json"], path, "bundle.json")
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise UserError(f"{path}: bundle.json is not a {BUNDLE_FORMAT} manifest; re-export the run")
     if manifest.get("version") != BUNDLE_VERSION:
@@ -201,8 +266,6 @@ def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log
                         f"version {BUNDLE_VERSION}; re-export with the same pipeline version")
     name = name or str(manifest.get("run", ""))
     _check_name(comp, name)
-    train, test, folds = _competition_rows(comp)
-    task = _task(comp, train)
     if manifest.get("task") != task.task:
         raise UserError(f"{path}: bundle task {manifest.get('task')!r} differs from the competition's "
                         f"{task.task!r}; it was made for another competition")
@@ -229,23 +292,27 @@ def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log
             raise UserError(f"{path}: {part} lacks prediction column(s) {missing}; expected {columns}")
         arrays.append(_aligned(frame, ids, id_col=comp.id_col, columns=columns, task=task, what=part,
                                source=str(path)))
-    params = _loads(files.get("params.json"))
+    params = _loads(files.get("params.json"), path, "params.json")
     provenance = {"source": str(path), "kind": "bundle", "manifest": manifest,
-                  "exporter_scores": _loads(files.get("scores.json"))}
+                  "exporter_scores": _loads(files.get("scores.json"), path, "scores.json")}
     return _write_import(comp, name, train=train, test=test, folds=folds, task=task, oof=arrays[0],
                          test_pred=arrays[1], provenance=provenance, params=params, log=log)
 
 
-def _loads(data: bytes | None) -> dict:
+def _loads(data: bytes | None, path: Path, name: str) -> dict:
+    """A bundle's JSON member as a dict ({} when absent); anything else (a pickle, a list) -> UserError."""
     import json
 
-    if not data:
+    if data is None:
         return {}
     try:
-        obj = json.loads(data)
-    except ValueError:
-        return {}
-    return obj if isinstance(obj, dict) else {}
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise UserError(f"{path}: {name} is not JSON text; a bundle's files are plain JSON and parquet "
+                        f"(nothing executable) -- re-export the run") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path}: {name} must hold a JSON object, got a {type(obj).__name__}; re-export the run")
+    return obj
 
 
 def _csv_columns(frame, comp: Competition, task, source: str) -> list[str]:

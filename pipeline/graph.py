@@ -232,7 +232,7 @@ class StageContext:
         from core.threads import resolve_threads
 
         rt = self.comp.cfg["runtime"]
-        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols)
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols, warn=self.log)
 
     def data(self):
         """(train, test, sample_submission) DataFrames, read once (from a snapshot when unchanged)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +12,15 @@ from pipeline.config import REQUIRED, SCHEMA, registry_choices
 from core.errors import UserError
 
 MAX_LABEL_CLASSES = 50
+# A class needs this many rows: one in each fold of the default 5-fold stratified CV. Rarer values of a
+# target whose other values look like classes are stray labels (a typo, a merged file), refused.
+MIN_CLASS_ROWS = 5
 
 
 @dataclass
 class Inferred:
-    """What init decided, each with the reason it printed."""
+    """What init decided, each with the reason it printed; `train_only`: train columns absent from test."""
+
 
     id: str
     target: str
@@ -24,6 +28,7 @@ class Inferred:
     metric: str
     submission: str
     reasons: dict[str, str]
+    train_only: list[str] = field(default_factory=list)
 
 
 def _read(path: Path):
@@ -40,8 +45,36 @@ def _read(path: Path):
     return frame
 
 
+def _short(value) -> str:
+    text = repr(value.item() if hasattr(value, "item") else value)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _counts(counts) -> str:
+    """'0: 618 rows, 1: 429 rows' for the first values of a value_counts()."""
+    shown = ", ".join(f"{_short(v)}: {n} row{'s' if n != 1 else ''}" for v, n in counts.head(4).items())
+    return shown + (f", ... ({len(counts)} values)" if len(counts) > 4 else "")
+
+
+def _check_target(target: str, y, task: str | None) -> None:
+    """Refuse a target no task can be made of: one value; two common values plus a few stray ones
+    (it would silently become a regression); a class too rare to appear in every fold."""
+    counts = y.value_counts()
+    if len(counts) < 2:
+        raise UserError(f"target {target!r} has one value ({_counts(counts)}): there is nothing to learn; check "
+                        f"the train file or pass --target COLUMN")
+    rare, common = counts[counts < MIN_CLASS_ROWS], counts[counts >= MIN_CLASS_ROWS]
+    if task in (None, "binary") and len(common) == 2 and len(rare) and rare.sum() < 0.01 * counts.sum():
+        raise UserError(f"target {target!r} has two values ({_counts(common)}) and {len(rare)} stray one(s) "
+                        f"({_counts(rare)}); fix or drop the stray rows, or pass --task regression if it "
+                        f"really is a number")
+    if task in ("binary", "multiclass") and len(rare):
+        raise UserError(f"target {target!r}: class(es) {_counts(rare)} have fewer than {MIN_CLASS_ROWS} rows, "
+                        f"too few for one in each fold; fix, merge or drop those rows")
+
+
 def infer(train, test, sample, *, target: str | None = None, id_col: str | None = None,
-          metric: str | None = None) -> Inferred:
+          metric: str | None = None, task: str | None = None) -> Inferred:
     """Infer the competition's settings from its three tables (explicit values win)."""
     import pandas as pd
 
@@ -72,10 +105,15 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
     if target not in train.columns:
         raise UserError(f"target {target!r} not found in train; pass --target COLUMN")
     y = train[target].dropna()
+    _check_target(target, y, task)
+    inferred = task is None
     values = sorted(map(str, y.unique()))
     numeric = pd.api.types.is_numeric_dtype(y)
     integral = numeric and np.all(np.mod(y.to_numpy(dtype=float), 1) == 0)
-    if len(pred_cols) > 1:
+    if task is not None:
+        style = _given_task_style(task, y, pred_cols, sample, numeric)
+        reasons["task"] = "given"
+    elif len(pred_cols) > 1:
         if sorted(map(str, pred_cols)) != values:
             raise UserError(f"sample submission columns {pred_cols} are not the target's classes {values}; "
                             f"pass --target COLUMN")
@@ -99,7 +137,10 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
             reasons["task"] = f"numeric target with {y.nunique()} distinct values"
         else:
             raise UserError(f"cannot tell the task for target {target!r} ({y.nunique()} text values); "
-                            f"check --target")
+                            f"check --target or pass --task")
+    if inferred and task != "regression":
+        reasons["task"] += f"; {_counts(y.value_counts())}"
+        _check_target(target, y, task)
     if metric is None:
         if task == "regression":
             skew = float(y.skew()) if len(y) > 2 else 0.0
@@ -116,7 +157,30 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
         reasons["metric"] = why + "; override with --metric"
     else:
         reasons["metric"] = "given"
-    return Inferred(id_col, target, task, metric, style, reasons)
+    train_only = [str(c) for c in train.columns if c not in test.columns and c not in (id_col, target)]
+    return Inferred(id_col, target, task, metric, style, reasons, train_only)
+
+
+def _given_task_style(task: str, y, pred_cols: list, sample, numeric: bool) -> str:
+    """The submission style for a task given with --task, checked against the target."""
+    import pandas as pd
+
+    from core.tasks import TASKS
+
+    if task not in TASKS:
+        from core.errors import did_you_mean
+
+        raise UserError(f"--task {task!r} is not a task{did_you_mean(task, tuple(TASKS))}")
+    if not TASKS[task].classification:
+        if not numeric:
+            raise UserError(f"--task {task}: the target holds text; a regression target must be numbers")
+        return "value"
+    if task == "binary" and y.nunique() != 2:
+        raise UserError(f"--task binary: the target has {y.nunique()} values ({_counts(y.value_counts())}), "
+                        f"a binary target has 2")
+    if len(pred_cols) > 1:
+        return "classes"
+    return "proba" if pd.api.types.is_float_dtype(sample[pred_cols[0]]) and task == "binary" else "label"
 
 
 def render_config(inf: Inferred, files: dict[str, str]) -> str:
@@ -128,6 +192,8 @@ def render_config(inf: Inferred, files: dict[str, str]) -> str:
 
     values = {"competition": {"task": inf.task, "target": inf.target, "id": inf.id, "metric": inf.metric,
                               "submission": inf.submission, **files}}
+    if inf.train_only:  # not features: absent from test
+        values["features"] = {"drop": inf.train_only}
     lines = ["# Competition definition: every key is documented in README.md (section 'competition.toml').",
              "# Commented keys show their defaults.", ""]
     choices = registry_choices()
@@ -148,10 +214,11 @@ def render_config(inf: Inferred, files: dict[str, str]) -> str:
 
 def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sample_submission: Path,
                      target: str | None = None, id_col: str | None = None, metric: str | None = None,
-                     log=print) -> Path:
+                     task: str | None = None, log=print) -> Path:
     """Create workspace/competition/NAME with the data and a commented competition.toml."""
     import re
-    import tempfile
+
+    from core import io as _io
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise UserError(f"competition name {name!r}: use letters, digits, '_', '-' or '.'")
@@ -165,9 +232,9 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     frames = [_read(Path(p)) for p in (train, test, sample_submission)]
     if len(frames[0]) == 0:
         raise UserError(f"{train}: no data rows")
-    inf = infer(*frames, target=target, id_col=id_col, metric=metric)
+    inf = infer(*frames, target=target, id_col=id_col, metric=metric, task=task)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=dest.parent))
+    tmp = _io.temp_dir(dest.parent, f".{name}.")
     try:
         files = {"train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv"}
         for src, key in ((train, "train"), (test, "test"), (sample_submission, "sample_submission")):
@@ -180,4 +247,6 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     for key in ("id", "target", "task", "metric"):
         log(f"{key}: {getattr(inf, key)}  ({inf.reasons[key]})")
     log(f"submission: {inf.submission}")
+    for column in inf.train_only:
+        log(f"column {column!r} is in train but not in test, so it cannot be a feature: listed in features.drop")
     return dest

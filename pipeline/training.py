@@ -69,7 +69,7 @@ class Training:
         if n_rows is None:
             n_rows, n_cols = self.features[0].shape
         rt = self.comp.cfg["runtime"]
-        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols)
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols, warn=self.log)
 
     @property
     def trainer(self) -> Callable[..., Any]:

@@ -121,6 +121,14 @@ def _count(study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+def _failed(study) -> int:
+    """Trials that failed, less those skipped on purpose (recorded as failed, see _Skip)."""
+    import optuna
+
+    return sum(1 for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+               if "skipped" not in t.user_attrs)
+
+
 class _Skip(Exception):
     """A trial not worth training: the study already holds enough trials, or these parameters ran before.
     It is recorded as failed, so finished trials are never surplus nor duplicates."""
@@ -174,11 +182,13 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
         ahead = [t for t in study.get_trials(deepcopy=False, states=running) if t.number < trial.number]
         if _count(study, finished) + len(ahead) >= trials:
             study.stop()
+            trial.set_user_attr("skipped", "enough trials")
             raise _Skip(f"trial {trial.number}: the study already has {trials} trials")
         params = {p: suggest(trial, p, d) for p, d in dists.items()}
         for other in study.get_trials(deepcopy=False, states=finished + running):
             if other.number != trial.number and other.params == params:
                 trial.set_user_attr("duplicate_of", other.number)
+                trial.set_user_attr("skipped", "duplicate")
                 log(f"[tune] trial {trial.number}: same parameters as trial {other.number}, skipped")
                 raise _Skip(f"trial {trial.number}: same parameters as trial {other.number}")
         ran += 1
@@ -203,13 +213,14 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     if done < trials and not state.interrupted:
         from core.progress import progress
 
-        with progress(trials - done, f"[tune] {model}", unit="trial") as bar:
+        with _quiet_skips(), progress(trials - done, f"[tune] {model}", unit="trial") as bar:
             def tick(study, trial) -> None:
                 if trial.state in finished:
                     bar.update(note=f"best {study.best_value:.5f}" if _count(study, finished[:1]) else "")
 
             study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=timeout,
                            catch=(_Skip,), callbacks=[enough, tick])
+    _wait_for_others(study, state, log)
     if state.interrupted:
         raise KeyboardInterrupt
     complete = _count(study, (optuna.trial.TrialState.COMPLETE,))
@@ -218,7 +229,53 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     best = study.best_trial
     return TuneResult(name, url, float(best.value), dict(best.params), complete,
                       _count(study, (optuna.trial.TrialState.PRUNED,)),
-                      _count(study, (optuna.trial.TrialState.FAIL,)), ran)
+                      _failed(study), ran)
+
+
+@contextlib.contextmanager
+def _quiet_skips():
+    """Optuna logs every caught exception with its traceback; a _Skip is no error (it only records
+    the trial as failed), so those records -- and the "Trial N failed with value None." line Optuna
+    writes after each -- are dropped from Optuna's handlers while optimising."""
+    import logging
+
+    skipped: set[str] = set()
+
+    def keep(record: logging.LogRecord) -> bool:
+        words = str(record.msg).split(" ", 2)
+        if record.exc_info and isinstance(record.exc_info[1], _Skip):
+            skipped.add(words[1] if len(words) > 1 else "")
+            return False
+        return not (len(words) > 2 and words[0] == "Trial" and words[1] in skipped
+                    and words[2].startswith("failed with value"))
+
+    handlers = logging.getLogger("optuna").handlers
+    for handler in handlers:
+        handler.addFilter(keep)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(keep)
+
+
+def _wait_for_others(study, state: "_Interrupt", log: Callable[[str], None], *, poll_s: float = 1.0) -> None:
+    """Wait until no trial of the study is running (in other processes sharing it), so that the best
+    this process reports -- and `--apply` writes -- is the study's, not the best of what had finished
+    when it stopped. A trial of a killed process stops counting once its heartbeat is stale."""
+    import optuna
+
+    running = (optuna.trial.TrialState.RUNNING,)
+    told = False
+    while not state.interrupted and _count(study, running):
+        if not told:
+            log(f"[tune] waiting for {_count(study, running)} trial(s) running in other processes, so the best "
+                f"reported is the study's")
+            told = True
+        time.sleep(poll_s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
 
 
 _SUGGEST = {

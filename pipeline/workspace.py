@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.config import Competition, load_competition, tomllib
+from pipeline.config import Competition, load_competition, read_toml
 from core.errors import UserError, did_you_mean
+
+# A competition name: one folder under competition/ (never a path out of it).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+LOCK_FILE = ".lock"
 
 
 class Workspace:
@@ -32,9 +40,12 @@ class Workspace:
         names = self.names()
         settings = self.root / "pipeline.toml"
         if settings.is_file():
-            default = tomllib.loads(settings.read_text(encoding="utf-8")).get("default_competition")
+            default = read_toml(settings).get("default_competition")
             if default:
-                return str(default)
+                if not isinstance(default, str):
+                    raise UserError(f"{settings}: default_competition must be a string (a competition "
+                                    f"name), got {type(default).__name__}")
+                return default
         if len(names) == 1:
             return names[0]
         if not names:
@@ -46,6 +57,9 @@ class Workspace:
     def competition(self, name: str | None = None) -> Competition:
         """Load and validate a competition by name (default: see `default_name`)."""
         name = name or self.default_name()
+        if not NAME.fullmatch(name):
+            raise UserError(f"competition name {name[:80]!r} must be a folder name under {self.competitions_dir} "
+                            f"(letters, digits, '_', '-' or '.', no '/' or '..'); pass --competition NAME")
         path = self.competitions_dir / name
         if not (path / "competition.toml").is_file():
             names = self.names()
@@ -59,3 +73,25 @@ def log(message: str) -> None:
     from core.progress import echo
 
     echo(message, sys.stderr)
+
+
+@contextlib.contextmanager
+def competition_lock(comp: Competition, log=log) -> Iterator[None]:
+    """Hold the competition's lock (competition/<name>/.lock) while the block writes to it: a second
+    run, import or tune of the same competition waits, saying so, and goes on once the first is done.
+    The lock is the operating system's (filelock: flock), so a killed process never leaves it held."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(comp.root / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"[lock] competition {comp.name!r} is in use by another run, import or tune in {comp.workspace}; "
+            f"waiting for it to finish (Ctrl-C to give up)")
+        t0 = time.perf_counter()
+        lock.acquire()
+        log(f"[lock] acquired after {time.perf_counter() - t0:.1f}s")
+    try:
+        yield
+    finally:
+        lock.release()

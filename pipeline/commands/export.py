@@ -12,7 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", metavar="RUN_ID", help="the run's folder name (the model name), or 'ensemble'")
     p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
     p.add_argument("--out", "-o", type=Path, default=None,
-                   help="bundle path (default: exports/<competition>/<competition>-<RUN_ID>.zip)")
+                   help="bundle path, or a folder to write it into (default: "
+                        "exports/<competition>/<competition>-<RUN_ID>.zip)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -32,7 +33,10 @@ def main(args: argparse.Namespace) -> int:
     if args.run_id not in runs:
         hint = did_you_mean(args.run_id, tuple(runs)) if runs else "; run `python -m pipeline run` first"
         raise UserError(f"no run {args.run_id!r} in {comp.runs}{hint}")
-    out = args.out or ws.root / "exports" / comp.name / f"{comp.name}-{args.run_id}.zip"
-    path = export_run(comp, runs[args.run_id], Path(out))
+    name = f"{comp.name}-{args.run_id}.zip"
+    out = Path(args.out) if args.out else ws.root / "exports" / comp.name / name
+    if out.is_dir():  # a folder: the bundle goes into it under its usual name
+        out = out / name
+    path = export_run(comp, runs[args.run_id], out)
     print(path)
     return 0

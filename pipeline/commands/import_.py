@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.exchange import import_bundle, import_csv
     from pipeline.graph import Runner
     from pipeline.stages import build_pipeline
-    from pipeline.workspace import Workspace, log
+    from pipeline.workspace import Workspace, competition_lock, log
 
     csvs = (args.oof, args.test)
     if args.path is not None and any(csvs):
@@ -33,11 +33,12 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("pass a bundle PATH, or both --oof OOF.csv and --test TEST.csv")
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
-    Runner(build_pipeline(), comp, log=log).run("folds")  # the fold file the import is checked against
-    if args.path is not None:
-        dest = import_bundle(comp, args.path, name=args.name, log=log)
-    else:
-        dest = import_csv(comp, args.oof, args.test, name=args.name, log=log)
+    with competition_lock(comp):
+        Runner(build_pipeline(), comp, log=log).run("folds")  # the fold file the import is checked against
+        if args.path is not None:
+            dest = import_bundle(comp, args.path, name=args.name, log=log)
+        else:
+            dest = import_csv(comp, args.oof, args.test, name=args.name, log=log)
     log("[import] the ensemble stage will combine it on the next `python -m pipeline run`")
     print(dest)
     return 0

@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default=None, help="target column (default: inferred)")
     p.add_argument("--id", default=None, help="id column (default: the sample submission's first)")
     p.add_argument("--metric", default=None, help="metric (default: inferred per task)")
+    p.add_argument("--task", default=None, help="task: binary, multiclass or regression (default: inferred)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -24,6 +25,6 @@ def main(args: argparse.Namespace) -> int:
     root = Path(args.root or Path.cwd()).resolve()
     dest = init_competition(root, args.name, train=args.train, test=args.test,
                             sample_submission=args.sample_submission, target=args.target,
-                            id_col=args.id, metric=args.metric)
+                            id_col=args.id, metric=args.metric, task=args.task)
     print(f"created {dest}; next: python -m pipeline run --competition {args.name}")
     return 0

@@ -19,7 +19,7 @@ def main(args: argparse.Namespace) -> int:
     from core.errors import UserError
     from pipeline.graph import Runner
     from pipeline.stages import build_pipeline
-    from pipeline.workspace import Workspace, log
+    from pipeline.workspace import Workspace, competition_lock, log
 
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
@@ -33,8 +33,9 @@ def main(args: argparse.Namespace) -> int:
         if unknown:
             raise UserError(f"--models names {unknown[0]!r}, which is not an enabled model in "
                             f"{comp.config_path.name}; models: {', '.join(comp.models)}")
-    runner = Runner(pipe, comp, log=log)
-    runner.run(args.stage, force=args.force, only_units=only)
+    with competition_lock(comp):  # a second run of this competition waits here; state is read after
+        runner = Runner(pipe, comp, log=log)
+        runner.run(args.stage, force=args.force, only_units=only)
     if args.stage in (None, "submit"):
         paths = runner.state["submit"].get("paths", [])
         if paths:

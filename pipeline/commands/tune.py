@@ -25,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.graph import Runner
     from pipeline.stages import build_pipeline
     from pipeline.tune import apply_params, inline_table, tune
-    from pipeline.workspace import Workspace, log
+    from pipeline.workspace import Workspace, competition_lock, log
 
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
@@ -36,8 +36,9 @@ def main(args: argparse.Namespace) -> int:
 
         raise UserError(f"--model {args.model!r} is not an enabled model in {comp.config_path.name}"
                         f"{did_you_mean(args.model, tuple(comp.models))}")
-    runner = Runner(build_pipeline(), comp, log=log)
-    runner.run("features")  # trials need fresh folds and features
+    with competition_lock(comp):  # trials need fresh folds and features; a run writing them goes first
+        runner = Runner(build_pipeline(), comp, log=log)
+        runner.run("features")
     digest = str(runner.state["features"].get("outputs")) + str(runner.state["folds"].get("outputs"))
     threads = _threads(comp)
     try:
@@ -50,14 +51,16 @@ def main(args: argparse.Namespace) -> int:
         f"({result.ran} trained here)")
     print(f"best {comp.metric_name} {result.best_value:.5f}: params = {inline_table(result.best_params)}")
     if args.apply:
-        merged = apply_params(comp.config_path, args.model, result.best_params)
+        with competition_lock(comp):
+            merged = apply_params(comp.config_path, args.model, result.best_params)
         print(f"wrote [models.{args.model}] params = {inline_table(merged)} to {comp.config_path}")
     return 0
 
 
 def _threads(comp) -> int:
     from core.threads import resolve_threads
+    from pipeline.workspace import log
 
     rt = comp.cfg["runtime"]
     n_rows = sum(1 for _ in open(comp.train_path, "rb")) - 1
-    return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows)
+    return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, warn=log)

@@ -22,6 +22,10 @@ def run(ctx: StageContext) -> list[Path]:
     from features import plan_features
 
     train, test, _ = ctx.data()
+    drop = set(ctx.cfg["features"]["drop"]) | {comp.id_col, comp.target}
+    for column in (c for c in train.columns if c not in test.columns and c not in drop):
+        ctx.log(f"[features] column {column!r} is in train but not in test, so it is not a feature "
+                f"(list it in features.drop to silence this)")
     plugin = comp.root / "features.py"
     plan = plan_features(
         train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(),
@@ -38,6 +42,11 @@ def run(ctx: StageContext) -> list[Path]:
         _write_manifest(out, written, paths)
         return paths
     fs = plan.build()
+    if fs.train.shape[1] == 0 and not fs.arrays:
+        from core.errors import UserError
+
+        raise UserError(f"{comp.config_path}: no feature columns left (features.drop and features.blocks leave "
+                        f"none of the columns train and test share); keep at least one column")
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
     paths = [out / "train.parquet", out / "test.parquet"]

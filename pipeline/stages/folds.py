@@ -47,12 +47,54 @@ def _group(train, n_splits, seed, target, column):
     return GroupKFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)), groups=groups)
 
 
+def time_values(train, column: str) -> np.ndarray:
+    """The time column as sortable numbers: numbers as they are, dates (datetime64, or text in one date
+    format pandas recognises) as nanoseconds. Text that is neither -- weekday names, mixed formats --
+    would sort as strings, so it is refused, as are missing times."""
+    import pandas as pd
+    from pandas.tseries.api import guess_datetime_format
+
+    values = train[column]
+    where = f"cv.time_column {column!r}"
+    if values.isna().any():
+        raise UserError(f"{where}: {int(values.isna().sum())} row(s) have no time; fill or drop them")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("int64").to_numpy(dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=np.float64)
+    text = values.astype(str)
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().all():
+        return numbers.to_numpy(dtype=np.float64)
+    dates = None
+    for dayfirst in (False, True):  # 01/02/2024: month first unless some value only reads day first
+        fmt = guess_datetime_format(text.iloc[0], dayfirst=dayfirst)
+        dates = pd.to_datetime(text, format=fmt, errors="coerce") if fmt else None
+        if dates is not None and dates.notna().all():
+            break
+    if dates is None or dates.isna().any():
+        bad = text.iloc[0] if dates is None else text[dates.isna()].iloc[0]
+        raise UserError(f"{where} holds {bad[:40]!r}, neither a number nor a date in one format, so its order is "
+                        f"unknown (text sorts alphabetically); use a column of dates (YYYY-MM-DD) or numbers")
+    return dates.astype("int64").to_numpy(dtype=np.float64)
+
+
+def time_blocks(times: np.ndarray, n_blocks: int, *, column: str) -> np.ndarray:
+    """Block number (0 = earliest) per row: `n_blocks` contiguous blocks in time order of about equal
+    rows, cut only between distinct times, so rows of one time always share a block."""
+    distinct, inverse, counts = np.unique(times, return_inverse=True, return_counts=True)
+    before = np.cumsum(counts) - counts  # rows earlier than each distinct time
+    block_of = np.minimum(before * n_blocks // len(times), n_blocks - 1)
+    used, block_of = np.unique(block_of, return_inverse=True)
+    if len(used) < n_blocks:
+        raise UserError(f"cv.time_column {column!r}: {len(distinct)} distinct time(s) (the most frequent holds "
+                        f"{int(counts.max())} rows) cannot make {n_blocks} blocks without splitting rows of one "
+                        f"time; lower cv.n_splits")
+    return block_of[inverse].astype(np.int64)
+
+
 def _time(train, n_splits, seed, target, column):
-    order = np.argsort(train[column].to_numpy(), kind="stable")
-    folds = np.full(len(train), -1, dtype=np.int64)
-    for k, block in enumerate(np.array_split(order, n_splits)):
-        folds[block] = k
-    return folds
+    return time_blocks(time_values(train, column), n_splits, column=column)
 
 
 # The CV-scheme registry (`cv.scheme`; "auto" picks the task's default, core.tasks.Task.default_cv).

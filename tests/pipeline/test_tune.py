@@ -146,7 +146,11 @@ def test_two_processes_share_one_study_of_20_trials_then_it_resumes_after_an_int
     assert [p.returncode for p in procs] == [0, 0], outs
     trained = [int(err.split(" trained here")[0].rsplit("(", 1)[1]) for _, err in outs]
     assert all(n > 0 for n in trained), trained  # both workers did part of the work
+    assert not any("Traceback" in err for _, err in outs), outs  # skipped trials are no errors
     study = _study(titanic_ws)
+    # each reports the study's best, never the best of what had finished when it stopped
+    best = [float(out.split("best roc_auc ", 1)[1].split(":", 1)[0]) for out, _ in outs]
+    assert best == [pytest.approx(study.best_value, abs=5e-6)] * 2, (best, study.best_value)
     states = _states(study)
     assert states.get("COMPLETE", 0) + states.get("PRUNED", 0) == 20 and "RUNNING" not in states, states
     params = [tuple(sorted(t.params.items())) for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]

@@ -30,7 +30,7 @@ SETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
 _ZOO = """
 [pseudo]
 enabled = true
-model = "lgbm"
+models = ["lgbm"]
 
 [ensemble]
 stackers = ["linear", "lightgbm"]

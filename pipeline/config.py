@@ -46,10 +46,17 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "drop": (list, [], "columns never used as features"),
     },
     "pseudo": {
-        "enabled": (bool, False, "add confident test predictions as training rows"),
-        "model": (str, "", "model whose predictions give the pseudo-labels (default: best by CV)"),
-        "threshold": (float, 0.95, "minimum predicted probability for a pseudo-label (classification)"),
-        "fraction": (float, 0.3, "share of test rows used for regression (lowest fold disagreement)"),
+        "enabled": (bool, False, "retrain models with pseudo-labelled test rows in each fold's training rows"),
+        "models": (list, [], "models to pseudo-train; [] = the top_k best by CV"),
+        "top_k": (int, 1, "with models = []: how many of the best cv models to pseudo-train"),
+        "labels": (str, "model", "who labels fold k's test rows (always models that never saw fold k)"),
+        "selection": (str, "auto", "which test rows get labels, and how (auto: soft, threshold for a model "
+                                   "without sample_weight, agreement for regression)"),
+        "threshold": (float, 0.95, "threshold selection: minimum predicted class probability (0 to 1)"),
+        "fraction": (float, 0.3, "top and agreement selection: share of test rows labelled (0 to 1)"),
+        "weight": (float, 1.0, "sample weight of a pseudo row (the fold's own rows weigh 1)"),
+        "rounds": (int, 1, "most rounds; each labels with the previous round's fold models"),
+        "tolerance": (float, 0.0, "another round only while the CV score improves by more than this"),
     },
     "ensemble": {
         "method": (str, "auto", "ensemble method (auto: every applicable one, the best honest OOF score wins)"),
@@ -94,6 +101,12 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("explore", "column_plots"): (0, 10_000),
     ("runtime", "threads"): (0, None),
     ("runtime", "n_jobs"): (1, None),
+    ("pseudo", "threshold"): (0, 1),
+    ("pseudo", "fraction"): (0, 1),
+    ("pseudo", "weight"): (0, 1_000),
+    ("pseudo", "rounds"): (1, 100),
+    ("pseudo", "top_k"): (1, None),
+    ("pseudo", "tolerance"): (0, None),
 }
 MODEL_RANGES: dict[str, tuple[float, float | None]] = {"trim_outliers": (0, 1_000)}
 
@@ -204,11 +217,13 @@ def registry_choices() -> dict[tuple[str, str], tuple[str, ...]]:
     from core.tasks import TASKS
     from models.ensemble import METHODS
     from pipeline.stages.folds import SCHEMES
+    from pipeline.stages.pseudo import SELECTIONS, SOURCES
     from pipeline.submission import STYLES
 
     return {("competition", "task"): tuple(TASKS), ("competition", "metric"): tuple(METRICS),
             ("competition", "submission"): tuple(STYLES), ("cv", "scheme"): ("auto", *SCHEMES),
-            ("ensemble", "method"): ("auto", *METHODS)}
+            ("ensemble", "method"): ("auto", *METHODS), ("pseudo", "selection"): ("auto", *SELECTIONS),
+            ("pseudo", "labels"): tuple(SOURCES)}
 
 
 def _check_values(cfg: dict, file: Path) -> None:
@@ -242,6 +257,24 @@ def _check_values(cfg: dict, file: Path) -> None:
                             f"of standard deviations such as 4, and applies to regression only")
     if not cfg["models"]:
         raise UserError(f"{file}: no models: add a table such as [models.lgbm] type = 'lightgbm'")
+    _check_pseudo(cfg, file)
+
+
+def _check_pseudo(cfg: dict, file: Path) -> None:
+    from core.tasks import TASKS
+    from pipeline.stages.pseudo import SELECTIONS
+
+    ps, task = cfg["pseudo"], cfg["competition"]["task"]  # numeric ranges: RANGES
+    selection = ps["selection"]
+    if selection != "auto" and not SELECTIONS[selection].applies(TASKS[task]):
+        fits = [s.name for s in SELECTIONS.values() if s.applies(TASKS[task])]
+        raise UserError(f"{file}: pseudo.selection = {selection!r} does not fit task {task!r}; "
+                        f"use auto or one of {', '.join(fits)}")
+    enabled = [name for name, table in cfg["models"].items() if table["enabled"]]
+    for name in ps["models"]:
+        if name not in enabled:
+            raise UserError(f"{file}: pseudo.models names {name!r}, which is not an enabled [models.NAME] table"
+                            f"{did_you_mean(str(name), enabled)}; choose among {', '.join(enabled)}")
 
 
 def check_range(value: float, bounds: tuple[float, float | None], *, where: str) -> None:

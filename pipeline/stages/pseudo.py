@@ -1,73 +1,450 @@
-"""Pseudo stage: retrain a model with confident test predictions added as training rows.
+"""Pseudo stage: retrain models with test rows labelled by models that never saw the fold scored.
 
-Leak-free by construction: fold k's extra rows are labelled by fold k's own model from the cv
-stage (it never saw fold k), so the pseudo run's OOF score stays honest. The run joins the
-ensemble as `<model>-pseudo`."""
+For each pseudo-trained model (`pseudo.models`, or the `top_k` best by CV), fold k's model is
+retrained on the other folds' rows plus test rows labelled for fold k, and scored on fold k's rows
+as in the cv stage. Rounds repeat this, each labelling with the previous round's fold models, while
+the CV score improves by more than `tolerance` (at most `rounds`); the best round is kept as
+`runs/pseudo/<model>-pseudo/` (the run-folder layout, each fold model's test predictions included),
+recorded in the registry, and joins the ensemble like any run. Each round's CV score, rows added
+per fold and label distribution are in that run's params.json under "pseudo" -> "rounds".
+
+Which test rows get a label, and what label, is a selection mode (`SELECTIONS`: hard labels above a
+probability threshold, the top fraction per class in the training class balance, soft labels, or
+the regression rows the models agree on most); who labels is a label source (`SOURCES`: the
+model's own fold models, or a blend of every cv run's). Pseudo rows weigh `weight` (the fold's own
+rows weigh 1); soft labels become weighted duplicates -- each test row once per class, weighted by
+the class probability -- so any model whose `fit` takes `sample_weight` learns probability targets.
+
+The leak guard -- the rule: a row of fold k is never scored by a model whose pseudo-labels were
+produced with fold k's labels. Fold k's labels, and the choice of which test rows get one, are made
+only from
+  1. fold k's models: the per-fold test predictions (`test_by_fold.parquet`) of the runs in the
+     pool, each trained without fold k's rows -- never a run's fold-averaged test predictions, to
+     which the other folds' models (trained on fold k's rows) contribute. The regression agreement
+     is measured between the pool's fold-k models too, not between one run's fold models;
+  2. for `labels = "ensemble"`, blend weights fitted on the other folds' OOF rows only. The
+     ensemble stage's own weights are fitted on every OOF row, fold k's included: a member that
+     happens to be right on fold k's rows (a teammate's run trained on all rows, a lucky model) gets
+     weight because of fold k's labels, and labels blended with those weights carry fold k's labels
+     into fold k's training set. The ensemble stage's output is therefore never a label source, and
+     neither is an imported run (it has no per-fold test predictions);
+  3. the class shares of the other folds' rows (`top`);
+and round r's pool holds round r-1's fold models, made under the same rule (by induction).
+What the rule leaves, knowingly: the OOF predictions the blend weights are fitted on come from
+models that trained on fold k (fold j's model saw every fold but j), so fold k's labels reach the
+weights as training rows of the members weighed, never as the targets the weights are fitted to --
+the convention of the ensemble stage's cross-fitted honest scores. And a LightGBM fold model stops
+early on its validation fold (README), in the pseudo run as in the cv run it is compared with.
+"""
 
 from __future__ import annotations
 
+import functools
+import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
-from core.errors import UserError
+from core.errors import UserError, did_you_mean
 from pipeline.graph import StageContext
 
-
-def select_pseudo_rows(pred_k: np.ndarray, spread: np.ndarray | None, task, *, threshold: float,
-                       fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """(row indices, encoded labels) of test rows confident enough to use as training rows."""
-    if task.is_classification and pred_k.ndim == 2:  # multiclass: the most probable class
-        conf = pred_k.max(axis=1)
-        rows = np.flatnonzero(conf >= threshold)
-        return rows, pred_k[rows].argmax(axis=1)
-    if task.is_classification:  # binary: P(positive) far enough from 0.5 either way
-        rows = np.flatnonzero((pred_k >= threshold) | (pred_k <= 1 - threshold))
-        return rows, (pred_k[rows] >= 0.5).astype(np.int64)
-    n = int(round(fraction * len(pred_k)))
-    rows = np.argsort(spread, kind="stable")[:n] if spread is not None else np.arange(n)
-    return np.sort(rows), pred_k[np.sort(rows)]
+PSEUDO_DIR = "pseudo"
 
 
-def run(ctx: StageContext) -> list[Path]:
+# ---- what fold k's labels are made of --------------------------------------------------------------
+@dataclass
+class FoldRun:
+    """A run that may label: OOF predictions (every train row) and each fold model's test predictions."""
+
+    name: str
+    oof: np.ndarray
+    by_fold: dict[int, np.ndarray]  # fold k -> fold k's model's test predictions (the convention's shape)
+    overall: float
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a selection mode sees for fold k: the labelling predictions for every test row, the
+    disagreement of the pool's fold-k models (regression; None with one model), the class shares of
+    the other folds' rows (classification), and the settings."""
+
+    pred: np.ndarray
+    spread: np.ndarray | None
+    prior: np.ndarray | None
+    task: Any  # core.tasks.TaskInfo
+    threshold: float
+    fraction: float
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Fold k's pseudo-labels: test row indices and, per row, a class code or value (hard) or the
+    class probabilities (soft, shape (rows, n_classes))."""
+
+    rows: np.ndarray
+    target: np.ndarray
+    soft: bool = False
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A selection mode: which test rows get a label and what label; `applies(task kind)`;
+    `weighted`: its rows need a model whose fit takes sample_weight (soft labels)."""
+
+    name: str
+    doc: str
+    select: Callable[[Candidates], Labels]
+    applies: Callable[[Any], bool]  # core.tasks.Task -> whether the mode fits it
+    weighted: bool = False
+
+
+def _proba(pred: np.ndarray, task) -> np.ndarray:
+    """(n, n_classes) class probabilities from the convention (binary: P(class 1))."""
+    pred = np.asarray(pred, dtype=np.float64)
+    return np.column_stack([1.0 - pred, pred]) if task.n_outputs == 1 else pred
+
+
+def _threshold(c: Candidates) -> Labels:
+    proba = _proba(c.pred, c.task)
+    rows = np.flatnonzero(proba.max(axis=1) >= c.threshold)
+    return Labels(rows, proba[rows].argmax(axis=1))
+
+
+def _quotas(n: int, prior: np.ndarray) -> np.ndarray:
+    """n split in proportion to `prior` (largest remainders), summing to n."""
+    raw = n * np.asarray(prior, dtype=np.float64)
+    out = np.floor(raw).astype(np.int64)
+    for i in np.argsort(-(raw - out), kind="stable")[: n - int(out.sum())]:
+        out[i] += 1
+    return out
+
+
+def _top(c: Candidates) -> Labels:
+    proba = _proba(c.pred, c.task)
+    quotas = _quotas(int(round(c.fraction * len(proba))), c.prior)
+    taken = np.zeros(len(proba), dtype=bool)
+    rows, labels = [], []
+    for cls in np.argsort(quotas, kind="stable"):  # the rarest class first: it has the fewest good rows
+        order = [i for i in np.argsort(-proba[:, cls], kind="stable") if not taken[i]][: quotas[cls]]
+        taken[order] = True
+        rows.extend(order)
+        labels.extend([cls] * len(order))
+    order = np.argsort(rows, kind="stable")
+    return Labels(np.asarray(rows, dtype=np.int64)[order], np.asarray(labels, dtype=np.int64)[order])
+
+
+def _soft(c: Candidates) -> Labels:
+    proba = _proba(c.pred, c.task)
+    return Labels(np.arange(len(proba)), proba, soft=True)
+
+
+def _agreement(c: Candidates) -> Labels:
+    n = int(round(c.fraction * len(c.pred)))
+    if n >= len(c.pred):
+        rows = np.arange(len(c.pred))
+    elif c.spread is None:
+        raise UserError("pseudo.selection = 'agreement' ranks test rows by how much the models' fold-k "
+                        "predictions disagree, which needs at least two cv models; add a [models.NAME] "
+                        "table, or set pseudo.fraction = 1.0 to label every test row")
+    else:
+        rows = np.sort(np.argsort(c.spread, kind="stable")[:n])
+    return Labels(rows, np.asarray(c.pred, dtype=np.float64)[rows])
+
+
+def _classification(kind) -> bool:
+    return kind.classification
+
+
+# The selection modes; `pseudo.selection = "auto"` is the first that fits the task and the model: soft
+# labels for classification (the best CV score of the modes on the dev sets, `python
+# benchmarks/pseudo.py`), threshold for a model whose fit takes no sample_weight.
+SELECTIONS: dict[str, Selection] = {s.name: s for s in [
+    Selection("soft", "every test row with its predicted class probabilities as targets (weighted "
+                      "duplicates, one per class)", _soft, _classification, weighted=True),
+    Selection("threshold", "hard labels for the test rows whose top class probability is at least "
+                           "`threshold`", _threshold, _classification),
+    Selection("top", "hard labels for the `fraction` of test rows most confidently in each class, classes "
+                     "in the training rows' proportions", _top, _classification),
+    Selection("agreement", "regression: the `fraction` of test rows whose fold-k predictions the models "
+                           "agree on most", _agreement, lambda kind: not kind.classification),
+]}
+
+
+def selection_for(name: str, kind, *, takes_weight: bool = True) -> Selection:
+    """The selection mode `name` ("auto": the first that fits the task kind and the model -- a
+    weighted mode only for a model whose fit takes sample_weight)."""
+    if name == "auto":
+        return next(s for s in SELECTIONS.values() if s.applies(kind) and (takes_weight or not s.weighted))
+    return SELECTIONS[name]
+
+
+# ---- label sources ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """Who labels fold k: `labels(pool, model, k, y, folds, metric)` -> (test predictions, what it chose)."""
+
+    name: str
+    doc: str
+    labels: Callable[..., tuple[np.ndarray, dict]]
+
+
+def _own_model(pool: dict[str, FoldRun], model: str, k: int, y, folds, metric) -> tuple[np.ndarray, dict]:
+    return pool[model].by_fold[k], {}
+
+
+def _ensemble(pool: dict[str, FoldRun], model: str, k: int, y, folds, metric) -> tuple[np.ndarray, dict]:
+    from models.ensemble import blend, hill_climb_weights
+
+    runs = list(pool.values())
+    other = folds != k  # the weights never see fold k's rows (module docstring, rule 2)
+    w = hill_climb_weights([r.oof[other] for r in runs], y[other], metric)
+    return blend([r.by_fold[k] for r in runs], w), {r.name: round(float(x), 4) for r, x in zip(runs, w) if x}
+
+
+SOURCES: dict[str, Source] = {s.name: s for s in [
+    Source("model", "the pseudo-trained model's own fold-k model (its previous round's after round 1)",
+           _own_model),
+    Source("ensemble", "Caruana hill-climbing blend of every cv run's fold-k models (the pseudo-trained "
+                       "model's previous round in its place), weights fitted on the other folds' OOF rows",
+           _ensemble),
+]}
+
+
+# ---- from labels to training rows ------------------------------------------------------------------
+def training_rows(X_test, labels: Labels, *, weight: float = 1.0) -> tuple:
+    """Fold k's extra training rows for `train_cv`'s `extra_rows`: (X, y), or (X, y, sample weights)
+    when a weight differs from 1. Soft labels become one row per class, weighted `weight` x P(class)
+    (zero-probability classes left out)."""
+    if labels.soft:
+        proba = np.asarray(labels.target, dtype=np.float64)
+        n_classes = proba.shape[1]
+        rows = np.repeat(labels.rows, n_classes)
+        classes = np.tile(np.arange(n_classes), len(labels.rows))
+        w = weight * proba.reshape(-1)
+        keep = w > 0
+        return X_test.iloc[rows[keep]].reset_index(drop=True), classes[keep], w[keep]
+    X = X_test.iloc[labels.rows].reset_index(drop=True)
+    if weight == 1.0:
+        return X, labels.target
+    return X, labels.target, np.full(len(labels.rows), float(weight))
+
+
+def soft_targets(y_extra: np.ndarray, w_extra: np.ndarray, row_of: np.ndarray, n_rows: int,
+                 n_classes: int) -> np.ndarray:
+    """Inverse of `training_rows` for soft labels: the (n_rows, n_classes) class probabilities that
+    weighted duplicates `(y_extra, w_extra)` of test rows `row_of` stand for."""
+    out = np.zeros((n_rows, n_classes))
+    np.add.at(out, (row_of, np.asarray(y_extra, dtype=np.int64)), w_extra)
+    total = out.sum(axis=1, keepdims=True)
+    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+
+
+def label_summary(labels: dict[int, Labels], task) -> dict:
+    """Label distribution over the folds: class shares (classification; soft: expected shares) or
+    mean, std, min and max (regression)."""
+    if not task.is_classification:
+        values = np.concatenate([np.asarray(lab.target, dtype=np.float64) for lab in labels.values()])
+        if not len(values):
+            return {}
+        return {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
+                "max": float(values.max())}
+    counts = np.zeros(task.n_classes)
+    for lab in labels.values():
+        if lab.soft:
+            counts += np.asarray(lab.target).sum(axis=0)
+        else:
+            counts += np.bincount(np.asarray(lab.target, dtype=np.int64), minlength=task.n_classes)
+    total = counts.sum()
+    return {str(c): round(float(n / total), 4) if total else 0.0 for c, n in zip(task.classes, counts)}
+
+
+# ---- the rounds ------------------------------------------------------------------------------------
+@dataclass
+class Round:
+    """One round of one model: its CV result, rows labelled per fold, label distribution, source notes."""
+
+    number: int
+    result: Any  # models.CVResult
+    rows_per_fold: list[int]
+    labels: dict
+    notes: dict = field(default_factory=dict)
+
+    def record(self) -> dict:
+        return {"round": self.number, "overall": float(self.result.overall),
+                "folds": [float(s) for s in self.result.fold_scores], "rows_per_fold": self.rows_per_fold,
+                "labels": self.labels, **({"weights_by_fold": self.notes} if self.notes else {})}
+
+
+def fold_labels(pool: dict[str, FoldRun], model: str, k: int, *, training, selection: Selection,
+                source: Source, threshold: float, fraction: float) -> tuple[Labels, dict]:
+    """Fold k's pseudo-labels for `model`, made only as the module docstring's rule allows."""
+    task, metric, y, folds = training.task, training.metric, training.y, training.folds
+    pred, notes = source.labels(pool, model, k, y, folds, metric)
+    spread = None
+    if not task.is_classification and len(pool) > 1:  # disagreement of the pool's fold-k models
+        tf = metric.target_transform
+        stack = np.stack([tf.forward(np.clip(r.by_fold[k], 0, None)) if tf else r.by_fold[k]
+                          for r in pool.values()])
+        spread = stack.std(axis=0)
+    prior = None
+    if task.is_classification:
+        prior = np.bincount(y[folds != k], minlength=task.n_classes) / float((folds != k).sum())
+    return selection.select(Candidates(pred, spread, prior, task, threshold, fraction)), notes
+
+
+def pseudo_rounds(training, pool: dict[str, FoldRun], model: str, spec: dict, *, selection: Selection,
+                  source: Source, threshold: float, fraction: float, weight: float, rounds: int,
+                  tolerance: float, log: Callable[[str], None] = print) -> list[Round]:
+    """Train `model` with pseudo-labels round after round, while the CV score improves by more than
+    `tolerance` (round 0: its cv run in `pool`), at most `rounds`; returns the rounds trained."""
+    metric = training.metric
+    X_test = training.features[1]
+    fold_ids = sorted(int(k) for k in np.unique(training.folds))
+    pool = dict(pool)
+    previous = pool[model].overall
+    done: list[Round] = []
+    for number in range(1, rounds + 1):
+        labels, notes = {}, {}
+        for k in fold_ids:
+            labels[k], note = fold_labels(pool, model, k, training=training, selection=selection,
+                                          source=source, threshold=threshold, fraction=fraction)
+            if note:
+                notes[str(k)] = note
+        counts = [len(labels[k].rows) for k in fold_ids]
+        if not any(counts):
+            log(f"[pseudo] {model} round {number}: no test row qualifies in any fold "
+                f"(selection {selection.name}); stopping")
+            break
+        summary = label_summary(labels, training.task)
+        log(f"[pseudo] {model} round {number}: {selection.name} labels from {source.name}, test rows per fold "
+            f"{counts}, labels {summary}")
+        result = training.train_cv(f"{model}-pseudo", spec, extra_rows=lambda k, labels=labels: training_rows(
+            X_test, labels[k], weight=weight))
+        done.append(Round(number, result, counts, summary, notes))
+        gain = metric.sign * (result.overall - previous)
+        log(f"[pseudo] {model}-pseudo round {number}: {metric.name} {result.overall:.5f} "
+            f"(before {previous:.5f}: {abs(gain):.5f} {'better' if gain > 0 else 'worse' if gain else 'same'})")
+        if not gain > tolerance:
+            break
+        previous = result.overall
+        pool[model] = FoldRun(model, result.oof, dict(zip(fold_ids, result.test_by_fold)), result.overall)
+    return done
+
+
+# ---- the stage -------------------------------------------------------------------------------------
+def load_pool(ctx: StageContext, training) -> dict[str, FoldRun]:
+    """The cv runs with their per-fold test predictions, aligned with train.csv's and test.csv's rows."""
     import pandas as pd
 
     from pipeline.artifacts import read_run
 
-    training = ctx.training()
-    comp, cfg = ctx.comp, ctx.cfg["pseudo"]
-    test, task, metric = training.test, training.task, training.metric
-    cv_runs = {u: comp.runs / "models" / u for u in ctx.state["cv"].get("units", {})}
-    if not cv_runs:
+    comp, task = ctx.comp, training.task
+    pool = {}
+    for name in ctx.state.get("cv", {}).get("units", {}):
+        path = comp.runs / "models" / name
+        if name not in comp.models or not (path / "oof.parquet").exists():
+            continue
+        by_fold_path = path / "test_by_fold.parquet"
+        if not by_fold_path.exists():
+            raise UserError(f"{by_fold_path}: per-fold test predictions missing; re-run cv with --force")
+        run = read_run(path, id_col=comp.id_col, task=task)
+        oof = run.oof[pd.Index(run.oof_ids).get_indexer(training.train[comp.id_col])]
+        by_fold = {}
+        for k, g in pd.read_parquet(by_fold_path).groupby("fold"):
+            pos = pd.Index(g[comp.id_col]).get_indexer(training.test[comp.id_col])
+            if (pos < 0).any():
+                raise UserError(f"{by_fold_path}: fold {k} lacks {int((pos < 0).sum())} test id(s); "
+                                f"re-run cv with --force")
+            by_fold[int(k)] = task.from_frame(g.iloc[pos])
+        pool[name] = FoldRun(name, oof, by_fold, run.overall)
+    return pool
+
+
+def takes_sample_weight(training, name: str) -> bool:
+    """Whether [models.NAME]'s estimator's fit takes sample_weight (weighted and soft pseudo rows)."""
+    from core.params import init_params
+    from models import ModelContext, build_model
+
+    ctx = ModelContext(training.task, training.metric, 1, training.plugin_dir, training.features[2])
+    return "sample_weight" in init_params(build_model(name, training.comp.models[name], ctx).fit)[0]
+
+
+def chosen_models(cfg: dict, pool: dict[str, FoldRun], metric, *, weighted: bool = False,
+                  takes_weight: Callable[[str], bool] = lambda name: True,
+                  log: Callable[[str], None] = print) -> list[str]:
+    """pseudo.models, or the top_k cv runs by CV score; with `weighted` rows (soft labels, a weight
+    other than 1), only models whose fit takes sample weights: a named one that does not is an error,
+    the automatic choice passes over it."""
+    if not pool:
         raise UserError("pseudo-labelling needs at least one model run; run the cv stage first")
-    name = cfg["model"] or max(cv_runs, key=lambda u: metric.sign * read_run(
-        cv_runs[u], id_col=comp.id_col, task=task).overall)
-    if name not in cv_runs or name not in comp.models:
-        raise UserError(f"pseudo.model = {name!r} is not a trained model; choose one of {', '.join(cv_runs)}")
-    by_fold_path = cv_runs[name] / "test_by_fold.parquet"
-    if not by_fold_path.exists():
-        raise UserError(f"{by_fold_path}: per-fold test predictions missing; re-run cv with --force")
-    by_fold = pd.read_parquet(by_fold_path)
-    preds = {k: task.from_frame(g.sort_values(comp.id_col).set_index(comp.id_col)
-                                .reindex(test[comp.id_col]).reset_index())
-             for k, g in by_fold.groupby("fold")}
-    spread = None if task.is_classification else np.std(np.stack(list(preds.values())), axis=0)
-    X_test = training.features[1]
+    for name in cfg["models"]:
+        if name not in pool:
+            raise UserError(f"pseudo.models names {name!r}, which has no cv run{did_you_mean(str(name), tuple(pool))}"
+                            f"; run `pipeline run --stage cv` or choose one of {', '.join(pool)}")
+        if weighted and not takes_weight(name):
+            raise UserError(f"pseudo.models names {name!r}, whose fit takes no sample_weight, which soft labels "
+                            f"and pseudo.weight != 1 need; use selection = 'threshold' or 'top' with weight = 1, "
+                            f"or pseudo-train a model that takes it (lightgbm)")
+    if cfg["models"]:
+        return list(cfg["models"])
+    ranked = sorted(pool, key=lambda n: -metric.sign * pool[n].overall)
+    if weighted:
+        skipped = [n for n in ranked if not takes_weight(n)]
+        ranked = [n for n in ranked if n not in skipped]
+        if skipped:
+            log(f"[pseudo] passing over {', '.join(skipped)}: fit takes no sample_weight, which soft labels "
+                f"and pseudo.weight != 1 need")
+        if not ranked:
+            raise UserError("no cv model's fit takes sample_weight, which soft labels and pseudo.weight != 1 "
+                            "need; use selection = 'threshold' or 'top' with weight = 1, or add a lightgbm model")
+    return ranked[: cfg["top_k"]]
 
-    def extra_rows(k: int):
-        rows, labels = select_pseudo_rows(preds[k], spread, task, threshold=cfg["threshold"],
-                                          fraction=cfg["fraction"])
-        return X_test.iloc[rows].reset_index(drop=True), labels
 
-    counts = [len(extra_rows(k)[0]) for k in sorted(preds)]
-    ctx.log(f"[pseudo] {name}: pseudo-labelled test rows per fold: {counts}")
-    t0 = time.perf_counter()
-    result = training.train_cv(f"{name}-pseudo", comp.models[name], extra_rows=extra_rows)
-    path = training.write(comp.runs / "pseudo" / f"{name}-pseudo", result, by_fold=False,
-                          params={**result.params, "pseudo": {**cfg, "source": name, "rows_per_fold": counts}})
-    training.save_records([training.record(f"{name}-pseudo", comp.models[name], result,
-                                           time.perf_counter() - t0, stage="pseudo")], prefix="[pseudo]")
-    ctx.log(f"[pseudo] {name}-pseudo: {metric.name} {result.overall:.5f} "
-            f"(source {metric(training.y, read_run(cv_runs[name], id_col=comp.id_col, task=task).oof):.5f})")
-    return [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]
+def run(ctx: StageContext) -> list[Path]:
+    cfg = ctx.cfg["pseudo"]
+    if not cfg["enabled"]:
+        return []
+    training = ctx.training()
+    comp, metric = ctx.comp, training.metric
+    pinned = None if cfg["selection"] == "auto" else SELECTIONS[cfg["selection"]]
+    source = SOURCES[cfg["labels"]]
+    pool = load_pool(ctx, training)
+    takes_weight = functools.cache(lambda name: takes_sample_weight(training, name))
+    names = chosen_models(cfg, pool, metric, weighted=bool(pinned and pinned.weighted) or cfg["weight"] != 1.0,
+                          takes_weight=takes_weight, log=ctx.log)
+    paths: list[Path] = []
+    records = []
+    try:
+        for name in names:
+            t0 = time.perf_counter()
+            selection = pinned or selection_for("auto", training.task.kind, takes_weight=takes_weight(name))
+            rounds = pseudo_rounds(training, pool, name, comp.models[name], selection=selection, source=source,
+                                   threshold=cfg["threshold"], fraction=cfg["fraction"], weight=cfg["weight"],
+                                   rounds=cfg["rounds"], tolerance=cfg["tolerance"], log=ctx.log)
+            if not rounds:
+                continue
+            best = max(rounds, key=lambda r: metric.sign * r.result.overall)
+            result = best.result
+            ctx.log(f"[pseudo] {name}-pseudo: kept round {best.number} of {len(rounds)}, {metric.name} "
+                    f"{result.overall:.5f} (cv run {pool[name].overall:.5f})")
+            settings = {**cfg, "selection": selection.name, "source": name, "round": best.number,
+                        "rows_per_fold": best.rows_per_fold, "rounds": [r.record() for r in rounds]}
+            path = training.write(comp.runs / PSEUDO_DIR / f"{name}-pseudo", result,
+                                  params={**result.params, "pseudo": settings})
+            paths += [path / f for f in ("oof.parquet", "test.parquet", "test_by_fold.parquet", "scores.json",
+                                         "params.json")]
+            records.append(training.record(f"{name}-pseudo", comp.models[name], result,
+                                           time.perf_counter() - t0, stage="pseudo"))
+    finally:  # runs that finished are recorded even when a later model fails
+        training.save_records(records, prefix="[pseudo]")
+    kept = {p.parent.name for p in paths}
+    root = comp.runs / PSEUDO_DIR
+    if root.is_dir():  # runs of models no longer pseudo-trained
+        for old in root.iterdir():
+            if old.is_dir() and not old.name.startswith(".") and old.name not in kept:
+                shutil.rmtree(old, ignore_errors=True)
+    return paths
+

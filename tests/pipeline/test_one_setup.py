@@ -26,7 +26,7 @@ metric = "{metric}"
 
 [pseudo]
 enabled = {pseudo}
-model = "mine"
+models = ["mine"]
 threshold = 0.6
 
 [ensemble]

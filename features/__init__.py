@@ -20,12 +20,10 @@ parameters, its input columns' content, the target and folds (supervised blocks)
 from __future__ import annotations
 
 from features._base import Block, BlockContext, BlockOutput, SupervisedBlock, feature_block
-from features._columns import column_kind, column_kinds, pixel_grid
 from features._build import BUILTIN_BLOCKS, FeaturePlan, FeatureSet, build_features, default_blocks, plan_features
 from features.text import Tokenizer, pad_sequences
 
 __all__ = [
     "BUILTIN_BLOCKS", "Block", "BlockContext", "BlockOutput", "FeaturePlan", "FeatureSet", "SupervisedBlock",
-    "Tokenizer", "build_features", "column_kind", "column_kinds", "default_blocks", "feature_block", "pad_sequences",
-    "pixel_grid", "plan_features",
+    "Tokenizer", "build_features", "default_blocks", "feature_block", "pad_sequences", "plan_features",
 ]

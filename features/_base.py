@@ -18,7 +18,7 @@ import numpy as np
 from core.errors import UserError
 from core.params import REQUIRED, validate
 
-# Column kinds, decided once per column from train and test (see features._columns.column_kind).
+# Column kinds, decided once per column from train and test (see features.columns.column_kind).
 KINDS = ("numeric", "categorical", "text", "datetime")
 
 

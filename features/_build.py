@@ -14,7 +14,7 @@ import numpy as np
 from features import _cache
 from features._base import Block, BlockContext, BlockOutput, check_params
 from features._categorical import Category, Count, Label, OneHot
-from features._columns import column_kinds, digest_series, pixel_grid
+from features.columns import column_kinds, digest_series, pixel_grid
 from features._datetime import DateParts, GroupAggregate
 from features._image import Image
 from features._numeric import Log, MissingIndicator, Numeric, Rank
@@ -29,7 +29,7 @@ BUILTIN_BLOCKS: dict[str, type[Block]] = {cls.name: cls for cls in (
     GroupAggregate, TextSequence, BagOfWords, TfidfSVD, TfidfLinear, Image)}
 LOW_CARDINALITY = 50  # categorical columns with more distinct values get label + count + target encoding
 _PACKAGE = Path(__file__).resolve().parent
-_SHARED_CODE = ("_base.py", "_categorical.py", "_columns.py")
+_SHARED_CODE = ("_base.py", "_categorical.py", "columns.py")
 
 
 @dataclass
@@ -177,7 +177,7 @@ class ColumnFacts:
 def _facts_code() -> str:
     global _FACTS_CODE
     if _FACTS_CODE is None:
-        _FACTS_CODE = _io.hash_bytes(*[(_PACKAGE / f).read_bytes() for f in ("_columns.py", "_build.py")])
+        _FACTS_CODE = _io.hash_bytes(*[(_PACKAGE / f).read_bytes() for f in ("columns.py", "_build.py")])
     return _FACTS_CODE
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from features._base import Block, BlockContext, BlockOutput
-from features._columns import pixel_grid
+from features.columns import pixel_grid
 
 
 class Image(Block):

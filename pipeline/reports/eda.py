@@ -148,7 +148,7 @@ class EDA:
 def analyze(train, test, *, name: str, target: str, id_col: str, task, metric, options: Options = Options(),
             on_step: Callable[[str], None] | None = None) -> EDA:
     """Compute the report's facts; `on_step(name)` is called after each part (progress)."""
-    from features import column_kind, pixel_grid  # the features stage's own column kinds
+    from features.columns import column_kind, pixel_grid  # the features stage's own column kinds
 
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features import BUILTIN_BLOCKS, build_features
-from features._columns import column_kinds
+from features.columns import column_kinds
 
 DATASETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
 SMALL_TEXT = {"ngram_max": 1, "max_features": 3000}
@@ -179,7 +179,7 @@ def test_image_block_reshapes_and_scales_digits(load, tmp_path):
 
 
 def test_column_kinds_and_pixel_grids():
-    from features._columns import column_kind, pixel_grid
+    from features.columns import column_kind, pixel_grid
 
     s = pd.Series
     assert column_kind(s([1, 2]), s([3.5])) == "numeric"

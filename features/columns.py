@@ -1,4 +1,5 @@
-"""Column kinds (numeric, categorical, text, datetime, pixel grids) and fast content digests."""
+"""Column kinds (numeric, categorical, text, datetime), pixel grids and column digests: what the default blocks,
+the EDA report and the model zoo decide from."""
 
 from __future__ import annotations
 

@@ -73,6 +73,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated data sets")
     p.add_argument("--time-budget", type=float, default=None, help="pass --time-budget SECONDS to run")
+    p.add_argument("--keep", metavar="DIR", help="build the workspaces under DIR and keep them")
     args = p.parse_args()
     run_args = ["--time-budget", str(args.time_budget)] if args.time_budget else []
     ref = anchors()
@@ -80,7 +81,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            rows.append(run_set(name, Path(tmp) / name, run_args))
+            rows.append(run_set(name, Path(args.keep or tmp) / name, run_args))
     head = (f"{'set':<14}{'metric':<9}{'test':>9}{'cv':>9}{'s':>6} | {'lgbm':>8}{'AG med':>8}{'s':>5}"
             f"{'AG best':>9}{'s':>5} | beats")
     print(head)

@@ -12,11 +12,9 @@ the time actually spent.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
-# Seconds every fit pays whatever the data (imports, setup), per fold.
-_FIXED_PER_FOLD = 0.05
 # Share of the budget kept for the stages after cv (ensemble, submission).
 RESERVE = 0.1
 
@@ -35,10 +33,11 @@ class Budget:
 
     seconds: float | None
     clock: Callable[[], float] = time.perf_counter
-    started: float = field(init=False)
+    started: float | None = None  # when the budget's clock started (default: now)
 
     def __post_init__(self) -> None:
-        self.started = self.clock()
+        if self.started is None:
+            self.started = self.clock()
 
     def left(self) -> float:
         """Seconds still to spend on members (the reserve for later stages kept back)."""
@@ -47,14 +46,15 @@ class Budget:
         return self.seconds * (1.0 - RESERVE) - (self.clock() - self.started)
 
 
-def estimate(type_cost: float, *, rows: int, cols: int, folds: int, outputs: int = 1,
+def estimate(type_cost: tuple[float, float], *, rows: int, cols: int, folds: int, outputs: int = 1,
              measured: float | None = None) -> Cost:
-    """A member's cost: its measured seconds when it ran here before, else its type's cost per
-    million cells per fold (per output for one-model-per-class learners is folded into `outputs`)."""
+    """A member's cost: its measured seconds when it ran here before, else its type's (seconds per
+    fold, seconds per million cells per fold) applied to this table (classes count as outputs)."""
     if measured is not None:
         return Cost(float(measured), "measured")
+    fixed, per_cell = type_cost
     cells = rows * max(cols, 1) * max(outputs, 1) / 1e6
-    return Cost(folds * (_FIXED_PER_FOLD + type_cost * cells), "estimated")
+    return Cost(folds * (fixed + per_cell * cells), "estimated")
 
 
 def order(costs: dict[str, Cost]) -> list[str]:
@@ -63,20 +63,26 @@ def order(costs: dict[str, Cost]) -> list[str]:
     return sorted(names, key=lambda n: (costs[n].seconds, names.index(n)))
 
 
+def skip_reason(cost: Cost, budget: Budget, *, anything_trained: bool) -> str | None:
+    """Why a member must be skipped now (its estimate exceeds what is left), or None to train it.
+    The first member always trains, so there is always a model to submit."""
+    left = budget.left()
+    if not anything_trained or cost.seconds <= left:
+        return None
+    return f"{cost.source} {cost.seconds:.0f} s, {max(left, 0):.0f} s left of the {budget.seconds:.0f} s budget"
+
+
 def run_within(costs: dict[str, Cost], budget: Budget, train: Callable[[str], None], *,
                log: Callable[[str], None] = print) -> tuple[list[str], dict[str, str]]:
-    """Train members cheapest first while their estimate fits what is left of the budget.
-
-    Returns (trained, skipped: name -> reason). The cheapest member is trained whatever its cost, so
-    there is always at least one model to submit."""
+    """Train members cheapest first while their estimate fits what is left of the budget; returns
+    (trained, skipped: name -> reason)."""
     trained: list[str] = []
     skipped: dict[str, str] = {}
     for name in order(costs):
-        cost, left = costs[name], budget.left()
-        if trained and cost.seconds > left:
-            skipped[name] = (f"{cost.source} {cost.seconds:.0f} s, {max(left, 0):.0f} s left of the "
-                             f"{budget.seconds:.0f} s budget")
-            log(f"skipped {name}: {skipped[name]}")
+        reason = skip_reason(costs[name], budget, anything_trained=bool(trained))
+        if reason:
+            skipped[name] = reason
+            log(f"skipped {name}: {reason}")
             continue
         train(name)
         trained.append(name)

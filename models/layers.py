@@ -115,8 +115,11 @@ CELLS: dict[str, Callable[..., nn.Module]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class RNNEncoder(nn.Module):
-    """A (bidirectional) GRU or LSTM over the real steps only (packed: padding is never read, so a
-    row's output does not depend on the rows batched with it). forward(x (n, L, d), mask (n, L)) ->
+    """A (bidirectional, stacked) GRU or LSTM that never reads padding: rows are left-aligned (real
+    steps first), the forward direction reads them in order and the backward direction reads each
+    row's own steps reversed, so a row's outputs depend neither on its padding nor on the rows
+    batched with it (unlike nn.GRU's bidirectional mode on padded rows), at the speed of unpacked
+    sequences (packed ones are several times slower on CPU). forward(x (n, L, d), mask (n, L)) ->
     (outputs (n, L', units * directions), mask (n, L')) with the real steps first, or with
     `return_sequences` false the final states (n, units * directions)."""
 
@@ -125,26 +128,42 @@ class RNNEncoder(nn.Module):
     def __init__(self, input_dim: int, units: int, *, cell: str = "gru", bidirectional: bool = True,
                  layers: int = 1, dropout: float = 0.0, return_sequences: bool = True):
         super().__init__()
-        self.rnn = CELLS[cell](int(input_dim), int(units), num_layers=int(layers), batch_first=True,
-                               bidirectional=bool(bidirectional), dropout=float(dropout) if layers > 1 else 0.0)
+        directions = 2 if bidirectional else 1
+        sizes = [int(input_dim)] + [int(units) * directions] * (int(layers) - 1)
+        self.forward_rnns = nn.ModuleList(CELLS[cell](size, int(units), batch_first=True) for size in sizes)
+        self.backward_rnns = nn.ModuleList(CELLS[cell](size, int(units), batch_first=True) for size in sizes) \
+            if bidirectional else None
+        self.dropout = nn.Dropout(float(dropout))
         self.return_sequences = return_sequences
-        self.out_features = int(units) * (2 if bidirectional else 1)
+        self.out_features = int(units) * directions
 
     def forward(self, x, mask=None):
-        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         x, mask, _ = left_align(x, mask)
-        lengths = mask.sum(1).clamp(min=1).cpu()  # an empty row reads one padding step; its mask stays empty
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, state = self.rnn(packed)
-        if not self.return_sequences:
-            h = state[0] if isinstance(state, tuple) else state  # (layers * directions, n, units)
-            last = h[-2:] if self.rnn.bidirectional else h[-1:]
-            return torch.cat(list(last), dim=1), None
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        return out, mask
+        lengths = mask.sum(1)
+        steps = torch.arange(x.shape[1], device=x.device)[None, :]
+        last = (lengths - 1).clamp(min=0)
+        # each row's own steps reversed (padding stays after them); the map is its own inverse
+        flip = torch.where(steps < lengths[:, None], last[:, None] - steps, steps)
+        h = x
+        for i, rnn in enumerate(self.forward_rnns):
+            if i:
+                h = self.dropout(h)
+            out, _ = rnn(h)
+            if self.backward_rnns is not None:
+                index = flip[:, :, None].expand(-1, -1, h.shape[2])
+                back, _ = self.backward_rnns[i](h.gather(1, index))
+                out = torch.cat([out, back.gather(1, flip[:, :, None].expand(-1, -1, back.shape[2]))], dim=2)
+            h = out
+        if self.return_sequences:
+            return h, mask
+        rows = torch.arange(len(h), device=h.device)
+        units = self.out_features // (2 if self.backward_rnns is not None else 1)
+        final = h[rows, last, :units]  # the forward direction after the last real step
+        if self.backward_rnns is not None:
+            final = torch.cat([final, h[:, 0, units:]], dim=1)  # the backward one after the first step
+        return final, None
 
 
 class AttentionPool(nn.Module):

@@ -12,9 +12,9 @@ numeric columns get median imputation (+ a missing indicator), a signed log for 
 standardisation and clipping to +-5 standard deviations; categorical columns become codes for
 learned embeddings (rare and unseen levels share index 0). Arrays (the features stage's `image` and
 `text_sequence` outputs) arrive per fold through `fit(..., arrays=)` / `predict(..., arrays=)`;
-token ids never seen in the training rows read as padding. The validation rows the CV loop passes
-are only scored after each cycle into `history_`: they never choose an epoch or a snapshot, so the
-OOF score stays honest.
+token ids seen fewer than `min_frequency` times in the training rows share one "rare" embedding.
+Validation rows passed to `fit` are only scored after each cycle into `history_`: they never choose
+an epoch or a snapshot (`wants_validation()` is False, so the CV loop holds none out).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "snapshots": (int, 1, "the last snapshots averaged at prediction time"),
     "early_stopping": (int, 0, "patience in epochs on an inner split of the training rows (0 = off)"),
     "valid_fraction": (float, 0.1, "share of the training rows held out for early stopping"),
-    "min_frequency": (int, 3, "table: rarer categorical levels share one embedding"),
+    "min_frequency": (int, 3, "rarer categorical levels (table) and token ids (sequences) share one embedding"),
     "device": (str, "auto", "auto (a GPU when torch sees one) | cpu | cuda"),
     "seed": (int, 0, "random seed (initialisation, dropout, shuffles)"),
 }
@@ -138,15 +138,20 @@ def auto_batch_size(n_rows: int) -> int:
 
 class _ArrayInput:
     """An array input fitted on the training rows: its kind and per-row shape; for token sequences,
-    the ids seen in training (others read as padding 0: their embeddings would never be trained)."""
+    a vocabulary of the ids seen at least `min_frequency` times in the training rows: rarer and
+    unseen ids share one learned "rare" index (as rare categorical levels share one embedding)."""
+
+    def __init__(self, min_frequency: int = 1):
+        self.min_frequency = min_frequency
 
     def fit(self, a: np.ndarray) -> "_ArrayInput":
         a = np.asarray(a)
         self.kind, self.shape = array_kind(a), tuple(a.shape[1:])
         if self.kind == "sequence":
-            ids = np.unique(a)
-            self.seen = np.zeros(int(max(ids.max(initial=0), 0)) + 1, dtype=bool)
-            self.seen[ids[ids > 0]] = True
+            counts = np.bincount(np.clip(a.ravel(), 0, None).astype(np.int64))
+            self.kept = counts >= self.min_frequency
+            self.kept[0] = False  # padding
+            self.rare = len(counts)  # the shared index of rare and unseen ids
         return self
 
     def transform(self, a: np.ndarray, name: str) -> np.ndarray:
@@ -157,14 +162,14 @@ class _ArrayInput:
         if self.kind != "sequence":
             return np.ascontiguousarray(a, dtype=np.float32)
         ids = a.astype(np.int64)
-        known = (ids > 0) & (ids < len(self.seen))
-        known[known] = self.seen[ids[known]]
-        return np.where(known, ids, 0)
+        kept = (ids > 0) & (ids < len(self.kept))
+        kept[kept] = self.kept[ids[kept]]
+        return np.where(ids > 0, np.where(kept, ids, self.rare), 0)
 
     def spec(self, name: str):
         from models.layers import InputSpec
 
-        return InputSpec(name, self.kind, self.shape, vocab=len(self.seen) if self.kind == "sequence" else 0)
+        return InputSpec(name, self.kind, self.shape, vocab=self.rare + 1 if self.kind == "sequence" else 0)
 
 
 def _table_spec(prep: _Tabular):
@@ -298,8 +303,9 @@ class TorchNet(BaseEstimator):
             loss_fn = torch.nn.BCEWithLogitsLoss() if self.task == "binary" else torch.nn.CrossEntropyLoss()
         available = {TABLE: "table", **{k: array_kind(v) for k, v in (arrays or {}).items()}}
         self.inputs_ = choose_inputs(net_type, self._settings()["inputs"], available)
-        self.preps_ = {name: _Tabular(int(self._settings()["min_frequency"])).fit(X) if name == TABLE
-                       else _ArrayInput().fit(arrays[name]) for name in self.inputs_}
+        min_frequency = int(self._settings()["min_frequency"])
+        self.preps_ = {name: _Tabular(min_frequency).fit(X) if name == TABLE
+                       else _ArrayInput(min_frequency).fit(arrays[name]) for name in self.inputs_}
         specs = [_table_spec(prep) if name == TABLE else prep.spec(name) for name, prep in self.preps_.items()]
         tensors = self._tensors(X, arrays)
         target = self._targets(y)
@@ -389,9 +395,9 @@ def _build(name: str, spec: dict, ctx: ModelContext, net: str) -> TorchNet:
         return model
     specs = [InputSpec(TABLE, "table", (1,)) if k == TABLE else _ArrayInput().fit(arrays[k][:1000]).spec(k)
              for k in chosen]
-    for i, k in enumerate(chosen):  # the vocabulary of a sequence: every id in train (a sample sets the shape)
+    for i, k in enumerate(chosen):  # the vocabulary of a sequence: every id in train, + the rare index
         if specs[i].kind == "sequence":
-            specs[i] = InputSpec(k, "sequence", specs[i].shape, vocab=int(arrays[k].max(initial=0)) + 1)
+            specs[i] = InputSpec(k, "sequence", specs[i].shape, vocab=int(arrays[k].max(initial=0)) + 2)
     try:  # build the net once now, so that a layer list that cannot work stops before any training
         net_type.build(specs, max(ctx.task.n_outputs, 1), net_params)
     except LayerError as exc:

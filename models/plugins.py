@@ -10,6 +10,15 @@ model with `models.testing.check_model(model, task)`.
 In the file, the class is the one named by the table's `estimator` key, else the one called `Model`.
 With `preprocess = "impute"` or `"scale"` it receives imputed, one-hot encoded numeric arrays;
 by default it receives the feature DataFrame itself (floats and pandas categoricals).
+
+Array inputs (a teammate's CNN or sequence model): a `fit` that names `arrays` receives
+`{name: array}` with the rows of each array input the features stage wrote (`image`: (n, C, H, W)
+floats; `<column>_seq`: padded token ids) for exactly the rows of X it fits on -- never its fold's
+validation rows -- and `arrays_valid` alongside X_valid when it names both; its `predict` and
+`predict_proba` must then name `arrays` too and receive the rows they predict. An optional
+`array_inputs({name: train array}) -> [names]` limits which arrays are sliced for it (default: all).
+`check_model(model, task, arrays=...)` checks all of it. Keep `preprocess` at its default ("none"):
+the preprocessing wrapper passes no arrays on.
 """
 
 from __future__ import annotations

@@ -131,6 +131,29 @@ def test_rnn_attention_reads_only_the_tokens_wherever_the_padding_is():
     assert torch.allclose(alone, net(pre)[:1], atol=1e-6)  # a row's output does not depend on its batch
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_the_encoder_reads_each_row_as_if_it_were_alone_and_unpadded(cell):
+    from models.layers import RNNEncoder
+
+    torch.manual_seed(0)
+    enc = RNNEncoder(3, 4, cell=cell, bidirectional=True)
+    reference = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](3, 4, batch_first=True, bidirectional=True)
+    for name, value in enc.forward_rnns[0].state_dict().items():  # the same weights, nn's bidirectional layout
+        reference.state_dict()[name].copy_(value)
+        reference.state_dict()[name + "_reverse"].copy_(enc.backward_rnns[0].state_dict()[name])
+    x = torch.randn(3, 6, 3)
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    with torch.no_grad():
+        out, out_mask = enc(x, mask)
+        enc.return_sequences = False
+        final, _ = enc(x, mask)
+        for i in range(3):
+            alone, _ = reference(x[i:i + 1][:, mask[i]])  # the row's real steps only
+            n = int(mask[i].sum())
+            assert torch.allclose(out[i, :n], alone[0], atol=1e-6) and bool(out_mask[i, :n].all())
+            assert torch.allclose(final[i], torch.cat([alone[0, -1, :4], alone[0, 0, 4:]]), atol=1e-6)
+
+
 def test_rnn_learns_the_sentiment_of_real_reviews(reviews):
     X, tokens, y = reviews
     model = _model(BINARY, {"type": "rnn", "params": {"epochs": 3, "units": 16, "embedding_dim": 32, "head_units": 0,
@@ -325,3 +348,15 @@ def test_a_layer_list_ending_in_a_grid_names_the_fix(digits):
                                         r"output layer needs a vector: end with \{ type = \"flatten\" \}"):
         _model(TEN, {"type": "net", "params": {"inputs": ["image"], "layers": [{"type": "conv2d", "filters": 8}]}},
                arrays={"image": (images, images)})
+
+
+def test_rare_and_unseen_token_ids_share_one_learned_index():
+    from models.nn import _ArrayInput
+
+    train = np.array([[0, 0, 5, 5, 7], [0, 5, 6, 6, 9]], dtype=np.int32)
+    prep = _ArrayInput(min_frequency=2).fit(train)
+    assert prep.spec("seq").vocab == 11  # ids 0..9, then the rare index 10
+    ids = prep.transform(np.array([[0, 5, 6, 7, 12]]), "seq")  # 7 seen once, 12 never: both rare
+    assert ids.tolist() == [[0, 5, 6, 10, 10]]
+    with pytest.raises(ValueError, match=r"rows of shape \(4,\), the model was fitted on \(5,\)"):
+        prep.transform(np.zeros((1, 4), dtype=np.int32), "seq")

@@ -330,6 +330,11 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
             on_fold(FoldReport(name, int(k), step, res.score, tuple(fold_scores), res.seconds))
     if np.isnan(oof).any():
         raise UserError(f"models.{name}: some train rows have no fold; re-run the folds stage")
+    undefined = int(np.sum(~np.isfinite(fold_scores)))
+    if undefined:  # e.g. AUC on a fold of one class: the overall score (all OOF rows) is still defined
+        log(f"[cv] warning: {name}: {metric.name} is undefined on {undefined} of {len(fold_scores)} folds (a fold "
+            f"holding a single class, or too few rows); the overall score uses every row -- use fewer folds or "
+            f"scheme = 'stratified'")
     oof_out, test_out = task.squeeze(oof), task.squeeze(test)
     params = {"type": spec["type"], "estimator": spec.get("estimator", ""),
               "preprocess": spec.get("preprocess", "auto"), "params": _model_params(template)}

@@ -47,8 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    from core.errors import UserError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_main", None):

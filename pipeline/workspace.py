@@ -6,7 +6,7 @@ import contextlib
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipeline.config import Competition, load_competition, read_toml
@@ -76,7 +76,7 @@ def log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def competition_lock(comp: Competition, log=log) -> Iterator[None]:
+def competition_lock(comp: Competition, log: Callable[[str], None] = log) -> Iterator[None]:
     """Hold the competition's lock (competition/<name>/.lock) while the block writes to it: a second
     run, import or tune of the same competition waits, saying so, and goes on once the first is done.
     The lock is the operating system's (filelock: flock), so a killed process never leaves it held."""

@@ -136,4 +136,7 @@ def run(ctx: StageContext) -> list[Path]:
     _io.write_csv(ctx.comp.folds_path, frame)
     sizes = np.bincount(folds)
     ctx.log(f"[folds] {cv['n_splits']} folds ({cv['scheme']}), rows per fold: {sizes.tolist()}")
+    if cv["scheme"] == "time":
+        ctx.log("[folds] note: scheme = 'time' validates on contiguous blocks in time order, but each fold's model "
+                "also trains on the later blocks (every row gets an OOF prediction); it is not a forecast's score")
     return [ctx.comp.folds_path]

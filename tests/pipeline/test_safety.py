@@ -151,3 +151,31 @@ def test_init_says_which_task_and_why(tmp_path, capsys, values, task, reason):
                  str(tmp_path / "test.csv"), "--sample-submission", str(tmp_path / "sample.csv")]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("task:"))
     assert line.startswith(f"task: {task}  (") and reason in line
+
+
+def test_a_fold_whose_score_is_undefined_is_named_not_silent():
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
+    from models import train_cv
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    y = np.r_[np.zeros(10), (rng.random(50) > 0.5)].astype(int)
+    folds = np.r_[np.zeros(10), 1 + np.arange(50) % 3].astype(int)  # fold 0 holds class 0 only: no AUC
+    lines: list[str] = []
+    res = train_cv("lr", {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"}, X, y,
+                   X.iloc[:5], folds, TaskInfo.from_target("binary", y), get_metric("roc_auc"), log=lines.append)
+    assert np.isnan(res.fold_scores[0]) and np.isfinite(res.overall)
+    assert any(line.startswith("[cv] warning: lr: roc_auc is undefined on 1 of 4 folds") for line in lines), lines
+
+
+def test_column_names_with_json_characters_train_in_lightgbm(tmp_path, capsys):
+    ws = make_workspace(tmp_path)
+    _fast(ws)
+    for name in ("train.csv", "test.csv"):
+        path = ws / "competition" / "titanic" / name
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join([lines[0].replace("age", '"a,g""e:[1]"')] + lines[1:]) + "\n")
+    assert main(["run", "--stage", "cv", "--root", str(ws)]) == 0  # LightGBM refuses such names itself
+    importance = pd.read_csv(ws / "competition" / "titanic" / "runs" / "models" / "lgbm" / "feature_importance.csv")
+    assert any('a,g"e:[1]' in str(f) for f in importance["feature"])  # reported under the original name

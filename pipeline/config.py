@@ -74,6 +74,10 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "runtime": {
         "threads": (int, 0, "threads per fit; 0 = cores / n_jobs"),
         "n_jobs": (int, 1, "parallel workers (folds or trials)"),
+        "backend": (str, "auto", "where folds and trials run: sequential | processes | dask (auto: processes "
+                                 "when n_jobs > 1, else sequential)"),
+        "scheduler": (str, "", "backend = dask: the scheduler's address, e.g. tcp://host:8786 (run --scheduler "
+                               "overrides)"),
     },
 }
 
@@ -218,12 +222,13 @@ def registry_choices() -> dict[tuple[str, str], tuple[str, ...]]:
     from models.ensemble import METHODS
     from pipeline.stages.folds import SCHEMES
     from pipeline.stages.pseudo import SELECTIONS, SOURCES
+    from pipeline.execution import BACKENDS
     from pipeline.submission import STYLES
 
     return {("competition", "task"): tuple(TASKS), ("competition", "metric"): tuple(METRICS),
             ("competition", "submission"): tuple(STYLES), ("cv", "scheme"): ("auto", *SCHEMES),
             ("ensemble", "method"): ("auto", *METHODS), ("pseudo", "selection"): ("auto", *SELECTIONS),
-            ("pseudo", "labels"): tuple(SOURCES)}
+            ("pseudo", "labels"): tuple(SOURCES), ("runtime", "backend"): ("auto", *BACKENDS)}
 
 
 def _check_values(cfg: dict, file: Path) -> None:

@@ -31,10 +31,11 @@ class Training:
     metric: Any  # core.metrics.Metric
     folds: np.ndarray
     log: Callable[[str], None]
+    backend: Any = None  # pipeline.execution.Backend running the folds; None: the one [runtime] names
 
     @classmethod
     def load(cls, comp: Competition, *, log: Callable[[str], None] = print, data: tuple | None = None,
-             folds: np.ndarray | None = None) -> "Training":
+             folds: np.ndarray | None = None, backend: Any = None) -> "Training":
         """From the competition's files (or the frames and folds a caller already read)."""
         from core.metrics import get_metric
         from core.tasks import TaskInfo
@@ -42,7 +43,8 @@ class Training:
 
         train, test, _ = data if data is not None else read_data(comp)
         return cls(comp, train, test, TaskInfo.from_target(comp.task, train[comp.target]),
-                   get_metric(comp.metric_name), folds if folds is not None else read_folds(comp, train), log)
+                   get_metric(comp.metric_name), folds if folds is not None else read_folds(comp, train), log,
+                   backend)
 
     @functools.cached_property
     def y(self) -> np.ndarray:
@@ -63,20 +65,28 @@ class Training:
         return path if path.is_dir() else None
 
     def threads(self, n_rows: int | None = None, n_cols: int | None = None) -> int:
-        """Threads per fit from [runtime] (automatic: by rows x columns; default: the feature matrix's)."""
-        from core.threads import resolve_threads
-
+        """Threads per fit from [runtime] (automatic: by rows x columns; default: the feature matrix's),
+        within the backend's share of the cores."""
         if n_rows is None:
             n_rows, n_cols = self.features[0].shape
-        rt = self.comp.cfg["runtime"]
-        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols, warn=self.log)
+        return self.executor.threads(self.comp.cfg["runtime"]["threads"], n_rows=n_rows, n_cols=n_cols,
+                                     warn=self.log)
+
+    @property
+    def executor(self) -> Any:
+        """The execution backend the folds run on (pipeline.execution): `backend`, else [runtime]'s."""
+        if self.backend is None:
+            from pipeline.execution import backend_for
+
+            self.backend = backend_for(self.comp, log=self.log)
+        return self.backend
 
     @property
     def trainer(self) -> Callable[..., Any]:
         """`models.train_cv` with this competition's plug-in folder bound (for the ensemble's stackers)."""
         from models import train_cv
 
-        return functools.partial(train_cv, plugin_dir=self.plugin_dir)
+        return functools.partial(train_cv, plugin_dir=self.plugin_dir, map_folds=self.executor.fold_map)
 
     def train_cv(self, name: str, spec: dict, *, extra_rows: Callable[[int], tuple] | None = None,
                  on_fold: Callable | None = None, log: Callable[[str], None] | None = None,

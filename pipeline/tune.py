@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 import warnings
 from dataclasses import dataclass
@@ -136,17 +137,89 @@ class _Skip(Exception):
 
 def tune(comp, model: str, *, trials: int, timeout: float | None = None, storage: str | None = None,
          seed: int | None = None, threads: int = 1, data_digest: str = "",
-         log: Callable[[str], None] = print) -> TuneResult:
+         log: Callable[[str], None] = print, backend: Any = None) -> TuneResult:
     """Run trials until the study holds `trials` finished trials (or `timeout` seconds pass).
 
-    The first Ctrl-C lets the running trial finish, then raises KeyboardInterrupt; a second aborts it."""
+    On a backend with several workers (pipeline.execution; default: the one [runtime] names) each
+    worker runs its own trial loop on the shared study, with its own sampler seed (`seed` + i when
+    given), so that the trials differ; their folds run in the worker. The first Ctrl-C lets the running
+    trial finish, then raises KeyboardInterrupt; a second aborts it."""
+    if backend is None:
+        from pipeline.execution import backend_for
+
+        backend = backend_for(comp, log=log)
+    if backend.workers > 1 and trials > 1:
+        return _tune_on_workers(comp, model, trials=trials, timeout=timeout, storage=storage, seed=seed,
+                                threads=threads, data_digest=data_digest, log=log, backend=backend)
     with _graceful_interrupt(log) as state:
         return _tune(comp, model, trials=trials, timeout=timeout, storage=storage, seed=seed, threads=threads,
-                     data_digest=data_digest, log=log, state=state)
+                     data_digest=data_digest, log=log, state=state, backend=backend)
+
+
+@dataclass(frozen=True)
+class _TrialLoop:
+    """One worker's share of a parallel study: its arguments to `tune` (with the sequential backend)."""
+
+    comp: Any
+    model: str
+    trials: int
+    timeout: float | None
+    storage: str
+    seed: int | None
+    threads: int
+    data_digest: str
+
+
+def _run_trial_loop(job: _TrialLoop) -> int:
+    """In a worker: run trials on the shared study until it holds enough; the number trained here."""
+    from pipeline.execution import SEQUENTIAL
+
+    return tune(job.comp, job.model, trials=job.trials, timeout=job.timeout, storage=job.storage, seed=job.seed,
+                threads=job.threads, data_digest=job.data_digest, backend=SEQUENTIAL).ran
+
+
+def _tune_on_workers(comp, model: str, *, trials: int, timeout: float | None, storage: str | None,
+                     seed: int | None, threads: int, data_digest: str, log: Callable[[str], None],
+                     backend: Any) -> TuneResult:
+    """Trials as tasks: one trial loop per worker slot, all on the study in the run database (a server
+    database URL when the workers are other machines). Everything is checked here first, and the study
+    created, so that a bad search space fails once, before any worker starts."""
+    import optuna
+
+    from pipeline.execution import SEQUENTIAL
+    from pipeline.training import Training
+
+    if model not in comp.models:
+        raise UserError(f"--model {model!r} is not an enabled model{did_you_mean(model, tuple(comp.models))}")
+    raw_space = model_space(comp, model)
+    dists = parse_space(raw_space, where=f"models.{model}.search_space")
+    training = Training.load(comp, log=log, backend=SEQUENTIAL)
+    _check_space_params(model, comp.models[model], dists, training.task, training.metric, training.plugin_dir)
+    n_rows, n_cols = training.features[0].shape
+    threads = min(threads, backend.threads(comp.cfg["runtime"]["threads"], n_rows=n_rows, n_cols=n_cols, warn=log))
+    url = storage_url(comp.workspace, storage)
+    name = study_name(comp, model, raw_space, data_digest)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _load_study(url, name, direction="maximize" if training.metric.greater_is_better else "minimize",
+                        seed=seed)
+    n = min(backend.workers, trials)
+    log(f"[tune] {n} trial loops on {backend.describe()}, {threads} thread(s) per fit, sharing study {name} "
+        f"in {_safe(url)}")
+    jobs = [_TrialLoop(comp, model, trials, timeout, url, None if seed is None else seed + i, threads, data_digest)
+            for i in range(n)]
+    ran = sum(backend.run_all(_run_trial_loop, jobs))
+    complete = _count(study, (optuna.trial.TrialState.COMPLETE,))
+    if complete == 0:
+        raise UserError(f"study {name}: no trial completed yet; run more trials")
+    best = study.best_trial
+    return TuneResult(name, url, float(best.value), dict(best.params), complete,
+                      _count(study, (optuna.trial.TrialState.PRUNED,)),
+                      _failed(study), ran)
 
 
 def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str | None, seed: int | None,
-          threads: int, data_digest: str, log: Callable[[str], None], state: "_Interrupt") -> TuneResult:
+          threads: int, data_digest: str, log: Callable[[str], None], state: "_Interrupt",
+          backend: Any = None) -> TuneResult:
     import optuna
 
     from pipeline.training import Training
@@ -158,7 +231,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     raw_space = model_space(comp, model)
     dists = parse_space(raw_space, where=f"models.{model}.search_space")
     spec = comp.models[model]
-    training = Training.load(comp, log=log)
+    training = Training.load(comp, log=log, backend=backend)
     metric = training.metric
     n_folds = len(set(training.folds.tolist()))
     _check_space_params(model, spec, dists, training.task, metric, training.plugin_dir)
@@ -203,6 +276,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
         result = training.train_cv(model, trial_spec, threads=threads, log=lambda _m: None, on_fold=report,
                                    progress=False)
         trial.set_user_attr("fold_scores", result.fold_scores)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process trained it
         log(f"[tune] trial {trial.number}: {metric.name} {result.overall:.5f} {params}")
         return result.overall
 

@@ -13,6 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run this stage and the stale stages it needs, nothing after it")
     p.add_argument("--force", action="store_true", help="re-run the named stage (all stages without --stage)")
     p.add_argument("--models", default=None, help="comma-separated models to (re)train in the cv stage")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run folds on a dask cluster: the scheduler's address, e.g. tcp://host:8786 "
+                        "(overrides [runtime] backend and scheduler)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -23,6 +26,12 @@ def main(args: argparse.Namespace) -> int:
 
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
+    if args.scheduler is not None:
+        comp.cfg["runtime"].update(backend="dask", scheduler=args.scheduler)
+    if comp.cfg["runtime"]["backend"] == "dask":  # an unreachable cluster fails now, not after the features
+        from pipeline.execution import backend_for
+
+        backend_for(comp, log=log)
     pipe = build_pipeline()
     if args.stage:
         pipe.get(args.stage)

@@ -1,0 +1,483 @@
+"""Execution backends: where the model stages' tasks run -- folds of a model, and tuning trials.
+
+The work of a model stage is a set of independent tasks (one model x one fold; one tuning worker's
+trials). A backend maps them:
+
+    sequential   here, one after another (the default with runtime.n_jobs = 1)
+    processes    `n_jobs` worker processes on this machine (joblib's loky; the default with n_jobs > 1)
+    dask         the workers of a dask.distributed cluster (runtime.scheduler = "tcp://host:8786", or
+                 `run --scheduler ADDRESS`), so the same workspace scales past one machine
+
+`models.train_cv` knows nothing of them: it takes a `map_folds(run_fold, data, tasks)` callable
+(`Backend.fold_map`). What every fold reads (`data`: feature matrices, target, folds) is sent to the
+workers once per stage, not once per task: written once to a memory-mapped file that the local
+worker processes share (processes), or scattered once to every worker (dask). Each fit gets an
+explicit thread count, cores / worker slots (`Backend.threads`), so workers x threads never exceed
+the cores. Results are combined in fold order, so OOF predictions are identical whatever the backend
+(for the same threads per fit). Heavy libraries (joblib, dask) are imported only when a backend opens.
+
+A backend is opened once per process and settings (`backend_for`) and closed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import os
+import socket
+import tempfile
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from core.errors import UserError
+
+CONNECT_TIMEOUT_S = 5  # an unreachable scheduler is reported within this (the CLI's promise: 10 s)
+WORKERS_TIMEOUT_S = 10  # a reachable scheduler without workers is reported after this
+
+
+# ---- the backends ----------------------------------------------------------------------------------
+class Backend:
+    """Runs tasks: `fold_map` for `models.train_cv`'s folds, `run_all` for long independent tasks.
+
+    `workers` is how many tasks run at once; `threads` the thread count each fit gets."""
+
+    name = "sequential"
+    workers = 1
+
+    @property
+    def fold_map(self) -> Callable | None:
+        """`map_folds` for `models.train_cv`; None runs the folds in this process (with its log)."""
+        return None
+
+    def threads(self, requested: int = 0, *, n_rows: int | None = None, n_cols: int | None = None,
+                warn: Callable[[str], None] | None = None) -> int:
+        """Threads for one fit: runtime.threads (capped so that workers x threads fit the cores), or
+        automatic (1 on small data, else cores / workers)."""
+        from core.threads import resolve_threads
+
+        return resolve_threads(requested, n_jobs=self.workers, n_rows=n_rows, n_cols=n_cols, warn=warn)
+
+    def map(self, func: Callable[[Any, Any], Any], shared: Any, items: Iterable[Any]) -> Iterator[Any]:
+        """func(shared, item) for each item, results in the items' order."""
+        return (func(shared, item) for item in items)
+
+    def run_all(self, func: Callable[[Any], Any], items: list) -> list:
+        """func(item) for each item, all at once where the backend can (results in order)."""
+        return [func(item) for item in items]
+
+    def describe(self) -> str:
+        """One line for the log: where the tasks run."""
+        return "sequential (this process)"
+
+    def close(self) -> None:
+        """Release workers and files."""
+
+
+class ProcessesBackend(Backend):
+    """`n_jobs` worker processes on this machine (joblib's loky executor, reused across calls).
+
+    The shared data is pickled once per stage into a file under `scratch`, its arrays stored raw and
+    memory-mapped by every worker (copy-on-write), so n workers read one copy from the page cache."""
+
+    name = "processes"
+
+    def __init__(self, workers: int, *, scratch: Path | None = None, warn: Callable[[str], None] | None = None):
+        from core.threads import cpu_count
+
+        cores = cpu_count()
+        if workers > cores:
+            if warn is not None:
+                warn(f"warning: runtime.n_jobs = {workers} is more than this machine's {cores} core(s); "
+                     f"using {cores} worker processes")
+            workers = cores
+        self.workers = workers
+        self._scratch = Path(scratch) if scratch is not None else None
+        self._shared: _SharedCache = _SharedCache(self._publish, self._forget)
+
+    @property
+    def fold_map(self) -> Callable:
+        return self.map
+
+    def _parallel(self):
+        from joblib import Parallel
+        from joblib._parallel_backends import LokyBackend
+
+        from core.threads import cpu_count
+
+        # every worker's BLAS/OpenMP pools get the per-fit thread budget (explicit, never the default)
+        inner = max(1, cpu_count() // self.workers)
+        return Parallel(n_jobs=self.workers, backend=LokyBackend(inner_max_num_threads=inner),
+                        return_as="generator", max_nbytes=None, batch_size=1, pre_dispatch="2*n_jobs")
+
+    def map(self, func, shared, items):
+        from joblib import delayed
+
+        path = self._shared.get(shared)
+        with _worker_errors():
+            out = self._parallel()(delayed(_call_mapped)(func, str(path), item) for item in items)
+            try:
+                yield from out
+            finally:
+                out.close()
+
+    def run_all(self, func, items):
+        from joblib import delayed
+
+        with _worker_errors():
+            return list(self._parallel()(delayed(func)(item) for item in items))
+
+    def _publish(self, shared) -> Path:
+        folder = self._scratch if self._scratch is not None else Path(tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(folder)
+        fd, name = tempfile.mkstemp(prefix=f"shared-{os.getpid()}-", suffix=".bin", dir=folder)
+        os.close(fd)
+        try:
+            write_shared(Path(name), shared)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        return Path(name)
+
+    @staticmethod
+    def _forget(path: Path) -> None:
+        path.unlink(missing_ok=True)  # workers that mapped it keep their mapping until they drop it
+
+    def describe(self) -> str:
+        return f"processes ({self.workers} worker processes on this machine)"
+
+    def close(self) -> None:
+        self._shared.clear()
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Delete shared files left by processes that no longer run (killed before they could clean up)."""
+    for path in folder.glob("shared-*-*.bin"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DaskBackend(Backend):
+    """The workers of a dask.distributed cluster; the shared data is scattered to each worker once."""
+
+    name = "dask"
+
+    def __init__(self, address: str, *, warn: Callable[[str], None] | None = None):
+        import distributed
+
+        self.address = address
+        try:
+            self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
+        except (OSError, ValueError, TypeError, distributed.TimeoutError) as exc:
+            raise UserError(f"cannot reach the dask scheduler at {address!r} "
+                            f"({_first_line(exc)}); start one (`dask scheduler`, then `dask worker {address}`) "
+                            f"or fix runtime.scheduler / --scheduler") from None
+        try:
+            self.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
+        except (TimeoutError, distributed.TimeoutError, OSError):
+            self.client.close()
+            raise UserError(f"the dask scheduler at {address!r} has no workers (waited {WORKERS_TIMEOUT_S} s); "
+                            f"start some with `dask worker {address} --nthreads 1`") from None
+        self.workers, self.budget = _cluster_shape(self.client)
+        self._shared = _SharedCache(self._publish, self._forget)
+
+    @property
+    def fold_map(self) -> Callable:
+        return self.map
+
+    def threads(self, requested: int = 0, *, n_rows: int | None = None, n_cols: int | None = None,
+                warn: Callable[[str], None] | None = None) -> int:
+        from core.threads import resolve_threads
+
+        # the budget is the workers' (their host's cores / task slots on it), not this machine's
+        return resolve_threads(requested, n_jobs=1, n_rows=n_rows, n_cols=n_cols, warn=warn, cores=self.budget)
+
+    def map(self, func, shared, items):
+        handle = self._shared.get(shared)
+        pending: deque = deque()
+        window = 2 * self.workers  # tasks in flight: keeps every slot busy, builds fold inputs lazily
+        with _worker_errors():
+            try:
+                for item in items:
+                    pending.append(self.client.submit(on_worker, func, handle, item, pure=False))
+                    if len(pending) >= window:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            except Exception:
+                self._shared.clear()  # a worker that died took its copy: the next stage scatters again
+                raise
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def run_all(self, func, items):
+        with _worker_errors():
+            futures = [self.client.submit(func, item, pure=False) for item in items]
+            try:
+                return self.client.gather(futures)
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    def _publish(self, shared):
+        return self.client.scatter(shared, broadcast=True, hash=False)
+
+    @staticmethod
+    def _forget(handle) -> None:
+        handle.release()
+
+    def describe(self) -> str:
+        return f"dask cluster at {self.address} ({self.workers} task slot(s), {self.budget} thread(s) per fit)"
+
+    def close(self) -> None:
+        self._shared.clear()
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """A registered backend: how to open it from the [runtime] settings."""
+
+    name: str
+    doc: str
+    open: Callable[["Settings", Callable[[str], None]], Backend]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The [runtime] keys a backend is opened with (and the folder for the processes' shared files)."""
+
+    backend: str
+    n_jobs: int
+    scheduler: str
+    scratch: Path | None = None
+
+
+def _open_dask(s: Settings, warn: Callable[[str], None]) -> Backend:
+    if not s.scheduler:
+        raise UserError("runtime.backend = 'dask' needs the scheduler's address: set runtime.scheduler = "
+                        "'tcp://host:8786' or run with --scheduler ADDRESS")
+    return DaskBackend(s.scheduler, warn=warn)
+
+
+BACKENDS: dict[str, BackendKind] = {b.name: b for b in [
+    BackendKind("sequential", "every task in this process, one after another",
+                lambda s, warn: Backend()),
+    BackendKind("processes", "n_jobs worker processes on this machine (joblib loky); the shared data is "
+                             "memory-mapped", lambda s, warn: ProcessesBackend(s.n_jobs, scratch=s.scratch, warn=warn)),
+    BackendKind("dask", "the workers of a dask.distributed cluster (runtime.scheduler or run --scheduler); "
+                        "the shared data is scattered to each worker once", _open_dask),
+]}
+AUTO = "auto"  # processes when n_jobs > 1, else sequential
+
+
+def settings(comp) -> Settings:
+    """The competition's [runtime] backend settings, "auto" resolved."""
+    rt = comp.cfg["runtime"]
+    kind = rt.get("backend", AUTO) or AUTO
+    if kind == AUTO:
+        kind = "processes" if rt["n_jobs"] > 1 else "sequential"
+    return Settings(kind, int(rt["n_jobs"]), str(rt.get("scheduler", "") or ""), comp.runs / "cache" / "shared")
+
+
+_OPEN: dict[Settings, Backend] = {}
+
+
+def backend_for(comp, *, log: Callable[[str], None] = print) -> Backend:
+    """The backend [runtime] names, opened once per process and settings (closed at exit)."""
+    s = settings(comp)
+    if s not in _OPEN:
+        backend = BACKENDS[s.backend].open(s, log)
+        if not _OPEN:
+            atexit.register(close_all)
+        _OPEN[s] = backend
+        if backend.name != "sequential":
+            log(f"[runtime] tasks run on {backend.describe()}")
+    return _OPEN[s]
+
+
+def close_all() -> None:
+    """Close every opened backend (at exit; tests call it between clusters)."""
+    while _OPEN:
+        _, backend = _OPEN.popitem()
+        with contextlib.suppress(Exception):
+            backend.close()
+
+
+SEQUENTIAL = Backend()
+
+
+# ---- errors from workers ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def _worker_errors():
+    """A worker that died (killed, out of memory) or could not import the code of a task -> UserError on
+    one line. Errors the task itself raised (UserError included) pass through unchanged."""
+    died: tuple = ()
+    with contextlib.suppress(ImportError):
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        died += (BrokenProcessPool,)
+    with contextlib.suppress(ImportError):
+        from distributed import KilledWorker
+
+        died += (KilledWorker,)
+    try:
+        yield
+    except UserError:
+        raise
+    except died as exc:
+        raise UserError(f"a worker process died while running this stage's tasks (killed, or out of memory: "
+                        f"{_first_line(exc)}); nothing unfinished was written; run the same command again, "
+                        f"with fewer runtime.n_jobs if memory ran out") from None
+    except ImportError as exc:  # raised while a worker unpickled the task, before `on_worker` ran
+        raise UserError(f"a worker cannot import the code of a task ({_first_line(exc)}); {_IMPORTABLE}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
+
+
+def _cluster_shape(client) -> tuple[int, int]:
+    """(task slots, threads per fit): the slots over all workers, and the smallest share of a host's
+    cores per slot on it, so that no host runs more threads than it has cores."""
+    from core.threads import cpu_count
+
+    info = client.scheduler_info()["workers"]
+    cores = client.run(cpu_count)
+    slots: dict[str, int] = {}
+    host_cores: dict[str, int] = {}
+    for address, worker in info.items():
+        host = worker.get("host", address)
+        slots[host] = slots.get(host, 0) + int(worker.get("nthreads", 1))
+        host_cores[host] = int(cores.get(address, 1))
+    budget = min(max(1, host_cores[h] // max(1, n)) for h, n in slots.items())
+    return sum(slots.values()), budget
+
+
+# ---- sharing data with workers once ----------------------------------------------------------------
+class _SharedCache:
+    """The published form (file path, scattered future) of the data last shared, keyed by the identity
+    of its fields: the models of one stage share the same matrices, so they are published once."""
+
+    def __init__(self, publish: Callable[[Any], Any], forget: Callable[[Any], None], size: int = 2):
+        self._publish, self._forget, self._size = publish, forget, size
+        self._entries: list[tuple[tuple, Any, Any]] = []  # (key, the object itself (keeps ids valid), handle)
+
+    def get(self, shared: Any) -> Any:
+        key = _identity(shared)
+        for k, _, handle in self._entries:
+            if k == key:
+                return handle
+        handle = self._publish(shared)
+        self._entries.append((key, shared, handle))
+        while len(self._entries) > self._size:
+            self._forget(self._entries.pop(0)[2])
+        return handle
+
+    def clear(self) -> None:
+        while self._entries:
+            with contextlib.suppress(Exception):
+                self._forget(self._entries.pop()[2])
+
+
+def _identity(obj: Any) -> tuple:
+    """Small values (paths, numbers) by value, anything else (matrices, arrays) by object identity."""
+    def key(value: Any) -> Any:
+        return value if isinstance(value, (str, int, float, Path, type(None))) else id(value)
+
+    if dataclasses.is_dataclass(obj):
+        return (type(obj),) + tuple(key(getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    return (type(obj), key(obj))
+
+
+_ALIGN = 64
+
+
+def write_shared(path: Path, obj: Any) -> None:
+    """Pickle `obj` into `path` with its arrays' buffers stored raw (pickle protocol 5, out of band), so
+    `read_shared` maps them instead of copying: a header, the buffers (64-byte aligned), the pickle."""
+    import pickle
+
+    import cloudpickle  # a dependency of joblib (and dask)
+
+    buffers: list = []
+    body = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    views = [b.raw() for b in buffers]
+    offsets, pos = [], 0
+    for v in views:
+        pos = -(-pos // _ALIGN) * _ALIGN
+        offsets.append((pos, v.nbytes))
+        pos += v.nbytes
+    header = pickle.dumps({"buffers": offsets, "body": len(body)}, protocol=5)
+    start = -(-(16 + len(header)) // _ALIGN) * _ALIGN
+    with open(path, "wb") as fh:
+        fh.write(len(header).to_bytes(8, "little") + start.to_bytes(8, "little") + header)
+        for (offset, _), v in zip(offsets, views):
+            fh.seek(start + offset)
+            fh.write(v)
+        fh.seek(start + pos)
+        fh.write(body)
+
+
+def read_shared(path: Path) -> Any:
+    """The object `write_shared` stored, its arrays memory-mapped copy-on-write (writable, shared pages)."""
+    import pickle
+
+    import numpy as np
+
+    mm = np.memmap(path, mode="c")
+    n_header, start = int.from_bytes(mm[:8], "little"), int.from_bytes(mm[8:16], "little")
+    meta = pickle.loads(mm[16:16 + n_header].tobytes())
+    end = start + (max((o + n for o, n in meta["buffers"]), default=0))
+    buffers = [mm[start + o:start + o + n] for o, n in meta["buffers"]]
+    return pickle.loads(mm[end:end + meta["body"]].tobytes(), buffers=buffers)
+
+
+_LOADED: dict[str, Any] = {}  # in a worker process: the shared file last read
+
+
+def _call_mapped(func: Callable[[Any, Any], Any], path: str, item: Any) -> Any:
+    """In a worker process: func(shared, item), the shared data read from `path` once per worker."""
+    if path not in _LOADED:
+        _LOADED.clear()
+        _LOADED[path] = read_shared(Path(path))
+    return on_worker(func, _LOADED[path], item)
+
+
+_IMPORTABLE = ("model code, plug-ins included, must be importable on every worker: install the project (and "
+               "any plug-in package) in the workers' environment, and keep the workspace at the same path on "
+               "every machine (plug-in files are read from competition/<name>/models/ there)")
+
+
+def on_worker(func: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
+    """In a worker: func(shared, item), with code that cannot be imported there reported as a UserError
+    naming the worker (a message the sequential run would never give). Other errors pass unchanged."""
+    where = f"worker {socket.gethostname()} (pid {os.getpid()})"
+    plugin_dir = getattr(shared, "plugin_dir", None)
+    if plugin_dir is not None and not Path(plugin_dir).is_dir():
+        raise UserError(f"on {where}: the plug-in folder {plugin_dir} does not exist; {_IMPORTABLE}")
+    try:
+        return func(shared, item)
+    except UserError as exc:
+        if isinstance(exc.__context__, ImportError):  # a plug-in that imported here in the parent, not there
+            raise UserError(f"on {where}: {exc}; {_IMPORTABLE}") from None
+        raise
+    except ImportError as exc:
+        raise UserError(f"on {where}: {_first_line(exc)}; {_IMPORTABLE}") from None

@@ -1,0 +1,266 @@
+"""Execution backends (pipeline/execution.py): the cv stage and a tuning study on worker processes (joblib
+loky) and on a real dask.distributed LocalCluster give exactly the sequential run's predictions; the shared
+data is sent once per stage; an unreachable scheduler, code the workers cannot import and a worker killed
+mid-run each end in one line and exit code 2, and a re-run after a killed worker completes identically."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO, make_workspace
+from pipeline import execution
+from pipeline.cli import main
+
+MODELS = '''[models.lgbm]
+type = "lightgbm"
+params = { n_estimators = 60, early_stopping_rounds = 10 }
+
+[models.small]
+type = "lightgbm"
+params = { num_leaves = 7, n_estimators = 30, early_stopping_rounds = 0 }
+
+[models.guarded]
+type = "guarded"
+preprocess = "impute"
+
+[models.lgbm.search_space]
+num_leaves = { low = 4, high = 64, log = true }
+learning_rate = { low = 0.05, high = 0.3, log = true }
+'''
+
+# a plug-in model that kills its own process while the file KILL exists next to it (a worker dying mid-run)
+GUARDED = '''"""Logistic regression on imputed columns; its process dies (SIGKILL) while the file KILL sits beside it."""
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+
+
+class Model(BaseEstimator):
+    def __init__(self, C: float = 0.5):
+        self.C = C
+
+    def fit(self, X, y):
+        if (Path(__file__).parent / "KILL").exists():
+            os.kill(os.getpid(), signal.SIGKILL)
+        X = np.nan_to_num(np.asarray(X, dtype=np.float64))
+        self.model_ = LogisticRegression(C=self.C, max_iter=2000).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(np.nan_to_num(np.asarray(X, dtype=np.float64)))
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+'''
+RUN_MODELS = ("lgbm", "small", "guarded")
+
+
+def _workspace(tmp_path: Path, runtime: str = "") -> Path:
+    """Titanic with two small LightGBM models and the plug-in above; `runtime` lines go in [runtime]."""
+    shipped = (REPO / "competition" / "titanic" / "competition.toml").read_text()
+    config = shipped[: shipped.index("[models.")].replace("[runtime]\n", f"[runtime]\n{runtime}\n") + MODELS
+    ws = make_workspace(tmp_path, config=config)
+    plugins = ws / "competition" / "titanic" / "models"
+    plugins.mkdir()
+    (plugins / "guarded.py").write_text(GUARDED)
+    return ws
+
+
+def _runs(ws: Path) -> Path:
+    return ws / "competition" / "titanic" / "runs"
+
+
+def _predictions(ws: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name in RUN_MODELS:
+        for part in ("oof", "test"):
+            out[f"{name}/{part}"] = pd.read_parquet(_runs(ws) / "models" / name / f"{part}.parquet")
+    return out
+
+
+def _assert_identical(got: dict, want: dict) -> None:
+    assert got.keys() == want.keys()
+    for key in want:
+        pd.testing.assert_frame_equal(got[key], want[key], check_exact=True, obj=key)
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory) -> dict:
+    """The cv stage's predictions with the sequential backend (the reference)."""
+    ws = _workspace(tmp_path_factory.mktemp("sequential"))
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    return _predictions(ws)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real dask.distributed LocalCluster: 2 worker processes, 1 thread each."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+        yield c
+        execution.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _close_backends():
+    yield
+    execution.close_all()
+
+
+def _runtime(kind: str, cluster) -> str:
+    return 'n_jobs = 2' if kind == "processes" else f'backend = "dask"\nscheduler = "{cluster.scheduler_address}"'
+
+
+def test_shared_file_maps_the_arrays_and_reads_back_equal(tmp_path):
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
+    from models._cv import CVData
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=500).astype("float32"), "b": rng.normal(size=500),
+                      "c": pd.Categorical(rng.choice(["x", "y", "z"], 500))})
+    data = CVData(X, rng.integers(0, 2, 500), X.iloc[:50], np.arange(500) % 5, TaskInfo("binary", (0, 1)),
+                  get_metric("roc_auc"), {"img": (rng.normal(size=(500, 4, 4)), rng.normal(size=(50, 4, 4)))})
+    execution.write_shared(tmp_path / "shared.bin", data)
+    back = execution.read_shared(tmp_path / "shared.bin")
+    pd.testing.assert_frame_equal(back.X_train, X, check_exact=True)
+    assert np.array_equal(back.y, data.y) and np.array_equal(back.arrays["img"][1], data.arrays["img"][1])
+    assert back.metric.name == "roc_auc" and back.task.n_classes == 2
+    base = back.arrays["img"][0]
+    while getattr(base, "base", None) is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert isinstance(base, np.memmap)  # mapped from the file, not copied
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_cv_stage_on_workers_equals_the_sequential_run_and_sends_the_data_once(kind, tmp_path, sequential,
+                                                                               cluster, monkeypatch, capsys):
+    published = []
+    cls = execution.ProcessesBackend if kind == "processes" else execution.DaskBackend
+    original = cls._publish
+    monkeypatch.setattr(cls, "_publish", lambda self, shared: published.append(1) or original(self, shared))
+    ws = _workspace(tmp_path, _runtime(kind, cluster))
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    _assert_identical(_predictions(ws), sequential)
+    assert len(published) == 1  # three models x five folds, one copy of the matrices
+    err = capsys.readouterr().err
+    assert f"[runtime] tasks run on {kind}" in err
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_a_tuning_study_on_workers_runs_trials_in_two_processes_with_sequential_scores(kind, tmp_path, cluster,
+                                                                                      capsys):
+    import optuna
+
+    from pipeline.config import load_competition
+    from pipeline.execution import SEQUENTIAL
+    from pipeline.training import Training
+
+    ws = _workspace(tmp_path, _runtime(kind, cluster))
+    assert main(["tune", "--root", str(ws), "--model", "lgbm", "--trials", "4", "--seed", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "failed with value" not in err
+    url = f"sqlite:///{ws / 'runs.db'}"
+    (summary,) = optuna.get_all_study_summaries(url)
+    study = optuna.load_study(study_name=summary.study_name, storage=url)
+    done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) == 4
+    assert len({t.user_attrs["worker"] for t in done}) == 2  # both worker processes trained trials
+    assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # their samplers' seeds differ
+    # the best trial's score is exactly what a sequential CV with its parameters gives
+    comp = load_competition(ws / "competition" / "titanic")
+    training = Training.load(comp, log=lambda m: None, backend=SEQUENTIAL)
+    spec = comp.models["lgbm"]
+    best = study.best_trial
+    result = training.train_cv("lgbm", {**spec, "params": {**spec["params"], **best.params}}, threads=1,
+                               progress=False)
+    assert result.overall == best.value
+    assert result.fold_scores == best.user_attrs["fold_scores"]
+    assert f"best roc_auc {best.value:.5f}" in out
+
+
+def test_an_unreachable_scheduler_exits_2_with_one_line_within_10_s(tmp_path):
+    ws = _workspace(tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--root", str(ws), "--scheduler",
+                           f"tcp://127.0.0.1:{port}"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach the dask scheduler at 'tcp://127.0.0.1:{port}'")
+    assert seconds < 10, seconds
+    assert not (_runs(ws) / "models").exists()  # nothing ran
+
+
+def test_model_code_the_workers_cannot_import_is_one_clear_line(tmp_path, cluster, monkeypatch, capsys):
+    # a plug-in package importable here (its folder added to sys.path after the workers started), not there
+    package = tmp_path / "pkgs"
+    package.mkdir()
+    (package / "only_here_model.py").write_text("from sklearn.linear_model import LogisticRegression as Model\n")
+    monkeypatch.syspath_prepend(str(package))
+    ws = _workspace(tmp_path, _runtime("dask", cluster))
+    cfg = ws / "competition" / "titanic" / "competition.toml"
+    cfg.write_text(cfg.read_text() + '\n[models.here]\ntype = "only_here_model.Model"\npreprocess = "impute"\n')
+    assert main(["run", "--root", str(ws), "--stage", "cv", "--models", "here"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: on worker ") and "only_here_model" in err[-1]
+    assert "must be importable on every worker" in err[-1]
+    assert sum("error:" in line for line in err) == 1 and not any("Traceback" in line for line in err)
+    assert not (_runs(ws) / "models" / "here").exists()
+
+
+def test_a_worker_killed_mid_run_fails_the_stage_cleanly_and_a_rerun_completes_identically(tmp_path, sequential,
+                                                                                           capsys):
+    ws = _workspace(tmp_path, "n_jobs = 2")
+    kill = ws / "competition" / "titanic" / "models" / "KILL"
+    kill.write_text("")
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: a worker process died while running this stage's tasks")
+    assert sum("error:" in line for line in err) == 1 and not any("Traceback" in line for line in err)
+    models = _runs(ws) / "models"
+    assert not (models / "guarded").exists()  # the unfinished model left nothing
+    assert sorted(p.name for p in models.iterdir()) == ["lgbm", "small"]  # the finished ones are complete
+    kill.unlink()
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    _assert_identical(_predictions(ws), sequential)
+
+
+def test_on_a_dask_cluster_a_task_that_kills_its_worker_fails_the_stage_in_one_line_and_a_rerun_completes(
+        tmp_path, sequential, capsys):
+    import dask
+    from distributed import LocalCluster
+
+    # a task whose worker died is retried on another (allowed-failures); here no retry, to fail at once
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+        ws = _workspace(tmp_path, _runtime("dask", c))
+        kill = ws / "competition" / "titanic" / "models" / "KILL"
+        kill.write_text("")
+        assert main(["run", "--root", str(ws), "--stage", "cv", "--models", "guarded"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: a worker process died while running this stage's tasks")
+        assert not (_runs(ws) / "models" / "guarded").exists()
+        kill.unlink()
+        assert main(["run", "--root", str(ws), "--stage", "cv", "--models", "guarded"]) == 0
+        got = {f"guarded/{part}": pd.read_parquet(_runs(ws) / "models" / "guarded" / f"{part}.parquet")
+               for part in ("oof", "test")}
+        _assert_identical(got, {k: v for k, v in sequential.items() if k.startswith("guarded/")})
+        execution.close_all()

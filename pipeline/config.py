@@ -7,7 +7,6 @@ missing files and missing columns raise UserError naming the key, file or column
 from __future__ import annotations
 
 import csv
-import copy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +77,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                                  "when n_jobs > 1, else sequential)"),
         "scheduler": (str, "", "backend = dask: the scheduler's address, e.g. tcp://host:8786 (run --scheduler "
                                "overrides)"),
+        "time_budget": (float, 0.0, "seconds for a whole run: models are trained cheapest first and those that "
+                                    "would not fit are skipped (0 = no budget; `run --time-budget S` overrides)"),
     },
 }
 
@@ -111,10 +112,20 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("pseudo", "rounds"): (1, 100),
     ("pseudo", "top_k"): (1, None),
     ("pseudo", "tolerance"): (0, None),
+    ("runtime", "time_budget"): (0, None),
 }
 MODEL_RANGES: dict[str, tuple[float, float | None]] = {"trim_outliers": (0, 1_000)}
 
-DEFAULT_MODELS = {"lgbm": {"type": "lightgbm", "params": {}}}
+
+
+def _default_models(task: str) -> dict:
+    """A config without [models] tables trains the default zoo for its task (pipeline/zoo.py)."""
+    from core.tasks import TASKS
+    from pipeline.zoo import Facts, default_models
+
+    if task not in TASKS:  # reported by _check_values with the registry's names
+        return {"lgbm": {"type": "lightgbm"}}
+    return default_models(task, Facts(rows=0, cols=0))
 
 @dataclass
 class Competition:
@@ -204,7 +215,7 @@ def parse_config(raw: dict, file: Path) -> dict:
     cfg = {name: _fill_section(name, raw.get(name, {}), schema, file) for name, schema in SCHEMA.items()}
     models = raw.get("models", None)
     if models is None:
-        models = copy.deepcopy(DEFAULT_MODELS)
+        models = _default_models(cfg["competition"]["task"])
     if not isinstance(models, dict):
         raise UserError(f"{file}: [models] must hold tables like [models.lgbm], got {models!r}")
     cfg["models"] = {name: _fill_section(f"models.{name}", table, MODEL_SCHEMA, file)
@@ -265,6 +276,15 @@ def _check_values(cfg: dict, file: Path) -> None:
     _check_pseudo(cfg, file)
 
 
+def check_range(value: float, bounds: tuple[float, float | None], *, where: str) -> None:
+    """UserError unless lowest <= value <= highest (NaN never passes)."""
+    low, high = bounds
+    if low <= value and (high is None or value <= high):
+        return
+    expected = f"between {low} and {high}" if high is not None else f"at least {low}"
+    raise UserError(f"{where} must be {expected}, got {value!r}")
+
+
 def _check_pseudo(cfg: dict, file: Path) -> None:
     from core.tasks import TASKS
     from pipeline.stages.pseudo import SELECTIONS
@@ -280,15 +300,6 @@ def _check_pseudo(cfg: dict, file: Path) -> None:
         if name not in enabled:
             raise UserError(f"{file}: pseudo.models names {name!r}, which is not an enabled [models.NAME] table"
                             f"{did_you_mean(str(name), enabled)}; choose among {', '.join(enabled)}")
-
-
-def check_range(value: float, bounds: tuple[float, float | None], *, where: str) -> None:
-    """UserError unless lowest <= value <= highest (NaN never passes)."""
-    low, high = bounds
-    if low <= value and (high is None or value <= high):
-        return
-    expected = f"between {low} and {high}" if high is not None else f"at least {low}"
-    raise UserError(f"{where} must be {expected}, got {value!r}")
 
 
 def read_toml(file: Path) -> dict:

@@ -211,8 +211,17 @@ class StageContext:
     units: list[str] | None
     log: Callable[[str], None]
     state: dict[str, dict]  # recorded state of every stage (upstream outputs, unit lists)
+    started: float | None = None  # perf_counter() when the run began: the time budget counts from it
     _cache: dict[str, Any] = field(default_factory=dict)
     _unit_done: Callable[[str, list], None] | None = None
+
+    @property
+    def budget(self):
+        """The run's time budget (pipeline.planner.Budget; `[runtime] time_budget`, 0 = none)."""
+        from pipeline.planner import Budget
+
+        seconds = self.comp.cfg["runtime"].get("time_budget") or None
+        return Budget(seconds, started=self.started)
 
     def unit_done(self, unit: str, paths: list) -> None:
         """Tell the runner a unit (e.g. one model) finished with these output files; recorded at once."""
@@ -389,6 +398,7 @@ class Runner:
         self.pipeline = pipeline
         self.comp = comp
         self.log = log
+        self.started = time.perf_counter()  # the time budget counts from here
         self.code_root = Path(code_root)  # where the project packages' sources are fingerprinted from
         self._code_modules: dict[str, Path] | None = None  # project modules by name, listed once
         self._module_digests: dict[str, str] = {}  # stage module -> digest of the files it runs
@@ -534,7 +544,8 @@ class Runner:
         func = getattr(importlib.import_module(module_name), func_name)
         sections = {s: self.comp.cfg.get(s) for s in stage.sections}
         parts = self._parts(stage, sections)
-        ctx = StageContext(self.comp, stage, v.stale_units if stage.units else None, self.log, self.state)
+        ctx = StageContext(self.comp, stage, v.stale_units if stage.units else None, self.log, self.state,
+                           self.started)
         root = self.comp.workspace
         if stage.units is not None:
             ctx._unit_done = lambda unit, paths: self._record_unit(stage, v, unit, paths)

@@ -21,7 +21,6 @@ MIN_CLASS_ROWS = 5
 class Inferred:
     """What init decided, each with the reason it printed; `train_only`: train columns absent from test."""
 
-
     id: str
     target: str
     task: str
@@ -183,8 +182,10 @@ def _given_task_style(task: str, y, pred_cols: list, sample, numeric: bool) -> s
     return "proba" if pd.api.types.is_float_dtype(sample[pred_cols[0]]) and task == "binary" else "label"
 
 
-def render_config(inf: Inferred, files: dict[str, str]) -> str:
-    """A commented competition.toml: inferred values set, every other key shown with its default."""
+def render_config(inf: Inferred, files: dict[str, str], models: dict[str, dict] | None = None,
+                  why: dict[str, str] | None = None) -> str:
+    """A commented competition.toml: inferred values set, every other key shown with its default, and
+    the model tables `models` (commented with `why`; None: one LightGBM)."""
     import tomlkit
 
     def toml(value) -> str:
@@ -207,8 +208,22 @@ def render_config(inf: Inferred, files: dict[str, str]) -> str:
             elif default is not REQUIRED:
                 lines.append(f"# {key} = {toml(default)}  # {help_}")
         lines.append("")
-    lines += ["# One table per model; add more (sklearn estimators, plug-ins) to ensemble them.",
-              "[models.lgbm]", 'type = "lightgbm"', "params = {}", ""]
+    if models is None:
+        lines += ["# One table per model; add more (sklearn estimators, plug-ins) to ensemble them.",
+                  "[models.lgbm]", 'type = "lightgbm"', "params = {}", ""]
+        return "\n".join(lines)
+    lines += ["# The default model zoo for this task and data (pipeline/zoo.py): edit, remove or add models;",
+              "# the ensemble stage weighs them by honest out-of-fold score.", ""]
+    for name, table in models.items():
+        lines.append(f"[models.{name}]" + (f"  # {why[name]}" if name in (why or {}) else ""))
+        for key, value in table.items():
+            if key == "params" and not value:
+                continue
+            item = tomlkit.inline_table() if isinstance(value, dict) else None
+            if item is not None:
+                item.update(value)
+            lines.append(f"{key} = {(item if item is not None else tomlkit.item(value)).as_string()}")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -239,7 +254,11 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
         files = {"train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv"}
         for src, key in ((train, "train"), (test, "test"), (sample_submission, "sample_submission")):
             shutil.copyfile(src, tmp / files[key])
-        (tmp / "competition.toml").write_text(render_config(inf, {}), encoding="utf-8")
+        from pipeline.zoo import default_models, describe, facts_of
+
+        facts = facts_of(frames[0], frames[1], id_col=inf.id, target=inf.target)
+        config = render_config(inf, {}, default_models(inf.task, facts), describe(inf.task, facts))
+        (tmp / "competition.toml").write_text(config, encoding="utf-8")
         tmp.rename(dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

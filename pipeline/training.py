@@ -128,12 +128,23 @@ class Training:
                          timings=result.timings, extra_tables=result.extra_tables if by_fold else None,
                          test_by_fold=result.test_by_fold if by_fold else None)
 
+    @staticmethod
+    def params_of(spec: dict) -> dict:
+        """What identifies a model table's training in the registry: type, estimator, preprocessing, params."""
+        return {k: spec.get(k) for k in ("type", "estimator", "preprocess", "params")}
+
+    def params_hash(self, spec: dict) -> str:
+        """The registry's short hash of `params_of(spec)` (RunRecord.params_hash)."""
+        from core.io import hash_obj
+
+        return hash_obj(self.params_of(spec))[:12]
+
     def record(self, name: str, spec: dict, result: Any, seconds: float, *, stage: str = "cv"):
         """The registry's RunRecord of a finished CV result."""
         from pipeline.registry import RunRecord
 
         comp, metric = self.comp, self.metric
-        params = {k: spec.get(k) for k in ("type", "estimator", "preprocess", "params")}
+        params = self.params_of(spec)
         return RunRecord(competition=comp.name, model=name, model_type=spec["type"], params=params,
                          metric=metric.name, greater_is_better=metric.greater_is_better, overall=result.overall,
                          fold_scores=list(result.fold_scores), fold_seconds=list(result.timings.get("folds", [])),

@@ -13,6 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run this stage and the stale stages it needs, nothing after it")
     p.add_argument("--force", action="store_true", help="re-run the named stage (all stages without --stage)")
     p.add_argument("--models", default=None, help="comma-separated models to (re)train in the cv stage")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="seconds for the whole run: models train cheapest first, those that would not fit are "
+                        "skipped (overrides [runtime] time_budget)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run folds on a dask cluster: the scheduler's address, e.g. tcp://host:8786 "
                         "(overrides [runtime] backend and scheduler)")
@@ -26,6 +29,10 @@ def main(args: argparse.Namespace) -> int:
 
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
+    if args.time_budget is not None:
+        if not args.time_budget > 0:
+            raise UserError(f"--time-budget must be a positive number of seconds, got {args.time_budget}")
+        comp.cfg["runtime"]["time_budget"] = args.time_budget
     if args.scheduler is not None:
         comp.cfg["runtime"].update(backend="dask", scheduler=args.scheduler)
     if comp.cfg["runtime"]["backend"] == "dask":  # an unreachable cluster fails now, not after the features

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from core.progress import track
+from pipeline.planner import order, skip_reason
 from pipeline.graph import StageContext
 
 MODELS_DIR = "models"
@@ -21,8 +22,19 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     comp, metric = ctx.comp, training.metric
     produced: dict[str, list[Path]] = {}
     records = []
+    budget = ctx.budget
+    names = list(ctx.units or [])
+    costs = _costs(training, names) if budget.seconds else {}
+    if costs:  # cheapest first, so the budget buys as many members as it can
+        names = order(costs)
+        ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({budget.left():.0f} s left for models): "
+                + ", ".join(f"{n} ~{costs[n].seconds:.0f} s" for n in names))
     try:
-        for name in track(ctx.units or [], "[cv] models", unit="model"):
+        for name in track(names, "[cv] models", unit="model"):
+            reason = skip_reason(costs[name], budget, anything_trained=bool(produced)) if costs else None
+            if reason:
+                ctx.log(f"[cv] skipped {name}: {reason}; it trains in a later run with more time")
+                continue
             spec = comp.models[name]
             t0 = time.perf_counter()
             result = training.train_cv(name, spec)
@@ -44,6 +56,41 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
             if old.is_dir() and not old.name.startswith(".") and old.name not in comp.models:
                 shutil.rmtree(old, ignore_errors=True)
     return produced
+
+
+def _costs(training, names: list[str]) -> dict:
+    """Each model's estimated seconds: measured when it ran here before with these parameters (the
+    run registry), else its type's cost per cell (models._types.ModelType.cost) on this table."""
+    import numpy as np
+
+    from models._types import model_type
+    from pipeline.planner import estimate, measured_seconds
+
+    comp = training.comp
+    rows, cols = training.features[0].shape
+    folds = len(np.unique(training.folds))
+    history = _history(comp)
+    costs = {}
+    for name in names:
+        spec = comp.models[name]
+        mtype = model_type(name, spec, training.plugin_dir)
+        costs[name] = estimate(mtype.cost, rows=rows, cols=cols, folds=folds, outputs=training.task.n_outputs,
+                               measured=measured_seconds(history, model=name, params_hash=training.params_hash(spec)))
+    return costs
+
+
+def _history(comp) -> list[dict]:
+    """This competition's recorded runs (none when the registry cannot be read: estimates then)."""
+    from pipeline.registry import open_registry
+
+    try:
+        registry = open_registry(comp.workspace)
+        try:
+            return registry.leaderboard(comp.name)
+        finally:
+            registry.dispose()
+    except Exception:  # noqa: BLE001 - an unreadable registry only costs the measured estimates
+        return []
 
 
 def summary_table(records: list) -> list[str]:

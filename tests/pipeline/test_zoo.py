@@ -1,0 +1,78 @@
+"""The default model zoo by task kind and data shape, written by init, used by run, kept in a time budget."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.tasks import TASKS
+from pipeline.cli import main
+from pipeline.config import parse_config
+from pipeline.zoo import Facts, default_models, facts_of
+from tests.conftest import DATA, make_workspace
+
+
+def test_the_zoo_for_each_task_kind():
+    for task in TASKS:
+        zoo = default_models(task, Facts(rows=1_000, cols=20))
+        assert list(zoo) == ["lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"]
+        assert {zoo[n]["type"] for n in zoo} == {"lightgbm", "sklearn", "mlp"}
+    assert default_models("binary", Facts(1_000, 20))["linear"]["estimator"].endswith("LogisticRegression")
+    ridge = default_models("regression", Facts(1_000, 20))["linear"]
+    assert ridge["estimator"].endswith("Ridge") and ridge["trim_outliers"] == 4.0
+    # TD defaults differ by task: many small leaves for regression, bigger leaves for classification
+    assert default_models("regression", Facts(1_000, 20))["lgbm"]["params"]["min_data_in_leaf"] == 3
+    assert default_models("binary", Facts(1_000, 20))["lgbm"]["params"]["min_data_in_leaf"] == 40
+
+
+def test_array_inputs_add_their_nets_and_large_tables_drop_the_mlp():
+    image = default_models("multiclass", Facts(1_500, 64, image=True))
+    assert "cnn" in image and "lgbm" in image and "lgbm_slow" not in image  # the CNN is the diverse member
+    assert "rnn" in default_models("binary", Facts(4_000, 5, text=True))
+    assert "cnn" not in default_models("binary", Facts(1_000, 20)) and "rnn" not in default_models("binary", Facts(1_000, 20))
+    assert "mlp" not in default_models("binary", Facts(1_000_000, 100))
+
+
+def test_facts_come_from_the_data():
+    def facts(name):
+        about = pd.read_json(DATA / name / "about.json", typ="series")
+        train, test = (pd.read_csv(DATA / name / f) for f in ("train.csv", "test.csv"))
+        return facts_of(train, test, id_col=about["id"], target=about["target"])
+
+    assert facts("digits").image and not facts("digits").text
+    assert facts("fine_foods").text and not facts("fine_foods").image
+    assert facts("titanic") == Facts(rows=1047, cols=facts("titanic").cols) and not facts("titanic").text
+
+
+def test_init_writes_the_zoo_and_a_config_without_models_uses_it(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    (ws / "competition").mkdir(parents=True)
+    assert main(["init", "titanic", "--root", str(ws), *[f"--{f.replace('_', '-')}={DATA / 'titanic' / (f + '.csv')}"
+                                                          for f in ("train", "test", "sample_submission")]]) == 0
+    text = (ws / "competition" / "titanic" / "competition.toml").read_text()
+    for name in ("lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"):
+        assert f"[models.{name}]" in text
+    import tomllib
+
+    raw = tomllib.loads(text)
+    del raw["models"]
+    cfg = parse_config(raw, ws / "competition.toml")
+    assert list(cfg["models"]) == ["lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"]
+
+
+def test_a_tiny_time_budget_still_gives_a_valid_submission_and_names_what_it_skipped(tmp_path, capsys):
+    ws = make_workspace(tmp_path, "titanic")
+    cfg = ws / "competition" / "titanic" / "competition.toml"
+    text = cfg.read_text()
+    text = text[: text.index("[models.")]
+    cfg.write_text(text + '[models.lgbm]\ntype = "lightgbm"\nparams = { n_estimators = 50 }\n\n'
+                   '[models.linear]\ntype = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegression"\n\n'
+                   '[models.mlp]\ntype = "mlp"\n')
+    assert main(["run", "--root", str(ws), "--time-budget", "1"]) == 0
+    out, err = capsys.readouterr()
+    sub = pd.read_csv(out.strip().splitlines()[-1])
+    sample = pd.read_csv(DATA / "titanic" / "sample_submission.csv")
+    assert list(sub.columns) == list(sample.columns) and len(sub) == len(sample)
+    assert sub.iloc[:, 1].between(0, 1).all()
+    skipped = [line for line in err.splitlines() if line.startswith("[cv] skipped")]
+    assert len(skipped) == 2 and any("skipped mlp: estimated" in line for line in skipped)
+    assert "budget" in skipped[0]

@@ -261,15 +261,16 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
     with contextlib.nullcontext() if mtype.own_threads else _thread_limits(task.threads):
         t0 = time.perf_counter()
         tr, va = folds != k, folds == k
-        X_tr, y_tr, w_tr = X_train[tr], y_fit[tr], None
+        # the fold's training rows are taken from X_train only where the fit needs them (no fold-sized
+        # copy of the table besides those the model is given); pseudo rows are appended to a copy
+        X_tr, rows, y_tr, w_tr = X_train, np.flatnonzero(tr), y_fit[tr], None
         if task.extra is not None:
             X_extra, y_extra, *w_extra = task.extra
             y_extra = transform.forward(y_extra) if transform else np.asarray(y_extra)
             if w_extra and w_extra[0] is not None:
                 w_tr = np.concatenate([np.ones(len(y_tr)), np.asarray(w_extra[0], dtype=np.float64)])
-            X_tr = pd.concat([X_tr, X_extra], ignore_index=True)
+            X_tr, rows = pd.concat([X_train[tr], X_extra], ignore_index=True), None
             y_tr = np.concatenate([y_tr, y_extra])
-        X_va = X_train[va]
         a_tr, a_va = ({n: a[mask] for n, (a, _) in arrays.items()} for mask in (tr, va))
         a_te = {n: a for n, (_, a) in arrays.items()}
         low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
@@ -277,10 +278,11 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
         try:
             model, dropped = _fit_fold(template, X_tr, y_tr, dtask, n_own=int(tr.sum()), seed=int(k),
                                        trim=0.0 if dtask.is_classification else trim, log=progress,
-                                       sample_weight=w_tr, arrays=a_tr)
+                                       sample_weight=w_tr, arrays=a_tr, rows=rows)
         except Exception as exc:
             _raise_if_bad_params(name, exc)
             raise
+        X_va = X_train[va]
         p_va = predict_model(model, X_va, dtask, needs_proba=metric.needs_proba,
                              arrays=a_va).reshape(int(va.sum()), -1)
         p_te = predict_model(model, X_test, dtask, needs_proba=metric.needs_proba,
@@ -349,22 +351,24 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
 
 def _fit_fold(template: Any, X_tr, y_tr: np.ndarray, task, *, n_own: int, seed: int, trim: float,
               log: Callable[[str], None], sample_weight: np.ndarray | None = None,
-              arrays: dict | None = None) -> tuple[Any, int]:
+              arrays: dict | None = None, rows: np.ndarray | None = None) -> tuple[Any, int]:
     """A fresh clone fitted on the fold's training rows (the first `n_own` are the fold's own, any after
-    them pseudo-labelled), and how many rows trimming dropped: with `trim`, it is refitted without the
-    rows whose residual exceeds `trim` robust standard deviations."""
+    them pseudo-labelled; with `rows`, the training rows are those rows of X_tr), and how many rows
+    trimming dropped: with `trim`, it is refitted without the rows whose residual exceeds `trim`
+    robust standard deviations."""
     from sklearn.base import clone
 
     model = clone(template, safe=False)
     fit_honest(model, X_tr, y_tr, task, n_own=n_own, seed=seed, log=log, sample_weight=sample_weight,
-               arrays=arrays)
+               arrays=arrays, rows=rows)
     if not trim:
         return model, 0
+    X_tr = X_tr if rows is None else _take(X_tr, rows)
     keep = inliers(y_tr - predict_model(model, X_tr, task, arrays=arrays), trim)
     if keep.all():
         return model, 0
     rows = np.flatnonzero(keep)
-    X_kept = X_tr.iloc[rows] if hasattr(X_tr, "iloc") else X_tr[rows]
+    X_kept = _take(X_tr, rows)
     model = clone(template, safe=False)
     fit_honest(model, X_kept, y_tr[rows], task, n_own=int((rows < n_own).sum()), seed=seed, log=log,
                sample_weight=None if sample_weight is None else sample_weight[rows],
@@ -404,22 +408,31 @@ def wants_validation(model: Any) -> bool:
     return {"X_valid", "y_valid"} <= names
 
 
+def _take(a, rows: np.ndarray):
+    """Rows (positions) of a DataFrame or array."""
+    return a.iloc[rows] if hasattr(a, "iloc") else a[rows]
+
+
 def fit_honest(model: Any, X, y: np.ndarray, task, *, seed: int, n_own: int | None = None,
                log: Callable[[str], None] | None = None, sample_weight: np.ndarray | None = None,
-               arrays: dict | None = None) -> Any:
+               arrays: dict | None = None, rows: np.ndarray | None = None) -> Any:
     """`fit_model` for a fold: a fit that names X_valid and y_valid gets rows held out of its own
     training rows (`early_stopping_rows` of the first `n_own`, never pseudo-labelled rows), and X the
     rest; X and X_valid together are the training rows, so such a model may refit on both once it
     has chosen when to stop (LightGBM does). The rows a CV score is computed on never reach the fit,
     so early stopping cannot flatter the OOF score (titanic, 200 folds: OOF AUC 0.914 when LightGBM
-    stopped on the scored rows, test 0.825)."""
+    stopped on the scored rows, test 0.825).
+
+    With `rows`, X is a larger table and the training rows are its `rows` (positions): each part the
+    fit gets is taken from X directly, so the training rows are never copied as a whole first."""
     n_own = len(y) if n_own is None else n_own
     held = early_stopping_rows(y[:n_own], task, seed=seed) if wants_validation(model) else []
+    at = (lambda r: r) if rows is None else (lambda r: rows[r])
     if not len(held):
-        return fit_model(model, X, y, log=log, sample_weight=sample_weight, arrays=arrays)
+        return fit_model(model, X if rows is None else _take(X, rows), y, log=log, sample_weight=sample_weight,
+                         arrays=arrays)
     rest = np.setdiff1d(np.arange(len(y)), held, assume_unique=True)
-    take = (lambda a, rows: a.iloc[rows] if hasattr(a, "iloc") else a[rows])
-    return fit_model(model, take(X, rest), y[rest], take(X, held), y[held], log=log,
+    return fit_model(model, _take(X, at(rest)), y[rest], _take(X, at(held)), y[held], log=log,
                      sample_weight=None if sample_weight is None else sample_weight[rest],
                      arrays={n: a[rest] for n, a in (arrays or {}).items()},
                      arrays_valid={n: a[held] for n, a in (arrays or {}).items()})

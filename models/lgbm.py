@@ -67,10 +67,12 @@ class LightGBMModel(BaseEstimator):
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         if valid_sets:  # refit on every training row (by OOF score, better than not on 5 of 6 dev sets)
             rounds = max(1, math.ceil(self.best_iteration_ * (len(y) + len(y_valid)) / len(y)))
-            X_all = pd.concat([X, X_valid], ignore_index=True) if hasattr(X, "iloc") else np.concatenate([X, X_valid])
+            del dtrain, valid_sets  # the first model's binned rows: not needed for the refit
+            self.booster_ = None
+            X_all, names_all = _stacked(X, X_valid)
             w_all = None if weight is None else np.concatenate([weight, np.ones(len(y_valid))])
             y_all = np.concatenate([np.asarray(y), np.asarray(y_valid)])
-            self.booster_ = lgb.train(params, lgb.Dataset(X_all, y_all, weight=w_all), rounds)
+            self.booster_ = lgb.train(params, lgb.Dataset(X_all, y_all, weight=w_all, feature_name=names_all), rounds)
             self.best_iteration_ = rounds
         objective = params.get("objective", "regression")
         if objective == "binary":
@@ -95,6 +97,25 @@ class LightGBMModel(BaseEstimator):
         if hasattr(self, "classes_"):
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
         return self._raw(X)
+
+
+def _stacked(X, X_valid) -> tuple:
+    """(X's rows then X_valid's, feature names) for the refit. A table of plain numeric columns becomes
+    the column-major matrix LightGBM would convert it to itself (same dtype, same layout, so the same
+    model), filled column by column: no concatenated table besides it (a fold-sized copy less)."""
+    import pandas as pd
+
+    if not hasattr(X, "iloc"):
+        return np.concatenate([X, X_valid]), "auto"
+    plain = all(isinstance(d, np.dtype) and d.kind in "fiub" for d in X.dtypes)
+    if not plain or list(X.columns) != list(X_valid.columns) or list(X.dtypes) != list(X_valid.dtypes):
+        return pd.concat([X, X_valid], ignore_index=True), "auto"
+    dtype = np.result_type(*[d.type for d in X.dtypes], np.float32)  # as lightgbm's _data_from_pandas
+    out = np.empty((len(X) + len(X_valid), X.shape[1]), dtype=dtype, order="F")
+    for j in range(X.shape[1]):
+        out[:len(X), j] = X.iloc[:, j].to_numpy(dtype=dtype)
+        out[len(X):, j] = X_valid.iloc[:, j].to_numpy(dtype=dtype)
+    return out, [str(c) for c in X.columns]
 
 
 # LightGBM refuses feature names holding JSON's special characters (its model file is JSON-like).

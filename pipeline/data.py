@@ -143,9 +143,7 @@ def _load(folder: Path, digest: str):
     try:
         if _io.read_json(meta_path).get("key") != digest:
             return None
-        frames = tuple(feather.read_table(folder / f"{part}.feather", memory_map=True)
-                       .to_pandas(split_blocks=True)
-                       for part in _PARTS)
+        frames = tuple(read_snapshot(folder / f"{part}.feather") for part in _PARTS)
     except (OSError, ValueError, KeyError, ArrowException):
         return None
     with contextlib.suppress(OSError):
@@ -161,11 +159,13 @@ def _save(folder: Path, digest: str, frames) -> None:
     tmp = _io.temp_dir(folder.parent, ".tmp-")
     try:
         for part, frame in zip(_PARTS, frames):
-            feather.write_feather(frame, tmp / f"{part}.feather", compression="uncompressed")
-            back = feather.read_table(tmp / f"{part}.feather").to_pandas()
-            if not _identical(frame, back):
+            # one record batch, so that each column is one contiguous, mappable buffer (read_snapshot)
+            feather.write_feather(frame, tmp / f"{part}.feather", compression="uncompressed",
+                                  chunksize=max(1, len(frame)))
+            if not _reads_back(frame, tmp / f"{part}.feather"):
                 return
         _io.write_json(tmp / "meta.json", {"key": digest})
+        release_arrow_memory()
         shutil.rmtree(folder, ignore_errors=True)  # a damaged entry (load failed)
         os.replace(tmp, folder)
     except (OSError, ValueError, TypeError, ArrowException):
@@ -174,6 +174,52 @@ def _save(folder: Path, digest: str, frames) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     _prune(sorted((p for p in folder.parent.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: _mtime(p / "meta.json")))
+
+
+def read_snapshot(path: Path, columns: list | None = None):
+    """A snapshot file as a DataFrame. Its plain numeric columns (one chunk, no missing values) are
+    numpy views of the memory-mapped file, not copies: pages are read when first touched, so a stage
+    that uses a few columns of a wide table (ids, target) holds only those in memory. Other columns,
+    and a table whose index is not the default one, are converted by pyarrow as before."""
+    import pandas as pd
+    import pyarrow as pa
+    from pyarrow import feather
+
+    table = feather.read_table(path, columns=columns, memory_map=True)
+    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    if not (len(index) == 1 and isinstance(index[0], dict) and index[0].get("kind") == "range"
+            and index[0].get("start") == 0 and index[0].get("step") == 1 and index[0].get("stop") == table.num_rows):
+        return table.to_pandas(split_blocks=True)
+    out = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if (column.num_chunks == 1 and column.null_count == 0
+                and (pa.types.is_floating(column.type) or pa.types.is_integer(column.type))):
+            out[name] = column.chunk(0).to_numpy(zero_copy_only=True)
+        else:
+            out[name] = table.select([name]).to_pandas(split_blocks=True)[name]
+    return pd.DataFrame(out, index=pd.RangeIndex(table.num_rows), copy=False)
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory pyarrow's allocator keeps after a conversion (mimalloc/jemalloc hold freed
+    blocks for reuse) back to the system, so that a stage's peak does not stay with the process."""
+    import sys
+
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+
+
+def _reads_back(frame, path: Path) -> bool:
+    """Whether `read_snapshot(path)` gives `frame` again (values, dtypes, columns, index), compared
+    a column at a time so that the check never holds a second copy of the table."""
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        names = pa.ipc.open_file(source).schema.names
+    if names != list(frame.columns):
+        return False
+    return all(_identical(frame[[name]], read_snapshot(path, columns=[name])) for name in names)
 
 
 def _identical(a, b) -> bool:

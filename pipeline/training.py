@@ -54,9 +54,12 @@ class Training:
     @functools.cached_property
     def features(self) -> tuple:
         """(X_train, X_test, arrays) as the features stage wrote them."""
+        from pipeline.data import release_arrow_memory
         from pipeline.stages.features import load_features
 
-        return load_features(self.comp)
+        features = load_features(self.comp)
+        release_arrow_memory()  # parquet decoding's buffers: not needed once the frames are built
+        return features
 
     @property
     def plugin_dir(self) -> Path | None:

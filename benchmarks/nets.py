@@ -170,10 +170,15 @@ def bench_densenet(root: Path, threads: int, device: str) -> None:
     SUMMARY.append(f"densenet digits: OOF {res.overall:.4f}, test {test:.4f} ({verdict} >= 0.985), {seconds:.0f}s")
 
 
+def _models_start(config: str) -> int:
+    """Where the first [models.NAME] table starts (a line of its own, not a mention in a comment)."""
+    return config.index("\n[models.") + 1 if "\n[models." in config else len(config)
+
+
 def _zoo_models(comp_dir: Path) -> str:
     """The [models.*] tables `init` writes for this competition (the default zoo), as TOML text."""
     config = (comp_dir / "competition.toml").read_text()
-    return config[config.index("[models."):] if "[models." in config else ""
+    return config[_models_start(config):]
 
 
 def _init_config(root: Path, name: str) -> Path:
@@ -195,8 +200,8 @@ def _init_config(root: Path, name: str) -> Path:
 
 def _without(models: str, name: str) -> str:
     """TOML model tables without [models.<name>]."""
-    parts = models.split("[models.")
-    return "".join("[models." + part for part in parts[1:] if not part.startswith(f"{name}]"))
+    parts = ("\n" + models).split("\n[models.")
+    return "".join("\n[models." + part for part in parts[1:] if not part.startswith(f"{name}]")).lstrip("\n")
 
 
 def _pipeline_run(root: Path, name: str, models: str) -> tuple[float, float, float]:
@@ -204,7 +209,7 @@ def _pipeline_run(root: Path, name: str, models: str) -> tuple[float, float, flo
     (ensemble OOF score, submission test score, seconds)."""
     comp_dir = root / "competition" / name
     config = (comp_dir / "competition.toml").read_text()
-    (comp_dir / "competition.toml").write_text(config[: config.index("[models.")] + models)
+    (comp_dir / "competition.toml").write_text(config[: _models_start(config)] + models)
     comp = Workspace(root).competition(name)
     runner = Runner(build_pipeline(), comp, log=lambda m: None)
     t0 = time.perf_counter()
@@ -245,7 +250,7 @@ def bench_rnn(root: Path, threads: int, device: str) -> None:
     print(_line("rnn joined with the feature table", res.overall, table_test, t_table,
                 _rows_per_s(tr, epochs, t_table)))
     _gpu_line(tr, {"type": "rnn", "params": {}}, threads)
-    members = ", ".join(part.split("]")[0] for part in _without(zoo, "rnn").split("[models.")[1:])
+    members = ", ".join(part.split("]")[0] for part in ("\n" + _without(zoo, "rnn")).split("\n[models.")[1:])
     print(_line(f"default ensemble ({members})", without[0], without[1], without[2], float("nan"),
                 "(whole pipeline)"))
     print(_line("default ensemble + rnn", joined[0], joined[1], joined[2], float("nan"),

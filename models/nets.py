@@ -236,7 +236,10 @@ NETS: dict[str, NetType] = {n.name: n for n in [
                                                                                         "(0 = the RNN's width)"),
              "dropout": (float, 0.2, "dropout on embeddings and in the head"),
              "head_units": (int, 64, "hidden units of the head (0 = linear head)")},
-            {"epochs": 8, "cycles": 1, "snapshots": 1, "batch_size": 64, "lr": 2e-3}, _check_rnn, bucket=True,
+            # fine_foods OOF AUC by (lr, weight_decay): (2e-3, 1e-4) 0.816, (4e-3, 1e-2) 0.824, (6e-3, 1e-2)
+            # 0.828, (1e-2, 1e-2) 0.824; 12 epochs instead of 8: +0.002 for 50% more time
+            {"epochs": 8, "cycles": 1, "snapshots": 1, "batch_size": 64, "lr": 6e-3, "weight_decay": 1e-2},
+            _check_rnn, bucket=True,
             minimum={"embedding_dim": 1, "units": 1, "layers": 1, "attention_units": 0, "head_units": 0}),
 ]}
 

@@ -202,6 +202,7 @@ CASES: dict[str, Case] = {
                      edit('type = "lightgbm"', 'type = "lightgbm"\ntrim_outliers = nan')),
     "trim on classification": Case(r"trim_outliers = 4\.0 must be 0 \(off\).*regression only",
                                    edit('type = "lightgbm"', 'type = "lightgbm"\ntrim_outliers = 4')),
+    "pseudo threshold 2": Case(r"pseudo\.threshold must be between 0 and 1, got 2\.0", section("pseudo", "threshold = 2.0")),
     "group scheme without column": Case(r"cv\.scheme = 'group' needs cv\.group_column", section("cv", 'scheme = "group"')),
     "too many folds": Case(r"1047 rows cannot fill cv\.n_splits = 600 folds of at least 2 rows; set cv\.n_splits to "
                            r"at most 523", section("cv", 'n_splits = 600\nscheme = "kfold"')),

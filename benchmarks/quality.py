@@ -3,6 +3,7 @@
     python benchmarks/quality.py                       # all six sets, one table
     python benchmarks/quality.py --sets titanic,hpc    # a subset
     python benchmarks/quality.py --time-budget 30      # the same with `run --time-budget 30`
+    python benchmarks/quality.py --generated 50000     # default run on a generated mixed table (time only)
 
 Each set gets a temporary workspace; the script runs `python -m pipeline init` and `python -m
 pipeline run` exactly as a new user would (through the CLI, no config edits), then scores the
@@ -69,12 +70,48 @@ def run_set(name: str, root: Path, run_args: list[str]) -> dict:
             "members": len(scores.get("members", {})), "method": scores.get("method", "?"), "skipped": skipped}
 
 
+def generated(root: Path, rows: int, *, seed: int = 0) -> float:
+    """init + default run on a generated binary table (20 numeric columns with missing values, 5
+    categorical ones); returns the run's seconds."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = rows + rows // 4
+    frame = pd.DataFrame({f"num{i}": rng.normal(size=n) for i in range(20)})
+    for i in range(5):
+        frame[f"cat{i}"] = rng.choice([f"level{j}" for j in range(8 + 10 * i)], size=n)
+    frame.loc[rng.random(n) < 0.05, "num3"] = np.nan
+    signal = frame["num0"] + 0.5 * frame["num1"] * frame["num2"] + (frame["cat0"] == "level1")
+    frame["target"] = (signal + rng.normal(size=n) > 0.3).astype(int)
+    frame.insert(0, "id", np.arange(n))
+    data = root / "data"
+    data.mkdir(parents=True)
+    frame.iloc[:rows].to_csv(data / "train.csv", index=False)
+    frame.iloc[rows:].drop(columns="target").to_csv(data / "test.csv", index=False)
+    frame.iloc[rows:][["id"]].assign(target=0.5).to_csv(data / "sample_submission.csv", index=False)
+    (root / "competition").mkdir()
+    _cli(root, "init", "generated", *[f"--{f.replace('_', '-')}={data / (f + '.csv')}"
+                                      for f in ("train", "test", "sample_submission")])
+    t0 = time.perf_counter()
+    _cli(root, "run")
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated data sets")
     p.add_argument("--time-budget", type=float, default=None, help="pass --time-budget SECONDS to run")
     p.add_argument("--keep", metavar="DIR", help="build the workspaces under DIR and keep them")
+    p.add_argument("--generated", type=int, default=0, metavar="ROWS",
+                   help="instead: time the default run on a generated mixed table of ROWS train rows")
     args = p.parse_args()
+    if args.generated:
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds = generated(Path(args.keep or tmp) / "generated", args.generated)
+        print(f"default run on a generated {args.generated:,}-row mixed table (20 numeric, 5 categorical): "
+              f"{seconds:.0f} s")
+        return
     run_args = ["--time-budget", str(args.time_budget)] if args.time_budget else []
     ref = anchors()
     rows = []

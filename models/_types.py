@@ -36,9 +36,11 @@ class ModelType:
     doc: str
     default_space: dict[str, Any] = field(default_factory=dict)
     own_threads: bool = False  # the builder passes the thread count to the library itself
-    # (seconds per fold, seconds per million table cells per fold) with default parameters on one thread
-    # of a 2-core machine: the time-budget planner's estimate for a model that never ran here
-    cost: tuple[float, float] = (0.5, 5.0)
+    # (seconds per fold, per million table cells per fold, per thousand rows per fold) with default
+    # parameters on one thread of a 2-core machine: the time-budget planner's estimate for a model that
+    # never ran here (measured on the dev sets: trees and linear models scale with cells, nets with rows)
+    cost: tuple[float, float, float] = (0.3, 2.0, 0.0)
+    cost_per_class: bool = False  # one model per class (LightGBM multiclass): cells count once per class
 
     def build(self, name: str, spec: dict, ctx: ModelContext) -> Any:
         """An unfitted estimator for the [models.NAME] table `spec`."""
@@ -59,7 +61,8 @@ _LGBM_SPACE = {
 
 MODEL_TYPES: dict[str, ModelType] = {
     "lightgbm": ModelType("lightgbm", "models.lgbm:build", "LightGBM with early stopping and native categoricals",
-                          _LGBM_SPACE, own_threads=True, cost=(0.6, 4.0)),
+                          _LGBM_SPACE, own_threads=True, cost=(0.6, 4.0, 0.0),
+                          cost_per_class=True),
     "sklearn": ModelType("sklearn", "models.sk:build", "any scikit-learn estimator by import path (`estimator`), "
                                                        "with imputation/one-hot/scaling"),
     "mlp": ModelType("mlp", "models.nn:build_mlp", "torch MLP (embeddings for categoricals) trained as a snapshot "
@@ -68,21 +71,22 @@ MODEL_TYPES: dict[str, ModelType] = {
                       "weight_decay": {"low": 1e-6, "high": 1e-1, "log": True},
                       "dropout": {"low": 0.0, "high": 0.5},
                       "width": {"low": 32, "high": 512, "log": True},
-                      "depth": {"low": 1, "high": 4}}, own_threads=True, cost=(2.0, 25.0)),
+                      "depth": {"low": 1, "high": 4}}, own_threads=True, cost=(0.3, 0.0, 1.1)),
     "net": ModelType("net", "models.nn:build_net", "torch net from a Keras-like layer list (`layers`) or a module "
                                                    "factory (`factory`), on the table or an array input",
                      {"lr": {"low": 3e-4, "high": 1e-2, "log": True},
-                      "weight_decay": {"low": 1e-6, "high": 1e-1, "log": True}}, own_threads=True),
+                      "weight_decay": {"low": 1e-6, "high": 1e-1, "log": True}}, own_threads=True,
+                     cost=(0.3, 0.0, 1.1)),
     "densenet": ModelType("densenet", "models.nn:build_densenet", "DenseNet-BC CNN on the pixel-grid image array",
                           {"lr": {"low": 1e-3, "high": 1e-2, "log": True},
                            "growth_rate": {"low": 6, "high": 24},
                            "weight_decay": {"low": 1e-5, "high": 1e-2, "log": True}}, own_threads=True,
-                          cost=(5.0, 150.0)),
+                          cost=(1.0, 0.0, 13.5)),
     "rnn": ModelType("rnn", "models.nn:build_rnn", "bidirectional GRU/LSTM with attention pooling on a token "
                                                    "sequence array (optionally with the table)",
                      {"lr": {"low": 5e-4, "high": 5e-3, "log": True},
                       "units": {"low": 16, "high": 128, "log": True},
-                      "dropout": {"low": 0.0, "high": 0.5}}, own_threads=True, cost=(5.0, 100.0)),
+                      "dropout": {"low": 0.0, "high": 0.5}}, own_threads=True, cost=(1.0, 0.0, 6.2)),
 }
 
 

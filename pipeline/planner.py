@@ -4,8 +4,8 @@ Members run cheapest first, so the ensemble gets as many of them as the budget a
 whose estimated cost does not fit what is left is skipped (the output says which and why), and the
 cheapest member always runs, so a run always ends with a valid submission. Estimates come from what
 already ran (the run registry's seconds for the same model and parameters on this competition) or,
-for a model never run here, from its type's cost per million cells (rows x feature columns) per
-fold, measured on a 2-core machine (`ModelType.cost`). After each member the plan is revised with
+for a model never run here, from its type's cost per fold, per million cells (rows x feature
+columns) and per thousand rows, measured on a 2-core machine (`ModelType.cost`). After each member the plan is revised with
 the time actually spent.
 """
 
@@ -46,15 +46,16 @@ class Budget:
         return self.seconds * (1.0 - RESERVE) - (self.clock() - self.started)
 
 
-def estimate(type_cost: tuple[float, float], *, rows: int, cols: int, folds: int, outputs: int = 1,
+def estimate(type_cost: tuple[float, float, float], *, rows: int, cols: int, folds: int, outputs: int = 1,
              measured: float | None = None) -> Cost:
     """A member's cost: its measured seconds when it ran here before, else its type's (seconds per
-    fold, seconds per million cells per fold) applied to this table (classes count as outputs)."""
+    fold, per million cells per fold, per thousand rows per fold) applied to this table; `outputs`
+    multiplies the cells for one-model-per-class learners."""
     if measured is not None:
         return Cost(float(measured), "measured")
-    fixed, per_cell = type_cost
+    fixed, per_cell, per_row = type_cost
     cells = rows * max(cols, 1) * max(outputs, 1) / 1e6
-    return Cost(folds * (fixed + per_cell * cells), "estimated")
+    return Cost(folds * (fixed + per_cell * cells + per_row * rows / 1e3), "estimated")
 
 
 def order(costs: dict[str, Cost]) -> list[str]:

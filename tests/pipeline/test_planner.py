@@ -46,10 +46,12 @@ def test_run_within_revises_the_plan_with_the_time_actually_spent():
 
 
 def test_estimates_scale_with_cells_and_folds_and_prefer_measurements():
-    small = estimate((0.05, 2.0), rows=1_000, cols=10, folds=5)
-    big = estimate((0.05, 2.0), rows=100_000, cols=100, folds=5)
+    small = estimate((0.05, 2.0, 0.0), rows=1_000, cols=10, folds=5)
+    big = estimate((0.05, 2.0, 0.0), rows=100_000, cols=100, folds=5)
     assert small.source == "estimated" and big.seconds > 100 * small.seconds
-    assert estimate((0.05, 2.0), rows=100_000, cols=100, folds=5, measured=7.5) == Cost(7.5, "measured")
+    net = estimate((0.3, 0.0, 1.1), rows=4_000, cols=1_000, folds=5)  # nets scale with rows, not columns
+    assert abs(net.seconds - 5 * (0.3 + 4.4)) < 1e-9
+    assert estimate((0.05, 2.0, 0.0), rows=100_000, cols=100, folds=5, measured=7.5) == Cost(7.5, "measured")
     records = [{"model": "lgbm", "params_hash": "a", "seconds": 3.0, "finished_at": 1},
                {"model": "lgbm", "params_hash": "a", "seconds": 4.0, "finished_at": 2},
                {"model": "lgbm", "params_hash": "b", "seconds": 9.0, "finished_at": 3}]

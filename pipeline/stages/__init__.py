@@ -16,7 +16,7 @@ def _model_units(comp: Competition) -> dict:
 STAGES = [
     Stage("folds", "assign every train row a fold, once, saved as runs/folds.csv",
           "pipeline.stages.folds:run", sections=("competition", "cv"), data=True),
-    Stage("explore", "EDA report: shapes, types, missing values, target, train/test drift",
+    Stage("explore", "HTML EDA report: overview, target, drift, adversarial validation, relation to the target, warnings",
           "pipeline.stages.explore:run", sections=("competition", "explore"), data=True),
     Stage("features", "build the feature matrices for train and test",
           "pipeline.stages.features:run", needs=("folds",), sections=("competition", "features"), data=True,

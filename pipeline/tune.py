@@ -208,13 +208,7 @@ def _tune_on_workers(comp, model: str, *, trials: int, timeout: float | None, st
     jobs = [_TrialLoop(comp, model, trials, timeout, url, None if seed is None else seed + i, threads, data_digest)
             for i in range(n)]
     ran = sum(backend.run_all(_run_trial_loop, jobs))
-    complete = _count(study, (optuna.trial.TrialState.COMPLETE,))
-    if complete == 0:
-        raise UserError(f"study {name}: no trial completed yet; run more trials")
-    best = study.best_trial
-    return TuneResult(name, url, float(best.value), dict(best.params), complete,
-                      _count(study, (optuna.trial.TrialState.PRUNED,)),
-                      _failed(study), ran)
+    return _result(study, name, url, ran)
 
 
 def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str | None, seed: int | None,
@@ -297,13 +291,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     _wait_for_others(study, state, log)
     if state.interrupted:
         raise KeyboardInterrupt
-    complete = _count(study, (optuna.trial.TrialState.COMPLETE,))
-    if complete == 0:
-        raise UserError(f"study {name}: no trial completed yet; run more trials")
-    best = study.best_trial
-    return TuneResult(name, url, float(best.value), dict(best.params), complete,
-                      _count(study, (optuna.trial.TrialState.PRUNED,)),
-                      _failed(study), ran)
+    return _result(study, name, url, ran)
 
 
 @contextlib.contextmanager
@@ -539,3 +527,15 @@ def _add_key(table, key: str, item) -> None:
         table[key] = item
         return
     insert_after(keys[-1], key, item)
+
+
+def _result(study, name: str, url: str, ran: int) -> TuneResult:
+    """The study's best trial and counts (UserError when no trial has completed yet)."""
+    import optuna
+
+    complete = _count(study, (optuna.trial.TrialState.COMPLETE,))
+    if complete == 0:
+        raise UserError(f"study {name}: no trial completed yet; run more trials")
+    best = study.best_trial
+    return TuneResult(name, url, float(best.value), dict(best.params), complete,
+                      _count(study, (optuna.trial.TrialState.PRUNED,)), _failed(study), ran)

@@ -122,7 +122,7 @@ def _init_case(tmp: Path, name: str, zoo: bool) -> dict:
                                for f in ("train", "test", "sample_submission")])
     comp = root / "competition" / name
     config = (comp / "competition.toml").read_text()
-    config = config[: config.index("[models.")]  # init's model zoo grows with the project: pinned here
+    config = config[: config.index("\n[models.") + 1]  # init's model zoo grows with the project: pinned here
     if zoo:
         config = config.replace("[pseudo]\n", "").replace("[ensemble]\n", "")  # the zoo sets them
         kind = "Regressor" if 'task = "regression"' in config else "Classifier"

@@ -109,7 +109,8 @@ def fresh_copy(ws: Path, dest: Path) -> Path:
     shutil.copyfile(ws / "pipeline.toml", dest / "pipeline.toml")
     for f in ("train.csv", "test.csv", "sample_submission.csv"):
         os.link(ws / "competition" / "scale" / f, dest / "competition" / "scale" / f)  # same bytes, no copy
-    shutil.copyfile(ws / "competition" / "scale" / "competition.toml", dest / "competition" / "scale" / "competition.toml")
+    shutil.copyfile(ws / "competition" / "scale" / "competition.toml",
+                    dest / "competition" / "scale" / "competition.toml")
     return dest
 
 
@@ -294,7 +295,8 @@ def main() -> None:
         r = compare_size(root, rows, args.cols, learning_rate=args.learning_rate, repeats=args.repeats)
         last = r
         pipe, hand = r["pipe"], r["hand"]
-        print(f"{rows:>8,} x {args.cols:<4} {pipe['wall']:>10.1f} {hand['wall']:>8.1f} {pipe['wall'] / hand['wall']:>6.3f} "
+        print(f"{rows:>8,} x {args.cols:<4} {pipe['wall']:>10.1f} {hand['wall']:>8.1f} "
+              f"{pipe['wall'] / hand['wall']:>6.3f} "
               f"{pipe['cpu']:>10.1f} {hand['cpu']:>10.1f} {pipe['rss_mb']:>8.0f} {hand['rss_mb']:>8.0f} "
               f"{pipe['rss_mb'] / hand['rss_mb']:>6.3f} {r['oof_diff']:>13.2g}  {r['load_before']} / {r['load_after']}",
               flush=True)

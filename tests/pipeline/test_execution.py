@@ -37,7 +37,7 @@ learning_rate = { low = 0.05, high = 0.3, log = true }
 '''
 
 # a plug-in model that kills its own process while the file KILL exists next to it (a worker dying mid-run)
-GUARDED = '''"""Logistic regression on imputed columns; its process dies (SIGKILL) while the file KILL sits beside it."""
+GUARDED = '''"""Logistic regression ; its process dies (SIGKILL) while a file KILL sits beside it."""
 import os
 import signal
 from pathlib import Path
@@ -204,7 +204,8 @@ def test_an_unreachable_scheduler_exits_2_with_one_line_within_10_s(tmp_path):
     seconds = time.perf_counter() - t0
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach the dask scheduler at 'tcp://127.0.0.1:{port}'")
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: cannot reach the dask scheduler at 'tcp://127.0.0.1:{port}'")
     assert seconds < 10, seconds
     assert not (_runs(ws) / "models").exists()  # nothing ran
 

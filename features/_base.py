@@ -36,11 +36,12 @@ class BlockContext:
     """What a block may use besides its columns. `y` is None for unsupervised blocks."""
 
     task: Any
-    folds: np.ndarray
+    folds: np.ndarray  # fold per train row; -1: never validated (forward chaining's earliest block)
     y: np.ndarray | None = None
     threads: int = 1
     seed: int = 0
     log: Callable[[str], None] = print
+    train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
 
 
 class Block:
@@ -113,9 +114,7 @@ class SupervisedBlock(Block):
         X_train, X_test = self.prepare(train[self.inputs()].reset_index(drop=True),
                                        test[self.inputs()].reset_index(drop=True), replace(ctx, y=None))
         parts, order = [], []
-        for k in np.unique(ctx.folds):
-            valid = np.flatnonzero(ctx.folds == k)
-            fit_rows = np.flatnonzero(ctx.folds != k)
+        for valid, fit_rows in _out_of_fold(ctx):
             state = self.fit(_take(X_train, fit_rows), ctx.y[fit_rows], ctx)
             parts.append(self.apply(state, _take(X_train, valid)))
             order.append(valid)
@@ -124,6 +123,24 @@ class SupervisedBlock(Block):
         oof = oof.sort_index().reset_index(drop=True)
         state = self.fit(X_train, ctx.y, ctx)
         return BlockOutput(oof, self.apply(state, X_test))
+
+
+def _out_of_fold(ctx: BlockContext) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, the rows whose state encodes them) per fold: fold k's rows from the rows fold k's models
+    may train on (core.folds.train_mask). Rows that no fold's training may precede -- forward
+    chaining's earliest block -- are encoded out of fold among themselves (in 5 parts)."""
+    from core.folds import train_mask
+
+    out = []
+    for k in np.unique(ctx.folds):
+        valid = np.flatnonzero(ctx.folds == k)
+        fit_rows = np.flatnonzero(train_mask(ctx.folds, int(k), ctx.train_from))
+        if len(fit_rows):
+            out.append((valid, fit_rows))
+            continue
+        parts = np.array_split(valid, min(5, len(valid)))
+        out += [(part, np.setdiff1d(valid, part)) for part in parts if len(valid) > len(part)]
+    return out
 
 
 def _take(X: Any, rows: np.ndarray) -> Any:

@@ -274,6 +274,7 @@ class FeaturePlan:
     log: Callable[[str], None]
     threads: int
     seed: int
+    train_from: np.ndarray | None = None
 
     def build(self) -> FeatureSet:
         """Load each block from the cache or compute and store it; combine the outputs."""
@@ -293,7 +294,7 @@ class FeaturePlan:
                     if block.supervised and y is None:
                         y = self.task.encode(train[self.target])
                     ctx = BlockContext(task=self.task, folds=self.folds, y=y if block.supervised else None,
-                                       threads=threads, seed=self.seed, log=log)
+                                       threads=threads, seed=self.seed, log=log, train_from=self.train_from)
                     out = _checked(block, block.build(train[cols], test[cols], ctx), len(train), len(test))
                     _cache.save(self.cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
                 seconds = time.perf_counter() - t0
@@ -309,8 +310,11 @@ class FeaturePlan:
 def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
                   drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
                   log: Callable[[str], None] = print, threads: int = 1, seed: int = 0,
-                  data_digest: str | None = None) -> FeaturePlan:
+                  data_digest: str | None = None, train_from: np.ndarray | None = None) -> FeaturePlan:
     """Validate the blocks and compute their cache keys without running them (UserError on bad input).
+
+    Supervised blocks encode fold k's rows from the rows fold k's models may train on: `folds` (and,
+    for forward chaining, `train_from`; core.folds).
 
     `data_digest`: a content digest of the files `train` and `test` were read from, unmodified; the
     columns' digests are then remembered under it instead of hashing every column again."""
@@ -344,13 +348,14 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
             if not has_target:
                 raise UserError(f"block {block.name!r} needs the target {target!r} in train")
             if sup_digest is None:
-                sup_digest = _io.hash_bytes(col_digest(target), *_folds_bytes(folds), repr((task.task, task.classes)))
+                sup_digest = _io.hash_bytes(col_digest(target), *_folds_bytes(folds), repr((task.task, task.classes)),
+                                            *(() if train_from is None else _folds_bytes(train_from)))
             key_parts["target_and_folds"] = sup_digest
         keys.append(_io.hash_obj(key_parts))
     digest = _io.hash_obj({"keys": keys, "rows": [len(train), len(test)],
                            "code": [_io.hash_file(_PACKAGE / f, memo=memo) for f in ("_build.py", "_cache.py")]})
     return FeaturePlan(planned, keys, digest, train, test, target, task, folds, Path(cache_dir), log,
-                       threads, seed)
+                       threads, seed, None if train_from is None else np.asarray(train_from))
 
 
 def _folds_bytes(folds: np.ndarray) -> tuple[str, bytes]:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from core.folds import fold_ids as validated_fold_ids, train_mask, validated
 from core.params import init_params
 from models._types import ModelContext, model_type
 from core.errors import UserError
@@ -166,6 +167,7 @@ class CVData:
     metric: Any
     arrays: dict | None = None
     plugin_dir: Path | None = None
+    train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,13 @@ FoldMap = Callable[[Callable[[CVData, FoldTask], FoldResult], CVData, Iterable[F
 def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.ndarray, task, metric, *,
              threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
              extra_rows: Callable[[int], tuple] | None = None, log: Callable[[str], None] = print,
-             on_fold: Callable[[FoldReport], None] | None = None, map_folds: FoldMap | None = None) -> CVResult:
+             on_fold: Callable[[FoldReport], None] | None = None, map_folds: FoldMap | None = None,
+             train_from: np.ndarray | None = None) -> CVResult:
     """Train `spec` (a [models.NAME] table) once per fold; predict the held-out fold and the test set.
 
-    Each fold fits a fresh clone of the model on the other folds' rows (plus `extra_rows(k)` -> (X, y)
+    Each fold fits a fresh clone of the model on the other folds' rows -- with `train_from` (forward
+    chaining) only the rows it admits to the fold, core.folds.train_mask; rows of fold -1 are never
+    validated and keep a NaN OOF prediction -- (plus `extra_rows(k)` -> (X, y)
     or (X, y, sample weights), pseudo-labels for fold k's training set only; with weights, the fold's
     own rows weigh 1 and the fit gets `sample_weight`). `on_fold(FoldReport)` runs after each fold; an
     exception it raises (e.g. optuna.TrialPruned) stops the loop. The model fits the metric's target
@@ -220,11 +225,11 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     template = model_type(name, spec, plugin_dir).build(name, spec, ctx)
     if metric.non_negative and not task.is_classification and np.any(y < 0):
         raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
-    fold_ids = sorted(np.unique(folds).tolist())
+    fold_ids = validated_fold_ids(folds)
     if wanted_arrays(template, arrays) and extra_rows is not None:
         raise UserError(f"models.{name} reads array inputs ({', '.join(wanted_arrays(template, arrays))}), which "
                         f"pseudo-labelled rows do not carry yet; pseudo-label a model of the feature table")
-    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir)
+    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from)
     tasks = (FoldTask(name, spec, int(k), threads, extra_rows(int(k)) if extra_rows is not None else None)
              for k in fold_ids)  # lazy: fold k's extra rows are built when its task is sent
     if map_folds is None:
@@ -260,7 +265,7 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
     arrays = wanted_arrays(template, data.arrays)
     with contextlib.nullcontext() if mtype.own_threads else _thread_limits(task.threads):
         t0 = time.perf_counter()
-        tr, va = folds != k, folds == k
+        tr, va = train_mask(folds, k, data.train_from), folds == k
         # the fold's training rows are taken from X_train only where the fit needs them (no fold-sized
         # copy of the table besides those the model is given); pseudo rows are appended to a copy
         X_tr, rows, y_tr, w_tr = X_train, np.flatnonzero(tr), y_fit[tr], None
@@ -314,9 +319,15 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     test_by_fold: list[np.ndarray] = []
     importances, best_iterations, trimmed = [], [], []
     trim = float(spec.get("trim_outliers", 0.0) or 0.0)
+    # the folds' test predictions are averaged; forward chaining weighs them by training rows (the
+    # later folds have seen more of the past)
+    share = None
+    if data.train_from is not None:
+        share = np.array([train_mask(folds, k, data.train_from).sum() for k in fold_ids], dtype=np.float64)
+        share /= share.sum()
     for step, (k, res) in enumerate(zip(fold_ids, results)):
         oof[folds == k] = res.valid
-        test += res.test / len(fold_ids)
+        test += res.test / len(fold_ids) if share is None else res.test * share[step]
         test_by_fold.append(task.squeeze(res.test))
         fold_scores.append(res.score)
         fold_times.append(res.seconds)
@@ -330,7 +341,8 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
         log(f"[cv] {name} fold {k}: {metric.name} {res.score:.5f} ({res.seconds:.1f}s{note})")
         if on_fold is not None:
             on_fold(FoldReport(name, int(k), step, res.score, tuple(fold_scores), res.seconds))
-    if np.isnan(oof).any():
+    rows = validated(folds)
+    if np.isnan(oof[rows]).any():
         raise UserError(f"models.{name}: some train rows have no fold; re-run the folds stage")
     undefined = int(np.sum(~np.isfinite(fold_scores)))
     if undefined:  # e.g. AUC on a fold of one class: the overall score (all OOF rows) is still defined
@@ -345,7 +357,7 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     if trimmed:
         params["trimmed_rows"] = trimmed
     extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}
-    return CVResult(oof_out, test_out, fold_scores, metric(y, oof_out), params,
+    return CVResult(oof_out, test_out, fold_scores, metric(y[rows], oof_out[rows]), params,
                     {"folds": fold_times, "total": float(sum(fold_times))}, test_by_fold, extra)
 
 

@@ -38,7 +38,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "n_splits": (int, 5, "number of folds (>= 2)"),
         "seed": (int, 0, "shuffle seed for kfold/stratified/group"),
         "group_column": (str, "", "column whose values never span two folds (scheme = group)"),
-        "time_column": (str, "", "column ordering rows in time (scheme = time)"),
+        "time_column": (str, "", "column ordering rows in time (scheme = time or forward): dates or numbers"),
+        "gap": (int, 0, "distinct times left out between each fold's training rows and its validation block "
+                        "(scheme = forward)"),
     },
     "features": {
         "blocks": (list, [], "feature blocks to build; [] chooses them from the column types"),
@@ -101,6 +103,7 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
 RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("cv", "n_splits"): (2, None),  # and at most half the train rows (pipeline.data)
     ("cv", "seed"): (0, 2**32 - 1),
+    ("cv", "gap"): (0, None),
     ("ensemble", "hill_climb_rounds"): (1, None),
     ("explore", "sample_rows"): (1, None),
     ("explore", "column_plots"): (0, 10_000),
@@ -266,6 +269,9 @@ def _check_values(cfg: dict, file: Path) -> None:
     column_key = SCHEMES[cv["scheme"]].column_key if cv["scheme"] in SCHEMES else ""
     if column_key and not cv[column_key]:
         raise UserError(f"{file}: cv.scheme = {cv['scheme']!r} needs cv.{column_key} = '<column>'")
+    if cv["gap"] and (cv["scheme"] not in SCHEMES or SCHEMES[cv["scheme"]].train_from is None):
+        raise UserError(f"{file}: cv.gap = {cv['gap']} applies to scheme = 'forward' only (training on the past); "
+                        f"remove it or set cv.scheme = 'forward'")
     for name, table in cfg["models"].items():
         trim = table["trim_outliers"]
         if trim < 0 or (trim and TASKS[comp["task"]].classification):
@@ -287,6 +293,7 @@ def check_range(value: float, bounds: tuple[float, float | None], *, where: str)
 
 def _check_pseudo(cfg: dict, file: Path) -> None:
     from core.tasks import TASKS
+    from pipeline.stages.folds import SCHEMES
     from pipeline.stages.pseudo import SELECTIONS
 
     ps, task = cfg["pseudo"], cfg["competition"]["task"]  # numeric ranges: RANGES
@@ -300,6 +307,11 @@ def _check_pseudo(cfg: dict, file: Path) -> None:
         if name not in enabled:
             raise UserError(f"{file}: pseudo.models names {name!r}, which is not an enabled [models.NAME] table"
                             f"{did_you_mean(str(name), enabled)}; choose among {', '.join(enabled)}")
+    scheme = SCHEMES.get(cfg["cv"]["scheme"])
+    if ps["enabled"] and scheme is not None and scheme.train_from is not None:
+        raise UserError(f"{file}: pseudo.enabled with cv.scheme = {scheme.name!r}: test rows come after every "
+                        f"validation block, so pseudo-labels would train each fold on the future; set "
+                        f"pseudo.enabled = false or choose another scheme")
 
 
 def read_toml(file: Path) -> dict:

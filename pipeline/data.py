@@ -112,26 +112,38 @@ def read_data(comp: Competition, digest: str | None = None):
 
 
 def read_folds(comp: Competition, train, digest: str | None = None) -> np.ndarray:
-    """Fold per train row from runs/folds.csv, aligned with train's row order; remembered by the
-    content of runs/folds.csv and the data files."""
+    """Fold per train row from runs/folds.csv (-1: never validated), aligned with train's row order;
+    remembered by the content of runs/folds.csv and the data files."""
+    return _fold_table(comp, train, digest)[0]
 
+
+def read_train_from(comp: Competition, train, digest: str | None = None) -> np.ndarray | None:
+    """Per train row the first fold that may train on it (runs/folds.csv's `train_from`, written by
+    forward chaining; core.folds.train_mask), or None when every fold trains on the rows it does not
+    validate."""
+    table = _fold_table(comp, train, digest)
+    return table[1] if len(table) > 1 else None
+
+
+def _fold_table(comp: Competition, train, digest: str | None) -> np.ndarray:
+    """(1 or 2, rows): folds, and train_from when folds.csv has it."""
     if not comp.folds_path.is_file():
         return _parse_folds(comp, train)
     key = _io.hash_bytes(digest or data_digest(comp), file_digest(comp, comp.folds_path))
     path = cache_root(comp) / f"folds-{key[:32]}.npy"
     with contextlib.suppress(OSError, ValueError):
-        folds = np.load(path)
-        if folds.shape == (len(train),) and folds.dtype == np.int64:
+        table = np.load(path)
+        if table.ndim == 2 and table.shape[1] == len(train) and table.dtype == np.int64:
             os.utime(path)
             _flush(comp)
-            return folds
-    folds = _parse_folds(comp, train)
+            return table
+    table = _parse_folds(comp, train)
     with _io.atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.save(fh, folds)
+            np.save(fh, table)
     _prune(sorted(path.parent.glob("folds-*.npy"), key=_mtime))
     _flush(comp)
-    return folds
+    return table
 
 
 def _load(folder: Path, digest: str):
@@ -349,13 +361,18 @@ def _numeric(series) -> bool:
 
 
 def _parse_folds(comp: Competition, train) -> np.ndarray:
-    """Fold per train row from runs/folds.csv, aligned with train's row order."""
+    """(1 or 2, rows): fold (and train_from, when present) per train row from runs/folds.csv, aligned
+    with train's row order."""
     import pandas as pd
 
     folds = pd.read_csv(comp.folds_path)
-    mapping = dict(zip(folds[comp.id_col].tolist(), folds["fold"].tolist()))
-    missing = [i for i in train[comp.id_col].tolist() if i not in mapping]
-    if missing:
-        raise UserError(f"{comp.folds_path}: {len(missing)} train id(s) have no fold (first: {missing[0]!r}); "
+    columns = ["fold"] + (["train_from"] if "train_from" in folds.columns else [])
+    index = pd.Index(folds[comp.id_col])
+    pos = index.get_indexer(train[comp.id_col]) if index.is_unique else np.full(len(train), -2)
+    if (pos == -2).any():
+        raise UserError(f"{comp.folds_path}: an id appears twice; re-run `python -m pipeline run --stage folds --force`")
+    if (pos < 0).any():
+        first = train[comp.id_col].to_numpy()[np.flatnonzero(pos < 0)[0]]
+        raise UserError(f"{comp.folds_path}: {int((pos < 0).sum())} train id(s) have no fold (first: {first!r}); "
                         f"re-run `python -m pipeline run --stage folds --force`")
-    return np.array([mapping[i] for i in train[comp.id_col].tolist()], dtype=np.int64)
+    return np.stack([folds[c].to_numpy(dtype=np.int64)[pos] for c in columns])

@@ -43,27 +43,28 @@ def folds_digest(ids, folds) -> str:
 
 
 def _competition_rows(comp: Competition):
-    """(train, test, folds aligned with train) for validation."""
+    """(train, test, folds aligned with train, task) for validation: the validated train rows only
+    (forward chaining never predicts its earliest block, so OOF files leave those rows out)."""
+    from core.folds import validated
+    from core.tasks import TaskInfo
     from pipeline.data import read_data, read_folds
 
     if not comp.folds_path.is_file():
         raise UserError(f"{comp.folds_path}: no fold file yet; run `python -m pipeline run --stage folds` first")
     train, test, _ = read_data(comp)
-    return train, test, read_folds(comp, train)
-
-
-def _task(comp: Competition, train):
-    from core.tasks import TaskInfo
-
-    return TaskInfo.from_target(comp.task, train[comp.target])
+    task = TaskInfo.from_target(comp.task, train[comp.target])
+    folds = read_folds(comp, train)
+    rows = validated(folds)
+    if not rows.all():
+        train, folds = train[rows].reset_index(drop=True), folds[rows]
+    return train, test, folds, task
 
 
 def export_run(comp: Competition, run_dir: Path, out: Path) -> Path:
     """Write the run in `run_dir` as a bundle zip at `out` (atomically); returns `out`."""
     import pandas as pd
 
-    train, _, folds = _competition_rows(comp)
-    task = _task(comp, train)
+    train, _, folds, task = _competition_rows(comp)
     oof = pd.read_parquet(run_dir / "oof.parquet")
     test = pd.read_parquet(run_dir / "test.parquet")
     scores_path, params_path = run_dir / "scores.json", run_dir / "params.json"
@@ -255,8 +256,7 @@ def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log
     import pandas as pd
 
     path = Path(path)
-    train, test, folds = _competition_rows(comp)
-    task = _task(comp, train)
+    train, test, folds, task = _competition_rows(comp)
     files = _read_bundle(path, rows=len(train) + len(test), columns=task.n_outputs)
     manifest = _loads(files["bundle.json"], path, "bundle.json")
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
@@ -352,8 +352,7 @@ def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str 
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise UserError(f"{p}: cannot parse CSV ({str(exc).splitlines()[0] if str(exc) else 'empty'})") from None
     oof_frame, test_frame = frames
-    train, test, folds = _competition_rows(comp)
-    task = _task(comp, train)
+    train, test, folds, task = _competition_rows(comp)
     if "fold" not in oof_frame.columns:
         raise UserError(f"{oof_path}: no 'fold' column; merge runs/folds.csv into it on {comp.id_col!r} so "
                         f"the import can check the predictions were made on our folds")

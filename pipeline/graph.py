@@ -252,12 +252,20 @@ class StageContext:
         return self._cache["data"]
 
     def folds(self):
-        """Fold number per train row, aligned with train.csv's row order."""
+        """Fold number per train row (-1: never validated), aligned with train.csv's row order."""
         if "folds" not in self._cache:
             from pipeline.data import read_folds
 
             self._cache["folds"] = read_folds(self.comp, self.data()[0])
         return self._cache["folds"]
+
+    def train_from(self):
+        """Per train row the first fold that may train on it (forward chaining), or None."""
+        if "train_from" not in self._cache:
+            from pipeline.data import read_train_from
+
+            self._cache["train_from"] = read_train_from(self.comp, self.data()[0])
+        return self._cache["train_from"]
 
     def training(self):
         """The model stages' one setup (pipeline.training.Training): data, task, metric, folds, features."""
@@ -265,7 +273,7 @@ class StageContext:
             from pipeline.training import Training
 
             self._cache["training"] = Training(self.comp, *self.data()[:2], self.task_info(), self.metric(),
-                                               self.folds(), self.log)
+                                               self.folds(), self.log, train_from=self.train_from())
         return self._cache["training"]
 
     def task_info(self):

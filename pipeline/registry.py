@@ -184,16 +184,19 @@ class Registry:
         run_rows, fold_rows = [], []
         for r in records:
             scores = np.asarray(r.fold_scores, dtype=float)
+            scores = scores[np.isfinite(scores)]  # a fold whose metric is undefined (one class) has no score
             run_rows.append({
                 "run_id": r.run_id, "competition": r.competition, "model": r.model, "model_type": r.model_type,
                 "stage": r.stage, "params_hash": r.params_hash,
                 "params": json.dumps(r.params, sort_keys=True, default=str), "metric": r.metric,
                 "greater_is_better": bool(r.greater_is_better), "overall": float(r.overall),
                 "fold_mean": float(scores.mean()) if len(scores) else None,
-                "fold_std": float(scores.std()) if len(scores) else None, "n_folds": int(len(scores)),
+                "fold_std": float(scores.std()) if len(scores) else None, "n_folds": int(len(r.fold_scores)),
                 "seconds": float(r.seconds), "finished_at": r.finished_at, "user": r.user, "host": r.host,
                 "workspace": r.workspace})
             for k, score in enumerate(r.fold_scores):
+                if not np.isfinite(score):
+                    continue  # the fold's row is left out; n_folds still counts it
                 seconds = r.fold_seconds[k] if k < len(r.fold_seconds) else None
                 fold_rows.append({"run_id": r.run_id, "fold": k, "score": float(score), "seconds": seconds})
         with self.engine.begin() as conn:

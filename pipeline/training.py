@@ -29,9 +29,10 @@ class Training:
     test: Any  # DataFrame, test.csv's rows
     task: Any  # core.tasks.TaskInfo
     metric: Any  # core.metrics.Metric
-    folds: np.ndarray
+    folds: np.ndarray  # fold per train row; -1: never validated (forward chaining's earliest block)
     log: Callable[[str], None]
     backend: Any = None  # pipeline.execution.Backend running the folds; None: the one [runtime] names
+    train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
 
     @classmethod
     def load(cls, comp: Competition, *, log: Callable[[str], None] = print, data: tuple | None = None,
@@ -39,12 +40,12 @@ class Training:
         """From the competition's files (or the frames and folds a caller already read)."""
         from core.metrics import get_metric
         from core.tasks import TaskInfo
-        from pipeline.data import read_data, read_folds
+        from pipeline.data import read_data, read_folds, read_train_from
 
         train, test, _ = data if data is not None else read_data(comp)
         return cls(comp, train, test, TaskInfo.from_target(comp.task, train[comp.target]),
                    get_metric(comp.metric_name), folds if folds is not None else read_folds(comp, train), log,
-                   backend)
+                   backend, read_train_from(comp, train) if folds is None else None)
 
     @functools.cached_property
     def y(self) -> np.ndarray:
@@ -97,10 +98,11 @@ class Training:
         """Train the model table `spec` on the saved folds and the feature matrices (a CVResult).
 
         With `progress`, a bar over the folds (elapsed, estimate) shows on a terminal, plain lines elsewhere."""
+        from core.folds import fold_ids
         from core.progress import progress as progress_bar
 
         X_train, X_test, arrays = self.features
-        bar = progress_bar(len(np.unique(self.folds)), f"[cv] {name}", unit="fold") if progress else None
+        bar = progress_bar(len(fold_ids(self.folds)), f"[cv] {name}", unit="fold") if progress else None
 
         def after_fold(report) -> None:
             if bar is not None:
@@ -111,7 +113,8 @@ class Training:
         try:
             return self.trainer(name, spec, X_train, self.y, X_test, self.folds, self.task, self.metric,
                                 threads=self.threads() if threads is None else threads, arrays=arrays,
-                                extra_rows=extra_rows, log=self.log if log is None else log, on_fold=after_fold)
+                                extra_rows=extra_rows, log=self.log if log is None else log, on_fold=after_fold,
+                                train_from=self.train_from)
         finally:
             if bar is not None:
                 bar.close()
@@ -123,10 +126,14 @@ class Training:
     def write(self, path: Path, result: Any, *, params: dict | None = None, scores: dict | None = None,
               by_fold: bool = True) -> Path:
         """Write a CV result's run folder (ids, predictions, scores, params, timings) atomically; with
-        `by_fold`, also each fold model's test predictions and the extra tables (feature importance)."""
+        `by_fold`, also each fold model's test predictions and the extra tables (feature importance).
+        The OOF file holds the validated rows only (forward chaining never predicts its earliest block)."""
+        from core.folds import validated
+
         comp = self.comp
-        return write_run(path, id_col=comp.id_col, task=self.task, train_ids=self.train[comp.id_col],
-                         oof=result.oof, test_ids=self.test[comp.id_col], test=result.test,
+        rows = validated(self.folds)
+        return write_run(path, id_col=comp.id_col, task=self.task, train_ids=self.train[comp.id_col][rows],
+                         oof=result.oof[rows], test_ids=self.test[comp.id_col], test=result.test,
                          scores=scores or self.scores(result), params=params or result.params,
                          timings=result.timings, extra_tables=result.extra_tables if by_fold else None,
                          test_by_fold=result.test_by_fold if by_fold else None)

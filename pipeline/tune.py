@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from core import io as _io
 from core.errors import UserError, did_you_mean
+from core.folds import fold_ids
 
 _RANGE_KEYS = ("low", "high", "log", "step", "type")
 HEARTBEAT_S = 10  # a trial whose process died is failed (and retried) after 3 missed heartbeats
@@ -227,7 +228,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     spec = comp.models[model]
     training = Training.load(comp, log=log, backend=backend)
     metric = training.metric
-    n_folds = len(set(training.folds.tolist()))
+    n_folds = len(fold_ids(training.folds))
     _check_space_params(model, spec, dists, training.task, metric, training.plugin_dir)
 
     url = storage_url(comp.workspace, storage)

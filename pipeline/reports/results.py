@@ -60,7 +60,8 @@ def load(comp) -> Results:
     from core.metrics import get_metric
     from core.tasks import TaskInfo
     from pipeline.artifacts import read_run
-    from pipeline.data import read_data
+    from core.folds import validated
+    from pipeline.data import read_data, read_folds
 
     dirs = run_dirs(comp)
     if not dirs:
@@ -68,6 +69,8 @@ def load(comp) -> Results:
                         f"`python -m pipeline run --competition {comp.name}`")
     train, _, _ = read_data(comp)
     task = TaskInfo.from_target(comp.task, train[comp.target])
+    if comp.folds_path.is_file():  # the rows runs predict: forward chaining never predicts its earliest block
+        train = train[validated(read_folds(comp, train))].reset_index(drop=True)
     ids = pd.Index(train[comp.id_col])
     runs = {}
     for name, path in dirs.items():

@@ -61,14 +61,13 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
 def _costs(training, names: list[str]) -> dict:
     """Each model's estimated seconds: measured when it ran here before with these parameters (the
     run registry), else its type's cost per cell (models._types.ModelType.cost) on this table."""
-    import numpy as np
-
+    from core.folds import fold_ids
     from models._types import model_type
     from pipeline.planner import estimate, measured_seconds
 
     comp = training.comp
     rows, cols = training.features[0].shape
-    folds = len(np.unique(training.folds))
+    folds = len(fold_ids(training.folds))
     history = _history(comp)
     costs = {}
     for name in names:

@@ -22,13 +22,16 @@ _BUILTIN_STACKERS = ("linear", "lightgbm")
 
 
 def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
-    """The named runs (default: all) as ensemble members aligned with train.csv and test.csv rows."""
+    """The named runs (default: all) as ensemble members aligned with the validated train rows (every
+    row but forward chaining's earliest block, which no fold predicts) and test.csv's rows."""
     import pandas as pd
 
+    from core.folds import validated
     from models.ensemble import Member
 
     comp = ctx.comp
     train, test, _ = ctx.data()
+    train = train[validated(ctx.folds())]
     task = ctx.task_info()
     dirs = ctx.model_run_dirs()
     if not dirs:
@@ -88,7 +91,12 @@ def _method_options(ctx: StageContext, n_rows: int) -> dict:
     stack = {"levels": levels, "log": ctx.log, "train_cv": training.trainer}
     n_cols = len(cfg["models"] or ctx.model_run_dirs())  # level-2 inputs: one column per member
     if cfg["passthrough"]:
+        from core.folds import validated
+
         X_train, X_test, _ = training.features
+        rows = validated(ctx.folds())
+        if not rows.all():  # the ensemble's rows: the validated ones
+            X_train = X_train.iloc[np.flatnonzero(rows)].reset_index(drop=True)
         stack.update(X=X_train, X_test=X_test)
         n_cols += X_train.shape[1]
     stack["threads"] = training.threads(n_rows, n_cols)
@@ -101,12 +109,14 @@ def _weights_text(weights: dict[str, float]) -> str:
 
 
 def run(ctx: StageContext) -> list[Path]:
+    from core.folds import validated
     from models.ensemble import METHODS, Problem, applicable, get_method, run_methods, select
 
     comp, cfg = ctx.comp, ctx.cfg["ensemble"]
     train, test, _ = ctx.data()
     task, metric = ctx.task_info(), ctx.metric()
-    y = task.encode(train[comp.target])
+    rows = validated(ctx.folds())
+    y = task.encode(train[comp.target])[rows]
     if cfg["method"] == "auto":
         methods = applicable(task, metric)
     else:
@@ -114,9 +124,12 @@ def run(ctx: StageContext) -> list[Path]:
         methods = [cfg["method"]]
     if cfg["hill_climb_rounds"] < 1:
         raise UserError(f"ensemble.hill_climb_rounds must be at least 1, got {cfg['hill_climb_rounds']}")
-    options = _method_options(ctx, len(train))
+    options = _method_options(ctx, int(rows.sum()))
     members = load_members(ctx, cfg["models"] or None)
-    problem = Problem(members, y, ctx.folds(), task, metric)
+    problem = Problem(members, y, ctx.folds()[rows], task, metric)
+    if not rows.all():
+        ctx.log(f"[ensemble] {int((~rows).sum())} train rows are never validated (forward chaining's earliest "
+                f"block): the methods are fitted and scored on the other {int(rows.sum())}")
     direction = "higher" if metric.greater_is_better else "lower"
     width = max(len(n) for n in [*problem.names, *METHODS])
     ctx.log(f"[ensemble] {len(members)} member(s), OOF {metric.name} ({direction} is better):")
@@ -148,8 +161,11 @@ def _write(ctx: StageContext, chosen, scores: dict, params: dict, timings: dict,
            results: dict) -> list[Path]:
     import pandas as pd
 
+    from core.folds import validated
+
     comp = ctx.comp
     train, test, _ = ctx.data()
+    train = train[validated(ctx.folds())]
     rows = [{"kind": "member", "name": n, "oof_score": s, "in_sample_score": None, "weights": ""}
             for n, s in member_scores.items()]
     rows += [{"kind": "method", "name": n, "oof_score": r.score, "in_sample_score": r.fit_score,

@@ -32,6 +32,7 @@ def run(ctx: StageContext) -> list[Path]:
         blocks=ctx.cfg["features"]["blocks"], drop=ctx.cfg["features"]["drop"],
         cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
         log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
+        train_from=ctx.train_from(),
     )
     written = _written_digest(plan.digest)
     paths = _unchanged_outputs(out, written)

@@ -1,7 +1,11 @@
-"""Folds stage: one fold per train row, fixed for the competition, saved as runs/folds.csv (id, fold)."""
+"""Folds stage: one fold per train row, fixed for the competition, saved as runs/folds.csv (id, fold).
+
+Forward chaining (scheme = "forward") adds a `train_from` column, the first fold allowed to train on
+each row, and marks the earliest block's rows fold -1 (never validated); core.folds reads both."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +25,9 @@ class Scheme:
     doc: str
     split: Callable[..., Any]  # (train, n_splits, seed, target, column) -> (train_idx, valid_idx) splits or folds
     column_key: str = ""  # cv.<key> that must name a column ("" = none)
+    # (train, folds, column, gap) -> per row the first fold that may train on it (core.folds.train_mask);
+    # None: every fold trains on all rows it does not validate
+    train_from: Callable[..., np.ndarray] | None = None
 
 
 def _kfold(train, n_splits, seed, target, column):
@@ -68,7 +75,9 @@ def time_values(train, column: str) -> np.ndarray:
         return numbers.to_numpy(dtype=np.float64)
     dates = None
     for dayfirst in (False, True):  # 01/02/2024: month first unless some value only reads day first
-        fmt = guess_datetime_format(text.iloc[0], dayfirst=dayfirst)
+        with warnings.catch_warnings():  # "parsing dates in %d/%m/%Y format when dayfirst=False": we try both
+            warnings.simplefilter("ignore", UserWarning)
+            fmt = guess_datetime_format(text.iloc[0], dayfirst=dayfirst)
         dates = pd.to_datetime(text, format=fmt, errors="coerce") if fmt else None
         if dates is not None and dates.notna().all():
             break
@@ -97,12 +106,32 @@ def _time(train, n_splits, seed, target, column):
     return time_blocks(time_values(train, column), n_splits, column=column)
 
 
+def _forward(train, n_splits, seed, target, column):
+    # n_splits + 1 blocks in time order: fold k validates block k + 1; block 0 only ever trains (-1)
+    return time_blocks(time_values(train, column), n_splits + 1, column=column) - 1
+
+
+def _forward_train_from(train, folds: np.ndarray, column: str, gap: int) -> np.ndarray:
+    """Fold k trains on the rows at least `gap` distinct times before its validation block starts:
+    per row, the first such fold (n_splits: none)."""
+    _, rank = np.unique(time_values(train, column), return_inverse=True)
+    starts = np.array([rank[folds == k].min() for k in range(int(folds.max()) + 1)])
+    train_from = np.searchsorted(starts, rank + gap, side="right").astype(np.int64)
+    if not (train_from <= 0).any():
+        raise UserError(f"cv.gap = {gap} leaves the first fold no training rows (the earliest block holds "
+                        f"{int(starts[0])} distinct time(s)); lower cv.gap or cv.n_splits")
+    return train_from
+
+
 # The CV-scheme registry (`cv.scheme`; "auto" picks the task's default, core.tasks.Task.default_cv).
 SCHEMES: dict[str, Scheme] = {s.name: s for s in [
     Scheme("kfold", "shuffled k-fold", _kfold),
     Scheme("stratified", "k-fold keeping the class shares in every fold", _stratified),
     Scheme("group", "a group never spans two folds", _group, "group_column"),
-    Scheme("time", "contiguous blocks in time order", _time, "time_column"),
+    Scheme("time", "contiguous blocks in time order (each fold also trains on later blocks)", _time, "time_column"),
+    Scheme("forward", "forward chaining in time: fold k trains only on earlier blocks (less cv.gap distinct "
+           "times) and validates on the next; the earliest block is never validated", _forward, "time_column",
+           _forward_train_from),
 ]}
 
 
@@ -124,19 +153,38 @@ def assign_folds(train, *, target: str, task: str, scheme: str, n_splits: int, s
     return folds
 
 
+def train_from_of(train, folds: np.ndarray, *, scheme: str, time_column: str = "", gap: int = 0) -> np.ndarray | None:
+    """Per row the first fold that may train on it, for a scheme that restricts training (forward
+    chaining); None for the others."""
+    chosen = SCHEMES.get(scheme)
+    if chosen is None or chosen.train_from is None:
+        return None
+    return chosen.train_from(train, folds, time_column, gap)
+
+
 def run(ctx: StageContext) -> list[Path]:
     import pandas as pd
+
+    from core.folds import train_mask
 
     train = ctx.data()[0]
     cv = ctx.cfg["cv"]
     folds = assign_folds(train, target=ctx.comp.target, task=ctx.comp.task, scheme=cv["scheme"],
                          n_splits=cv["n_splits"], seed=cv["seed"], group_column=cv["group_column"],
                          time_column=cv["time_column"])
+    train_from = train_from_of(train, folds, scheme=cv["scheme"], time_column=cv["time_column"], gap=cv["gap"])
     frame = pd.DataFrame({ctx.comp.id_col: train[ctx.comp.id_col], "fold": folds})
+    if train_from is not None:
+        frame["train_from"] = train_from
     _io.write_csv(ctx.comp.folds_path, frame)
-    sizes = np.bincount(folds)
+    sizes = np.bincount(folds[folds >= 0])
     ctx.log(f"[folds] {cv['n_splits']} folds ({cv['scheme']}), rows per fold: {sizes.tolist()}")
+    if train_from is not None:
+        trained = [int(train_mask(folds, k, train_from).sum()) for k in range(len(sizes))]
+        ctx.log(f"[folds] forward chaining: training rows per fold {trained}; the earliest {int((folds < 0).sum())} "
+                f"rows are never validated (no OOF prediction; the ensemble and every score leave them out)")
     if cv["scheme"] == "time":
         ctx.log("[folds] note: scheme = 'time' validates on contiguous blocks in time order, but each fold's model "
-                "also trains on the later blocks (every row gets an OOF prediction); it is not a forecast's score")
+                "also trains on the later blocks (every row gets an OOF prediction); it is not a forecast's score -- "
+                "scheme = 'forward' trains only on the past")
     return [ctx.comp.folds_path]

@@ -33,6 +33,15 @@ def test_a_batch_is_written_with_one_statement_per_table(tmp_path):
     reg.dispose()
 
 
+def test_a_fold_with_an_undefined_score_is_recorded_without_it(tmp_path):
+    reg = open_registry(tmp_path)
+    reg.record([_rec("a", "m", "roc_auc", True, 0.8, folds=(0.7, float("nan"), 0.9))])
+    db = sqlite3.connect(tmp_path / "runs.db")
+    assert db.execute("select fold, score from pipeline_run_folds order by fold").fetchall() == [(0, 0.7), (2, 0.9)]
+    assert db.execute("select n_folds, round(fold_mean, 6) from pipeline_runs").fetchone() == (3, 0.8)
+    reg.dispose()
+
+
 def test_leaderboard_sorts_by_each_metrics_direction_and_filters(tmp_path):
     reg = open_registry(tmp_path)
     reg.record([_rec("auc-comp", "low", "roc_auc", True, 0.70), _rec("auc-comp", "high", "roc_auc", True, 0.90),

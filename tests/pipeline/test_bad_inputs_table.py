@@ -245,6 +245,13 @@ CASES: dict[str, Case] = {
                                      csv_lines("train.csv", lambda ls: [ls[0] + ",day"] + [
                                          f"{line},{('Mon', 'Tue', 'Wed')[i % 3]}day" for i, line in enumerate(ls[1:])]),
                                      csv_lines("test.csv", lambda ls: [ls[0] + ",day"] + [f"{line},Monday" for line in ls[1:]]))),
+    "gap without forward chaining": Case(r"cv\.gap = 3 applies to scheme = 'forward' only",
+                                         section("cv", 'gap = 3')),
+    "pseudo with forward chaining": Case(r"pseudo\.enabled with cv\.scheme = 'forward'.*train each fold on the future",
+                                         both(section("cv", 'scheme = "forward"\ntime_column = "age"'),
+                                              section("pseudo", "enabled = true"))),
+    "gap swallowing the first fold": Case(r"cv\.gap = 400 leaves the first fold no training rows",
+                                          both(section("cv", 'scheme = "forward"\ntime_column = "id"\ngap = 400'))),
     "rare class stratified": Case(r"the rarest class has 1 rows, fewer than cv\.n_splits = 5",
                                   both(edit('task = "binary"', 'task = "multiclass"'),
                                        edit('metric = "roc_auc"', 'metric = "log_loss"'),

@@ -28,6 +28,24 @@ class CVResult:
     timings: dict[str, Any]
     test_by_fold: list[np.ndarray] = field(default_factory=list)
     extra_tables: dict[str, Any] = field(default_factory=dict)
+    oof_repeats: list[np.ndarray] = field(default_factory=list)  # per CV repeat, when there are several
+
+
+def average_repeats(results: list[CVResult], y: np.ndarray, metric, rows: np.ndarray | None = None) -> CVResult:
+    """One result from the same model trained on several CV repeats (fold assignments): OOF and test
+    predictions averaged (each repeat's OOF row still comes from models that never saw it), every
+    repeat's fold scores, and the repeats' OOF kept for the ensemble, which is fitted per repeat.
+    Test predictions per fold (pseudo-labelling's) and the extra tables are the first repeat's."""
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    oof = np.mean([r.oof for r in results], axis=0)
+    rows = np.ones(len(y), dtype=bool) if rows is None else rows
+    timings = {"folds": [t for r in results for t in r.timings.get("folds", [])],
+               "total": float(sum(r.timings.get("total", 0.0) for r in results)), "repeats": len(results)}
+    return CVResult(oof, np.mean([r.test for r in results], axis=0), [s for r in results for s in r.fold_scores],
+                    metric(y[rows], oof[rows]), {**first.params, "repeats": len(results)}, timings,
+                    first.test_by_fold, first.extra_tables, [r.oof for r in results])
 
 
 @dataclass(frozen=True)

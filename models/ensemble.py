@@ -46,6 +46,11 @@ class Member:
     name: str
     oof: np.ndarray
     test: np.ndarray
+    oof_repeats: list[np.ndarray] = field(default_factory=list)  # per CV repeat, when it has several
+
+    def repeat(self, r: int) -> "Member":
+        """The member as CV repeat r sees it: that repeat's OOF predictions (one repeat: its OOF)."""
+        return Member(self.name, self.oof_repeats[r] if self.oof_repeats else self.oof, self.test)
 
 
 @dataclass
@@ -500,6 +505,21 @@ def run_methods(problem: Problem, methods: list[str] | None = None, *,
         results[name] = method.build(problem, **(options or {}).get(name, {}))
         log(f"{name}: {problem.metric.name} {results[name].score:.5f}")
     return results
+
+
+def average_repeats(per_repeat: list[EnsembleResult], problem: "Problem") -> EnsembleResult:
+    """One method's results on several CV repeats (each fitted and scored on its own folds) as one:
+    OOF and test predictions and weights averaged, scored on `problem` (the repeats' mean target
+    rows), every repeat's fold scores."""
+    if len(per_repeat) == 1:
+        return per_repeat[0]
+    first = per_repeat[0]
+    oof = np.mean([r.oof for r in per_repeat], axis=0)
+    weights = {n: float(np.mean([r.weights.get(n, 0.0) for r in per_repeat])) for n in first.weights}
+    fits = [r.fit_score for r in per_repeat if r.fit_score is not None]
+    return EnsembleResult(first.method, oof, np.mean([r.test for r in per_repeat], axis=0), problem.score(oof),
+                          [s for r in per_repeat for s in r.fold_scores], weights,
+                          float(np.mean(fits)) if fits else None, {**first.details, "repeats": len(per_repeat)})
 
 
 def select(results: dict[str, EnsembleResult], metric) -> EnsembleResult:

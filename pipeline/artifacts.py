@@ -5,6 +5,7 @@
     runs/models/<run>/scores.json    {"metric", "greater_is_better", "folds": [...], "overall"}
     runs/models/<run>/params.json    model type and parameters
     runs/models/<run>/timings.json   seconds per fold and in total
+    runs/models/<run>/oof_repeats.parquet  with cv.repeats > 1: id, repeat + each repeat's OOF columns
     (+ optional extra tables, e.g. feature_importance.csv)
 
 Prediction columns (see core.tasks.TaskInfo.prediction_columns): "pred" for binary
@@ -36,6 +37,15 @@ class Run:
     test: np.ndarray
     scores: dict[str, Any]
     params: dict[str, Any] = field(default_factory=dict)
+    oof_repeats: list[np.ndarray] = field(default_factory=list)  # per CV repeat (aligned with oof_ids)
+
+    def repeat_oof(self, repeat: int) -> np.ndarray:
+        """OOF predictions of CV repeat `repeat` (a run of one repeat: its OOF, as repeat 0)."""
+        return self.oof_repeats[repeat] if self.oof_repeats else self.oof
+
+    @property
+    def repeats(self) -> int:
+        return max(1, len(self.oof_repeats))
 
     @property
     def overall(self) -> float:
@@ -60,7 +70,7 @@ def scores_record(metric, fold_scores: list[float], overall: float, **extra: Any
 def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids, oof: np.ndarray,
               test_ids, test: np.ndarray, scores: dict, params: dict, timings: dict,
               extra_tables: dict[str, Any] | None = None,
-              test_by_fold: list[np.ndarray] | None = None) -> Path:
+              test_by_fold: list[np.ndarray] | None = None, oof_repeats: list[np.ndarray] | None = None) -> Path:
     """Write a complete run folder atomically; `extra_tables` maps file name -> DataFrame (CSV).
 
     `test_by_fold` (each fold model's test predictions) goes to test_by_fold.parquet with a `fold`
@@ -79,6 +89,13 @@ def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids
                 frame.insert(1, "fold", k)
                 parts.append(frame)
             pd.concat(parts, ignore_index=True).to_parquet(tmp / "test_by_fold.parquet", index=False)
+        if oof_repeats and len(oof_repeats) > 1:
+            parts = []
+            for r, pred in enumerate(oof_repeats):
+                frame = prediction_frame(id_col, train_ids, task, pred)
+                frame.insert(1, "repeat", r)
+                parts.append(frame)
+            pd.concat(parts, ignore_index=True).to_parquet(tmp / "oof_repeats.parquet", index=False)
         _io.write_json(tmp / "scores.json", scores)
         _io.write_json(tmp / "params.json", params)
         _io.write_json(tmp / "timings.json", timings)
@@ -95,6 +112,10 @@ def read_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo) -> Run:
     oof = pd.read_parquet(path / "oof.parquet")
     test = pd.read_parquet(path / "test.parquet")
     params_path = path / "params.json"
+    repeats = []
+    if (path / "oof_repeats.parquet").is_file():  # written in oof.parquet's row order, repeat after repeat
+        frame = pd.read_parquet(path / "oof_repeats.parquet")
+        repeats = [task.from_frame(g.drop(columns="repeat")) for _, g in frame.groupby("repeat", sort=True)]
     return Run(
         name=path.name,
         path=path,
@@ -104,4 +125,5 @@ def read_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo) -> Run:
         test=task.from_frame(test),
         scores=_io.read_json(path / "scores.json"),
         params=_io.read_json(params_path) if params_path.exists() else {},
+        oof_repeats=repeats,
     )

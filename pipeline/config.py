@@ -39,6 +39,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "seed": (int, 0, "shuffle seed for kfold/stratified/group"),
         "group_column": (str, "", "column whose values never span two folds (scheme = group)"),
         "time_column": (str, "", "column ordering rows in time (scheme = time or forward): dates or numbers"),
+        "repeats": (int, 1, "fold assignments (seed, seed + 1, ...): every model trains on each and its OOF "
+                            "predictions are averaged; the ensemble is fitted per repeat (shuffled schemes)"),
         "gap": (int, 0, "distinct times left out between each fold's training rows and its validation block "
                         "(scheme = forward)"),
     },
@@ -104,6 +106,7 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("cv", "n_splits"): (2, None),  # and at most half the train rows (pipeline.data)
     ("cv", "seed"): (0, 2**32 - 1),
     ("cv", "gap"): (0, None),
+    ("cv", "repeats"): (1, 20),
     ("ensemble", "hill_climb_rounds"): (1, None),
     ("explore", "sample_rows"): (1, None),
     ("explore", "column_plots"): (0, 10_000),
@@ -269,6 +272,9 @@ def _check_values(cfg: dict, file: Path) -> None:
     column_key = SCHEMES[cv["scheme"]].column_key if cv["scheme"] in SCHEMES else ""
     if column_key and not cv[column_key]:
         raise UserError(f"{file}: cv.scheme = {cv['scheme']!r} needs cv.{column_key} = '<column>'")
+    if cv["repeats"] > 1 and cv["scheme"] in SCHEMES and not SCHEMES[cv["scheme"]].shuffled:
+        raise UserError(f"{file}: cv.repeats = {cv['repeats']} needs a shuffled scheme (kfold, stratified, group); "
+                        f"scheme = {cv['scheme']!r} gives the same folds every time; set cv.repeats = 1")
     if cv["gap"] and (cv["scheme"] not in SCHEMES or SCHEMES[cv["scheme"]].train_from is None):
         raise UserError(f"{file}: cv.gap = {cv['gap']} applies to scheme = 'forward' only (training on the past); "
                         f"remove it or set cv.scheme = 'forward'")

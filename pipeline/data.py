@@ -111,37 +111,49 @@ def read_data(comp: Competition, digest: str | None = None):
     return frames
 
 
-def read_folds(comp: Competition, train, digest: str | None = None) -> np.ndarray:
-    """Fold per train row from runs/folds.csv (-1: never validated), aligned with train's row order;
-    remembered by the content of runs/folds.csv and the data files."""
-    return _fold_table(comp, train, digest)[0]
+def read_folds(comp: Competition, train, digest: str | None = None, *, repeat: int = 0) -> np.ndarray:
+    """Fold per train row from runs/folds.csv (-1: never validated), aligned with train's row order, for
+    CV repeat `repeat` (0: the `fold` column; r: `fold_r<r>`, cv.repeats); remembered by the content of
+    runs/folds.csv and the data files."""
+    table = _fold_table(comp, train, digest)
+    column = "fold" if repeat == 0 else f"fold_r{repeat}"
+    if column not in table:
+        raise UserError(f"{comp.folds_path} has no column {column!r} (CV repeat {repeat}); re-run "
+                        f"`python -m pipeline run --stage folds --force`")
+    return table[column]
+
+
+def fold_repeats(comp: Competition, train, digest: str | None = None) -> int:
+    """How many CV repeats runs/folds.csv holds (cv.repeats when it was written)."""
+    table = _fold_table(comp, train, digest)
+    return 1 + sum(name.startswith("fold_r") for name in table)
 
 
 def read_train_from(comp: Competition, train, digest: str | None = None) -> np.ndarray | None:
     """Per train row the first fold that may train on it (runs/folds.csv's `train_from`, written by
     forward chaining; core.folds.train_mask), or None when every fold trains on the rows it does not
     validate."""
-    table = _fold_table(comp, train, digest)
-    return table[1] if len(table) > 1 else None
+    return _fold_table(comp, train, digest).get("train_from")
 
 
-def _fold_table(comp: Competition, train, digest: str | None) -> np.ndarray:
-    """(1 or 2, rows): folds, and train_from when folds.csv has it."""
+def _fold_table(comp: Competition, train, digest: str | None) -> dict[str, np.ndarray]:
+    """runs/folds.csv's columns (fold, train_from, fold_r1, ...) aligned with train's rows."""
     if not comp.folds_path.is_file():
         return _parse_folds(comp, train)
     key = _io.hash_bytes(digest or data_digest(comp), file_digest(comp, comp.folds_path))
-    path = cache_root(comp) / f"folds-{key[:32]}.npy"
-    with contextlib.suppress(OSError, ValueError):
-        table = np.load(path)
-        if table.ndim == 2 and table.shape[1] == len(train) and table.dtype == np.int64:
+    path = cache_root(comp) / f"folds-{key[:32]}.npz"
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        with np.load(path) as saved:
+            table = {name: saved[name] for name in saved.files}
+        if "fold" in table and all(a.shape == (len(train),) and a.dtype == np.int64 for a in table.values()):
             os.utime(path)
             _flush(comp)
             return table
     table = _parse_folds(comp, train)
     with _io.atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.save(fh, table)
-    _prune(sorted(path.parent.glob("folds-*.npy"), key=_mtime))
+            np.savez(fh, **table)
+    _prune(sorted(path.parent.glob("folds-*.np[yz]"), key=_mtime))
     _flush(comp)
     return table
 
@@ -360,13 +372,13 @@ def _numeric(series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series))
 
 
-def _parse_folds(comp: Competition, train) -> np.ndarray:
-    """(1 or 2, rows): fold (and train_from, when present) per train row from runs/folds.csv, aligned
-    with train's row order."""
+def _parse_folds(comp: Competition, train) -> dict[str, np.ndarray]:
+    """runs/folds.csv's fold columns (fold; train_from and fold_r<r> when present) per train row,
+    aligned with train's row order."""
     import pandas as pd
 
     folds = pd.read_csv(comp.folds_path)
-    columns = ["fold"] + (["train_from"] if "train_from" in folds.columns else [])
+    columns = [c for c in folds.columns if c in ("fold", "train_from") or c.startswith("fold_r")]
     index = pd.Index(folds[comp.id_col])
     pos = index.get_indexer(train[comp.id_col]) if index.is_unique else np.full(len(train), -2)
     if (pos == -2).any():
@@ -375,4 +387,4 @@ def _parse_folds(comp: Competition, train) -> np.ndarray:
         first = train[comp.id_col].to_numpy()[np.flatnonzero(pos < 0)[0]]
         raise UserError(f"{comp.folds_path}: {int((pos < 0).sum())} train id(s) have no fold (first: {first!r}); "
                         f"re-run `python -m pipeline run --stage folds --force`")
-    return np.stack([folds[c].to_numpy(dtype=np.int64)[pos] for c in columns])
+    return {c: folds[c].to_numpy(dtype=np.int64)[pos] for c in columns}

@@ -28,6 +28,7 @@ import numpy as np
 from core import io as _io
 from pipeline.config import Competition
 from core.errors import UserError
+from core.folds import fold_ids
 
 BUNDLE_FORMAT = "kaggle-pipeline-bundle"
 BUNDLE_VERSION = 1
@@ -66,20 +67,28 @@ def export_run(comp: Competition, run_dir: Path, out: Path) -> Path:
 
     train, _, folds, task = _competition_rows(comp)
     oof = pd.read_parquet(run_dir / "oof.parquet")
+    if (run_dir / "oof_repeats.parquet").is_file():
+        # a teammate combines it on folds.csv's first fold assignment: the first CV repeat's OOF
+        # predictions, not the repeats' average (whose rows other repeats' models trained on)
+        repeats = pd.read_parquet(run_dir / "oof_repeats.parquet")
+        oof = repeats[repeats["repeat"] == 0].drop(columns="repeat").reset_index(drop=True)
     test = pd.read_parquet(run_dir / "test.parquet")
     scores_path, params_path = run_dir / "scores.json", run_dir / "params.json"
     manifest = {
         "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "competition": comp.name, "run": run_dir.name,
         "id": comp.id_col, "task": task.task, "classes": list(task.classes),
         "prediction_columns": task.prediction_columns(), "metric": comp.metric_name,
-        "folds_sha256": folds_digest(train[comp.id_col], folds), "n_splits": int(len(np.unique(folds))),
+        "folds_sha256": folds_digest(train[comp.id_col], folds), "n_splits": len(fold_ids(folds)),
         "rows": {"oof": len(oof), "test": len(test)}, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     with _io.atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("bundle.json", _json(manifest))
-            for name in ("oof.parquet", "test.parquet"):
-                zf.write(run_dir / name, name)
+            if (run_dir / "oof_repeats.parquet").is_file():
+                zf.writestr("oof.parquet", oof.to_parquet(index=False))
+            else:
+                zf.write(run_dir / "oof.parquet", "oof.parquet")
+            zf.write(run_dir / "test.parquet", "test.parquet")
             zf.writestr("scores.json", scores_path.read_text() if scores_path.exists() else "{}\n")
             zf.writestr("params.json", params_path.read_text() if params_path.exists() else "{}\n")
     return out

@@ -251,13 +251,21 @@ class StageContext:
             self._cache["data"] = read_data(self.comp)
         return self._cache["data"]
 
-    def folds(self):
-        """Fold number per train row (-1: never validated), aligned with train.csv's row order."""
-        if "folds" not in self._cache:
+    def folds(self, repeat: int = 0):
+        """Fold number per train row (-1: never validated), aligned with train.csv's row order, of CV
+        repeat `repeat` (cv.repeats)."""
+        key = ("folds", repeat)
+        if key not in self._cache:
             from pipeline.data import read_folds
 
-            self._cache["folds"] = read_folds(self.comp, self.data()[0])
-        return self._cache["folds"]
+            self._cache[key] = read_folds(self.comp, self.data()[0], repeat=repeat)
+        return self._cache[key]
+
+    def repeats(self) -> int:
+        """How many CV repeats runs/folds.csv holds."""
+        from pipeline.data import fold_repeats
+
+        return fold_repeats(self.comp, self.data()[0])
 
     def train_from(self):
         """Per train row the first fold that may train on it (forward chaining), or None."""

@@ -9,6 +9,7 @@ plug-in model from `competition/<name>/models/` works in every one of them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class Training:
     log: Callable[[str], None]
     backend: Any = None  # pipeline.execution.Backend running the folds; None: the one [runtime] names
     train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
+    repeat: int = 0  # which CV repeat's folds (and, with supervised feature blocks, train matrix)
 
     @classmethod
     def load(cls, comp: Competition, *, log: Callable[[str], None] = print, data: tuple | None = None,
@@ -48,6 +50,21 @@ class Training:
                    backend, read_train_from(comp, train) if folds is None else None)
 
     @functools.cached_property
+    def repeats(self) -> int:
+        """How many CV repeats runs/folds.csv holds (cv.repeats)."""
+        from pipeline.data import fold_repeats
+
+        return fold_repeats(self.comp, self.train)
+
+    def for_repeat(self, repeat: int) -> "Training":
+        """The same setup on CV repeat `repeat`'s folds and train matrix (repeat 0: this one)."""
+        if repeat == self.repeat:
+            return self
+        from pipeline.data import read_folds
+
+        return dataclasses.replace(self, folds=read_folds(self.comp, self.train, repeat=repeat), repeat=repeat)
+
+    @functools.cached_property
     def y(self) -> np.ndarray:
         """The encoded target (classification: 0..k-1; regression: float)."""
         return self.task.encode(self.train[self.comp.target])
@@ -58,7 +75,7 @@ class Training:
         from pipeline.data import release_arrow_memory
         from pipeline.stages.features import load_features
 
-        features = load_features(self.comp)
+        features = load_features(self.comp, self.repeat)
         release_arrow_memory()  # parquet decoding's buffers: not needed once the frames are built
         return features
 
@@ -136,7 +153,8 @@ class Training:
                          oof=result.oof[rows], test_ids=self.test[comp.id_col], test=result.test,
                          scores=scores or self.scores(result), params=params or result.params,
                          timings=result.timings, extra_tables=result.extra_tables if by_fold else None,
-                         test_by_fold=result.test_by_fold if by_fold else None)
+                         test_by_fold=result.test_by_fold if by_fold else None,
+                         oof_repeats=[oof[rows] for oof in result.oof_repeats])
 
     @staticmethod
     def params_of(spec: dict) -> dict:

@@ -29,22 +29,24 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
         names = order(costs)
         ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({budget.left():.0f} s left for models): "
                 + ", ".join(f"{n} ~{costs[n].seconds:.0f} s" for n in names))
+    repeats = training.repeats
+    results: dict[str, list] = {}
+    seconds: dict[str, float] = {}
     try:
         for name in track(names, "[cv] models", unit="model"):
             reason = skip_reason(costs[name], budget, anything_trained=bool(produced)) if costs else None
             if reason:
                 ctx.log(f"[cv] skipped {name}: {reason}; it trains in a later run with more time")
                 continue
-            spec = comp.models[name]
             t0 = time.perf_counter()
-            result = training.train_cv(name, spec)
-            seconds = time.perf_counter() - t0
-            path = training.write(comp.runs / MODELS_DIR / name, result)
-            ctx.log(f"[cv] {name}: {metric.name} {result.overall:.5f} overall "
-                    f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)})")
-            produced[name] = [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]
-            ctx.unit_done(name, produced[name])  # kept fresh even if a later model fails
-            records.append(training.record(name, spec, result, seconds))
+            results[name] = [training.train_cv(name, comp.models[name])]
+            seconds[name] = time.perf_counter() - t0
+            produced[name] = _write(ctx, training, name, results[name][0])
+            if repeats == 1:
+                ctx.unit_done(name, produced[name])  # kept fresh even if a later model fails
+                records.append(training.record(name, comp.models[name], results[name][0], seconds[name]))
+        if repeats > 1:
+            records += _repeat(ctx, training, results, seconds, produced)
     finally:  # runs that finished are recorded even when a later model fails
         training.save_records(records)
     if records:
@@ -56,6 +58,48 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
             if old.is_dir() and not old.name.startswith(".") and old.name not in comp.models:
                 shutil.rmtree(old, ignore_errors=True)
     return produced
+
+
+def _write(ctx: StageContext, training, name: str, result) -> list[Path]:
+    path = training.write(ctx.comp.runs / MODELS_DIR / name, result)
+    repeats = f", {len(result.oof_repeats)} CV repeats averaged" if result.oof_repeats else ""
+    ctx.log(f"[cv] {name}: {training.metric.name} {result.overall:.5f} overall{repeats} "
+            f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)})")
+    return [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]
+
+
+def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced: dict) -> list:
+    """CV repeats 1.. of every model trained (cv.repeats), repeat after repeat so that a time budget
+    gives every model its first repeat before any gets a second; each model's run is rewritten with
+    its repeats averaged. A model whose repeats the budget cut stays stale: a later run retrains it."""
+    from core.folds import validated
+    from models import average_repeats
+
+    budget, comp = ctx.budget, ctx.comp
+    wanted = training.repeats
+    for r in range(1, wanted):
+        setup = training.for_repeat(r)
+        for name in list(results):
+            if len(results[name]) < r:
+                continue  # the budget stopped its repeats
+            each = seconds[name] / len(results[name])
+            if budget.seconds and budget.left() < each:
+                ctx.log(f"[cv] {name}: CV repeats {r + 1}..{wanted} of {wanted} skipped (about {each:.0f} s each, "
+                        f"{budget.left():.0f} s of the time budget left); a later run with more time trains them")
+                continue
+            ctx.log(f"[cv] {name}: CV repeat {r + 1} of {wanted}")
+            t0 = time.perf_counter()
+            results[name].append(setup.train_cv(name, comp.models[name]))
+            seconds[name] += time.perf_counter() - t0
+    records = []
+    rows = validated(training.folds)
+    for name, parts in results.items():
+        result = average_repeats(parts, training.y, training.metric, rows)
+        produced[name] = _write(ctx, training, name, result)
+        if len(parts) == wanted:
+            ctx.unit_done(name, produced[name])
+        records.append(training.record(name, comp.models[name], result, seconds[name]))
+    return records
 
 
 def _costs(training, names: list[str]) -> dict:

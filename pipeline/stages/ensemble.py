@@ -46,17 +46,17 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
     for name in names:
         run = read_run(dirs[name], id_col=comp.id_col, task=task)
         parts = []
-        for ids, pred, want, what in ((run.oof_ids, run.oof, train[comp.id_col], "train"),
-                                      (run.test_ids, run.test, test[comp.id_col], "test")):
+        for ids, preds, want, what in ((run.oof_ids, [run.oof, *run.oof_repeats], train[comp.id_col], "train"),
+                                       (run.test_ids, [run.test], test[comp.id_col], "test")):
             pos = pd.Index(ids).get_indexer(want)
             if (pos < 0).any():
                 raise UserError(f"run {name!r} ({dirs[name]}) lacks {int((pos < 0).sum())} {what} id(s); "
                                 f"re-run it (or re-import it) on this competition's data")
-            aligned = pred[pos]
-            if not np.isfinite(aligned).all():
+            aligned = [pred[pos] for pred in preds]
+            if not all(np.isfinite(a).all() for a in aligned):
                 raise UserError(f"run {name!r} has missing or infinite {what} predictions; re-run it")
             parts.append(aligned)
-        members.append(Member(name, parts[0], parts[1]))
+        members.append(Member(name, parts[0][0], parts[1][0], parts[0][1:]))
     return members
 
 
@@ -83,7 +83,7 @@ def _stackers(ctx: StageContext) -> list:
     return out
 
 
-def _method_options(ctx: StageContext, n_rows: int) -> dict:
+def _method_options(ctx: StageContext, n_rows: int, repeat: int = 0) -> dict:
     cfg = ctx.cfg["ensemble"]
     stackers = _stackers(ctx)
     levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
@@ -93,7 +93,7 @@ def _method_options(ctx: StageContext, n_rows: int) -> dict:
     if cfg["passthrough"]:
         from core.folds import validated
 
-        X_train, X_test, _ = training.features
+        X_train, X_test, _ = training.for_repeat(repeat).features  # the repeat's out-of-fold encodings
         rows = validated(ctx.folds())
         if not rows.all():  # the ensemble's rows: the validated ones
             X_train = X_train.iloc[np.flatnonzero(rows)].reset_index(drop=True)
@@ -110,7 +110,8 @@ def _weights_text(weights: dict[str, float]) -> str:
 
 def run(ctx: StageContext) -> list[Path]:
     from core.folds import validated
-    from models.ensemble import METHODS, Problem, applicable, get_method, run_methods, select
+    from models.ensemble import (METHODS, Member, Problem, applicable, average_repeats, get_method, run_methods,
+                                 select)
 
     comp, cfg = ctx.comp, ctx.cfg["ensemble"]
     train, test, _ = ctx.data()
@@ -124,12 +125,22 @@ def run(ctx: StageContext) -> list[Path]:
         methods = [cfg["method"]]
     if cfg["hill_climb_rounds"] < 1:
         raise UserError(f"ensemble.hill_climb_rounds must be at least 1, got {cfg['hill_climb_rounds']}")
-    options = _method_options(ctx, int(rows.sum()))
-    members = load_members(ctx, cfg["models"] or None)
+    loaded = load_members(ctx, cfg["models"] or None)
+    # CV repeats: each method is fitted and scored on each repeat's own folds and OOF predictions (so
+    # every guarantee holds per repeat), then averaged; a member of one repeat (an import, a pseudo
+    # run) limits the ensemble to the first repeat
+    repeats = min([ctx.repeats(), *(max(1, len(m.oof_repeats)) for m in loaded)])
+    problems = [Problem([m.repeat(r) for m in loaded], y, ctx.folds(r)[rows], task, metric) for r in range(repeats)]
+    options = [_method_options(ctx, int(rows.sum()), r) for r in range(repeats)]
+    members = [Member(m.name, np.mean([p.members[i].oof for p in problems], axis=0), m.test)
+               for i, m in enumerate(loaded)]
     problem = Problem(members, y, ctx.folds()[rows], task, metric)
     if not rows.all():
         ctx.log(f"[ensemble] {int((~rows).sum())} train rows are never validated (forward chaining's earliest "
                 f"block): the methods are fitted and scored on the other {int(rows.sum())}")
+    if ctx.repeats() > 1:
+        ctx.log(f"[ensemble] {repeats} of {ctx.repeats()} CV repeats: methods fitted per repeat, then averaged"
+                + ("" if repeats == ctx.repeats() else " (a member of fewer repeats: an import or a pseudo run)"))
     direction = "higher" if metric.greater_is_better else "lower"
     width = max(len(n) for n in [*problem.names, *METHODS])
     ctx.log(f"[ensemble] {len(members)} member(s), OOF {metric.name} ({direction} is better):")
@@ -141,7 +152,8 @@ def run(ctx: StageContext) -> list[Path]:
     results, timings = {}, {}
     for name in methods:
         t0 = time.perf_counter()
-        results.update(run_methods(problem, [name], options=options))
+        results[name] = average_repeats([run_methods(p, [name], options=o)[name] for p, o in zip(problems, options)],
+                                        problem)
         timings[name] = time.perf_counter() - t0
         r = results[name]
         extra = f"  (in-sample {r.fit_score:.5f})" if r.fit_score is not None else ""

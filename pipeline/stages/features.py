@@ -27,14 +27,20 @@ def run(ctx: StageContext) -> list[Path]:
         ctx.log(f"[features] column {column!r} is in train but not in test, so it is not a feature "
                 f"(list it in features.drop to silence this)")
     plugin = comp.root / "features.py"
-    plan = plan_features(
-        train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(),
-        blocks=ctx.cfg["features"]["blocks"], drop=ctx.cfg["features"]["drop"],
-        cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
-        log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
-        train_from=ctx.train_from(),
-    )
-    written = _written_digest(plan.digest)
+
+    def plan_for(repeat: int):
+        return plan_features(
+            train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(repeat),
+            blocks=ctx.cfg["features"]["blocks"], drop=ctx.cfg["features"]["drop"],
+            cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
+            log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
+            train_from=ctx.train_from(),
+        )
+
+    plan = plan_for(0)
+    # supervised blocks encode train rows out of fold: each CV repeat (other folds) gets its own train matrix
+    repeats = [plan_for(r) for r in range(1, ctx.repeats())] if any(b.supervised for b in plan.blocks) else []
+    written = _written_digest(plan.digest, *(p.digest for p in repeats))
     paths = _unchanged_outputs(out, written)
     if paths is not None:  # every block's key equals the one these files were written from
         for block in plan.blocks:
@@ -53,6 +59,10 @@ def run(ctx: StageContext) -> list[Path]:
     paths = [out / "train.parquet", out / "test.parquet"]
     _io.write_parquet(paths[0], fs.train)
     _io.write_parquet(paths[1], fs.test)
+    for r, plan_r in enumerate(repeats, start=1):
+        ctx.log(f"[features] CV repeat {r}: the supervised blocks again, on its folds")
+        paths.append(out / f"train.repeat{r}.parquet")
+        _io.write_parquet(paths[-1], plan_r.build().train)
     for name, (tr, te) in sorted(fs.arrays.items()):
         for part, arr in (("train", tr), ("test", te)):
             path = out / f"{name}.{part}.npy"
@@ -66,12 +76,13 @@ def run(ctx: StageContext) -> list[Path]:
     return paths
 
 
-def _written_digest(plan_digest: str) -> str:
-    """The outputs' identity: the blocks' keys (in the plan digest), this writer's code, the library versions."""
+def _written_digest(*plan_digests: str) -> str:
+    """The outputs' identity: the blocks' keys (in the plan digests, one per CV repeat with its own
+    matrix), this writer's code, the library versions."""
     import pandas as pd
     import pyarrow
 
-    return _io.hash_bytes(plan_digest, _io.hash_file(Path(__file__)), pd.__version__, pyarrow.__version__)
+    return _io.hash_bytes(*plan_digests, _io.hash_file(Path(__file__)), pd.__version__, pyarrow.__version__)
 
 
 def _write_manifest(out: Path, written: str, paths: list[Path]) -> None:
@@ -113,12 +124,14 @@ def _remove_others(out: Path, paths: list[Path]) -> None:
             old.unlink()
 
 
-def load_features(comp) -> "tuple":
-    """(X_train, X_test, arrays) written by the features stage; arrays maps name -> (train, test)."""
+def load_features(comp, repeat: int = 0) -> "tuple":
+    """(X_train, X_test, arrays) written by the features stage; arrays maps name -> (train, test). CV
+    repeat r > 0 has its own train matrix when supervised blocks made one (else repeat 0's)."""
     import pandas as pd
 
     out = comp.runs / FEATURES_DIR
-    X_train = pd.read_parquet(out / "train.parquet")
+    own = out / f"train.repeat{repeat}.parquet"
+    X_train = pd.read_parquet(own if repeat and own.is_file() else out / "train.parquet")
     X_test = pd.read_parquet(out / "test.parquet")
     arrays = {}
     for path in sorted(out.glob("*.train.npy")):

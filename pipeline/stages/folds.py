@@ -28,6 +28,7 @@ class Scheme:
     # (train, folds, column, gap) -> per row the first fold that may train on it (core.folds.train_mask);
     # None: every fold trains on all rows it does not validate
     train_from: Callable[..., np.ndarray] | None = None
+    shuffled: bool = True  # another seed gives other folds (cv.repeats needs it)
 
 
 def _kfold(train, n_splits, seed, target, column):
@@ -128,10 +129,11 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in [
     Scheme("kfold", "shuffled k-fold", _kfold),
     Scheme("stratified", "k-fold keeping the class shares in every fold", _stratified),
     Scheme("group", "a group never spans two folds", _group, "group_column"),
-    Scheme("time", "contiguous blocks in time order (each fold also trains on later blocks)", _time, "time_column"),
+    Scheme("time", "contiguous blocks in time order (each fold also trains on later blocks)", _time, "time_column",
+           shuffled=False),
     Scheme("forward", "forward chaining in time: fold k trains only on earlier blocks (less cv.gap distinct "
            "times) and validates on the next; the earliest block is never validated", _forward, "time_column",
-           _forward_train_from),
+           _forward_train_from, shuffled=False),
 ]}
 
 
@@ -176,9 +178,14 @@ def run(ctx: StageContext) -> list[Path]:
     frame = pd.DataFrame({ctx.comp.id_col: train[ctx.comp.id_col], "fold": folds})
     if train_from is not None:
         frame["train_from"] = train_from
+    for r in range(1, cv["repeats"]):  # repeat r: the same scheme with seed + r
+        frame[f"fold_r{r}"] = assign_folds(train, target=ctx.comp.target, task=ctx.comp.task, scheme=cv["scheme"],
+                                           n_splits=cv["n_splits"], seed=(cv["seed"] + r) % 2**32,
+                                           group_column=cv["group_column"], time_column=cv["time_column"])
     _io.write_csv(ctx.comp.folds_path, frame)
     sizes = np.bincount(folds[folds >= 0])
-    ctx.log(f"[folds] {cv['n_splits']} folds ({cv['scheme']}), rows per fold: {sizes.tolist()}")
+    repeats = f"; {cv['repeats']} repeats, seeds {cv['seed']}..{cv['seed'] + cv['repeats'] - 1}" if cv["repeats"] > 1 else ""
+    ctx.log(f"[folds] {cv['n_splits']} folds ({cv['scheme']}{repeats}), rows per fold: {sizes.tolist()}")
     if train_from is not None:
         trained = [int(train_mask(folds, k, train_from).sum()) for k in range(len(sizes))]
         ctx.log(f"[folds] forward chaining: training rows per fold {trained}; the earliest {int((folds < 0).sum())} "

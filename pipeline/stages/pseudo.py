@@ -351,7 +351,7 @@ def load_pool(ctx: StageContext, training) -> dict[str, FoldRun]:
         if not by_fold_path.exists():
             raise UserError(f"{by_fold_path}: per-fold test predictions missing; re-run cv with --force")
         run = read_run(path, id_col=comp.id_col, task=task)
-        oof = run.oof[pd.Index(run.oof_ids).get_indexer(training.train[comp.id_col])]
+        oof = run.repeat_oof(0)[pd.Index(run.oof_ids).get_indexer(training.train[comp.id_col])]  # repeat 0: its folds
         by_fold = {}
         for k, g in pd.read_parquet(by_fold_path).groupby("fold"):
             pos = pd.Index(g[comp.id_col]).get_indexer(training.test[comp.id_col])

@@ -1,0 +1,133 @@
+"""Repeated k-fold (cv.repeats): several fold assignments, each model trained on each, OOF averaged;
+the out-of-fold encoders and the ensemble work per repeat, so no OOF row ever comes from a model (or
+an encoding) that saw it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+
+from pipeline.cli import main
+from tests.conftest import make_workspace
+
+# A model that remembers its training rows by a unique key: it predicts 1 for a row it trained on and
+# 0 for any other, so an OOF prediction above 0 is a row its model saw.
+MEMORISER = '''
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Model(ClassifierMixin, BaseEstimator):
+    def __init__(self, pause=0.0):
+        self.pause = pause
+
+    def fit(self, X, y):
+        import time
+
+        time.sleep(self.pause)  # a slower model, for the time budget
+        self.seen_ = set(np.asarray(X["row_key"]).tolist())
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        p = np.isin(np.asarray(X["row_key"]), list(self.seen_)).astype(float)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+'''
+
+CONFIG_TAIL = '''
+[models.seen]
+type = "memoriser"
+preprocess = "none"
+
+[models.lgbm]
+type = "lightgbm"
+params = { n_estimators = 40, num_leaves = 7 }
+'''
+
+
+def _workspace(tmp_path, repeats: int = 3):
+    ws = make_workspace(tmp_path)
+    comp = ws / "competition" / "titanic"
+    rng = np.random.default_rng(0)
+    keys = rng.permutation(200_000)[:2000]
+    for name, start in (("train.csv", 0), ("test.csv", 1500)):
+        frame = pd.read_csv(comp / name)
+        frame["row_key"] = keys[start:start + len(frame)]
+        frame.to_csv(comp / name, index=False)
+    text = (comp / "competition.toml").read_text()
+    text = text[: text.index("[models.")]
+    text = text.replace("[cv]\n", f"[cv]\nrepeats = {repeats}\n")
+    text = text.replace("# blocks = []", 'blocks = [{ block = "numeric" }, { block = "target_encoding", '
+                                         'columns = ["pclass", "sex"] }]')
+    (comp / "competition.toml").write_text(text + CONFIG_TAIL)
+    (comp / "models").mkdir()
+    (comp / "models" / "memoriser.py").write_text(MEMORISER)
+    return ws, comp
+
+
+def test_repeats_are_other_fold_assignments_and_no_oof_row_was_seen_by_its_model(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path)
+    assert main(["run", "--root", str(ws)]) == 0
+    err = capsys.readouterr().err
+    folds = pd.read_csv(comp / "runs" / "folds.csv")
+    assert list(folds.columns) == ["id", "fold", "fold_r1", "fold_r2"]
+    for a, b in (("fold", "fold_r1"), ("fold_r1", "fold_r2")):
+        assert (folds[a] != folds[b]).mean() > 0.5  # another assignment, not a relabelling of the same
+        assert sorted(folds[b].value_counts().tolist())[0] > 150  # five about-equal folds
+    # supervised feature blocks encode each repeat's rows out of that repeat's folds
+    features = comp / "runs" / "features"
+    te = [c for c in pd.read_parquet(features / "train.parquet").columns if "pclass" in c and c != "pclass"]
+    assert te
+    by_repeat = [pd.read_parquet(features / name)[te] for name in
+                 ("train.parquet", "train.repeat1.parquet", "train.repeat2.parquet")]
+    assert not by_repeat[0].equals(by_repeat[1]) and not by_repeat[1].equals(by_repeat[2])
+    run = comp / "runs" / "models" / "seen"
+    repeats = pd.read_parquet(run / "oof_repeats.parquet")
+    assert sorted(repeats["repeat"].unique()) == [0, 1, 2] and len(repeats) == 3 * len(folds)
+    assert (repeats["pred"] == 0).all()  # every repeat: every row predicted by a model that never saw it
+    assert (pd.read_parquet(run / "oof.parquet")["pred"] == 0).all()
+    lgbm = comp / "runs" / "models" / "lgbm"
+    oof = pd.read_parquet(lgbm / "oof.parquet")
+    per_repeat = pd.read_parquet(lgbm / "oof_repeats.parquet")
+    np.testing.assert_allclose(oof["pred"], per_repeat.groupby("id", sort=False)["pred"].mean()[oof["id"]])
+    assert len(json.loads((lgbm / "scores.json").read_text())["folds"]) == 15
+    assert "3 of 3 CV repeats: methods fitted per repeat, then averaged" in err
+    ens = json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())
+    assert len(ens["folds"]) == 15
+    assert list((ws / "submissions" / "titanic").glob("*.csv"))
+    # a teammate's bundle carries the first repeat's OOF (folds.csv's `fold` column), not the average
+    assert main(["export", "lgbm", "--root", str(ws)]) == 0
+    import zipfile
+
+    with zipfile.ZipFile(ws / "exports" / "titanic" / "titanic-lgbm.zip") as zf:
+        exported = pd.read_parquet(__import__("io").BytesIO(zf.read("oof.parquet")))
+    first = per_repeat[per_repeat["repeat"] == 0]
+    np.testing.assert_array_equal(exported["pred"].to_numpy(), first["pred"].to_numpy())
+
+
+def test_a_time_budget_gives_every_model_its_first_repeat_before_any_second(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path, repeats=20)
+    cfg = comp / "competition.toml"
+    cfg.write_text(cfg.read_text().replace('type = "memoriser"', 'type = "memoriser"\nparams = { pause = 0.3 }'))
+    assert main(["run", "--root", str(ws), "--time-budget", "12"]) == 0
+    err = capsys.readouterr().err
+    assert "seen: CV repeat 2 of 20" in err and "lgbm: CV repeat 2 of 20" in err
+    assert re.search(r"seen: CV repeats \d+\.\.20 of 20 skipped", err)  # 20 repeats of 1.5 s do not fit in 12 s
+    for name in ("seen", "lgbm"):  # both trained, each with the repeats that fit, averaged
+        run = comp / "runs" / "models" / name
+        assert 2 <= pd.read_parquet(run / "oof_repeats.parquet")["repeat"].nunique() < 20
+    assert list((ws / "submissions" / "titanic").glob("*.csv"))
+
+
+def test_repeats_need_a_shuffled_scheme(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path)
+    cfg = comp / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("[cv]\n", '[cv]\nscheme = "time"\ntime_column = "age"\n'))
+    assert main(["run", "--stage", "folds", "--root", str(ws)]) == 2
+    assert "cv.repeats = 3 needs a shuffled scheme" in capsys.readouterr().err

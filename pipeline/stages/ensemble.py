@@ -126,6 +126,13 @@ def run(ctx: StageContext) -> list[Path]:
     if cfg["hill_climb_rounds"] < 1:
         raise UserError(f"ensemble.hill_climb_rounds must be at least 1, got {cfg['hill_climb_rounds']}")
     loaded = load_members(ctx, cfg["models"] or None)
+    if len(loaded) == 1 and cfg["method"] == "auto":
+        # every blend of one member is that member's predictions; a stack can only recalibrate them,
+        # which a rank-based metric (AUC) cannot see: there it is not worth a level-2 fit per fold
+        methods = [m for m in methods if m == "best" or (m == "stack" and not metric.rank_based)]
+        ctx.log(f"[ensemble] one member ({loaded[0].name}): "
+                + ("its own predictions, or recalibrated by a stack" if "stack" in methods else
+                   "its own predictions (a blend of one is itself; a stack cannot change its ranking)"))
     # CV repeats: each method is fitted and scored on each repeat's own folds and OOF predictions (so
     # every guarantee holds per repeat), then averaged; a member of one repeat (an import, a pseudo
     # run) limits the ensemble to the first repeat

@@ -68,6 +68,18 @@ def test_stage_reports_members_methods_weights_and_keeps_the_best(tmp_path):
     assert (ws / "competition" / "titanic" / "runs" / "models" / "logreg" / "oof.parquet").exists()
 
 
+@pytest.mark.parametrize("metric, methods", [("roc_auc", {"best"}), ("log_loss", {"best", "stack"})])
+def test_one_member_is_kept_as_it_is_unless_a_stack_can_recalibrate_it(tmp_path, metric, methods):
+    ws = _workspace(tmp_path, ensemble='models = ["lgbm"]\n')
+    cfg = ws / "competition" / "titanic" / "competition.toml"
+    cfg.write_text(cfg.read_text().replace('metric = "roc_auc"', f'metric = "{metric}"'))
+    logs: list[str] = []
+    _run(ws, logs=logs)
+    scores = json.loads((ws / "competition" / "titanic" / "runs" / "ensemble" / "scores.json").read_text())
+    assert set(scores["methods"]) == methods  # AUC: a blend of one is itself, a stack cannot reorder it
+    assert "one member (lgbm)" in "\n".join(logs)
+
+
 def test_pinned_method_and_stackers_from_model_tables(tmp_path):
     ws = _workspace(tmp_path, 'method = "stack"\nstackers = ["linear", "lgbm"]\npassthrough = true\n')
     _run(ws)

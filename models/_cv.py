@@ -6,7 +6,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -259,6 +259,38 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     finally:
         close = getattr(results, "close", None)
         if close is not None:  # stopped early (on_fold raised): the backend drops the folds not yet run
+            close()
+
+
+def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds: np.ndarray, task, metric, *,
+                  threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
+                  log: Callable[[str], None] = print, map_folds: FoldMap | None = None,
+                  train_from: np.ndarray | None = None) -> Iterator[tuple[str, CVResult]]:
+    """`train_cv` for several model tables at once: their folds are one set of tasks (model x fold),
+    so a backend's workers go from one model's folds to the next without waiting for a model's last
+    fold. Yields (name, CVResult) in the tables' order as each model's folds are done; the results
+    equal `train_cv`'s, one model at a time."""
+    import itertools
+
+    ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
+    templates = {name: model_type(name, spec, plugin_dir).build(name, spec, ctx) for name, spec in specs.items()}
+    if metric.non_negative and not task.is_classification and np.any(y < 0):
+        raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
+    fold_ids = validated_fold_ids(folds)
+    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from)
+    tasks = [FoldTask(name, spec, int(k), threads) for name, spec in specs.items() for k in fold_ids]
+    if map_folds is None:
+        results = (run_fold(data, t, template=templates[t.name], log=log) for t in tasks)
+    else:
+        results = map_folds(run_fold, data, tasks)
+    stream = iter(results)
+    try:
+        for name, spec in specs.items():
+            yield name, _combine(name, spec, templates[name], data, fold_ids,
+                                 itertools.islice(stream, len(fold_ids)), log=log, on_fold=None)
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:  # a model failed or the caller stopped: the backend drops the rest
             close()
 
 

@@ -78,7 +78,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "threads": (int, 0, "threads per fit; 0 = cores / n_jobs"),
         "n_jobs": (int, 1, "parallel workers (folds or trials)"),
         "backend": (str, "auto", "where folds and trials run: sequential | processes | dask (auto: processes "
-                                 "when n_jobs > 1, else sequential)"),
+                                 "when n_jobs > 1 and the work pays for the workers, else sequential)"),
         "scheduler": (str, "", "backend = dask: the scheduler's address, e.g. tcp://host:8786 (run --scheduler "
                                "overrides)"),
         "time_budget": (float, 0.0, "seconds for a whole run: models are trained cheapest first and those that "

@@ -136,6 +136,18 @@ class Training:
             if bar is not None:
                 bar.close()
 
+    def train_cv_many(self, specs: dict[str, dict], *, log: Callable[[str], None] | None = None,
+                      here: bool = False):
+        """Several model tables' folds as one set of tasks on the backend (models.train_cv_many), or in
+        this process with `here`: yields (name, CVResult) as each model is done."""
+        from models import train_cv_many
+
+        X_train, X_test, arrays = self.features
+        yield from train_cv_many(specs, X_train, self.y, X_test, self.folds, self.task, self.metric,
+                                 threads=self.threads(), arrays=arrays, plugin_dir=self.plugin_dir,
+                                 log=self.log if log is None else log,
+                                 map_folds=None if here else self.executor.fold_map, train_from=self.train_from)
+
     def scores(self, result: Any, **extra: Any) -> dict:
         """scores.json of a CV result."""
         return scores_record(self.metric, result.fold_scores, result.overall, **extra)

@@ -15,6 +15,10 @@ from pipeline.planner import order, skip_reason
 from pipeline.graph import StageContext
 
 MODELS_DIR = "models"
+# Below this much estimated training (seconds), runtime.backend = "auto" trains in this process even with
+# n_jobs > 1: starting worker processes that import LightGBM and torch costs a few seconds each, more
+# than they would save (titanic's five zoo models, about 8 s: x0.83 with two workers).
+SMALL_WORK_SECONDS = 15.0
 
 
 def run(ctx: StageContext) -> dict[str, list[Path]]:
@@ -33,14 +37,8 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     results: dict[str, list] = {}
     seconds: dict[str, float] = {}
     try:
-        for name in track(names, "[cv] models", unit="model"):
-            reason = skip_reason(costs[name], budget, anything_trained=bool(produced)) if costs else None
-            if reason:
-                ctx.log(f"[cv] skipped {name}: {reason}; it trains in a later run with more time")
-                continue
-            t0 = time.perf_counter()
-            results[name] = [training.train_cv(name, comp.models[name])]
-            seconds[name] = time.perf_counter() - t0
+        for name, result, took in _first_repeat(ctx, training, names, costs):
+            results[name], seconds[name] = [result], took
             produced[name] = _write(ctx, training, name, results[name][0])
             if repeats == 1:
                 ctx.unit_done(name, produced[name])  # kept fresh even if a later model fails
@@ -58,6 +56,39 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
             if old.is_dir() and not old.name.startswith(".") and old.name not in comp.models:
                 shutil.rmtree(old, ignore_errors=True)
     return produced
+
+
+def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):
+    """(name, CVResult, seconds) of each model's first CV repeat. Under a time budget one model at a
+    time, cheapest first, skipping what would not fit; with several workers, all models' folds as one
+    set of tasks (model x fold) on the backend -- unless the work is too small to pay for them."""
+    comp, budget = ctx.comp, ctx.budget
+    workers = training.executor.workers
+    if costs or workers == 1 or len(names) == 0:
+        trained = False
+        for name in track(names, "[cv] models", unit="model"):
+            reason = skip_reason(costs[name], budget, anything_trained=trained) if costs else None
+            if reason:
+                ctx.log(f"[cv] skipped {name}: {reason}; it trains in a later run with more time")
+                continue
+            t0 = time.perf_counter()
+            result = training.train_cv(name, comp.models[name])
+            trained = True
+            yield name, result, time.perf_counter() - t0
+        return
+    here = False
+    if ctx.cfg["runtime"]["backend"] == "auto":
+        work = sum(c.seconds for c in _costs(training, names).values())
+        if work < SMALL_WORK_SECONDS:
+            here = True
+            ctx.log(f"[cv] about {work:.0f} s of training: less than starting {workers} worker processes costs, so "
+                    f"it runs in this process (runtime.backend = 'processes' forces the workers)")
+    specs = {name: comp.models[name] for name in names}
+    t0 = time.perf_counter()
+    for name, result in track(training.train_cv_many(specs, here=here), "[cv] models", unit="model",
+                              total=len(names)):
+        yield name, result, time.perf_counter() - t0
+        t0 = time.perf_counter()
 
 
 def _write(ctx: StageContext, training, name: str, result) -> list[Path]:

@@ -122,7 +122,9 @@ def _close_backends():
 
 
 def _runtime(kind: str, cluster) -> str:
-    return 'n_jobs = 2' if kind == "processes" else f'backend = "dask"\nscheduler = "{cluster.scheduler_address}"'
+    # "processes" forced: the test competition is small enough that "auto" would train in this process
+    return 'n_jobs = 2\nbackend = "processes"' if kind == "processes" else \
+        f'backend = "dask"\nscheduler = "{cluster.scheduler_address}"'
 
 
 def test_shared_file_maps_the_arrays_and_reads_back_equal(tmp_path):
@@ -227,9 +229,17 @@ def test_model_code_the_workers_cannot_import_is_one_clear_line(tmp_path, cluste
     assert not (_runs(ws) / "models" / "here").exists()
 
 
+def test_auto_trains_small_work_in_this_process_even_with_n_jobs(tmp_path, sequential, capsys):
+    ws = _workspace(tmp_path, "n_jobs = 2")
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    _assert_identical(_predictions(ws), sequential)
+    err = capsys.readouterr().err
+    assert "s of training: less than starting 2 worker processes costs, so it runs in this process" in err
+
+
 def test_a_worker_killed_mid_run_fails_the_stage_cleanly_and_a_rerun_completes_identically(tmp_path, sequential,
                                                                                            capsys):
-    ws = _workspace(tmp_path, "n_jobs = 2")
+    ws = _workspace(tmp_path, _runtime("processes", None))
     kill = ws / "competition" / "titanic" / "models" / "KILL"
     kill.write_text("")
     assert main(["run", "--root", str(ws), "--stage", "cv"]) == 2

@@ -413,8 +413,11 @@ def _combine(outputs: list[tuple[Block, BlockOutput]], n_train: int, n_test: int
             arrays[name] = pair
     frames_tr = [o.train for _, o in outputs if o.train.shape[1]]
     frames_te = [o.test for _, o in outputs if o.test.shape[1]]
-    X_train = pd.concat(frames_tr, axis=1) if frames_tr else pd.DataFrame(index=range(n_train))
-    X_test = pd.concat(frames_te, axis=1) if frames_te else pd.DataFrame(index=range(n_test))
+    # one block's frame is the table as it is (pd.concat would copy it)
+    X_train = (frames_tr[0] if len(frames_tr) == 1 else pd.concat(frames_tr, axis=1)) if frames_tr \
+        else pd.DataFrame(index=range(n_train))
+    X_test = (frames_te[0] if len(frames_te) == 1 else pd.concat(frames_te, axis=1)) if frames_te \
+        else pd.DataFrame(index=range(n_test))
     for col in X_train.columns:
         a, b = X_train[col], X_test[col]
         if a.dtype == b.dtype:

@@ -57,8 +57,9 @@ class Numeric(Block):
                 values = pd.concat([train[c], test[c]], ignore_index=True).to_numpy(dtype=np.float64, na_value=np.nan)
             values = downcast(values)
             out_train[c], out_test[c] = values[:len(train)], values[len(train):]
-        return BlockOutput(pd.DataFrame(out_train, index=pd.RangeIndex(len(train))),
-                           pd.DataFrame(out_test, index=pd.RangeIndex(len(test))))
+        # copy=False: the columns become the frame as they are (a consolidating copy would hold the table twice)
+        return BlockOutput(pd.DataFrame(out_train, index=pd.RangeIndex(len(train)), copy=False),
+                           pd.DataFrame(out_test, index=pd.RangeIndex(len(test)), copy=False))
 
 
 class MissingIndicator(Block):

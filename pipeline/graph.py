@@ -251,6 +251,15 @@ class StageContext:
             self._cache["data"] = read_data(self.comp)
         return self._cache["data"]
 
+    def release_data(self) -> None:
+        """Drop this stage's hold on the data frames (their snapshot's mapped pages leave memory); a
+        later `data()` maps them again."""
+        import gc
+
+        for key in ("data", "training"):
+            self._cache.pop(key, None)
+        gc.collect()  # pandas frames sit in reference cycles: without a collection their pages stay mapped
+
     def folds(self, repeat: int = 0):
         """Fold number per train row (-1: never validated), aligned with train.csv's row order, of CV
         repeat `repeat` (cv.repeats)."""

@@ -49,6 +49,10 @@ def run(ctx: StageContext) -> list[Path]:
         _write_manifest(out, written, paths)
         return paths
     fs = plan.build()
+    repeat_trains = [plan_r.build().train for plan_r in repeats]
+    # the raw tables are no longer needed: their mapped pages leave memory before the matrices are written
+    del plan, repeats, train, test
+    ctx.release_data()
     if fs.train.shape[1] == 0 and not fs.arrays:
         from core.errors import UserError
 
@@ -59,10 +63,10 @@ def run(ctx: StageContext) -> list[Path]:
     paths = [out / "train.parquet", out / "test.parquet"]
     _io.write_parquet(paths[0], fs.train)
     _io.write_parquet(paths[1], fs.test)
-    for r, plan_r in enumerate(repeats, start=1):
-        ctx.log(f"[features] CV repeat {r}: the supervised blocks again, on its folds")
+    for r, train_r in enumerate(repeat_trains, start=1):  # each CV repeat's own out-of-fold encodings
         paths.append(out / f"train.repeat{r}.parquet")
-        _io.write_parquet(paths[-1], plan_r.build().train)
+        _io.write_parquet(paths[-1], train_r)
+    del repeat_trains
     for name, (tr, te) in sorted(fs.arrays.items()):
         for part, arr in (("train", tr), ("test", te)):
             path = out / f"{name}.{part}.npy"

@@ -83,25 +83,28 @@ def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids
         prediction_frame(id_col, train_ids, task, oof).to_parquet(tmp / "oof.parquet", index=False)
         prediction_frame(id_col, test_ids, task, test).to_parquet(tmp / "test.parquet", index=False)
         if test_by_fold:
-            parts = []
-            for k, pred in enumerate(test_by_fold):
-                frame = prediction_frame(id_col, test_ids, task, pred)
-                frame.insert(1, "fold", k)
-                parts.append(frame)
-            pd.concat(parts, ignore_index=True).to_parquet(tmp / "test_by_fold.parquet", index=False)
+            _stacked(id_col, test_ids, task, test_by_fold, "fold").to_parquet(tmp / "test_by_fold.parquet", index=False)
         if oof_repeats and len(oof_repeats) > 1:
-            parts = []
-            for r, pred in enumerate(oof_repeats):
-                frame = prediction_frame(id_col, train_ids, task, pred)
-                frame.insert(1, "repeat", r)
-                parts.append(frame)
-            pd.concat(parts, ignore_index=True).to_parquet(tmp / "oof_repeats.parquet", index=False)
+            _stacked(id_col, train_ids, task, oof_repeats, "repeat").to_parquet(tmp / "oof_repeats.parquet",
+                                                                                index=False)
         _io.write_json(tmp / "scores.json", scores)
         _io.write_json(tmp / "params.json", params)
         _io.write_json(tmp / "timings.json", timings)
         for name, frame in (extra_tables or {}).items():
             frame.to_csv(tmp / name, index=False)
     return path
+
+
+def _stacked(id_col: str, ids, task: TaskInfo, preds: list[np.ndarray], key: str):
+    """Several prediction sets for the same ids as one long frame: id, `key` (0, 1, ...), predictions."""
+    import pandas as pd
+
+    parts = []
+    for k, pred in enumerate(preds):
+        frame = prediction_frame(id_col, ids, task, pred)
+        frame.insert(1, key, k)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
 
 
 def read_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo) -> Run:

@@ -76,8 +76,6 @@ def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids
     `test_by_fold` (each fold model's test predictions) goes to test_by_fold.parquet with a `fold`
     column; pseudo-labelling reads it so that fold k's pseudo-labels come from fold k's model only.
     """
-    import pandas as pd
-
     path = Path(path)
     with _io.atomic_dir(path) as tmp:
         prediction_frame(id_col, train_ids, task, oof).to_parquet(tmp / "oof.parquet", index=False)

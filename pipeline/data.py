@@ -159,7 +159,7 @@ def _fold_table(comp: Competition, train, digest: str | None) -> dict[str, np.nd
 
 
 def _load(folder: Path, digest: str):
-    from pyarrow import ArrowException, feather
+    from pyarrow import ArrowException
 
     meta_path = folder / "meta.json"
     if not meta_path.is_file():

@@ -260,7 +260,6 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
 
 def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log=print) -> Path:
     """Validate a bundle against the competition and add it as competition/<name>/imports/<run>/."""
-    import json
 
     import pandas as pd
 

@@ -23,7 +23,7 @@ SMALL_WORK_SECONDS = 15.0
 
 def run(ctx: StageContext) -> dict[str, list[Path]]:
     training = ctx.training()
-    comp, metric = ctx.comp, training.metric
+    comp = ctx.comp
     produced: dict[str, list[Path]] = {}
     records = []
     budget = ctx.budget

@@ -28,7 +28,7 @@ def run(ctx: StageContext) -> list[Path]:
                 f"(list it in features.drop to silence this)")
     plugin = comp.root / "features.py"
 
-    def plan_for(repeat: int):
+    def plan_for(repeat: int, train=train, test=test):
         return plan_features(
             train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(repeat),
             blocks=ctx.cfg["features"]["blocks"], drop=ctx.cfg["features"]["drop"],
@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> list[Path]:
     fs = plan.build()
     repeat_trains = [plan_r.build().train for plan_r in repeats]
     # the raw tables are no longer needed: their mapped pages leave memory before the matrices are written
-    del plan, repeats, train, test
+    del plan, repeats, plan_for, train, test
     ctx.release_data()
     if fs.train.shape[1] == 0 and not fs.arrays:
         from core.errors import UserError

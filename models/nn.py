@@ -235,7 +235,12 @@ class TorchNet(BaseEstimator):
                           momentum=float(s["momentum"]), schedule=s["schedule"], cycles=int(s["cycles"]),
                           snapshots=int(s["snapshots"]), early_stopping=int(s["early_stopping"]),
                           valid_fraction=float(s["valid_fraction"]), seed=int(s["seed"]), device=s["device"],
-                          threads=int(self.threads))
+                          threads=self._threads())
+
+    def _threads(self) -> int:
+        """CPU threads for a fit: `threads`, capped by the net type's `max_threads` where more do not pay."""
+        cap = self._net_type().max_threads
+        return min(int(self.threads), cap) if cap else int(self.threads)
 
     def _check(self) -> None:
         """ValueError naming the first bad parameter."""
@@ -331,7 +336,7 @@ class TorchNet(BaseEstimator):
         """The snapshots' mean prediction: probabilities (n, k) or values in the target's scale (n, 1)."""
         import torch
 
-        torch.set_num_threads(int(self.threads))
+        torch.set_num_threads(self._threads())
         if self.task == "regression":
             def to_numpy(raw):
                 return raw.double().numpy() * self.y_std_ + self.y_mean_

@@ -136,3 +136,11 @@ def test_automatic_batch_size_grows_with_the_data():
     X, y, _, _ = _split("regression", n=200)
     assert SnapshotMLP("regression", **SMALL).fit(X, y).batch_size_ == 128
     assert SnapshotMLP("regression", **{**SMALL, "batch_size": 32}).fit(X, y).batch_size_ == 32
+
+
+def test_the_mlp_fits_on_one_thread_whatever_the_runtime_gives():
+    from models.nn import TorchNet
+
+    assert TorchNet(task="binary", net="mlp", threads=2)._config(1_000).threads == 1  # too small to split
+    assert TorchNet(task="multiclass", net="densenet", threads=2)._config(1_000).threads == 2
+    assert TorchNet(task="binary", net="rnn", threads=1)._config(1_000).threads == 1

@@ -32,6 +32,24 @@ def test_array_inputs_add_their_nets_and_large_tables_drop_the_mlp():
     assert "mlp" not in default_models("binary", Facts(1_000_000, 100))
 
 
+def test_large_tables_get_cheaper_settings_and_small_ones_keep_theirs():
+    small, large = default_models("binary", Facts(3_000, 20)), default_models("binary", Facts(50_000, 25))
+    assert small["lgbm"]["params"]["early_stopping_rounds"] == 300 and "epochs" not in small["mlp"].get("params", {})
+    assert small["lgbm_slow"]["params"]["learning_rate"] == 0.02 and small["lgbm_extra"]["params"]["learning_rate"] == 0.03
+    assert list(large) == ["lgbm", "lgbm_extra", "linear", "mlp"]  # one diversity LightGBM, not two
+    assert large["lgbm"]["params"]["early_stopping_rounds"] == 100
+    assert large["lgbm_extra"]["params"]["learning_rate"] == 0.06
+    assert large["lgbm_extra"]["params"]["num_leaves"] == 63  # the rest of the member stays as it is
+    assert large["mlp"] == {"type": "mlp", "params": {"epochs": 10}}
+    # the MLP's epochs fall with the rows (about 500,000 training-row passes), between 10 and the default 50
+    epochs = [default_models("regression", Facts(rows, 20))["mlp"].get("params", {}).get("epochs", 50)
+              for rows in (1_000, 10_000, 20_000, 40_000, 100_000)]
+    assert epochs == [50, 50, 25, 12, 10]
+    # the zoo's tables are fresh copies: changing one never changes the next call's
+    large["lgbm"]["params"]["learning_rate"] = 1.0
+    assert default_models("binary", Facts(50_000, 25))["lgbm"]["params"]["learning_rate"] == 0.04
+
+
 def test_facts_come_from_the_data():
     def facts(name):
         about = pd.read_json(DATA / name / "about.json", typ="series")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-# Below this many cells (rows x feature columns) one thread is as fast as two (PASSIVE wait policy, 2
-# cores, LightGBM 100 rounds): 20,000 x 20 took 0.455 s on 1 thread, 0.449 s on 2; 20,000 x 100 and
-# 100,000 x 20 (2,000,000 cells) were 1.5x faster on 2 (`python benchmarks/threads.py --grid`).
-SMALL_DATA_CELLS = 1_000_000
+# Below this many cells (rows x feature columns) one thread is faster than two under the PASSIVE wait
+# policy (2 cores, LightGBM 100 rounds, `python benchmarks/threads.py --grid`, quiet machine, 2026-11-26):
+# 2 threads ran at 0.36x the speed of 1 at 400,000 cells, 0.68-0.89x at 2,000,000, 1.37-1.39x at
+# 8,000,000-10,000,000 and 1.74x at 40,000,000 (the waits for each parallel region cost more than a
+# small histogram saves). The default run on a generated 50,000-row table: 175 s on 2 threads, 95 s on 1.
+SMALL_DATA_CELLS = 5_000_000
 ASSUMED_COLUMNS = 50  # when the column count is not known yet
 
 

@@ -368,10 +368,31 @@ def load_competition(root: Path) -> Competition:
     file = root / "competition.toml"
     if not file.is_file():
         raise UserError(f"{file}: not found; create it with `python -m pipeline init {root.name} --train ...`")
-    cfg = parse_config(read_toml(file), file)
+    raw = read_toml(file)
+    cfg = parse_config(raw, file)
     comp = Competition(name=root.name, root=root, cfg=cfg)
     _check_data(comp)
+    if raw.get("models") is None:  # the default zoo, sized for this table (as `init` would write it)
+        cfg["models"] = {name: _fill_section(f"models.{name}", table, MODEL_SCHEMA, file)
+                         for name, table in _sized_zoo(comp).items()}
     return comp
+
+
+def _sized_zoo(comp: Competition) -> dict:
+    """The default zoo for the task and the data's shape, from the headers and the train file's lines
+    (counted up to 64 MiB; a larger file's rows are estimated from its first lines' length, as reading
+    every line of it on every command would cost seconds; the zoo's size thresholds lie far below)."""
+    from features.columns import pixel_grid
+    from pipeline.zoo import Facts, default_models
+
+    train_cols, test_cols = read_header(comp.train_path), read_header(comp.test_path)
+    shared = [c for c in train_cols if c in test_cols and c not in (comp.id_col, comp.target)]
+    size = comp.train_path.stat().st_size
+    with open(comp.train_path, "rb") as fh:
+        head = fh.read(1 << 26 if size <= 1 << 26 else 1 << 16)
+    lines = head.count(b"\n") + (not head.endswith(b"\n"))
+    rows = lines - 1 if len(head) >= size else int(size / (len(head) / max(1, lines))) - 1
+    return default_models(comp.task, Facts(rows=rows, cols=len(shared), image=pixel_grid(shared) is not None))
 
 
 def _check_data(comp: Competition) -> None:

@@ -13,10 +13,10 @@ def four_cores(monkeypatch):
 
 
 def test_small_tables_get_one_thread_and_large_ones_the_cores(four_cores):
-    assert T.resolve_threads(n_rows=20_000, n_cols=20) == 1  # 400,000 cells: a second thread gained nothing
-    assert T.resolve_threads(n_rows=20_000, n_cols=100) == 4  # 2,000,000 cells
-    assert T.resolve_threads(n_rows=100_000, n_cols=20) == 4
-    assert T.resolve_threads(n_rows=10_000) == 1 and T.resolve_threads(n_rows=30_000) == 4  # columns unknown: 50
+    assert T.resolve_threads(n_rows=20_000, n_cols=20) == 1  # 400,000 cells: a second thread cost time
+    assert T.resolve_threads(n_rows=100_000, n_cols=20) == 1  # 2,000,000 cells: still
+    assert T.resolve_threads(n_rows=100_000, n_cols=100) == 4  # 10,000,000 cells
+    assert T.resolve_threads(n_rows=50_000) == 1 and T.resolve_threads(n_rows=200_000) == 4  # columns unknown: 50
 
 
 def test_workers_share_the_cores_and_an_explicit_setting_wins(four_cores):

@@ -77,6 +77,32 @@ def test_init_writes_the_zoo_and_a_config_without_models_uses_it(tmp_path, capsy
     assert list(cfg["models"]) == ["lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"]
 
 
+def test_a_config_without_models_gets_the_zoo_init_would_write_for_its_size(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.config import load_competition
+    from pipeline.zoo import facts_of
+
+    rng = np.random.default_rng(0)
+    comp = tmp_path / "ws" / "competition" / "big"
+    comp.mkdir(parents=True)
+    n = 30_000
+    frame = pd.DataFrame({"id": np.arange(n + 2000), "a": rng.normal(size=n + 2000).round(3),
+                          "b": rng.integers(0, 5, size=n + 2000), "y": rng.integers(0, 2, size=n + 2000)})
+    frame.iloc[:n].to_csv(comp / "train.csv", index=False)
+    frame.iloc[n:].drop(columns="y").to_csv(comp / "test.csv", index=False)
+    frame.iloc[n:][["id"]].assign(y=0.5).to_csv(comp / "sample_submission.csv", index=False)
+    (comp / "competition.toml").write_text('[competition]\ntask = "binary"\ntarget = "y"\nid = "id"\n'
+                                           'metric = "roc_auc"\n')
+    models = load_competition(comp).cfg["models"]
+    train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
+    wanted = default_models("binary", facts_of(train, test, id_col="id", target="y"))
+    assert list(models) == list(wanted) and "lgbm_slow" not in models  # the large-table zoo
+    for name, table in wanted.items():
+        assert models[name]["params"] == table.get("params", {})
+
+
 def test_a_tiny_time_budget_still_gives_a_valid_submission_and_names_what_it_skipped(tmp_path, capsys):
     ws = make_workspace(tmp_path, "titanic")
     cfg = ws / "competition" / "titanic" / "competition.toml"

@@ -8,12 +8,13 @@ import re
 
 import numpy as np
 
+from core.columns import pixel_grid  # noqa: F401 - part of this module's API
+
 TEXT_MIN_WORDS = 4.0  # mean whitespace-separated tokens for a string column to count as free text
 TEXT_MIN_UNIQUE = 0.3  # ... and share of distinct values among non-missing ones
 SAMPLE_ROWS = 5000  # rows of train and of test looked at to decide a column's kind
 _DATE_RE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
                       r"([ T]\d{1,2}:\d{2}.*)?\s*$")
-_PIXEL_RE = re.compile(r"^(?:pixel|px|pix)[_\-]?(\d+)(?:[_\-x](\d+))?$", re.IGNORECASE)
 
 
 def column_kind(train_col, test_col) -> str:
@@ -43,30 +44,6 @@ def column_kind(train_col, test_col) -> str:
 def column_kinds(train, test, columns: list[str]) -> dict[str, str]:
     """Kind of every named column."""
     return {c: column_kind(train[c], test[c]) for c in columns}
-
-
-def pixel_grid(columns: list[str]) -> tuple[list[str], tuple[int, int, int]] | None:
-    """Pixel columns (named like pixel_<r>_<c> or pixel<i>) and their (C, H, W), or None."""
-    matches = [(c, _PIXEL_RE.match(c)) for c in columns]
-    pix = [(c, m) for c, m in matches if m]
-    if len(pix) < 16:
-        return None
-    cols = [c for c, _ in pix]
-    if all(m.group(2) is not None for _, m in pix):
-        rows = [int(m.group(1)) for _, m in pix]
-        cols_ = [int(m.group(2)) for _, m in pix]
-        h, w = max(rows) + 1, max(cols_) + 1
-        if h * w == len(pix):
-            order = sorted(range(len(pix)), key=lambda i: (rows[i], cols_[i]))
-            return [cols[i] for i in order], (1, h, w)
-        return None
-    n = len(pix)
-    order = sorted(range(n), key=lambda i: int(pix[i][1].group(1)))
-    for channels in (1, 3):
-        side = int(round((n / channels) ** 0.5))
-        if channels * side * side == n:
-            return [cols[i] for i in order], (channels, side, side)
-    return None
 
 
 def digest_series(series) -> str:

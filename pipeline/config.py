@@ -382,8 +382,7 @@ def _sized_zoo(comp: Competition) -> dict:
     """The default zoo for the task and the data's shape, from the headers and the train file's lines
     (counted up to 64 MiB; a larger file's rows are estimated from its first lines' length, as reading
     every line of it on every command would cost seconds; the zoo's size thresholds lie far below)."""
-    from features.columns import pixel_grid
-    from pipeline.zoo import Facts, default_models
+    from pipeline.zoo import default_models, header_facts
 
     train_cols, test_cols = read_header(comp.train_path), read_header(comp.test_path)
     shared = [c for c in train_cols if c in test_cols and c not in (comp.id_col, comp.target)]
@@ -392,7 +391,7 @@ def _sized_zoo(comp: Competition) -> dict:
         head = fh.read(1 << 26 if size <= 1 << 26 else 1 << 16)
     lines = head.count(b"\n") + (not head.endswith(b"\n"))
     rows = lines - 1 if len(head) >= size else int(size / (len(head) / max(1, lines))) - 1
-    return default_models(comp.task, Facts(rows=rows, cols=len(shared), image=pixel_grid(shared) is not None))
+    return default_models(comp.task, header_facts(shared, rows))
 
 
 def _check_data(comp: Competition) -> None:

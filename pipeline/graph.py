@@ -252,13 +252,13 @@ class StageContext:
         return self._cache["data"]
 
     def release_data(self) -> None:
-        """Drop this stage's hold on the data frames (their snapshot's mapped pages leave memory); a
-        later `data()` maps them again."""
-        import gc
+        """Drop this stage's hold on the data frames (their snapshot's mapped pages leave memory, and
+        the memory they held goes back to the system); a later `data()` maps them again."""
+        from pipeline.data import release_memory
 
-        for key in ("data", "training"):
+        for key in ("data", "model_setup"):
             self._cache.pop(key, None)
-        gc.collect()  # pandas frames sit in reference cycles: without a collection their pages stay mapped
+        release_memory()  # pandas frames sit in reference cycles: without a collection their pages stay
 
     def folds(self, repeat: int = 0):
         """Fold number per train row (-1: never validated), aligned with train.csv's row order, of CV
@@ -286,12 +286,12 @@ class StageContext:
 
     def training(self):
         """The model stages' one setup (pipeline.training.Training): data, task, metric, folds, features."""
-        if "training" not in self._cache:
+        if "model_setup" not in self._cache:
             from pipeline.training import Training
 
-            self._cache["training"] = Training(self.comp, *self.data()[:2], self.task_info(), self.metric(),
+            self._cache["model_setup"] = Training(self.comp, *self.data()[:2], self.task_info(), self.metric(),
                                                self.folds(), self.log, train_from=self.train_from())
-        return self._cache["training"]
+        return self._cache["model_setup"]
 
     def task_info(self):
         """The task with the class labels found in train.csv's target."""
@@ -574,7 +574,10 @@ class Runner:
         root = self.comp.workspace
         if stage.units is not None:
             ctx._unit_done = lambda unit, paths: self._record_unit(stage, v, unit, paths)
-        produced = func(ctx)
+        try:
+            produced = func(ctx)
+        finally:
+            ctx.release_data()  # the next stage does not find this one's frames still in memory
         if stage.units is None:
             paths = [Path(p) for p in (produced or [])]
             new_state = {"fingerprint": v.fingerprint, "parts": parts,

@@ -147,3 +147,11 @@ def facts_of(train, test, *, id_col: str, target: str) -> Facts:
     numeric = [c for c, k in kinds.items() if k == "numeric"]
     return Facts(rows=len(train), cols=len(columns), text="text" in kinds.values(),
                  image=pixel_grid(numeric) is not None)
+
+
+def header_facts(columns: list[str], rows: int) -> Facts:
+    """The zoo's facts from the shared column names and a row count (a config without [models]: no
+    table is read, so a pixel grid is recognised by its columns' names)."""
+    from core.columns import pixel_grid
+
+    return Facts(rows=rows, cols=len(columns), image=pixel_grid(columns) is not None)

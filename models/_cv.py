@@ -241,8 +241,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     another. Either way the results are combined in fold order, so the predictions are identical."""
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
     template = model_type(name, spec, plugin_dir).build(name, spec, ctx)
-    if metric.non_negative and not task.is_classification and np.any(y < 0):
-        raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
+    _check_target(y, task, metric)
     fold_ids = validated_fold_ids(folds)
     if wanted_arrays(template, arrays) and extra_rows is not None:
         raise UserError(f"models.{name} reads array inputs ({', '.join(wanted_arrays(template, arrays))}), which "
@@ -250,10 +249,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from)
     tasks = (FoldTask(name, spec, int(k), threads, extra_rows(int(k)) if extra_rows is not None else None)
              for k in fold_ids)  # lazy: fold k's extra rows are built when its task is sent
-    if map_folds is None:
-        results = (run_fold(data, t, template=template, log=log) for t in tasks)
-    else:
-        results = map_folds(run_fold, data, tasks)
+    results = _run_tasks(data, tasks, {name: template}, log=log, map_folds=map_folds)
     try:
         return _combine(name, spec, template, data, fold_ids, results, log=log, on_fold=on_fold)
     finally:
@@ -274,15 +270,11 @@ def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds:
 
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
     templates = {name: model_type(name, spec, plugin_dir).build(name, spec, ctx) for name, spec in specs.items()}
-    if metric.non_negative and not task.is_classification and np.any(y < 0):
-        raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
+    _check_target(y, task, metric)
     fold_ids = validated_fold_ids(folds)
     data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from)
     tasks = [FoldTask(name, spec, int(k), threads) for name, spec in specs.items() for k in fold_ids]
-    if map_folds is None:
-        results = (run_fold(data, t, template=templates[t.name], log=log) for t in tasks)
-    else:
-        results = map_folds(run_fold, data, tasks)
+    results = _run_tasks(data, tasks, templates, log=log, map_folds=map_folds)
     stream = iter(results)
     try:
         for name, spec in specs.items():
@@ -292,6 +284,20 @@ def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds:
         close = getattr(results, "close", None)
         if close is not None:  # a model failed or the caller stopped: the backend drops the rest
             close()
+
+
+def _check_target(y: np.ndarray, task, metric) -> None:
+    if metric.non_negative and not task.is_classification and np.any(y < 0):
+        raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
+
+
+def _run_tasks(data: CVData, tasks: Iterable[FoldTask], templates: dict[str, Any], *,
+               log: Callable[[str], None], map_folds: FoldMap | None) -> Iterable[FoldResult]:
+    """The tasks' results in order: here, one after another (with the models' templates), or through
+    the backend's `map_folds`."""
+    if map_folds is None:
+        return (run_fold(data, t, template=templates[t.name], log=log) for t in tasks)
+    return map_folds(run_fold, data, tasks)
 
 
 def run_fold(data: CVData, task: FoldTask, *, template: Any = None,

@@ -10,7 +10,8 @@ side and alternating which goes first, each as its own process:
 
 - the pipeline's full run, cold (`python -m pipeline run` on a fresh copy: CSV parse, folds, features,
   LightGBM 5-fold CV, ensemble, submission; the explore report is switched off, the loop has none);
-- a hand-written loop doing the same work the way one writes it: `pd.read_csv` with float32 dtypes,
+- a hand-written loop doing the same work the way one writes it (with the OpenMP libraries' own wait
+  settings, not the pipeline's): `pd.read_csv` with float32 dtypes,
   stratified 5 folds, `lgb.train` with the pipeline's honest early stopping (20% of each fold's
   training rows held out per class, then a refit on all of them for the rounds x their share),
   OOF and averaged test predictions, a submission CSV.
@@ -196,6 +197,12 @@ def env_with_progress_off() -> dict:
     return {**os.environ, "PIPELINE_PROGRESS": "off"}
 
 
+def env_as_by_hand() -> dict:
+    """This environment without the OpenMP wait settings `import core` put in it (a hand-written
+    script runs with the libraries' defaults)."""
+    return {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -220,7 +227,7 @@ def compare_size(root: Path, rows: int, cols: int, *, learning_rate: float, repe
                 runs["pipe"].append(measure(pipeline_cmd(cold), cwd=REPO, env=env_with_progress_off()))
             else:
                 runs["hand"].append(measure([sys.executable, __file__, "hand", str(comp), str(cpu_count()),
-                                             str(learning_rate), str(hand_out)], cwd=REPO))
+                                             str(learning_rate), str(hand_out)], cwd=REPO, env=env_as_by_hand()))
     pick = (lambda side, key: float(np.median([r[key] for r in runs[side]])))
     oof = pd.read_parquet(cold / "competition" / "scale" / "runs" / "models" / "lgbm" / "oof.parquet")
     hand = pd.read_parquet(hand_out / "hand_oof.parquet")

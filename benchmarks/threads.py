@@ -1,11 +1,14 @@
-"""Why `[runtime] threads` defaults to 1 on small data and OpenMP waits passively.
+"""Why automatic threads are the cores / workers and OpenMP threads spin briefly before they sleep.
 
-Times one LightGBM fit (titanic-sized and 100,000-row synthetic data) per setting: threads 1 vs 2,
-OpenMP wait policy ACTIVE vs PASSIVE, alone and beside a competing busy process. Each setting runs
-in a fresh interpreter, because the wait policy must be set before LightGBM loads.
+Times one LightGBM fit (100 rounds on a prebuilt Dataset, mean of 2) per setting, each in a fresh
+interpreter, because the wait settings must be in the environment before LightGBM loads:
 
-    python benchmarks/threads.py           # wait policies, alone and beside a busy process
-    python benchmarks/threads.py --grid    # 1 vs 2 threads (PASSIVE) by rows x columns: where 2 pay off
+    python benchmarks/threads.py           # wait settings: 1 vs 2 threads alone, and 2 beside a busy process
+    python benchmarks/threads.py --grid    # 1 vs 2 threads by rows x columns, PASSIVE vs the pipeline's
+
+The settings: PASSIVE (threads sleep at once: OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0), the
+pipeline's (`core.threads.configure_openmp`: GOMP_SPINCOUNT=1000) and GNU libgomp's default (300,000
+spin turns, what a script gets when nothing is set).
 """
 
 from __future__ import annotations
@@ -17,19 +20,26 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from core.threads import SPIN_COUNT  # noqa: E402
+
 CHILD = r"""
 import json, sys, time
 import numpy as np, lightgbm as lgb
-n, threads = int(sys.argv[1]), int(sys.argv[2])
-cols = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+n, threads, cols = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 rng = np.random.default_rng(0)
-X = rng.normal(size=(n, cols)); y = (X[:, 0] + rng.normal(size=n) > 0).astype(int)
+X = rng.normal(size=(n, cols)).astype("float32"); y = (X[:, 0] + rng.normal(size=n) > 0).astype(int)
 params = dict(objective="binary", num_threads=threads, verbose=-1, learning_rate=0.1, num_leaves=31, seed=0)
+ds = lgb.Dataset(X, y, free_raw_data=False); ds.construct()
 t0 = time.perf_counter()
-for _ in range(3):
-    lgb.train(params, lgb.Dataset(X, y), 100)
-print(json.dumps((time.perf_counter() - t0) / 3))
+for _ in range(2):
+    lgb.train(params, ds, 100)
+print(json.dumps((time.perf_counter() - t0) / 2))
 """
+_OMP_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+SETTINGS = {"PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0"},
+            "pipeline": {"GOMP_SPINCOUNT": str(SPIN_COUNT)},
+            "GNU default": {}}
 
 
 def _busy(stop):
@@ -37,43 +47,46 @@ def _busy(stop):
         sum(i * i for i in range(10_000))
 
 
-def _fit_seconds(n: int, threads: int, policy: str, cols: int = 20) -> float:
-    env = {**os.environ, "OMP_WAIT_POLICY": policy, "GOMP_SPINCOUNT": "0" if policy == "PASSIVE" else "300000"}
+def _fit_seconds(n: int, threads: int, setting: str, cols: int = 20) -> float:
+    env = {k: v for k, v in os.environ.items() if k not in _OMP_KEYS} | SETTINGS[setting]
     out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(threads), str(cols)], env=env, check=True,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=900)
     return json.loads(out.stdout)
 
 
 def grid() -> None:
-    """1 vs 2 threads under the pipeline's PASSIVE policy on a quiet machine, by rows x columns."""
-    print(f"cores: {os.cpu_count()}; OMP_WAIT_POLICY=PASSIVE; one LightGBM fit of 100 rounds, mean of 3")
-    print(f"{'rows':>8} {'cols':>5} {'cells':>11} {'1 thread s':>11} {'2 threads s':>12} {'speed-up':>9}")
-    for n in (20_000, 100_000, 400_000):
-        for cols in (20, 100):
-            one, two = _fit_seconds(n, 1, "PASSIVE", cols), _fit_seconds(n, 2, "PASSIVE", cols)
-            print(f"{n:>8} {cols:>5} {n * cols:>11,} {one:>11.3f} {two:>12.3f} {one / two:>8.2f}x")
+    """1 vs 2 threads by rows x columns, PASSIVE beside the pipeline's setting (quiet machine)."""
+    print(f"cores: {os.cpu_count()}; one LightGBM fit of 100 rounds; speed-up of 2 threads over 1")
+    print(f"{'rows':>8} {'cols':>5} | {'PASSIVE 1t s':>12} {'2t s':>6} {'x':>6} | {'pipeline 1t s':>13} {'2t s':>6} {'x':>6}")
+    for n, cols in ((200, 5), (1_000, 10), (5_000, 20), (20_000, 20), (100_000, 20), (100_000, 100), (300_000, 100)):
+        cells = []
+        for setting in ("PASSIVE", "pipeline"):
+            one, two = _fit_seconds(n, 1, setting, cols), _fit_seconds(n, 2, setting, cols)
+            cells.append(f"{one:>12.3f} {two:>6.3f} {one / two:>5.2f}x")
+        print(f"{n:>8} {cols:>5} | {cells[0]} | {' ' + cells[1]}", flush=True)
 
 
 def main() -> None:
     if "--grid" in sys.argv[1:]:
         grid()
         return
-    print(f"cores: {os.cpu_count()}")
-    print(f"{'rows':>8} {'threads':>7} {'policy':>8} {'alone s':>9} {'beside busy s':>14} {'slowdown':>9}")
-    for n in (1_000, 100_000):
-        for threads in (1, 2):
-            for policy in ("ACTIVE", "PASSIVE"):
-                alone = _fit_seconds(n, threads, policy)
-                stop = mp.Event()
-                proc = mp.Process(target=_busy, args=(stop,))
-                proc.start()
-                time.sleep(0.2)
-                try:
-                    busy = _fit_seconds(n, threads, policy)
-                finally:
-                    stop.set()
-                    proc.join()
-                print(f"{n:>8} {threads:>7} {policy:>8} {alone:>9.3f} {busy:>14.3f} {busy / alone:>8.1f}x")
+    print(f"cores: {os.cpu_count()}; one LightGBM fit of 100 rounds")
+    print(f"{'rows x cols':>12} {'setting':>12} {'1 thread s':>10} {'2 threads s':>11} {'speed-up':>8} "
+          f"{'2 beside busy s':>15} {'vs 1 alone':>10}")
+    for n, cols in ((5_000, 20), (100_000, 100)):
+        for setting in SETTINGS:
+            one, two = _fit_seconds(n, 1, setting, cols), _fit_seconds(n, 2, setting, cols)
+            stop = mp.Event()
+            proc = mp.Process(target=_busy, args=(stop,))
+            proc.start()
+            time.sleep(0.2)
+            try:
+                busy = _fit_seconds(n, 2, setting, cols)
+            finally:
+                stop.set()
+                proc.join()
+            print(f"{f'{n} x {cols}':>12} {setting:>12} {one:>10.3f} {two:>11.3f} {one / two:>7.2f}x "
+                  f"{busy:>15.3f} {busy / one:>9.1f}x", flush=True)
 
 
 if __name__ == "__main__":

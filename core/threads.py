@@ -1,8 +1,10 @@
 """Thread control for OpenMP libraries (LightGBM, torch) on small machines.
 
-OpenMP workers busy-wait by default; on 2 cores a fit competing with another busy process was
-measured 10-1000x slower. `configure_openmp` makes them sleep instead; it must run before those
-libraries load, which `import pipeline` does. Explicit values in the environment win.
+OpenMP workers wait for the next parallel region by spinning. A long spin (GNU's default, 300,000
+turns) made a fit beside another busy process 3.5-20x slower on 2 cores; no spin at all (PASSIVE)
+made two threads slower than one below millions of cells, since LightGBM enters a parallel region
+many times per tree. `configure_openmp` sets a short spin; it must run before those libraries load,
+which `import core` does. Explicit values in the environment win.
 """
 
 from __future__ import annotations
@@ -10,20 +12,21 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-# Below this many cells (rows x feature columns) one thread is faster than two under the PASSIVE wait
-# policy (2 cores, LightGBM 100 rounds, `python benchmarks/threads.py --grid`, quiet machine, 2026-11-26):
-# 2 threads ran at 0.36x the speed of 1 at 400,000 cells, 0.68-0.89x at 2,000,000, 1.37-1.39x at
-# 8,000,000-10,000,000 and 1.74x at 40,000,000 (the waits for each parallel region cost more than a
-# small histogram saves). The default run on a generated 50,000-row table: 175 s on 2 threads, 95 s on 1.
-SMALL_DATA_CELLS = 5_000_000
-ASSUMED_COLUMNS = 50  # when the column count is not known yet
+# Spin turns before an idle OpenMP thread sleeps (GNU libgomp; LightGBM's and torch's Linux wheels).
+# One LightGBM fit, 2 threads vs 1, quiet 2-core machine (`python benchmarks/threads.py`, 2026-11-26):
+# PASSIVE (0 turns) 0.05x at 200 x 5, 0.10x at 1,000 x 10, 0.24x at 20,000 x 20, 1.32x at 100,000 x 100;
+# 1,000 turns 1.09x, 1.45x, 1.61x and 1.98x, so automatic threads need no small-data exception. Beside
+# a busy process two threads took 1.1-2.4x one thread's time alone with 1,000 turns, 3.5-20x with
+# GNU's default 300,000.
+SPIN_COUNT = 1000
 
 
 def configure_openmp() -> None:
-    """Set a passive OpenMP wait policy unless the user already chose one."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("GOMP_SPINCOUNT", "0")
-    os.environ.setdefault("KMP_BLOCKTIME", "0")
+    """Set a short OpenMP spin-then-sleep wait unless the user already chose a policy."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        return
+    os.environ.setdefault("GOMP_SPINCOUNT", str(SPIN_COUNT))
+    os.environ.setdefault("KMP_BLOCKTIME", "1")  # LLVM's libomp (macOS): the shortest spin it takes, 1 ms
 
 
 def cpu_count() -> int:
@@ -37,11 +40,9 @@ def cpu_count() -> int:
 _WARNED: set[tuple[int, int]] = set()  # (setting, cap) pairs already warned about in this process
 
 
-def resolve_threads(threads: int = 0, *, n_jobs: int = 1, n_rows: int | None = None,
-                    n_cols: int | None = None, warn: Callable[[str], None] | None = None,
+def resolve_threads(threads: int = 0, *, n_jobs: int = 1, warn: Callable[[str], None] | None = None,
                     cores: int | None = None) -> int:
-    """Threads for one fit: the explicit setting, else 1 on small data (rows x columns below
-    SMALL_DATA_CELLS), else cores / workers.
+    """Threads for one fit: the explicit setting, else cores / workers.
 
     Never returns more than cores // n_jobs, so that workers x threads stay within the cores: more
     OpenMP threads than cores only wait on each other (1000 threads made a LightGBM fold 1700x slower
@@ -57,8 +58,4 @@ def resolve_threads(threads: int = 0, *, n_jobs: int = 1, n_rows: int | None = N
             warn(f"warning: runtime.threads = {threads} is more than {where} {cores} core(s)"
                  f"{f' shared by runtime.n_jobs = {n_jobs} workers' if n_jobs > 1 else ''}; using {budget}")
         return budget
-    if threads > 0:
-        return threads
-    if n_rows is not None and n_rows * (n_cols or ASSUMED_COLUMNS) < SMALL_DATA_CELLS:
-        return 1
-    return budget
+    return threads if threads > 0 else budget

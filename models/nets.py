@@ -213,9 +213,9 @@ NETS: dict[str, NetType] = {n.name: n for n in [
              "dropout": (float, 0.1, "dropout after each hidden layer")},
             {"epochs": 50, "cycles": 5, "snapshots": 5, "drop_last": True}, _check_dropout,
             # One thread: a batch of a few hundred rows times 256 units is too small a product to split.
-            # 40,000 x 31 rows, batch 200, 2 epochs, quiet 2-core machine, the pipeline's OpenMP policy
-            # (PASSIVE, GOMP_SPINCOUNT=0): 1 thread 1.06-1.13 s, 2 threads 1.73-1.96 s (even with
-            # spinning threads, 2 gave 0.84 s: 1.3x for a whole second core).
+            # 40,000 x 31 rows, batch 200, 2 epochs, quiet 2-core machine, the pipeline's short OpenMP
+            # spin (GOMP_SPINCOUNT=1000): 1 thread 0.62-0.67 s, 2 threads 0.55-0.65 s (1.04-1.13x for a
+            # whole second core); with PASSIVE waits 2 threads took 1.1 s.
             minimum={"width": 1, "depth": 1}, max_threads=1),
     NetType("sequential", "a Keras-like layer list on one input", _sequential, _sequential_inputs,
             {"layers": (list, REQUIRED, "layer tables, e.g. [{ type = \"dense\", units = 256 }]")},

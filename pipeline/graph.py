@@ -236,12 +236,12 @@ class StageContext:
     def runs(self) -> Path:
         return self.comp.runs
 
-    def threads(self, n_rows: int | None = None, n_cols: int | None = None) -> int:
-        """Threads per fit from runtime.threads / n_jobs (1 on small data when set to auto)."""
+    def threads(self) -> int:
+        """Threads per fit from runtime.threads / n_jobs."""
         from core.threads import resolve_threads
 
         rt = self.comp.cfg["runtime"]
-        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, n_cols=n_cols, warn=self.log)
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], warn=self.log)
 
     def data(self):
         """(train, test, sample_submission) DataFrames, read once (from a snapshot when unchanged)."""

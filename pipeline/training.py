@@ -85,13 +85,14 @@ class Training:
         path = self.comp.root / "models"
         return path if path.is_dir() else None
 
-    def threads(self, n_rows: int | None = None, n_cols: int | None = None) -> int:
-        """Threads per fit from [runtime] (automatic: by rows x columns; default: the feature matrix's),
-        within the backend's share of the cores."""
-        if n_rows is None:
-            n_rows, n_cols = self.features[0].shape
-        return self.executor.threads(self.comp.cfg["runtime"]["threads"], n_rows=n_rows, n_cols=n_cols,
-                                     warn=self.log)
+    def threads(self, *, here: bool = False) -> int:
+        """Threads per fit from [runtime], within the backend's share of the cores (`here`: all of
+        this machine's, for fits run one after another in this process)."""
+        if here:
+            from core.threads import resolve_threads
+
+            return resolve_threads(self.comp.cfg["runtime"]["threads"], warn=self.log)
+        return self.executor.threads(self.comp.cfg["runtime"]["threads"], warn=self.log)
 
     @property
     def executor(self) -> Any:
@@ -144,7 +145,7 @@ class Training:
 
         X_train, X_test, arrays = self.features
         yield from train_cv_many(specs, X_train, self.y, X_test, self.folds, self.task, self.metric,
-                                 threads=self.threads(), arrays=arrays, plugin_dir=self.plugin_dir,
+                                 threads=self.threads(here=here), arrays=arrays, plugin_dir=self.plugin_dir,
                                  log=self.log if log is None else log,
                                  map_folds=None if here else self.executor.fold_map, train_from=self.train_from)
 

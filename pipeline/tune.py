@@ -196,8 +196,7 @@ def _tune_on_workers(comp, model: str, *, trials: int, timeout: float | None, st
     dists = parse_space(raw_space, where=f"models.{model}.search_space")
     training = Training.load(comp, log=log, backend=SEQUENTIAL)
     _check_space_params(model, comp.models[model], dists, training.task, training.metric, training.plugin_dir)
-    n_rows, n_cols = training.features[0].shape
-    threads = min(threads, backend.threads(comp.cfg["runtime"]["threads"], n_rows=n_rows, n_cols=n_cols, warn=log))
+    threads = min(threads, backend.threads(comp.cfg["runtime"]["threads"], warn=log))
     url = storage_url(comp.workspace, storage)
     name = study_name(comp, model, raw_space, data_digest)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

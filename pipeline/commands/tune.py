@@ -62,5 +62,4 @@ def _threads(comp) -> int:
     from pipeline.workspace import log
 
     rt = comp.cfg["runtime"]
-    n_rows = sum(1 for _ in open(comp.train_path, "rb")) - 1
-    return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], n_rows=n_rows, warn=log)
+    return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], warn=log)

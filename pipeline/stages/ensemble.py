@@ -83,13 +83,12 @@ def _stackers(ctx: StageContext) -> list:
     return out
 
 
-def _method_options(ctx: StageContext, n_rows: int, repeat: int = 0) -> dict:
+def _method_options(ctx: StageContext, repeat: int = 0) -> dict:
     cfg = ctx.cfg["ensemble"]
     stackers = _stackers(ctx)
     levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
     training = ctx.training()
     stack = {"levels": levels, "log": ctx.log, "train_cv": training.trainer}
-    n_cols = len(cfg["models"] or ctx.model_run_dirs())  # level-2 inputs: one column per member
     if cfg["passthrough"]:
         from core.folds import validated
 
@@ -98,8 +97,7 @@ def _method_options(ctx: StageContext, n_rows: int, repeat: int = 0) -> dict:
         if not rows.all():  # the ensemble's rows: the validated ones
             X_train = X_train.iloc[np.flatnonzero(rows)].reset_index(drop=True)
         stack.update(X=X_train, X_test=X_test)
-        n_cols += X_train.shape[1]
-    stack["threads"] = training.threads(n_rows, n_cols)
+    stack["threads"] = training.threads()
     return {"stack": stack, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
 
 
@@ -138,7 +136,7 @@ def run(ctx: StageContext) -> list[Path]:
     # run) limits the ensemble to the first repeat
     repeats = min([ctx.repeats(), *(max(1, len(m.oof_repeats)) for m in loaded)])
     problems = [Problem([m.repeat(r) for m in loaded], y, ctx.folds(r)[rows], task, metric) for r in range(repeats)]
-    options = [_method_options(ctx, int(rows.sum()), r) for r in range(repeats)]
+    options = [_method_options(ctx, r) for r in range(repeats)]
     members = [Member(m.name, np.mean([p.members[i].oof for p in problems], axis=0), m.test)
                for i, m in enumerate(loaded)]
     problem = Problem(members, y, ctx.folds()[rows], task, metric)

@@ -30,10 +30,7 @@ def run(ctx: StageContext) -> list[Path]:
     if cfg["column_plots"] < 0:
         raise UserError(f"explore.column_plots must be 0 or more, got {cfg['column_plots']}")
     train, test, _ = ctx.data()
-    defaults = Options()
-    rows = min(len(train) + len(test), 2 * min(cfg["sample_rows"], defaults.adversarial_rows))
-    options = Options(sample_rows=cfg["sample_rows"], column_plots=cfg["column_plots"],
-                      threads=ctx.threads(rows, train.shape[1]))
+    options = Options(sample_rows=cfg["sample_rows"], column_plots=cfg["column_plots"], threads=ctx.threads())
     comp = ctx.comp
     with progress(7 + len(SECTIONS), "[explore]", unit="step") as bar:
         eda = analyze(train, test, name=comp.name, target=comp.target, id_col=comp.id_col, task=ctx.task_info(),

@@ -33,7 +33,7 @@ def run(ctx: StageContext) -> list[Path]:
             train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(repeat),
             blocks=ctx.cfg["features"]["blocks"], drop=ctx.cfg["features"]["drop"],
             cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
-            log=ctx.log, threads=ctx.threads(len(train)), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
+            log=ctx.log, threads=ctx.threads(), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
             train_from=ctx.train_from(),
         )
 

@@ -1,6 +1,8 @@
-"""Automatic thread counts: one thread on small tables (rows x columns), all cores / workers on large ones."""
+"""Automatic thread counts (the cores shared by the workers) and the OpenMP wait settings."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -12,16 +14,16 @@ def four_cores(monkeypatch):
     monkeypatch.setattr(T, "cpu_count", lambda: 4)
 
 
-def test_small_tables_get_one_thread_and_large_ones_the_cores(four_cores):
-    assert T.resolve_threads(n_rows=20_000, n_cols=20) == 1  # 400,000 cells: a second thread cost time
-    assert T.resolve_threads(n_rows=100_000, n_cols=20) == 1  # 2,000,000 cells: still
-    assert T.resolve_threads(n_rows=100_000, n_cols=100) == 4  # 10,000,000 cells
-    assert T.resolve_threads(n_rows=50_000) == 1 and T.resolve_threads(n_rows=200_000) == 4  # columns unknown: 50
+def test_automatic_threads_are_the_cores_shared_by_the_workers(four_cores):
+    assert T.resolve_threads() == 4
+    assert T.resolve_threads(n_jobs=2) == 2
+    assert T.resolve_threads(n_jobs=3) == 1
+    assert T.resolve_threads(n_jobs=8) == 1
+    assert T.resolve_threads(cores=16, n_jobs=2) == 8  # a cluster worker's host
 
 
-def test_workers_share_the_cores_and_an_explicit_setting_wins(four_cores):
-    assert T.resolve_threads(n_jobs=2, n_rows=1_000_000, n_cols=50) == 2
-    assert T.resolve_threads(3, n_rows=100) == 3
+def test_an_explicit_setting_wins_within_the_cores(four_cores):
+    assert T.resolve_threads(3) == 3
     assert T.resolve_threads(3, n_jobs=2) == 2  # never workers x threads beyond the cores
 
 
@@ -34,3 +36,22 @@ def test_a_setting_above_the_cores_is_capped_and_warned_once(four_cores):
     assert said == ["warning: runtime.threads = 100000 is more than this machine's 4 core(s); using 4",
                     "warning: runtime.threads = 8 is more than this machine's 4 core(s) shared by "
                     "runtime.n_jobs = 2 workers; using 2"]
+
+
+def test_openmp_threads_spin_briefly_unless_the_user_chose_a_policy(monkeypatch):
+    for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+        monkeypatch.delenv(key, raising=False)
+    T.configure_openmp()
+    assert os.environ["GOMP_SPINCOUNT"] == str(T.SPIN_COUNT) and os.environ["KMP_BLOCKTIME"] == "1"
+    assert "OMP_WAIT_POLICY" not in os.environ  # PASSIVE made two threads 10x slower than one on small data
+
+    for key in ("GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    T.configure_openmp()
+    assert "GOMP_SPINCOUNT" not in os.environ and "KMP_BLOCKTIME" not in os.environ
+
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "50")
+    T.configure_openmp()
+    assert os.environ["GOMP_SPINCOUNT"] == "50"

@@ -120,12 +120,13 @@ def test_lightgbm_trainer_matches_a_hand_written_loop(titanic):
         held = tr[early_stopping_rows(titanic.y[tr], titanic.task, seed=k)]
         rest = np.setdiff1d(tr, held)
         assert not va[held].any() and len(held) == pytest.approx(0.2 * len(tr), abs=2)
-        dtrain = lgb.Dataset(titanic.X.iloc[rest], titanic.y[rest])
-        dvalid = lgb.Dataset(titanic.X.iloc[held], titanic.y[held], reference=dtrain)
+        # one binned Dataset of the fold's training rows; the early-stopping fit uses its subsets
+        both = np.concatenate([rest, held])
+        binned = lgb.Dataset(titanic.X.iloc[both].reset_index(drop=True), titanic.y[both], params=params).construct()
+        dtrain, dvalid = binned.subset(np.arange(len(rest))), binned.subset(np.arange(len(rest), len(both)))
         booster = lgb.train(params, dtrain, rounds, valid_sets=[dvalid], callbacks=[lgb.early_stopping(early, verbose=False)])
         refit = int(np.ceil(booster.best_iteration * len(tr) / len(rest)))
-        both = np.concatenate([rest, held])
-        booster = lgb.train(params, lgb.Dataset(titanic.X.iloc[both].reset_index(drop=True), titanic.y[both]), refit)
+        booster = lgb.train(params, binned, refit)
         oof[va] = booster.predict(titanic.X[va])
         best.append(refit)
     assert np.array_equal(res.oof, oof)

@@ -119,9 +119,9 @@ def test_a_time_budget_gives_every_model_its_first_repeat_before_any_second(tmp_
     err = capsys.readouterr().err
     assert "seen: CV repeat 2 of 20" in err and "lgbm: CV repeat 2 of 20" in err
     assert re.search(r"seen: CV repeats \d+\.\.20 of 20 skipped", err)  # 20 repeats of 1.5 s do not fit in 12 s
-    for name in ("seen", "lgbm"):  # both trained, each with the repeats that fit, averaged
-        run = comp / "runs" / "models" / name
-        assert 2 <= pd.read_parquet(run / "oof_repeats.parquet")["repeat"].nunique() < 20
+    repeats = {name: pd.read_parquet(comp / "runs" / "models" / name / "oof_repeats.parquet")["repeat"].nunique()
+               for name in ("seen", "lgbm")}  # both trained, each with the repeats that fit, averaged
+    assert 2 <= repeats["seen"] < 20 and repeats["lgbm"] >= 2  # titanic's LightGBM may fit all 20
     assert list((ws / "submissions" / "titanic").glob("*.csv"))
 
 

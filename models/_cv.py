@@ -344,10 +344,11 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
             _raise_if_bad_params(name, exc)
             raise
         X_va = X_train[va]
-        p_va = predict_model(model, X_va, dtask, needs_proba=metric.needs_proba,
-                             arrays=a_va).reshape(int(va.sum()), -1)
-        p_te = predict_model(model, X_test, dtask, needs_proba=metric.needs_proba,
-                             arrays=a_te).reshape(len(X_test), -1)
+        with contextlib.nullcontext() if mtype.own_threads else _one_job():
+            p_va = predict_model(model, X_va, dtask, needs_proba=metric.needs_proba,
+                                 arrays=a_va).reshape(int(va.sum()), -1)
+            p_te = predict_model(model, X_test, dtask, needs_proba=metric.needs_proba,
+                                 arrays=a_te).reshape(len(X_test), -1)
         if not dtask.is_classification and task.spec.get("clip", True):
             # a model should not predict far outside what it was trained on: linear models
             # extrapolate wildly on outlying rows; the range is the fold's own training rows
@@ -526,6 +527,14 @@ def _thread_limits(threads: int):
 
     with parallel_config(backend="threading", n_jobs=threads), threadpool_limits(limits=threads):
         yield
+
+
+def _one_job():
+    """Predict in one joblib job: a scikit-learn forest's threads add their trees' predictions in the
+    order they finish, so the same model's predictions would differ in the last bits from run to run."""
+    from joblib import parallel_config
+
+    return parallel_config(n_jobs=1)
 
 
 def _raise_if_bad_params(name: str, exc: Exception) -> None:

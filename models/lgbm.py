@@ -28,6 +28,11 @@ _ROUND_KEYS = ("n_estimators", "num_boost_round", "num_iterations", "num_iterati
                "num_trees", "num_round", "num_rounds", "nrounds")
 DEFAULT_ROUNDS = 1000
 DEFAULT_EARLY_STOPPING = 100
+# LightGBM picks row- or column-wise histograms by timing both, so two runs could build them differently
+# and differ in the last bits (with more than one thread the row-wise sums are merged across threads).
+# A fixed rule instead: column-wise (its sums are the same on any thread count) up to this many rows,
+# row-wise beyond, where it is faster (100,000 x 100 on 2 threads: 1.18 s against 1.30 s).
+ROW_WISE_FROM_ROWS = 50_000
 
 
 class LightGBMModel(BaseEstimator):
@@ -57,6 +62,9 @@ class LightGBMModel(BaseEstimator):
 
         lgb.register_logger(_Default())
         params = dict(self.params or {})
+        if not (params.get("force_col_wise") or params.get("force_row_wise")):
+            rows = len(y) + (0 if X_valid is None else len(X_valid))
+            params["force_row_wise" if rows >= ROW_WISE_FROM_ROWS else "force_col_wise"] = True
         names = list(X.columns) if hasattr(X, "columns") else None
         X, X_valid = _lgb_names(X), _lgb_names(X_valid)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)

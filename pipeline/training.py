@@ -88,11 +88,10 @@ class Training:
     def threads(self, *, here: bool = False) -> int:
         """Threads per fit from [runtime], within the backend's share of the cores (`here`: all of
         this machine's, for fits run one after another in this process)."""
-        if here:
-            from core.threads import resolve_threads
+        from pipeline.execution import SEQUENTIAL
 
-            return resolve_threads(self.comp.cfg["runtime"]["threads"], warn=self.log)
-        return self.executor.threads(self.comp.cfg["runtime"]["threads"], warn=self.log)
+        backend = SEQUENTIAL if here else self.executor
+        return backend.threads(self.comp.cfg["runtime"]["threads"], warn=self.log)
 
     @property
     def executor(self) -> Any:

@@ -1,23 +1,46 @@
-"""Default quality: `init` + default `run` on the six dev sets against raw LightGBM and AutoGluon.
+"""Default quality: `init` + default `run` on the 18 real data sets against raw LightGBM and AutoGluon.
 
-    python benchmarks/quality.py                       # all six sets, one table
-    python benchmarks/quality.py --sets titanic,hpc    # a subset
-    python benchmarks/quality.py --time-budget 30      # the same with `run --time-budget 30`
-    python benchmarks/quality.py --generated 50000     # default run on a generated mixed table (time only)
+    python benchmarks/quality.py                          # every set, one table and a summary
+    python benchmarks/quality.py --sets titanic,hpc       # a subset
+    python benchmarks/quality.py --save /tmp/suite/a.json # also write per-set results (OOF of each model)
+    python benchmarks/quality.py --compare before.json    # ... and print the OOF deltas against a saved run
+    python benchmarks/quality.py --compare before.json --against after.json   # two saved runs, no run
+    python benchmarks/quality.py --config-extra extra.toml   # append [models.*] tables to each config
+    python benchmarks/quality.py --time-budget 30         # the same with `run --time-budget 30`
+    python benchmarks/quality.py --generated 50000        # default run on a generated mixed table (time only)
 
-Each set gets a temporary workspace; the script runs `python -m pipeline init` and `python -m
-pipeline run` exactly as a new user would (through the CLI, no config edits), then scores the
-written submission against solution.csv (which the pipeline never reads). It prints, side by side:
-test score, CV score (the ensemble's honest OOF score), wall time, and the ANCHORS.md figures (raw
-LightGBM, AutoGluon medium_quality and best_quality, with their seconds); the last line counts the
-wins. Choose defaults by the CV column, never by the test column.
+The data sets: `--data DIR`, else `../shared/data` beside the repository when it exists (18 sets), else
+`benchmarks/data` (the six dev sets). Each set gets a temporary workspace; the script runs `python -m
+pipeline init` (with `--metric` from the set's about.json, the competition's metric a user knows) and
+`python -m pipeline run` through the CLI, with no other config edit (`--config-extra` appends model
+tables, to try a candidate member without changing the defaults), then scores the written submission
+against solution.csv (which the pipeline never reads). It prints, side by side: test score, CV score
+(the ensemble's honest OOF score), wall time, and the ANCHORS.md figures (raw LightGBM, AutoGluon
+medium_quality and best_quality, with their seconds), then a summary:
+
+- wins against each anchor, over the sets that have that anchor ("x/y");
+- wall time against AutoGluon medium's: the total ratio and the largest per-set ratio;
+- the suite figure: the mean over sets of the relative error reduction against raw LightGBM, on the
+  test score. Every metric is read as an error that is 0 when perfect: a lower-is-better metric as
+  itself, a higher-is-better one (roc_auc, accuracy: at most 1) as 1 - score; the reduction is
+  (error_lgbm - error_ours) / error_lgbm. It is at most 1 for any set (so no single set can carry
+  the mean), sign-aware, and treats AUC by its remaining headroom: fine_foods' raw LightGBM AUC of 0.5
+  (error 0.5) to 0.87 counts 0.74, not 74 % of 0.5. The median is printed beside it.
+
+Choose defaults by OOF figures (the CV column, `--save` / `--compare`), never by the test column:
+`--compare` reports, per set, the ensemble's OOF score before and after, the same relative error
+reduction on OOF scores (mean over sets), and how many sets got worse.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,48 +49,220 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-DATA = REPO / "benchmarks" / "data"
-SETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
+DEV_SETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
+ANCHOR_KEYS = ("lgbm", "lgbm_s", "ag_medium", "ag_medium_s", "ag_best", "ag_best_s")
+ANCHOR_LABELS = {"lgbm": "raw LightGBM", "ag_medium": "AutoGluon medium", "ag_best": "AutoGluon best"}
 
 
-def anchors() -> dict[str, dict]:
-    """ANCHORS.md's table: set -> {metric, better, lgbm, lgbm_s, ag_medium, ag_medium_s, ag_best, ag_best_s}."""
+def default_data() -> Path:
+    """The 18-set folder beside the repository when it exists, else the six dev sets shipped here."""
+    shared = REPO.parent / "shared" / "data"
+    return shared if shared.is_dir() else REPO / "benchmarks" / "data"
+
+
+def data_sets(data: Path) -> list[str]:
+    """The data sets in `data`, in its README table's order (sets it does not list: by name, after)."""
+    found = {p.name for p in data.iterdir() if (p / "train.csv").is_file()}
+    readme = data / "README.md"
+    listed = []
+    if readme.is_file():
+        for line in readme.read_text().splitlines():
+            cell = line.strip().strip("|").split("|")[0].strip()
+            if cell in found and cell not in listed:
+                listed.append(cell)
+    return listed + sorted(found - set(listed))
+
+
+def anchors(data: Path) -> dict[str, dict]:
+    """ANCHORS.md's table: set -> {metric, better, lgbm, lgbm_s, ag_medium, ...}; None where not measured."""
     rows = {}
-    for line in (DATA / "ANCHORS.md").read_text().splitlines():
+    for line in (data / "ANCHORS.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 9 and cells[0] in SETS:
-            name, metric, better, *nums = cells
-            keys = ("lgbm", "lgbm_s", "ag_medium", "ag_medium_s", "ag_best", "ag_best_s")
-            rows[name] = {"metric": metric, "better": better, **{k: float(v) for k, v in zip(keys, nums)}}
+        if len(cells) != 9 or cells[0] in ("set", "") or set(cells[0]) <= set("-:"):
+            continue
+        name, metric, better, *nums = cells
+        values = {k: (float(v) if re.fullmatch(r"-?[0-9.]+", v) else None) for k, v in zip(ANCHOR_KEYS, nums)}
+        rows[name] = {"metric": metric, "better": better, **values}
     return rows
+
+
+def error(score: float, higher: bool) -> float:
+    """The metric as an error that is 0 when perfect: itself when lower is better, else 1 - score."""
+    return 1.0 - score if higher else score
+
+
+def reduction(ours: float, base: float, higher: bool) -> float:
+    """Relative error reduction of `ours` against `base` (positive: better; at most 1)."""
+    e_base, e_ours = error(base, higher), error(ours, higher)
+    if e_base <= 0:
+        return 0.0 if e_ours <= 0 else -float("inf")
+    return (e_base - e_ours) / e_base
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15-minute load averages."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "pipeline", "--root", str(root), *args],
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True, text=True, cwd=REPO, check=False)
     if proc.returncode != 0:
-        raise SystemExit(f"pipeline {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"pipeline {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc
 
 
-def run_set(name: str, root: Path, run_args: list[str]) -> dict:
-    """init + run one set; its test score, CV score, seconds, and what the run said it skipped."""
+def read_extra(path: Path, config: str) -> str:
+    """The `--config-extra` file's text, after checking it holds only [models.NAME] tables whose names
+    the init'd config does not already use (a repeated table would make the TOML invalid)."""
+    import tomllib
+
+    text = path.read_text()
+    extra = tomllib.loads(text)
+    if set(extra) - {"models"}:
+        raise SystemExit(f"{path}: only [models.NAME] tables may be appended; found {sorted(set(extra) - {'models'})}")
+    taken = set(re.findall(r"^\[models\.([^\]]+)\]", config, re.MULTILINE))
+    clash = sorted(set(extra.get("models", {})) & taken)
+    if clash:
+        raise SystemExit(f"{path}: model table(s) {clash} are already written by init; rename them")
+    return text
+
+
+def init_set(name: str, root: Path, data: Path, *, extra: Path | None = None,
+             runtime: dict[str, object] | None = None) -> Path:
+    """`init` one set in a fresh workspace `root`; append `extra`'s model tables and set `runtime`
+    keys in the written competition.toml, then validate it. Returns the competition folder."""
+    about = json.loads((data / name / "about.json").read_text()) if (data / name / "about.json").is_file() else {}
+    (root / "competition").mkdir(parents=True)
+    _cli(root, "init", name, *[f"--{f.replace('_', '-')}={data / name / (f + '.csv')}"
+                               for f in ("train", "test", "sample_submission")],
+         *([f"--metric={about['metric']}"] if "metric" in about else []))
+    comp_dir = root / "competition" / name
+    toml = comp_dir / "competition.toml"
+    text = toml.read_text()
+    for key, value in (runtime or {}).items():
+        text, n = re.subn(rf"^# {key} = .*$", f"{key} = {json.dumps(value)}", text, count=1, flags=re.MULTILINE)
+        if n != 1:
+            raise SystemExit(f"{toml}: no commented runtime key {key!r} to set")
+    if extra is not None:
+        text = text.rstrip("\n") + "\n\n# appended by benchmarks/quality.py --config-extra\n" + read_extra(extra, text)
+    toml.write_text(text)
+    from core.errors import UserError
+    from pipeline.config import load_competition
+
+    try:
+        load_competition(comp_dir)  # the appended tables validate now, not halfway through the run
+    except UserError as exc:
+        raise SystemExit(f"{name}: {exc}") from None
+    return comp_dir
+
+
+def member_results(comp_dir: Path) -> dict[str, dict]:
+    """Each model run folder's OOF score and seconds (runs/models/*/scores.json, timings.json)."""
+    out = {}
+    for path in sorted((comp_dir / "runs" / "models").glob("*/scores.json")):
+        timings = path.parent / "timings.json"
+        seconds = json.loads(timings.read_text()).get("total") if timings.is_file() else None
+        out[path.parent.name] = {"oof": float(json.loads(path.read_text())["overall"]), "seconds": seconds}
+    return out
+
+
+def run_set(name: str, root: Path, data: Path, run_args: list[str], *, extra: Path | None = None) -> dict:
+    """init + run one set: its test score, CV (OOF) score, each member's OOF score, seconds, load."""
     from benchmarks.score_submission import score_submission
 
-    (root / "competition").mkdir(parents=True)
-    _cli(root, "init", name, *[f"--{f.replace('_', '-')}={DATA / name / (f + '.csv')}"
-                               for f in ("train", "test", "sample_submission")])
+    comp_dir = init_set(name, root, data, extra=extra)
+    load_start = loadavg()
     t0 = time.perf_counter()
     proc = _cli(root, "run", *run_args)
     seconds = time.perf_counter() - t0
-    comp_dir = root / "competition" / name
     scores = json.loads((comp_dir / "runs" / "ensemble" / "scores.json").read_text())
-    _, test = score_submission(root / "submissions" / name / "latest.csv", DATA / name / "solution.csv",
-                               comp_dir=comp_dir)
-    skipped = [line for line in proc.stderr.splitlines() if re.search(r"\bskip", line, re.I)
+    metric, test = score_submission(root / "submissions" / name / "latest.csv", data / name / "solution.csv",
+                                    comp_dir=comp_dir)
+    skipped = [line.strip() for line in proc.stderr.splitlines() if re.search(r"\bskip", line, re.IGNORECASE)
                and "fresh, skipped" not in line]
-    return {"set": name, "test": test, "cv": float(scores["overall"]), "seconds": seconds,
-            "members": len(scores.get("members", {})), "method": scores.get("method", "?"), "skipped": skipped}
+    return {"set": name, "metric": metric, "greater_is_better": bool(scores.get("greater_is_better", False)),
+            "test": test, "cv": float(scores["overall"]), "seconds": seconds,
+            "members": member_results(comp_dir), "method": scores.get("method", "?"),
+            "load_start": load_start, "load_end": loadavg(), "skipped": skipped}
+
+
+def _fmt(value: float | None, width: int, digits: int = 4) -> str:
+    return f"{'—':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def print_table(rows: list[dict], ref: dict[str, dict]) -> None:
+    """The per-set table, then the summary lines."""
+    head = (f"{'set':<14}{'metric':<9}{'test':>9}{'cv':>9}{'s':>6}{'load':>6} | {'lgbm':>8}{'AG med':>8}{'s':>5}"
+            f"{'AG best':>9}{'s':>5} | beats")
+    print(head)
+    print("-" * len(head))
+    wins = {k: [0, 0] for k in ANCHOR_LABELS}
+    for r in rows:
+        a = ref.get(r["set"], {})
+        higher = r["greater_is_better"]
+        beats = []
+        for k, tally in wins.items():
+            if a.get(k) is None:
+                continue
+            tally[1] += 1
+            if r["test"] > a[k] if higher else r["test"] < a[k]:
+                tally[0] += 1
+                beats.append(ANCHOR_LABELS[k].replace("raw LightGBM", "lgbm").replace("AutoGluon", "AG"))
+        print(f"{r['set']:<14}{r['metric']:<9}{r['test']:>9.4f}{r['cv']:>9.4f}{r['seconds']:>6.0f}"
+              f"{r['load_start'][0]:>6.2f} | {_fmt(a.get('lgbm'), 8)}{_fmt(a.get('ag_medium'), 8)}"
+              f"{_fmt(a.get('ag_medium_s'), 5, 0)}{_fmt(a.get('ag_best'), 9)}{_fmt(a.get('ag_best_s'), 5, 0)} | "
+              f"{', '.join(beats) or '-'}")
+        for line in r["skipped"]:
+            print(f"{'':14}{line}")
+    print("wins: " + ", ".join(f"{ANCHOR_LABELS[k]} {w}/{n}" for k, (w, n) in wins.items()))
+    timed = [r for r in rows if ref.get(r["set"], {}).get("ag_medium_s")]
+    if timed:
+        total, ag_total = sum(r["seconds"] for r in timed), sum(ref[r["set"]]["ag_medium_s"] for r in timed)
+        worst = max(timed, key=lambda r: r["seconds"] / ref[r["set"]]["ag_medium_s"])
+        slowest = max(timed, key=lambda r: r["seconds"])
+        print(f"time: total {total:.0f} s against AutoGluon medium's {ag_total:.0f} s ({total / ag_total:.2f}x, "
+              f"{len(timed)} sets); largest per-set ratio {worst['set']} "
+              f"{worst['seconds'] / ref[worst['set']]['ag_medium_s']:.2f}x "
+              f"({worst['seconds']:.0f} s / {ref[worst['set']]['ag_medium_s']:.0f} s); slowest {slowest['set']} "
+              f"{slowest['seconds']:.0f} s")
+    gains = [(r["set"], reduction(r["test"], ref[r["set"]]["lgbm"], r["greater_is_better"]))
+             for r in rows if ref.get(r["set"], {}).get("lgbm") is not None]
+    if gains:
+        values = [g for _, g in gains]
+        worst_set, worst_gain = min(gains, key=lambda g: g[1])
+        print(f"suite figure (test): mean relative error reduction against raw LightGBM {statistics.mean(values):+.2%} "
+              f"over {len(values)} sets (median {statistics.median(values):+.2%}; worst {worst_set} "
+              f"{worst_gain:+.2%})")
+
+
+def compare(before: dict, after: dict) -> None:
+    """Per-set OOF deltas of the ensemble between two saved runs, their mean relative error reduction
+    and how many sets got worse."""
+    b_sets = {r["set"]: r for r in before["results"]}
+    common = [r for r in after["results"] if r["set"] in b_sets]
+    if not common:
+        print("compare: no set in common")
+        return
+    print(f"OOF (CV) of the ensemble: {before.get('label', 'before')} -> {after.get('label', 'after')}")
+    print(f"{'set':<14}{'metric':<9}{'before':>9}{'after':>9}{'delta':>9}{'rel':>8}{'s before':>9}{'s after':>8}  members added/removed")
+    worse, rels = [], []
+    for r in common:
+        b = b_sets[r["set"]]
+        higher = r["greater_is_better"]
+        rel = reduction(r["cv"], b["cv"], higher)
+        rels.append(rel)
+        if (r["cv"] < b["cv"]) if higher else (r["cv"] > b["cv"]):
+            worse.append(r["set"])
+        added = sorted(set(r["members"]) - set(b["members"]))
+        removed = sorted(set(b["members"]) - set(r["members"]))
+        moved = " ".join([f"+{m}" for m in added] + [f"-{m}" for m in removed])
+        print(f"{r['set']:<14}{r['metric']:<9}{b['cv']:>9.4f}{r['cv']:>9.4f}{r['cv'] - b['cv']:>+9.4f}{rel:>+8.2%}"
+              f"{b['seconds']:>9.0f}{r['seconds']:>8.0f}  {moved}")
+    tb, ta = sum(b_sets[r["set"]]["seconds"] for r in common), sum(r["seconds"] for r in common)
+    print(f"mean relative OOF error reduction {statistics.mean(rels):+.2%} over {len(common)} sets "
+          f"(median {statistics.median(rels):+.2%}); worse on {len(worse)}/{len(common)}"
+          f"{': ' + ', '.join(worse) if worse else ''}; time {tb:.0f} -> {ta:.0f} s ({ta / tb:.2f}x)")
 
 
 def generated(root: Path, rows: int, *, seed: int = 0) -> float:
@@ -98,50 +293,68 @@ def generated(root: Path, rows: int, *, seed: int = 0) -> float:
     return time.perf_counter() - t0
 
 
+def _commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO, check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=REPO, check=False).stdout.strip()
+    return (proc.stdout.strip() or "?") + ("+dirty" if dirty else "")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sets", default=",".join(SETS), help="comma-separated data sets")
+    p.add_argument("--data", type=Path, default=None, help="folder of data sets (default: %(default)s -> "
+                   "../shared/data, else benchmarks/data)")
+    p.add_argument("--sets", default="", help="comma-separated data sets (default: all in the data folder)")
     p.add_argument("--time-budget", type=float, default=None, help="pass --time-budget SECONDS to run")
     p.add_argument("--keep", metavar="DIR", help="build the workspaces under DIR and keep them")
+    p.add_argument("--save", type=Path, metavar="FILE.json", help="write per-set results (OOF of the ensemble "
+                   "and of each member, test score, seconds, load) to FILE.json")
+    p.add_argument("--compare", type=Path, metavar="BEFORE.json", help="print per-set OOF deltas against a saved run")
+    p.add_argument("--against", type=Path, metavar="AFTER.json", help="with --compare: compare two saved runs "
+                   "instead of running the suite")
+    p.add_argument("--config-extra", type=Path, metavar="FILE.toml", help="append this file's [models.NAME] "
+                   "tables to each init'd competition.toml")
+    p.add_argument("--label", default="", help="a name for this run in --save / --compare output")
     p.add_argument("--generated", type=int, default=0, metavar="ROWS",
                    help="instead: time the default run on a generated mixed table of ROWS train rows")
     args = p.parse_args()
+    if args.against:
+        if not args.compare:
+            p.error("--against needs --compare BEFORE.json")
+        compare(json.loads(args.compare.read_text()), json.loads(args.against.read_text()))
+        return
     if args.generated:
         with tempfile.TemporaryDirectory() as tmp:
             seconds = generated(Path(args.keep or tmp) / "generated", args.generated)
         print(f"default run on a generated {args.generated:,}-row mixed table (20 numeric, 5 categorical): "
               f"{seconds:.0f} s")
         return
+    data = (args.data or default_data()).resolve()
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()] or data_sets(data)
+    unknown = [s for s in sets if not (data / s / "train.csv").is_file()]
+    if unknown:
+        p.error(f"no data set {unknown} in {data}; choose from {', '.join(data_sets(data))}")
     run_args = ["--time-budget", str(args.time_budget)] if args.time_budget else []
-    ref = anchors()
+    ref = anchors(data) if (data / "ANCHORS.md").is_file() else {}
+    started, load_start = datetime.datetime.now(), loadavg()
+    print(f"{started:%Y-%m-%d %H:%M}; {platform.node()} {os.cpu_count()} cores; commit {_commit()}; "
+          f"{len(sets)} sets from {data}; load average at start {load_start}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
-            print(f"running {name} ...", file=sys.stderr, flush=True)
-            rows.append(run_set(name, Path(args.keep or tmp) / name, run_args))
-    head = (f"{'set':<14}{'metric':<9}{'test':>9}{'cv':>9}{'s':>6} | {'lgbm':>8}{'AG med':>8}{'s':>5}"
-            f"{'AG best':>9}{'s':>5} | beats")
-    print(head)
-    print("-" * len(head))
-    wins = {"lgbm": 0, "ag_medium": 0, "ag_best": 0}
-    for r in rows:
-        a = ref[r["set"]]
-        higher = a["better"] == "higher"
-        beats = [k for k in wins if (r["test"] > a[k] if higher else r["test"] < a[k])]
-        for k in beats:
-            wins[k] += 1
-        label = ", ".join({"lgbm": "lgbm", "ag_medium": "AG medium", "ag_best": "AG best"}[k] for k in beats) or "-"
-        print(f"{r['set']:<14}{a['metric']:<9}{r['test']:>9.4f}{r['cv']:>9.4f}{r['seconds']:>6.0f} | "
-              f"{a['lgbm']:>8.4f}{a['ag_medium']:>8.4f}{a['ag_medium_s']:>5.0f}{a['ag_best']:>9.4f}"
-              f"{a['ag_best_s']:>5.0f} | {label}")
-        for line in r["skipped"]:
-            print(f"{'':14}{line.strip()}")
-    n = len(rows)
-    total = sum(r["seconds"] for r in rows)
-    ag_total = sum(ref[r["set"]]["ag_medium_s"] for r in rows)
-    print(f"wins: raw LightGBM {wins['lgbm']}/{n}, AutoGluon medium {wins['ag_medium']}/{n}, AutoGluon best "
-          f"{wins['ag_best']}/{n}; total {total:.0f} s (AutoGluon medium {ag_total:.0f} s), slowest set "
-          f"{max(r['seconds'] for r in rows):.0f} s")
+        for name in sets:
+            print(f"running {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
+            rows.append(run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra))
+    print_table(rows, ref)
+    print(f"load average at end {loadavg()}; {(datetime.datetime.now() - started).total_seconds():.0f} s in all")
+    saved = {"label": args.label or started.strftime("%Y-%m-%d %H:%M"), "date": started.isoformat(timespec="seconds"),
+             "machine": f"{platform.node()} {os.cpu_count()} cores", "commit": _commit(), "data": str(data),
+             "config_extra": args.config_extra.read_text() if args.config_extra else "",
+             "time_budget": args.time_budget, "load_start": load_start, "load_end": loadavg(), "results": rows}
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(saved, indent=1))
+    if args.compare:
+        compare(json.loads(args.compare.read_text()), saved)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""Why automatic threads are the cores / workers and OpenMP threads spin briefly before they sleep.
+"""Why automatic threads are the idle cores / workers and OpenMP threads spin briefly before they sleep.
 
 Times one LightGBM fit (100 rounds on a prebuilt Dataset, mean of 2) per setting, each in a fresh
 interpreter, because the wait settings must be in the environment before LightGBM loads:
 
     python benchmarks/threads.py           # wait settings: 1 vs 2 threads alone, and 2 beside a busy process
     python benchmarks/threads.py --grid    # 1 vs 2 threads by rows x columns, PASSIVE vs the pipeline's
+    python benchmarks/threads.py --end-to-end --sets titanic,hpc,ames_clean   # default runs, quiet and busy
+
+The end-to-end mode runs `init` + the default `run` of each set (benchmarks/quality.py's data sets)
+once per setting of `runtime.threads` (`--settings auto,1`: automatic and one thread; `cores` is an
+explicit thread per core, what automatic threads were before they looked at the load), quiet and then
+beside a process that keeps one core busy (a Python busy loop), and prints the wall times, busy /
+quiet, and whether every run wrote the same predictions (the submission and every model's OOF and
+test parquet files, byte for byte) as the first.
 
 The settings: PASSIVE (threads sleep at once: OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0), the
 pipeline's (`core.threads.configure_openmp`: GOMP_SPINCOUNT=1000) and GNU libgomp's default (300,000
@@ -66,7 +74,84 @@ def grid() -> None:
         print(f"{n:>8} {cols:>5} | {cells[0]} | {' ' + cells[1]}", flush=True)
 
 
+def _digests(root) -> dict[str, str]:
+    """sha256 of the submission and of every model run's OOF and test predictions under a workspace."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(root)
+    files = sorted(root.glob("submissions/*/latest.csv")) + sorted(root.glob("competition/*/runs/*/*/*.parquet")) \
+        + sorted(root.glob("competition/*/runs/ensemble/*.parquet"))
+    return {str(p.relative_to(root)).split("/runs/")[-1]: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _timed_run(name: str, root, data, setting: str, busy: bool) -> tuple[float, dict[str, str], list[float]]:
+    """init + default run of one set with runtime.threads = setting; (seconds, digests, load at start)."""
+    from benchmarks.quality import _cli, init_set, loadavg
+    from core.threads import cpu_count
+
+    threads = {"auto": None, "cores": cpu_count()}.get(setting, setting)
+    init_set(name, root, data, runtime=None if threads is None else {"threads": int(threads)})
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:
+        if hog is not None:
+            time.sleep(0.5)
+        load = loadavg()
+        t0 = time.perf_counter()
+        _cli(root, "run")
+        seconds = time.perf_counter() - t0
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+    return seconds, _digests(root), load
+
+
+def end_to_end(sets: list[str], settings: list[str], data) -> None:
+    """Default runs of each set per thread setting, quiet and beside one busy process."""
+    import tempfile
+    from pathlib import Path
+
+    from benchmarks.quality import loadavg
+
+    print(f"cores: {os.cpu_count()}; init + default run; busy = beside a Python loop keeping one core busy; "
+          f"load at start {loadavg()}")
+    print(f"{'set':<12}{'threads':>8}{'quiet s':>9}{'load':>6}{'busy s':>9}{'load':>6}{'busy/quiet':>11}  predictions")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sets:
+            first = None
+            for setting in settings:
+                figures = []
+                for busy in (False, True):
+                    root = Path(tmp) / f"{name}-{setting}-{'busy' if busy else 'quiet'}"
+                    seconds, digests, load = _timed_run(name, root, data, setting, busy)
+                    first = first or digests
+                    same = digests == first
+                    figures.append((seconds, load, same, sorted(k for k in first if first[k] != digests.get(k))))
+                (q, ql, qs, qd), (b, bl, bs, bd) = figures
+                differ = sorted(set(qd) | set(bd))
+                print(f"{name:<12}{setting:>8}{q:>9.1f}{ql[0]:>6.2f}{b:>9.1f}{bl[0]:>6.2f}{b / q:>10.2f}x  "
+                      f"{'identical' if qs and bs else 'differ: ' + ', '.join(differ)}", flush=True)
+    print(f"load at end {loadavg()}")
+
+
 def main() -> None:
+    if "--end-to-end" in sys.argv[1:]:
+        import argparse
+
+        from benchmarks.quality import default_data
+
+        p = argparse.ArgumentParser(description="default runs, quiet and beside a busy process")
+        p.add_argument("--end-to-end", action="store_true")
+        p.add_argument("--sets", default="titanic,hpc,ames_clean")
+        p.add_argument("--settings", default="auto,1", help="runtime.threads settings: auto | cores | N, comma-separated")
+        p.add_argument("--data", default=None, help="folder of data sets (default: benchmarks/quality.py's)")
+        args = p.parse_args()
+        from pathlib import Path
+
+        end_to_end([s for s in args.sets.split(",") if s], [s for s in args.settings.split(",") if s],
+                   Path(args.data) if args.data else default_data())
+        return
     if "--grid" in sys.argv[1:]:
         grid()
         return

@@ -5,6 +5,7 @@
     python benchmarks/quality.py --save /tmp/suite/a.json # also write per-set results (OOF of each model)
     python benchmarks/quality.py --compare before.json    # ... and print the OOF deltas against a saved run
     python benchmarks/quality.py --compare before.json --against after.json   # two saved runs, no run
+    python benchmarks/quality.py --table saved.json       # print a saved run's table again
     python benchmarks/quality.py --config-extra extra.toml   # append [models.*] tables to each config
     python benchmarks/quality.py --time-budget 30         # the same with `run --time-budget 30`
     python benchmarks/quality.py --generated 50000        # default run on a generated mixed table (time only)
@@ -314,10 +315,17 @@ def main() -> None:
                    "instead of running the suite")
     p.add_argument("--config-extra", type=Path, metavar="FILE.toml", help="append this file's [models.NAME] "
                    "tables to each init'd competition.toml")
+    p.add_argument("--table", type=Path, metavar="SAVED.json", help="print a saved run's table and summary, run nothing")
     p.add_argument("--label", default="", help="a name for this run in --save / --compare output")
     p.add_argument("--generated", type=int, default=0, metavar="ROWS",
                    help="instead: time the default run on a generated mixed table of ROWS train rows")
     args = p.parse_args()
+    if args.table:
+        saved = json.loads(args.table.read_text())
+        print(f"{saved['label']}: {saved['date']}; {saved['machine']}; commit {saved['commit']}; load at start "
+              f"{saved['load_start']}, at end {saved['load_end']}{'' if saved.get('complete', True) else ' (incomplete)'}")
+        print_table(saved["results"], anchors(Path(saved["data"])))
+        return
     if args.against:
         if not args.compare:
             p.error("--against needs --compare BEFORE.json")
@@ -339,19 +347,24 @@ def main() -> None:
     started, load_start = datetime.datetime.now(), loadavg()
     print(f"{started:%Y-%m-%d %H:%M}; {platform.node()} {os.cpu_count()} cores; commit {_commit()}; "
           f"{len(sets)} sets from {data}; load average at start {load_start}", flush=True)
-    rows = []
+    rows: list[dict] = []
+    saved = {"label": args.label or started.strftime("%Y-%m-%d %H:%M"), "date": started.isoformat(timespec="seconds"),
+             "machine": f"{platform.node()} {os.cpu_count()} cores", "commit": _commit(), "data": str(data),
+             "config_extra": args.config_extra.read_text() if args.config_extra else "",
+             "time_budget": args.time_budget, "load_start": load_start, "load_end": None, "complete": False,
+             "results": rows}
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets:
             print(f"running {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
             rows.append(run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra))
+            if args.save:  # after every set, so that a long suite stopped halfway keeps what it measured
+                args.save.write_text(json.dumps(saved, indent=1))
     print_table(rows, ref)
     print(f"load average at end {loadavg()}; {(datetime.datetime.now() - started).total_seconds():.0f} s in all")
-    saved = {"label": args.label or started.strftime("%Y-%m-%d %H:%M"), "date": started.isoformat(timespec="seconds"),
-             "machine": f"{platform.node()} {os.cpu_count()} cores", "commit": _commit(), "data": str(data),
-             "config_extra": args.config_extra.read_text() if args.config_extra else "",
-             "time_budget": args.time_budget, "load_start": load_start, "load_end": loadavg(), "results": rows}
+    saved.update(load_end=loadavg(), complete=True)
     if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps(saved, indent=1))
     if args.compare:
         compare(json.loads(args.compare.read_text()), saved)

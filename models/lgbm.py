@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from models._boost import refit_rounds, safe_names, take_rounds
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -98,8 +98,7 @@ class LightGBMModel(BaseEstimator):
                             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
         best = int(stopped.best_iteration or stopped.current_iteration())
         del stopped, dtrain, dvalid
-        # refit on every training row (by OOF score, better than not on 5 of 6 dev sets)
-        self.best_iteration_ = max(1, math.ceil(best * len(y_all) / n))
+        self.best_iteration_ = refit_rounds(best, n, len(y_all))  # refit on every training row
         return lgb.train(params, both, self.best_iteration_)
 
     def _raw(self, X) -> np.ndarray:
@@ -141,12 +140,8 @@ _JSON_SPECIAL = frozenset('"\\,:[]{}')
 
 
 def _lgb_names(X):
-    """X with every column name LightGBM would refuse renamed (by position: f<i>_<safe part>); the
-    model reports the original names (`feature_names_in_`)."""
-    if X is None or not hasattr(X, "columns") or not any(_JSON_SPECIAL & set(str(c)) for c in X.columns):
-        return X
-    safe = ["".join("_" if ch in _JSON_SPECIAL else ch for ch in str(c)) for c in X.columns]
-    return X.set_axis([f"f{i}_{name}" for i, name in enumerate(safe)], axis=1)
+    """X with every column name LightGBM would refuse renamed (models._boost.safe_names)."""
+    return safe_names(X, _JSON_SPECIAL)
 
 
 def lgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, int]:
@@ -163,16 +158,9 @@ def lgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
         out["metric"] = stop_metric
     if ctx.task.n_outputs > 1:
         out["num_class"] = ctx.task.n_classes
-    rounds, early = DEFAULT_ROUNDS, DEFAULT_EARLY_STOPPING
-    for key, value in params.items():
-        if key in _ROUND_KEYS:
-            rounds = int(value)
-        elif key == "early_stopping_rounds":
-            early = int(value)
-        elif key not in _THREAD_KEYS:  # threads come from [runtime], never workers x threads > cores
-            out[key] = value
-    if rounds < 1:
-        raise UserError(f"models.{name}.params: the number of boosting rounds must be at least 1, got {rounds}")
+    rest, rounds, early = take_rounds(name, params, round_keys=_ROUND_KEYS, early_keys=("early_stopping_rounds",),
+                                      thread_keys=_THREAD_KEYS, rounds=DEFAULT_ROUNDS, early=DEFAULT_EARLY_STOPPING)
+    out.update(rest)
     out["num_threads"] = ctx.threads
     return out, rounds, early
 

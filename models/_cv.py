@@ -552,6 +552,13 @@ def _raise_if_bad_params(name: str, exc: Exception) -> None:
         kinds.append(LightGBMError)
     except ImportError:  # pragma: no cover
         pass
+    import sys
+
+    # CatBoost's and XGBoost's errors, if the library is loaded at all (else the error cannot be theirs)
+    for module, attr in (("catboost", "CatBoostError"), ("xgboost.core", "XGBoostError")):
+        kind = getattr(sys.modules.get(module), attr, None)
+        if kind is not None:
+            kinds.append(kind)
     if kinds and isinstance(exc, tuple(kinds)):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"models.{name}.params: {_plain(first)}") from None
@@ -559,10 +566,13 @@ def _raise_if_bad_params(name: str, exc: Exception) -> None:
 
 def _plain(message: str) -> str:
     """A native library's check as a sentence: LightGBM's "Check failed: (num_leaves) > (1) at
-    /path/config_auto.cpp, line 352 ." -> "num_leaves must be > 1" (no source paths)."""
+    /path/config_auto.cpp, line 352 ." -> "num_leaves must be > 1" (no source paths, CatBoost's and
+    XGBoost's source-path prefixes dropped too)."""
     import re
 
     message = re.sub(r"\s+at \S+\.(?:cpp|cc|h|hpp), line \d+\s*\.?", "", message).strip()
+    # CatBoost's "catboost/.../json_helper.h:41: ...", XGBoost's "[09:04:45] /path/learner.cc:782: ..."
+    message = re.sub(r"^(?:\[[\d:]+\]\s+)?\S+\.(?:cpp|cc|h|hpp|cu):\d+:\s*", "", message).strip()
     check = re.fullmatch(r"Check failed: \((\w+)\) (\S+) \(([^)]*)\)", message)
     if check:
         key, op, bound = check.groups()

@@ -59,10 +59,39 @@ _LGBM_SPACE = {
     "lambda_l2": {"low": 1e-3, "high": 30.0, "log": True},
 }
 
+# CatBoost's and XGBoost's spaces span AutoGluon's zero-shot portfolio (autogluon.tabular configs/zeroshot/
+# zeroshot_portfolio_2023.py, "CAT" and "XGB": the learned configurations' ranges) and pytabkit's TD defaults.
+_CATBOOST_SPACE = {
+    "learning_rate": {"low": 0.01, "high": 0.15, "log": True},
+    "depth": {"low": 4, "high": 9},
+    "l2_leaf_reg": {"low": 1e-5, "high": 10.0, "log": True},
+    "one_hot_max_size": {"low": 2, "high": 20},
+    "max_ctr_complexity": {"low": 1, "high": 5},
+}
+_XGBOOST_SPACE = {
+    "learning_rate": {"low": 0.005, "high": 0.15, "log": True},
+    "max_depth": {"low": 4, "high": 10},
+    "min_child_weight": {"low": 1e-6, "high": 10.0, "log": True},
+    "colsample_bytree": {"low": 0.5, "high": 1.0},
+    "subsample": {"low": 0.5, "high": 1.0},
+}
+
 MODEL_TYPES: dict[str, ModelType] = {
     "lightgbm": ModelType("lightgbm", "models.lgbm:build", "LightGBM with early stopping and native categoricals",
                           _LGBM_SPACE, own_threads=True, cost=(0.6, 4.0, 0.0),
                           cost_per_class=True),
+    # One thread, default (TD) parameters, CPU seconds of one fold (a fold trains on 4/5 of the rows):
+    # hpc (0.019 M cells, 4 classes) 4.3 s, ames_clean (0.137 M cells, regression: depth 9, 20 leaf
+    # iterations) 36 s; LightGBM's defaults took 0.8 s and 1.0 s
+    "catboost": ModelType("catboost", "models.catboost_model:build", "CatBoost (pytabkit TD defaults) with early "
+                                                                     "stopping and native categoricals",
+                          _CATBOOST_SPACE, own_threads=True, cost=(1.0, 250.0, 0.0)),
+    # One thread, default (TD) parameters, CPU seconds of one fold: hpc (0.019 M cells, 4 classes) 2.4 s,
+    # digits (0.074 M cells, 10 classes) 4.7 s, ames_clean (0.137 M cells) 7.3 s: linear in the cells,
+    # not in the classes (its rounds stop earlier with more trees per round)
+    "xgboost": ModelType("xgboost", "models.xgboost_model:build", "XGBoost (pytabkit TD defaults, hist) with early "
+                                                                  "stopping and native categoricals",
+                         _XGBOOST_SPACE, own_threads=True, cost=(1.6, 41.0, 0.0)),
     "sklearn": ModelType("sklearn", "models.sk:build", "any scikit-learn estimator by import path (`estimator`), "
                                                        "with imputation/one-hot/scaling"),
     "mlp": ModelType("mlp", "models.nn:build_mlp", "torch MLP (embeddings for categoricals) trained as a snapshot "

@@ -20,21 +20,23 @@ INFOS = {"binary": TaskInfo("binary", (0, 1)), "multiclass": TaskInfo("multiclas
 TINY = {"epochs": 2, "batch_size": 32}
 CNN = {"type": "densenet", "params": {**TINY, "growth_rate": 4, "blocks": [1, 1]}}
 RNN = {"type": "rnn", "params": {**TINY, "units": 8, "embedding_dim": 8, "head_units": 8}}
+CATBOOST = {"type": "catboost", "params": {"n_estimators": 30}}
+XGBOOST = {"type": "xgboost", "params": {"n_estimators": 30}}
 BUILT_INS = {
-    "binary": [{"type": "lightgbm", "params": {"n_estimators": 50}},
+    "binary": [{"type": "lightgbm", "params": {"n_estimators": 50}}, CATBOOST, XGBOOST,
                {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"},
                {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesClassifier", "params": {"n_estimators": 20}},
                {"type": "sklearn", "estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "preprocess": "none"},
                {"type": "mlp", "params": {"cycles": 2, "epochs": 6, "snapshots": 2}},
                CNN, RNN, {"type": "net", "params": {**TINY, "layers": [{"type": "dense", "units": 16}]}}],
-    "multiclass": [{"type": "lightgbm", "params": {"n_estimators": 50}},
+    "multiclass": [{"type": "lightgbm", "params": {"n_estimators": 50}}, CATBOOST, XGBOOST,
                    {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"},
                    {"type": "sklearn", "estimator": "sklearn.neighbors.KNeighborsClassifier"},
                    {"type": "mlp", "params": {"cycles": 2, "epochs": 6, "snapshots": 2}},
                    CNN, {"type": "rnn", "params": {**RNN["params"], "inputs": ["tokens", "table"]}},
                    {"type": "net", "params": {**TINY, "inputs": ["image"], "layers": [
                        {"type": "conv2d", "filters": 4}, {"type": "batchnorm"}, {"type": "global_avgpool"}]}}],
-    "regression": [{"type": "lightgbm", "params": {"n_estimators": 50}},
+    "regression": [{"type": "lightgbm", "params": {"n_estimators": 50}}, CATBOOST, XGBOOST,
                    {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge"},
                    {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesRegressor", "params": {"n_estimators": 20}},
                    {"type": "mlp", "params": {"cycles": 2, "epochs": 6, "snapshots": 2}},

@@ -26,6 +26,11 @@ CASES = {
     "unknown lightgbm parameter": ('type = "lightgbm"\nparams = { num_leave = 4 }',
                                    r"LightGBM has no parameter 'num_leave' \(did you mean 'num_leaves'\?\)"),
     "bad lightgbm value": ('type = "lightgbm"\nparams = { num_leaves = 1 }', r"models\.bad\.params: .*num_leaves"),
+    "unknown catboost parameter": ('type = "catboost"\nparams = { deptj = 4 }',
+                                   r"^error: models\.bad\.params: CatBoost has no parameter 'deptj' "
+                                   r"\(did you mean 'depth'\?\)"),
+    "bad xgboost value": ('type = "xgboost"\nparams = { subsample = 2.0 }',
+                          r"^error: models\.bad\.params: value 2 for Parameter subsample exceed bound \[0,1\]$"),
     "unknown type": ('type = "lightgmb"', r"models\.bad\.type = 'lightgmb' is not a model type "
                                           r"\(did you mean 'lightgbm'\?\)"),
     "missing import path": ('type = "mypkg.models.Fancy"', r"models\.bad\.type = 'mypkg\.models\.Fancy': cannot import"),

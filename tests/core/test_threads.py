@@ -8,6 +8,8 @@ import pytest
 
 from core import threads as T
 
+MEASURE_IDLE_CORES = T.idle_cores  # tests/conftest.py replaces it in every test (load unknown)
+
 
 @pytest.fixture
 def four_cores(monkeypatch):
@@ -44,9 +46,14 @@ def test_idle_cores_read_from_proc_stat_deltas(monkeypatch):
     samples = iter([(100.0, 400.0, 2), (130.0, 440.0, 2)])  # 30 of 40 jiffies idle on 2 CPUs
     monkeypatch.setattr(T, "_cpu_times", lambda: next(samples))
     monkeypatch.setattr(T.time, "sleep", lambda s: None)
-    assert T.idle_cores() == pytest.approx(1.5)
+    assert MEASURE_IDLE_CORES() == pytest.approx(1.5)
     monkeypatch.setattr(T, "_cpu_times", lambda: None)
-    assert T.idle_cores() is None
+    assert MEASURE_IDLE_CORES() is None
+
+
+def test_this_machines_proc_stat_reads_as_idle_cores():
+    idle = MEASURE_IDLE_CORES(0.02)
+    assert idle is None or 0 <= idle <= (os.cpu_count() or 1) + 0.01
 
 
 def test_the_idle_measurement_is_reused_for_a_while(monkeypatch):

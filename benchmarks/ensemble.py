@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO))
 
 import core  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
 from benchmarks.score_submission import score_submission  # noqa: E402
-from pipeline.graph import Runner, StageContext  # noqa: E402
+from pipeline.context import StageContext
+from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
 from pipeline.workspace import Workspace  # noqa: E402
 

@@ -81,7 +81,7 @@ def main() -> None:
     from pyarrow import csv as pa_csv
     import pyarrow as pa
 
-    from pipeline.graph import Runner
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace
     from core import io as _io

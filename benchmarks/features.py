@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 import core  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
 from features import build_features  # noqa: E402
 from core.metrics import get_metric  # noqa: E402
-from pipeline.stages.folds import assign_folds  # noqa: E402
+from pipeline.schemes import assign_folds  # noqa: E402
 from core.tasks import TaskInfo  # noqa: E402
 from core.threads import resolve_threads  # noqa: E402
 
@@ -190,7 +190,7 @@ def stage_timing(train: pd.DataFrame, test: pd.DataFrame, rounds: int = 2) -> No
     as `python -m pipeline run --stage features --force` processes (wall time, start-up included)."""
     import shutil
 
-    from pipeline.graph import Runner
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace
 

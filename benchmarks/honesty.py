@@ -54,7 +54,7 @@ def bench(name: str, root: Path, n_splits: int | None = None) -> dict:
     """Train the default model on one set; its OOF score, test score and optimism."""
     from core.metrics import get_metric
     from core.tasks import TaskInfo
-    from pipeline.graph import Runner
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 import core  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 from benchmarks.score_submission import score_submission  # noqa: E402
-from pipeline.graph import Runner  # noqa: E402
+from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
 from pipeline.training import Training  # noqa: E402
 from pipeline.workspace import Workspace  # noqa: E402

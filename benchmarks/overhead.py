@@ -85,7 +85,7 @@ def compare(name: str, X, y, X_test, *, threads: int, repeats: int, lr: float, r
     from models import ModelContext, train_cv
     from models.lgbm import lgb_params
     from core.metrics import get_metric
-    from pipeline.stages.folds import assign_folds
+    from pipeline.schemes import assign_folds
     from core.tasks import TaskInfo
 
     import pandas as pd

@@ -35,9 +35,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import core  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
-from pipeline.graph import Runner, StageContext  # noqa: E402
+from pipeline.context import StageContext
+from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
-from pipeline.stages.pseudo import SELECTIONS, SOURCES, chosen_models, load_pool, pseudo_rounds  # noqa: E402
+from pipeline.pseudo_labels import SELECTIONS, SOURCES  # noqa: E402
+from pipeline.stages.pseudo import chosen_models, load_pool, pseudo_rounds  # noqa: E402
 from pipeline.workspace import Workspace  # noqa: E402
 
 DATA = REPO / "benchmarks" / "data"

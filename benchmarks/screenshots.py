@@ -76,7 +76,7 @@ def shoot_page(browser: str, html: Path, out: Path, stem: str, *, width: int, ti
 
 
 def eda_report(name: str, tmp: Path) -> Path:
-    from pipeline.graph import Runner
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace
     from tests.conftest import make_workspace

@@ -28,9 +28,10 @@ sys.path.insert(0, str(REPO))
 
 import pipeline  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 from benchmarks.ensemble import _test_score, _workspace  # noqa: E402
-from pipeline.graph import Runner, StageContext  # noqa: E402
+from pipeline.context import StageContext
+from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
-from pipeline.stages.features import load_features  # noqa: E402
+from pipeline.artifacts import load_features  # noqa: E402
 from pipeline.workspace import Workspace  # noqa: E402
 
 SETS = ("titanic", "ames_clean")

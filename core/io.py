@@ -7,10 +7,16 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib  # noqa: F401  (re-exported: the one TOML reader, `from core.io import tomllib`)
+else:  # pragma: no cover
+    import tomli as tomllib  # noqa: F401
 
 
 def _read_umask() -> int:

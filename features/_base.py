@@ -57,7 +57,6 @@ class Block:
     default_kinds: ClassVar[tuple[str, ...]] = ()  # kinds picked when `columns` is []
     params: ClassVar[dict[str, tuple[Any, Any, str]]] = {}
     choices: ClassVar[dict[str, tuple]] = {}  # parameter -> allowed values
-    code_deps: ClassVar[tuple[str, ...]] = ()  # extra modules whose source keys the cache
     fixed_columns: ClassVar[tuple[str, ...]] = ()  # used when `columns` is [] (function blocks)
 
     def __init__(self, columns: list[str], **params: Any):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from features._image import Image
 from features._numeric import Log, MissingIndicator, Numeric, Rank
 from features._target import TargetEncoding
 from features.text import BagOfWords, TextSequence, TfidfLinear, TfidfSVD
+from core import fingerprint
 from core import io as _io
 from core.errors import UserError, did_you_mean
 from core.params import load_module_file
@@ -29,7 +29,6 @@ BUILTIN_BLOCKS: dict[str, type[Block]] = {cls.name: cls for cls in (
     GroupAggregate, TextSequence, BagOfWords, TfidfSVD, TfidfLinear, Image)}
 LOW_CARDINALITY = 50  # categorical columns with more distinct values get label + count + target encoding
 _PACKAGE = Path(__file__).resolve().parent
-_SHARED_CODE = ("_base.py", "_categorical.py", "columns.py")
 
 
 @dataclass
@@ -177,7 +176,7 @@ class ColumnFacts:
 def _facts_code() -> str:
     global _FACTS_CODE
     if _FACTS_CODE is None:
-        _FACTS_CODE = _io.hash_bytes(*[(_PACKAGE / f).read_bytes() for f in ("columns.py", "_build.py")])
+        _FACTS_CODE = _io.hash_bytes(fingerprint.shared().module("features.columns"), (_PACKAGE / "_build.py").read_bytes())
     return _FACTS_CODE
 
 
@@ -250,11 +249,12 @@ def _check_column(col: str, where: str, train, test, id_col: str, target: str) -
         raise UserError(f"{where}: column {col!r} is the id column; ids are not features")
 
 
-def _code_digest(cls: type[Block], memo: dict) -> str:
-    files = [getattr(cls, "_source_file", None) or sys.modules[cls.__module__].__file__]
-    files += [str(_PACKAGE / f) for f in _SHARED_CODE]
-    files += [sys.modules[m].__file__ for m in cls.code_deps]
-    return _io.hash_bytes(*[_io.hash_file(f, memo=memo) for f in files])
+def _code_digest(cls: type[Block]) -> str:
+    """The block's code key, by the one code-fingerprint rule (core.fingerprint): its module (a plug-in:
+    its file) and every project module that runs from it -- core.folds, which decides the rows a
+    supervised block fits on, and core/features helpers included -- derived from the imports."""
+    source = getattr(cls, "_source_file", None)
+    return fingerprint.shared().files([Path(source)]) if source else fingerprint.shared().module(cls.__module__)
 
 
 @dataclass
@@ -330,7 +330,6 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
     planned = plan_blocks(train, test, id_col=id_col, target=target, blocks=blocks, drop=drop,
                           registry=registry, log=log, facts=facts)
     has_target = target in train.columns
-    memo: dict = {}
     needed = {c for b in planned for c in b.inputs()}
     if has_target and any(b.supervised for b in planned):
         needed.add(target)
@@ -343,7 +342,7 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
         cols = block.inputs()
         key_parts: dict[str, Any] = {"block": block.name, "params": block.p, "columns": cols,
                                      "data": [col_digest(c) for c in cols], "seed": seed,
-                                     "code": _code_digest(type(block), memo)}
+                                     "code": _code_digest(type(block))}
         if block.supervised:
             if not has_target:
                 raise UserError(f"block {block.name!r} needs the target {target!r} in train")
@@ -353,7 +352,7 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
             key_parts["target_and_folds"] = sup_digest
         keys.append(_io.hash_obj(key_parts))
     digest = _io.hash_obj({"keys": keys, "rows": [len(train), len(test)],
-                           "code": [_io.hash_file(_PACKAGE / f, memo=memo) for f in ("_build.py", "_cache.py")]})
+                           "code": fingerprint.shared().module(__name__)})
     return FeaturePlan(planned, keys, digest, train, test, target, task, folds, Path(cache_dir), log,
                        threads, seed, None if train_from is None else np.asarray(train_from))
 

@@ -8,6 +8,11 @@
     runs/models/<run>/oof_repeats.parquet  with cv.repeats > 1: id, repeat + each repeat's OOF columns
     (+ optional extra tables, e.g. feature_importance.csv)
 
+The features stage's matrices, read by every model stage through `load_features`:
+
+    runs/features/train.parquet, test.parquet    the tables (train.repeat<r>.parquet: CV repeat r's own)
+    runs/features/<name>.train.npy, .test.npy     array inputs (token sequences, image grids)
+
 Prediction columns (see core.tasks.TaskInfo.prediction_columns): "pred" for binary
 (P(positive class)) and regression (target scale); one column per class label for multiclass.
 """
@@ -23,6 +28,8 @@ import numpy as np
 
 from core import io as _io
 from core.tasks import TaskInfo
+
+FEATURES_DIR = "features"  # under runs/: the features stage's output folder
 
 
 @dataclass
@@ -128,3 +135,19 @@ def read_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo) -> Run:
         params=_io.read_json(params_path) if params_path.exists() else {},
         oof_repeats=repeats,
     )
+
+
+def load_features(comp, repeat: int = 0) -> "tuple":
+    """(X_train, X_test, arrays) written by the features stage; arrays maps name -> (train, test). CV
+    repeat r > 0 has its own train matrix when supervised blocks made one (else repeat 0's)."""
+    import pandas as pd
+
+    out = comp.runs / FEATURES_DIR
+    own = out / f"train.repeat{repeat}.parquet"
+    X_train = pd.read_parquet(own if repeat and own.is_file() else out / "train.parquet")
+    X_test = pd.read_parquet(out / "test.parquet")
+    arrays = {}
+    for path in sorted(out.glob("*.train.npy")):
+        name = path.name[: -len(".train.npy")]
+        arrays[name] = (np.load(path), np.load(out / f"{name}.test.npy"))
+    return X_train, X_test, arrays

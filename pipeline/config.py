@@ -7,7 +7,6 @@ missing files and missing columns raise UserError naming the key, file or column
 from __future__ import annotations
 
 import csv
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,7 @@ from typing import Any
 from core.errors import UserError, did_you_mean
 from core.params import REQUIRED, check_choice, validate
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from core.io import tomllib
 
 # section -> key -> (type(s), default, one-line help). README documents the same keys.
 SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
@@ -237,8 +233,8 @@ def registry_choices() -> dict[tuple[str, str], tuple[str, ...]]:
     from core.metrics import METRICS
     from core.tasks import TASKS
     from models.ensemble import METHODS
-    from pipeline.stages.folds import SCHEMES
-    from pipeline.stages.pseudo import SELECTIONS, SOURCES
+    from pipeline.schemes import SCHEMES
+    from pipeline.pseudo_labels import SELECTIONS, SOURCES
     from pipeline.execution import BACKENDS
     from pipeline.submission import STYLES
 
@@ -251,7 +247,7 @@ def registry_choices() -> dict[tuple[str, str], tuple[str, ...]]:
 def _check_values(cfg: dict, file: Path) -> None:
     from core.metrics import METRICS
     from core.tasks import TASKS
-    from pipeline.stages.folds import SCHEMES
+    from pipeline.schemes import SCHEMES
 
     for (section, key), names in registry_choices().items():
         value = cfg[section][key]
@@ -299,8 +295,8 @@ def check_range(value: float, bounds: tuple[float, float | None], *, where: str)
 
 def _check_pseudo(cfg: dict, file: Path) -> None:
     from core.tasks import TASKS
-    from pipeline.stages.folds import SCHEMES
-    from pipeline.stages.pseudo import SELECTIONS
+    from pipeline.schemes import SCHEMES
+    from pipeline.pseudo_labels import SELECTIONS
 
     ps, task = cfg["pseudo"], cfg["competition"]["task"]  # numeric ranges: RANGES
     selection = ps["selection"]

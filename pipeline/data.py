@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core import fingerprint
 from core import io as _io
 from core.errors import UserError
 from pipeline.config import Competition
 
 KEEP = 2
 _PARTS = ("train", "test", "sample_submission")
-_CODE = [Path(__file__).resolve()]
 _PENDING: dict[Path, dict] = {}  # files.json memos in use, written after a successful read
 _ON_DISK: dict[Path, dict] = {}  # ... and as they were read
 
@@ -44,7 +44,7 @@ def cache_root(comp: Competition) -> Path:
 def data_digest(comp: Competition) -> str:
     """Digest of train/test/sample_submission content and of how they are parsed and checked."""
     files = [file_digest(comp, p) for p in (comp.train_path, comp.test_path, comp.sample_path)]
-    code = [file_digest(comp, p) for p in _CODE]
+    code = fingerprint.shared().module(__name__)  # this parser and the project code it runs, derived
     return _io.hash_obj({"files": files, "code": code, "id": comp.id_col, "target": comp.target,
                          "n_splits": comp.cfg["cv"]["n_splits"], "libraries": library_versions()})
 

@@ -91,7 +91,7 @@ def registry_url(workspace: str | os.PathLike) -> str:
         return url
     settings = Path(workspace) / "pipeline.toml"
     if settings.is_file():
-        from pipeline.config import tomllib
+        from core.io import tomllib
 
         try:
             url = str(tomllib.loads(settings.read_text(encoding="utf-8")).get("registry_url", "")).strip()

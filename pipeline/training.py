@@ -13,12 +13,15 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from pipeline.artifacts import scores_record, write_run
 from pipeline.config import Competition
+
+if TYPE_CHECKING:
+    from core.fingerprint import CodeFingerprints
 
 
 @dataclass
@@ -73,7 +76,7 @@ class Training:
     def features(self) -> tuple:
         """(X_train, X_test, arrays) as the features stage wrote them."""
         from pipeline.data import release_arrow_memory
-        from pipeline.stages.features import load_features
+        from pipeline.artifacts import load_features
 
         features = load_features(self.comp, self.repeat)
         release_arrow_memory()  # parquet decoding's buffers: not needed once the frames are built
@@ -168,10 +171,20 @@ class Training:
                          test_by_fold=result.test_by_fold if by_fold else None,
                          oof_repeats=[oof[rows] for oof in result.oof_repeats])
 
-    @staticmethod
-    def params_of(spec: dict) -> dict:
-        """What identifies a model table's training in the registry: type, estimator, preprocessing, params."""
-        return {k: spec.get(k) for k in ("type", "estimator", "preprocess", "params")}
+    def params_of(self, spec: dict) -> dict:
+        """What identifies a model table's training in the registry: type, estimator, preprocessing,
+        params, and the digest of the user code it runs (plug-in file, factory), when it runs any."""
+        params = {k: spec.get(k) for k in ("type", "estimator", "preprocess", "params")}
+        code = self.user_code(spec)
+        return {**params, "code": code} if code else params
+
+    def user_code(self, spec: dict) -> str:
+        """Digest of the user code a model table runs ("" for none): the runner's rule (`model_code`)."""
+        from core.fingerprint import CodeFingerprints
+
+        if "code" not in self.__dict__:
+            self.__dict__["code"] = CodeFingerprints()
+        return model_code(self.comp, spec, self.__dict__["code"])
 
     def params_hash(self, spec: dict) -> str:
         """The registry's short hash of `params_of(spec)` (RunRecord.params_hash)."""
@@ -205,3 +218,19 @@ class Training:
         except Exception as exc:  # noqa: BLE001 - the run folders are written; only the leaderboard misses them
             self.log(f"{prefix} warning: runs not recorded in the registry ({type(exc).__name__}: "
                      f"{str(exc).splitlines()[0] if str(exc) else ''})")
+
+
+def model_code(comp: Competition, cfg: dict, code: "CodeFingerprints") -> str:
+    """Digest of the user code a model table runs ("" for none): its plug-in file (competition/<name>/
+    models/<type>.py) and every file an import path in it names (a net's `factory`, an `estimator`)
+    inside the project, the workspace or the competition folder, with the project modules they import.
+    Part of the cv unit's fingerprint and of the registry's params hash."""
+    import sys
+
+    files = []
+    plugin = comp.root / "models" / f"{cfg.get('type', '')}.py"
+    if isinstance(cfg, dict) and plugin.is_file():
+        files.append(plugin)
+    files += code.named_in(cfg, roots=[code.root, comp.workspace, comp.root],
+                           search=[str(comp.root), str(comp.workspace), *sys.path])
+    return code.files(files)

@@ -474,7 +474,8 @@ def apply_params(config_path: Path, model: str, params: dict) -> dict:
     from tomlkit.exceptions import TOMLKitError
     from tomlkit.items import InlineTable
 
-    from pipeline.config import parse_config, tomllib
+    from core.io import tomllib
+    from pipeline.config import parse_config
 
     text = config_path.read_text(encoding="utf-8")
     try:

@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from core.errors import UserError, did_you_mean
     from pipeline.exchange import export_run
-    from pipeline.graph import Runner, StageContext
+    from pipeline.context import StageContext
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace, log
 

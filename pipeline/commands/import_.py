@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from core.errors import UserError
     from pipeline.exchange import import_bundle, import_csv
-    from pipeline.graph import Runner
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace, competition_lock, log
 

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from core.errors import UserError
-    from pipeline.graph import Runner
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.tune import apply_params, inline_table, tune
     from pipeline.workspace import Workspace, competition_lock, log

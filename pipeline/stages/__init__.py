@@ -1,6 +1,6 @@
 """The stage registry: the pipeline's DAG. Each stage's code lives in its own module here.
 
-A stage's code fingerprint is derived from what its module imports (`pipeline.graph.code_inputs`);
+A stage's code fingerprint is derived from what its module imports (`core.fingerprint.code_inputs`);
 only the competition's plug-in paths are declared (`plugins`)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ STAGES = [
           plugins=("features.py",)),
     Stage("cv", "train every model on the saved folds: OOF and test predictions, scores",
           "pipeline.stages.cv:run", needs=("folds", "features"), sections=("competition",),
-          plugins=("models",), units=_model_units),
+          units=_model_units),  # each model's own plug-in file and import paths are in its unit's code
     Stage("pseudo", "retrain with confident test predictions as extra training rows",
           "pipeline.stages.pseudo:run", needs=("cv",), sections=("pseudo",), plugins=("models",)),
     Stage("ensemble", "combine the model runs (blend, hill-climb, stack) on their OOF predictions",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.progress import track
 from pipeline.planner import order, skip_reason
-from pipeline.graph import StageContext
+from pipeline.context import StageContext
 
 MODELS_DIR = "models"
 # Below this much estimated training (seconds), runtime.backend = "auto" trains in this process even with

@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.artifacts import read_run, scores_record, write_run
 from core.errors import UserError, did_you_mean
-from pipeline.graph import StageContext
+from pipeline.context import StageContext
 
 ENSEMBLE_DIR = "ensemble"
 _BUILTIN_STACKERS = ("linear", "lightgbm")

@@ -13,7 +13,7 @@ from pathlib import Path
 from core import io as _io
 from core.errors import UserError
 from core.progress import progress
-from pipeline.graph import StageContext
+from pipeline.context import StageContext
 
 EXPLORE_DIR = "explore"
 _MIN_SAMPLE_ROWS = 100

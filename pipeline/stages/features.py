@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core import fingerprint
 from core import io as _io
-from pipeline.graph import StageContext
+from pipeline.artifacts import FEATURES_DIR
+from pipeline.context import StageContext
 
-FEATURES_DIR = "features"
 MANIFEST = ".manifest.json"  # the plan digest the outputs were written for, and their (size, mtime_ns)
 
 
@@ -86,7 +87,7 @@ def _written_digest(*plan_digests: str) -> str:
     import pandas as pd
     import pyarrow
 
-    return _io.hash_bytes(*plan_digests, _io.hash_file(Path(__file__)), pd.__version__, pyarrow.__version__)
+    return _io.hash_bytes(*plan_digests, fingerprint.shared().module(__name__), pd.__version__, pyarrow.__version__)
 
 
 def _write_manifest(out: Path, written: str, paths: list[Path]) -> None:
@@ -126,19 +127,3 @@ def _remove_others(out: Path, paths: list[Path]) -> None:
     for old in out.iterdir():  # arrays from an earlier configuration
         if old.is_file() and old.name not in keep:
             old.unlink()
-
-
-def load_features(comp, repeat: int = 0) -> "tuple":
-    """(X_train, X_test, arrays) written by the features stage; arrays maps name -> (train, test). CV
-    repeat r > 0 has its own train matrix when supervised blocks made one (else repeat 0's)."""
-    import pandas as pd
-
-    out = comp.runs / FEATURES_DIR
-    own = out / f"train.repeat{repeat}.parquet"
-    X_train = pd.read_parquet(own if repeat and own.is_file() else out / "train.parquet")
-    X_test = pd.read_parquet(out / "test.parquet")
-    arrays = {}
-    for path in sorted(out.glob("*.train.npy")):
-        name = path.name[: -len(".train.npy")]
-        arrays[name] = (np.load(path), np.load(out / f"{name}.test.npy"))
-    return X_train, X_test, arrays

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core import io as _io
 from pipeline.artifacts import read_run
-from pipeline.graph import StageContext
+from pipeline.context import StageContext
 from pipeline.submission import make_submission, write_submission
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from features._categorical import Count
 from features._target import TargetEncoding
-from pipeline.stages.folds import assign_folds
+from pipeline.schemes import assign_folds
 from core.tasks import TaskInfo
 
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"

@@ -25,9 +25,9 @@ class Titanic:
     """Features, encoded target, folds, task and metric of the titanic competition."""
 
     def __init__(self, ws: Path):
-        from pipeline.graph import Runner
+        from pipeline.runner import Runner
         from pipeline.stages import build_pipeline
-        from pipeline.stages.features import load_features
+        from pipeline.artifacts import load_features
         from pipeline.data import read_data, read_folds
         from core.metrics import get_metric
         from core.tasks import TaskInfo

@@ -10,7 +10,7 @@ from models.ensemble import (METHODS, Member, Problem, applicable, get_method, h
                              optimise_weights, run_methods, select, stack)
 from core.errors import UserError
 from core.metrics import get_metric
-from pipeline.stages.folds import assign_folds
+from pipeline.schemes import assign_folds
 from core.tasks import TaskInfo
 from tests.conftest import DATA
 

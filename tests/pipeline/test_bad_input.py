@@ -86,7 +86,7 @@ def test_not_a_workspace(tmp_path, capsys):
 def test_failure_midway_leaves_no_half_written_run(titanic_ws, monkeypatch):
     """A crash inside a stage leaves no partial run folder and the stage stays stale."""
     import pipeline.artifacts as artifacts
-    from pipeline.graph import Runner
+    from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace
 

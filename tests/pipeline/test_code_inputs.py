@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.graph import Runner, code_inputs
+from core.fingerprint import code_inputs
+from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
 from pipeline.workspace import Workspace
 
@@ -33,7 +34,7 @@ def _copy_packages(dest: Path) -> Path:
 def test_ensemble_code_includes_every_project_module_it_imports():
     code = _inputs("ensemble")
     assert "pipeline/stages/ensemble.py" in code
-    assert "pipeline/stages/features.py" in code  # the module the hand-typed list left out
+    assert "pipeline/artifacts.py" in code  # load_features: the module the hand-typed list left out
     assert "models/ensemble.py" in code
     assert "models/lgbm.py" in code  # loaded only through the "models.lgbm:build" registry string
     assert "pipeline/submission.py" not in code and "pipeline/stages/__init__.py" not in code
@@ -41,7 +42,7 @@ def test_ensemble_code_includes_every_project_module_it_imports():
 
 def test_folds_code_holds_no_model_or_feature_module():
     code = _inputs("folds")
-    assert {"pipeline/stages/folds.py", "pipeline/graph.py", "core/io.py"} <= code
+    assert {"pipeline/stages/folds.py", "pipeline/schemes.py", "pipeline/context.py", "core/io.py"} <= code
     assert not [p for p in code if p.startswith(("models/", "features/"))]
     assert not [p for p in code if p.startswith("pipeline/stages/") and p != "pipeline/stages/folds.py"]
 
@@ -50,7 +51,9 @@ def test_submit_and_cv_code_are_disjoint_where_they_should_be():
     assert "pipeline/submission.py" in _inputs("submit")
     assert not [p for p in _inputs("submit") if p.startswith(("models/", "features/"))]
     cv = _inputs("cv")
-    assert {"models/_cv.py", "models/lgbm.py", "models/nn.py", "features/_build.py"} <= cv
+    assert {"models/_cv.py", "models/lgbm.py", "models/nn.py", "pipeline/artifacts.py"} <= cv
+    # the matrices come from the features stage's outputs (their digests are cv's inputs), not its code
+    assert not [p for p in cv if p.startswith("features/") or p == "pipeline/stages/features.py"]
     assert "models/ensemble.py" not in cv and "pipeline/submission.py" not in cv
 
 
@@ -123,9 +126,10 @@ def _status(ws: Path, code_root: Path) -> dict[str, tuple[str, str]]:
     ("pipeline/submission.py", {"submit"}),
     ("models/ensemble.py", {"ensemble"}),
     ("models/lgbm.py", {"cv", "ensemble"}),
-    ("pipeline/stages/features.py", {"features", "cv", "ensemble"}),
+    # the model stages read the features stage's outputs, not its code: they wait for its outputs
+    ("pipeline/stages/features.py", {"features"}),
     ("pipeline/stages/explore.py", {"explore"}),
-    ("features/_numeric.py", {"features", "cv", "ensemble"}),
+    ("features/_numeric.py", {"features"}),
     ("core/io.py", ALL_RUN),
 ])
 def test_editing_a_module_makes_exactly_the_stages_that_import_it_stale(ran, tmp_path, edited, stale):
@@ -163,7 +167,7 @@ def test_status_command_says_changed_code(ran, tmp_path):
 
 def test_a_second_runner_parses_no_source(ran, monkeypatch):
     """The file summaries persist by (size, mtime) beside the hash memo: a no-op run parses nothing."""
-    import pipeline.graph as graph
+    import core.fingerprint as graph
 
     ws, pristine = ran
     graph._PARSED.clear()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.graph import Runner
+from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
 from pipeline.workspace import Workspace
 from tests.conftest import make_workspace

@@ -57,7 +57,7 @@ def _frame(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 
 @pytest.mark.parametrize("gap", [0, 3])
 def test_every_fold_trains_only_on_earlier_times_less_the_gap(gap):
-    from pipeline.stages.folds import assign_folds, train_from_of
+    from pipeline.schemes import assign_folds, train_from_of
 
     frame, rank = _frame()
     folds = assign_folds(frame, target="y", task="regression", scheme="forward", n_splits=4, seed=0,
@@ -75,7 +75,7 @@ def test_every_fold_trains_only_on_earlier_times_less_the_gap(gap):
 
 
 def test_a_gap_that_leaves_the_first_fold_nothing_is_refused():
-    from pipeline.stages.folds import assign_folds, train_from_of
+    from pipeline.schemes import assign_folds, train_from_of
 
     frame, _ = _frame()
     folds = assign_folds(frame, target="y", task="regression", scheme="forward", n_splits=4, seed=0,
@@ -88,7 +88,7 @@ def test_target_encoding_under_forward_chaining_never_reads_a_later_row():
     from features._base import BlockContext, _out_of_fold
 
     frame, rank = _frame()
-    from pipeline.stages.folds import assign_folds, train_from_of
+    from pipeline.schemes import assign_folds, train_from_of
 
     folds = assign_folds(frame, target="y", task="regression", scheme="forward", n_splits=4, seed=0,
                          time_column="date")

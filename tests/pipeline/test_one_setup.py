@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.metrics import METRICS, Metric
-from pipeline.graph import Runner
+from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
 from pipeline.workspace import Workspace
 from tests.conftest import DATA

@@ -13,11 +13,12 @@ import pytest
 
 from core.errors import UserError
 from core.tasks import TASKS, TaskInfo
-from pipeline.graph import Runner, StageContext
+from pipeline.context import StageContext
+from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
-from pipeline.stages.pseudo import (SELECTIONS, SOURCES, Candidates, FoldRun, chosen_models, fold_labels,
-                                    label_summary, load_pool, pseudo_rounds, soft_targets,
-                                    takes_sample_weight, training_rows)
+from pipeline.pseudo_labels import (SELECTIONS, SOURCES, Candidates, FoldRun, label_summary, soft_targets,
+                                    training_rows)
+from pipeline.stages.pseudo import chosen_models, fold_labels, load_pool, pseudo_rounds, takes_sample_weight
 from pipeline.workspace import Workspace
 from tests.conftest import DATA, make_workspace
 
@@ -387,7 +388,7 @@ def test_pseudo_config_is_range_checked(keys, message):
 
 
 def test_every_selection_mode_fits_some_task_and_auto_picks_one():
-    from pipeline.stages.pseudo import selection_for
+    from pipeline.pseudo_labels import selection_for
 
     assert selection_for("auto", TASKS["binary"]).name == "soft"
     assert selection_for("auto", TASKS["binary"], takes_weight=False).name == "threshold"

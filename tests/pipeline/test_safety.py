@@ -100,7 +100,7 @@ def test_data_outside_the_workspace_is_read_only_when_opted_in(tmp_path, capsys)
 
 
 def test_time_folds_parse_dates_and_numbers_and_never_split_a_time():
-    from pipeline.stages.folds import assign_folds
+    from pipeline.schemes import assign_folds
 
     rng = np.random.default_rng(0)
     days = pd.date_range("2024-01-01", periods=40, freq="D")

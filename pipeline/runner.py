@@ -1,0 +1,267 @@
+"""The make-like stage runner: decides which stages are stale and runs them in DAG order, recording state.
+
+A stage is fresh when its fingerprint -- its config sections, the digests of its inputs (data files,
+upstream outputs) and the source of the code that computes it, plug-ins included -- equals the one
+recorded beside its outputs, and those outputs still exist. The code is derived, not declared: the
+stage's module and every project module it imports, transitively (`core.fingerprint.code_inputs`).
+Stages with *units* (cv: one unit per model) keep one fingerprint per unit, so changing one model
+re-runs only that model. Upstream stages run first; if their outputs come out byte-identical,
+downstream stays fresh (early cutoff).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from core import io as _io
+from core.fingerprint import PACKAGES_ROOT, CodeFingerprints
+from pipeline.config import Competition
+from pipeline.context import StageContext
+from pipeline.graph import Pipeline, Stage
+from pipeline.state import StateStore
+
+
+@dataclass
+class Verdict:
+    """Whether a stage (or some of its units) must run, and why."""
+
+    stage: str
+    fingerprint: str
+    stale_units: list[str]
+    reasons: list[str]
+    unit_fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.reasons)
+
+
+class Runner:
+    """Decides what is stale and runs it, in dependency order, recording state as stages finish."""
+
+    def __init__(self, pipeline: Pipeline, comp: Competition, *, log: Callable[[str], None],
+                 code_root: Path = PACKAGES_ROOT):
+        self.pipeline = pipeline
+        self.comp = comp
+        self.log = log
+        self.started = time.perf_counter()  # the time budget counts from here
+        self.code_root = Path(code_root)  # where the project packages' sources are fingerprinted from
+        self.store = StateStore(comp.runs)
+        self.state = {name: self.store.load(name) for name in pipeline.stages}
+        self.memo = self.store.load_memo()
+        self._code: CodeFingerprints | None = None  # built when first needed (a no-op run parses nothing new)
+        self._code_stamps: dict = {}  # (size, mtime) per file summary as loaded, to save only on change
+
+    # ---- fingerprints -------------------------------------------------------------------------
+    @property
+    def code(self) -> CodeFingerprints:
+        """The code-fingerprint rule (core.fingerprint), with the file summaries recorded under runs/.state/."""
+        if self._code is None:
+            memo = self.store.load_code_memo()
+            self._code_stamps = {k: v[:2] for k, v in memo.items()}
+            self._code = CodeFingerprints(self.code_root, memo=memo, hash_memo=self.memo)
+        return self._code
+
+    def _code_digest(self, stage: Stage) -> str:
+        """Digest of the stage's module, the project modules it imports, and its plug-in paths."""
+        plugins = _io.hash_tree([self.comp.root / p for p in stage.plugins], memo=self.memo)
+        return _io.hash_obj({"modules": self.code.module(stage.run.partition(":")[0]), "plugins": plugins})
+
+    def unit_code(self, cfg: dict) -> str:
+        """Digest of the user code one unit's table runs: its plug-in file (competition/<name>/models/
+        <type>.py) and every file an import path in it names (a net's `factory`, an `estimator`) inside
+        the project, the workspace or the competition folder -- with the project modules they import."""
+        from pipeline.training import model_code
+
+        return model_code(self.comp, cfg, self.code)
+
+    def _save_code_memo(self) -> None:
+        """Keep the file summaries of the current sources, written only when one changed."""
+        if self._code is None:
+            return
+        memo = {k: v for k, v in self._code.memo.items() if Path(k.partition(":")[2]).is_file()}
+        stamps = {k: v[:2] for k, v in memo.items()}
+        if stamps != self._code_stamps:
+            self.store.save_code_memo(memo)
+            self._code_stamps = stamps
+
+    def _input_digests(self, stage: Stage) -> dict[str, Any]:
+        inputs: dict[str, Any] = {}
+        if stage.data:
+            inputs["data"] = {p.name: _io.hash_file(p, memo=self.memo) for p in self.comp.data_files()}
+        for need in stage.needs:  # a disabled stage contributes nothing
+            inputs[need] = self.state[need].get("outputs") if self._enabled(need) else None
+        if stage.imports:
+            inputs["imports"] = _io.hash_tree([self.comp.imports_dir], memo=self.memo)
+        return inputs
+
+    def verdict(self, stage: Stage, *, force: bool = False, only_units: list[str] | None = None) -> Verdict:
+        """Compare the stage's fingerprint (and its units') with the recorded state."""
+        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
+        fingerprint = _io.hash_obj({"sections": sections, "inputs": self._input_digests(stage),
+                                    "code": self._code_digest(stage)})
+        recorded = self.state[stage.name]
+        reasons: list[str] = []
+        if not recorded:
+            reasons.append("never run")
+        elif recorded.get("fingerprint") != fingerprint:
+            reasons.append(self._why(stage, recorded, sections))
+        elif not all((self.comp.workspace / p).exists() for p in recorded.get("paths", [])):
+            reasons.append("outputs missing")
+        if force:
+            reasons.append("forced")
+        if stage.units is None:
+            return Verdict(stage.name, fingerprint, [], reasons)
+        # Unit stages: each unit's fingerprint includes the stage's, so a unit finished before a
+        # crash (recorded by ctx.unit_done) stays fresh while its siblings re-run.
+        units = stage.units(self.comp)
+        unit_fps = {u: _io.hash_obj({"stage": fingerprint, "unit": cfg, "code": self.unit_code(cfg)})
+                    for u, cfg in units.items()}
+        rec_units = recorded.get("units", {})
+        stale_units = []
+        for u, fp in unit_fps.items():
+            if only_units is not None and u not in only_units:  # `run --models`: the others wait, trained or not
+                continue
+            rec = rec_units.get(u)
+            if force or rec is None or rec.get("fingerprint") != fp or not all(
+                    (self.comp.workspace / p).exists() for p in rec.get("paths", [])):
+                stale_units.append(u)
+        dropped = sorted(set(rec_units) - set(units))
+        unit_reasons = [r for r in reasons if r != "outputs missing"] if stale_units else []
+        if stale_units and not unit_reasons:
+            unit_reasons.append("changed: " + ", ".join(stale_units))
+        elif stale_units and len(stale_units) < len(units):
+            unit_reasons.append("models: " + ", ".join(stale_units))
+        if dropped:
+            unit_reasons.append("removed: " + ", ".join(dropped))
+        return Verdict(stage.name, fingerprint, stale_units, unit_reasons, unit_fps)
+
+    def _why(self, stage: Stage, recorded: dict, sections: dict) -> str:
+        parts = []
+        old = recorded.get("parts", {})
+        now = self._parts(stage, sections)
+        for key in ("config", "data", "upstream", "code", "imports"):
+            if old.get(key) != now.get(key):
+                parts.append(key)
+        return "changed: " + (", ".join(parts) if parts else "fingerprint")
+
+    def _parts(self, stage: Stage, sections: dict) -> dict:
+        inputs = self._input_digests(stage)
+        return {
+            "config": _io.hash_obj(sections),
+            "data": _io.hash_obj(inputs.get("data")),
+            "upstream": _io.hash_obj({n: inputs.get(n) for n in stage.needs}),
+            "code": self._code_digest(stage),
+            "imports": _io.hash_obj(inputs.get("imports")),
+        }
+
+    # ---- running ------------------------------------------------------------------------------
+    def plan(self, target: str | None) -> list[str]:
+        """Stages to consider, in order: the target and everything it needs (all when None)."""
+        wanted = self.pipeline.upstream(target) if target else set(self.pipeline.stages)
+        return [s for s in self.pipeline.order if s in wanted and self._enabled(s)]
+
+    def _enabled(self, name: str) -> bool:
+        section = self.comp.cfg.get(name)
+        return not (isinstance(section, dict) and section.get("enabled") is False)
+
+    def run(self, target: str | None = None, *, force: bool = False,
+            only_units: list[str] | None = None) -> list[str]:
+        """Run stale stages up to `target`; returns the names of the stages that ran."""
+        forced: set[str] = set()
+        if force:  # the named stage (everything when none is named); what follows sees new inputs
+            forced = {target} if target else set(self.pipeline.stages)
+        ran = []
+        for name in self.plan(target):
+            stage = self.pipeline.stages[name]
+            units = only_units if stage.units is not None else None
+            v = self.verdict(stage, force=name in forced, only_units=units)
+            if not v.stale:
+                self.log(f"[{name}] fresh, skipped")
+                continue
+            self.log(f"[{name}] running ({'; '.join(v.reasons)})")
+            t0 = time.perf_counter()
+            self._execute(stage, v)
+            self.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
+            ran.append(name)
+        self.store.save_memo(self.memo)
+        self._save_code_memo()
+        return ran
+
+    def _execute(self, stage: Stage, v: Verdict) -> None:
+        module_name, func_name = stage.run.split(":")
+        func = getattr(importlib.import_module(module_name), func_name)
+        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
+        parts = self._parts(stage, sections)
+        ctx = StageContext(self.comp, stage, v.stale_units if stage.units else None, self.log, self.state,
+                           self.started)
+        root = self.comp.workspace
+        if stage.units is not None:
+            ctx._unit_done = lambda unit, paths: self._record_unit(stage, v, unit, paths)
+        try:
+            produced = func(ctx)
+        finally:
+            ctx.release_data()  # the next stage does not find this one's frames still in memory
+        if stage.units is None:
+            paths = [Path(p) for p in (produced or [])]
+            new_state = {"fingerprint": v.fingerprint, "parts": parts,
+                         "paths": [str(p.relative_to(root)) for p in paths],
+                         "outputs": _io.hash_tree(paths, memo=self.memo),
+                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        else:
+            old_units = self.state[stage.name].get("units", {})
+            units = {}
+            for u, fp in v.unit_fingerprints.items():
+                if u in (produced or {}):
+                    units[u] = self._unit_record(fp, produced[u])
+                elif u in old_units:
+                    units[u] = old_units[u]
+            new_state = {"fingerprint": v.fingerprint, "parts": parts, "units": units,
+                         **self._unit_aggregate(units), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.state[stage.name] = new_state
+        self.store.save(stage.name, new_state)
+
+    def _unit_record(self, fingerprint: str, paths: list) -> dict:
+        paths = [Path(p) for p in paths]
+        return {"fingerprint": fingerprint,
+                "paths": [str(p.relative_to(self.comp.workspace)) for p in paths],
+                "outputs": _io.hash_tree(paths, memo=self.memo)}
+
+    @staticmethod
+    def _unit_aggregate(units: dict) -> dict:
+        """A unit stage's paths and output digest, over its units."""
+        return {"paths": [p for rec in units.values() for p in rec["paths"]],
+                "outputs": _io.hash_obj({u: r["outputs"] for u, r in sorted(units.items())})}
+
+    def _record_unit(self, stage: Stage, v: Verdict, unit: str, paths: list) -> None:
+        """Record one finished unit at once, so a later crash in the same stage keeps it."""
+        state = dict(self.state[stage.name])
+        state["units"] = {**state.get("units", {}), unit: self._unit_record(v.unit_fingerprints[unit], paths)}
+        state.update(self._unit_aggregate(state["units"]))
+        self.state[stage.name] = state
+        self.store.save(stage.name, state)
+
+    def status(self) -> list[tuple[str, str, str]]:
+        """(stage, fresh|stale|disabled, why) for every stage, without running anything."""
+        rows = []
+        stale_upstream: set[str] = set()
+        for name in self.pipeline.order:
+            stage = self.pipeline.stages[name]
+            if not self._enabled(name):
+                rows.append((name, "disabled", f"{name}.enabled = false"))
+                continue
+            v = self.verdict(stage)
+            blocked = [n for n in stage.needs if n in stale_upstream]
+            if v.stale:
+                stale_upstream.add(name)
+                rows.append((name, "stale", "; ".join(v.reasons)))
+            elif blocked:
+                stale_upstream.add(name)
+                rows.append((name, "stale?", f"after {', '.join(blocked)} re-runs, if its outputs change"))
+            else:
+                rows.append((name, "fresh", f"finished {self.state[name].get('finished', '?')}"))
+        return rows

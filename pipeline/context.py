@@ -20,7 +20,7 @@ class StageContext:
     units: list[str] | None
     log: Callable[[str], None]
     state: dict[str, dict]  # recorded state of every stage (upstream outputs, unit lists)
-    started: float | None = None  # perf_counter() when the run began: the time budget counts from it
+    started: float | None = None  # pipeline.planner.clock() when the run began: the time budget counts from it
     _cache: dict[str, Any] = field(default_factory=dict)
     _unit_done: Callable[[str, list], None] | None = None
 

@@ -7,7 +7,6 @@ in one batch at the end of the stage, and a summary table (best first) closes th
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 from core.progress import track
@@ -71,10 +70,10 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):
             if reason:
                 ctx.log(f"[cv] skipped {name}: {reason}; it trains in a later run with more time")
                 continue
-            t0 = time.perf_counter()
+            t0 = budget.clock()
             result = training.train_cv(name, comp.models[name])
             trained = True
-            yield name, result, time.perf_counter() - t0
+            yield name, result, budget.clock() - t0
         return
     here = False
     if ctx.cfg["runtime"]["backend"] == "auto":
@@ -84,11 +83,11 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):
             ctx.log(f"[cv] about {work:.0f} s of training: less than starting {workers} worker processes costs, so "
                     f"it runs in this process (runtime.backend = 'processes' forces the workers)")
     specs = {name: comp.models[name] for name in names}
-    t0 = time.perf_counter()
+    t0 = budget.clock()
     for name, result in track(training.train_cv_many(specs, here=here), "[cv] models", unit="model",
                               total=len(names)):
-        yield name, result, time.perf_counter() - t0
-        t0 = time.perf_counter()
+        yield name, result, budget.clock() - t0
+        t0 = budget.clock()
 
 
 def _write(ctx: StageContext, training, name: str, result) -> list[Path]:
@@ -119,9 +118,9 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
                         f"{budget.left():.0f} s of the time budget left); a later run with more time trains them")
                 continue
             ctx.log(f"[cv] {name}: CV repeat {r + 1} of {wanted}")
-            t0 = time.perf_counter()
+            t0 = budget.clock()
             results[name].append(setup.train_cv(name, comp.models[name]))
-            seconds[name] += time.perf_counter() - t0
+            seconds[name] += budget.clock() - t0
     records = []
     rows = validated(training.folds)
     for name, parts in results.items():

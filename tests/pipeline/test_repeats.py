@@ -5,7 +5,6 @@ an encoding) that saw it."""
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pandas as pd

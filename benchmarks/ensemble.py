@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 import core  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
 from benchmarks.score_submission import score_submission  # noqa: E402
-from pipeline.context import StageContext
+from pipeline.context import CompetitionContext, StageContext
 from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
 from pipeline.workspace import Workspace  # noqa: E402
@@ -200,7 +200,7 @@ def bench(name: str, root: Path) -> dict:
     t0 = time.perf_counter()
     runner.run()
     elapsed = time.perf_counter() - t0
-    ctx = StageContext(comp, pipe.get("ensemble"), None, lambda m: None, runner.state)
+    ctx = StageContext(CompetitionContext(comp, log=lambda m: None), pipe.get("ensemble"), None, runner.state)
     train, test, _ = ctx.data()
     task, metric = ctx.task_info(), ctx.metric()
     members = load_members(ctx)

@@ -5,7 +5,7 @@
     python benchmarks/nets.py --device cuda         # the nets on a GPU (also prints CPU vs GPU per epoch)
 
 Each part builds a temporary workspace from benchmarks/data/<set> with the config `init` writes, runs
-the folds and features stages, and trains under the pipeline's 5-fold CV (`Training.train_cv`, one
+the folds and features stages, and trains under the pipeline's 5-fold CV (`ModelSetup.train_cv`, one
 thread unless --threads):
 
   mlp       `type = "mlp"` at the same epochs (50) with and without snapshots: one cosine cycle and
@@ -42,7 +42,8 @@ import core  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 from benchmarks.score_submission import score_submission  # noqa: E402
 from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
-from pipeline.training import Training  # noqa: E402
+from pipeline.context import CompetitionContext  # noqa: E402
+from pipeline.model_setup import ModelSetup  # noqa: E402
 from pipeline.workspace import Workspace  # noqa: E402
 
 DATA = REPO / "benchmarks" / "data"
@@ -66,26 +67,26 @@ def _workspace(root: Path, name: str, models: str = "") -> Path:
     return dest
 
 
-def _training(root: Path, name: str) -> Training:
+def _training(root: Path, name: str) -> ModelSetup:
     comp = Workspace(root).competition(name)
     Runner(build_pipeline(), comp, log=lambda m: None).run("features")
-    return Training.load(comp, log=lambda m: None)
+    return CompetitionContext(comp, log=lambda m: None).training()
 
 
-def _test_score(tr: Training, pred: np.ndarray) -> float:
+def _test_score(tr: ModelSetup, pred: np.ndarray) -> float:
     comp = tr.comp
     sol = pd.read_csv(DATA / comp.name / "solution.csv")
     pos = pd.Index(tr.test[comp.id_col]).get_indexer(sol[comp.id_col])
     return tr.metric(tr.task.encode(sol[comp.target]), np.asarray(pred)[pos])
 
 
-def _cv(tr: Training, spec: dict, threads: int) -> tuple:
+def _cv(tr: ModelSetup, spec: dict, threads: int) -> tuple:
     t0 = time.perf_counter()
     res = tr.train_cv("net", spec, threads=threads, log=lambda m: None)
     return res, time.perf_counter() - t0
 
 
-def _rows_per_s(tr: Training, epochs: int, seconds: float) -> float:
+def _rows_per_s(tr: ModelSetup, epochs: int, seconds: float) -> float:
     n_folds = len(np.unique(tr.folds))
     return len(tr.y) * (n_folds - 1) * epochs / seconds  # each row trains in n_folds - 1 folds
 
@@ -94,7 +95,7 @@ def _line(label: str, oof: float, test: float, seconds: float, rows_s: float, no
     return f"  {label:<34} {oof:>8.4f} {test:>8.4f} {seconds:>8.1f} {rows_s:>9.0f}  {note}"
 
 
-def _header(title: str, tr: Training) -> None:
+def _header(title: str, tr: ModelSetup) -> None:
     better = "higher" if tr.metric.greater_is_better else "lower"
     print(f"\n{title}: {tr.metric.name} ({better} is better), {len(tr.y)} train / {len(tr.test)} test rows")
     print(f"  {'':<34} {'OOF':>8} {'test':>8} {'seconds':>8} {'rows/s':>9}")
@@ -124,7 +125,7 @@ def bench_mlp(root: Path, threads: int, device: str, epochs: int = 50, m: int = 
                        f"time ratio {ratio:.3f} ({verdict} <= 1.15)")
 
 
-def _epoch_seconds(tr: Training, spec: dict, threads: int, device: str, epochs: int = 2) -> float:
+def _epoch_seconds(tr: ModelSetup, spec: dict, threads: int, device: str, epochs: int = 2) -> float:
     """Seconds per epoch of one fold's training (fold 0's training rows, `epochs` epochs, no CV)."""
     from models import build_model
     from models._cv import wanted_arrays
@@ -141,7 +142,7 @@ def _epoch_seconds(tr: Training, spec: dict, threads: int, device: str, epochs: 
     return (time.perf_counter() - t0) / epochs
 
 
-def _gpu_line(tr: Training, spec: dict, threads: int) -> None:
+def _gpu_line(tr: ModelSetup, spec: dict, threads: int) -> None:
     import torch
 
     if not torch.cuda.is_available():

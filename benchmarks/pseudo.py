@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import core  # noqa: E402,F401  (sets the OpenMP wait policy before LightGBM loads)
-from pipeline.context import StageContext
+from pipeline.context import CompetitionContext, StageContext
 from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
 from pipeline.pseudo_labels import SELECTIONS, SOURCES  # noqa: E402
@@ -86,7 +86,7 @@ def bench(name: str, root: Path, *, rounds: int, sources: list[str]) -> list[dic
     t0 = time.perf_counter()
     runner.run("cv")
     cv_seconds = time.perf_counter() - t0
-    ctx = StageContext(comp, pipe.get("pseudo"), None, lambda m: None, runner.state)
+    ctx = StageContext(CompetitionContext(comp, log=lambda m: None), pipe.get("pseudo"), None, runner.state)
     training = ctx.training()
     task, metric = training.task, training.metric
     sol = pd.read_csv(DATA / name / "solution.csv")

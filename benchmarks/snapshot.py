@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 import pipeline  # noqa: E402,F401  (sets the OpenMP wait policy before torch loads)
 from benchmarks.ensemble import _test_score, _workspace  # noqa: E402
-from pipeline.context import StageContext
+from pipeline.context import CompetitionContext, StageContext
 from pipeline.runner import Runner  # noqa: E402
 from pipeline.stages import build_pipeline  # noqa: E402
 from pipeline.artifacts import load_features  # noqa: E402
@@ -45,7 +45,7 @@ def bench(name: str, root: Path, m: int, epochs: int) -> None:
     pipe = build_pipeline()
     runner = Runner(pipe, comp, log=lambda msg: None)
     runner.run("features")
-    ctx = StageContext(comp, pipe.get("cv"), None, lambda msg: None, runner.state)
+    ctx = StageContext(CompetitionContext(comp, log=lambda msg: None), pipe.get("cv"), None, runner.state)
     train, test, _ = ctx.data()
     task, metric = ctx.task_info(), ctx.metric()
     y, folds = task.encode(train[comp.target]), ctx.folds()

@@ -12,7 +12,7 @@ import importlib.util
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 PACKAGES_ROOT = Path(__file__).resolve().parent.parent  # holds core/, features/, models/, pipeline/
 PROJECT_PACKAGES = ("core", "features", "models", "pipeline")
@@ -190,7 +190,7 @@ class CodeFingerprints:
         self.memo = {} if memo is None else memo
         self.hash_memo = hash_memo
         self._modules: dict[str, Path] | None = None
-        self._digests: dict[Any, str] = {}
+        self._digests: dict[Any, tuple] = {}  # key -> (files, their (size, mtime), digest)
 
     @property
     def modules(self) -> dict[str, Path]:
@@ -211,12 +211,19 @@ class CodeFingerprints:
         """The project files `module` runs (`code_inputs`)."""
         return code_inputs(module, root=self.root, memo=self.memo, modules=self.modules)
 
+    def _remembered(self, key: Any, files: Callable[[], list[Path]]) -> str:
+        """The digest of `files()`, remembered while none of the files it covered changed (size, mtime)."""
+        hit = self._digests.get(key)
+        if hit is not None and _stamps(hit[0]) == hit[1]:
+            return hit[2]
+        found = files()
+        digest = self._digest(found)
+        self._digests[key] = (found, _stamps(found), digest)
+        return digest
+
     def module(self, module: str) -> str:
         """Digest of the project files `module` runs."""
-        key = ("module", module)
-        if key not in self._digests:
-            self._digests[key] = self._digest(self.module_files(module))
-        return self._digests[key]
+        return self._remembered(("module", module), lambda: self.module_files(module))
 
     def file_files(self, path: Path) -> list[Path]:
         """A user's file and the project files it runs (every function of it counts)."""
@@ -233,9 +240,7 @@ class CodeFingerprints:
         if not paths:
             return ""
         key = ("files", tuple(sorted(str(p) for p in paths)))
-        if key not in self._digests:
-            self._digests[key] = self._digest([f for p in paths for f in self.file_files(p)])
-        return self._digests[key]
+        return self._remembered(key, lambda: [f for p in paths for f in self.file_files(p)])
 
     def named_in(self, table: Any, *, roots: list[Path], search: list[str] | None = None) -> list[Path]:
         """The files under `roots` that import paths in `table` (nested dicts / lists of strings) name."""
@@ -252,6 +257,17 @@ class CodeFingerprints:
                 if path is not None and any(path.is_relative_to(Path(r).resolve()) for r in roots):
                     found.append(path)
         return sorted(set(found))
+
+
+def _stamps(files: list[Path]) -> list:
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append(None)
+    return out
 
 
 def module_file(import_path: str, *, search: list[str] | None = None) -> Path | None:

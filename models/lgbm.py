@@ -40,10 +40,11 @@ class LightGBMModel(BaseEstimator):
     on them, then a refit on all rows."""
 
     def __init__(self, params: dict | None = None, num_boost_round: int = DEFAULT_ROUNDS,
-                 early_stopping_rounds: int = DEFAULT_EARLY_STOPPING):
+                 early_stopping_rounds: int = DEFAULT_EARLY_STOPPING, refit: bool = True):
         self.params = params
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
+        self.refit = refit
 
     def wants_validation(self) -> bool:
         """Whether fit uses validation rows (it stops early on them)."""
@@ -97,6 +98,9 @@ class LightGBMModel(BaseEstimator):
         stopped = lgb.train(params, dtrain, self.num_boost_round, valid_sets=[dvalid],
                             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
         best = int(stopped.best_iteration or stopped.current_iteration())
+        if not self.refit:  # one fit per fold: the early-stopped model, trained on the inner split's rows
+            self.best_iteration_ = best
+            return stopped
         del stopped, dtrain, dvalid
         self.best_iteration_ = refit_rounds(best, n, len(y_all))  # refit on every training row
         return lgb.train(params, both, self.best_iteration_)
@@ -231,6 +235,11 @@ def _unknown_params(params: dict) -> tuple[list[str], list[str]]:
 
 
 def build(name: str, spec: dict, ctx: ModelContext) -> Any:
-    """The LightGBM template estimator for [models.NAME]."""
-    params, rounds, early = lgb_params(name, spec.get("params", {}), ctx)
-    return LightGBMModel(params, num_boost_round=rounds, early_stopping_rounds=early)
+    """The LightGBM template estimator for [models.NAME]. `params.refit = false` keeps each fold's
+    early-stopped model instead of refitting on all the fold's training rows (one fit per fold)."""
+    params = dict(spec.get("params", {}))
+    refit = params.pop("refit", True)
+    if not isinstance(refit, bool):
+        raise UserError(f"models.{name}.params.refit must be true or false, got {refit!r}")
+    params, rounds, early = lgb_params(name, params, ctx)
+    return LightGBMModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit)

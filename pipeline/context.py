@@ -1,41 +1,33 @@
-"""What a stage's run function receives: `StageContext`, the competition's data, task, metric, folds and
-threads read once, and the stage's units and logging."""
+"""One competition's state, read once: `CompetitionContext`; and what a stage's run function receives:
+`StageContext`, that context plus the stage's units, the recorded state and the time budget.
+
+The runner makes one `CompetitionContext` per run and hands it to every stage; `tune`, `exchange`
+and the reports make one the same way, so data, task, metric, folds, `train_from`, threads and the
+run folders are read by one piece of code, from one data digest.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.config import Competition
 from pipeline.graph import Stage
+from pipeline.state import StateStore
 
 
-@dataclass
-class StageContext:
-    """What a stage's run function receives: the competition, its units to run, and helpers."""
+class CompetitionContext:
+    """The competition's data, task, metric, folds, threads and run folders, each read once.
 
-    comp: Competition
-    stage: Stage
-    units: list[str] | None
-    log: Callable[[str], None]
-    state: dict[str, dict]  # recorded state of every stage (upstream outputs, unit lists)
-    started: float | None = None  # pipeline.planner.clock() when the run began: the time budget counts from it
-    _cache: dict[str, Any] = field(default_factory=dict)
-    _unit_done: Callable[[str, list], None] | None = None
+    Frames are cached until `release_data` (the runner releases them between stages, so one stage's
+    frames are not held while the next runs); the data digest, task and metric are kept for the run."""
 
-    @property
-    def budget(self):
-        """The run's time budget (pipeline.planner.Budget; `[runtime] time_budget`, 0 = none)."""
-        from pipeline.planner import Budget
-
-        seconds = self.comp.cfg["runtime"].get("time_budget") or None
-        return Budget(seconds, started=self.started)
-
-    def unit_done(self, unit: str, paths: list) -> None:
-        """Tell the runner a unit (e.g. one model) finished with these output files; recorded at once."""
-        if self._unit_done is not None:
-            self._unit_done(unit, paths)
+    def __init__(self, comp: Competition, *, log: Callable[[str], None] = print):
+        self.comp = comp
+        self.log = log
+        self._cache: dict[Any, Any] = {}
 
     @property
     def cfg(self) -> dict:
@@ -45,27 +37,27 @@ class StageContext:
     def runs(self) -> Path:
         return self.comp.runs
 
-    def threads(self) -> int:
-        """Threads per fit from runtime.threads / n_jobs."""
-        from core.threads import resolve_threads
+    @functools.cached_property
+    def digest(self) -> str:
+        """Content digest of train/test/sample_submission and of how they are parsed (pipeline.data)."""
+        from pipeline.data import data_digest
 
-        rt = self.comp.cfg["runtime"]
-        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], warn=self.log)
+        return data_digest(self.comp)
 
     def data(self):
         """(train, test, sample_submission) DataFrames, read once (from a snapshot when unchanged)."""
         if "data" not in self._cache:
             from pipeline.data import read_data
 
-            self._cache["data"] = read_data(self.comp)
+            self._cache["data"] = read_data(self.comp, self.digest)
         return self._cache["data"]
 
     def release_data(self) -> None:
-        """Drop this stage's hold on the data frames (their snapshot's mapped pages leave memory, and
-        the memory they held goes back to the system); a later `data()` maps them again."""
+        """Drop the hold on the data frames and what was built from them (their snapshot's mapped pages
+        leave memory, and the memory they held goes back to the system); `data()` maps them again."""
         from pipeline.data import release_memory
 
-        for key in ("data", "model_setup"):
+        for key in [k for k in self._cache if k != "task"]:
             self._cache.pop(key, None)
         release_memory()  # pandas frames sit in reference cycles: without a collection their pages stay
 
@@ -76,7 +68,7 @@ class StageContext:
         if key not in self._cache:
             from pipeline.data import read_folds
 
-            self._cache[key] = read_folds(self.comp, self.data()[0], repeat=repeat)
+            self._cache[key] = read_folds(self.comp, self.data()[0], repeat=repeat, digest=self.digest)
         return self._cache[key]
 
     def repeats(self) -> int:
@@ -93,37 +85,51 @@ class StageContext:
             self._cache["train_from"] = read_train_from(self.comp, self.data()[0])
         return self._cache["train_from"]
 
-    def training(self):
-        """The model stages' one setup (pipeline.training.Training): data, task, metric, folds, features."""
-        if "model_setup" not in self._cache:
-            from pipeline.training import Training
-
-            self._cache["model_setup"] = Training(self.comp, *self.data()[:2], self.task_info(), self.metric(),
-                                               self.folds(), self.log, train_from=self.train_from())
-        return self._cache["model_setup"]
-
     def task_info(self):
         """The task with the class labels found in train.csv's target."""
-        from core.tasks import TaskInfo
-
         if "task" not in self._cache:
+            from core.tasks import TaskInfo
+
             self._cache["task"] = TaskInfo.from_target(self.comp.task, self.data()[0][self.comp.target])
         return self._cache["task"]
 
     def metric(self):
+        """The competition's metric (core.metrics.Metric)."""
         from core.metrics import get_metric
 
         return get_metric(self.comp.metric_name)
 
-    def model_run_dirs(self) -> dict[str, Path]:
-        """Every model run the ensemble may combine: trained (cv, pseudo) and imported, by name."""
+    def threads(self) -> int:
+        """Threads per fit from runtime.threads / n_jobs: the one place the automatic count is taken."""
+        from core.threads import resolve_threads
+
+        rt = self.comp.cfg["runtime"]
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], warn=self.log)
+
+    def training(self, *, backend: Any = None):
+        """The model stages' one setup (pipeline.model_setup.ModelSetup) on these data, task, metric and folds;
+        `backend`: the execution backend its folds run on (default: the one [runtime] names)."""
+        key = ("training", id(backend))
+        if key not in self._cache:
+            from pipeline.model_setup import ModelSetup
+
+            self._cache[key] = ModelSetup(self.comp, *self.data()[:2], self.task_info(), self.metric(), self.folds(),
+                                        self.log, backend=backend, train_from=self.train_from())
+        return self._cache[key]
+
+    def run_dirs(self, state: dict[str, dict] | None = None) -> dict[str, Path]:
+        """Every model run the ensemble may combine, by name: trained (cv; pseudo when enabled) as the
+        runner recorded them (`state`, else read from runs/.state/), and imported."""
+        if state is None:
+            store = StateStore(self.runs)
+            state = {name: store.load(name) for name in ("cv", "pseudo")}
         dirs: dict[str, Path] = {}
-        for unit in self.state.get("cv", {}).get("units", {}):
+        for unit in state.get("cv", {}).get("units", {}):
             path = self.runs / "models" / unit
             if (path / "oof.parquet").exists():
                 dirs[unit] = path
         if self.cfg["pseudo"]["enabled"]:
-            for rel in self.state.get("pseudo", {}).get("paths", []):
+            for rel in state.get("pseudo", {}).get("paths", []):
                 path = self.comp.workspace / rel
                 if path.name == "oof.parquet":
                     dirs[path.parent.name] = path.parent
@@ -132,3 +138,77 @@ class StageContext:
                 if (path / "oof.parquet").exists():
                     dirs[path.name] = path
         return dirs
+
+
+@dataclass
+class StageContext:
+    """What a stage's run function receives: the competition's context (shared by the run's stages), the
+    stage, its units to run, the recorded state of every stage, and the time budget's start."""
+
+    competition: CompetitionContext
+    stage: Stage
+    units: list[str] | None
+    state: dict[str, dict]  # recorded state of every stage (upstream outputs, unit lists)
+    started: float | None = None  # pipeline.planner.clock() when the run began: the time budget counts from it
+    _unit_done: Callable[[str, list], None] | None = field(default=None, repr=False)
+
+    @property
+    def comp(self) -> Competition:
+        return self.competition.comp
+
+    @property
+    def log(self) -> Callable[[str], None]:
+        return self.competition.log
+
+    @property
+    def cfg(self) -> dict:
+        return self.competition.cfg
+
+    @property
+    def runs(self) -> Path:
+        return self.competition.runs
+
+    @property
+    def budget(self):
+        """The run's time budget (pipeline.planner.Budget; `[runtime] time_budget`, 0 = none)."""
+        from pipeline.planner import Budget
+
+        seconds = self.comp.cfg["runtime"].get("time_budget") or None
+        return Budget(seconds, started=self.started)
+
+    def unit_done(self, unit: str, paths: list) -> None:
+        """Tell the runner a unit (e.g. one model) finished with these output files; recorded at once."""
+        if self._unit_done is not None:
+            self._unit_done(unit, paths)
+
+    def data(self):
+        return self.competition.data()
+
+    def release_data(self) -> None:
+        self.competition.release_data()
+
+    def folds(self, repeat: int = 0):
+        return self.competition.folds(repeat)
+
+    def repeats(self) -> int:
+        return self.competition.repeats()
+
+    def train_from(self):
+        return self.competition.train_from()
+
+    def task_info(self):
+        return self.competition.task_info()
+
+    def metric(self):
+        return self.competition.metric()
+
+    def threads(self) -> int:
+        return self.competition.threads()
+
+    def training(self):
+        """The model stages' one setup (pipeline.model_setup.ModelSetup)."""
+        return self.competition.training()
+
+    def model_run_dirs(self) -> dict[str, Path]:
+        """Every model run the ensemble may combine: trained (cv, pseudo) and imported, by name."""
+        return self.competition.run_dirs(self.state)

@@ -27,6 +27,7 @@ import numpy as np
 
 from core import fingerprint
 from core import io as _io
+from core.keyed import KeyedFolders
 from core.errors import UserError
 from pipeline.config import Competition
 
@@ -102,11 +103,11 @@ def read_data(comp: Competition, digest: str | None = None):
     unchanged. `digest` is `data_digest(comp)` when the caller has it."""
 
     digest = digest or data_digest(comp)
-    folder = cache_root(comp) / digest[:32]
-    frames = _load(folder, digest)
+    entries = _snapshots(comp)
+    frames = _load(entries, digest)
     if frames is None:
         frames = _parse_data(comp)
-        _save(folder, digest, frames)
+        _save(entries, digest, frames)
     _flush(comp)
     return frames
 
@@ -158,46 +159,41 @@ def _fold_table(comp: Competition, train, digest: str | None) -> dict[str, np.nd
     return table
 
 
-def _load(folder: Path, digest: str):
+class _NoSnapshot(Exception):
+    """A frame that would not read back identical: leave no snapshot."""
+
+
+def _snapshots(comp: Competition) -> KeyedFolders:
+    return KeyedFolders(cache_root(comp), keep=KEEP)
+
+
+def _load(entries: KeyedFolders, digest: str):
     from pyarrow import ArrowException
 
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
+    if entries.meta(digest) is None:
         return None
+    folder = entries.path(digest)
     try:
-        if _io.read_json(meta_path).get("key") != digest:
-            return None
-        frames = tuple(read_snapshot(folder / f"{part}.feather") for part in _PARTS)
+        return tuple(read_snapshot(folder / f"{part}.feather") for part in _PARTS)
     except (OSError, ValueError, KeyError, ArrowException):
         return None
-    with contextlib.suppress(OSError):
-        os.utime(meta_path)  # recently used: survives pruning
-    return frames
 
 
-def _save(folder: Path, digest: str, frames) -> None:
+def _save(entries: KeyedFolders, digest: str, frames) -> None:
     """Write the snapshot if it reads back identical; any failure just leaves no snapshot."""
     from pyarrow import ArrowException, feather
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _io.temp_dir(folder.parent, ".tmp-")
     try:
-        for part, frame in zip(_PARTS, frames):
-            # one record batch, so that each column is one contiguous, mappable buffer (read_snapshot)
-            feather.write_feather(frame, tmp / f"{part}.feather", compression="uncompressed",
-                                  chunksize=max(1, len(frame)))
-            if not _reads_back(frame, tmp / f"{part}.feather"):
-                return
-        _io.write_json(tmp / "meta.json", {"key": digest})
-        release_arrow_memory()
-        shutil.rmtree(folder, ignore_errors=True)  # a damaged entry (load failed)
-        os.replace(tmp, folder)
-    except (OSError, ValueError, TypeError, ArrowException):
+        with entries.writing(digest) as tmp:
+            for part, frame in zip(_PARTS, frames):
+                # one record batch, so that each column is one contiguous, mappable buffer (read_snapshot)
+                feather.write_feather(frame, tmp / f"{part}.feather", compression="uncompressed",
+                                      chunksize=max(1, len(frame)))
+                if not _reads_back(frame, tmp / f"{part}.feather"):
+                    raise _NoSnapshot
+            release_arrow_memory()
+    except (_NoSnapshot, OSError, ValueError, TypeError, ArrowException):
         return
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    _prune(sorted((p for p in folder.parent.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=lambda p: _mtime(p / "meta.json")))
 
 
 def read_snapshot(path: Path, columns: list | None = None):

@@ -43,29 +43,30 @@ def folds_digest(ids, folds) -> str:
     return _io.hash_bytes("\n".join(f"{i}\t{f}" for i, f in pairs))
 
 
-def _competition_rows(comp: Competition):
+def _competition_rows(comp: Competition, context=None):
     """(train, test, folds aligned with train, task) for validation: the validated train rows only
-    (forward chaining never predicts its earliest block, so OOF files leave those rows out)."""
+    (forward chaining never predicts its earliest block, so OOF files leave those rows out). `context`:
+    the run's pipeline.context.CompetitionContext when the caller has one."""
     from core.folds import validated
-    from core.tasks import TaskInfo
-    from pipeline.data import read_data, read_folds
+    from pipeline.context import CompetitionContext
 
     if not comp.folds_path.is_file():
         raise UserError(f"{comp.folds_path}: no fold file yet; run `python -m pipeline run --stage folds` first")
-    train, test, _ = read_data(comp)
-    task = TaskInfo.from_target(comp.task, train[comp.target])
-    folds = read_folds(comp, train)
+    context = context or CompetitionContext(comp)
+    train, test, _ = context.data()
+    task = context.task_info()
+    folds = context.folds()
     rows = validated(folds)
     if not rows.all():
         train, folds = train[rows].reset_index(drop=True), folds[rows]
     return train, test, folds, task
 
 
-def export_run(comp: Competition, run_dir: Path, out: Path) -> Path:
+def export_run(comp: Competition, run_dir: Path, out: Path, *, context=None) -> Path:
     """Write the run in `run_dir` as a bundle zip at `out` (atomically); returns `out`."""
     import pandas as pd
 
-    train, _, folds, task = _competition_rows(comp)
+    train, _, folds, task = _competition_rows(comp, context)
     oof = pd.read_parquet(run_dir / "oof.parquet")
     if (run_dir / "oof_repeats.parquet").is_file():
         # a teammate combines it on folds.csv's first fold assignment: the first CV repeat's OOF
@@ -258,13 +259,13 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
     return dest
 
 
-def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log=print) -> Path:
+def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log=print, context=None) -> Path:
     """Validate a bundle against the competition and add it as competition/<name>/imports/<run>/."""
 
     import pandas as pd
 
     path = Path(path)
-    train, test, folds, task = _competition_rows(comp)
+    train, test, folds, task = _competition_rows(comp, context)
     files = _read_bundle(path, rows=len(train) + len(test), columns=task.n_outputs)
     manifest = _loads(files["bundle.json"], path, "bundle.json")
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
@@ -341,7 +342,8 @@ def _csv_columns(frame, comp: Competition, task, source: str) -> list[str]:
                     f"found {rest}; name it 'pred'")
 
 
-def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str | None = None, log=print) -> Path:
+def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str | None = None, log=print,
+               context=None) -> Path:
     """Import OOF and test predictions made elsewhere (a notebook) on our folds.csv.
 
     The OOF file needs the id, a `fold` column copied from runs/folds.csv (checked row by row) and the
@@ -360,7 +362,7 @@ def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str 
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise UserError(f"{p}: cannot parse CSV ({str(exc).splitlines()[0] if str(exc) else 'empty'})") from None
     oof_frame, test_frame = frames
-    train, test, folds, task = _competition_rows(comp)
+    train, test, folds, task = _competition_rows(comp, context)
     if "fold" not in oof_frame.columns:
         raise UserError(f"{oof_path}: no 'fold' column; merge runs/folds.csv into it on {comp.id_col!r} so "
                         f"the import can check the predictions were made on our folds")

@@ -21,7 +21,7 @@ from core import io as _io
 from core.fingerprint import PACKAGES_ROOT, CodeFingerprints
 from pipeline import planner
 from pipeline.config import Competition
-from pipeline.context import StageContext
+from pipeline.context import CompetitionContext, StageContext
 from pipeline.graph import Pipeline, Stage
 from pipeline.state import StateStore
 
@@ -50,6 +50,7 @@ class Runner:
         self.comp = comp
         self.log = log
         self.started = planner.clock()  # the time budget counts from here
+        self.competition = CompetitionContext(comp, log=log)  # one per run, handed to every stage
         self.code_root = Path(code_root)  # where the project packages' sources are fingerprinted from
         self.store = StateStore(comp.runs)
         self.state = {name: self.store.load(name) for name in pipeline.stages}
@@ -76,7 +77,7 @@ class Runner:
         """Digest of the user code one unit's table runs: its plug-in file (competition/<name>/models/
         <type>.py) and every file an import path in it names (a net's `factory`, an `estimator`) inside
         the project, the workspace or the competition folder -- with the project modules they import."""
-        from pipeline.training import model_code
+        from pipeline.model_setup import model_code
 
         return model_code(self.comp, cfg, self.code)
 
@@ -198,7 +199,7 @@ class Runner:
         func = getattr(importlib.import_module(module_name), func_name)
         sections = {s: self.comp.cfg.get(s) for s in stage.sections}
         parts = self._parts(stage, sections)
-        ctx = StageContext(self.comp, stage, v.stale_units if stage.units else None, self.log, self.state,
+        ctx = StageContext(self.competition, stage, v.stale_units if stage.units else None, self.state,
                            self.started)
         root = self.comp.workspace
         if stage.units is not None:

@@ -114,7 +114,7 @@ def study_name(comp, model: str, space: dict, data_digest: str) -> str:
 
 def storage_url(workspace: Path, url: str | None = None) -> str:
     """The study store: the given URL, else the run registry's database."""
-    from pipeline.registry import registry_url
+    from pipeline.run_registry import registry_url
 
     return url or registry_url(workspace)
 
@@ -188,13 +188,13 @@ def _tune_on_workers(comp, model: str, *, trials: int, timeout: float | None, st
     import optuna
 
     from pipeline.execution import SEQUENTIAL
-    from pipeline.training import Training
+    from pipeline.context import CompetitionContext
 
     if model not in comp.models:
         raise UserError(f"--model {model!r} is not an enabled model{did_you_mean(model, tuple(comp.models))}")
     raw_space = model_space(comp, model)
     dists = parse_space(raw_space, where=f"models.{model}.search_space")
-    training = Training.load(comp, log=log, backend=SEQUENTIAL)
+    training = CompetitionContext(comp, log=log).training(backend=SEQUENTIAL)
     _check_space_params(model, comp.models[model], dists, training.task, training.metric, training.plugin_dir)
     threads = min(threads, backend.threads(comp.cfg["runtime"]["threads"], warn=log))
     url = storage_url(comp.workspace, storage)
@@ -216,7 +216,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
           backend: Any = None) -> TuneResult:
     import optuna
 
-    from pipeline.training import Training
+    from pipeline.context import CompetitionContext
 
     if model not in comp.models:
         raise UserError(f"--model {model!r} is not an enabled model{did_you_mean(model, tuple(comp.models))}")
@@ -225,7 +225,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     raw_space = model_space(comp, model)
     dists = parse_space(raw_space, where=f"models.{model}.search_space")
     spec = comp.models[model]
-    training = Training.load(comp, log=log, backend=backend)
+    training = CompetitionContext(comp, log=log).training(backend=backend)
     metric = training.metric
     n_folds = len(fold_ids(training.folds))
     _check_space_params(model, spec, dists, training.task, metric, training.plugin_dir)
@@ -403,7 +403,7 @@ def _storage(url: str):
     import optuna
     import sqlalchemy as sa
 
-    from pipeline.registry import engine_kwargs
+    from pipeline.run_registry import engine_kwargs
 
     for attempt in range(5):
         try:
@@ -436,7 +436,7 @@ def _load_study(url: str, name: str, *, direction: str, seed: int | None):
 
 
 def _safe(url: str) -> str:
-    from pipeline.registry import _safe as hide
+    from pipeline.run_registry import _safe as hide
 
     return hide(url)
 

@@ -34,8 +34,8 @@ class Facts:
 
 
 @dataclass(frozen=True)
-class Member:
-    """A zoo member: its model table for classification and for regression, and when it applies."""
+class ZooEntry:
+    """A zoo entry (a default model): its model table for classification and for regression, and when it applies."""
 
     name: str
     why: str
@@ -95,21 +95,21 @@ def _lgbm(params: dict) -> dict:
     return {"type": "lightgbm", "params": dict(params)}
 
 
-ZOO: list[Member] = [
-    Member("lgbm", "LightGBM with meta-tuned defaults (pytabkit TD)", _lgbm(_LGBM_TD_CLASS), _lgbm(_LGBM_TD_REG),
+ZOO: list[ZooEntry] = [
+    ZooEntry("lgbm", "LightGBM with meta-tuned defaults (pytabkit TD)", _lgbm(_LGBM_TD_CLASS), _lgbm(_LGBM_TD_REG),
            sized=_large({"early_stopping_rounds": 100})),
-    Member("lgbm_slow", "small-leaf, slow, column-subsampled LightGBM: diversity", _lgbm(_LGBM_SLOW),
+    ZooEntry("lgbm_slow", "small-leaf, slow, column-subsampled LightGBM: diversity", _lgbm(_LGBM_SLOW),
            _lgbm(_LGBM_SLOW), lambda facts: not facts.image and facts.rows <= LARGE_ROWS),
-    Member("lgbm_extra", "extra-trees LightGBM (random thresholds): diversity", _lgbm(_LGBM_EXTRA),
+    ZooEntry("lgbm_extra", "extra-trees LightGBM (random thresholds): diversity", _lgbm(_LGBM_EXTRA),
            _lgbm(_LGBM_EXTRA), lambda facts: not facts.image, _large({"learning_rate": 0.06})),
-    Member("linear", "linear model on imputed, scaled, one-hot features (ridge: outlying rows trimmed)",
+    ZooEntry("linear", "linear model on imputed, scaled, one-hot features (ridge: outlying rows trimmed)",
            {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
             "params": {"C": 0.3, "max_iter": 2000}},
            {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 10.0},
             "trim_outliers": 4.0}),
-    Member("mlp", "torch MLP trained as a snapshot ensemble (5 cosine cycles, 5 snapshots averaged)",
+    ZooEntry("mlp", "torch MLP trained as a snapshot ensemble (5 cosine cycles, 5 snapshots averaged)",
            {"type": "mlp"}, {"type": "mlp"}, lambda facts: facts.cells <= _MLP_MAX_CELLS, _mlp_epochs),
-    Member("cnn", "DenseNet-BC on the pixel grid", {"type": "densenet"}, {"type": "densenet"},
+    ZooEntry("cnn", "DenseNet-BC on the pixel grid", {"type": "densenet"}, {"type": "densenet"},
            lambda facts: facts.image),
 ]
 # The RNN with attention (type = "rnn") is not a default member: on fine_foods it scored OOF AUC 0.828
@@ -132,7 +132,7 @@ def default_models(task: str, facts: Facts) -> dict[str, dict]:
 
 
 def describe(task: str, facts: Facts) -> dict[str, str]:
-    """Member name -> why it is in the zoo, for the comments `init` writes."""
+    """Zoo entry name -> why it is in the zoo, for the comments `init` writes."""
     chosen = default_models(task, facts)
     return {m.name: m.why for m in ZOO if m.name in chosen}
 

@@ -19,7 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from core.errors import UserError, did_you_mean
     from pipeline.exchange import export_run
-    from pipeline.context import StageContext
     from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace, log
@@ -28,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     comp = ws.competition(args.competition)
     pipe = build_pipeline()
     runner = Runner(pipe, comp, log=log)
-    runs = StageContext(comp, pipe.get("ensemble"), None, log, runner.state).model_run_dirs()
+    runs = runner.competition.run_dirs(runner.state)
     if (comp.runs / "ensemble" / "oof.parquet").exists():
         runs["ensemble"] = comp.runs / "ensemble"
     if args.run_id not in runs:
@@ -38,6 +37,6 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else ws.root / "exports" / comp.name / name
     if out.is_dir():  # a folder: the bundle goes into it under its usual name
         out = out / name
-    path = export_run(comp, runs[args.run_id], out)
+    path = export_run(comp, runs[args.run_id], out, context=runner.competition)
     print(path)
     return 0

@@ -34,11 +34,12 @@ def main(args: argparse.Namespace) -> int:
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
     with competition_lock(comp):
-        Runner(build_pipeline(), comp, log=log).run("folds")  # the fold file the import is checked against
+        runner = Runner(build_pipeline(), comp, log=log)
+        runner.run("folds")  # the fold file the import is checked against
         if args.path is not None:
-            dest = import_bundle(comp, args.path, name=args.name, log=log)
+            dest = import_bundle(comp, args.path, name=args.name, log=log, context=runner.competition)
         else:
-            dest = import_csv(comp, args.oof, args.test, name=args.name, log=log)
+            dest = import_csv(comp, args.oof, args.test, name=args.name, log=log, context=runner.competition)
     log("[import] the ensemble stage will combine it on the next `python -m pipeline run`")
     print(dest)
     return 0

@@ -22,7 +22,7 @@ def main(args: argparse.Namespace) -> int:
     from core.errors import UserError
     from core.io import hash_file
     from core.metrics import get_metric
-    from pipeline.registry import LbRecord, open_registry
+    from pipeline.run_registry import LbRecord, open_registry
     from pipeline.workspace import Workspace
 
     ws = Workspace(args.root)

@@ -17,7 +17,7 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from core.errors import UserError
-    from pipeline.registry import open_registry, registry_url
+    from pipeline.run_registry import open_registry, registry_url
 
     root = Path(args.root or Path.cwd()).resolve()
     if args.limit is not None and args.limit < 1:
@@ -45,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _all(root, url) -> list[dict]:
-    from pipeline.registry import open_registry
+    from pipeline.run_registry import open_registry
 
     registry = open_registry(root, url)
     try:

@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
         runner = Runner(build_pipeline(), comp, log=log)
         runner.run("features")
     digest = str(runner.state["features"].get("outputs")) + str(runner.state["folds"].get("outputs"))
-    threads = _threads(comp)
+    threads = runner.competition.threads()
     try:
         result = tune(comp, args.model, trials=args.trials, timeout=args.timeout, storage=args.storage,
                       seed=args.seed, threads=threads, data_digest=digest, log=log)
@@ -55,11 +55,3 @@ def main(args: argparse.Namespace) -> int:
             merged = apply_params(comp.config_path, args.model, result.best_params)
         print(f"wrote [models.{args.model}] params = {inline_table(merged)} to {comp.config_path}")
     return 0
-
-
-def _threads(comp) -> int:
-    from core.threads import resolve_threads
-    from pipeline.workspace import log
-
-    rt = comp.cfg["runtime"]
-    return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], warn=log)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -52,25 +51,25 @@ class Results:
         return sorted(scores.items(), key=lambda kv: -self.metric.sign * kv[1])
 
 
-def load(comp) -> Results:
-    """Read the competition's runs, ensemble and registry rows; a UserError when nothing was trained yet."""
+def load(comp, context=None) -> Results:
+    """Read the competition's runs, ensemble and registry rows; a UserError when nothing was trained yet.
+    `context`: the competition's pipeline.context.CompetitionContext when the caller has one."""
     import pandas as pd
 
     from core.errors import UserError
-    from core.metrics import get_metric
-    from core.tasks import TaskInfo
     from pipeline.artifacts import read_run
     from core.folds import validated
-    from pipeline.data import read_data, read_folds
+    from pipeline.context import CompetitionContext
 
-    dirs = run_dirs(comp)
+    context = context or CompetitionContext(comp)
+    dirs = context.run_dirs()
     if not dirs:
         raise UserError(f"no model runs in {comp.runs / 'models'}; train them first with "
                         f"`python -m pipeline run --competition {comp.name}`")
-    train, _, _ = read_data(comp)
-    task = TaskInfo.from_target(comp.task, train[comp.target])
+    train, _, _ = context.data()
+    task = context.task_info()
     if comp.folds_path.is_file():  # the rows runs predict: forward chaining never predicts its earliest block
-        train = train[validated(read_folds(comp, train))].reset_index(drop=True)
+        train = train[validated(context.folds())].reset_index(drop=True)
     ids = pd.Index(train[comp.id_col])
     runs = {}
     for name, path in dirs.items():
@@ -96,7 +95,7 @@ def load(comp) -> Results:
         params = ensemble.params if ensemble is not None else {}
         if (ens_dir / "leaderboard.csv").is_file():
             methods = pd.read_csv(ens_dir / "leaderboard.csv")
-    res = Results(comp, task, get_metric(comp.metric_name), task.encode(train[comp.target]), runs, ensemble,
+    res = Results(comp, task, context.metric(), task.encode(train[comp.target]), runs, ensemble,
                   params, methods)
     for name, path in dirs.items():
         if name in runs and (path / "feature_importance.csv").is_file():
@@ -105,20 +104,8 @@ def load(comp) -> Results:
     return res
 
 
-def run_dirs(comp) -> dict[str, Path]:
-    """Every run folder with OOF predictions: trained (runs/models, runs/pseudo) and imported, by name."""
-    found: dict[str, Path] = {}
-    for root in (comp.runs / "models", comp.runs / "pseudo", comp.imports_dir):
-        if root.is_dir():
-            for path in sorted(root.iterdir()):
-                if not path.name.startswith(".") and (path / "oof.parquet").is_file() \
-                        and (path / "scores.json").is_file():
-                    found.setdefault(path.name, path)
-    return found
-
-
 def _read_registry(res: Results) -> None:
-    from pipeline.registry import open_registry
+    from pipeline.run_registry import open_registry
 
     try:
         registry = open_registry(res.comp.workspace)

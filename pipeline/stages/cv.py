@@ -1,7 +1,7 @@
 """CV stage: train each configured model (a unit) on the saved folds; one run folder per model.
 
 The setup (data, folds, features, plug-in folder, threads) is the model stages' one
-(`pipeline.training`). Each finished run is also recorded in the run registry (pipeline/registry.py)
+(`pipeline.model_setup`). Each finished run is also recorded in the run registry (pipeline/run_registry.py)
 in one batch at the end of the stage, and a summary table (best first) closes the stage's output."""
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def _costs(training, names: list[str]) -> dict:
 
 def _history(comp) -> list[dict]:
     """This competition's recorded runs (none when the registry cannot be read: estimates then)."""
-    from pipeline.registry import open_registry
+    from pipeline.run_registry import open_registry
 
     try:
         registry = open_registry(comp.workspace)

@@ -8,6 +8,9 @@ import pytest
 
 from pipeline.cli import main
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 CASES = {
     "misspelt estimator": ('type = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegresion"',
                            r"models\.bad\.estimator = 'sklearn\.linear_model\.LogisticRegresion': module "

@@ -21,6 +21,9 @@ from models.densenet import DenseLayer, DenseNet, Transition, channel_plan
 from models.layers import AttentionPool
 from models.testing import make_arrays, make_data
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 TEN = TaskInfo("multiclass", tuple(range(10)))
 BINARY = TaskInfo("binary", (0, 1))

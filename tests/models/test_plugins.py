@@ -11,6 +11,9 @@ import pytest
 from core.threads import cpu_count
 from pipeline.cli import main
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 PLUGIN = '''
 """A teammate's model: logistic regression on a few hand-picked interactions."""
 import numpy as np

@@ -9,6 +9,9 @@ import pytest
 
 from pipeline.cli import main
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 COMP = ("competition", "titanic")
 
 

@@ -15,6 +15,9 @@ from pipeline.stages import build_pipeline
 from pipeline.workspace import Workspace
 from tests.conftest import make_workspace
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 MODELS = """
 [models.lgbm]
 type = "lightgbm"

@@ -13,6 +13,9 @@ import pytest
 from pipeline.cli import main
 from tests.conftest import make_workspace
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 
 def _ws(tmp_path, name: str, *, seed: int = 0):
     ws = make_workspace(tmp_path / name)

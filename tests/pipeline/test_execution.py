@@ -18,6 +18,9 @@ from tests.conftest import REPO, make_workspace
 from pipeline import execution
 from pipeline.cli import main
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 MODELS = '''[models.lgbm]
 type = "lightgbm"
 params = { n_estimators = 60, early_stopping_rounds = 10 }
@@ -169,7 +172,7 @@ def test_a_tuning_study_on_workers_runs_trials_in_two_processes_with_sequential_
 
     from pipeline.config import load_competition
     from pipeline.execution import SEQUENTIAL
-    from pipeline.training import Training
+    from pipeline.context import CompetitionContext
 
     ws = _workspace(tmp_path, _runtime(kind, cluster))
     assert main(["tune", "--root", str(ws), "--model", "lgbm", "--trials", "4", "--seed", "3"]) == 0
@@ -184,7 +187,7 @@ def test_a_tuning_study_on_workers_runs_trials_in_two_processes_with_sequential_
     assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # their samplers' seeds differ
     # the best trial's score is exactly what a sequential CV with its parameters gives
     comp = load_competition(ws / "competition" / "titanic")
-    training = Training.load(comp, log=lambda m: None, backend=SEQUENTIAL)
+    training = CompetitionContext(comp, log=lambda m: None).training(backend=SEQUENTIAL)
     spec = comp.models["lgbm"]
     best = study.best_trial
     result = training.train_cv("lgbm", {**spec, "params": {**spec["params"], **best.params}}, threads=1,

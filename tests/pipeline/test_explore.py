@@ -15,6 +15,9 @@ import pytest
 from pipeline.cli import main
 from tests.conftest import DATASETS, make_workspace
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 # section -> whether it holds a plot
 BASE_SECTIONS = {"overview": True, "warnings": False, "target": True, "adversarial": True, "columns": True,
                  "association": True}

@@ -14,6 +14,9 @@ from core.folds import fold_ids, train_mask
 from pipeline.cli import main
 from tests.conftest import make_workspace
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 # A teammate's regressor that predicts the latest month it was trained on: its OOF prediction for a
 # row is therefore the newest training month of the model that scored that row.
 LATEST_MONTH = '''

@@ -6,6 +6,7 @@ plug-in model from competition/<name>/models/ trains in cv, in pseudo-labelling 
 
 from __future__ import annotations
 
+import pytest
 import json
 
 import numpy as np
@@ -46,6 +47,9 @@ _PLUGIN = '''
 """A teammate's model: logistic regression on the numeric columns (imputed)."""
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
 
 
 class Model(ClassifierMixin, BaseEstimator):

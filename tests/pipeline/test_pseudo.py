@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import UserError
 from core.tasks import TASKS, TaskInfo
-from pipeline.context import StageContext
+from pipeline.context import CompetitionContext, StageContext
 from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
 from pipeline.pseudo_labels import (SELECTIONS, SOURCES, Candidates, FoldRun, label_summary, soft_targets,
@@ -21,6 +21,9 @@ from pipeline.pseudo_labels import (SELECTIONS, SOURCES, Candidates, FoldRun, la
 from pipeline.stages.pseudo import chosen_models, fold_labels, load_pool, pseudo_rounds, takes_sample_weight
 from pipeline.workspace import Workspace
 from tests.conftest import DATA, make_workspace
+
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
 
 _EXTRA_MODELS = """
 [models.lgbm_bag]
@@ -45,7 +48,7 @@ def titanic(tmp_path_factory):
     pipe = build_pipeline()
     runner = Runner(pipe, comp, log=lambda m: None)
     runner.run("cv")
-    ctx = StageContext(comp, pipe.get("pseudo"), None, lambda m: None, runner.state)
+    ctx = StageContext(CompetitionContext(comp, log=lambda m: None), pipe.get("pseudo"), None, runner.state)
     training = ctx.training()
     return SimpleNamespace(ws=ws, config=config, base=base, comp=comp, ctx=ctx, training=training,
                            pool=load_pool(ctx, training))
@@ -279,7 +282,7 @@ def test_rounds_several_models_registry_and_ensemble(titanic):
     chosen = [n for n in by_cv if n != "logreg"][:2]  # logreg's fit takes no sample_weight: passed over
     assert any("passing over logreg" in m for m in lines) or by_cv.index("logreg") >= 2
     members = json.loads((comp.runs / "ensemble" / "scores.json").read_text())["members"]
-    from pipeline.registry import open_registry
+    from pipeline.run_registry import open_registry
 
     registry = open_registry(comp.workspace)
     try:
@@ -316,7 +319,7 @@ def test_disabled_is_a_no_op(titanic):
     members = json.loads((titanic.comp.runs / "ensemble" / "scores.json").read_text())["members"]
     assert not any(m.endswith("-pseudo") for m in members)
     comp = Workspace(titanic.ws).competition("titanic")
-    ctx = StageContext(comp, build_pipeline().get("pseudo"), None, lambda m: None, {})
+    ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("pseudo"), None, {})
     from pipeline.stages.pseudo import run
 
     assert run(ctx) == []  # called directly, it trains nothing and needs no cv run

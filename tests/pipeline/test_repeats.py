@@ -4,6 +4,7 @@ an encoding) that saw it."""
 
 from __future__ import annotations
 
+import pytest
 import json
 
 import numpy as np
@@ -11,6 +12,9 @@ import pandas as pd
 
 from pipeline.cli import main
 from tests.conftest import make_workspace
+
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
 
 # A model that remembers its training rows by a unique key: it predicts 1 for a row it trained on and
 # 0 for any other, so an OOF prediction above 0 is a row its model saw.

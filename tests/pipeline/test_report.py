@@ -12,6 +12,9 @@ from pipeline.cli import main
 from tests.conftest import make_workspace
 from tests.pipeline.test_explore import parse
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 MODELS = """
 [models.lgbm]
 type = "lightgbm"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 import pandas as pd
 
 from pipeline.cli import main
 from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
 from pipeline.workspace import Workspace
+
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
 
 TWO_MODELS = """
 [models.lgbm]

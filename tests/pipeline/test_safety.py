@@ -16,6 +16,9 @@ import pytest
 from pipeline.cli import main
 from tests.conftest import DATA, REPO, make_workspace
 
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
 FAST_MODEL = '[models.lgbm]\ntype = "lightgbm"\nparams = { n_estimators = 40 }\n'
 
 

@@ -17,7 +17,7 @@ import pytest
 from core import fingerprint
 from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
-from pipeline.training import Training
+from pipeline.model_setup import ModelSetup
 from pipeline.workspace import Workspace
 from tests.conftest import REPO, make_workspace
 
@@ -64,7 +64,7 @@ def _unit_fingerprints(ws: Path) -> dict[str, str]:
 
 def _params_hash(ws: Path, model: str) -> str:
     comp = _comp(ws)
-    setup = Training(comp, None, None, None, None, np.zeros(0), print)
+    setup = ModelSetup(comp, None, None, None, None, np.zeros(0), print)
     return setup.params_hash(comp.models[model])
 
 
@@ -139,6 +139,7 @@ def test_block_cache_keys_follow_the_code_each_block_runs(pristine, tmp_path, ed
     assert all(before[name] == after[name] for name in kept)
 
 
+@pytest.mark.slow
 def test_run_models_on_a_new_competition_trains_only_those(tmp_path):
     ws = make_workspace(tmp_path, all_models=True)
     comp = _comp(ws)

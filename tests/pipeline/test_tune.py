@@ -14,8 +14,11 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import tomllib
 from core.errors import UserError
-from pipeline.registry import ENV_URL
+from pipeline.run_registry import ENV_URL
 from pipeline.tune import apply_params, parse_space
+
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_MODEL = '''[models.lgbm]

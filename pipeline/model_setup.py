@@ -1,6 +1,6 @@
 """One setup for every stage that trains models: cv, pseudo, the ensemble's stackers and tune.
 
-`Training` gathers, once, what they all need -- the data, task, metric, encoded target, saved
+`ModelSetup` gathers, once, what they all need -- the data, task, metric, encoded target, saved
 folds, feature matrices (loaded when first used), the competition's plug-in folder and the thread
 count -- and trains a model table under k-fold CV with all of it (`train_cv`), writes the run
 folder, and records runs in the registry. A stage that trains models builds nothing by hand, so a
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Training:
-    """What model stages train on; build it with `Training.load` (or `StageContext.training()`)."""
+class ModelSetup:
+    """What model stages train on; get it from the competition's context (`pipeline.context.CompetitionContext.training`)."""
 
     comp: Competition
     train: Any  # DataFrame, train.csv's rows
@@ -39,19 +39,6 @@ class Training:
     train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
     repeat: int = 0  # which CV repeat's folds (and, with supervised feature blocks, train matrix)
 
-    @classmethod
-    def load(cls, comp: Competition, *, log: Callable[[str], None] = print, data: tuple | None = None,
-             folds: np.ndarray | None = None, backend: Any = None) -> "Training":
-        """From the competition's files (or the frames and folds a caller already read)."""
-        from core.metrics import get_metric
-        from core.tasks import TaskInfo
-        from pipeline.data import read_data, read_folds, read_train_from
-
-        train, test, _ = data if data is not None else read_data(comp)
-        return cls(comp, train, test, TaskInfo.from_target(comp.task, train[comp.target]),
-                   get_metric(comp.metric_name), folds if folds is not None else read_folds(comp, train), log,
-                   backend, read_train_from(comp, train) if folds is None else None)
-
     @functools.cached_property
     def repeats(self) -> int:
         """How many CV repeats runs/folds.csv holds (cv.repeats)."""
@@ -59,7 +46,7 @@ class Training:
 
         return fold_repeats(self.comp, self.train)
 
-    def for_repeat(self, repeat: int) -> "Training":
+    def for_repeat(self, repeat: int) -> "ModelSetup":
         """The same setup on CV repeat `repeat`'s folds and train matrix (repeat 0: this one)."""
         if repeat == self.repeat:
             return self
@@ -194,7 +181,7 @@ class Training:
 
     def record(self, name: str, spec: dict, result: Any, seconds: float, *, stage: str = "cv"):
         """The registry's RunRecord of a finished CV result."""
-        from pipeline.registry import RunRecord
+        from pipeline.run_registry import RunRecord
 
         comp, metric = self.comp, self.metric
         params = self.params_of(spec)
@@ -207,7 +194,7 @@ class Training:
         """Write a batch of RunRecords; an unreachable registry costs a warning, never the trained runs."""
         if not records:
             return
-        from pipeline.registry import open_registry
+        from pipeline.run_registry import open_registry
 
         try:
             registry = open_registry(self.comp.workspace)

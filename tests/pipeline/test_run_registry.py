@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.cli import main
 from core.errors import UserError
-from pipeline.registry import ENV_URL, RunRecord, open_registry, registry_url
+from pipeline.run_registry import ENV_URL, RunRecord, open_registry, registry_url
 
 
 def _rec(comp, model, metric, gib, overall, folds=(0.5, 0.6)):

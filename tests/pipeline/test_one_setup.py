@@ -6,17 +6,20 @@ plug-in model from competition/<name>/models/ trains in cv, in pseudo-labelling 
 
 from __future__ import annotations
 
-import pytest
 import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from core.metrics import METRICS, Metric
 from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
 from pipeline.workspace import Workspace
 from tests.conftest import DATA
+
+# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
 
 _CONFIG = """
 [competition]
@@ -47,9 +50,6 @@ _PLUGIN = '''
 """A teammate's model: logistic regression on the numeric columns (imputed)."""
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-
-# End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
-pytestmark = pytest.mark.slow
 
 
 class Model(ClassifierMixin, BaseEstimator):

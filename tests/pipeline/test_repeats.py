@@ -4,11 +4,11 @@ an encoding) that saw it."""
 
 from __future__ import annotations
 
-import pytest
 import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline.cli import main
 from tests.conftest import make_workspace

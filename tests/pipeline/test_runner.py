@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 import pandas as pd
+import pytest
 
 from pipeline.cli import main
 from pipeline.runner import Runner

@@ -66,7 +66,7 @@ def bench(name: str, root: Path, n_splits: int | None = None) -> dict:
     run = comp.runs / "models" / "lgbm"
     train = pd.read_csv(comp.train_path, usecols=[comp.target])
     task = TaskInfo.from_target(comp.task, train[comp.target])
-    metric = get_metric(comp.metric_name)
+    metric = get_metric(comp.metric_name, comp.root)
     oof = pd.read_json(run / "scores.json", typ="series")["overall"]
     test = pd.read_parquet(run / "test.parquet")
     sol = pd.read_csv(DATA / name / "solution.csv")

@@ -41,7 +41,7 @@ def score_submission(submission: Path, solution: Path, *, comp_dir: Path) -> tup
         pred = task.encode(sub[cols[0]]).astype(float)
     else:
         pred = sub[cols[0]].to_numpy(float)
-    metric = get_metric(comp.metric_name)
+    metric = get_metric(comp.metric_name, comp.root)
     return metric.name, metric(y, pred)
 
 

@@ -3,12 +3,23 @@
 Predictions follow one convention everywhere: binary -> 1-D P(positive class); multiclass -> 2-D
 (n_rows, n_classes) probabilities in class order; regression -> 1-D values in the target's scale.
 True labels are encoded: binary 0/1, multiclass 0..k-1, regression floats.
+
+Three sources, one lookup (`get_metric(name, folder)`): the built-ins in `METRICS`; the families in
+`FAMILIES`, named `<family>@<K>` (`map@3`); and a competition's own, every `Metric` defined at the top
+level of `competition/<name>/metrics.py` (`competition_metrics`).
+
+Metrics that score decisions made from predictions (f1: a threshold on P(positive); qwk on a
+regression model: thresholds that round values into classes) never choose the decision on the rows
+they score: the scored rows are split into `DECISION_PARTS` fixed parts and each part's rows are
+decided by a threshold fitted on the other parts' rows (`cross_fitted`). The submission's decision is
+fitted on every OOF row (`Metric.decide`) and applied to the test predictions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -47,6 +58,16 @@ class Metric:
     non_negative: bool = False
     rank_based: bool = False
     fast: Callable[[np.ndarray, np.ndarray], float] | None = None
+    # (OOF labels, OOF predictions) -> a function turning predictions into the decisions the metric
+    # scores (0/1 for f1, class values for qwk on a regression model); the submit stage fits it on
+    # every OOF row and applies it to the test predictions. None: predictions are submitted as they are
+    decide: Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None
+    source: str = ""  # the file a competition's metric is defined in ("" for a built-in)
+
+    def __reduce__(self):
+        # a metric travels to worker processes by name (and file): a competition's metrics.py is not
+        # an importable module there, so it is loaded again from its file
+        return (_load_metric, (self.name, self.source))
 
     def __call__(self, y_true, y_pred) -> float:
         return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
@@ -104,6 +125,130 @@ def _mae(y, p):
     return float(np.mean(np.abs(y.astype(float) - p.astype(float))))
 
 
+def _r2(y, p):
+    y, p = y.astype(float), p.astype(float)
+    total = np.sum((y - y.mean()) ** 2)
+    residual = np.sum((y - p) ** 2)
+    if total == 0:  # scikit-learn's convention for a constant target
+        return 1.0 if residual == 0 else 0.0
+    return float(1.0 - residual / total)
+
+
+def _pr_auc(y, p):
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, p))
+
+
+def _roc_auc_ovr(y, p):
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=np.arange(p.shape[1])))
+
+
+# ---- decisions fitted out of fold ---------------------------------------------------------------
+DECISION_PARTS = 5  # parts of the scored rows; each is decided by what the other parts' rows chose
+
+
+def cross_fitted(y: np.ndarray, p: np.ndarray, fit: Callable[[np.ndarray, np.ndarray], Any]) -> np.ndarray:
+    """Decisions for every row, each made by `fit(y, p)` of the other parts' rows (never its own).
+
+    The rows are split into `DECISION_PARTS` parts by a fixed permutation (seed 0), so a score is
+    reproducible; fewer rows than 2 per part use fewer parts (at least 2)."""
+    n = len(y)
+    parts = max(2, min(DECISION_PARTS, n // 2))
+    part = np.empty(n, dtype=np.int64)
+    part[np.random.default_rng(0).permutation(n)] = np.arange(n) % parts
+    out = np.empty(n, dtype=np.float64)
+    for k in range(parts):
+        own = part == k
+        out[own] = fit(y[~own], p[~own])(p[own])
+    return out
+
+
+def f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The threshold on P(positive) maximising F1 on (y, p): rows with p > threshold are positive; the
+    midpoint between the two predictions it separates (-inf: every row positive)."""
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order].astype(float)
+    tp = np.cumsum(ys)
+    f1 = 2 * tp / (np.arange(1, len(ys) + 1) + ys.sum())
+    last = np.r_[ps[1:] != ps[:-1], True]  # a threshold never splits tied predictions
+    best = int(np.flatnonzero(last)[np.argmax(f1[last])])
+    return float((ps[best] + ps[best + 1]) / 2) if best + 1 < len(ps) else -np.inf
+
+
+def _f1_decide(y, p):
+    t = f1_threshold(y, p) if len(np.unique(y)) > 1 else 0.5
+    return lambda q: (np.asarray(q) > t).astype(np.float64)
+
+
+def _f1(y, p):
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y.astype(int), cross_fitted(y, p.astype(float), _f1_decide).astype(int), zero_division=0))
+
+
+def quadratic_kappa(y: np.ndarray, pred: np.ndarray) -> float:
+    """Cohen's kappa with quadratic weights over the sorted union of the labels (scikit-learn's
+    `cohen_kappa_score(weights="quadratic")`)."""
+    labels, codes = np.unique(np.concatenate([y, pred]), return_inverse=True)
+    m, n = len(labels), len(y)
+    a, b = codes[:n], codes[n:]
+    observed = np.bincount(a * m + b, minlength=m * m).reshape(m, m).astype(float)
+    expected = np.outer(np.bincount(a, minlength=m), np.bincount(b, minlength=m)) / n
+    w = (np.arange(m)[:, None] - np.arange(m)[None, :]) ** 2
+    denominator = float((w * expected).sum())
+    return 1.0 - float((w * observed).sum()) / denominator if denominator else 0.0
+
+
+def kappa_thresholds(y: np.ndarray, p: np.ndarray, *, passes: int = 2, grid: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, thresholds) rounding regression predictions into the classes of `y` for the best
+    quadratic kappa on (y, p): starting at the midpoints between classes, each threshold in turn moved
+    to the best of `grid` quantiles of p between its neighbours, `passes` times."""
+    classes = np.unique(y)
+    t = (classes[1:] + classes[:-1]) / 2.0
+    if len(classes) < 2:
+        return classes, t
+    for _ in range(passes):
+        for j in range(len(t)):
+            low = t[j - 1] if j else -np.inf
+            high = t[j + 1] if j + 1 < len(t) else np.inf
+            inside = p[(p > low) & (p < high)]
+            candidates = np.unique(np.r_[t[j], np.quantile(inside, np.linspace(0, 1, grid))]) if len(inside) else [t[j]]
+            scores = []
+            for c in candidates:
+                trial = t.copy()
+                trial[j] = c
+                scores.append(quadratic_kappa(y, classes[np.searchsorted(trial, p, side="right")]))
+            t[j] = candidates[int(np.argmax(scores))]
+    return classes, t
+
+
+def _qwk_decide(y, p):
+    if p.ndim == 2:  # class probabilities: the submission's label is the most probable class already
+        return lambda q: np.asarray(q)
+    classes, t = kappa_thresholds(y.astype(float), p.astype(float))
+    return lambda q: classes[np.searchsorted(t, np.asarray(q, dtype=float), side="right")].astype(np.float64)
+
+
+def _qwk(y, p):
+    if p.ndim == 2:  # multiclass probabilities: the most probable class
+        return quadratic_kappa(y, p.argmax(axis=1))
+    return quadratic_kappa(y.astype(float), cross_fitted(y.astype(float), p.astype(float), _qwk_decide))
+
+
+def map_at_k(k: int) -> "Metric":
+    """Mean average precision at k of the classes ranked by probability, one true class per row
+    (Kaggle's MAP@K): 1 / rank of the true class when it is among the top k, else 0."""
+    def score(y, p):
+        top = np.argsort(-p, axis=1, kind="stable")[:, :k]
+        hits = top == np.asarray(y).reshape(-1, 1)
+        return float(np.mean((hits / np.arange(1, top.shape[1] + 1)).sum(axis=1)))
+
+    return Metric(f"map@{k}", score, True, ("multiclass",), True, "log_loss")
+
+
 # ---- fast forms for search loops (same values, no input checks) ------------------------------------
 def _fast_auc(y: np.ndarray, p: np.ndarray) -> float:
     if p.ndim == 2:
@@ -137,14 +282,89 @@ METRICS: dict[str, Metric] = {
         Metric("rmsle", _rmsle, False, _REGRESSION, False, "rmse", target_transform=LOG1P, non_negative=True,
                fast=lambda y, p: float(np.sqrt(np.mean((np.log1p(y) - np.log1p(np.clip(p, 0, None))) ** 2)))),
         Metric("mae", _mae, False, _REGRESSION, False, "mae", fast=lambda y, p: float(np.mean(np.abs(y - p)))),
+        Metric("r2", _r2, True, _REGRESSION, False, "rmse"),
+        Metric("f1", _f1, True, ("binary",), True, "log_loss", decide=_f1_decide),
+        Metric("qwk", _qwk, True, ("multiclass", "regression"), False, "log_loss", decide=_qwk_decide),
+        Metric("pr_auc", _pr_auc, True, ("binary",), True, "log_loss", rank_based=True),
+        Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss"),
     ]
 }
 
+# Metric families named `<family>@<K>` (K a positive integer): `map@3`.
+FAMILIES: dict[str, Callable[[int], Metric]] = {"map": map_at_k}
+
+# What a competition metric's `stop_on` may name: a smooth loss the models know, or "metric" (LightGBM
+# stops on the metric itself; the other boosters on their default loss).
+STOP_ON = ("log_loss", "rmse", "mae", "metric")
 
 
-def get_metric(name: str) -> Metric:
-    """Look a metric up by name; unknown names raise UserError with a suggestion."""
-    try:
+
+def _family(name: str) -> Metric | None:
+    family, at, k = name.partition("@")
+    if not at or family not in FAMILIES:
+        return None
+    if not k.isdigit() or int(k) < 1:
+        raise UserError(f"metric {name!r}: K in {family}@K must be a positive integer, e.g. {family}@3")
+    return FAMILIES[family](int(k))
+
+
+def competition_metrics(folder: Path | str | None) -> dict[str, Metric]:
+    """The metrics a competition defines: every `Metric` at the top level of `<folder>/metrics.py`
+    ({} without the file). A name that is a built-in's, or a value that is not a well-formed Metric,
+    -> UserError naming the file."""
+    if folder is None or not (Path(folder) / "metrics.py").is_file():
+        return {}
+    from core.params import load_module_file
+
+    path = Path(folder) / "metrics.py"
+    module = load_module_file(path, prefix="pipeline_metrics", what="metrics file")
+    found: dict[str, Metric] = {}
+    for value in vars(module).values():
+        if not isinstance(value, Metric) or value.name in found:
+            continue
+        if value.name in METRICS or _family_name(value.name):
+            raise UserError(f"{path}: metric {value.name!r} is a built-in's name; give yours another name")
+        if value.stop_on not in STOP_ON:
+            raise UserError(f"{path}: metric {value.name!r} has stop_on = {value.stop_on!r}; use one of "
+                            f"{', '.join(STOP_ON)}")
+        unknown = [t for t in value.tasks if t not in ("binary", "multiclass", "regression")]
+        if unknown or not value.tasks:
+            raise UserError(f"{path}: metric {value.name!r} has tasks {value.tasks!r}; name some of "
+                            f"'binary', 'multiclass', 'regression'")
+        found[value.name] = replace(value, source=str(path.resolve()))
+    if not found:
+        raise UserError(f"{path}: defines no metric; define e.g. `mine = Metric('mine', func, True, "
+                        f"('binary',), True, 'log_loss')` (core.metrics.Metric) at the top level")
+    return found
+
+
+def _family_name(name: str) -> bool:
+    family, at, _ = name.partition("@")
+    return bool(at) and family in FAMILIES
+
+
+def metric_names(folder: Path | str | None = None) -> tuple[str, ...]:
+    """Every metric name `get_metric` knows for a competition folder (families as `<family>@K`)."""
+    return (*METRICS, *(f"{f}@K" for f in FAMILIES), *competition_metrics(folder))
+
+
+def get_metric(name: str, folder: Path | str | None = None) -> Metric:
+    """Look a metric up by name: a built-in, a family member (`map@3`), or one the competition's
+    `<folder>/metrics.py` defines; unknown names raise UserError with a suggestion."""
+    if name in METRICS:
         return METRICS[name]
-    except KeyError:
-        raise UserError(f"unknown metric {name!r}{did_you_mean(name, tuple(METRICS))}") from None
+    found = _family(name)
+    if found is not None:
+        return found
+    own = competition_metrics(folder)
+    if name in own:
+        return own[name]
+    names = [*METRICS, *own]
+    where = f" or define it in {Path(folder) / 'metrics.py'}" if folder is not None else ""
+    raise UserError(f"unknown metric {name!r}{did_you_mean(name, names)}; use one of {', '.join(names)}, "
+                    f"{', '.join(f'{f}@K' for f in FAMILIES)}{where}")
+
+
+def _load_metric(name: str, source: str) -> Metric:
+    """A metric again from its name (and the file defining it): how metrics are unpickled."""
+    return get_metric(name, Path(source).parent if source else None)

@@ -40,11 +40,12 @@ class LightGBMModel(BaseEstimator):
     on them, then a refit on all rows."""
 
     def __init__(self, params: dict | None = None, num_boost_round: int = DEFAULT_ROUNDS,
-                 early_stopping_rounds: int = DEFAULT_EARLY_STOPPING, refit: bool = True):
+                 early_stopping_rounds: int = DEFAULT_EARLY_STOPPING, refit: bool = True, stop_metric: Any = None):
         self.params = params
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.refit = refit
+        self.stop_metric = stop_metric  # a core.metrics.Metric to stop on itself (its stop_on = "metric")
 
     def wants_validation(self) -> bool:
         """Whether fit uses validation rows (it stops early on them)."""
@@ -95,7 +96,10 @@ class LightGBMModel(BaseEstimator):
         del X_all  # binned now
         n = len(y)
         dtrain, dvalid = both.subset(np.arange(n)), both.subset(np.arange(n, len(y_all)))
-        stopped = lgb.train(params, dtrain, self.num_boost_round, valid_sets=[dvalid],
+        feval = None
+        if self.stop_metric is not None:  # the competition's own metric, evaluated on the held-out rows
+            params, feval = {**params, "metric": "None"}, _feval(self.stop_metric, params.get("objective"))
+        stopped = lgb.train(params, dtrain, self.num_boost_round, valid_sets=[dvalid], feval=feval,
                             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
         best = int(stopped.best_iteration or stopped.current_iteration())
         if not self.refit:  # one fit per fold: the early-stopped model, trained on the inner split's rows
@@ -118,6 +122,24 @@ class LightGBMModel(BaseEstimator):
         if hasattr(self, "classes_"):
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
         return self._raw(X)
+
+
+def _feval(metric: Any, objective: str | None):
+    """LightGBM's `feval` for a core.metrics.Metric: the metric on the held-out rows' labels and
+    predictions (classification: P(class 1) or (n, k) probabilities; regression: mapped back through
+    the metric's target transform, which the model is fitted in)."""
+    classification = objective in ("binary", "multiclass", "softmax", "multiclassova")
+    inverse = None if classification or metric.target_transform is None else metric.target_transform.inverse
+
+    def evaluate(preds, data):
+        y = np.asarray(data.get_label())
+        if classification:
+            y = y.astype(np.int64)
+        elif inverse is not None:
+            y, preds = inverse(y), inverse(np.asarray(preds))
+        return metric.name, metric(y, np.asarray(preds)), metric.greater_is_better
+
+    return evaluate
 
 
 def _stacked(X, X_valid) -> tuple:
@@ -242,4 +264,6 @@ def build(name: str, spec: dict, ctx: ModelContext) -> Any:
     if not isinstance(refit, bool):
         raise UserError(f"models.{name}.params.refit must be true or false, got {refit!r}")
     params, rounds, early = lgb_params(name, params, ctx)
-    return LightGBMModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit)
+    stop_metric = ctx.metric if getattr(ctx.metric, "stop_on", "") == "metric" else None
+    return LightGBMModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit,
+                         stop_metric=stop_metric)

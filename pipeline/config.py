@@ -230,7 +230,7 @@ def registry_choices() -> dict[tuple[str, str], tuple[str, ...]]:
     """Config keys whose value names a registry entry -> the names it may take, read from the
     registries themselves (the single source: adding a metric, task, CV scheme, submission style or
     ensemble method never touches this file)."""
-    from core.metrics import METRICS
+    from core.metrics import metric_names
     from core.tasks import TASKS
     from models.ensemble import METHODS
     from pipeline.schemes import SCHEMES
@@ -238,26 +238,33 @@ def registry_choices() -> dict[tuple[str, str], tuple[str, ...]]:
     from pipeline.execution import BACKENDS
     from pipeline.submission import STYLES
 
-    return {("competition", "task"): tuple(TASKS), ("competition", "metric"): tuple(METRICS),
+    return {("competition", "task"): tuple(TASKS), ("competition", "metric"): metric_names(),
             ("competition", "submission"): tuple(STYLES), ("cv", "scheme"): ("auto", *SCHEMES),
             ("ensemble", "method"): ("auto", *METHODS), ("pseudo", "selection"): ("auto", *SELECTIONS),
             ("pseudo", "labels"): tuple(SOURCES), ("runtime", "backend"): ("auto", *BACKENDS)}
 
 
 def _check_values(cfg: dict, file: Path) -> None:
-    from core.metrics import METRICS
+    from core.metrics import METRICS, competition_metrics, get_metric
     from core.tasks import TASKS
     from pipeline.schemes import SCHEMES
 
     for (section, key), names in registry_choices().items():
         value = cfg[section][key]
+        if key == "metric":  # built-ins, families (map@3) and the competition's metrics.py: get_metric checks
+            continue
         if value or key != "submission":  # an empty submission style is inferred
             check_choice(value, names, where=f"{file}: {section}.{key}")
     comp = cfg["competition"]
-    metric = METRICS[comp["metric"]]
+    try:
+        metric = get_metric(comp["metric"], file.parent)
+    except UserError as exc:
+        raise UserError(f"{file}: competition.metric: {exc}") from None
     if comp["task"] not in metric.tasks:
+        fits = [m.name for m in [*METRICS.values(), *competition_metrics(file.parent).values()]
+                if comp["task"] in m.tasks]
         raise UserError(f"{file}: metric {comp['metric']!r} does not fit task {comp['task']!r}; "
-                        f"use one of {', '.join(m.name for m in METRICS.values() if comp['task'] in m.tasks)}")
+                        f"use one of {', '.join(fits)}")
     for (section, key), bounds in RANGES.items():
         if key in cfg[section]:
             check_range(cfg[section][key], bounds, where=f"{file}: {section}.{key}")

@@ -97,7 +97,7 @@ class CompetitionContext:
         """The competition's metric (core.metrics.Metric)."""
         from core.metrics import get_metric
 
-        return get_metric(self.comp.metric_name)
+        return get_metric(self.comp.metric_name, self.comp.root)
 
     def threads(self) -> int:
         """Threads per fit from runtime.threads / n_jobs: the one place the automatic count is taken."""

@@ -244,7 +244,7 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
     from pipeline.artifacts import scores_record, write_run
     from core.metrics import get_metric
 
-    metric = get_metric(comp.metric_name)
+    metric = get_metric(comp.metric_name, comp.root)
     y = task.encode(train[comp.target])
     fold_scores = [metric(y[folds == k], oof[folds == k]) for k in np.unique(folds)]
     scores = scores_record(metric, fold_scores, metric(y, oof))

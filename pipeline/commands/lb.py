@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     if cv is None:
         raise UserError(f"{path.name}: no CV score in the file name (run writes <name>-<time>-cv<score>.csv); "
                         f"pass it with --cv SCORE")
-    metric = get_metric(comp.metric_name)
+    metric = get_metric(comp.metric_name, comp.root)
     record = LbRecord(competition=comp.name, submission=path.name, lb=lb, cv=cv, metric=metric.name,
                       greater_is_better=metric.greater_is_better, digest=hash_file(path), note=args.note)
     registry = open_registry(ws.root)

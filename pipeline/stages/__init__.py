@@ -23,14 +23,16 @@ STAGES = [
           plugins=("features.py",)),
     Stage("cv", "train every model on the saved folds: OOF and test predictions, scores",
           "pipeline.stages.cv:run", needs=("folds", "features"), sections=("competition",),
-          units=_model_units),  # each model's own plug-in file and import paths are in its unit's code
+          plugins=("metrics.py",), units=_model_units),  # each model's own plug-in file and import paths
+    # are in its unit's code; metrics.py (the competition's own metrics) is in every stage that scores
     Stage("pseudo", "retrain with confident test predictions as extra training rows",
-          "pipeline.stages.pseudo:run", needs=("cv",), sections=("pseudo",), plugins=("models",)),
+          "pipeline.stages.pseudo:run", needs=("cv",), sections=("pseudo",), plugins=("models", "metrics.py")),
     Stage("ensemble", "combine the model runs (blend, hill-climb, stack) on their OOF predictions",
           "pipeline.stages.ensemble:run", needs=("features", "cv", "pseudo"),
-          sections=("competition", "ensemble", "models"), imports=True, plugins=("models",)),
+          sections=("competition", "ensemble", "models"), imports=True, plugins=("models", "metrics.py")),
     Stage("submit", "write the submission CSV in the sample submission's exact format",
-          "pipeline.stages.submit:run", needs=("ensemble",), sections=("competition",), data=True),
+          "pipeline.stages.submit:run", needs=("ensemble",), sections=("competition",), data=True,
+          plugins=("metrics.py",)),
 ]
 
 

@@ -12,16 +12,25 @@ from pathlib import Path
 from core import io as _io
 from pipeline.artifacts import read_run
 from pipeline.context import StageContext
-from pipeline.submission import make_submission, write_submission
+from pipeline.submission import infer_style, make_submission, write_submission
 
 
 def run(ctx: StageContext) -> list[Path]:
     comp = ctx.comp
-    _, _, sample = ctx.data()
+    train, _, sample = ctx.data()
     task = ctx.task_info()
+    metric = ctx.metric()
     ens = read_run(comp.runs / "ensemble", id_col=comp.id_col, task=task)
-    sub = make_submission(sample, id_col=comp.id_col, test_ids=ens.test_ids, pred=ens.test, task=task,
-                          style=ctx.cfg["competition"]["submission"], metric=ctx.metric())
+    style = ctx.cfg["competition"]["submission"] or infer_style(sample, comp.id_col,
+                                                                classification=task.is_classification)
+    pred = ens.test
+    if metric.decide is not None and style in ("label", "value"):
+        # the metric scores decisions (f1's threshold, qwk's rounding): fitted on every OOF row, applied to test
+        y = task.encode(train.set_index(comp.id_col).loc[ens.oof_ids, comp.target])
+        pred = metric.decide(y, ens.oof)(ens.test)
+        ctx.log(f"[submit] {metric.name}: test predictions decided as fitted on the {len(y)} OOF rows")
+    sub = make_submission(sample, id_col=comp.id_col, test_ids=ens.test_ids, pred=pred, task=task,
+                          style=style, metric=metric)
     out_dir = comp.submissions_dir
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = write_submission(out_dir / f"{comp.name}-{stamp}-cv{ens.overall:.5f}.csv", sub, sample,

@@ -118,7 +118,7 @@ def test_an_unregistered_metric_is_refused_with_the_registry_names(tmp_path):
     try:
         _workspace(tmp_path, metric="brier")
     except UserError as exc:
-        assert "competition.metric = 'brier' is not one of roc_auc, log_loss" in str(exc)
+        assert "competition.metric: unknown metric 'brier'; use one of roc_auc, log_loss" in str(exc)
     else:
         raise AssertionError("an unknown metric was accepted")
 

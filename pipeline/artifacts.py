@@ -3,7 +3,8 @@
     runs/models/<run>/oof.parquet    id + prediction columns, one row per train row
     runs/models/<run>/test.parquet   id + prediction columns, one row per test row
     runs/models/<run>/scores.json    {"metric", "greater_is_better", "folds": [...], "overall"}
-    runs/models/<run>/params.json    model type and parameters
+    runs/models/<run>/params.json    model type and parameters; "features": the feature blocks and
+                                     columns it trained on (read by `python -m pipeline diff`)
     runs/models/<run>/timings.json   seconds per fold and in total
     runs/models/<run>/oof_repeats.parquet  with cv.repeats > 1: id, repeat + each repeat's OOF columns
     (+ optional extra tables, e.g. feature_importance.csv)
@@ -30,6 +31,7 @@ from core import io as _io
 from core.tasks import TaskInfo
 
 FEATURES_DIR = "features"  # under runs/: the features stage's output folder
+FEATURES_MANIFEST = ".manifest.json"  # in FEATURES_DIR: the outputs' digest, files and the blocks that made them
 
 
 @dataclass
@@ -135,6 +137,15 @@ def read_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo) -> Run:
         params=_io.read_json(params_path) if params_path.exists() else {},
         oof_repeats=repeats,
     )
+
+
+def feature_blocks(runs: Path) -> list[str]:
+    """The feature blocks (`name(columns)`) the features stage last wrote its matrices from; [] when unknown."""
+    try:
+        blocks = _io.read_json(Path(runs) / FEATURES_DIR / FEATURES_MANIFEST).get("blocks", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(b) for b in blocks] if isinstance(blocks, list) else []
 
 
 def load_features(comp, repeat: int = 0) -> "tuple":

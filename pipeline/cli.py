@@ -23,6 +23,7 @@ COMMANDS = {
     "tune": "tune",
     "lb": "lb",
     "report": "report",
+    "diff": "diff",
 }
 
 

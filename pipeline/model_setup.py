@@ -151,12 +151,22 @@ class ModelSetup:
 
         comp = self.comp
         rows = validated(self.folds)
+        params = {**(params or result.params), "features": self.feature_info()}
         return write_run(path, id_col=comp.id_col, task=self.task, train_ids=self.train[comp.id_col][rows],
                          oof=result.oof[rows], test_ids=self.test[comp.id_col], test=result.test,
-                         scores=scores or self.scores(result), params=params or result.params,
+                         scores=scores or self.scores(result), params=params,
                          timings=result.timings, extra_tables=result.extra_tables if by_fold else None,
                          test_by_fold=result.test_by_fold if by_fold else None,
                          oof_repeats=[oof[rows] for oof in result.oof_repeats])
+
+    def feature_info(self) -> dict:
+        """What a run trained on, for its params.json: the feature blocks (`name(columns)`, as the features
+        stage wrote them), the feature columns and the array inputs."""
+        from pipeline.artifacts import feature_blocks
+
+        X_train, _, arrays = self.features
+        return {"blocks": feature_blocks(self.comp.runs), "columns": [str(c) for c in X_train.columns],
+                "arrays": sorted(arrays)}
 
     def params_of(self, spec: dict) -> dict:
         """What identifies a model table's training in the registry: type, estimator, preprocessing,

@@ -225,6 +225,22 @@ class Registry:
             rows = kept
         return rows
 
+    def runs_by_id(self, prefix: str, competition: str | None = None) -> list[dict[str, Any]]:
+        """Recorded runs whose id starts with `prefix` (newest first), each with its fold scores under
+        "folds" (fold number -> score; a fold without a score is absent)."""
+        import sqlalchemy as sa
+
+        t, f = self.runs, self.folds
+        query = sa.select(t).where(t.c.run_id.startswith(prefix, autoescape=True)).order_by(t.c.finished_at.desc())
+        if competition is not None:
+            query = query.where(t.c.competition == competition)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query.limit(20))]
+            for row in rows:
+                folds = conn.execute(sa.select(f.c.fold, f.c.score).where(f.c.run_id == row["run_id"]))
+                row["folds"] = {int(k): float(v) for k, v in folds}
+        return rows
+
     def record_lb(self, record: LbRecord) -> float | None:
         """Store a submission's public leaderboard score; returns the score it replaces, if any."""
         import sqlalchemy as sa

@@ -55,15 +55,15 @@ def _all(root, url) -> list[dict]:
 
 
 def format_rows(rows: list[dict]) -> list[str]:
-    """A table per (competition, metric): rank, model, type, score, folds, params hash, seconds, when, who."""
+    """A table per (competition, metric): rank, run id (its first 8 characters, for `diff`), model, type, score, folds, params hash, seconds, when, who."""
     out: list[str] = []
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["competition"], row["metric"]), []).append(row)
     for (competition, metric), group in groups.items():
         better = "higher" if group[0]["greater_is_better"] else "lower"
-        header = ("#", "model", "type", metric, "folds mean ± std", "params", "s", "finished (UTC)", "by")
-        body = [(str(i), r["model"], r["model_type"], f"{r['overall']:.5f}",
+        header = ("#", "id", "model", "type", metric, "folds mean ± std", "params", "s", "finished (UTC)", "by")
+        body = [(str(i), r["run_id"][:8], r["model"], r["model_type"], f"{r['overall']:.5f}",
                  f"{r['fold_mean']:.5f} ± {r['fold_std']:.5f}" if r["fold_mean"] is not None else "-",
                  r["params_hash"], f"{r['seconds']:.1f}", r["finished_at"].strftime("%Y-%m-%d %H:%M"),
                  f"{r['user']}@{r['host']}") for i, r in enumerate(group, 1)]

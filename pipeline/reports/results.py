@@ -4,7 +4,8 @@ Reads what the stages wrote -- the run folders (runs/models, runs/pseudo, import
 (runs/ensemble) -- and the run registry (every recorded run, and the public leaderboard scores
 recorded with `python -m pipeline lb`). Sections, each an entry of `SECTIONS`: the leaderboard,
 per-fold scores, OOF predictions against the target, feature importance, the members' OOF
-correlation, the ensemble's weights or stack, and the CV-vs-leaderboard log with its warnings
+correlation, the ensemble's weights or stack, the two best runs compared (pipeline.diff), and the
+CV-vs-leaderboard log with its warnings
 (`LB_CHECKS`).
 """
 
@@ -37,6 +38,7 @@ class Results:
     registry_rows: list[dict] = field(default_factory=list)
     lb_rows: list[dict] = field(default_factory=list)
     registry_error: str = ""
+    row_ids: Any = None  # ids of the rows `y` and the runs' OOF are aligned with
 
     @property
     def members(self) -> dict[str, np.ndarray]:
@@ -96,7 +98,7 @@ def load(comp, context=None) -> Results:
         if (ens_dir / "leaderboard.csv").is_file():
             methods = pd.read_csv(ens_dir / "leaderboard.csv")
     res = Results(comp, task, context.metric(), task.encode(train[comp.target]), runs, ensemble,
-                  params, methods)
+                  params, methods, row_ids=ids.to_numpy())
     for name, path in dirs.items():
         if name in runs and (path / "feature_importance.csv").is_file():
             res.importances[name] = pd.read_csv(path / "feature_importance.csv")
@@ -391,6 +393,42 @@ def _methods_plot(res: Results, board, chosen: str | None) -> str:
     return h.image(fig, "ensemble methods")
 
 
+def _render_diff(res: Results) -> str:
+    from pipeline.diff import Side, compare, format_comparison
+
+    if len(res.runs) < 2:
+        return h.para("One run: nothing to compare. `python -m pipeline diff A B` compares any two runs.", "note")
+    (a, _), (b, _) = res.better({n: r.overall for n, r in res.runs.items()})[:2]
+    sides = []
+    for name in (a, b):
+        run = res.runs[name]
+        params = dict(run.params)
+        features = params.pop("features", None)
+        sides.append(Side(name, name, str(run.path.relative_to(res.comp.root)) if run.path.is_relative_to(
+            res.comp.root) else str(run.path), params, features, [float(x) for x in run.scores.get("folds", [])],
+            run.overall, oof=run.oof))
+    c = compare(*sides, metric=res.metric, ids=res.row_ids, y=res.y, rows=10)
+    fa, fb = (np.asarray(x.oof, dtype=float) for x in sides)
+    if fa.ndim == 2 and fa.shape[1] > 1:  # multiclass: the probability each gives the true class
+        rows = np.arange(len(res.y))
+        fa, fb, what = fa[rows, res.y], fb[rows, res.y], "probability of the true class"
+    else:
+        fa, fb, what = fa.reshape(-1), fb.reshape(-1), "OOF prediction"
+    pick = np.random.default_rng(0).choice(len(fa), size=min(len(fa), MAX_POINTS), replace=False)
+    fig, ax = h.figure(4.6, 4.2)
+    ax.scatter(fa[pick], fb[pick], s=5, alpha=0.4, color=h.TRAIN_COLOR)
+    low, high = float(min(fa.min(), fb.min())), float(max(fa.max(), fb.max()))
+    ax.plot([low, high], [low, high], color="#999", linestyle="--", linewidth=1)
+    ax.set_xlabel(f"{h.short(a, 24)}: {what}", fontsize=8)
+    ax.set_ylabel(f"{h.short(b, 24)}: {what}", fontsize=8)
+    ax.set_title("the two best runs, row by row", fontsize=10)
+    h.style_axes(ax, grid_axis="both")
+    text = "\n".join(format_comparison(c))
+    return (h.para(f"The two best runs compared, as <code>python -m pipeline diff {h.esc(a)} {h.esc(b)}</code> "
+                   f"prints it (any two runs, registry run ids included, from the command line).", "note")
+            + h.row([f"<pre>{h.esc(text)}</pre>", h.image(fig, "two best runs")]))
+
+
 # ---- CV vs leaderboard -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -502,5 +540,6 @@ SECTIONS: list[ResultsSection] = [
     ResultsSection("importance", "Feature importance", _render_importance),
     ResultsSection("diversity", "Ensemble diversity", _render_diversity),
     ResultsSection("ensemble", "Ensemble", _render_ensemble),
+    ResultsSection("diff", "Two best runs compared", _render_diff),
     ResultsSection("cv_vs_lb", "CV vs leaderboard", _render_cv_vs_lb),
 ]

@@ -8,10 +8,8 @@ import numpy as np
 
 from core import fingerprint
 from core import io as _io
-from pipeline.artifacts import FEATURES_DIR
+from pipeline.artifacts import FEATURES_DIR, FEATURES_MANIFEST as MANIFEST
 from pipeline.context import StageContext
-
-MANIFEST = ".manifest.json"  # the plan digest the outputs were written for, and their (size, mtime_ns)
 
 
 def run(ctx: StageContext) -> list[Path]:
@@ -42,12 +40,13 @@ def run(ctx: StageContext) -> list[Path]:
     # supervised blocks encode train rows out of fold: each CV repeat (other folds) gets its own train matrix
     repeats = [plan_for(r) for r in range(1, ctx.repeats())] if any(b.supervised for b in plan.blocks) else []
     written = _written_digest(plan.digest, *(p.digest for p in repeats))
+    blocks = [block.describe() for block in plan.blocks]
     paths = _unchanged_outputs(out, written)
     if paths is not None:  # every block's key equals the one these files were written from
         for block in plan.blocks:
             ctx.log(f"[features] {block.describe()}: unchanged")
         ctx.log(f"[features] outputs unchanged ({len(paths)} files), not rewritten")
-        _write_manifest(out, written, paths)
+        _write_manifest(out, written, paths, blocks)
         return paths
     fs = plan.build()
     repeat_trains = [plan_r.build().train for plan_r in repeats]
@@ -76,7 +75,7 @@ def run(ctx: StageContext) -> list[Path]:
                     np.save(fh, arr)
             paths.append(path)
     _remove_others(out, paths)
-    _write_manifest(out, written, paths)
+    _write_manifest(out, written, paths, blocks)
     ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s)")
     return paths
 
@@ -90,8 +89,11 @@ def _written_digest(*plan_digests: str) -> str:
     return _io.hash_bytes(*plan_digests, fingerprint.shared().module(__name__), pd.__version__, pyarrow.__version__)
 
 
-def _write_manifest(out: Path, written: str, paths: list[Path]) -> None:
-    _io.write_json(out / MANIFEST, {"digest": written, "files": {p.name: _stat(p) for p in paths}})
+def _write_manifest(out: Path, written: str, paths: list[Path], blocks: list[str]) -> None:
+    """The outputs' digest and (size, mtime_ns), and the blocks that made them (name(columns), read by
+    pipeline.artifacts.feature_blocks into each run's params.json)."""
+    _io.write_json(out / MANIFEST, {"digest": written, "files": {p.name: _stat(p) for p in paths},
+                                    "blocks": blocks})
 
 
 def _manifest(out: Path) -> dict:

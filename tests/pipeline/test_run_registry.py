@@ -82,8 +82,9 @@ def test_cv_stage_records_runs_and_leaderboard_prints_them(titanic_ws, capsys, m
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "titanic (roc_auc, higher is better)"
     body = out[3:]
-    assert [line.split()[1] for line in body] == sorted(["lgbm", "lr"], key=lambda m: -float(
-        next(line.split()[3] for line in body if line.split()[1] == m)))
+    assert [line.split()[2] for line in body] == sorted(["lgbm", "lr"], key=lambda m: -float(
+        next(line.split()[4] for line in body if line.split()[2] == m)))
+    assert all(len(line.split()[1]) == 8 for line in body)  # the run id's first 8 characters, for `diff`
     assert main(["run", "--root", str(titanic_ws), "--stage", "cv", "--force", "--models", "lr"]) == 0
     capsys.readouterr()
     assert main(["leaderboard", "--root", str(titanic_ws), "--competition", "titanic", "--limit", "5"]) == 0

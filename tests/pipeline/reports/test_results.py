@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.cli import main
 from tests.conftest import make_workspace
-from tests.pipeline.test_explore import parse
+from tests.pipeline.stages.test_explore import parse
 
 # End to end (the CLI or the runner on a real data set): `make test-all` and CI run these.
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ type = "sklearn"
 estimator = "sklearn.linear_model.LogisticRegression"
 params = { C = 0.3, max_iter = 2000 }
 """
-SECTIONS = ["leaderboard", "folds", "oof", "importance", "diversity", "ensemble", "cv_vs_lb"]
+SECTIONS = ["leaderboard", "folds", "oof", "importance", "diversity", "ensemble", "diff", "cv_vs_lb"]
 
 
 def _set_models(ws: Path, name: str, block: str) -> None:

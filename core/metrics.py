@@ -361,7 +361,8 @@ def get_metric(name: str, folder: Path | str | None = None) -> Metric:
         return own[name]
     names = [*METRICS, *own]
     where = f" or define it in {Path(folder) / 'metrics.py'}" if folder is not None else ""
-    raise UserError(f"unknown metric {name!r}{did_you_mean(name, names)}; use one of {', '.join(names)}, "
+    hint = did_you_mean(name, names) if " (did" in did_you_mean(name, names) else ""
+    raise UserError(f"unknown metric {name!r}{hint}; use one of {', '.join(names)}, "
                     f"{', '.join(f'{f}@K' for f in FAMILIES)}{where}")
 
 

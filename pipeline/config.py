@@ -35,6 +35,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "seed": (int, 0, "shuffle seed for kfold/stratified/group"),
         "group_column": (str, "", "column whose values never span two folds (scheme = group)"),
         "time_column": (str, "", "column ordering rows in time (scheme = time or forward): dates or numbers"),
+        "file": (str, "", "fold file made elsewhere, columns id, fold[, repeat] (scheme = file), relative to the "
+                          "competition folder"),
         "repeats": (int, 1, "fold assignments (seed, seed + 1, ...): every model trains on each and its OOF "
                             "predictions are averaged; the ensemble is fitted per repeat (shuffled schemes)"),
         "gap": (int, 0, "distinct times left out between each fold's training rows and its validation block "
@@ -79,6 +81,10 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                                "overrides)"),
         "time_budget": (float, 0.0, "seconds for a whole run: models are trained cheapest first and those that "
                                     "would not fit are skipped (0 = no budget; `run --time-budget S` overrides)"),
+    },
+    "tracking": {
+        "mlflow_uri": (str, "", "MLflow tracking URI every model run and the ensemble are mirrored to, e.g. "
+                                "sqlite:///mlflow.db or http://host:5000 (empty = off; pip install -e \".[mlflow]\")"),
     },
 }
 
@@ -197,8 +203,15 @@ class Competition:
         """Enabled model tables by name."""
         return {k: v for k, v in self.cfg["models"].items() if v.get("enabled", True)}
 
+    @property
+    def fold_file(self) -> Path | None:
+        """The fold file cv.file names (scheme = "file"), else None."""
+        cv = self.cfg["cv"]
+        return self.root / cv["file"] if cv["scheme"] == "file" and cv["file"] else None
+
     def data_files(self) -> list[Path]:
-        return [self.train_path, self.test_path, self.sample_path]
+        """The files a data-reading stage's fingerprint covers: train, test, the sample, and a fold file."""
+        return [self.train_path, self.test_path, self.sample_path, *([self.fold_file] if self.fold_file else [])]
 
 
 def _fill_section(where: str, given: Any, schema: dict, file: Path) -> dict:
@@ -256,6 +269,7 @@ def _check_values(cfg: dict, file: Path) -> None:
         if value or key != "submission":  # an empty submission style is inferred
             check_choice(value, names, where=f"{file}: {section}.{key}")
     comp = cfg["competition"]
+    competition_metrics(file.parent)  # a metrics.py is checked whether or not competition.metric names one of its
     try:
         metric = get_metric(comp["metric"], file.parent)
     except UserError as exc:
@@ -274,7 +288,10 @@ def _check_values(cfg: dict, file: Path) -> None:
     cv = cfg["cv"]
     column_key = SCHEMES[cv["scheme"]].column_key if cv["scheme"] in SCHEMES else ""
     if column_key and not cv[column_key]:
-        raise UserError(f"{file}: cv.scheme = {cv['scheme']!r} needs cv.{column_key} = '<column>'")
+        what = "PATH" if SCHEMES[cv["scheme"]].column_is_file else "<column>"
+        raise UserError(f"{file}: cv.scheme = {cv['scheme']!r} needs cv.{column_key} = '{what}'")
+    if cv["file"] and cv["scheme"] != "file":
+        raise UserError(f"{file}: cv.file applies to scheme = 'file' only; remove it or set cv.scheme = 'file'")
     if cv["repeats"] > 1 and cv["scheme"] in SCHEMES and not SCHEMES[cv["scheme"]].shuffled:
         raise UserError(f"{file}: cv.repeats = {cv['repeats']} needs a shuffled scheme (kfold, stratified, group); "
                         f"scheme = {cv['scheme']!r} gives the same folds every time; set cv.repeats = 1")
@@ -420,6 +437,12 @@ def _check_data(comp: Competition) -> None:
             raise UserError(f"{path}: id column {comp.id_col!r} not found"
                             f"{column_hint(comp.id_col, cols)}; set competition.id")
     cv = comp.cfg["cv"]
+    if comp.fold_file is not None:
+        if not c["external_data"] and not comp.fold_file.resolve().is_relative_to(workspace):
+            raise UserError(f"cv.file = {cv['file']!r} is outside the workspace {workspace}; copy the file into "
+                            f"{comp.root}, or set competition.external_data = true to read it there")
+        if not comp.fold_file.is_file():
+            raise UserError(f"{comp.fold_file}: fold file not found (cv.file); put it there or point cv.file at it")
     for key in ("group_column", "time_column"):
         col = cv[key]
         if col and col not in train_cols:

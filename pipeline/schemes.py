@@ -21,36 +21,142 @@ class Scheme:
 
     name: str
     doc: str
-    split: Callable[..., Any]  # (train, n_splits, seed, target, column) -> (train_idx, valid_idx) splits or folds
-    column_key: str = ""  # cv.<key> that must name a column ("" = none)
+    # (train, n_splits, seed, target, column, *, id_col, repeat) -> (train_idx, valid_idx) splits or folds
+    split: Callable[..., Any]
+    column_key: str = ""  # cv.<key> that must be set: a column (group_column, time_column) or the fold file
     # (train, folds, column, gap) -> per row the first fold that may train on it (core.folds.train_mask);
     # None: every fold trains on all rows it does not validate
     train_from: Callable[..., np.ndarray] | None = None
-    shuffled: bool = True  # another seed gives other folds (cv.repeats needs it)
+    shuffled: bool = True  # another seed (a fold file: its next repeat) gives other folds (cv.repeats needs it)
+    column_is_file: bool = False  # column_key names a file (cv.file), not a train column
 
 
-def _kfold(train, n_splits, seed, target, column):
+def _kfold(train, n_splits, seed, target, column, **_):
     from sklearn.model_selection import KFold
 
     return KFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)))
 
 
-def _stratified(train, n_splits, seed, target, column):
-    from sklearn.model_selection import StratifiedKFold
-
+def _classes(train, target: str, n_splits: int, scheme: str) -> np.ndarray:
     y = train[target].astype(str).to_numpy()
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < n_splits:
-        raise UserError(f"cv.scheme = 'stratified': the rarest class has {counts.min()} rows, fewer "
-                        f"than cv.n_splits = {n_splits}; lower n_splits or use scheme = 'kfold'")
+        raise UserError(f"cv.scheme = {scheme!r}: the rarest class has {counts.min()} rows, fewer "
+                        f"than cv.n_splits = {n_splits}; lower n_splits or use scheme = "
+                        f"{'kfold' if scheme == 'stratified' else 'group'!r}")
+    return y
+
+
+def _stratified(train, n_splits, seed, target, column, **_):
+    from sklearn.model_selection import StratifiedKFold
+
+    y = _classes(train, target, n_splits, "stratified")
     return StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)), y)
 
 
-def _group(train, n_splits, seed, target, column):
+MISSING_GROUP = "\x00missing"  # the one group every row without a group value joins
+
+
+def groups_of(train, column: str, n_splits: int) -> np.ndarray:
+    """The group per row as text; rows with a missing value form one group of their own (they are rows
+    like the others, and unknown groups may well be one: together, none of them validates a model that
+    trained on another). Fewer groups than folds -> UserError."""
+    values = train[column]
+    groups = np.where(values.isna().to_numpy(), MISSING_GROUP, values.astype(str).fillna(MISSING_GROUP).to_numpy())
+    n_groups = len(np.unique(groups))
+    if n_groups < n_splits:
+        raise UserError(f"cv.group_column {column!r} has {n_groups} distinct group(s) (missing values count as "
+                        f"one), fewer than cv.n_splits = {n_splits}; lower n_splits or choose another column")
+    return groups.astype(str)
+
+
+def _group(train, n_splits, seed, target, column, **_):
     from sklearn.model_selection import GroupKFold
 
-    groups = train[column].astype(str).to_numpy()
+    groups = groups_of(train, column, n_splits)
     return GroupKFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)), groups=groups)
+
+
+def _stratified_group(train, n_splits, seed, target, column, **_):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = _classes(train, target, n_splits, "stratified_group")
+    groups = groups_of(train, column, n_splits)
+    return StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)), y, groups)
+
+
+def _plain(value) -> str:
+    """A value as a message shows it: 100456, not np.int64(100456)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def read_fold_file(path, train, *, id_col: str, n_splits: int, repeats: int) -> tuple:
+    """(the fold file's frame: id, fold, repeat and `_key`, the id as matched; train's ids as matched) of
+    a fold file made elsewhere (columns id, fold[, repeat]), checked:
+    every train id exactly once per repeat, no id outside train, folds 0..n_splits-1 each validating
+    some rows, repeats 0..repeats-1. Anything else -> UserError naming the file and the fix."""
+    import pandas as pd
+
+    where = f"{path} (cv.file)"
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig")  # as every CSV the pipeline reads (pipeline.config)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{where}: cannot read it as CSV ({type(exc).__name__}); save it as a CSV with columns "
+                        f"{id_col}, fold[, repeat]") from None
+    for column in (id_col, "fold"):
+        if column not in table.columns:
+            raise UserError(f"{where}: no column {column!r}; it needs the columns {id_col}, fold and optionally "
+                            f"repeat")
+    extra = [c for c in table.columns if c not in (id_col, "fold", "repeat")]
+    if extra:
+        raise UserError(f"{where}: unexpected column {str(extra[0])!r}; it holds {id_col}, fold and optionally repeat")
+    if "repeat" not in table.columns:
+        table["repeat"] = 0
+    for column, high, key in (("fold", n_splits, "cv.n_splits"), ("repeat", repeats, "cv.repeats")):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() | (values != values.round())
+        if bad.any():
+            raise UserError(f"{where}: {column} {_plain(table[column][bad].iloc[0])} is not an integer; "
+                            f"{column}s are 0, 1, ...")
+        table[column] = values.astype(np.int64)
+        seen = sorted(set(table[column].tolist()))
+        if seen != list(range(high)):
+            fix = (f"set {key} = {max(seen) + 1} or fix the file" if seen == list(range(len(seen)))
+                   else f"number the {column}s 0, 1, ... without gaps")
+            raise UserError(f"{where}: {column}s {_range(seen)}, but {key} = {high} needs exactly 0..{high - 1}; {fix}")
+    train_ids = pd.Index(train[id_col])
+    ids = table[id_col]
+    if ids.dtype != train_ids.dtype:  # the same id read as another type (e.g. text) still matches
+        ids = ids.astype(str)
+        train_ids = pd.Index(train[id_col].astype(str))
+    outside = ~ids.isin(train_ids)
+    if outside.any():
+        raise UserError(f"{where}: id {_plain(table[id_col][outside].iloc[0])} is not in the train file "
+                        f"({int(outside.sum())} such row(s)); the fold file must list the train ids only")
+    for r, rows in table.groupby("repeat"):
+        per = ids[rows.index]
+        if per.duplicated().any():
+            raise UserError(f"{where}: id {_plain(rows[id_col][per.duplicated()].iloc[0])} appears more than once"
+                            f"{f' in repeat {r}' if repeats > 1 else ''}; each train id needs exactly one fold")
+        missing = ~train_ids.isin(per)
+        if missing.any():
+            raise UserError(f"{where}: {int(missing.sum())} train id(s) have no fold{f' in repeat {r}' if repeats > 1 else ''} "
+                            f"(first: {_plain(train[id_col].to_numpy()[missing][0])}); every train id needs one")
+    table["_key"] = ids
+    return table, train_ids
+
+
+def _range(values: list[int]) -> str:
+    if len(values) == 1:
+        return str(values[0])
+    return f"{values[0]}..{values[-1]}" if values and values == list(range(values[0], values[-1] + 1)) else \
+        ", ".join(map(str, values[:6])) + ("..." if len(values) > 6 else "")
+
+
+def _from_file(train, n_splits, seed, target, column, *, id_col: str = "id", repeat: int = 0, repeats: int = 1):
+    table, train_ids = read_fold_file(column, train, id_col=id_col, n_splits=n_splits, repeats=repeats)
+    rows = table[table["repeat"] == repeat]
+    return rows.set_index("_key")["fold"].reindex(train_ids).to_numpy(dtype=np.int64)
 
 
 def time_values(train, column: str) -> np.ndarray:
@@ -101,11 +207,11 @@ def time_blocks(times: np.ndarray, n_blocks: int, *, column: str) -> np.ndarray:
     return block_of[inverse].astype(np.int64)
 
 
-def _time(train, n_splits, seed, target, column):
+def _time(train, n_splits, seed, target, column, **_):
     return time_blocks(time_values(train, column), n_splits, column=column)
 
 
-def _forward(train, n_splits, seed, target, column):
+def _forward(train, n_splits, seed, target, column, **_):
     # n_splits + 1 blocks in time order: fold k validates block k + 1; block 0 only ever trains (-1)
     return time_blocks(time_values(train, column), n_splits + 1, column=column) - 1
 
@@ -126,7 +232,12 @@ def _forward_train_from(train, folds: np.ndarray, column: str, gap: int) -> np.n
 SCHEMES: dict[str, Scheme] = {s.name: s for s in [
     Scheme("kfold", "shuffled k-fold", _kfold),
     Scheme("stratified", "k-fold keeping the class shares in every fold", _stratified),
-    Scheme("group", "a group never spans two folds", _group, "group_column"),
+    Scheme("group", "a group never spans two folds (rows without a group value form one group)", _group,
+           "group_column"),
+    Scheme("stratified_group", "a group never spans two folds, class shares kept as far as the groups allow "
+           "(scikit-learn's StratifiedGroupKFold)", _stratified_group, "group_column"),
+    Scheme("file", "the folds in cv.file (columns id, fold[, repeat]), made elsewhere", _from_file, "file",
+           column_is_file=True),
     Scheme("time", "contiguous blocks in time order (each fold also trains on later blocks)", _time, "time_column",
            shuffled=False),
     Scheme("forward", "forward chaining in time: fold k trains only on earlier blocks (less cv.gap distinct "
@@ -136,15 +247,17 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in [
 
 
 def assign_folds(train, *, target: str, task: str, scheme: str, n_splits: int, seed: int,
-                 group_column: str = "", time_column: str = "") -> np.ndarray:
+                 group_column: str = "", time_column: str = "", file: str = "", id_col: str = "id",
+                 repeat: int = 0, repeats: int = 1) -> np.ndarray:
     """Fold number (0..n_splits-1) per row for the given CV scheme; 'auto' = the task's default
     (stratified for classification, kfold for regression). 'time' gives contiguous blocks in time
-    order (fold k validates on the k-th block)."""
+    order (fold k validates on the k-th block); 'file' reads repeat `repeat` of the fold file `file`
+    (a path)."""
     from core.tasks import TASKS
 
     chosen = SCHEMES[TASKS[task].default_cv if scheme == "auto" else scheme]
-    column = {"group_column": group_column, "time_column": time_column}.get(chosen.column_key, "")
-    splits = chosen.split(train, n_splits, seed, target, column)
+    column = {"group_column": group_column, "time_column": time_column, "file": file}.get(chosen.column_key, "")
+    splits = chosen.split(train, n_splits, seed, target, column, id_col=id_col, repeat=repeat, repeats=repeats)
     if isinstance(splits, np.ndarray):
         return splits
     folds = np.full(len(train), -1, dtype=np.int64)

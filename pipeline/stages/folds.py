@@ -22,17 +22,16 @@ def run(ctx: StageContext) -> list[Path]:
 
     train = ctx.data()[0]
     cv = ctx.cfg["cv"]
-    folds = assign_folds(train, target=ctx.comp.target, task=ctx.comp.task, scheme=cv["scheme"],
-                         n_splits=cv["n_splits"], seed=cv["seed"], group_column=cv["group_column"],
-                         time_column=cv["time_column"])
+    where = dict(target=ctx.comp.target, task=ctx.comp.task, scheme=cv["scheme"], n_splits=cv["n_splits"],
+                 group_column=cv["group_column"], time_column=cv["time_column"], id_col=ctx.comp.id_col,
+                 file=str(ctx.comp.fold_file) if ctx.comp.fold_file else "", repeats=cv["repeats"])
+    folds = assign_folds(train, seed=cv["seed"], **where)
     train_from = train_from_of(train, folds, scheme=cv["scheme"], time_column=cv["time_column"], gap=cv["gap"])
     frame = pd.DataFrame({ctx.comp.id_col: train[ctx.comp.id_col], "fold": folds})
     if train_from is not None:
         frame["train_from"] = train_from
-    for r in range(1, cv["repeats"]):  # repeat r: the same scheme with seed + r
-        frame[f"fold_r{r}"] = assign_folds(train, target=ctx.comp.target, task=ctx.comp.task, scheme=cv["scheme"],
-                                           n_splits=cv["n_splits"], seed=(cv["seed"] + r) % 2**32,
-                                           group_column=cv["group_column"], time_column=cv["time_column"])
+    for r in range(1, cv["repeats"]):  # repeat r: the same scheme with seed + r (a fold file: its repeat r)
+        frame[f"fold_r{r}"] = assign_folds(train, seed=(cv["seed"] + r) % 2**32, repeat=r, **where)
     _io.write_csv(ctx.comp.folds_path, frame)
     sizes = np.bincount(folds[folds >= 0])
     repeats = f"; {cv['repeats']} repeats, seeds {cv['seed']}..{cv['seed'] + cv['repeats'] - 1}" if cv["repeats"] > 1 else ""

@@ -87,6 +87,16 @@ def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
     return run
 
 
+def fold_file(change: Callable[[list[str]], list[str]]) -> Callable[[Path], None]:
+    """cv.scheme = "file" on folds_team.csv: every train id, fold = row % 5, rewritten by `change`."""
+    def make(ws: Path) -> None:
+        ids = [line.split(",")[0] for line in (ws / COMP / "train.csv").read_text().splitlines()[1:]]
+        lines = ["id,fold"] + [f"{i},{k % 5}" for k, i in enumerate(ids)]
+        (ws / COMP / "folds_team.csv").write_text("\n".join(change(lines)) + "\n")
+        section("cv", 'scheme = "file"\nfile = "folds_team.csv"')(ws)
+    return make
+
+
 # ---- teammates' bundles ---------------------------------------------------------------------------------
 def bundle(change: Callable[[dict[str, bytes]], list[tuple[str, bytes]]]) -> Callable[[Path], list[str]]:
     """`import` of a copy of the exported bundle whose members `change` returns ((name, bytes) pairs)."""
@@ -259,6 +269,33 @@ CASES: dict[str, Case] = {
                                   both(edit('task = "binary"', 'task = "multiclass"'),
                                        edit('metric = "roc_auc"', 'metric = "log_loss"'),
                                        csv_cell("train.csv", 3, "survived", "2"))),
+    "file scheme without a file": Case(r"cv\.scheme = 'file' needs cv\.file = 'PATH'", section("cv", 'scheme = "file"')),
+    "fold file not found": Case(r"folds_team\.csv: fold file not found \(cv\.file\)",
+                                section("cv", 'scheme = "file"\nfile = "folds_team.csv"')),
+    "fold file outside the workspace": Case(r"cv\.file = '/etc/passwd' is outside the workspace",
+                                            section("cv", 'scheme = "file"\nfile = "/etc/passwd"')),
+    "fold file without scheme file": Case(r"cv\.file applies to scheme = 'file' only",
+                                          section("cv", 'file = "folds_team.csv"')),
+    "fold file missing an id": Case(r"folds_team\.csv \(cv\.file\): 1 train id\(s\) have no fold \(first: 100827\)",
+                                    fold_file(lambda ls: [ls[0]] + ls[2:])),
+    "fold file id twice": Case(r"id 100827 appears more than once; each train id needs exactly one fold",
+                               fold_file(lambda ls: ls + [ls[1]])),
+    "fold file id not in train": Case(r"id 5 is not in the train file \(1 such row\(s\)\)",
+                                      fold_file(lambda ls: ls + ["5,0"])),
+    "fold file folds not 0..k-1": Case(r"folds 0\.\.3, but cv\.n_splits = 5 needs exactly 0\.\.4; set cv\.n_splits = 4",
+                                       fold_file(lambda ls: [ls[0]] + [line.replace(",4", ",3") for line in ls[1:]])),
+    "stratified group without column": Case(r"cv\.scheme = 'stratified_group' needs cv\.group_column",
+                                            section("cv", 'scheme = "stratified_group"')),
+    "map at zero": Case(r"K in map@K must be a positive integer", both(edit('task = "binary"', 'task = "multiclass"'),
+                                                                      edit('metric = "roc_auc"', 'metric = "map@0"'))),
+    "unknown metric": Case(r"unknown metric 'f2'; use one of roc_auc, .*map@K or define it in .*metrics\.py",
+                           edit('metric = "roc_auc"', 'metric = "f2"')),
+    "metrics file failing": Case(r"metrics\.py: the metrics file failed to import \(NameError: name 'oops'",
+                                 both(write(str(COMP / "metrics.py"), "oops\n"), edit('metric = "roc_auc"', 'metric = "mine"'))),
+    "metrics file shadowing a built-in": Case(
+        r"metric 'rmse' is a built-in's name; give yours another name",
+        write(str(COMP / "metrics.py"), "from core.metrics import Metric\n"
+                                        "m = Metric('rmse', abs, False, ('regression',), False, 'rmse')\n")),
     "drop every feature": Case(r"no feature columns left",
                                section("features", 'drop = ["pclass", "sex", "age", "sibsp", "parch"]'), RUN_TO_CV, "trained"),
     "drop unknown column": Case(r"features\.drop names 'cabin', which is not a column", section("features", 'drop = ["cabin"]')),

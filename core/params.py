@@ -154,3 +154,15 @@ def load_module_file(path: Path, *, prefix: str, what: str) -> Any:
         sys.modules.pop(module_name, None)
         raise UserError(f"{path}: the {what} failed to import ({type(exc).__name__}: {exc}); fix the file") from None
     return module
+
+
+def flatten_params(params: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested parameters as dotted keys: {"params": {"num_leaves": 15}} -> {"params.num_leaves": 15}
+    (an empty table stays a value)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten_params(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

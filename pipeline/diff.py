@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import UserError, did_you_mean
+from core.params import flatten_params
 
 MIN_ID_PREFIX = 4  # shortest run-id prefix accepted
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -200,7 +201,7 @@ def compare(a: Side, b: Side, *, metric, ids: np.ndarray, y: np.ndarray, target:
     """Every part of the comparison of two runs whose OOF (when present) is aligned with `ids` and `y` (the
     encoded target; `target`: as train.csv has it, for the disagreeing rows' listing)."""
     out = Comparison(a, b, metric)
-    pa, pb = flatten(a.params), flatten(b.params)
+    pa, pb = flatten_params(a.params), flatten_params(b.params)
     out.params = [(k, pa.get(k, _MISSING), pb.get(k, _MISSING)) for k in sorted(set(pa) | set(pb))
                   if pa.get(k, _MISSING) != pb.get(k, _MISSING)]
     if a.features is not None and b.features is not None:
@@ -236,17 +237,6 @@ class _Missing:
 
 
 _MISSING = _Missing()
-
-
-def flatten(params: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested parameters as dotted keys: {"params": {"num_leaves": 15}} -> {"params.num_leaves": 15}."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _set_diff(a: list, b: list) -> tuple[list[str], list[str], int]:

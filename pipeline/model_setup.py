@@ -200,11 +200,17 @@ class ModelSetup:
                          fold_scores=list(result.fold_scores), fold_seconds=list(result.timings.get("folds", [])),
                          seconds=seconds, stage=stage, workspace=str(comp.workspace))
 
-    def save_records(self, records: list, *, prefix: str = "[cv]") -> None:
-        """Write a batch of RunRecords; an unreachable registry costs a warning, never the trained runs."""
+    def save_records(self, records: list, *, prefix: str = "[cv]", folder: Path | None = None) -> None:
+        """Write a batch of RunRecords (the runs in `folder`/<model>, default runs/models/) to the run registry
+        and, when `[tracking] mlflow_uri` is set, to MLflow; an unreachable registry or MLflow store costs
+        a warning line, never the trained runs."""
         if not records:
             return
         from pipeline.run_registry import open_registry
+        from pipeline.tracking import mirror_runs
+
+        folder = folder or self.comp.runs / "models"
+        mirror_runs(self.comp, [(r, folder / r.model) for r in records], log=self.log, prefix=prefix)
 
         try:
             registry = open_registry(self.comp.workspace)

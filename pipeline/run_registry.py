@@ -273,6 +273,27 @@ class Registry:
         self.engine.dispose()
 
 
+def mask(text: str, url: str) -> str:
+    """`text` with the password of `url` (if it has one) replaced by ***, wherever it appears."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:  # noqa: BLE001 - not a SQLAlchemy URL: look for user:password@ by hand
+        from urllib.parse import urlsplit
+
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+    if password:
+        from urllib.parse import quote
+
+        for form in {str(password), quote(str(password), safe="")}:
+            text = text.replace(form, "***")
+    return text
+
+
 def _safe(url: str) -> str:
     """The URL without its password."""
     try:

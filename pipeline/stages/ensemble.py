@@ -171,7 +171,11 @@ def run(ctx: StageContext) -> list[Path]:
                            weights=chosen.weights, members=member_scores,
                            methods={n: r.score for n, r in results.items()})
     params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details}
-    return _write(ctx, chosen, scores, params, timings, member_scores, results)
+    paths = _write(ctx, chosen, scores, params, timings, member_scores, results)
+    from pipeline.tracking import mirror_ensemble
+
+    mirror_ensemble(ctx.comp, ctx.comp.runs / ENSEMBLE_DIR, scores, params, log=ctx.log)
+    return paths
 
 
 def _write(ctx: StageContext, chosen, scores: dict, params: dict, timings: dict, member_scores: dict,

@@ -230,7 +230,7 @@ def run(ctx: StageContext) -> list[Path]:
             records.append(training.record(f"{name}-pseudo", comp.models[name], result,
                                            time.perf_counter() - t0, stage="pseudo"))
     finally:  # runs that finished are recorded even when a later model fails
-        training.save_records(records, prefix="[pseudo]")
+        training.save_records(records, prefix="[pseudo]", folder=comp.runs / PSEUDO_DIR)
     kept = {p.parent.name for p in paths}
     root = comp.runs / PSEUDO_DIR
     if root.is_dir():  # runs of models no longer pseudo-trained

@@ -167,15 +167,18 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--record", action="store_true", help=f"write {RECORD.name} instead of comparing")
     p.add_argument("--cases", default=None, help="comma-separated subset of cases")
+    p.add_argument("--file", type=Path, default=RECORD,
+                   help=f"the record to write or compare with (default {RECORD.name}; e.g. one recorded from a "
+                        f"checkout of the commit before a restructuring)")
     args = p.parse_args()
     all_cases = [*SETS, "shipped-titanic", "hpc+zoo", "ames_clean+zoo"]
     cases = args.cases.split(",") if args.cases else all_cases
     got = collect(cases)
     if args.record:
-        RECORD.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
-        print(f"recorded {len(got)} cases in {RECORD}")
+        args.file.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        print(f"recorded {len(got)} cases in {args.file}")
         return 0
-    want = json.loads(RECORD.read_text())
+    want = json.loads(args.file.read_text())
     bad = 0
     for case in cases:
         diffs = sorted(k for k in set(want.get(case, {})) | set(got[case])
@@ -183,7 +186,7 @@ def main() -> int:
         print(f"{case:<18} {'identical' if not diffs else 'DIFFERENT: ' + ', '.join(diffs)}"
               f"  ({len(got[case])} artifacts)")
         bad += bool(diffs)
-    print(f"{len(cases) - bad} of {len(cases)} cases identical to {RECORD.name}")
+    print(f"{len(cases) - bad} of {len(cases)} cases identical to {args.file.name}")
     return 1 if bad else 0
 
 

@@ -15,3 +15,12 @@ def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str:
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f" (valid: {', '.join(sorted(choices))})"
+
+
+def shown(value) -> str:
+    """A value as a message shows it: its repr, a NumPy scalar as the plain Python value (100456, not
+    np.int64(100456)), cut to 60 characters."""
+    if hasattr(value, "item") and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

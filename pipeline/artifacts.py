@@ -161,4 +161,7 @@ def load_features(comp, repeat: int = 0) -> "tuple":
     for path in sorted(out.glob("*.train.npy")):
         name = path.name[: -len(".train.npy")]
         arrays[name] = (np.load(path), np.load(out / f"{name}.test.npy"))
+    if arrays and not len(X_train.columns):  # only array inputs: a table without columns keeps no rows in
+        first = next(iter(arrays.values()))  # parquet, so it gets back one (empty) row per array row
+        X_train, X_test = (pd.DataFrame(index=pd.RangeIndex(len(a))) for a in first)
     return X_train, X_test, arrays

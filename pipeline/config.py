@@ -428,6 +428,13 @@ def _check_data(comp: Competition) -> None:
     train_cols = read_header(comp.train_path)
     test_cols = read_header(comp.test_path)
     sample_cols = read_header(comp.sample_path)
+    for cols, path in ((train_cols, comp.train_path), (test_cols, comp.test_path), (sample_cols, comp.sample_path)):
+        seen: set[str] = set()
+        for name in cols:  # pandas would rename the second one 'name.1' and every message would name that
+            if name in seen:
+                raise UserError(f"{path}: column {name[:60]!r} appears {cols.count(name)} times in the header; "
+                                f"give each column its own name")
+            seen.add(name)
     if comp.target not in train_cols:
         raise UserError(f"{comp.train_path}: target column {comp.target!r} not found"
                         f"{column_hint(comp.target, train_cols)}; set competition.target")

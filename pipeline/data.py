@@ -28,7 +28,7 @@ import numpy as np
 from core import fingerprint
 from core import io as _io
 from core.keyed import KeyedFolders
-from core.errors import UserError
+from core.errors import UserError, shown
 from pipeline.config import Competition
 
 KEEP = 2
@@ -370,7 +370,7 @@ def read_csv(path: Path):
 
 def _short(value) -> str:
     """A value for a message: its repr, cut to 40 characters."""
-    text = repr(value)
+    text = shown(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -414,6 +414,6 @@ def _parse_folds(comp: Competition, train) -> dict[str, np.ndarray]:
         raise UserError(f"{comp.folds_path}: an id appears twice; re-run `python -m pipeline run --stage folds --force`")
     if (pos < 0).any():
         first = train[comp.id_col].to_numpy()[np.flatnonzero(pos < 0)[0]]
-        raise UserError(f"{comp.folds_path}: {int((pos < 0).sum())} train id(s) have no fold (first: {first!r}); "
+        raise UserError(f"{comp.folds_path}: {int((pos < 0).sum())} train id(s) have no fold (first: {shown(first)}); "
                         f"re-run `python -m pipeline run --stage folds --force`")
     return {c: folds[c].to_numpy(dtype=np.int64)[pos] for c in columns}

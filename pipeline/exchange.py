@@ -27,7 +27,7 @@ import numpy as np
 
 from core import io as _io
 from pipeline.config import Competition
-from core.errors import UserError
+from core.errors import UserError, shown
 from core.folds import fold_ids
 
 BUNDLE_FORMAT = "kaggle-pipeline-bundle"
@@ -212,17 +212,17 @@ def _aligned(frame, ids, *, id_col: str, columns: list[str], task, what: str, so
         raise UserError(f"{source}: no id column {id_col!r} in {what} (columns: {', '.join(map(str, frame.columns))})")
     got = pd.Index(frame[id_col])
     if got.has_duplicates:
-        raise UserError(f"{source}: {what} repeats id {got[got.duplicated()][0]!r}; one row per id")
+        raise UserError(f"{source}: {what} repeats id {shown(got[got.duplicated()][0])}; one row per id")
     want = pd.Index(ids)
     pos = got.get_indexer(want)
     if (pos < 0).any():
         first = want[pos < 0][0]
         raise UserError(f"{source}: {what} misses {int((pos < 0).sum())} of the {len(want)} ids "
-                        f"(first: {first!r}); it must cover exactly this competition's rows")
+                        f"(first: {shown(first)}); it must cover exactly this competition's rows")
     if len(got) != len(want):
         extra = got.difference(want)
         raise UserError(f"{source}: {what} has {len(extra)} id(s) that are not in this competition "
-                        f"(first: {extra[0]!r})")
+                        f"(first: {shown(extra[0])})")
     try:
         values = frame[columns].to_numpy(dtype=np.float64)[pos]
     except (TypeError, ValueError):
@@ -372,7 +372,7 @@ def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str 
                   if i in theirs and theirs[i] != f]
         if differ:
             raise UserError(f"{oof_path}: fold assignment differs from {comp.folds_path} for {len(differ)} "
-                            f"row(s) (first id: {differ[0]!r}); retrain on our folds.csv")
+                            f"row(s) (first id: {shown(differ[0])}); retrain on our folds.csv")
     columns = _csv_columns(oof_frame, comp, task, str(oof_path))
     missing = [c for c in columns if c not in test_frame.columns]
     if missing:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.errors import UserError
+from core.errors import UserError, shown
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,6 @@ def _stratified_group(train, n_splits, seed, target, column, **_):
     return StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)), y, groups)
 
 
-def _plain(value) -> str:
-    """A value as a message shows it: 100456, not np.int64(100456)."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
-
-
 def read_fold_file(path, train, *, id_col: str, n_splits: int, repeats: int) -> tuple:
     """(the fold file's frame: id, fold, repeat and `_key`, the id as matched; train's ids as matched) of
     a fold file made elsewhere (columns id, fold[, repeat]), checked:
@@ -116,7 +111,7 @@ def read_fold_file(path, train, *, id_col: str, n_splits: int, repeats: int) -> 
         values = pd.to_numeric(table[column], errors="coerce")
         bad = values.isna() | (values != values.round())
         if bad.any():
-            raise UserError(f"{where}: {column} {_plain(table[column][bad].iloc[0])} is not an integer; "
+            raise UserError(f"{where}: {column} {shown(table[column][bad].iloc[0])} is not an integer; "
                             f"{column}s are 0, 1, ...")
         table[column] = values.astype(np.int64)
         seen = sorted(set(table[column].tolist()))
@@ -131,17 +126,17 @@ def read_fold_file(path, train, *, id_col: str, n_splits: int, repeats: int) -> 
         train_ids = pd.Index(train[id_col].astype(str))
     outside = ~ids.isin(train_ids)
     if outside.any():
-        raise UserError(f"{where}: id {_plain(table[id_col][outside].iloc[0])} is not in the train file "
+        raise UserError(f"{where}: id {shown(table[id_col][outside].iloc[0])} is not in the train file "
                         f"({int(outside.sum())} such row(s)); the fold file must list the train ids only")
     for r, rows in table.groupby("repeat"):
         per = ids[rows.index]
         if per.duplicated().any():
-            raise UserError(f"{where}: id {_plain(rows[id_col][per.duplicated()].iloc[0])} appears more than once"
+            raise UserError(f"{where}: id {shown(rows[id_col][per.duplicated()].iloc[0])} appears more than once"
                             f"{f' in repeat {r}' if repeats > 1 else ''}; each train id needs exactly one fold")
         missing = ~train_ids.isin(per)
         if missing.any():
             raise UserError(f"{where}: {int(missing.sum())} train id(s) have no fold{f' in repeat {r}' if repeats > 1 else ''} "
-                            f"(first: {_plain(train[id_col].to_numpy()[missing][0])}); every train id needs one")
+                            f"(first: {shown(train[id_col].to_numpy()[missing][0])}); every train id needs one")
     table["_key"] = ids
     return table, train_ids
 

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean, shown
 
 
 
@@ -98,12 +98,12 @@ def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, st
     if len(pred) != len(test_ids):
         raise UserError(f"{len(pred)} test predictions for {len(test_ids)} test ids")
     if test_ids.has_duplicates:
-        raise UserError(f"test predictions repeat id {test_ids[test_ids.duplicated()][0]!r}; ids must be unique")
+        raise UserError(f"test predictions repeat id {shown(test_ids[test_ids.duplicated()][0])}; ids must be unique")
     order = test_ids.get_indexer(sample[id_col])
     if (order < 0).any():
         first = sample[id_col].to_numpy()[order < 0][0]
         raise UserError(f"test predictions miss {int((order < 0).sum())} id(s) of the sample submission "
-                        f"(first: {first!r}); re-run the cv stage on the current test.csv")
+                        f"(first: {shown(first)}); re-run the cv stage on the current test.csv")
     pred = pred[order]
     if metric is not None and metric.non_negative:
         pred = np.clip(pred, 0.0, None)
@@ -133,11 +133,11 @@ def validate_submission(sub, sample, *, id_col: str, style: str = "", task=None,
     if len(sub) != len(sample):
         raise UserError(f"submission has {len(sub)} rows, the sample submission {len(sample)}")
     if sub[id_col].duplicated().any():
-        raise UserError(f"submission repeats id {sub[id_col][sub[id_col].duplicated()].iloc[0]!r}")
+        raise UserError(f"submission repeats id {shown(sub[id_col][sub[id_col].duplicated()].iloc[0])}")
     if set(sub[id_col].tolist()) != set(sample[id_col].tolist()):
         extra = set(sub[id_col].tolist()) - set(sample[id_col].tolist())
         raise UserError(f"submission ids differ from the sample submission's "
-                        f"({len(extra)} not in the sample, e.g. {next(iter(extra), None)!r})")
+                        f"({len(extra)} not in the sample, e.g. {shown(next(iter(extra), None))})")
     for c in sample.columns:
         if sub[c].isna().any():
             raise UserError(f"submission column {c!r} has {int(sub[c].isna().sum())} missing value(s)")

@@ -11,12 +11,14 @@ HELP = "write a run (a model's folder name, or 'ensemble') as a portable bundle 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", metavar="RUN_ID", help="the run's folder name (the model name), or 'ensemble'")
     p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
-    p.add_argument("--out", "-o", type=Path, default=None,
-                   help="bundle path, or a folder to write it into (default: "
-                        "exports/<competition>/<competition>-<RUN_ID>.zip)")
+    p.add_argument("--out", "-o", default=None,
+                   help="bundle path, or a folder to write it into: an existing one, or any path ending in '/' "
+                        "(created) (default: exports/<competition>/<competition>-<RUN_ID>.zip)")
 
 
 def main(args: argparse.Namespace) -> int:
+    import os
+
     from core.errors import UserError, did_you_mean
     from pipeline.exchange import export_run
     from pipeline.runner import Runner
@@ -35,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"no run {args.run_id!r} in {comp.runs}{hint}")
     name = f"{comp.name}-{args.run_id}.zip"
     out = Path(args.out) if args.out else ws.root / "exports" / comp.name / name
-    if out.is_dir():  # a folder: the bundle goes into it under its usual name
+    folder = bool(args.out) and str(args.out).endswith(("/", os.sep))  # Path() drops the slash that says so
+    if out.is_dir() or folder:  # a folder (created when new): the bundle goes into it under its usual name
         out = out / name
     path = export_run(comp, runs[args.run_id], out, context=runner.competition)
     print(path)

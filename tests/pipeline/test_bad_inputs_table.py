@@ -233,7 +233,7 @@ CASES: dict[str, Case] = {
                            r"by ';'", csv_lines("test.csv", lambda ls: [line.replace(",", ";") for line in ls])),
     "ragged row": Case(r"train\.csv: cannot parse CSV \(.*\); check the quoting",
                        csv_lines("train.csv", lambda ls: ls[:5] + [ls[5] + ",1,2,3"] + ls[6:])),
-    "duplicate ids": Case(r"train\.csv: 1 duplicate id\(s\) in column 'id'", csv_lines("train.csv", lambda ls: ls + [ls[1]])),
+    "duplicate ids": Case(r"train\.csv: 1 duplicate id\(s\) in column 'id' \(first: 100827\)", csv_lines("train.csv", lambda ls: ls + [ls[1]])),
     "nan id": Case(r"train\.csv: 1 row\(s\) have no id in column 'id' \(first on line 4\)",
                    csv_cell("train.csv", 2, "id", "")),
     "target missing": Case(r"target 'survived' is missing in 1 row", csv_cell("train.csv", 0, "survived", "")),
@@ -296,6 +296,10 @@ CASES: dict[str, Case] = {
         r"metric 'rmse' is a built-in's name; give yours another name",
         write(str(COMP / "metrics.py"), "from core.metrics import Metric\n"
                                         "m = Metric('rmse', abs, False, ('regression',), False, 'rmse')\n")),
+    "duplicated header": Case(r"train\.csv: column 'age' appears 2 times in the header; give each column its own name",
+                              both(csv_lines("train.csv", lambda ls: [line + "," + line.split(",")[4] for line in ls]),
+                                   section("features", 'drop = ["age.1"]'))),
+    "fold file ids as text in a message": Case(r"id 'x7' is not in the train file", fold_file(lambda ls: ls + ["x7,0"])),
     "drop every feature": Case(r"no feature columns left",
                                section("features", 'drop = ["pclass", "sex", "age", "sibsp", "parch"]'), RUN_TO_CV, "trained"),
     "drop unknown column": Case(r"features\.drop names 'cabin', which is not a column", section("features", 'drop = ["cabin"]')),
@@ -437,3 +441,6 @@ def test_a_bom_csv_and_an_export_into_a_folder_work(bases, tmp_path, capsys):
     assert (out / "titanic-lgbm.zip").is_file()
     manifest = json.loads(zipfile.ZipFile(out / "titanic-lgbm.zip").read("bundle.json"))
     assert manifest["id"] == "id"
+    new = tmp_path / "new" / "bundles"  # a folder that does not exist yet, named with a trailing slash
+    assert main(["export", "lgbm", "--out", f"{new}/", "--root", str(ws)]) == 0
+    assert (new / "titanic-lgbm.zip").is_file() and not (tmp_path / "new" / "bundles.zip").exists()

@@ -206,21 +206,17 @@ class ModelSetup:
         a warning line, never the trained runs."""
         if not records:
             return
-        from pipeline.run_registry import open_registry
+        from pipeline.run_registry import PENDING_DIR, record_runs
         from pipeline.tracking import mirror_runs
 
         folder = folder or self.comp.runs / "models"
         mirror_runs(self.comp, [(r, folder / r.model) for r in records], log=self.log, prefix=prefix)
-
-        try:
-            registry = open_registry(self.comp.workspace)
-            try:
-                registry.record(records)
-            finally:
-                registry.dispose()
-        except Exception as exc:  # noqa: BLE001 - the run folders are written; only the leaderboard misses them
-            self.log(f"{prefix} warning: runs not recorded in the registry ({type(exc).__name__}: "
-                     f"{str(exc).splitlines()[0] if str(exc) else ''})")
+        recorded, error = record_runs(self.comp.workspace, records)
+        if error:  # the run folders are written; only the leaderboard misses them until the next run
+            self.log(f"{prefix} warning: registry write skipped ({error}); {len(records)} run(s) kept in "
+                     f"{self.comp.workspace / PENDING_DIR} and recorded by the next run that reaches the registry")
+        elif recorded > len(records):
+            self.log(f"{prefix} registry: also recorded {recorded - len(records)} run(s) an earlier run could not")
 
 
 def model_code(comp: Competition, cfg: dict, code: "CodeFingerprints") -> str:

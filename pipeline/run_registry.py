@@ -29,6 +29,8 @@ from core.errors import UserError
 ENV_URL = "PIPELINE_REGISTRY_URL"
 DEFAULT_FILE = "runs.db"
 _SQLITE_TIMEOUT_S = 60
+_CONNECT_TIMEOUT_S = 10
+PENDING_DIR = ".registry-pending"  # in the workspace: runs whose registry write failed, recorded by the next run
 
 
 @dataclass
@@ -102,10 +104,22 @@ def registry_url(workspace: str | os.PathLike) -> str:
     return f"sqlite:///{(Path(workspace) / DEFAULT_FILE).resolve()}"
 
 
+def engine_url(url: str) -> str:
+    """The URL SQLAlchemy is given: a PostgreSQL URL without a driver uses psycopg 3 (the `postgres`
+    extra), whatever SQLAlchemy's default driver is."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def engine_kwargs(url: str) -> dict[str, Any]:
-    """Engine options: SQLite waits for a concurrent writer instead of failing at once."""
+    """Engine options: SQLite waits for a concurrent writer instead of failing at once; a server is pinged
+    before a pooled connection is reused and a connection attempt gives up after _CONNECT_TIMEOUT_S."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": _SQLITE_TIMEOUT_S}}
+    if url.startswith(("postgresql", "postgres")):
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": _CONNECT_TIMEOUT_S}}
     return {"pool_pre_ping": True}
 
 
@@ -117,10 +131,12 @@ class Registry:
 
         self.url = url
         try:
-            self.engine = sa.create_engine(url, **engine_kwargs(url))
+            self.engine = sa.create_engine(engine_url(url), **engine_kwargs(url))
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            raise UserError(f"registry URL {_safe(url)!r} is not usable ({exc}); set {ENV_URL} to a "
-                            f"SQLAlchemy URL such as sqlite:///runs.db or postgresql://user@host/db") from None
+            hint = ' (pip install -e ".[postgres]")' if url.startswith("postgres") else ""
+            raise UserError(f"registry URL {_safe(url)!r} is not usable ({mask(str(exc), url)}){hint}; set "
+                            f"{ENV_URL} to a SQLAlchemy URL such as sqlite:///runs.db or "
+                            f"postgresql://user@host/db") from None
         meta = sa.MetaData()
         self.runs = sa.Table(
             "pipeline_runs", meta,
@@ -166,14 +182,18 @@ class Registry:
         )
         for attempt in range(5):  # two processes creating the tables at once: the loser retries
             try:
-                meta.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":  # a server serialises creation under a lock instead
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7265781)"))
+                    meta.create_all(conn)
                 break
-            except sa.exc.OperationalError as exc:
+            except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError) as exc:
                 if "already exists" in str(exc) and attempt < 4:
                     time.sleep(0.2 * (attempt + 1))
                     continue
-                raise UserError(f"registry {_safe(url)!r}: cannot open the database ({str(exc.orig)}); "
-                                f"check the URL in {ENV_URL} or pipeline.toml") from None
+                raise UserError(f"registry {_safe(url)!r}: cannot open the database "
+                                f"({mask(str(exc.orig).strip().splitlines()[0], url)}); check the URL in "
+                                f"{ENV_URL} or pipeline.toml") from None
 
     def record(self, records: list[RunRecord]) -> None:
         """Insert runs and their folds in one transaction: two executemany statements in all."""
@@ -251,11 +271,17 @@ class Registry:
                "cv": None if record.cv is None else float(record.cv), "lb": float(record.lb),
                "metric": record.metric, "greater_is_better": bool(record.greater_is_better), "note": record.note,
                "recorded_at": record.recorded_at, "user": record.user, "host": record.host}
-        with self.engine.begin() as conn:
-            previous = conn.execute(sa.select(t.c.lb).where(key)).scalar_one_or_none()
-            conn.execute(t.delete().where(key))
-            conn.execute(t.insert(), [row])
-        return previous
+        for attempt in range(3):  # two processes recording the same file at once: the later one replaces
+            try:
+                with self.engine.begin() as conn:
+                    previous = conn.execute(sa.select(t.c.lb).where(key)).scalar_one_or_none()
+                    conn.execute(t.delete().where(key))
+                    conn.execute(t.insert(), [row])
+                return previous
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+        return None  # pragma: no cover - the loop returns or raises
 
     def lb_scores(self, competition: str | None = None) -> list[dict[str, Any]]:
         """Recorded public leaderboard scores, oldest first within each competition."""
@@ -307,3 +333,64 @@ def _safe(url: str) -> str:
 def open_registry(workspace: str | os.PathLike, url: str | None = None) -> Registry:
     """The registry for a workspace (see `registry_url`), tables created on first use."""
     return Registry(url or registry_url(workspace))
+
+
+def record_runs(workspace: str | os.PathLike, records: list[RunRecord]) -> tuple[int, str]:
+    """Record runs, first those an earlier run could not record (PENDING_DIR); returns (how many were
+    recorded, "" or the one-line reason none was). On failure the batch is kept in PENDING_DIR for the next
+    run that reaches the registry: nothing is lost, the leaderboard only shows the runs later."""
+    pending = Path(workspace) / PENDING_DIR
+    claimed = _claim_pending(pending)
+    batch = [r for _, rs in claimed for r in rs] + list(records)
+    if not batch:
+        return 0, ""
+    url = registry_url(workspace)
+    try:
+        registry = open_registry(workspace, url)
+        try:
+            registry.record(batch)
+        finally:
+            registry.dispose()
+    except Exception as exc:  # noqa: BLE001 - kept for the next run; the run folders are written
+        for path, _ in claimed:
+            path.rename(path.with_suffix(".json"))  # back in the queue
+        if records:
+            from core.io import write_json
+
+            pending.mkdir(parents=True, exist_ok=True)
+            write_json(pending / f"{uuid.uuid4().hex}.json", [_to_json(r) for r in records])
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return 0, mask(text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}", url)[:400]
+    for path, _ in claimed:
+        path.unlink(missing_ok=True)
+    return len(batch), ""
+
+
+def _claim_pending(pending: Path) -> list[tuple[Path, list[RunRecord]]]:
+    """The queued batches, each renamed to <name>.claimed first so that two runs never record one twice."""
+    from core.io import read_json
+
+    out = []
+    for path in sorted(pending.glob("*.json")) if pending.is_dir() else []:
+        claimed = path.with_suffix(f".claimed{os.getpid()}")
+        try:
+            path.rename(claimed)
+        except OSError:  # another run took it
+            continue
+        try:
+            out.append((claimed, [_from_json(r) for r in read_json(claimed)]))
+        except (OSError, ValueError, TypeError, KeyError):
+            claimed.rename(claimed.with_suffix(".unreadable"))  # kept for a human, never retried
+    return out
+
+
+def _to_json(record: RunRecord) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    row = asdict(record)
+    row["finished_at"] = record.finished_at.isoformat()
+    return row
+
+
+def _from_json(row: dict[str, Any]) -> RunRecord:
+    return RunRecord(**{**row, "finished_at": datetime.fromisoformat(row["finished_at"])})

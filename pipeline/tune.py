@@ -403,16 +403,16 @@ def _storage(url: str):
     import optuna
     import sqlalchemy as sa
 
-    from pipeline.run_registry import engine_kwargs
+    from pipeline.run_registry import engine_kwargs, engine_url
 
     for attempt in range(5):
         try:
             with warnings.catch_warnings():  # heartbeats are marked experimental; they are how stale trials resume
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
-                    url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_S,
+                    engine_url(url), engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_S,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
-        except (sa.exc.OperationalError, sa.exc.IntegrityError):  # tables or version row created meanwhile
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):  # created meanwhile
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
@@ -424,8 +424,11 @@ def _load_study(url: str, name: str, *, direction: str, seed: int | None):
     try:
         storage = _storage(url)
     except Exception as exc:  # noqa: BLE001 - any failure to open the store is the user's URL
+        from pipeline.run_registry import mask
+
         raise UserError(f"study storage {_safe(url)!r} cannot be opened ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}); pass --storage sqlite:///tune.db") from None
+                        f"{mask(str(exc).splitlines()[0] if str(exc) else '', url)}); pass --storage "
+                        f"sqlite:///tune.db") from None
     # each process needs its own sampler seed, or parallel workers would propose the same trials
     sampler_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, constant_liar=True, n_startup_trials=10)

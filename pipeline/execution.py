@@ -149,7 +149,18 @@ class ProcessesBackend(Backend):
         return f"processes ({self.workers} worker processes on this machine)"
 
     def close(self) -> None:
+        """Remove the shared files and end the worker processes: loky keeps its reusable workers for
+        minutes after the last task, and they hold the stdout and stderr they inherited, so a caller
+        capturing the CLI's output would wait for them (closed at exit on every path: success, error,
+        Ctrl-C)."""
         self._shared.clear()
+        import sys
+
+        if "joblib.externals.loky" in sys.modules:  # no executor was ever made otherwise
+            from joblib.externals.loky import get_reusable_executor
+
+            with contextlib.suppress(Exception):
+                get_reusable_executor(max_workers=self.workers).shutdown(wait=True, kill_workers=True)
 
 
 def _remove_orphans(folder: Path) -> None:

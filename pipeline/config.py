@@ -73,7 +73,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "column_plots": (int, 24, "columns (most drifted first) that get a train-vs-test plot"),
     },
     "runtime": {
-        "threads": (int, 0, "threads per fit; 0 = cores / n_jobs"),
+        "threads": (int, 0, "threads per fit; 0 = automatic: one on a table under 50,000 training rows (deterministic, robust on a busy machine), else cores / n_jobs"),
         "n_jobs": (int, 1, "parallel workers (folds or trials)"),
         "backend": (str, "auto", "where folds and trials run: sequential | processes | dask (auto: processes "
                                  "when n_jobs > 1 and the work pays for the workers, else sequential)"),

@@ -100,11 +100,11 @@ class CompetitionContext:
         return get_metric(self.comp.metric_name, self.comp.root)
 
     def threads(self) -> int:
-        """Threads per fit from runtime.threads / n_jobs: the one place the automatic count is taken."""
+        """Threads per fit from runtime.threads / n_jobs and the train table's rows (core.threads)."""
         from core.threads import resolve_threads
 
         rt = self.comp.cfg["runtime"]
-        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], warn=self.log)
+        return resolve_threads(rt["threads"], n_jobs=rt["n_jobs"], warn=self.log, rows=len(self.data()[0]))
 
     def training(self, *, backend: Any = None):
         """The model stages' one setup (pipeline.model_setup.ModelSetup) on these data, task, metric and folds;

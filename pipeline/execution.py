@@ -52,12 +52,13 @@ class Backend:
         """`map_folds` for `models.train_cv`; None runs the folds in this process (with its log)."""
         return None
 
-    def threads(self, requested: int = 0, *, warn: Callable[[str], None] | None = None) -> int:
+    def threads(self, requested: int = 0, *, warn: Callable[[str], None] | None = None,
+                rows: int | None = None) -> int:
         """Threads for one fit: runtime.threads (capped so that workers x threads fit the cores), or
-        automatic (cores / workers)."""
+        automatic (one below core.threads.ONE_THREAD_BELOW_ROWS training `rows`, else cores / workers)."""
         from core.threads import resolve_threads
 
-        return resolve_threads(requested, n_jobs=self.workers, warn=warn)
+        return resolve_threads(requested, n_jobs=self.workers, warn=warn, rows=rows)
 
     def map(self, func: Callable[[Any, Any], Any], shared: Any, items: Iterable[Any]) -> Iterator[Any]:
         """func(shared, item) for each item, results in the items' order."""
@@ -209,11 +210,12 @@ class DaskBackend(Backend):
     def fold_map(self) -> Callable:
         return self.map
 
-    def threads(self, requested: int = 0, *, warn: Callable[[str], None] | None = None) -> int:
+    def threads(self, requested: int = 0, *, warn: Callable[[str], None] | None = None,
+                rows: int | None = None) -> int:
         from core.threads import resolve_threads
 
         # the budget is the workers' (their host's cores / task slots on it), not this machine's
-        return resolve_threads(requested, n_jobs=1, warn=warn, cores=self.budget)
+        return resolve_threads(requested, n_jobs=1, warn=warn, cores=self.budget, rows=rows)
 
     def map(self, func, shared, items):
         handle = self._shared.get(shared)

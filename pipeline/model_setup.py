@@ -81,7 +81,7 @@ class ModelSetup:
         from pipeline.execution import SEQUENTIAL
 
         backend = SEQUENTIAL if here else self.executor
-        return backend.threads(self.comp.cfg["runtime"]["threads"], warn=self.log)
+        return backend.threads(self.comp.cfg["runtime"]["threads"], warn=self.log, rows=len(self.train))
 
     @property
     def executor(self) -> Any:

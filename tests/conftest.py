@@ -12,15 +12,6 @@ DATA = REPO / "benchmarks" / "data"
 DATASETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foods")
 
 
-@pytest.fixture(autouse=True)
-def _load_unknown(monkeypatch):
-    """Automatic threads see the idle cores as unknown (a thread per core), so that no test depends on
-    what else this machine runs; tests/core/test_threads.py injects idle cores where it needs them."""
-    from core import threads
-
-    monkeypatch.setattr(threads, "idle_cores", lambda *args, **kwargs: None)
-
-
 def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None = None,
                    all_models: bool = False) -> Path:
     """A workspace in tmp_path holding competition/<name> with the set's data and a config.

@@ -5,9 +5,7 @@ each new built-in metric runs a competition end to end once."""
 from __future__ import annotations
 
 import json
-import os
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -78,7 +78,7 @@ def test_two_models_are_compared_part_by_part(trained, capsys):
     from scipy.stats import ttest_rel
 
     p = ttest_rel(*folds).pvalue
-    assert f"paired t-test (scipy.stats.ttest_rel) over 5 folds" in out and f"p = {p:.3g}" in out
+    assert "paired t-test (scipy.stats.ttest_rel) over 5 folds" in out and f"p = {p:.3g}" in out
     a, b = _oof(trained, "lgbm"), _oof(trained, "logreg")
     assert f"OOF correlation (Pearson): {np.corrcoef(a, b)[0, 1]:.4f}" in out
     import pandas as pd

@@ -9,8 +9,24 @@ import math
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from core.errors import UserError
+
+
+class EarlyStoppedBooster(BaseEstimator):
+    """The estimator shape the boosting wrappers share: a params table, a cap on the rounds, and early
+    stopping on the validation rows the k-fold loop gives `fit` (`wants_validation`); CatBoost's and
+    XGBoost's wrappers subclass it (TD's patience of 300 rounds by default)."""
+
+    def __init__(self, params: dict | None = None, num_boost_round: int = 1000, early_stopping_rounds: int = 300):
+        self.params = params
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+
+    def wants_validation(self) -> bool:
+        """Whether fit uses validation rows (it stops early on them)."""
+        return bool(self.early_stopping_rounds)
 
 
 def refit_rounds(best: int, n_fit: int, n_all: int) -> int:

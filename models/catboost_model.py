@@ -9,9 +9,8 @@ import json
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
-from models._boost import refit_rounds, require, stack_rows, take_rounds, with_defaults
+from models._boost import EarlyStoppedBooster, refit_rounds, require, stack_rows, take_rounds, with_defaults
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -43,19 +42,9 @@ DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}
 _MISSING = "__missing__"  # a missing categorical value: CatBoost takes strings or integers only
 
 
-class CatBoostModel(BaseEstimator):
+class CatBoostModel(EarlyStoppedBooster):
     """`catboost.CatBoost` with the given params; with (X_valid, y_valid), rounds chosen by early stopping
     on them, then a refit on all rows."""
-
-    def __init__(self, params: dict | None = None, num_boost_round: int = DEFAULT_ROUNDS,
-                 early_stopping_rounds: int = DEFAULT_EARLY_STOPPING):
-        self.params = params
-        self.num_boost_round = num_boost_round
-        self.early_stopping_rounds = early_stopping_rounds
-
-    def wants_validation(self) -> bool:
-        """Whether fit uses validation rows (it stops early on them)."""
-        return bool(self.early_stopping_rounds)
 
     def fit(self, X, y, X_valid=None, y_valid=None, sample_weight=None) -> "CatBoostModel":
         """Train (rows weighted by `sample_weight` when given). With validation rows -- rows held out of

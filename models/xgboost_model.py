@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
-from models._boost import refit_rounds, require, safe_names, stack_rows, take_rounds, with_defaults
+from models._boost import (EarlyStoppedBooster, refit_rounds, require, safe_names, stack_rows, take_rounds,
+                           with_defaults)
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -41,19 +41,9 @@ DEVICES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
 _FORBIDDEN = frozenset("[]<")
 
 
-class XGBoostModel(BaseEstimator):
+class XGBoostModel(EarlyStoppedBooster):
     """`xgboost.train` with the given params; with (X_valid, y_valid), rounds chosen by early stopping on
     them, then a refit on all rows."""
-
-    def __init__(self, params: dict | None = None, num_boost_round: int = DEFAULT_ROUNDS,
-                 early_stopping_rounds: int = DEFAULT_EARLY_STOPPING):
-        self.params = params
-        self.num_boost_round = num_boost_round
-        self.early_stopping_rounds = early_stopping_rounds
-
-    def wants_validation(self) -> bool:
-        """Whether fit uses validation rows (it stops early on them)."""
-        return bool(self.early_stopping_rounds)
 
     def fit(self, X, y, X_valid=None, y_valid=None, sample_weight=None) -> "XGBoostModel":
         """Train (rows weighted by `sample_weight` when given). With validation rows -- rows held out of

@@ -12,9 +12,13 @@ the schedule (`SCHEDULES`); the `cosine` one is the snapshot schedule of Huang e
 
 with T the total iterations and M = `cycles`; the weights at the end of each cycle are a snapshot and
 prediction averages the last `snapshots` of them (M models for the price of one training run; M = 1
-is plain cosine annealing). With `early_stopping` = P > 0, a `valid_fraction` of the training rows
-is held out (an inner split: never the fold's validation rows, so an OOF score stays honest),
-training stops after P epochs without a better loss on it, and the best epoch's weights are kept.
+is plain cosine annealing). `iterations` = T > 0 sets the optimiser steps instead of `epochs`: the
+epochs are then ceil(T / iterations per epoch), the last one stopping mid-epoch when the steps run out,
+and the cycles are laid over the T steps as above (every cycle must end inside them: T = 10 steps hold
+5 cycles of 2 but not 6, since 6 cycles of ceil(10 / 6) = 2 end after 5). With `early_stopping` =
+P > 0, a `valid_fraction` of the training rows is held out (an inner split: never the fold's
+validation rows, so an OOF score stays honest), training stops after P epochs without a better loss
+on it, and the best epoch's weights are kept.
 
 Seeded: the same seed, data and thread count give the same weights on CPU (`torch.manual_seed` for
 initialisation and dropout, a separate generator for the shuffles).
@@ -99,6 +103,7 @@ class LoopConfig:
     """How to train: every field is a model parameter of the same name (see README, neural nets)."""
 
     epochs: int = 50
+    iterations: int = 0  # optimiser steps in all; 0 = epochs x iterations per epoch (> 0: epochs is not read)
     batch_size: int = 128
     drop_last: bool = False
     optimizer: str = "adamw"
@@ -126,7 +131,11 @@ class LoopConfig:
         if self.snapshots > self.cycles:
             raise ValueError(f"snapshots ({self.snapshots}) cannot exceed cycles ({self.cycles}): "
                              f"one snapshot is saved per cycle")
-        if self.cycles > self.epochs * 1000:
+        if int(self.iterations) < 0:
+            raise ValueError(f"iterations must be positive (or 0: set by epochs), got {self.iterations!r}")
+        if self.iterations:
+            check_cycles(int(self.iterations), int(self.cycles))
+        elif self.cycles > self.epochs * 1000:
             raise ValueError(f"cycles ({self.cycles}) is more than the iterations can hold; lower it")
         if float(self.lr) <= 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
@@ -155,12 +164,25 @@ class Fitted:
     batch_size: int = 0
     device: str = "cpu"
     best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
+    epochs: int = 0  # planned: `epochs`, or ceil(`iterations` / iterations per epoch)
+    steps: int = 0  # optimiser steps taken (fewer than planned when early stopping ends the run)
 
 
 def iterations_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     """ceil(n / batch_size), or n // batch_size full batches with `drop_last` (at least 1)."""
     batch = min(batch_size, n)
     return max(1, n // batch) if drop_last else -(-n // batch)
+
+
+def check_cycles(total_steps: int, cycles: int) -> None:
+    """ValueError unless `cycles` cycles of ceil(T / M) steps each end inside the T steps, so that
+    every cycle leaves its snapshot (T = 10 holds 5 cycles of 2; 6 cycles of 2 would end after 5)."""
+    per_cycle = -(-total_steps // cycles)
+    if -(-total_steps // per_cycle) < cycles:
+        fits = [m for m in range(1, cycles) if -(-total_steps // -(-total_steps // m)) == m][-1]
+        raise ValueError(f"cycles ({cycles}) do not fit in {total_steps} iterations: cycles of ceil({total_steps} / "
+                         f"{cycles}) = {per_cycle} iterations make {-(-total_steps // per_cycle)}; set cycles to at "
+                         f"most {fits} or the iterations to a multiple of {cycles}")
 
 
 def learning_rate(cfg: LoopConfig, t: int, total_steps: int) -> float:
@@ -239,7 +261,9 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     target = target.to(device)
     batch = min(int(cfg.batch_size), n)
     steps = iterations_per_epoch(n, batch, cfg.drop_last)
-    total_steps = steps * int(cfg.epochs)
+    total_steps = int(cfg.iterations) or steps * int(cfg.epochs)
+    epochs = -(-total_steps // steps)  # `iterations`: the last epoch stops when the steps run out
+    check_cycles(total_steps, int(cfg.cycles))
     per_cycle = -(-total_steps // int(cfg.cycles))  # ceil(T / M) iterations per cycle
     snapshots: list[dict] = []
     history: list[dict] = []
@@ -247,7 +271,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     started = last_report = time.perf_counter()
     t = 0
     lr = float(cfg.lr)
-    for epoch in range(1, int(cfg.epochs) + 1):
+    for epoch in range(1, epochs + 1):
         net.train()
         order = torch.randperm(n, generator=generator)
         if bucket is not None:
@@ -255,6 +279,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
         batches = _batches(order, n, batch, steps, cfg.drop_last)
         if bucket is not None:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        batches = batches[:total_steps - t]
         total = torch.zeros((), dtype=torch.float64, device=device)
         cycle_ended = False
         for rows in batches:
@@ -276,23 +301,23 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
             record["inner_loss"] = _loss_on(net, *inner, loss_fn, device)
             if record["inner_loss"] < best[0]:
                 best = (record["inner_loss"], epoch, _snapshot(net))
-        if valid is not None and (cycle_ended or epoch == cfg.epochs):
+        if valid is not None and (cycle_ended or epoch == epochs):
             record["valid_loss"] = _loss_on(net, *valid, loss_fn, device)
         history.append(record)
         if inner is not None and epoch - best[1] >= int(cfg.early_stopping):
             break
         now = time.perf_counter()
-        if log is not None and now - last_report >= PROGRESS_S and epoch < cfg.epochs:
+        if log is not None and now - last_report >= PROGRESS_S and epoch < epochs:
             extra = "".join(f", {k.replace('_', ' ')} {record[k]:.4f}" for k in ("inner_loss", "valid_loss")
                             if k in record)
-            log(f"epoch {epoch}/{cfg.epochs} ({steps} iteration{'s' * (steps != 1)} of {batch} rows), lr {lr:.3g}, "
+            log(f"epoch {epoch}/{epochs} ({steps} iteration{'s' * (steps != 1)} of {batch} rows), lr {lr:.3g}, "
                 f"train loss {record['train_loss']:.4f}{extra} ({now - started:.0f}s)")
             last_report = now
     if inner is not None:
         kept = [best[2]]
     else:
         kept = snapshots[-int(cfg.snapshots):]
-    return Fitted(net, kept, history, steps, batch, device, best[1] if inner is not None else None)
+    return Fitted(net, kept, history, steps, batch, device, best[1] if inner is not None else None, epochs, t)
 
 
 def predict(net, inputs: tuple, snapshots: list[dict], to_numpy: Callable[[Any], np.ndarray], *,

@@ -3,9 +3,9 @@ registry `models.nets.NETS`, trained by the one loop in `models/_loop.py`.
 
 Model types: `mlp` (the feature table; a snapshot ensemble by default), `net` (a Keras-like layer list
 or a module factory), `densenet` (pixel-grid images) and `rnn` (token sequences with attention,
-optionally joined with the table). Their parameters are the loop's (`LOOP_PARAMS`: epochs,
-batch_size, optimizer, lr, schedule, cycles, snapshots, early_stopping, device, ...) plus the net's
-own (`NetType.schema`); README "Neural nets" lists them.
+optionally joined with the table). Their parameters are the loop's (`LOOP_PARAMS`: epochs or
+iterations, batch_size, optimizer, lr, schedule, cycles, snapshots, early_stopping, device, ...) plus
+the net's own (`NetType.schema`); README "Neural nets" lists them.
 
 Inputs are prepared inside the estimator, fitted on the training rows only. The feature table:
 numeric columns get median imputation (+ a missing indicator), a signed log for skewed columns,
@@ -36,6 +36,8 @@ TASKS = ("regression", "binary", "multiclass")
 LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "inputs": (list, [], "input names: 'table' and array names ([] = the net's choice)"),
     "epochs": (int, 30, "passes over the training rows"),
+    "iterations": (int, None, ("optimiser steps in all, instead of epochs: the epochs follow from batch_size, "
+                               "the last stopping mid-epoch")),
     "batch_size": (int, 0, "rows per iteration (0 = automatic: 128, or training rows / 200 up to 1024)"),
     "drop_last": (bool, False, "full batches only (rows // batch_size iterations per epoch; else ceil)"),
     "optimizer": (str, "adamw", "adamw | sgd"),
@@ -52,7 +54,8 @@ LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "seed": (int, 0, "random seed (initialisation, dropout, shuffles)"),
 }
 _CHOICES = {"optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES), "device": DEVICES}
-_MINIMUM = {"epochs": 1, "batch_size": 0, "cycles": 1, "snapshots": 1, "early_stopping": 0, "min_frequency": 1}
+_MINIMUM = {"epochs": 1, "iterations": 1, "batch_size": 0, "cycles": 1, "snapshots": 1, "early_stopping": 0,
+            "min_frequency": 1}
 _PIPELINE_KEYS = ("task", "threads")  # set from [competition] task and [runtime] threads
 
 
@@ -186,7 +189,8 @@ class TorchNet(BaseEstimator):
     for nets that read array inputs."""
 
     def __init__(self, task: str = "regression", net: str = "mlp", net_params: dict | None = None,
-                 inputs: list | None = None, epochs: int | None = None, batch_size: int | None = None,
+                 inputs: list | None = None, epochs: int | None = None, iterations: int | None = None,
+                 batch_size: int | None = None,
                  drop_last: bool | None = None, optimizer: str | None = None, lr: float | None = None,
                  weight_decay: float | None = None, momentum: float | None = None, schedule: str | None = None,
                  cycles: int | None = None, snapshots: int | None = None, early_stopping: int | None = None,
@@ -197,6 +201,7 @@ class TorchNet(BaseEstimator):
         self.net_params = net_params
         self.inputs = inputs
         self.epochs = epochs
+        self.iterations = iterations
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.optimizer = optimizer
@@ -230,7 +235,8 @@ class TorchNet(BaseEstimator):
     def _config(self, n_rows: int = 0) -> LoopConfig:
         s = self._settings()
         batch = int(s["batch_size"]) or auto_batch_size(n_rows)
-        return LoopConfig(epochs=int(s["epochs"]), batch_size=batch, drop_last=bool(s["drop_last"]),
+        return LoopConfig(epochs=int(s["epochs"]), iterations=int(s["iterations"] or 0), batch_size=batch,
+                          drop_last=bool(s["drop_last"]),
                           optimizer=s["optimizer"], lr=float(s["lr"]), weight_decay=float(s["weight_decay"]),
                           momentum=float(s["momentum"]), schedule=s["schedule"], cycles=int(s["cycles"]),
                           snapshots=int(s["snapshots"]), early_stopping=int(s["early_stopping"]),
@@ -248,6 +254,11 @@ class TorchNet(BaseEstimator):
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         self._net_type().check(self._net_params())
         s = self._settings()
+        if self.epochs is not None and self.iterations is not None:
+            raise ValueError(f"set epochs ({self.epochs}) or iterations ({self.iterations}), not both: iterations "
+                             f"is the optimiser steps in all, the epochs following from batch_size")
+        if self.iterations is not None and int(self.iterations) < 1:
+            raise ValueError(f"iterations must be a positive number of optimiser steps, got {self.iterations!r}")
         if int(s["batch_size"]) < 0:
             raise ValueError(f"batch_size must be 0 (automatic) or a positive number of rows, got {s['batch_size']!r}")
         self._config(1).check()
@@ -327,7 +338,8 @@ class TorchNet(BaseEstimator):
         fitted = train(lambda: net_type.build(specs, n_out, net_params), tensors, target, loss_fn, cfg,
                        valid=valid, bucket=bucket, log=log)
         self.net_, self.snapshots_, self.history_ = fitted.net, fitted.snapshots, fitted.history
-        self.batch_size_, self.iterations_, self.device_ = fitted.batch_size, fitted.iterations, fitted.device
+        self.batch_size_, self.device_ = fitted.batch_size, fitted.device
+        self.iterations_per_epoch_, self.epochs_, self.steps_ = fitted.iterations, fitted.epochs, fitted.steps
         self.best_epoch_ = fitted.best_epoch
         self.n_out_ = n_out
         return self
@@ -377,11 +389,17 @@ def _build(name: str, spec: dict, ctx: ModelContext, net: str) -> TorchNet:
     if "epochs_per_cycle" in params:
         raise UserError(f"models.{name}.params.epochs_per_cycle was replaced by epochs, the total over all cycles "
                         f"(cycles x epochs_per_cycle); set epochs = {int(params.get('cycles', 5)) * int(params['epochs_per_cycle'])}")
+    if "epochs" in params and "iterations" in params:
+        raise UserError(f"models.{name}.params sets epochs ({params['epochs']!r}) and iterations "
+                        f"({params['iterations']!r}); keep one: iterations is the optimiser steps in all, the "
+                        f"epochs following from batch_size")
     net_type = get_net(net)
     schema = {k: (t, net_type.loop.get(k, d), h) for k, (t, d, h) in LOOP_PARAMS.items()}
     values = validate(params, {**schema, **net_type.schema}, where=f"models.{name}.params", noun="parameter",
                       choices=_CHOICES, minimum={**_MINIMUM, **net_type.minimum})
     net_params = {k: values.pop(k) for k in net_type.schema}
+    if values["iterations"] is not None:
+        values["epochs"] = None  # not given (checked above): the net type's default, which iterations replaces
     model = TorchNet(task=ctx.task.task, net=net, net_params=net_params, threads=ctx.threads, **values)
     try:
         model._check()

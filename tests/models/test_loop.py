@@ -1,5 +1,6 @@
 """The one training loop: the snapshot schedule's formula, snapshots per cycle, early stopping on an
-inner split only, iterations per epoch, progress lines, devices and seeds."""
+inner split only, iterations per epoch, a number of iterations instead of epochs, progress lines,
+devices and seeds."""
 
 from __future__ import annotations
 
@@ -82,6 +83,38 @@ def test_iterations_per_epoch_is_ceil_or_full_batches():
     x, y = _data(200)
     fitted = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(epochs=1, batch_size=32, device="cpu"))
     assert fitted.iterations == 7 and fitted.batch_size == 32
+
+
+def test_iterations_set_the_epochs_and_the_last_one_stops_mid_epoch(monkeypatch):
+    # 200 rows, batch 32: 7 iterations per epoch; 17 iterations = 2 full epochs + 3 iterations of a third
+    cfg = LoopConfig(iterations=17, epochs=1, batch_size=32, lr=0.1, optimizer="sgd", device="cpu")
+    lrs, fitted = _recorded_lrs(monkeypatch, cfg)
+    assert len(lrs) == 17 and fitted.steps == 17 and fitted.epochs == 3 and len(fitted.history) == 3
+    assert lrs == pytest.approx([0.05 * (math.cos(math.pi * t / 17) + 1) for t in range(17)], abs=1e-15)
+    # a whole number of epochs as iterations trains exactly as those epochs
+    x, y = _data()
+    by_epochs = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(epochs=2, batch_size=32, device="cpu"))
+    by_steps = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(iterations=14, batch_size=32, device="cpu"))
+    assert all(torch.equal(by_epochs.snapshots[0][k], by_steps.snapshots[0][k]) for k in by_steps.snapshots[0])
+
+
+def test_cycles_are_laid_over_the_iterations_and_one_that_cannot_end_is_refused(monkeypatch):
+    # 20 iterations in 4 cycles of 5: the last cycle (and its snapshot) ends mid-way through epoch 3 (14 + 6)
+    cfg = LoopConfig(iterations=20, batch_size=32, cycles=4, snapshots=4, lr=0.1, optimizer="sgd", device="cpu")
+    lrs, fitted = _recorded_lrs(monkeypatch, cfg)
+    assert lrs == [learning_rate(cfg, t, 20) for t in range(20)] and len(fitted.snapshots) == 4
+    assert [lrs[t] for t in (0, 5, 10, 15)] == [pytest.approx(0.1)] * 4
+    # 10 iterations hold 5 cycles of 2, not 6 (6 cycles of ceil(10 / 6) = 2 end after 5): refused, not 5 snapshots
+    LoopConfig(iterations=10, cycles=5, snapshots=5).check()
+    with pytest.raises(ValueError, match=r"^cycles \(6\) do not fit in 10 iterations: cycles of ceil\(10 / 6\) = 2 "
+                                         r"iterations make 5; set cycles to at most 5 or the iterations to a "
+                                         r"multiple of 6$"):
+        LoopConfig(iterations=10, cycles=6).check()
+    x, y = _data(20)  # the same with epochs: 20 rows, batch 4 -> 5 iterations an epoch, 2 epochs = 10
+    with pytest.raises(ValueError, match=r"cycles \(6\) do not fit in 10 iterations"):
+        train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(epochs=2, batch_size=4, cycles=6, device="cpu"))
+    with pytest.raises(ValueError, match="iterations must be positive"):
+        LoopConfig(iterations=-5).check()
 
 
 def test_early_stopping_holds_out_an_inner_split_and_keeps_the_best_epoch():

@@ -104,12 +104,31 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
                                            "(cycles x epochs_per_cycle); set epochs = 6"),
     ({"optimizer": "adam"}, "has 'adam', expected one of 'adamw', 'sgd'"),
     ({"early_stopping": 5}, "set snapshots = 1 or early_stopping = 0"),
+    ({"epochs": 10, "iterations": 100}, "models.net.params sets epochs (10) and iterations (100); keep one"),
+    ({"iterations": 0}, "parameter 'iterations' must be at least 1, got 0"),
+    ({"iterations": -3}, "parameter 'iterations' must be at least 1, got -3"),
+    ({"iterations": 12}, "cycles (5) do not fit in 12 iterations"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
 ])
 def test_bad_parameters_are_one_clear_line(params, message):
     ctx = ModelContext(TaskInfo("regression"), get_metric("rmse"))
     with pytest.raises(UserError) as err:
         build_model("net", {"type": "mlp", "params": params}, ctx)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_iterations_replace_epochs_and_train_through_the_cv_loop():
+    X, y, X_va, _ = _split("regression")  # 450 training rows, batch 100: 4 full batches an epoch (drop_last)
+    params = {"iterations": 23, "batch_size": 100, "cycles": 1, "snapshots": 1, "width": 64}
+    model = SnapshotMLP("regression", **params).fit(X, y)
+    assert (model.steps_, model.epochs_, model.iterations_per_epoch_) == (23, 6, 4)  # 5 epochs + 3 iterations
+    assert len(model.history_) == 6
+    res = train_cv("net", {"type": "mlp", "params": params}, X, y, X_va, np.arange(len(y)) % 3,
+                   TaskInfo("regression"), get_metric("rmse"), log=lambda m: None)
+    assert np.isfinite(res.oof).all() and res.test.shape == (len(X_va),)
+    from models.nn import TorchNet
+
+    with pytest.raises(ValueError, match=r"set epochs \(5\) or iterations \(20\), not both"):
+        TorchNet(epochs=5, iterations=20).fit(X, y)
 
 
 def test_long_training_reports_progress_through_the_cv_log(monkeypatch):

@@ -13,6 +13,11 @@ regression model: thresholds that round values into classes) never choose the de
 they score: the scored rows are split into `DECISION_PARTS` fixed parts and each part's rows are
 decided by a threshold fitted on the other parts' rows (`cross_fitted`). The submission's decision is
 fitted on every OOF row (`Metric.decide`) and applied to the test predictions.
+
+Per-row weights (`[competition] weight`): `metric(y, p, sample_weight=w)` scores by the metric's
+`weighted` form, scikit-learn's metric with `sample_weight` (or the weighted mean for the errors);
+a metric without one (f1 and qwk, whose decisions are fitted out of fold, map@K, a competition's
+metric that defines none) refuses weights with one line (`check_weighted`).
 """
 
 from __future__ import annotations
@@ -63,18 +68,37 @@ class Metric:
     # every OOF row and applies it to the test predictions. None: predictions are submitted as they are
     decide: Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None
     source: str = ""  # the file a competition's metric is defined in ("" for a built-in)
+    # (y_true, y_pred, sample_weight) -> the score with per-row weights ([competition] weight); None:
+    # the metric takes no weights (check_weighted refuses a weighted competition)
+    weighted: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None
 
     def __reduce__(self):
         # a metric travels to worker processes by name (and file): a competition's metrics.py is not
         # an importable module there, so it is loaded again from its file
         return (_load_metric, (self.name, self.source))
 
-    def __call__(self, y_true, y_pred) -> float:
-        return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        """The score; with `sample_weight` (one weight per row, or None) the weighted form's."""
+        if sample_weight is None:
+            return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
+        self.check_weighted()
+        return float(self.weighted(np.asarray(y_true), np.asarray(y_pred),
+                                   np.asarray(sample_weight, dtype=np.float64)))
 
-    def objective(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        """The score by the fast form when there is one (search loops); final scores use `__call__`."""
+    def objective(self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> float:
+        """The score by the fast form when there is one (search loops); final scores use `__call__`.
+        Weighted scores have no fast form: `sample_weight` goes to `__call__`."""
+        if sample_weight is not None:
+            return self(y_true, y_pred, sample_weight)
         return self.fast(y_true, y_pred) if self.fast is not None else self(y_true, y_pred)
+
+    def check_weighted(self) -> None:
+        """UserError unless the metric can score with per-row weights."""
+        if self.weighted is None:
+            weighted = ", ".join(m.name for m in METRICS.values() if m.weighted is not None)
+            raise UserError(f"metric {self.name!r} takes no sample weights, which competition.weight gives; remove "
+                            f"competition.weight, or use a metric that does ({weighted}"
+                            f"{'' if not self.source else ', or a weighted= form in ' + self.source})")
 
     def better(self, a: float, b: float) -> bool:
         """True when score `a` is strictly better than `b`."""
@@ -268,25 +292,80 @@ def _fast_log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(np.log(q)))
 
 
+# ---- weighted forms: scikit-learn's metric with sample_weight, the weighted mean for the errors ----
+def _w_roc_auc(y, p, w):
+    from sklearn.metrics import roc_auc_score
+
+    if p.ndim == 2:
+        return roc_auc_score(y, p, multi_class="ovr", labels=np.arange(p.shape[1]), sample_weight=w)
+    return roc_auc_score(y, p, sample_weight=w)
+
+
+def _w_log_loss(y, p, w):
+    from sklearn.metrics import log_loss
+
+    return log_loss(y, p, labels=np.arange(p.shape[1]) if p.ndim == 2 else [0, 1], sample_weight=w)
+
+
+def _w_accuracy(y, p, w):
+    return float(np.average((_labels(p) if p.dtype.kind == "f" else p) == y, weights=w))
+
+
+def _w_r2(y, p, w):
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(y.astype(float), p.astype(float), sample_weight=w))
+
+
+def _w_pr_auc(y, p, w):
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, p, sample_weight=w))
+
+
+def _w_roc_auc_ovr(y, p, w):
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=np.arange(p.shape[1]),
+                               sample_weight=w))
+
+
+def _w_rmse(y, p, w):
+    return float(np.sqrt(np.average((y.astype(float) - p.astype(float)) ** 2, weights=w)))
+
+
+def _w_rmsle(y, p, w):
+    p = np.clip(p.astype(float), 0, None)
+    return float(np.sqrt(np.average((np.log1p(y.astype(float)) - np.log1p(p)) ** 2, weights=w)))
+
+
+def _w_mae(y, p, w):
+    return float(np.average(np.abs(y.astype(float) - p.astype(float)), weights=w))
+
+
 _CLASSIFICATION, _REGRESSION = ("binary", "multiclass"), ("regression",)
 
 # The metric registry: adding a metric is one entry here.
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("roc_auc", _roc_auc, True, _CLASSIFICATION, True, "log_loss", rank_based=True, fast=_fast_auc),
-        Metric("log_loss", _log_loss, False, _CLASSIFICATION, True, "log_loss", fast=_fast_log_loss),
-        Metric("accuracy", _accuracy, True, _CLASSIFICATION, False, "log_loss"),
+        Metric("roc_auc", _roc_auc, True, _CLASSIFICATION, True, "log_loss", rank_based=True, fast=_fast_auc,
+               weighted=_w_roc_auc),
+        Metric("log_loss", _log_loss, False, _CLASSIFICATION, True, "log_loss", fast=_fast_log_loss,
+               weighted=_w_log_loss),
+        Metric("accuracy", _accuracy, True, _CLASSIFICATION, False, "log_loss", weighted=_w_accuracy),
         Metric("rmse", _rmse, False, _REGRESSION, False, "rmse",
-               fast=lambda y, p: float(np.sqrt(np.mean((y - p) ** 2)))),
+               fast=lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))), weighted=_w_rmse),
         Metric("rmsle", _rmsle, False, _REGRESSION, False, "rmse", target_transform=LOG1P, non_negative=True,
-               fast=lambda y, p: float(np.sqrt(np.mean((np.log1p(y) - np.log1p(np.clip(p, 0, None))) ** 2)))),
-        Metric("mae", _mae, False, _REGRESSION, False, "mae", fast=lambda y, p: float(np.mean(np.abs(y - p)))),
-        Metric("r2", _r2, True, _REGRESSION, False, "rmse"),
+               fast=lambda y, p: float(np.sqrt(np.mean((np.log1p(y) - np.log1p(np.clip(p, 0, None))) ** 2))),
+               weighted=_w_rmsle),
+        Metric("mae", _mae, False, _REGRESSION, False, "mae", fast=lambda y, p: float(np.mean(np.abs(y - p))),
+               weighted=_w_mae),
+        Metric("r2", _r2, True, _REGRESSION, False, "rmse", weighted=_w_r2),
         Metric("f1", _f1, True, ("binary",), True, "log_loss", decide=_f1_decide),
         Metric("qwk", _qwk, True, ("multiclass", "regression"), False, "log_loss", decide=_qwk_decide),
-        Metric("pr_auc", _pr_auc, True, ("binary",), True, "log_loss", rank_based=True),
-        Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss"),
+        Metric("pr_auc", _pr_auc, True, ("binary",), True, "log_loss", rank_based=True, weighted=_w_pr_auc),
+        Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss", weighted=_w_roc_auc_ovr),
     ]
 }
 

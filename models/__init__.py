@@ -5,8 +5,9 @@ plug-in (a file in competition/<name>/models/ or an import path); `train_cv` the
 clone per fold. `models.testing.check_model` checks that a teammate's model honours the contract.
 """
 
-from models._cv import CVResult, FoldReport, average_repeats, fit_model, predict_model, train_cv, train_cv_many
+from models._cv import (CVResult, FoldReport, average_repeats, fit_model, predict_model, takes_sample_weight, train_cv,
+                        train_cv_many)
 from models._types import MODEL_TYPES, ModelContext, ModelType, build_model, register_model_type
 
 __all__ = ["CVResult", "FoldReport", "MODEL_TYPES", "ModelContext", "ModelType", "average_repeats", "build_model",
-           "fit_model", "predict_model", "register_model_type", "train_cv", "train_cv_many"]
+           "fit_model", "predict_model", "register_model_type", "takes_sample_weight", "train_cv", "train_cv_many"]

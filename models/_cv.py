@@ -31,11 +31,13 @@ class CVResult:
     oof_repeats: list[np.ndarray] = field(default_factory=list)  # per CV repeat, when there are several
 
 
-def average_repeats(results: list[CVResult], y: np.ndarray, metric, rows: np.ndarray | None = None) -> CVResult:
+def average_repeats(results: list[CVResult], y: np.ndarray, metric, rows: np.ndarray | None = None,
+                    sample_weight: np.ndarray | None = None) -> CVResult:
     """One result from the same model trained on several CV repeats (fold assignments): OOF and test
     predictions averaged (each repeat's OOF row still comes from models that never saw it), every
     repeat's fold scores, and the repeats' OOF kept for the ensemble, which is fitted per repeat.
-    Test predictions per fold (pseudo-labelling's) and the extra tables are the first repeat's."""
+    Test predictions per fold (pseudo-labelling's) and the extra tables are the first repeat's.
+    `sample_weight` ([competition] weight, per row of y): the overall score is the weighted metric."""
     if len(results) == 1:
         return results[0]
     first = results[0]
@@ -44,7 +46,8 @@ def average_repeats(results: list[CVResult], y: np.ndarray, metric, rows: np.nda
     timings = {"folds": [t for r in results for t in r.timings.get("folds", [])],
                "total": float(sum(r.timings.get("total", 0.0) for r in results)), "repeats": len(results)}
     return CVResult(oof, np.mean([r.test for r in results], axis=0), [s for r in results for s in r.fold_scores],
-                    metric(y[rows], oof[rows]), {**first.params, "repeats": len(results)}, timings,
+                    metric(y[rows], oof[rows], None if sample_weight is None else sample_weight[rows]),
+                    {**first.params, "repeats": len(results)}, timings,
                     first.test_by_fold, first.extra_tables, [r.oof for r in results])
 
 
@@ -65,10 +68,10 @@ def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[st
               arrays_valid: dict | None = None) -> Any:
     """`model.fit`, passing the validation rows when its fit names X_valid and y_valid, a one-line
     progress callback when it names `log` (long trainings report as they go), and `sample_weight`
-    when given (a fit that does not name it is refused unless every weight is 1)."""
+    when given (a model that takes none, `takes_sample_weight`, is refused unless every weight is 1)."""
     names, _ = init_params(model.fit)
     kwargs: dict[str, Any] = {}
-    if sample_weight is not None and "sample_weight" in names:
+    if sample_weight is not None and takes_sample_weight(model):
         kwargs["sample_weight"] = sample_weight
     elif sample_weight is not None and not np.all(sample_weight == 1.0):
         raise UserError(f"{type(model).__name__}.fit takes no sample_weight, which weighted (or soft) pseudo "
@@ -83,6 +86,27 @@ def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[st
         if X_valid is not None and "arrays_valid" in names:
             kwargs["arrays_valid"] = arrays_valid or {}
     return model.fit(X, y, **kwargs)
+
+
+def takes_sample_weight(model: Any) -> bool:
+    """Whether `model` fits with per-row weights: its fit names `sample_weight`; a wrapper that only
+    passes them on (models.sk.Preprocessed) answers with a `takes_sample_weight()` method of its own."""
+    ask = getattr(model, "takes_sample_weight", None)
+    if callable(ask):
+        return bool(ask())
+    return "sample_weight" in init_params(model.fit)[0]
+
+
+def unweighted_note(name: str, model: Any, sample_weight: np.ndarray | None) -> str | None:
+    """The one line a model that takes no sample_weight prints when the competition has weights (it
+    trains unweighted; its scores are still the weighted metric's), else None."""
+    if sample_weight is None or takes_sample_weight(model):
+        return None
+    from models.sk import Preprocessed
+
+    inner = model.estimator if isinstance(model, Preprocessed) else model  # the estimator, not its wrapper
+    return (f"[cv] {name}: {type(inner).__name__}.fit takes no sample_weight; it trains unweighted "
+            f"(competition.weight), its scores are still weighted")
 
 
 def takes_arrays(model: Any) -> bool:
@@ -186,6 +210,7 @@ class CVData:
     arrays: dict | None = None
     plugin_dir: Path | None = None
     train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
+    sample_weight: np.ndarray | None = None  # per row ([competition] weight): fits that take it, and scores
 
 
 @dataclass(frozen=True)
@@ -223,18 +248,22 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
              threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
              extra_rows: Callable[[int], tuple] | None = None, log: Callable[[str], None] = print,
              on_fold: Callable[[FoldReport], None] | None = None, map_folds: FoldMap | None = None,
-             train_from: np.ndarray | None = None) -> CVResult:
+             train_from: np.ndarray | None = None, sample_weight: np.ndarray | None = None) -> CVResult:
     """Train `spec` (a [models.NAME] table) once per fold; predict the held-out fold and the test set.
 
     Each fold fits a fresh clone of the model on the other folds' rows -- with `train_from` (forward
     chaining) only the rows it admits to the fold, core.folds.train_mask; rows of fold -1 are never
     validated and keep a NaN OOF prediction -- (plus `extra_rows(k)` -> (X, y)
     or (X, y, sample weights), pseudo-labels for fold k's training set only; with weights, the fold's
-    own rows weigh 1 and the fit gets `sample_weight`). `on_fold(FoldReport)` runs after each fold; an
-    exception it raises (e.g. optuna.TrialPruned) stops the loop. The model fits the metric's target
-    transform of y (rmsle: log1p) and its predictions are mapped back. `arrays` (name -> (train, test)
-    array inputs) reach a model whose fit names `arrays`: fold k's model is fitted on its training
-    rows' slices and predicts with its validation rows' slices and the test arrays.
+    own rows weigh 1 and the fit gets `sample_weight`). `sample_weight` (per row of y, [competition]
+    weight) reaches every fit that takes it (`takes_sample_weight`; a pseudo row then weighs its
+    pseudo weight times the mean weight of the fold's own training rows) and every score, fold and
+    overall, is the weighted metric; a model that takes none trains unweighted and says so in one
+    line. `on_fold(FoldReport)` runs after each fold; an exception it raises (e.g.
+    optuna.TrialPruned) stops the loop. The model fits the metric's target transform of y (rmsle:
+    log1p) and its predictions are mapped back. `arrays` (name -> (train, test) array inputs) reach a
+    model whose fit names `arrays`: fold k's model is fitted on its training rows' slices and
+    predicts with its validation rows' slices and the test arrays.
 
     The folds are independent tasks (`run_fold`); `map_folds` (an execution backend's map, see
     `FoldMap`) may run them elsewhere, e.g. in worker processes. Without it they run here, one after
@@ -242,11 +271,12 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
     template = model_type(name, spec, plugin_dir).build(name, spec, ctx)
     _check_target(y, task, metric)
+    _check_weights(name, template, sample_weight, y, metric, log)
     fold_ids = validated_fold_ids(folds)
     if wanted_arrays(template, arrays) and extra_rows is not None:
         raise UserError(f"models.{name} reads array inputs ({', '.join(wanted_arrays(template, arrays))}), which "
                         f"pseudo-labelled rows do not carry yet; pseudo-label a model of the feature table")
-    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from)
+    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from, sample_weight)
     tasks = (FoldTask(name, spec, int(k), threads, extra_rows(int(k)) if extra_rows is not None else None)
              for k in fold_ids)  # lazy: fold k's extra rows are built when its task is sent
     results = _run_tasks(data, tasks, {name: template}, log=log, map_folds=map_folds)
@@ -261,7 +291,8 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
 def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds: np.ndarray, task, metric, *,
                   threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
                   log: Callable[[str], None] = print, map_folds: FoldMap | None = None,
-                  train_from: np.ndarray | None = None) -> Iterator[tuple[str, CVResult]]:
+                  train_from: np.ndarray | None = None,
+                  sample_weight: np.ndarray | None = None) -> Iterator[tuple[str, CVResult]]:
     """`train_cv` for several model tables at once: their folds are one set of tasks (model x fold),
     so a backend's workers go from one model's folds to the next without waiting for a model's last
     fold. Yields (name, CVResult) in the tables' order as each model's folds are done; the results
@@ -271,8 +302,10 @@ def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds:
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
     templates = {name: model_type(name, spec, plugin_dir).build(name, spec, ctx) for name, spec in specs.items()}
     _check_target(y, task, metric)
+    for name, template in templates.items():
+        _check_weights(name, template, sample_weight, y, metric, log)
     fold_ids = validated_fold_ids(folds)
-    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from)
+    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from, sample_weight)
     tasks = [FoldTask(name, spec, int(k), threads) for name, spec in specs.items() for k in fold_ids]
     results = _run_tasks(data, tasks, templates, log=log, map_folds=map_folds)
     stream = iter(results)
@@ -289,6 +322,20 @@ def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds:
 def _check_target(y: np.ndarray, task, metric) -> None:
     if metric.non_negative and not task.is_classification and np.any(y < 0):
         raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
+
+
+def _check_weights(name: str, template: Any, sample_weight: np.ndarray | None, y: np.ndarray, metric,
+                   log: Callable[[str], None]) -> None:
+    """Per-row weights: one per row of y, a metric that scores with them, and the one line of a model
+    that trains without them."""
+    if sample_weight is None:
+        return
+    if len(sample_weight) != len(y):
+        raise ValueError(f"{len(sample_weight)} sample weights for {len(y)} rows")
+    metric.check_weighted()
+    note = unweighted_note(name, template, sample_weight)
+    if note is not None:
+        log(note)
 
 
 def _run_tasks(data: CVData, tasks: Iterable[FoldTask], templates: dict[str, Any], *,
@@ -324,12 +371,19 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
         tr, va = train_mask(folds, k, data.train_from), folds == k
         # the fold's training rows are taken from X_train only where the fit needs them (no fold-sized
         # copy of the table besides those the model is given); pseudo rows are appended to a copy
-        X_tr, rows, y_tr, w_tr = X_train, np.flatnonzero(tr), y_fit[tr], None
+        weights = data.sample_weight
+        w_own = weights[tr].astype(np.float64) if weights is not None and takes_sample_weight(template) else None
+        X_tr, rows, y_tr, w_tr = X_train, np.flatnonzero(tr), y_fit[tr], w_own
         if task.extra is not None:
             X_extra, y_extra, *w_extra = task.extra
             y_extra = transform.forward(y_extra) if transform else np.asarray(y_extra)
+            # a pseudo row weighs its pseudo weight (1 without one) relative to an average own row
+            scale = 1.0 if w_own is None else float(w_own.mean())
             if w_extra and w_extra[0] is not None:
-                w_tr = np.concatenate([np.ones(len(y_tr)), np.asarray(w_extra[0], dtype=np.float64)])
+                w_tr = np.concatenate([np.ones(len(y_tr)) if w_own is None else w_own,
+                                       np.asarray(w_extra[0], dtype=np.float64) * scale])
+            elif w_own is not None:
+                w_tr = np.concatenate([w_own, np.full(len(y_extra), scale)])
             X_tr, rows = pd.concat([X_train[tr], X_extra], ignore_index=True), None
             y_tr = np.concatenate([y_tr, y_extra])
         a_tr, a_va = ({n: a[mask] for n, (a, _) in arrays.items()} for mask in (tr, va))
@@ -357,7 +411,7 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
             p_va, p_te = transform.inverse(p_va), transform.inverse(p_te)
         if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
             raise UserError(f"models.{name}: fold {k} predictions contain NaN or infinity; check the model")
-        score = metric(y[va], dtask.squeeze(p_va))
+        score = metric(y[va], dtask.squeeze(p_va), None if data.sample_weight is None else data.sample_weight[va])
         seconds = time.perf_counter() - t0
         imp = _importance(model, list(X_tr.columns) if hasattr(X_tr, "columns") else [])
         best = int(model.best_iteration_) if hasattr(model, "best_iteration_") else None
@@ -414,7 +468,10 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     if trimmed:
         params["trimmed_rows"] = trimmed
     extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}
-    return CVResult(oof_out, test_out, fold_scores, metric(y[rows], oof_out[rows]), params,
+    if data.sample_weight is not None:
+        params["sample_weight"] = takes_sample_weight(template)  # whether the fits were weighted
+    overall = metric(y[rows], oof_out[rows], None if data.sample_weight is None else data.sample_weight[rows])
+    return CVResult(oof_out, test_out, fold_scores, overall, params,
                     {"folds": fold_times, "total": float(sum(fold_times))}, test_by_fold, extra)
 
 

@@ -11,6 +11,10 @@ level-2 model) fits it on the other folds for each fold's rows, so comparing met
 does not favour the ones that overfit the OOF predictions. Test predictions use what was fitted
 on all rows (weights) or the mean of the fold models (stacking), as the cv stage does.
 
+With per-row weights (`Problem.sample_weight`, [competition] weight) every score is the weighted
+metric: the members', the methods' (honest OOF, per fold), the single model `best` picks and the
+blend weights' searches (hill climbing, Powell); the stackers are fitted with them too.
+
     >>> problem = Problem(members, y, folds, task, metric)
     >>> results = run_methods(problem)            # every method that fits the task and metric
     >>> best = select(results, metric)            # highest honest OOF score
@@ -62,6 +66,7 @@ class Problem:
     folds: np.ndarray
     task: Any
     metric: Any
+    sample_weight: np.ndarray | None = None  # per row ([competition] weight): every score is weighted
 
     def __post_init__(self) -> None:
         if not self.members:
@@ -73,6 +78,14 @@ class Problem:
                                  f"or its OOF and test shapes differ")
         if len(self.folds) != n:
             raise ValueError(f"{len(self.folds)} fold numbers for {n} rows")
+        if self.sample_weight is not None and len(self.sample_weight) != n:
+            raise ValueError(f"{len(self.sample_weight)} sample weights for {n} rows")
+
+    def weights_of(self, rows: np.ndarray | None = None) -> np.ndarray | None:
+        """The rows' sample weights (all rows, or a boolean mask / positions), None without weights."""
+        if self.sample_weight is None:
+            return None
+        return self.sample_weight if rows is None else self.sample_weight[rows]
 
     @property
     def transform(self):
@@ -84,10 +97,10 @@ class Problem:
         return [m.name for m in self.members]
 
     def score(self, pred: np.ndarray, rows: np.ndarray | None = None) -> float:
-        """The metric on all rows, or on a boolean row mask."""
+        """The metric on all rows, or on a boolean row mask (weighted when the problem has weights)."""
         if rows is None:
-            return self.metric(self.y, pred)
-        return self.metric(self.y[rows], pred[rows])
+            return self.metric(self.y, pred, self.sample_weight)
+        return self.metric(self.y[rows], pred[rows], self.weights_of(rows))
 
     def fold_scores(self, pred: np.ndarray) -> list[float]:
         return [self.score(pred, self.folds == k) for k in np.unique(self.folds)]
@@ -137,9 +150,9 @@ def _result(problem: Problem, method: str, oof: np.ndarray, test: np.ndarray, we
 def _best(problem: Problem) -> EnsembleResult:
     # Picking one model out of several is itself fitted on the OOF rows: cross-fitted like the blends,
     # so fold k's rows come from the model that was best on the other folds.
-    def fit(P: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    def fit(P: list[np.ndarray], y: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
         w = np.zeros(len(P))
-        w[int(np.argmax([problem.metric.sign * problem.metric(y, p) for p in P]))] = 1.0
+        w[int(np.argmax([problem.metric.sign * problem.metric(y, p, sw) for p in P]))] = 1.0
         return w
 
     result = _cross_fitted(problem, "best", fit)
@@ -190,12 +203,12 @@ def _geometric(problem: Problem) -> EnsembleResult:
 
 
 def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_iter: int = 50,
-                       patience: int = 10) -> np.ndarray:
+                       patience: int = 10, sample_weight: np.ndarray | None = None) -> np.ndarray:
     """Caruana et al. (2004) ensemble selection: start from the best single model, then greedily add
-    (with replacement) the member that most improves the metric; weights = how often each was picked,
-    at the best point of the path. Non-negative, summing to 1."""
+    (with replacement) the member that most improves the metric (weighted by `sample_weight`, per
+    row); weights = how often each was picked, at the best point of the path. Non-negative, summing to 1."""
     n = len(preds)
-    singles = [metric.sign * metric.objective(y, p) for p in preds]
+    singles = [metric.sign * metric.objective(y, p, sample_weight) for p in preds]
     first = int(np.argmax(singles))
     counts = np.zeros(n)
     counts[first] = 1
@@ -203,7 +216,7 @@ def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_it
     best_score, best_counts, stale = singles[first], counts.copy(), 0
     for _ in range(max_iter):
         size = counts.sum() + 1
-        trials = [metric.sign * metric.objective(y, (total + p) / size) for p in preds]
+        trials = [metric.sign * metric.objective(y, (total + p) / size, sample_weight) for p in preds]
         j = int(np.argmax(trials))
         counts[j] += 1
         total += preds[j]
@@ -217,8 +230,9 @@ def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_it
 
 
 def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
-                     starts: list[np.ndarray] | None = None) -> np.ndarray:
-    """Blend weights (non-negative, summing to 1) maximising the metric on `y`.
+                     starts: list[np.ndarray] | None = None, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Blend weights (non-negative, summing to 1) maximising the metric on `y` (weighted by
+    `sample_weight`, per row, when given).
 
     Powell's derivative-free search within [0, 1] per weight, normalised to sum 1, so it also works
     for non-smooth metrics (AUC, accuracy); started from equal weights and any given `starts`, it
@@ -235,7 +249,7 @@ def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
         return v / s if s > 0 else np.full(n, 1.0 / n)
 
     def loss(v: np.ndarray) -> float:
-        return -metric.sign * metric.objective(y, blend(preds, norm(v)))
+        return -metric.sign * metric.objective(y, blend(preds, norm(v)), sample_weight)
 
     best_w, best_loss = None, np.inf
     for x0 in [np.full(n, 1.0 / n), *(starts or [])]:
@@ -251,31 +265,33 @@ def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
     return w / w.sum() if w.sum() > 0 else best_w
 
 
-def _cross_fitted(problem: Problem, method: str, fit: Callable[[list[np.ndarray], np.ndarray], np.ndarray]
-                  ) -> EnsembleResult:
-    """Weights fitted on the other folds for each fold's OOF rows (honest), and on all rows for test."""
+def _cross_fitted(problem: Problem, method: str,
+                  fit: Callable[[list[np.ndarray], np.ndarray, np.ndarray | None], np.ndarray]) -> EnsembleResult:
+    """Weights fitted on the other folds for each fold's OOF rows (honest), and on all rows for test;
+    `fit(preds, y, sample_weight)` gets the rows' sample weights (None without)."""
     oofs = [m.oof for m in problem.members]
     oof = np.zeros_like(np.asarray(oofs[0], dtype=np.float64))
     per_fold = {}
     for k in np.unique(problem.folds):
         held = problem.folds == k
-        w_k = fit([p[~held] for p in oofs], problem.y[~held])
+        w_k = fit([p[~held] for p in oofs], problem.y[~held], problem.weights_of(~held))
         oof[held] = blend([p[held] for p in oofs], w_k)
         per_fold[int(k)] = [round(float(x), 4) for x in w_k]
-    w = fit(oofs, problem.y)
+    w = fit(oofs, problem.y, problem.sample_weight)
     fit_score = problem.score(blend(oofs, w))
     return _result(problem, method, oof, blend([m.test for m in problem.members], w), w, fit_score,
                    weights_by_fold=per_fold)
 
 
 def _hill_climb(problem: Problem, *, max_iter: int = 50, patience: int = 10) -> EnsembleResult:
-    return _cross_fitted(problem, "hill_climb", lambda P, y: hill_climb_weights(
-        P, y, problem.metric, max_iter=max_iter, patience=patience))
+    return _cross_fitted(problem, "hill_climb", lambda P, y, sw: hill_climb_weights(
+        P, y, problem.metric, max_iter=max_iter, patience=patience, sample_weight=sw))
 
 
 def _weighted(problem: Problem) -> EnsembleResult:
-    def fit(P: list[np.ndarray], y: np.ndarray) -> np.ndarray:
-        return optimise_weights(P, y, problem.metric, starts=[hill_climb_weights(P, y, problem.metric)])
+    def fit(P: list[np.ndarray], y: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
+        return optimise_weights(P, y, problem.metric, sample_weight=sw,
+                                starts=[hill_climb_weights(P, y, problem.metric, sample_weight=sw)])
 
     return _cross_fitted(problem, "weighted", fit)
 
@@ -352,25 +368,30 @@ class _Stacking:
     log: Callable[[str], None]
     train_cv: Callable[..., Any]
 
-    def linear_fit_predict(self, Z, y: np.ndarray, Z_new, *, passthrough: bool) -> np.ndarray:
-        """A fresh logistic / ridge model fitted on (Z, y); its predictions for Z_new."""
+    def linear_fit_predict(self, Z, y: np.ndarray, Z_new, *, passthrough: bool,
+                           sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """A fresh logistic / ridge model fitted on (Z, y) (weighted by `sample_weight`); its predictions for Z_new."""
         task, transform = self.problem.task, self.problem.transform
         model = _linear_model(task, passthrough=passthrough)
-        model.fit(_numeric(Z), transform.forward(y) if transform else y)
+        weights = {}
+        if sample_weight is not None:  # a pipeline's last step takes them by its name
+            weights = {f"{model.steps[-1][0]}__sample_weight" if hasattr(model, "steps") else "sample_weight":
+                       sample_weight}
+        model.fit(_numeric(Z), transform.forward(y) if transform else y, **weights)
         if not task.is_classification:
             p = model.predict(_numeric(Z_new))
             return transform.inverse(p) if transform else p
         return task.from_proba(task.class_matrix(model.predict_proba(_numeric(Z_new)), model.classes_))
 
-    def cross_predict(self, spec, Z, y: np.ndarray, folds: np.ndarray, Z_new, *,
-                      passthrough: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def cross_predict(self, spec, Z, y: np.ndarray, folds: np.ndarray, Z_new, *, passthrough: bool = False,
+                      sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One stacker under CV on the given rows: OOF predictions and the fold models' mean for Z_new."""
-        task = self.problem.task
+        task, sw = self.problem.task, sample_weight
         if spec != "linear":
             table = DEFAULT_LIGHTGBM_STACKER if spec == "lightgbm" else spec
             label = spec if isinstance(spec, str) else spec.get("name", spec["type"])
             res = self.train_cv(f"stack-{label}", table, Z, y, Z_new, folds, task, self.problem.metric,
-                                threads=self.threads, log=self.log)
+                                threads=self.threads, log=self.log, **({} if sw is None else {"sample_weight": sw}))
             return res.oof, res.test
         ks = np.unique(folds)
         oof = np.zeros((len(y), task.n_outputs))
@@ -379,24 +400,26 @@ class _Stacking:
             held = folds == k
             idx = np.flatnonzero(held)
             both = _concat(Z.iloc[idx], Z_new)
-            p = self.linear_fit_predict(Z.iloc[np.flatnonzero(~held)], y[~held], both,
-                                        passthrough=passthrough).reshape(len(both), -1)
+            p = self.linear_fit_predict(Z.iloc[np.flatnonzero(~held)], y[~held], both, passthrough=passthrough,
+                                        sample_weight=None if sw is None else sw[~held]).reshape(len(both), -1)
             oof[idx] = p[: len(idx)]
             new += p[len(idx):] / len(ks)
         return task.squeeze(oof), task.squeeze(new)
 
     def fit_predict(self, levels: list[list], Z, y: np.ndarray, folds: np.ndarray, Z_new, *,
-                    passthrough: bool) -> np.ndarray:
+                    passthrough: bool, sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Predictions for Z_new of a stack trained on (Z, y) alone: each level's stackers give the next
         level OOF inputs made under CV within these rows, so no label outside them is used."""
+        sw = sample_weight
         if len(levels) == 1:
             if levels[0][0] == "linear":
-                return self.linear_fit_predict(Z, y, Z_new, passthrough=passthrough)
-            return self.cross_predict(levels[0][0], Z, y, folds, Z_new, passthrough=passthrough)[1]
-        oofs, news = zip(*(self.cross_predict(s, Z, y, folds, Z_new, passthrough=passthrough) for s in levels[0]))
+                return self.linear_fit_predict(Z, y, Z_new, passthrough=passthrough, sample_weight=sw)
+            return self.cross_predict(levels[0][0], Z, y, folds, Z_new, passthrough=passthrough, sample_weight=sw)[1]
+        oofs, news = zip(*(self.cross_predict(s, Z, y, folds, Z_new, passthrough=passthrough, sample_weight=sw)
+                           for s in levels[0]))
         names = [_stacker_name(s, i) for i, s in enumerate(levels[0])]
         return self.fit_predict(levels[1:], _level_frame(self.problem, names, list(oofs)), y, folds,
-                                _level_frame(self.problem, names, list(news)), passthrough=False)
+                                _level_frame(self.problem, names, list(news)), passthrough=False, sample_weight=sw)
 
 
 def _concat(a, b):
@@ -432,9 +455,9 @@ def stack(problem: Problem, *, levels: list[list] | None = None, X=None, X_test=
     passthrough = X is not None
     Z = _level_frame(problem, problem.names, [m.oof for m in problem.members], X)
     Z_test = _level_frame(problem, problem.names, [m.test for m in problem.members], X_test)
-    y, folds, task = problem.y, problem.folds, problem.task
+    y, folds, task, sw = problem.y, problem.folds, problem.task, problem.sample_weight
     if len(levels) == 1:
-        oof, test = run.cross_predict(levels[0][0], Z, y, folds, Z_test, passthrough=passthrough)
+        oof, test = run.cross_predict(levels[0][0], Z, y, folds, Z_test, passthrough=passthrough, sample_weight=sw)
     else:
         ks = np.unique(folds)
         oof = np.zeros((len(y), task.n_outputs))
@@ -444,7 +467,7 @@ def stack(problem: Problem, *, levels: list[list] | None = None, X=None, X_test=
             idx, rest = np.flatnonzero(held), np.flatnonzero(~held)
             both = _concat(Z.iloc[idx], Z_test)
             p = run.fit_predict(levels, Z.iloc[rest].reset_index(drop=True), y[rest], folds[rest], both,
-                                passthrough=passthrough)
+                                passthrough=passthrough, sample_weight=None if sw is None else sw[rest])
             p = np.asarray(p).reshape(len(both), -1)
             oof[idx] = p[: len(idx)]
             test += p[len(idx):] / len(ks)

@@ -3,7 +3,9 @@
 Feature frames hold float columns and pandas categoricals with missing values; most scikit-learn
 estimators accept neither. `Preprocessed` imputes (median + missing indicators; a "missing" level),
 one-hot encodes categoricals (rare levels pooled, at most `max_categories` columns each) and
-optionally standardises, all fitted on the training rows of each fold only.
+optionally standardises, all fitted on the training rows of each fold only. Per-row weights
+(`sample_weight`: [competition] weight, soft pseudo-labels) reach the estimator's fit when it takes
+them (`takes_sample_weight`); the preprocessing itself is fitted unweighted (medians, levels, scales).
 """
 
 from __future__ import annotations
@@ -68,17 +70,27 @@ class Preprocessed(BaseEstimator):
         """Whether the wrapped estimator's fit uses validation rows (the CV loop then holds some out)."""
         return {"X_valid", "y_valid"} <= init_params(self.estimator.fit)[0]
 
-    def fit(self, X, y, X_valid=None, y_valid=None) -> "Preprocessed":
-        """Fit the preprocessing on X, then the estimator on the transformed rows."""
+    def takes_sample_weight(self) -> bool:
+        """Whether the wrapped estimator's fit takes sample_weight (this fit then passes it on)."""
+        return "sample_weight" in init_params(self.estimator.fit)[0]
+
+    def fit(self, X, y, X_valid=None, y_valid=None, sample_weight=None) -> "Preprocessed":
+        """Fit the preprocessing on X, then the estimator on the transformed rows (with `sample_weight`
+        when given: ValueError if the estimator's fit takes none)."""
         self.transformer_, self._cat_cols = self._transformer(X)
         Xt = self.transformer_.fit_transform(self._objects(X, self._cat_cols))
         self.estimator_ = clone(self.estimator)
         names, _ = init_params(self.estimator_.fit)
+        kwargs = {}
+        if sample_weight is not None:
+            if "sample_weight" not in names:
+                raise ValueError(f"{type(self.estimator_).__name__}.fit takes no sample_weight")
+            kwargs["sample_weight"] = np.asarray(sample_weight, dtype=np.float64)
         if X_valid is not None and {"X_valid", "y_valid"} <= names:
             Xv = self.transformer_.transform(self._objects(X_valid, self._cat_cols))
-            self.estimator_.fit(Xt, y, X_valid=Xv, y_valid=y_valid)
+            self.estimator_.fit(Xt, y, X_valid=Xv, y_valid=y_valid, **kwargs)
         else:
-            self.estimator_.fit(Xt, y)
+            self.estimator_.fit(Xt, y, **kwargs)
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         self.feature_names_out_ = np.asarray(self.transformer_.get_feature_names_out(), dtype=object)

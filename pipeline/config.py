@@ -28,6 +28,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "test": (str, "test.csv", "test data file"),
         "sample_submission": (str, "sample_submission.csv", "sample submission file"),
         "external_data": (bool, False, "allow data files outside the workspace (by default they must lie inside it)"),
+        "weight": (str, "", "train column of per-row sample weights (numeric, >= 0, none missing, not all 0; "
+                            "never a feature): every fit that takes sample_weight, the metric and the ensemble"),
     },
     "cv": {
         "scheme": (str, "auto", "CV scheme (auto: stratified for classification, kfold for regression)"),
@@ -195,6 +197,11 @@ class Competition:
         return self.cfg["competition"]["id"]
 
     @property
+    def weight_col(self) -> str:
+        """The train column of per-row sample weights ([competition] weight), "" for none."""
+        return self.cfg["competition"]["weight"]
+
+    @property
     def metric_name(self) -> str:
         return self.cfg["competition"]["metric"]
 
@@ -274,6 +281,11 @@ def _check_values(cfg: dict, file: Path) -> None:
         metric = get_metric(comp["metric"], file.parent)
     except UserError as exc:
         raise UserError(f"{file}: competition.metric: {exc}") from None
+    if comp["weight"]:
+        try:
+            metric.check_weighted()
+        except UserError as exc:
+            raise UserError(f"{file}: {exc}") from None
     if comp["task"] not in metric.tasks:
         fits = [m.name for m in [*METRICS.values(), *competition_metrics(file.parent).values()]
                 if comp["task"] in m.tasks]
@@ -450,6 +462,13 @@ def _check_data(comp: Competition) -> None:
                             f"{comp.root}, or set competition.external_data = true to read it there")
         if not comp.fold_file.is_file():
             raise UserError(f"{comp.fold_file}: fold file not found (cv.file); put it there or point cv.file at it")
+    if comp.weight_col and comp.weight_col not in train_cols:
+        raise UserError(f"{comp.train_path}: competition.weight {comp.weight_col!r} not found"
+                        f"{column_hint(comp.weight_col, train_cols)}")
+    if comp.weight_col in (comp.target, comp.id_col):
+        role = "target" if comp.weight_col == comp.target else "id"
+        raise UserError(f"competition.weight = {comp.weight_col!r} is the {role} column; name the column of "
+                        f"per-row weights")
     for key in ("group_column", "time_column"):
         col = cv[key]
         if col and col not in train_cols:

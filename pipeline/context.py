@@ -85,6 +85,14 @@ class CompetitionContext:
             self._cache["train_from"] = read_train_from(self.comp, self.data()[0])
         return self._cache["train_from"]
 
+    def sample_weight(self):
+        """Per train row its sample weight ([competition] weight, checked), or None."""
+        if "sample_weight" not in self._cache:
+            from pipeline.data import read_weights
+
+            self._cache["sample_weight"] = read_weights(self.comp, self.data()[0])
+        return self._cache["sample_weight"]
+
     def task_info(self):
         """The task with the class labels found in train.csv's target."""
         if "task" not in self._cache:
@@ -114,7 +122,8 @@ class CompetitionContext:
             from pipeline.model_setup import ModelSetup
 
             self._cache[key] = ModelSetup(self.comp, *self.data()[:2], self.task_info(), self.metric(), self.folds(),
-                                        self.log, backend=backend, train_from=self.train_from())
+                                        self.log, backend=backend, train_from=self.train_from(),
+                                        sample_weight=self.sample_weight())
         return self._cache[key]
 
     def run_dirs(self, state: dict[str, dict] | None = None) -> dict[str, Path]:
@@ -198,6 +207,9 @@ class StageContext:
 
     def task_info(self):
         return self.competition.task_info()
+
+    def sample_weight(self):
+        return self.competition.sample_weight()
 
     def metric(self):
         return self.competition.metric()

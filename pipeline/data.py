@@ -137,6 +137,34 @@ def read_train_from(comp: Competition, train, digest: str | None = None) -> np.n
     return _fold_table(comp, train, digest).get("train_from")
 
 
+def read_weights(comp: Competition, train) -> np.ndarray | None:
+    """Per train row its sample weight ([competition] weight; None without one): the column must be
+    numeric, with no missing value, none negative, not all zero (else UserError, one line)."""
+    col = comp.weight_col
+    if not col:
+        return None
+    import pandas as pd
+
+    values = train[col]
+    where = f"{comp.train_path}: competition.weight column {col!r}"
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        text = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+        example = f", e.g. {shown(text.iloc[0])}" if len(text) else ""
+        raise UserError(f"{where} is not numeric ({values.dtype}{example}); name a column of numbers")
+    w = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(w)
+    if bad.any():
+        raise UserError(f"{where} has {int(bad.sum())} missing or infinite value(s) (first at id "
+                        f"{shown(train[comp.id_col].iloc[int(np.argmax(bad))])}); give every row a weight")
+    if (w < 0).any():
+        first = int(np.argmax(w < 0))
+        raise UserError(f"{where} has {int((w < 0).sum())} negative value(s) (id "
+                        f"{shown(train[comp.id_col].iloc[first])}: {w[first]:g}); weights must be >= 0")
+    if not (w > 0).any():
+        raise UserError(f"{where} is 0 on every row; at least one row must weigh more than 0")
+    return w
+
+
 def _fold_table(comp: Competition, train, digest: str | None) -> dict[str, np.ndarray]:
     """runs/folds.csv's columns (fold, train_from, fold_r1, ...) aligned with train's rows."""
     if not comp.folds_path.is_file():

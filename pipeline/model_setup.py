@@ -38,6 +38,7 @@ class ModelSetup:
     backend: Any = None  # pipeline.execution.Backend running the folds; None: the one [runtime] names
     train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
     repeat: int = 0  # which CV repeat's folds (and, with supervised feature blocks, train matrix)
+    sample_weight: np.ndarray | None = None  # per train row ([competition] weight), or None
 
     @functools.cached_property
     def repeats(self) -> int:
@@ -121,7 +122,7 @@ class ModelSetup:
             return self.trainer(name, spec, X_train, self.y, X_test, self.folds, self.task, self.metric,
                                 threads=self.threads() if threads is None else threads, arrays=arrays,
                                 extra_rows=extra_rows, log=self.log if log is None else log, on_fold=after_fold,
-                                train_from=self.train_from)
+                                train_from=self.train_from, sample_weight=self.sample_weight)
         finally:
             if bar is not None:
                 bar.close()
@@ -136,7 +137,8 @@ class ModelSetup:
         yield from train_cv_many(specs, X_train, self.y, X_test, self.folds, self.task, self.metric,
                                  threads=self.threads(here=here), arrays=arrays, plugin_dir=self.plugin_dir,
                                  log=self.log if log is None else log,
-                                 map_folds=None if here else self.executor.fold_map, train_from=self.train_from)
+                                 map_folds=None if here else self.executor.fold_map, train_from=self.train_from,
+                                 sample_weight=self.sample_weight)
 
     def scores(self, result: Any, **extra: Any) -> dict:
         """scores.json of a CV result."""

@@ -124,7 +124,7 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
     records = []
     rows = validated(training.folds)
     for name, parts in results.items():
-        result = average_repeats(parts, training.y, training.metric, rows)
+        result = average_repeats(parts, training.y, training.metric, rows, training.sample_weight)
         produced[name] = _write(ctx, training, name, result)
         if len(parts) == wanted:
             ctx.unit_done(name, produced[name])

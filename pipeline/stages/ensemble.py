@@ -116,6 +116,8 @@ def run(ctx: StageContext) -> list[Path]:
     task, metric = ctx.task_info(), ctx.metric()
     rows = validated(ctx.folds())
     y = task.encode(train[comp.target])[rows]
+    weights = ctx.sample_weight()
+    sw = None if weights is None else weights[rows]  # [competition] weight: every score and search is weighted
     if cfg["method"] == "auto":
         methods = applicable(task, metric)
     else:
@@ -135,11 +137,12 @@ def run(ctx: StageContext) -> list[Path]:
     # every guarantee holds per repeat), then averaged; a member of one repeat (an import, a pseudo
     # run) limits the ensemble to the first repeat
     repeats = min([ctx.repeats(), *(max(1, len(m.oof_repeats)) for m in loaded)])
-    problems = [Problem([m.repeat(r) for m in loaded], y, ctx.folds(r)[rows], task, metric) for r in range(repeats)]
+    problems = [Problem([m.repeat(r) for m in loaded], y, ctx.folds(r)[rows], task, metric, sw)
+                for r in range(repeats)]
     options = [_method_options(ctx, r) for r in range(repeats)]
     members = [Member(m.name, np.mean([p.members[i].oof for p in problems], axis=0), m.test)
                for i, m in enumerate(loaded)]
-    problem = Problem(members, y, ctx.folds()[rows], task, metric)
+    problem = Problem(members, y, ctx.folds()[rows], task, metric, sw)
     if not rows.all():
         ctx.log(f"[ensemble] {int((~rows).sum())} train rows are never validated (forward chaining's earliest "
                 f"block): the methods are fitted and scored on the other {int(rows.sum())}")

@@ -21,7 +21,8 @@ def run(ctx: StageContext) -> list[Path]:
     from features import plan_features
 
     train, test, _ = ctx.data()
-    drop = set(ctx.cfg["features"]["drop"]) | {comp.id_col, comp.target}
+    weight = [comp.weight_col] if comp.weight_col else []  # per-row sample weights: never a feature
+    drop = set(ctx.cfg["features"]["drop"]) | {comp.id_col, comp.target, *weight}
     for column in (c for c in train.columns if c not in test.columns and c not in drop):
         ctx.log(f"[features] column {column!r} is in train but not in test, so it is not a feature "
                 f"(list it in features.drop to silence this)")
@@ -30,7 +31,7 @@ def run(ctx: StageContext) -> list[Path]:
     def plan_for(repeat: int, train=train, test=test):
         return plan_features(
             train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(repeat),
-            blocks=ctx.cfg["features"]["blocks"], drop=ctx.cfg["features"]["drop"],
+            blocks=ctx.cfg["features"]["blocks"], drop=[*ctx.cfg["features"]["drop"], *weight],
             cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
             log=ctx.log, threads=ctx.threads(), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
             train_from=ctx.train_from(),

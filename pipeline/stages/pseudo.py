@@ -155,12 +155,12 @@ def load_pool(ctx: StageContext, training) -> dict[str, FoldRun]:
 
 
 def takes_sample_weight(training, name: str) -> bool:
-    """Whether [models.NAME]'s estimator's fit takes sample_weight (weighted and soft pseudo rows)."""
-    from core.params import init_params
-    from models import ModelContext, build_model
+    """Whether [models.NAME]'s estimator's fit takes sample_weight (weighted and soft pseudo rows; a
+    scikit-learn model through its preprocessing when the estimator's fit takes it)."""
+    from models import ModelContext, build_model, takes_sample_weight as takes
 
     ctx = ModelContext(training.task, training.metric, 1, training.plugin_dir, training.features[2])
-    return "sample_weight" in init_params(build_model(name, training.comp.models[name], ctx).fit)[0]
+    return takes(build_model(name, training.comp.models[name], ctx))
 
 
 def chosen_models(cfg: dict, pool: dict[str, FoldRun], metric, *, weighted: bool = False,

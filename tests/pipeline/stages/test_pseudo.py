@@ -34,12 +34,17 @@ params = { num_leaves = 15, learning_rate = 0.05, feature_fraction = 0.7, baggin
 type = "sklearn"
 estimator = "sklearn.linear_model.LogisticRegression"
 params = { C = 0.3, max_iter = 2000 }
+
+[models.knn]
+type = "sklearn"
+estimator = "sklearn.neighbors.KNeighborsClassifier"
+params = { n_neighbors = 25 }
 """
 
 
 @pytest.fixture(scope="module")
 def titanic(tmp_path_factory):
-    """The titanic competition trained through the cv stage with three models (lgbm, lgbm_bag, logreg)."""
+    """The titanic competition trained through the cv stage with four models (lgbm, lgbm_bag, logreg, knn)."""
     ws = make_workspace(tmp_path_factory.mktemp("pseudo"), "titanic")
     config = ws / "competition" / "titanic" / "competition.toml"
     base = config.read_text() + _EXTRA_MODELS
@@ -279,8 +284,8 @@ def test_rounds_several_models_registry_and_ensemble(titanic):
     assert "pseudo" in ran
     comp = titanic.comp
     by_cv = sorted(titanic.pool, key=lambda n: -titanic.pool[n].overall)
-    chosen = [n for n in by_cv if n != "logreg"][:2]  # logreg's fit takes no sample_weight: passed over
-    assert any("passing over logreg" in m for m in lines) or by_cv.index("logreg") >= 2
+    chosen = [n for n in by_cv if n != "knn"][:2]  # knn's fit takes no sample_weight: passed over
+    assert any("passing over knn" in m for m in lines) or by_cv.index("knn") >= 2
     members = json.loads((comp.runs / "ensemble" / "scores.json").read_text())["members"]
     from pipeline.run_registry import open_registry
 
@@ -327,14 +332,15 @@ def test_disabled_is_a_no_op(titanic):
 
 def test_models_without_sample_weight_are_refused_for_soft_labels(titanic):
     tr, pool = titanic.training, titanic.pool
-    assert takes_sample_weight(tr, "lgbm") and not takes_sample_weight(tr, "logreg")
-    cfg = {"models": ["logreg"], "top_k": 1}
-    with pytest.raises(UserError, match="'logreg', whose fit takes no sample_weight.*selection = 'threshold'"):
+    # logreg's LogisticRegression takes sample_weight through the preprocessing wrapper; knn's estimator none
+    assert takes_sample_weight(tr, "lgbm") and takes_sample_weight(tr, "logreg") and not takes_sample_weight(tr, "knn")
+    cfg = {"models": ["knn"], "top_k": 1}
+    with pytest.raises(UserError, match="'knn', whose fit takes no sample_weight.*selection = 'threshold'"):
         chosen_models(cfg, pool, tr.metric, weighted=True, takes_weight=lambda n: takes_sample_weight(tr, n))
-    assert chosen_models(cfg, pool, tr.metric) == ["logreg"]  # hard labels, weight 1: fine
-    auto = chosen_models({"models": [], "top_k": 3}, pool, tr.metric, weighted=True,
+    assert chosen_models(cfg, pool, tr.metric) == ["knn"]  # hard labels, weight 1: fine
+    auto = chosen_models({"models": [], "top_k": 4}, pool, tr.metric, weighted=True,
                          takes_weight=lambda n: takes_sample_weight(tr, n), log=lambda m: None)
-    assert sorted(auto) == ["lgbm", "lgbm_bag"]
+    assert sorted(auto) == ["lgbm", "lgbm_bag", "logreg"]
 
 
 def test_label_summary_reports_shares_and_values(hpc_proba):

@@ -174,13 +174,17 @@ def iterations_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     return max(1, n // batch) if drop_last else -(-n // batch)
 
 
+class CyclesError(ValueError):
+    """`cycles` cycles cannot all end inside the training's iterations (see `check_cycles`)."""
+
+
 def check_cycles(total_steps: int, cycles: int) -> None:
-    """ValueError unless `cycles` cycles of ceil(T / M) steps each end inside the T steps, so that
+    """CyclesError (a ValueError) unless `cycles` cycles of ceil(T / M) steps each end inside the T steps, so that
     every cycle leaves its snapshot (T = 10 holds 5 cycles of 2; 6 cycles of 2 would end after 5)."""
     per_cycle = -(-total_steps // cycles)
     if -(-total_steps // per_cycle) < cycles:
         fits = [m for m in range(1, cycles) if -(-total_steps // -(-total_steps // m)) == m][-1]
-        raise ValueError(f"cycles ({cycles}) do not fit in {total_steps} iterations: cycles of ceil({total_steps} / "
+        raise CyclesError(f"cycles ({cycles}) do not fit in {total_steps} iterations: cycles of ceil({total_steps} / "
                          f"{cycles}) = {per_cycle} iterations make {-(-total_steps // per_cycle)}; set cycles to at "
                          f"most {fits} or the iterations to a multiple of {cycles}")
 

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 
 from core.errors import UserError
 from core.params import validate
-from models._loop import DEVICES, OPTIMIZERS, SCHEDULES, LoopConfig, predict, resolve_device, train
+from models._loop import DEVICES, OPTIMIZERS, SCHEDULES, CyclesError, LoopConfig, predict, resolve_device, train
 from models._types import ModelContext
 from models.nets import TABLE, NetType, array_kind, choose_inputs, get_net
 
@@ -335,8 +335,11 @@ class TorchNet(BaseEstimator):
             position = sum(s.n_tensors for s in specs[:seq])
             bucket = (tensors[position] != 0).sum(1)
         cfg = self._config(len(target))
-        fitted = train(lambda: net_type.build(specs, n_out, net_params), tensors, target, loss_fn, cfg,
-                       valid=valid, bucket=bucket, log=log)
+        try:
+            fitted = train(lambda: net_type.build(specs, n_out, net_params), tensors, target, loss_fn, cfg,
+                           valid=valid, bucket=bucket, log=log)
+        except CyclesError as exc:  # with epochs, the iterations are known only now (the fold's rows)
+            raise UserError(f"net {self.net!r} on {len(target)} training rows: {exc}") from None
         self.net_, self.snapshots_, self.history_ = fitted.net, fitted.snapshots, fitted.history
         self.batch_size_, self.device_ = fitted.batch_size, fitted.device
         self.iterations_per_epoch_, self.epochs_, self.steps_ = fitted.iterations, fitted.epochs, fitted.steps

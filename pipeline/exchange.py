@@ -244,10 +244,14 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
     from pipeline.artifacts import scores_record, write_run
     from core.metrics import get_metric
 
+    from pipeline.data import read_weights
+
     metric = get_metric(comp.metric_name, comp.root)
     y = task.encode(train[comp.target])
-    fold_scores = [metric(y[folds == k], oof[folds == k]) for k in np.unique(folds)]
-    scores = scores_record(metric, fold_scores, metric(y, oof))
+    w = read_weights(comp, train)  # [competition] weight: scored like the cv runs it is compared with
+    fold_scores = [metric(y[folds == k], oof[folds == k], None if w is None else w[folds == k])
+                   for k in np.unique(folds)]
+    scores = scores_record(metric, fold_scores, metric(y, oof, w))
     dest = comp.imports_dir / name
     if dest.exists():
         log(f"[import] replacing the earlier import {name!r}")

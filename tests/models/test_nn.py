@@ -129,6 +129,15 @@ def test_iterations_replace_epochs_and_train_through_the_cv_loop():
 
     with pytest.raises(ValueError, match=r"set epochs \(5\) or iterations \(20\), not both"):
         TorchNet(epochs=5, iterations=20).fit(X, y)
+    # with epochs the iterations follow from the fold's rows: cycles that cannot all end in them stop the
+    # fit with one line (40 rows, batch 8: 5 iterations an epoch, 2 epochs = 10; 6 cycles of 2 make 5)
+    small = {"epochs": 2, "batch_size": 8, "cycles": 6, "snapshots": 1, "width": 16}
+    with pytest.raises(UserError) as err:
+        train_cv("net", {"type": "mlp", "params": small}, X.iloc[:60], y[:60], X_va, np.arange(60) % 3,
+                 TaskInfo("regression"), get_metric("rmse"), log=lambda m: None)
+    assert str(err.value) == ("net 'mlp' on 40 training rows: cycles (6) do not fit in 10 iterations: cycles of "
+                              "ceil(10 / 6) = 2 iterations make 5; set cycles to at most 5 or the iterations to a "
+                              "multiple of 6")
 
 
 def test_long_training_reports_progress_through_the_cv_log(monkeypatch):

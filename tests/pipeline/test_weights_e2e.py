@@ -1,5 +1,5 @@
 """End to end through the CLI: a weighted titanic run ([competition] weight = a column 1 + class) trains,
-its CV scores and the ensemble's are the weighted metric, the weight column is no feature, a model
+its CV scores, the ensemble's and an import's are the weighted metric, the weight column is no feature, a model
 that takes no weights says so in one line, and a bad weight column or a metric without a weighted
 form stops the run with one line (exit 2)."""
 
@@ -77,6 +77,14 @@ def test_a_weighted_run_scores_with_the_weights(tmp_path, capsys):
     lgbm = pd.read_parquet(comp / "runs" / "models" / "lgbm" / "oof.parquet").set_index("id").loc[train["id"]]
     assert ensemble["members"]["lgbm"] == pytest.approx(roc_auc_score(y, lgbm.iloc[:, 0], sample_weight=w),
                                                         abs=1e-12)
+    # a teammate's import is scored as the cv runs are: exported and imported back, lgbm scores the same
+    assert main(["export", "lgbm", "--root", str(ws)]) == 0
+    bundle = ws / "exports" / "titanic" / "titanic-lgbm.zip"
+    assert main(["import", str(bundle), "--name", "again", "--root", str(ws)]) == 0
+    again = json.loads((comp / "imports" / "again" / "scores.json").read_text())
+    mine = json.loads((comp / "runs" / "models" / "lgbm" / "scores.json").read_text())
+    assert again["overall"] == pytest.approx(mine["overall"], abs=1e-12)
+    assert again["folds"] == pytest.approx(mine["folds"], abs=1e-12)
 
 
 def _error(capsys) -> str:

@@ -193,13 +193,20 @@ def diff_runs(context, a: str, b: str, *, rows: int = 10, registry_rows=None) ->
     side_a = resolve(context, a, registry_rows=registry_rows)
     side_b = resolve(context, b, registry_rows=registry_rows)
     ids, y, target = _rows(context)
-    return compare(side_a, side_b, metric=context.metric(), ids=ids.to_numpy(), y=y, target=target, rows=rows)
+    weights = context.sample_weight()  # [competition] weight: the blends are scored as the runs were
+    if weights is not None and context.comp.folds_path.is_file():
+        from core.folds import validated
+
+        weights = weights[validated(context.folds())]
+    return compare(side_a, side_b, metric=context.metric(), ids=ids.to_numpy(), y=y, target=target, rows=rows,
+                   sample_weight=weights)
 
 
 def compare(a: Side, b: Side, *, metric, ids: np.ndarray, y: np.ndarray, target: np.ndarray | None = None,
-            rows: int = 10) -> Comparison:
+            rows: int = 10, sample_weight: np.ndarray | None = None) -> Comparison:
     """Every part of the comparison of two runs whose OOF (when present) is aligned with `ids` and `y` (the
-    encoded target; `target`: as train.csv has it, for the disagreeing rows' listing)."""
+    encoded target; `target`: as train.csv has it, for the disagreeing rows' listing; `sample_weight`:
+    per row, [competition] weight, for the blends' scores)."""
     out = Comparison(a, b, metric)
     pa, pb = flatten_params(a.params), flatten_params(b.params)
     out.params = [(k, pa.get(k, _MISSING), pb.get(k, _MISSING)) for k in sorted(set(pa) | set(pb))
@@ -224,10 +231,11 @@ def compare(a: Side, b: Side, *, metric, ids: np.ndarray, y: np.ndarray, target:
     top = [i for i in np.argsort(-gap, kind="stable")[:rows] if gap[i] > 0]
     shown = y if target is None else target
     out.disagree = [(ids[i], _pred(a.oof[i]), _pred(b.oof[i]), shown[i]) for i in top]
-    out.blend = float(metric(y, 0.5 * a.oof + 0.5 * b.oof))
-    scores = [metric.objective(y, w * a.oof + (1 - w) * b.oof) for w in WEIGHTS]
+    sw = sample_weight
+    out.blend = float(metric(y, 0.5 * a.oof + 0.5 * b.oof, sw))
+    scores = [metric.objective(y, w * a.oof + (1 - w) * b.oof, sw) for w in WEIGHTS]
     w = float(WEIGHTS[int(np.argmax(metric.sign * np.asarray(scores)))])
-    out.best = (w, float(metric(y, w * a.oof + (1 - w) * b.oof)))
+    out.best = (w, float(metric(y, w * a.oof + (1 - w) * b.oof, sw)))
     return out
 
 

@@ -1,5 +1,5 @@
 """End to end through the CLI: a weighted titanic run ([competition] weight = a column 1 + class) trains,
-its CV scores, the ensemble's and an import's are the weighted metric, the weight column is no feature, a model
+its CV scores, the ensemble's, an import's and diff's blends are the weighted metric, the weight column is no feature, a model
 that takes no weights says so in one line, and a bad weight column or a metric without a weighted
 form stops the run with one line (exit 2)."""
 
@@ -85,6 +85,13 @@ def test_a_weighted_run_scores_with_the_weights(tmp_path, capsys):
     mine = json.loads((comp / "runs" / "models" / "lgbm" / "scores.json").read_text())
     assert again["overall"] == pytest.approx(mine["overall"], abs=1e-12)
     assert again["folds"] == pytest.approx(mine["folds"], abs=1e-12)
+    # diff scores its blends as the runs were scored
+    linear = pd.read_parquet(comp / "runs" / "models" / "linear" / "oof.parquet").set_index("id").loc[train["id"]]
+    half = 0.5 * lgbm.iloc[:, 0].to_numpy() + 0.5 * linear.iloc[:, 0].to_numpy()
+    capsys.readouterr()
+    assert main(["diff", "lgbm", "linear", "--root", str(ws)]) == 0
+    blend = roc_auc_score(y, half, sample_weight=w)
+    assert f"blend on OOF: 50/50 roc_auc {blend:.5f};" in capsys.readouterr().out
 
 
 def _error(capsys) -> str:

@@ -1,7 +1,7 @@
-"""End to end through the CLI: a weighted titanic run ([competition] weight = a column 1 + class) trains,
-its CV scores, the ensemble's, an import's and diff's blends are the weighted metric, the weight column is no feature, a model
-that takes no weights says so in one line, and a bad weight column or a metric without a weighted
-form stops the run with one line (exit 2)."""
+"""End to end through the CLI: a weighted titanic run ([competition] weight = a column 1 + class) trains;
+its CV scores, the ensemble's, an import's and diff's blends are the weighted metric; the weight
+column is no feature; a model that takes no weights says so in one line; and a bad weight column or
+a metric without a weighted form stops the run with one line (exit 2)."""
 
 from __future__ import annotations
 

@@ -235,13 +235,28 @@ def _loss_on(net, inputs: tuple, target, loss_fn, device: str, chunk: int = 4096
     return total / max(n, 1)
 
 
+def _row_losses(loss_fn):
+    """`loss_fn` giving one loss per row (a torch loss module's copy with reduction 'none')."""
+    import copy
+
+    if not hasattr(loss_fn, "reduction"):
+        raise ValueError(f"sample weights need a loss with a `reduction` (a torch loss module), got {loss_fn!r}")
+    rows = copy.copy(loss_fn)
+    rows.reduction = "none"
+    return rows
+
+
 def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: LoopConfig, *,
-          valid: tuple | None = None, bucket=None, log: Callable[[str], None] | None = None) -> Fitted:
+          valid: tuple | None = None, bucket=None, log: Callable[[str], None] | None = None,
+          sample_weight=None) -> Fitted:
     """Train the net `build_net()` (called after seeding) on the row-aligned tensors `inputs` and `target`.
 
     `valid` = (inputs, target): rows that are only scored, after each cycle (`history`'s
     `valid_loss`); they never choose an epoch or snapshot. `bucket`: a per-row length; batches then
-    hold rows of similar length. `log` gets one progress line at most every PROGRESS_S seconds."""
+    hold rows of similar length. `log` gets one progress line at most every PROGRESS_S seconds.
+    `sample_weight` (a float tensor, one weight per row): each batch's loss is the mean of the rows'
+    losses times their weights, over the mean weight of the training rows (a row of weight 0 never
+    moves the net); the inner split's and the valid rows' losses stay unweighted."""
     import torch
 
     cfg.check()
@@ -260,9 +275,14 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
         inner = (tuple(x[held] for x in inputs), target[held])
         inputs, target = tuple(x[kept] for x in inputs), target[kept]
         bucket = bucket[kept] if bucket is not None else None
+        sample_weight = sample_weight[kept] if sample_weight is not None else None
     n = len(target)
     inputs = tuple(x.to(device) for x in inputs)
     target = target.to(device)
+    if sample_weight is not None:
+        row_loss = _row_losses(loss_fn)
+        sample_weight = sample_weight.to(device=device, dtype=torch.float32)
+        mean_weight = float(sample_weight.mean()) or 1.0  # every weight 0: every loss is 0
     batch = min(int(cfg.batch_size), n)
     steps = iterations_per_epoch(n, batch, cfg.drop_last)
     total_steps = int(cfg.iterations) or steps * int(cfg.epochs)
@@ -292,7 +312,11 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
                 group["lr"] = lr
             optimiser.zero_grad(set_to_none=True)
             rows = rows.to(device)
-            loss = loss_fn(net(*(x[rows] for x in inputs)), target[rows])
+            if sample_weight is None:
+                loss = loss_fn(net(*(x[rows] for x in inputs)), target[rows])
+            else:
+                per_row = row_loss(net(*(x[rows] for x in inputs)), target[rows]).reshape(len(rows), -1).mean(1)
+                loss = (per_row * sample_weight[rows]).mean() / mean_weight
             loss.backward()
             optimiser.step()
             total += loss.detach()

@@ -302,9 +302,10 @@ class TorchNet(BaseEstimator):
 
     # ---- fit / predict -----------------------------------------------------------------------------
     def fit(self, X, y, X_valid=None, y_valid=None, arrays: dict | None = None, arrays_valid: dict | None = None,
-            log: Callable[[str], None] | None = None) -> "TorchNet":
+            log: Callable[[str], None] | None = None, sample_weight=None) -> "TorchNet":
         """Train on the rows of X (and of each array in `arrays`); X_valid rows are only scored per
-        cycle into `history_`. `log` gets a progress line at most every ten seconds."""
+        cycle into `history_`. `log` gets a progress line at most every ten seconds. `sample_weight`
+        (one per row of X) weighs each row's loss (models._loop.train)."""
         import torch
 
         self._check()
@@ -336,8 +337,9 @@ class TorchNet(BaseEstimator):
             bucket = (tensors[position] != 0).sum(1)
         cfg = self._config(len(target))
         try:
+            weights = None if sample_weight is None else torch.from_numpy(np.asarray(sample_weight, dtype=np.float32))
             fitted = train(lambda: net_type.build(specs, n_out, net_params), tensors, target, loss_fn, cfg,
-                           valid=valid, bucket=bucket, log=log)
+                           valid=valid, bucket=bucket, log=log, sample_weight=weights)
         except CyclesError as exc:  # with epochs, the iterations are known only now (the fold's rows)
             raise UserError(f"net {self.net!r} on {len(target)} training rows: {exc}") from None
         self.net_, self.snapshots_, self.history_ = fitted.net, fitted.snapshots, fitted.history

@@ -117,6 +117,30 @@ def test_cycles_are_laid_over_the_iterations_and_one_that_cannot_end_is_refused(
         LoopConfig(iterations=-5).check()
 
 
+def test_sample_weights_weigh_each_rows_loss():
+    x, y = _data(200)
+    cfg = LoopConfig(epochs=3, batch_size=32, device="cpu")
+    w = torch.where(torch.arange(200) % 4 == 0, 0.0, 1.0 + (torch.arange(200) % 3).float())
+    weighted = train(_net, (x,), y, torch.nn.MSELoss(), cfg, sample_weight=w)
+    # rows of weight 0 never move the net: their targets can be anything
+    y_other = y.clone()
+    y_other[w == 0] = 1e3
+    same = train(_net, (x,), y_other, torch.nn.MSELoss(), cfg, sample_weight=w)
+    assert all(torch.equal(weighted.snapshots[0][k], same.snapshots[0][k]) for k in same.snapshots[0])
+    plain = train(_net, (x,), y, torch.nn.MSELoss(), cfg)
+    ones = train(_net, (x,), y, torch.nn.MSELoss(), cfg, sample_weight=torch.ones(200))
+    assert all(torch.allclose(plain.snapshots[0][k], ones.snapshots[0][k], atol=1e-6) for k in plain.snapshots[0])
+    assert not all(torch.allclose(plain.snapshots[0][k], weighted.snapshots[0][k], atol=1e-3)
+                   for k in plain.snapshots[0])
+    # classification losses too (one loss per row of a (n, k) output)
+    labels = (y[:, 0] > 0).long()
+
+    def two():
+        return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+    assert len(train(two, (x,), labels, torch.nn.CrossEntropyLoss(), cfg, sample_weight=w).history) == 3
+
+
 def test_early_stopping_holds_out_an_inner_split_and_keeps_the_best_epoch():
     x, y = _data(300)
     cfg = LoopConfig(epochs=60, batch_size=32, lr=0.05, early_stopping=3, valid_fraction=0.2, device="cpu",

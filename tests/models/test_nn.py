@@ -140,6 +140,22 @@ def test_iterations_replace_epochs_and_train_through_the_cv_loop():
                               "multiple of 6")
 
 
+def test_sample_weights_reach_the_net_through_the_cv_loop():
+    X, y, X_va, _ = _split("binary", n=240)
+    folds = np.arange(len(y)) % 3
+    w = 1.0 + (np.arange(len(y)) % 4)
+    params = {"epochs": 4, "cycles": 1, "snapshots": 1, "width": 32}
+    lines: list[str] = []
+    metric = get_metric("roc_auc")
+    res = train_cv("net", {"type": "mlp", "params": params}, X, y, X_va, folds, TaskInfo("binary", (0, 1)), metric,
+                   sample_weight=w, log=lines.append)
+    assert res.params["sample_weight"] is True and not [m for m in lines if "takes no sample_weight" in m]
+    assert res.overall == roc_auc_score(y, res.oof, sample_weight=w)
+    plain = train_cv("net", {"type": "mlp", "params": params}, X, y, X_va, folds, TaskInfo("binary", (0, 1)),
+                     metric, log=lines.append)
+    assert not np.allclose(res.oof, plain.oof)  # the weights changed the fits
+
+
 def test_long_training_reports_progress_through_the_cv_log(monkeypatch):
     import models._loop
 

@@ -333,7 +333,8 @@ def test_disabled_is_a_no_op(titanic):
 def test_models_without_sample_weight_are_refused_for_soft_labels(titanic):
     tr, pool = titanic.training, titanic.pool
     # logreg's LogisticRegression takes sample_weight through the preprocessing wrapper; knn's estimator none
-    assert takes_sample_weight(tr, "lgbm") and takes_sample_weight(tr, "logreg") and not takes_sample_weight(tr, "knn")
+    assert takes_sample_weight(tr, "lgbm") and takes_sample_weight(tr, "logreg")
+    assert not takes_sample_weight(tr, "knn")
     cfg = {"models": ["knn"], "top_k": 1}
     with pytest.raises(UserError, match="'knn', whose fit takes no sample_weight.*selection = 'threshold'"):
         chosen_models(cfg, pool, tr.metric, weighted=True, takes_weight=lambda n: takes_sample_weight(tr, n))

@@ -224,8 +224,8 @@ CASES: dict[str, Case] = {
                                 model_params("num_leaves = -5"), RUN_TO_CV, "trained"),
     "unknown lgbm param": Case(r"LightGBM has no parameter 'num_leavs' \(did you mean 'num_leaves'\?\)",
                                model_params("num_leavs = 8"), RUN_TO_CV, "trained"),
-    "unknown model type": Case(r"models\.lgbm\.type = 'xgboost'|unknown model type 'xgboost'",
-                               edit('type = "lightgbm"', 'type = "xgboost"'), RUN_TO_CV, "trained"),
+    "unknown model type": Case(r"models\.lgbm\.type = 'xgbost' is not a model type \(did you mean 'xgboost'\?\)",
+                               edit('type = "lightgbm"', 'type = "xgbost"'), RUN_TO_CV, "trained"),
     # data files: encodings, dialects, ids, targets
     "train latin-1": Case(r"train\.csv: not UTF-8 text", lambda ws: (ws / COMP / "train.csv").write_bytes(
         (ws / COMP / "train.csv").read_bytes().replace(b"female", b"f\xe9male", 1))),

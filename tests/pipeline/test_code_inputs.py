@@ -83,7 +83,7 @@ def test_the_rule_on_a_small_package_tree(tmp_path):
         "pipeline/reader.py": "def read():\n    return 1\n",
         "pipeline/setup.py": "def prepare():\n    pass\n",
         "pipeline/helper.py": "from . import registry\n",
-        "pipeline/run_registry.py": 'TYPES = {"x": "models.x:build"}\n',
+        "pipeline/registry.py": 'TYPES = {"x": "models.x:build"}\n',
         "models/__init__.py": "",
         "models/x.py": "import torch\n\nclass Net(torch.nn.Module):\n"
                        "    def forward(self, v):\n        from models.layers import layer\n        return layer(v)\n",
@@ -93,7 +93,7 @@ def test_the_rule_on_a_small_package_tree(tmp_path):
     })
     a = {p.relative_to(tmp_path).as_posix() for p in code_inputs("pipeline.stages.a", root=tmp_path)}
     assert a == {"pipeline/__init__.py", "pipeline/stages/a.py", "pipeline/ctx.py", "pipeline/reader.py",
-                 "pipeline/setup.py", "pipeline/helper.py", "pipeline/run_registry.py", "models/x.py",
+                 "pipeline/setup.py", "pipeline/helper.py", "pipeline/registry.py", "models/x.py",
                  "models/layers.py"}
     # b only calls ctx.train(): not the reader, but the models package; never its sibling stage
     b = {p.relative_to(tmp_path).as_posix() for p in code_inputs("pipeline.stages.b", root=tmp_path)}

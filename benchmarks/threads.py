@@ -1,4 +1,4 @@
-"""Why automatic threads are the idle cores / workers and OpenMP threads spin briefly before they sleep.
+"""Why automatic threads are one per fit on a small table and OpenMP threads spin briefly before they sleep.
 
 Times one LightGBM fit (100 rounds on a prebuilt Dataset, mean of 2) per setting, each in a fresh
 interpreter, because the wait settings must be in the environment before LightGBM loads:
@@ -9,7 +9,7 @@ interpreter, because the wait settings must be in the environment before LightGB
 
 The end-to-end mode runs `init` + the default `run` of each set (benchmarks/quality.py's data sets)
 once per setting of `runtime.threads` (`--settings auto,1`: automatic and one thread; `cores` is an
-explicit thread per core, what automatic threads were before they looked at the load), quiet and then
+explicit thread per core, what automatic threads were before the one-thread rule), quiet and then
 beside a process that keeps one core busy (a Python busy loop), and prints the wall times, busy /
 quiet, and whether every run wrote the same predictions (the submission and every model's OOF and
 test parquet files, byte for byte) as the first.

@@ -90,11 +90,12 @@ def test_tables_are_created_on_an_empty_database_and_read_back(db):
 def test_two_processes_record_runs_and_lb_scores_into_one_registry_at_once(db, tmp_path):
     script = tmp_path / "teammate.py"
     script.write_text(textwrap.dedent(f"""
-        import sys, time
+        import os, sys, time
         sys.path.insert(0, {str(REPO)!r})
         from pipeline.run_registry import LbRecord, RunRecord, open_registry
-        who, start = sys.argv[1], float(sys.argv[2])
-        while time.time() < start:
+        who, go = sys.argv[1], sys.argv[2]
+        open(go + "." + who, "w").close()  # ready
+        while not os.path.exists(go):  # the parent starts both at once when both are ready
             time.sleep(0.005)
         reg = open_registry(".", {db!r})  # both create the tables of the empty database at once
         for i in range(20):
@@ -106,9 +107,12 @@ def test_two_processes_record_runs_and_lb_scores_into_one_registry_at_once(db, t
         reg.dispose()
         print("done", who)
     """))
-    start = time.time() + 3
-    procs = [subprocess.Popen([sys.executable, str(script), who, str(start)], stdout=subprocess.PIPE,
+    go = tmp_path / "go"  # a file barrier, not a moment on the clock: both start when both are ready
+    procs = [subprocess.Popen([sys.executable, str(script), who, str(go)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for who in ("ann", "bob")]
+    while not all((tmp_path / f"go.{who}").exists() for who in ("ann", "bob")) and all(p.poll() is None for p in procs):
+        time.sleep(0.005)
+    go.touch()
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     reg = open_registry(".", db)

@@ -42,8 +42,8 @@ def test_two_runs_in_one_workspace_wait_for_each_other_and_agree(tmp_path):
     handles = [open(log, "w") for log in logs]
     with lock:
         procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=fh, text=True) for fh in handles]
-        deadline = time.time() + 120
-        while not all("is in use" in log.read_text() for log in logs) and time.time() < deadline:
+        # both wait on the lock: waited for by what they print, not by a wall-clock deadline
+        while not all("is in use" in log.read_text() for log in logs) and all(p.poll() is None for p in procs):
             time.sleep(0.1)
     outs = [p.communicate(timeout=300)[0] for p in procs]
     for fh in handles:

@@ -179,11 +179,9 @@ class ModelSetup:
 
     def user_code(self, spec: dict) -> str:
         """Digest of the user code a model table runs ("" for none): the runner's rule (`model_code`)."""
-        from core.fingerprint import CodeFingerprints
+        from core import fingerprint
 
-        if "code" not in self.__dict__:
-            self.__dict__["code"] = CodeFingerprints()
-        return model_code(self.comp, spec, self.__dict__["code"])
+        return model_code(self.comp, spec, fingerprint.shared())  # the process's fingerprints, remembered
 
     def params_hash(self, spec: dict) -> str:
         """The registry's short hash of `params_of(spec)` (RunRecord.params_hash)."""

@@ -18,6 +18,13 @@ Per-row weights (`[competition] weight`): `metric(y, p, sample_weight=w)` scores
 `weighted` form, scikit-learn's metric with `sample_weight` (or the weighted mean for the errors);
 a metric without one (f1 and qwk, whose decisions are fitted out of fold, map@K, a competition's
 metric that defines none) refuses weights with one line (`check_weighted`).
+
+Multi-target tasks (multilabel, multiregression: labels and predictions (n_rows, n_targets)) are scored
+column by column and the columns' scores averaged with equal weight, as Kaggle scores them: mean
+column-wise ROC AUC (Jigsaw toxic comments), mean column-wise log loss, MCRMSE (the mean of the
+columns' RMSEs, not the RMSE of all cells), mean MAE, mean R2, mean accuracy (P(1) >= 0.5), mean
+average precision. A built-in does this when its `tasks` name the multi-target kind (`per_column`);
+one that does not (f1, qwk, map@K, roc_auc_ovr) is refused for it with one line by config validation.
 """
 
 from __future__ import annotations
@@ -343,7 +350,23 @@ def _w_mae(y, p, w):
     return float(np.average(np.abs(y.astype(float) - p.astype(float)), weights=w))
 
 
-_CLASSIFICATION, _REGRESSION = ("binary", "multiclass"), ("regression",)
+def per_column(func: Callable | None) -> Callable | None:
+    """A metric function (y, p, *weights) that scores a multi-target task's (n, m) labels and
+    predictions column by column and returns the mean of the m scores (each column weighs the same,
+    Kaggle's column-wise average); 1-D inputs are scored as they are."""
+    if func is None:
+        return None
+
+    def score(y, p, *weights):
+        y, p = np.asarray(y), np.asarray(p)
+        if y.ndim == 2:
+            return float(np.mean([func(y[:, j], p[:, j], *weights) for j in range(y.shape[1])]))
+        return func(y, p, *weights)
+
+    return score
+
+
+_CLASSIFICATION, _REGRESSION = ("binary", "multiclass", "multilabel"), ("regression", "multiregression")
 
 # The metric registry: adding a metric is one entry here.
 METRICS: dict[str, Metric] = {
@@ -364,10 +387,15 @@ METRICS: dict[str, Metric] = {
         Metric("r2", _r2, True, _REGRESSION, False, "rmse", weighted=_w_r2),
         Metric("f1", _f1, True, ("binary",), True, "log_loss", decide=_f1_decide),
         Metric("qwk", _qwk, True, ("multiclass", "regression"), False, "log_loss", decide=_qwk_decide),
-        Metric("pr_auc", _pr_auc, True, ("binary",), True, "log_loss", rank_based=True, weighted=_w_pr_auc),
+        Metric("pr_auc", _pr_auc, True, ("binary", "multilabel"), True, "log_loss", rank_based=True, weighted=_w_pr_auc),
         Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss", weighted=_w_roc_auc_ovr),
     ]
 }
+
+# Metrics that score a multi-target task column by column (their tasks name it): func, fast and weighted
+# forms averaged over the target columns.
+METRICS = {name: replace(m, func=per_column(m.func), fast=per_column(m.fast), weighted=per_column(m.weighted))
+           if {"multilabel", "multiregression"} & set(m.tasks) else m for name, m in METRICS.items()}
 
 # Metric families named `<family>@<K>` (K a positive integer): `map@3`.
 FAMILIES: dict[str, Callable[[int], Metric]] = {"map": map_at_k}
@@ -406,10 +434,12 @@ def competition_metrics(folder: Path | str | None) -> dict[str, Metric]:
         if value.stop_on not in STOP_ON:
             raise UserError(f"{path}: metric {value.name!r} has stop_on = {value.stop_on!r}; use one of "
                             f"{', '.join(STOP_ON)}")
-        unknown = [t for t in value.tasks if t not in ("binary", "multiclass", "regression")]
+        from core.tasks import TASKS
+
+        unknown = [t for t in value.tasks if t not in TASKS]
         if unknown or not value.tasks:
             raise UserError(f"{path}: metric {value.name!r} has tasks {value.tasks!r}; name some of "
-                            f"'binary', 'multiclass', 'regression'")
+                            f"{', '.join(map(repr, TASKS))}")
         found[value.name] = replace(value, source=str(path.resolve()))
     if not found:
         raise UserError(f"{path}: defines no metric; define e.g. `mine = Metric('mine', func, True, "

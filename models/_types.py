@@ -41,14 +41,33 @@ class ModelType:
     # never ran here (measured on the dev sets: trees and linear models scale with cells, nets with rows)
     cost: tuple[float, float, float] = (0.3, 2.0, 0.0)
     cost_per_class: bool = False  # one model per class (LightGBM multiclass): cells count once per class
+    # fits and predicts several target columns itself (y of shape (n, targets)); else a multi-target task
+    # trains it once per target column (`PER_TARGET`)
+    multi_target: bool = False
 
     def build(self, name: str, spec: dict, ctx: ModelContext) -> Any:
-        """An unfitted estimator for the [models.NAME] table `spec`."""
-        func = self.builder
-        if isinstance(func, str):
-            module, attr = func.split(":")
-            func = getattr(importlib.import_module(module), attr)
-        return func(name, spec, ctx)
+        """An unfitted estimator for the [models.NAME] table `spec`; for a multi-target task (several
+        target columns) a model type that is not `multi_target` is built for one column's task and
+        wrapped to train once per target column (models._multi.PerTarget)."""
+        if getattr(ctx.task, "n_targets", 1) > 1 and not self.multi_target:
+            return _resolve(PER_TARGET)(self, name, spec, ctx)
+        return self.build_one(name, spec, ctx)
+
+    def build_one(self, name: str, spec: dict, ctx: ModelContext) -> Any:
+        """The builder's estimator for `ctx.task` as it is."""
+        return _resolve(self.builder)(name, spec, ctx)
+
+
+# The builder of a multi-target task's per-column wrapper, loaded when used like the model types' builders.
+PER_TARGET = "models._multi:per_target"
+
+
+def _resolve(func: str | Callable) -> Callable:
+    """A builder: a callable, or a lazy "module:function" import path."""
+    if isinstance(func, str):
+        module, attr = func.split(":")
+        func = getattr(importlib.import_module(module), attr)
+    return func
 
 
 _LGBM_SPACE = {

@@ -3,8 +3,15 @@ Caruana hill-climbing selection, and stacking trained on the shared folds.
 
 A library: it knows nothing of the CLI or of run folders. Members are arrays in the artifact
 convention (binary: 1-D P(positive class); multiclass: (n, k) probabilities in class order;
-regression: values on the target scale), `y` is the encoded target (`TaskInfo.encode`) and
-`folds` the fold number of each train row.
+regression: values on the target scale; multilabel / multiregression: (n, targets), P(1) or values
+per target column), `y` is the encoded target (`TaskInfo.encode`) and `folds` the fold number of
+each train row.
+
+Multi-target tasks are blended column-wise: the blends (mean, best, hill_climb, weighted) weigh
+whole members, so every target column gets the same weights, searched on the metric's column-wise
+average; `rank` ranks each column within its own OOF distribution; `geometric` takes each column's
+binary geometric mean; `stack` is not offered (its level-2 models take one target; a stacker per
+column is left for later) and naming it is refused with one line.
 
 Every result's `score` is honest out-of-fold: a method that fits something (blend weights, a
 level-2 model) fits it on the other folds for each fold's rows, so comparing methods by `score`
@@ -175,12 +182,19 @@ def _ecdf(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (lo + hi) / (2.0 * len(ref))
 
 
+def _ranks(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`_ecdf` of 1-D predictions, or of each target column within its own column (multi-target)."""
+    if reference.ndim == 1:
+        return _ecdf(reference, values)
+    return np.column_stack([_ecdf(reference[:, j], values[:, j]) for j in range(reference.shape[1])])
+
+
 def _rank(problem: Problem) -> EnsembleResult:
     # Test values are ranked within the member's OOF distribution, so OOF and test share one scale.
     n = len(problem.members)
     w = np.full(n, 1.0 / n)
-    oof = blend([_ecdf(m.oof, m.oof) for m in problem.members], w)
-    test = blend([_ecdf(m.oof, m.test) for m in problem.members], w)
+    oof = blend([_ranks(m.oof, m.oof) for m in problem.members], w)
+    test = blend([_ranks(m.oof, m.test) for m in problem.members], w)
     return _result(problem, "rank", oof, test, w)
 
 
@@ -189,7 +203,8 @@ def _geometric_of(problem: Problem, preds: list[np.ndarray]) -> np.ndarray:
         tf = problem.metric.target_transform
         return tf.inverse(np.mean([tf.forward(np.clip(p, 0, None)) for p in preds], axis=0))
     logs = np.mean([np.log(np.clip(p, _EPS, 1.0)) for p in preds], axis=0)
-    if logs.ndim == 1:  # binary: the geometric mean of P(positive) against that of P(negative)
+    if logs.ndim == 1 or problem.task.n_targets > 1:
+        # binary (per target column for multilabel): the geometric mean of P(1) against that of P(0)
         log_neg = np.mean([np.log(np.clip(1.0 - p, _EPS, 1.0)) for p in preds], axis=0)
         return 1.0 / (1.0 + np.exp(log_neg - logs))
     g = np.exp(logs - logs.max(axis=1, keepdims=True))
@@ -489,14 +504,16 @@ def _always(task, metric) -> bool:
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always),
     Method("mean", "plain average of the members", _mean, _always),
-    Method("rank", "average of ranks (AUC: only the order matters)", _rank,
-           lambda task, metric: task.n_outputs == 1 and task.is_classification and metric.rank_based),
+    Method("rank", "average of ranks (AUC: only the order matters; per target column for multilabel)", _rank,
+           lambda task, metric: (task.n_outputs == 1 or task.n_targets > 1) and task.is_classification
+           and metric.rank_based),
     Method("geometric", "geometric mean of probabilities (for regression: the mean in the metric's "
                         "transformed space, e.g. log1p for rmsle)", _geometric,
            lambda task, metric: task.is_classification or metric.target_transform is not None),
     Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
     Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
-    Method("stack", "a level-2 model trained on the OOF predictions with the same folds", _stack, _always),
+    Method("stack", "a level-2 model trained on the OOF predictions with the same folds (single-target tasks)",
+           _stack, lambda task, metric: task.n_targets == 1),
 ]}
 
 

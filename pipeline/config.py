@@ -20,7 +20,8 @@ from core.io import tomllib
 SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "competition": {
         "task": (str, REQUIRED, "kind of target"),
-        "target": (str, REQUIRED, "target column in train.csv"),
+        "target": ((str, list), REQUIRED, "target column in train.csv; a multi-target task (multilabel, "
+                                          "multiregression): a list of columns, one submission column each"),
         "id": (str, REQUIRED, "id column in train, test and the sample submission"),
         "metric": (str, REQUIRED, "the competition's metric"),
         "submission": (str, "", "submission format (inferred from the sample submission if empty)"),
@@ -83,6 +84,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                                "overrides)"),
         "time_budget": (float, 0.0, "seconds for a whole run: models are trained cheapest first and those that "
                                     "would not fit are skipped (0 = no budget; `run --time-budget S` overrides)"),
+        "save_models": (bool, True, "keep every fold model in its run folder (fitted/), so `predict` and `bundle` "
+                                    "can score new rows; false keeps only predictions and scores"),
     },
     "tracking": {
         "mlflow_uri": (str, "", "MLflow tracking URI every model run and the ensemble are mirrored to, e.g. "
@@ -189,8 +192,16 @@ class Competition:
         return self.cfg["competition"]["task"]
 
     @property
-    def target(self) -> str:
+    def target(self) -> str | list[str]:
+        """The target column, or a multi-target task's list of columns (`train[comp.target]` is then the
+        targets' frame)."""
         return self.cfg["competition"]["target"]
+
+    @property
+    def target_columns(self) -> list[str]:
+        """The target column(s) as a list."""
+        target = self.target
+        return [target] if isinstance(target, str) else list(target)
 
     @property
     def id_col(self) -> str:
@@ -286,6 +297,7 @@ def _check_values(cfg: dict, file: Path) -> None:
             metric.check_weighted()
         except UserError as exc:
             raise UserError(f"{file}: {exc}") from None
+    _check_targets(comp, file)
     if comp["task"] not in metric.tasks:
         fits = [m.name for m in [*METRICS.values(), *competition_metrics(file.parent).values()]
                 if comp["task"] in m.tasks]
@@ -312,12 +324,45 @@ def _check_values(cfg: dict, file: Path) -> None:
                         f"remove it or set cv.scheme = 'forward'")
     for name, table in cfg["models"].items():
         trim = table["trim_outliers"]
-        if trim < 0 or (trim and TASKS[comp["task"]].classification):
+        if trim < 0 or (trim and (TASKS[comp["task"]].classification or TASKS[comp["task"]].multi_target)):
             raise UserError(f"{file}: models.{name}.trim_outliers = {trim} must be 0 (off) or a positive number "
-                            f"of standard deviations such as 4, and applies to regression only")
+                            f"of standard deviations such as 4, and applies to (single-target) regression only")
     if not cfg["models"]:
         raise UserError(f"{file}: no models: add a table such as [models.lgbm] type = 'lightgbm'")
     _check_pseudo(cfg, file)
+
+
+def _check_targets(comp: dict, file: Path) -> None:
+    """competition.target: one column name for a single-target task; a list of at least 2 distinct
+    column names for a multi-target one (core.tasks.Task.multi_target)."""
+    from core.tasks import TASKS
+
+    target, task = comp["target"], TASKS.get(comp["task"])
+    if task is None:
+        return
+    if task.multi_target and comp["submission"] not in ("", "targets"):
+        raise UserError(f"{file}: competition.submission = {comp['submission']!r} does not fit task {task.name!r}; "
+                        f"a multi-target task submits one column per target: set submission = 'targets'")
+    if task.multi_target:  # the one style it has (so every writer of its submissions uses it)
+        comp["submission"] = "targets"
+    multi = [t.name for t in TASKS.values() if t.multi_target]
+    if isinstance(target, str):
+        if task.multi_target:
+            raise UserError(f"{file}: competition.task = {task.name!r} needs at least 2 target columns, got "
+                            f"competition.target = {target!r}; set target = [\"col1\", \"col2\", ...]")
+        return
+    if not task.multi_target:
+        raise UserError(f"{file}: competition.target is a list ({len(target)} columns) but task {task.name!r} has "
+                        f"one target; name one column, or set competition.task to {' or '.join(multi)}")
+    bad = next((t for t in target if not isinstance(t, str) or not t), None)
+    if bad is not None or not target:
+        raise UserError(f"{file}: competition.target must list column names, got {bad!r}")
+    if len(target) < 2:
+        raise UserError(f"{file}: competition.task = {task.name!r} needs at least 2 target columns, got "
+                        f"{len(target)} ({target}); add columns, or use a single-target task")
+    twice = next((t for t in target if target.count(t) > 1), None)
+    if twice is not None:
+        raise UserError(f"{file}: competition.target names {twice!r} twice; list each target column once")
 
 
 def check_range(value: float, bounds: tuple[float, float | None], *, where: str) -> None:
@@ -345,6 +390,9 @@ def _check_pseudo(cfg: dict, file: Path) -> None:
         if name not in enabled:
             raise UserError(f"{file}: pseudo.models names {name!r}, which is not an enabled [models.NAME] table"
                             f"{did_you_mean(str(name), enabled)}; choose among {', '.join(enabled)}")
+    if ps["enabled"] and TASKS[task].multi_target:  # labels of several columns per test row: not built yet
+        raise UserError(f"{file}: pseudo.enabled with task {task!r}: pseudo-labelling supports single-target "
+                        f"tasks only; set pseudo.enabled = false")
     scheme = SCHEMES.get(cfg["cv"]["scheme"])
     if ps["enabled"] and scheme is not None and scheme.train_from is not None:
         raise UserError(f"{file}: pseudo.enabled with cv.scheme = {scheme.name!r}: test rows come after every "
@@ -417,7 +465,7 @@ def _sized_zoo(comp: Competition) -> dict:
     from pipeline.zoo import default_models, header_facts
 
     train_cols, test_cols = read_header(comp.train_path), read_header(comp.test_path)
-    shared = [c for c in train_cols if c in test_cols and c not in (comp.id_col, comp.target)]
+    shared = [c for c in train_cols if c in test_cols and c not in (comp.id_col, *comp.target_columns)]
     size = comp.train_path.stat().st_size
     with open(comp.train_path, "rb") as fh:
         head = fh.read(1 << 26 if size <= 1 << 26 else 1 << 16)
@@ -447,9 +495,10 @@ def _check_data(comp: Competition) -> None:
                 raise UserError(f"{path}: column {name[:60]!r} appears {cols.count(name)} times in the header; "
                                 f"give each column its own name")
             seen.add(name)
-    if comp.target not in train_cols:
-        raise UserError(f"{comp.train_path}: target column {comp.target!r} not found"
-                        f"{column_hint(comp.target, train_cols)}; set competition.target")
+    for target in comp.target_columns:
+        if target not in train_cols:
+            raise UserError(f"{comp.train_path}: target column {target!r} not found"
+                            f"{column_hint(target, train_cols)}; set competition.target")
     for cols, path in ((train_cols, comp.train_path), (test_cols, comp.test_path),
                        (sample_cols, comp.sample_path)):
         if comp.id_col not in cols:
@@ -465,8 +514,8 @@ def _check_data(comp: Competition) -> None:
     if comp.weight_col and comp.weight_col not in train_cols:
         raise UserError(f"{comp.train_path}: competition.weight {comp.weight_col!r} not found"
                         f"{column_hint(comp.weight_col, train_cols)}")
-    if comp.weight_col in (comp.target, comp.id_col):
-        role = "target" if comp.weight_col == comp.target else "id"
+    if comp.weight_col in (*comp.target_columns, comp.id_col):
+        role = "target" if comp.weight_col in comp.target_columns else "id"
         raise UserError(f"competition.weight = {comp.weight_col!r} is the {role} column; name the column of "
                         f"per-row weights")
     for key in ("group_column", "time_column"):

@@ -344,9 +344,10 @@ def _parse_data(comp: Competition):
             first = frame[comp.id_col][dup].iloc[0]
             raise UserError(f"{path}: {int(dup.sum())} duplicate id(s) in column {comp.id_col!r} "
                             f"(first: {_short(first)}); ids must be unique")
-    if train[comp.target].isna().any():
-        n = int(train[comp.target].isna().sum())
-        raise UserError(f"{comp.train_path}: target {comp.target!r} is missing in {n} row(s); drop or fill them")
+    for target in comp.target_columns:
+        if train[target].isna().any():
+            n = int(train[target].isna().sum())
+            raise UserError(f"{comp.train_path}: target {target!r} is missing in {n} row(s); drop or fill them")
     _check_target(comp, train[comp.target])
     if set(sample[comp.id_col].tolist()) != set(test[comp.id_col].tolist()):
         raise UserError(f"{comp.sample_path}: ids differ from {comp.test_path.name}; "
@@ -404,21 +405,39 @@ def _short(value) -> str:
 
 def _check_target(comp: Competition, target) -> None:
     """A classification target needs the classes its task implies: binary exactly two, multiclass at least
-    two (`init` infers the task; an edited config or data file can contradict it)."""
+    two (`init` infers the task; an edited config or data file can contradict it). A multi-target task's
+    columns are checked one by one as its column task: multilabel columns hold 0 and 1 only."""
     from core.tasks import TASKS
 
     task = TASKS[comp.task]
+    if task.multi_target:
+        for column in comp.target_columns:
+            _check_column(comp, column, train_column=target[column], task=TASKS[task.column_task])
+        return
+    _check_column(comp, comp.target, train_column=target, task=task)
+
+
+def _check_column(comp: Competition, name: str, *, train_column, task) -> None:
+    """One target column checked as `task` (a core.tasks.Task: the competition's, or its column task)."""
+    from core.tasks import TASKS
+
+    target = train_column
     if not task.classification:
         if not _numeric(target):
-            raise UserError(f"{comp.train_path}: target {comp.target!r} of a regression task holds text "
+            raise UserError(f"{comp.train_path}: target {name!r} of a regression task holds text "
                             f"(e.g. {_short(target.dropna().iloc[0])}); set competition.task to a classification task")
         return
     counts = target.value_counts()
+    if TASKS[comp.task].multi_target and not set(counts.index.astype(str)) <= {"0", "1", "True", "False"}:
+        shown = ", ".join(f"{_short(v)}: {n}" for v, n in counts.head(5).items())
+        raise UserError(f"{comp.train_path}: a {comp.task} target column holds 0 and 1 only, {name!r} has "
+                        f"{len(counts)} value(s) ({shown}{', ...' if len(counts) > 5 else ''}); fix the column, "
+                        f"or set competition.task = 'multiregression'")
     wanted = None if task.per_class_outputs else 2  # one probability column describes exactly two classes
     if len(counts) < 2 or (wanted is not None and len(counts) != wanted):
         shown = ", ".join(f"{_short(v)}: {n}" for v, n in counts.head(5).items())
         raise UserError(f"{comp.train_path}: a {comp.task} target needs {'exactly 2' if wanted else 'at least 2'} "
-                        f"classes, {comp.target!r} has {len(counts)} ({shown}{', ...' if len(counts) > 5 else ''}); "
+                        f"classes, {name!r} has {len(counts)} ({shown}{', ...' if len(counts) > 5 else ''}); "
                         f"fix the rows with stray labels or set competition.task")
 
 

@@ -22,7 +22,7 @@ class Inferred:
     """What init decided, each with the reason it printed; `train_only`: train columns absent from test."""
 
     id: str
-    target: str
+    target: str | list[str]  # a multi-target task's target columns: a list
     task: str
     metric: str
     submission: str
@@ -89,6 +89,10 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
     pred_cols = [c for c in sample.columns if c != id_col]
     if not pred_cols:
         raise UserError("the sample submission has no prediction column besides the id")
+    multi = _infer_multi_target(train, pred_cols, target=target, task=task)
+    if multi is not None:
+        return _multi_target(train, test, id_col, pred_cols, multi, metric=metric, reasons=reasons,
+                             given=task is not None)
     if target is None:
         in_train = [c for c in pred_cols if c in train.columns]
         absent = [c for c in train.columns if c not in test.columns and c != id_col]
@@ -158,6 +162,61 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
         reasons["metric"] = "given"
     train_only = [str(c) for c in train.columns if c not in test.columns and c not in (id_col, target)]
     return Inferred(id_col, target, task, metric, style, reasons, train_only)
+
+
+def _binary01(column) -> bool:
+    """Whether a train column holds exactly the values 0 and 1 (numbers or booleans), none missing."""
+    values = set(column.dropna().unique().tolist())
+    return column.notna().all() and len(values) == 2 and values <= {0, 1}
+
+
+def _infer_multi_target(train, pred_cols: list, *, target: str | None, task: str | None) -> str | None:
+    """The multi-target task of a sample submission with several prediction columns that are all
+    train columns (no --target given): multilabel when each holds 0 and 1 only, else multiregression;
+    a multi-target --task forces it. None: a single-target competition."""
+    from core.tasks import TASKS
+
+    kinds = {t.column_task: t.name for t in TASKS.values() if t.multi_target}
+    if task is not None and task in TASKS and TASKS[task].multi_target:
+        return task
+    if target is not None or task is not None or len(pred_cols) < 2 or any(c not in train.columns for c in pred_cols):
+        return None
+    return kinds["binary"] if all(_binary01(train[c]) for c in pred_cols) else kinds["regression"]
+
+
+def _multi_target(train, test, id_col: str, pred_cols: list, task: str, *, metric: str | None,
+                  reasons: dict, given: bool) -> Inferred:
+    """A multi-target competition: the sample submission's prediction columns are the targets (in its
+    order), checked column by column as the task's column task."""
+    import pandas as pd
+
+    from core.tasks import TASKS
+
+    kind = TASKS[task]
+    missing = [c for c in pred_cols if c not in train.columns]
+    if missing:
+        raise UserError(f"--task {task}: the sample submission's column(s) {missing} are not train columns; the "
+                        f"targets of a {task} task are the sample submission's columns")
+    for c in pred_cols:
+        column = train[c]
+        if kind.classification and not _binary01(column):
+            raise UserError(f"--task {task}: target column {c!r} is not 0/1 ({_counts(column.value_counts())}); "
+                            f"use --task {next(t.name for t in TASKS.values() if t.multi_target and not t.classification)}")
+        if not kind.classification and not pd.api.types.is_numeric_dtype(column):
+            raise UserError(f"--task {task}: target column {c!r} holds text; a {task} target column must be numbers")
+        if column.isna().any():
+            raise UserError(f"target column {c!r} is missing in {int(column.isna().sum())} row(s); drop or fill them")
+    reasons["target"] = f"the sample submission's {len(pred_cols)} prediction columns, all found in train"
+    reasons["task"] = "given" if given else (
+        "every target column holds 0 and 1 only" if kind.classification else "numeric target columns")
+    if metric is None:
+        metric, why = kind.default_metric, "the task's default (the mean of the per-column scores, as Kaggle scores it)"
+        reasons["metric"] = why + "; override with --metric"
+    else:
+        reasons["metric"] = "given"
+    targets = [str(c) for c in pred_cols]
+    train_only = [str(c) for c in train.columns if c not in test.columns and c != id_col and c not in targets]
+    return Inferred(id_col, targets, task, metric, "targets", reasons, train_only)
 
 
 def _given_task_style(task: str, y, pred_cols: list, sample, numeric: bool) -> str:

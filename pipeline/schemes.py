@@ -37,14 +37,22 @@ def _kfold(train, n_splits, seed, target, column, **_):
     return KFold(n_splits, shuffle=True, random_state=seed).split(np.arange(len(train)))
 
 
-def _classes(train, target: str, n_splits: int, scheme: str) -> np.ndarray:
-    y = train[target].astype(str).to_numpy()
+def _classes(train, target: str | list[str], n_splits: int, scheme: str) -> np.ndarray:
+    y = train[rarest_label(train, target)].astype(str).to_numpy()
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < n_splits:
         raise UserError(f"cv.scheme = {scheme!r}: the rarest class has {counts.min()} rows, fewer "
                         f"than cv.n_splits = {n_splits}; lower n_splits or use scheme = "
                         f"{'kfold' if scheme == 'stratified' else 'group'!r}")
     return y
+
+
+def rarest_label(train, target: str | list[str]) -> str:
+    """The column stratified schemes keep the shares of: the target, or of several target columns the
+    one whose rarest value has the fewest rows (a multilabel task's rarest label: kept in every fold)."""
+    if isinstance(target, str):
+        return target
+    return min(target, key=lambda column: int(train[column].value_counts().min()))
 
 
 def _stratified(train, n_splits, seed, target, column, **_):

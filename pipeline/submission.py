@@ -1,8 +1,9 @@
 """The submission writer: predictions -> exactly the sample submission's format, validated first.
 
-Four formats cover Kaggle's tabular competitions (`STYLES`): a probability column (`proba`), one
-probability column per class (`classes`), a predicted label (`label`) and a regression value
-(`value`). Predictions follow the artifact convention (core.tasks: already on the target's scale),
+Five formats cover Kaggle's tabular competitions (`STYLES`): a probability column (`proba`), one
+probability column per class (`classes`), a predicted label (`label`), a regression value
+(`value`), and one column per target of a multi-target task (`targets`: P(1) per label for
+multilabel, a value per column for multiregression; the sample's column names and order). Predictions follow the artifact convention (core.tasks: already on the target's scale),
 values are clipped to the valid range (the metric's `non_negative`), and the frame is validated against the sample (columns, order, id set, row count,
 dtypes, no NaN/inf, ranges) before anything is written. A failed validation writes nothing.
 """
@@ -19,9 +20,12 @@ from core.errors import UserError, did_you_mean, shown
 
 
 
-def infer_style(sample, id_col: str, *, classification: bool) -> str:
-    """proba (one probability column), classes (one column per class), label, or value."""
+def infer_style(sample, id_col: str, *, classification: bool, multi_target: bool = False) -> str:
+    """proba (one probability column), classes (one column per class), label, value, or targets (one
+    column per target of a multi-target task)."""
     cols = [c for c in sample.columns if c != id_col]
+    if multi_target:
+        return "targets"
     if not classification:
         return "value"
     if len(cols) > 1:
@@ -79,8 +83,26 @@ def _value(pred: np.ndarray, cols: list, sample, task) -> dict:
     return {cols[0]: pred}
 
 
+def _targets(pred: np.ndarray, cols: list, sample, task) -> dict:
+    names = list(getattr(task, "targets", ()))
+    if getattr(task, "n_targets", 1) < 2 or sorted(map(str, cols)) != sorted(names) or pred.ndim != 2 \
+            or pred.shape[1] != len(names):
+        raise UserError(f"submission style 'targets' needs a multi-target task whose target columns "
+                        f"{names} are the sample submission's columns {[str(c) for c in cols]}; check "
+                        f"competition.target and competition.task")
+    out = {}
+    for c in cols:
+        values = pred[:, names.index(str(c))]
+        if task.is_classification:  # P(1) of the label
+            values = np.clip(values, 0.0, 1.0)
+        elif sample[c].dtype.kind in "iu":
+            values = np.rint(values).astype(sample[c].dtype)
+        out[c] = values
+    return out
+
+
 STYLES: dict[str, Callable[..., dict]] = {"proba": _proba, "classes": _classes, "label": _label,
-                                          "value": _value}
+                                          "value": _value, "targets": _targets}
 
 
 def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, style: str = "", metric=None):
@@ -90,7 +112,8 @@ def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, st
     the sample; a `metric` (core.metrics.Metric) with `non_negative` clips values at 0."""
     import pandas as pd
 
-    style = style or infer_style(sample, id_col, classification=task.is_classification)
+    style = style or infer_style(sample, id_col, classification=task.is_classification,
+                                 multi_target=getattr(task, "n_targets", 1) > 1)
     if style not in STYLES:
         raise UserError(f"unknown submission style {style!r}{did_you_mean(style, tuple(STYLES))}")
     pred = np.asarray(pred, dtype=np.float64)
@@ -146,7 +169,7 @@ def validate_submission(sub, sample, *, id_col: str, style: str = "", task=None,
         if sub[c].dtype.kind == "f" and not np.isfinite(sub[c].to_numpy()).all():
             raise UserError(f"submission column {c!r} has infinite values")
     values = sub[[c for c in sample.columns if c != id_col]]
-    if style in ("proba", "classes"):
+    if style in ("proba", "classes") or (style == "targets" and task is not None and task.is_classification):
         arr = values.to_numpy(dtype=np.float64)
         if (arr < 0).any() or (arr > 1).any():
             raise UserError(f"submission probabilities must lie in [0, 1]; found {arr.min():.4g}..{arr.max():.4g}")

@@ -33,7 +33,9 @@ def run(ctx: StageContext) -> list[Path]:
     options = Options(sample_rows=cfg["sample_rows"], column_plots=cfg["column_plots"], threads=ctx.threads())
     comp = ctx.comp
     with progress(7 + len(SECTIONS), "[explore]", unit="step") as bar:
-        eda = analyze(train, test, name=comp.name, target=comp.target, id_col=comp.id_col, task=ctx.task_info(),
+        # a multi-target task's report describes its first target column, as that column's own task
+        eda = analyze(train, test, name=comp.name, target=comp.target_columns[0], id_col=comp.id_col,
+                      task=ctx.task_info().column(),
                       metric=ctx.metric(), options=options, on_step=lambda part: bar.update(note=part))
         page = render(eda, on_section=lambda key: bar.update(note=f"{key} plots"))
     out = ctx.runs / EXPLORE_DIR

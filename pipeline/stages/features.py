@@ -22,7 +22,7 @@ def run(ctx: StageContext) -> list[Path]:
 
     train, test, _ = ctx.data()
     weight = [comp.weight_col] if comp.weight_col else []  # per-row sample weights: never a feature
-    drop = set(ctx.cfg["features"]["drop"]) | {comp.id_col, comp.target, *weight}
+    drop = set(ctx.cfg["features"]["drop"]) | {comp.id_col, *comp.target_columns, *weight}
     for column in (c for c in train.columns if c not in test.columns and c not in drop):
         ctx.log(f"[features] column {column!r} is in train but not in test, so it is not a feature "
                 f"(list it in features.drop to silence this)")
@@ -30,7 +30,9 @@ def run(ctx: StageContext) -> list[Path]:
 
     def plan_for(repeat: int, train=train, test=test):
         return plan_features(
-            train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info(), folds=ctx.folds(repeat),
+            # supervised blocks (target encoding) of a multi-target task encode its first target column
+            train, test, id_col=comp.id_col, target=comp.target_columns[0], task=ctx.task_info().column(),
+            folds=ctx.folds(repeat),
             blocks=ctx.cfg["features"]["blocks"], drop=[*ctx.cfg["features"]["drop"], *weight],
             cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
             log=ctx.log, threads=ctx.threads(), seed=ctx.cfg["cv"]["seed"], data_digest=digest,

@@ -1,0 +1,108 @@
+"""End to end through the CLI on real data made multi-target: `init` infers the task from the sample
+submission's columns, `run` trains every model once per target column, blends column-wise, and writes
+a submission in the sample's format.
+
+multilabel: titanic's train rows, three 0/1 columns of the table as targets (survived, sex = female,
+parch > 0: travels with parents or children) predicted from pclass, age and sibsp; multiregression:
+breast_cancer's train rows, two numeric columns (worst texture, worst smoothness) predicted from the
+others. Each set's own train rows are split
+80/20 (seed 0) into train.csv and test.csv, as the targets of test.csv are not public."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from pipeline.cli import main
+from tests.conftest import DATA
+
+# End to end (the CLI on a real data set): `make test-all` and CI run these.
+pytestmark = pytest.mark.slow
+
+MODELS = '''
+[models.lgbm]
+type = "lightgbm"
+params = { n_estimators = 60 }
+
+[models.linear]
+type = "sklearn"
+estimator = "{linear}"
+'''
+
+
+def _competition(tmp_path, table: pd.DataFrame, targets: list[str], id_col: str = "id"):
+    """train.csv / test.csv / sample_submission.csv of `table` in tmp_path/src (80/20, seed 0)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    test_rows = np.random.default_rng(0).permutation(len(table))[: len(table) // 5]
+    is_test = np.zeros(len(table), dtype=bool)
+    is_test[test_rows] = True
+    train, test = table[~is_test], table[is_test]
+    train.to_csv(src / "train.csv", index=False)
+    test.drop(columns=targets).to_csv(src / "test.csv", index=False)
+    sample = pd.DataFrame({id_col: test[id_col].to_numpy(), **{t: 0.5 for t in targets}})
+    sample.to_csv(src / "sample_submission.csv", index=False)
+    return src, train, sample
+
+
+def _init_and_run(tmp_path, src, name: str, linear: str, capsys) -> tuple:
+    ws = tmp_path / "ws"
+    files = [f"--{key}={src / f'{file}.csv'}" for key, file in
+             (("train", "train"), ("test", "test"), ("sample-submission", "sample_submission"))]
+    assert main(["init", name, "--root", str(ws), *files]) == 0
+    said = capsys.readouterr().out
+    comp = ws / "competition" / name
+    text = (comp / "competition.toml").read_text().split("\n[models.")[0]
+    text = text.replace("[explore]\n", "[explore]\nenabled = false\n")
+    (comp / "competition.toml").write_text(text + MODELS.replace("{linear}", linear))
+    assert main(["run", "--root", str(ws)]) == 0
+    return comp, said, capsys.readouterr().out
+
+
+def test_multilabel_titanic_end_to_end(tmp_path, capsys):
+    table = pd.read_csv(DATA / "titanic" / "train.csv")
+    table["female"] = (table["sex"] == "female").astype(int)
+    table["parch"] = (table["parch"] > 0).astype(int)  # travels with parents or children
+    table = table.drop(columns=["sex"])
+    targets = ["survived", "female", "parch"]
+    src, train, sample = _competition(tmp_path, table, targets)
+    comp, said, out = _init_and_run(tmp_path, src, "tml", "sklearn.linear_model.LogisticRegression", capsys)
+    assert "task: multilabel" in said and "metric: roc_auc" in said
+    config = (comp / "competition.toml").read_text()
+    assert 'target = ["survived", "female", "parch"]' in config and 'submission = "targets"' in config
+    sub = pd.read_csv(comp.parents[1] / "submissions" / "tml" / "latest.csv")
+    assert list(sub.columns) == list(sample.columns)
+    assert sub["id"].tolist() == sample["id"].tolist() and len(sub) == len(sample)
+    values = sub[targets].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all() and (values <= 1).all()
+    # OOF: one column per target; the score is the mean of the columns' ROC AUCs (scikit-learn's)
+    y = train.set_index("id")[targets]
+    for run in ("models/lgbm", "models/linear", "ensemble"):
+        oof = pd.read_parquet(comp / "runs" / run / "oof.parquet").set_index("id").loc[y.index]
+        assert list(oof.columns[-3:]) == targets
+        expected = np.mean([roc_auc_score(y[t], oof[t]) for t in targets])
+        scores = json.loads((comp / "runs" / run / "scores.json").read_text())
+        assert scores["overall"] == pytest.approx(expected, abs=1e-9)
+        assert expected > 0.68  # survived, female and parch > 0 from pclass, age and sibsp
+    assert "stack" not in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
+
+
+def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):
+    table = pd.read_csv(DATA / "breast_cancer" / "train.csv")
+    targets = ["worst texture", "worst smoothness"]
+    src, train, sample = _competition(tmp_path, table, targets)
+    comp, said, out = _init_and_run(tmp_path, src, "tmr", "sklearn.linear_model.Ridge", capsys)
+    assert "task: multiregression" in said and "metric: rmse" in said
+    sub = pd.read_csv(comp.parents[1] / "submissions" / "tmr" / "latest.csv")
+    assert list(sub.columns) == list(sample.columns) and sub["id"].tolist() == sample["id"].tolist()
+    y = train.set_index("id")[targets]
+    oof = pd.read_parquet(comp / "runs" / "ensemble" / "oof.parquet").set_index("id").loc[y.index]
+    per_column = [float(np.sqrt(np.mean((y[t] - oof[t]) ** 2))) for t in targets]
+    scores = json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())
+    assert scores["overall"] == pytest.approx(np.mean(per_column), abs=1e-9)  # MCRMSE
+    # each column well below predicting its mean (its standard deviation)
+    assert all(rmse < 0.6 * y[t].std(ddof=0) for rmse, t in zip(per_column, targets))

@@ -115,6 +115,23 @@ class _Tabular:
             codes[:, j] = X[c].astype(object).map(mapping).fillna(0).to_numpy(dtype=np.int64)
         return dense, codes
 
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The fitted state as (JSON-able settings, arrays): models.persist writes it, `from_state` reads it."""
+        meta = {"min_frequency": self.min_frequency, "numeric": list(self.numeric),
+                "categorical": list(self.categorical), "flagged": [int(j) for j in self.flagged],
+                "logged": [int(j) for j in self.logged], "levels": [list(m) for m in self.levels]}
+        return meta, {"median": self.median, "mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "_Tabular":
+        """The fitted transforms `state` gave (levels keep their order: code i + 1 for the i-th)."""
+        prep = cls(int(meta["min_frequency"]))
+        prep.numeric, prep.categorical = list(meta["numeric"]), list(meta["categorical"])
+        prep.flagged, prep.logged = [int(j) for j in meta["flagged"]], [int(j) for j in meta["logged"]]
+        prep.levels = [{v: i + 1 for i, v in enumerate(values)} for values in meta["levels"]]
+        prep.median, prep.mean, prep.std = arrays["median"], arrays["mean"], arrays["std"]
+        return prep
+
     @property
     def n_dense(self) -> int:
         return len(self.numeric) + len(self.flagged)
@@ -168,6 +185,22 @@ class _ArrayInput:
         kept = (ids > 0) & (ids < len(self.kept))
         kept[kept] = self.kept[ids[kept]]
         return np.where(ids > 0, np.where(kept, ids, self.rare), 0)
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The fitted state as (JSON-able settings, arrays): models.persist writes it, `from_state` reads it."""
+        meta = {"min_frequency": self.min_frequency, "kind": self.kind, "shape": [int(d) for d in self.shape]}
+        if self.kind != "sequence":
+            return meta, {}
+        return {**meta, "rare": int(self.rare)}, {"kept": self.kept}
+
+    @classmethod
+    def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "_ArrayInput":
+        """The fitted input `state` gave."""
+        prep = cls(int(meta["min_frequency"]))
+        prep.kind, prep.shape = str(meta["kind"]), tuple(int(d) for d in meta["shape"])
+        if prep.kind == "sequence":
+            prep.kept, prep.rare = np.asarray(arrays["kept"], dtype=bool), int(meta["rare"])
+        return prep
 
     def spec(self, name: str):
         from models.layers import InputSpec

@@ -19,6 +19,27 @@ validation rows -- and `arrays_valid` alongside X_valid when it names both; its 
 `array_inputs({name: train array}) -> [names]` limits which arrays are sliced for it (default: all).
 `check_model(model, task, arrays=...)` checks all of it. Keep `preprocess` at its default ("none"):
 the preprocessing wrapper passes no arrays on.
+
+Saving a fitted model (`models.persist`, so that a later `predict` applies a run's fold models to new
+rows): a class that defines `save_files(self) -> {name: bytes}` and a classmethod
+`load_files(cls, files) -> fitted model` is saved through them -- write each array, tensor or
+library model in a format of its own (`np.save`, `torch.save` of a state dict, a library's model file),
+never a pickle -- and read back with `load_files({name: bytes})`; the class itself is found again by its
+import path or, for a plug-in file, in competition/<name>/models/. Without them a plain scikit-learn
+estimator whose attributes are all scikit-learn, NumPy or SciPy objects is saved with skops; anything
+else is reported on one line (`models.persist.why_not_saveable`) and the run goes on without its files.
+
+    class Model:
+        def save_files(self):
+            buffer = io.BytesIO()
+            np.save(buffer, self.coef_)
+            return {"coef.npy": buffer.getvalue()}
+
+        @classmethod
+        def load_files(cls, files):
+            model = cls()
+            model.coef_ = np.load(io.BytesIO(files["coef.npy"]))
+            return model
 """
 
 from __future__ import annotations

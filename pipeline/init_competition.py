@@ -193,6 +193,9 @@ def _multi_target(train, test, id_col: str, pred_cols: list, task: str, *, metri
     from core.tasks import TASKS
 
     kind = TASKS[task]
+    if len(pred_cols) < 2:
+        raise UserError(f"--task {task}: the sample submission has {len(pred_cols)} prediction column; a {task} "
+                        f"task submits one column per target, at least 2")
     missing = [c for c in pred_cols if c not in train.columns]
     if missing:
         raise UserError(f"--task {task}: the sample submission's column(s) {missing} are not train columns; the "

@@ -177,6 +177,12 @@ def _target(value_of: Callable[[int, str], str]) -> Callable[[list[str]], list[s
     return change
 
 
+def multi_target(target: str) -> Callable[[Path], None]:
+    """The titanic config as a multilabel task with `target = <target>` (TOML) and an inferred style."""
+    return both(edit('task = "binary"', 'task = "multilabel"'), edit('target = "survived"', f"target = {target}"),
+                edit('submission = "proba"', 'submission = ""'))
+
+
 # ---- the table -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Case:
@@ -347,6 +353,26 @@ CASES: dict[str, Case] = {
     "export into a file's child": Case(r"train\.csv: a file is in the way where a folder is needed",
                                        argv=lambda ws: ["export", "lgbm", "--out", str(ws / COMP / "train.csv" / "b.zip")],
                                        base="trained"),
+    # multi-target tasks: target = [...] checked against the task, the data, the metric, style and pseudo
+    "multilabel target column missing": Case(r"target column 'survivd' not found \(did you mean 'survived'\?\)",
+                                             multi_target('["survived", "survivd"]')),
+    "multilabel column not 0/1": Case(r"a multilabel target column holds 0 and 1 only, 'parch' has 8 value\(s\)",
+                                      multi_target('["survived", "parch"]')),
+    "multilabel one target": Case(r"task = 'multilabel' needs at least 2 target columns, got 1",
+                                  multi_target('["survived"]')),
+    "multilabel string target": Case(r"task = 'multilabel' needs at least 2 target columns, got "
+                                     r"competition\.target = 'survived'", multi_target('"survived"')),
+    "list target single task": Case(r"competition\.target is a list \(2 columns\) but task 'binary' has one target",
+                                    edit('target = "survived"', 'target = ["survived", "parch"]')),
+    "multilabel metric f1": Case(r"metric 'f1' does not fit task 'multilabel'",
+                                 both(multi_target('["survived", "parch"]'), edit('metric = "roc_auc"', 'metric = "f1"'))),
+    "multilabel proba style": Case(r"competition\.submission = 'proba' does not fit task 'multilabel'",
+                                   both(multi_target('["survived", "parch"]'),
+                                        edit('submission = ""', 'submission = "proba"'))),
+    "multilabel pseudo": Case(r"pseudo\.enabled with task 'multilabel': pseudo-labelling supports single-target",
+                              both(multi_target('["survived", "parch"]'), section("pseudo", "enabled = true"))),
+    "init multilabel one column": Case(r"--task multilabel: the sample submission has 1 prediction column",
+                                       argv=init(None, "--task", "multilabel")),
     "export unknown run": Case(r"no run 'lgbn' .*\(did you mean 'lgbm'\?\)", argv=["export", "lgbn"], base="trained"),
 }
 

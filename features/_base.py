@@ -5,6 +5,12 @@ and test. *Unsupervised* blocks see train and test features together and never t
 *Supervised* blocks implement `fit(X, y)` / `apply(state, X)`; the base class runs them out of
 fold -- the value for a train row in fold k comes from a state fitted on the other folds only --
 and fits once on every train row for the test rows, so a row never sees its own target.
+
+Every block also leaves a *state*: what it learned at run time (codes, counts, vocabularies, the
+full-train fit ...), made of JSON values and numpy arrays only (features._portable). `transform(state,
+X)` turns new rows into exactly the columns the run's test rows got, row by row from the frozen
+state, never refitting: `fit_state` + `transform` for unsupervised blocks, `fit_prepare` +
+`prepare_rows` + the full-train `fit` + `apply` for supervised ones.
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ class BlockOutput:
     train: Any
     test: Any
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    state: Any = None  # what the block learned (see Block.fit_state); None: build gave none
+
+
+@dataclass
+class Transformed:
+    """A block's output for new rows from a frozen state: the columns plus named arrays."""
+
+    frame: Any
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,9 +88,28 @@ class Block:
         """Why these parameters and columns cannot work together (checked before running), or None."""
         return None
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
-        """Return the block's columns for train and test (unsupervised: fitted on both)."""
+    def fit_state(self, train, test, ctx: BlockContext) -> Any:
+        """What the block learns from the train and test inputs together (unsupervised): JSON values
+        (dict, list, str, number, bool, None) and numpy arrays only, so it can be saved without pickle."""
+        raise NotImplementedError(f"block {self.name!r} implements neither build nor fit_state")
+
+    def transform(self, state: Any, X) -> Transformed:
+        """The block's columns (and arrays) for rows X (its input columns) from a frozen state: each row
+        on its own, never a refit, so new rows get what the run's test rows got."""
         raise NotImplementedError
+
+    @classmethod
+    def stateful(cls) -> bool:
+        """Whether the class can freeze a state and transform new rows with it."""
+        return cls.fit_state is not Block.fit_state and cls.transform is not Block.transform
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        """Return the block's columns for train and test (unsupervised: fitted on both); by default
+        `fit_state` on both, then `transform` of each part, with the state attached."""
+        state = self.fit_state(train, test, ctx)
+        tr, te = self.transform(state, train), self.transform(state, test)
+        arrays = {name: (arr, te.arrays[name]) for name, arr in tr.arrays.items()}
+        return BlockOutput(tr.frame, te.frame, arrays, state=state)
 
     def describe(self) -> str:
         """Short label for logs: name(columns)."""
@@ -88,14 +122,27 @@ class SupervisedBlock(Block):
     """A block that uses the target: `fit(X, y, ctx) -> state`, `apply(state, X) -> DataFrame`.
 
     `build` runs them out of fold with the competition's folds; subclasses never see the rows
-    they produce values for."""
+    they produce values for. An optional unsupervised step on train and test inputs together (no
+    target) is `fit_prepare(train, test, ctx) -> state` + `prepare_rows(state, X)`. The block's state
+    is {"prepare": that state, "fit": the fit on every train row}: new rows get
+    `apply(fit, prepare_rows(prepare, X))`, exactly what the test rows got."""
 
     supervised = True
 
+    def fit_prepare(self, train, test, ctx: BlockContext) -> Any:
+        """Optional unsupervised state learned from train and test inputs together (e.g. a vocabulary)."""
+        return None
+
+    def prepare_rows(self, state: Any, X) -> Any:
+        """Rows X (declared columns) as `fit`/`apply` read them, from `fit_prepare`'s state: row-indexable
+        (a DataFrame, an array / sparse matrix or a dict of those)."""
+        return X
+
     def prepare(self, train, test, ctx: BlockContext) -> tuple[Any, Any]:
-        """Optional unsupervised step on train and test inputs together (no target; e.g. a vectorizer
-        fitted once); returns row-indexable (train, test) inputs for `fit`/`apply`."""
-        return train, test
+        """The prepared (train, test) inputs: `prepare_rows` of each part with `fit_prepare`'s state. A
+        plug-in may override this alone instead (then new rows cannot be transformed)."""
+        state = self.fit_prepare(train, test, ctx)
+        return self.prepare_rows(state, train), self.prepare_rows(state, test)
 
     def fit(self, X, y: np.ndarray, ctx: BlockContext) -> Any:
         """Learn a state from rows X (declared columns only) and their encoded target y."""
@@ -105,13 +152,38 @@ class SupervisedBlock(Block):
         """Columns for rows X from a fitted state (a DataFrame with X's length)."""
         raise NotImplementedError
 
+    @classmethod
+    def stateful(cls) -> bool:
+        """Whether new rows can be transformed: not when a plug-in overrides `prepare` alone."""
+        return cls.prepare is SupervisedBlock.prepare or cls.fit_prepare is not SupervisedBlock.fit_prepare
+
+    def _prepared(self, train, test, ctx: BlockContext) -> tuple[Any, Any, Any]:
+        """(prepare state or None, prepared train, prepared test); a block may compute them in one pass."""
+        if not self.stateful():
+            return (None, *self.prepare(train, test, ctx))
+        state = self.fit_prepare(train, test, ctx)
+        return state, self.prepare_rows(state, train), self.prepare_rows(state, test)
+
+    def fit_state(self, train, test, ctx: BlockContext) -> Any:
+        """{"prepare": ..., "fit": ...} without the out-of-fold part (ctx.y: the encoded target)."""
+        if ctx.y is None:
+            raise ValueError(f"supervised block {self.name!r} needs the target")
+        prep, X_train, _ = self._prepared(train[self.inputs()].reset_index(drop=True),
+                                          test[self.inputs()].reset_index(drop=True), replace(ctx, y=None))
+        return {"prepare": prep, "fit": self.fit(X_train, ctx.y, ctx)}
+
+    def transform(self, state: Any, X) -> Transformed:
+        """apply(fit, prepare_rows(prepare, X)): the full-train fit's values, as the test rows got."""
+        X = self.prepare_rows(state["prepare"], X[self.inputs()].reset_index(drop=True))
+        return Transformed(self.apply(state["fit"], X))
+
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         import pandas as pd
 
         if ctx.y is None:
             raise ValueError(f"supervised block {self.name!r} needs the target")
-        X_train, X_test = self.prepare(train[self.inputs()].reset_index(drop=True),
-                                       test[self.inputs()].reset_index(drop=True), replace(ctx, y=None))
+        prep, X_train, X_test = self._prepared(train[self.inputs()].reset_index(drop=True),
+                                               test[self.inputs()].reset_index(drop=True), replace(ctx, y=None))
         parts, order = [], []
         for valid, fit_rows in _out_of_fold(ctx):
             state = self.fit(_take(X_train, fit_rows), ctx.y[fit_rows], ctx)
@@ -121,7 +193,8 @@ class SupervisedBlock(Block):
         oof.index = np.concatenate(order)
         oof = oof.sort_index().reset_index(drop=True)
         state = self.fit(X_train, ctx.y, ctx)
-        return BlockOutput(oof, self.apply(state, X_test))
+        return BlockOutput(oof, self.apply(state, X_test),
+                           state={"prepare": prep, "fit": state} if self.stateful() else None)
 
 
 def _out_of_fold(ctx: BlockContext) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -195,14 +268,21 @@ def feature_block(name: str, *, columns: list[str] | None = None) -> Callable[[C
                 import pandas as pd
 
                 frame = pd.concat([train[self.inputs()], test[self.inputs()]], ignore_index=True)
-                out = func(frame, **self.p)
-                if not isinstance(out, pd.DataFrame) or len(out) != len(frame):
-                    raise UserError(f"feature block {name!r}: the function must return a DataFrame with "
-                                    f"{len(frame)} rows (train then test), got {type(out).__name__} "
-                                    f"of length {len(out) if hasattr(out, '__len__') else '?'}")
-                out = out.reset_index(drop=True)
+                out = _called(func, frame, self.p, name, "train then test")
                 n = len(train)
-                return BlockOutput(out.iloc[:n].reset_index(drop=True), out.iloc[n:].reset_index(drop=True))
+                return BlockOutput(out.iloc[:n].reset_index(drop=True), out.iloc[n:].reset_index(drop=True),
+                                   state={"row_wise": _row_wise(func, self.p, out, train[self.inputs()],
+                                                                test[self.inputs()])})
+
+            def fit_state(self, train, test, ctx: BlockContext) -> dict:
+                return self.build(train, test, ctx).state
+
+            def transform(self, state: dict, X) -> Transformed:
+                if not state.get("row_wise"):
+                    raise UserError(f"feature block {name!r} cannot transform new rows: its function's values for "
+                                    f"the test rows alone differ from those it gave them beside the train rows; "
+                                    f"write it as a Block class with fit_state/transform (features/README.md)")
+                return Transformed(_called(func, X[self.inputs()].reset_index(drop=True), self.p, name, "new"))
 
         _FunctionBlock.name = name
         _FunctionBlock.params = params
@@ -213,3 +293,31 @@ def feature_block(name: str, *, columns: list[str] | None = None) -> Callable[[C
         return _FunctionBlock
 
     return wrap
+
+
+def _called(func: Callable, frame, params: dict, name: str, rows: str):
+    """func(frame, **params) checked: a DataFrame with one row per input row (RangeIndex)."""
+    import pandas as pd
+
+    out = func(frame, **params)
+    if not isinstance(out, pd.DataFrame) or len(out) != len(frame):
+        raise UserError(f"feature block {name!r}: the function must return a DataFrame with "
+                        f"{len(frame)} rows ({rows}), got {type(out).__name__} "
+                        f"of length {len(out) if hasattr(out, '__len__') else '?'}")
+    return out.reset_index(drop=True)
+
+
+def _row_wise(func: Callable, params: dict, out, train, test) -> bool:
+    """Whether func gives the test rows alone (the train rows when there is no test row) exactly the
+    values it gave them beside the other rows: then new rows can be computed on their own."""
+    import pandas as pd
+
+    n = len(train)
+    rows, part = (test, out.iloc[n:]) if len(test) else (train, out.iloc[:n])
+    try:
+        alone = func(rows.reset_index(drop=True), **params)
+        pd.testing.assert_frame_equal(alone.reset_index(drop=True), part.reset_index(drop=True),
+                                      check_exact=True, check_dtype=False)
+    except Exception:  # noqa: BLE001 -- any failure on the rows alone means "not row-wise"
+        return False
+    return True

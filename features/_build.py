@@ -17,6 +17,7 @@ from features.columns import column_kinds, digest_series, pixel_grid
 from features._datetime import DateParts, GroupAggregate
 from features._image import Image
 from features._numeric import Log, MissingIndicator, Numeric, Rank
+from features._portable import Unportable, portable
 from features._target import TargetEncoding
 from features.text import BagOfWords, TextSequence, TfidfLinear, TfidfSVD
 from core import fingerprint
@@ -32,15 +33,37 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 @dataclass
+class BlockState:
+    """One block of a run with what it learned: enough to rebuild it and transform new rows.
+
+    `state` is the block's state (JSON values and numpy arrays), or `features._portable.Unportable`
+    saying why the block cannot transform new rows. `source`: a plug-in block's file (else None)."""
+
+    name: str
+    cls: str
+    params: dict
+    columns: list[str]
+    inputs: list[str]
+    key: str
+    outputs: list[str]
+    arrays: list[str]
+    state: Any
+    source: str | None = None
+
+
+@dataclass
 class FeatureSet:
     """Model inputs: train/test tables with identical columns, plus named array inputs (text, image).
 
-    `report` lists each block run: {"block", "columns", "cached", "seconds"}."""
+    `report` lists each block run: {"block", "columns", "cached", "seconds"}; `states` each block's
+    frozen state (`features.save_states` writes them); `input_dtypes` the test rows' input column types."""
 
     train: Any
     test: Any
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     report: list[dict] = field(default_factory=list)
+    states: list[BlockState] = field(default_factory=list)
+    input_dtypes: dict[str, str] = field(default_factory=dict)
 
 
 def load_plugin(path: Path) -> dict[str, type[Block]]:
@@ -283,7 +306,7 @@ class FeaturePlan:
         train, test, log, threads = self.train, self.test, self.log, self.threads
         y: np.ndarray | None = None
         outputs: list[tuple[Block, BlockOutput]] = []
-        report = []
+        report, states = [], []
         with threadpool_limits(limits=max(1, threads)):
             for block, key in zip(self.blocks, self.keys):
                 t0 = time.perf_counter()
@@ -296,6 +319,7 @@ class FeaturePlan:
                     ctx = BlockContext(task=self.task, folds=self.folds, y=y if block.supervised else None,
                                        threads=threads, seed=self.seed, log=log, train_from=self.train_from)
                     out = _checked(block, block.build(train[cols], test[cols], ctx), len(train), len(test))
+                    out.state = _frozen_state(block, out.state, lambda: block.fit_state(train[cols], test[cols], ctx))
                     _cache.save(self.cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
                 seconds = time.perf_counter() - t0
                 report.append({"block": block.name, "columns": cols, "cached": cached, "seconds": seconds})
@@ -303,8 +327,10 @@ class FeaturePlan:
                     f"({out.train.shape[1]} columns{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, "
                     f"{seconds:.2f}s)")
                 outputs.append((block, out))
+                states.append(_block_state(block, key, out))
         X_train, X_test, arrays = _combine(outputs, len(train), len(test))
-        return FeatureSet(X_train, X_test, arrays, report)
+        inputs = {c: str(test[c].dtype) for b in self.blocks for c in b.inputs()}
+        return FeatureSet(X_train, X_test, arrays, report, states, inputs)
 
 
 def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
@@ -391,7 +417,31 @@ def _checked(block: Block, out: BlockOutput, n_train: int, n_test: int) -> Block
                             f"{n_train} / {n_test} rows with the same trailing shape")
     out.train.columns = [str(c) for c in out.train.columns]
     out.test.columns = [str(c) for c in out.test.columns]
-    return BlockOutput(out.train.reset_index(drop=True), out.test.reset_index(drop=True), out.arrays)
+    return BlockOutput(out.train.reset_index(drop=True), out.test.reset_index(drop=True), out.arrays, state=out.state)
+
+
+def _frozen_state(block: Block, state: Any, fit: Callable[[], Any]) -> Any:
+    """The state to keep for a computed block: build's, else `fit_state`'s when the class has one, else
+    an `Unportable` saying why new rows cannot be transformed (the run itself is not affected)."""
+    if state is None and type(block).stateful():
+        state = fit()
+    if state is None:
+        return Unportable(f"block {block.name!r} ({type(block).__name__}) implements only build, so it has no "
+                          f"state for new rows; give it fit_state(train, test, ctx) and transform(state, X) "
+                          f"(features/README.md, Your own blocks)")
+    problem = portable(state)
+    if problem is not None:
+        return Unportable(f"block {block.name!r}: its state cannot be saved without pickle ({problem}); "
+                          f"keep states to dicts, lists, str, numbers, bool, None and numpy arrays")
+    return state
+
+
+def _block_state(block: Block, key: str, out: BlockOutput) -> BlockState:
+    cls = type(block)
+    source = getattr(cls, "_source_file", None)
+    return BlockState(name=block.name, cls=cls.__qualname__ if source else f"{cls.__module__}.{cls.__qualname__}",
+                      params=dict(block.p), columns=list(block.columns), inputs=block.inputs(), key=key,
+                      outputs=list(out.test.columns), arrays=sorted(out.arrays), state=out.state, source=source)
 
 
 def _combine(outputs: list[tuple[Block, BlockOutput]], n_train: int, n_test: int):

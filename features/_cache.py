@@ -1,6 +1,7 @@
 """Per-block cache: one folder per (block, key) holding feather tables and npy arrays.
 
-    <cache_dir>/<block>/<key>/train.feather, test.feather, <array>.train.npy, <array>.test.npy, meta.json
+    <cache_dir>/<block>/<key>/train.feather, test.feather, <array>.train.npy, <array>.test.npy, meta.json,
+                              state/ (the block's state: state.json + .npy files, features._portable)
 
 Feather (Arrow IPC, uncompressed, memory-mapped) reads several times faster than parquet and keeps every dtype,
 categories included.
@@ -20,9 +21,11 @@ import numpy as np
 from pyarrow.lib import ArrowException
 
 from features._base import BlockOutput
+from features._portable import Unportable, read_state, write_state
 from core.keyed import KeyedFolders
 
 KEEP_PER_BLOCK = 8
+STATE_DIR = "state"  # in an entry: the block's state (features._portable)
 
 
 def _entries(cache_dir: Path, block: str) -> KeyedFolders:
@@ -35,13 +38,13 @@ def entry_dir(cache_dir: Path, block: str, key: str) -> Path:
 
 
 def load(cache_dir: Path, block: str, key: str) -> BlockOutput | None:
-    """The cached output, or None when absent or unreadable."""
+    """The cached output with its state, or None when absent, unreadable or written without a state."""
     import pandas as pd
     from pyarrow import feather
 
     entries = _entries(cache_dir, block)
     meta = entries.meta(key)
-    if meta is None:
+    if meta is None or not isinstance(meta.get("state"), dict):  # entries from before states: recompute
         return None
     path = entries.path(key)
     try:
@@ -54,17 +57,24 @@ def load(cache_dir: Path, block: str, key: str) -> BlockOutput | None:
                 frames.append(pd.DataFrame(index=range(meta[f"n_{part}"])))
         arrays = {name: (np.load(path / f"{name}.train.npy"), np.load(path / f"{name}.test.npy"))
                   for name in meta["arrays"]}
-    except (OSError, ValueError, KeyError, ArrowException):
+        reason = meta["state"].get("none")
+        state = Unportable(reason) if reason is not None else read_state(path / STATE_DIR, meta["state"]["files"])
+    except (OSError, ValueError, KeyError, TypeError, ArrowException):
         return None
-    return BlockOutput(frames[0], frames[1], arrays)
+    return BlockOutput(frames[0], frames[1], arrays, state=state)
 
 
 def save(cache_dir: Path, block: str, key: str, out: BlockOutput, *, describe: dict) -> None:
-    """Store a block's output atomically (temp folder + rename), then prune old entries."""
+    """Store a block's output and its state (an `Unportable` one: the reason) atomically (temp folder +
+    rename), then prune old entries."""
     columns = list(out.train.columns)
     meta = {"block": block, "columns": columns, "arrays": sorted(out.arrays),
             "n_train": len(out.train), "n_test": len(out.test), "created": time.time(), **describe}
     with _entries(cache_dir, block).writing(key, meta) as tmp:
+        if isinstance(out.state, Unportable):
+            meta["state"] = {"none": out.state.reason}
+        else:
+            meta["state"] = {"files": write_state(tmp / STATE_DIR, out.state)}
         if columns:
             from pyarrow import feather
 

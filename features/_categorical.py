@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from features._base import split_rows, Block, BlockContext, BlockOutput
+from features._base import Block, BlockContext, Transformed
 
 MISSING_CODE = -1
 UNSEEN_CODE = -2
@@ -51,24 +51,40 @@ class Label(Block):
     params = {"min_count": (int, 1, "train rows a value needs to get its own code")}
     minimum = {"min_count": 1}
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"values": {column: the values with a code, in code order}}."""
         import pandas as pd
 
-        out_tr, out_te = {}, {}
+        out = {}
         for c in self.columns:
             both = pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True)
             codes, uniques = pd.factorize(both)  # missing -> -1
-            n = len(train)
-            train_codes = codes[:n]
+            train_codes = codes[:len(train)]
             counts = np.bincount(train_codes[train_codes >= 0], minlength=len(uniques))
             kept = np.flatnonzero(counts >= self.p["min_count"])
             kept = kept[np.argsort(np.asarray(uniques.take(kept), dtype=object), kind="stable")]
-            rank = np.full(len(uniques) + 1, UNSEEN_CODE, dtype=np.int32)  # last slot: missing
-            rank[kept] = np.arange(len(kept), dtype=np.int32)
-            rank[-1] = MISSING_CODE
-            labels = rank[codes]  # code -1 picks the missing slot
-            out_tr[f"{c}__label"], out_te[f"{c}__label"] = labels[:n], labels[n:]
-        return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))
+            out[c] = uniques.take(kept).tolist()
+        return {"values": out}
+
+    def transform(self, state: dict, X) -> Transformed:
+        """Frozen codes; missing -> -1, a value without a code -> -2."""
+        import pandas as pd
+
+        out = {}
+        for c in self.columns:
+            values = as_str(X[c])
+            codes = _lookup(state["values"][c], values).astype(np.int32)
+            codes[(codes < 0) & values.notna().to_numpy()] = UNSEEN_CODE
+            codes[values.isna().to_numpy()] = MISSING_CODE
+            out[f"{c}__label"] = codes
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
+
+
+def _lookup(values: list, series) -> np.ndarray:
+    """Each entry's position in `values` (strings), -1 where absent or missing."""
+    import pandas as pd
+
+    return pd.Index(values, dtype="str").get_indexer(series)
 
 
 class Count(Block):
@@ -85,20 +101,38 @@ class Count(Block):
               "scope": (str, "all", "all (train + test) | train")}
     choices = {"scope": ("all", "train")}
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"values": {column: counted values}, "counts": {column: their counts}, "missing": {column:
+        missing values counted}, "rows": rows counted}."""
         import pandas as pd
 
         n_counted = len(train) + (len(test) if self.p["scope"] == "all" else 0)
+        values, counts, missing = {}, {}, {}
+        for c in self.columns:
+            counted = pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True).iloc[:n_counted]
+            codes, uniques = pd.factorize(counted)
+            values[c] = uniques.tolist()
+            counts[c] = np.bincount(codes[codes >= 0], minlength=len(uniques)).astype(np.int64)
+            missing[c] = int((codes < 0).sum())
+        return {"values": values, "counts": counts, "missing": missing, "rows": n_counted}
+
+    def transform(self, state: dict, X) -> Transformed:
+        """The frozen count of each row's value (missing values count as one value); a value the run
+        never counted -> 0. New rows are not counted: chunks of new rows give the same values."""
+        import pandas as pd
+
         out = {}
         for c in self.columns:
-            both = pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True)
-            codes, uniques = pd.factorize(both, use_na_sentinel=False)  # missing counts as one value
-            values = np.bincount(codes[:n_counted], minlength=len(uniques))[codes]
+            values = as_str(X[c])
+            pos = _lookup(state["values"][c], values)
+            table = np.append(np.asarray(state["counts"][c], dtype=np.int64), 0)  # last slot: not counted
+            counts = table[pos]
+            counts[values.isna().to_numpy()] = state["missing"][c]
             if self.p["normalize"]:
-                out[f"{c}__count"] = (values / max(1, n_counted)).astype(np.float32)
+                out[f"{c}__count"] = (counts / max(1, state["rows"])).astype(np.float32)
             else:
-                out[f"{c}__count"] = values.astype(np.int32)
-        return split_rows(pd.DataFrame(out), len(train))
+                out[f"{c}__count"] = counts.astype(np.int32)
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
 
 
 class OneHot(Block):
@@ -115,24 +149,29 @@ class OneHot(Block):
               "min_count": (int, 1, "train rows a value needs to get a column")}
     minimum = {"max_levels": 1, "min_count": 1}
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"levels": {column: the encoded train values, sorted}}."""
+        out = {}
+        for c in self.columns:
+            counts = as_str(train[c]).value_counts()
+            counts = counts[counts >= self.p["min_count"]]
+            out[c] = sorted(counts.index[: self.p["max_levels"]])
+        return {"levels": out}
+
+    def transform(self, state: dict, X) -> Transformed:
         import pandas as pd
 
-        out_tr, out_te = {}, {}
+        out = {}
         for c in self.columns:
-            tr, te = as_str(train[c]), as_str(test[c])
-            counts = tr.value_counts()
-            counts = counts[counts >= self.p["min_count"]]
-            levels = sorted(counts.index[: self.p["max_levels"]])
-            for src, dest in ((tr, out_tr), (te, out_te)):
-                values = src.to_numpy(dtype=object, na_value=None)
-                known = np.zeros(len(src), dtype=bool)
-                for level in levels:
-                    hit = values == level
-                    known |= hit
-                    dest[f"{c}={safe_name(level)}"] = hit.astype(np.uint8)
-                dest[f"{c}=__other__"] = (~known & src.notna().to_numpy()).astype(np.uint8)
-        return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))
+            src = as_str(X[c])
+            values = src.to_numpy(dtype=object, na_value=None)
+            known = np.zeros(len(src), dtype=bool)
+            for level in state["levels"][c]:
+                hit = values == level
+                known |= hit
+                out[f"{c}={safe_name(level)}"] = hit.astype(np.uint8)
+            out[f"{c}=__other__"] = (~known & src.notna().to_numpy()).astype(np.uint8)
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
 
 
 class Category(Block):
@@ -147,13 +186,22 @@ class Category(Block):
     accepts = ("categorical", "numeric")
     default_kinds = ("categorical",)
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"categories": {column: the sorted train + test values}}."""
         import pandas as pd
 
-        out_tr, out_te = {}, {}
+        out = {}
         for c in self.columns:
             tr, te = as_str(train[c]), as_str(test[c])
-            cats = pd.Index(pd.concat([tr, te]).dropna().unique()).sort_values()
-            dtype = pd.CategoricalDtype(cats)
-            out_tr[c], out_te[c] = tr.astype(dtype).reset_index(drop=True), te.astype(dtype).reset_index(drop=True)
-        return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))
+            out[c] = pd.Index(pd.concat([tr, te]).dropna().unique()).sort_values().tolist()
+        return {"categories": out}
+
+    def transform(self, state: dict, X) -> Transformed:
+        """The frozen categories; a value the run never saw becomes missing (NaN), as pandas does."""
+        import pandas as pd
+
+        out = {}
+        for c in self.columns:
+            dtype = pd.CategoricalDtype(pd.Index(state["categories"][c], dtype="str"))
+            out[c] = as_str(X[c]).astype(dtype).reset_index(drop=True)
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))

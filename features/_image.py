@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features._base import Block, BlockContext, BlockOutput
+from features._base import Block, BlockContext, Transformed
 from features.columns import pixel_grid
 
 
@@ -50,14 +50,21 @@ class Image(Block):
                     f"set shape = [channels, height, width] with a product of {len(self.columns)}")
         return None
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
-        import pandas as pd
+    def _pixels(self) -> list[str]:
+        return self.columns if self.p["shape"] else (pixel_grid(self.columns) or (self.columns,))[0]
 
-        cols = self.columns if self.p["shape"] else (pixel_grid(self.columns) or (self.columns,))[0]
-        shape = self.shape()
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"scale": the divisor (the `scale` parameter, else the largest absolute train + test pixel)}."""
+        if self.p["scale"]:
+            return {"scale": self.p["scale"]}
+        cols = self._pixels()
         tr = train[cols].to_numpy(dtype=np.float32, na_value=0.0)
         te = test[cols].to_numpy(dtype=np.float32, na_value=0.0)
-        scale = self.p["scale"] or float(max(np.abs(tr).max(initial=0), np.abs(te).max(initial=0)) or 1.0)
-        arrays = {self.p["array"]: ((tr / scale).reshape(len(tr), *shape), (te / scale).reshape(len(te), *shape))}
-        return BlockOutput(pd.DataFrame(index=range(len(train))), pd.DataFrame(index=range(len(test))),
-                           arrays=arrays)
+        return {"scale": float(max(np.abs(tr).max(initial=0), np.abs(te).max(initial=0)) or 1.0)}
+
+    def transform(self, state: dict, X) -> Transformed:
+        import pandas as pd
+
+        x = X[self._pixels()].to_numpy(dtype=np.float32, na_value=0.0)
+        return Transformed(pd.DataFrame(index=range(len(X))),
+                           {self.p["array"]: (x / state["scale"]).reshape(len(x), *self.shape())})

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features._base import split_rows, KINDS, Block, BlockContext, BlockOutput
-
-
-def _both(train, test, cols):
-    import pandas as pd
-
-    return pd.concat([train[cols], test[cols]], ignore_index=True)
+from core.errors import UserError
+from features._base import KINDS, Block, BlockContext, Transformed
 
 
 def downcast(values: np.ndarray) -> np.ndarray:
@@ -38,28 +33,56 @@ class Numeric(Block):
     accepts = ("numeric",)
     default_kinds = ("numeric",)
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"dtypes": {column: output dtype}}: the type the train + test values downcast to."""
         import pandas as pd
 
-        out_train, out_test = {}, {}
+        dtypes = {}
         for c in self.columns:
             a, b = train[c].to_numpy(), test[c].to_numpy()
             if isinstance(a.dtype, np.dtype) and a.dtype == b.dtype and a.dtype.kind in "biuf":
-                # each part downcast on its own (no train+test copy of the column in its input type: on a
-                # 1,000,000 x 100 table the float64 copy doubled the stage's memory), to the type the
-                # concatenation would get: ints by the range of both, the rest elementwise
+                # no train+test copy of the column in its input type (on a 1,000,000 x 100 table the float64
+                # copy doubled the stage's memory): ints by the range of both, the rest elementwise
                 dtype = downcast(np.array([min(a.min(), b.min()), max(a.max(), b.max())], dtype=a.dtype)).dtype \
                     if a.dtype.kind in "iu" else downcast(a[:0]).dtype
-                out_train[c], out_test[c] = a.astype(dtype), b.astype(dtype)
-                continue
-            values = pd.concat([train[c], test[c]], ignore_index=True).to_numpy()
-            if values.dtype == object:  # nullable extension types with missing values
-                values = pd.concat([train[c], test[c]], ignore_index=True).to_numpy(dtype=np.float64, na_value=np.nan)
-            values = downcast(values)
-            out_train[c], out_test[c] = values[:len(train)], values[len(train):]
+            else:
+                values = pd.concat([train[c], test[c]], ignore_index=True).to_numpy()
+                if values.dtype == object:  # nullable extension types with missing values
+                    values = pd.concat([train[c], test[c]], ignore_index=True).to_numpy(dtype=np.float64,
+                                                                                        na_value=np.nan)
+                dtype = downcast(values).dtype
+            dtypes[c] = dtype.name
+        return {"dtypes": dtypes}
+
+    def transform(self, state: dict, X) -> Transformed:
+        """Each column cast to its frozen type (UserError when a value does not fit an integer type)."""
+        import pandas as pd
+
+        out = {c: _cast(X[c], np.dtype(dtype), c) for c, dtype in state["dtypes"].items()}
         # copy=False: the columns become the frame as they are (a consolidating copy would hold the table twice)
-        return BlockOutput(pd.DataFrame(out_train, index=pd.RangeIndex(len(train)), copy=False),
-                           pd.DataFrame(out_test, index=pd.RangeIndex(len(test)), copy=False))
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X)), copy=False))
+
+
+def _cast(series, dtype: np.dtype, column: str) -> np.ndarray:
+    """A numeric column as `dtype`: floats through float64, integers only when every value fits."""
+    values = series.to_numpy()
+    numeric = isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf"
+    if dtype.kind == "f":
+        floats = numeric and values.dtype.kind == "f"  # integers go through float64, as the run's concatenation
+        return (values if floats else series.to_numpy(dtype=np.float64, na_value=np.nan)).astype(dtype)
+    if not (numeric and values.dtype.kind in "biu"):
+        floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        fits = np.isfinite(floats) & (floats == np.round(floats))
+        if not fits.all():
+            raise UserError(f"column {column!r}: value {floats[~fits][0]} is not an integer, but the column was "
+                            f"{dtype.name} in the run's features (a missing value where the run had none?)")
+        values = floats.astype(np.int64)
+    if len(values) and dtype.kind in "iu" and values.dtype.kind in "iu":
+        info, lo, hi = np.iinfo(dtype), values.min(), values.max()
+        if lo < info.min or hi > info.max:
+            raise UserError(f"column {column!r}: value {lo if lo < info.min else hi} does not fit {dtype.name}, "
+                            f"the column's type in the run's features")
+    return values.astype(dtype)
 
 
 class MissingIndicator(Block):
@@ -76,12 +99,14 @@ class MissingIndicator(Block):
     def select_default(train, test, columns: list[str]) -> list[str]:
         return [c for c in columns if train[c].isna().any() or test[c].isna().any()]
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """Nothing to learn: {}."""
+        return {}
+
+    def transform(self, state: dict, X) -> Transformed:
         import pandas as pd
 
-        both = _both(train, test, self.columns)
-        out = pd.DataFrame({f"{c}__isna": both[c].isna().to_numpy().astype(np.int8) for c in self.columns})
-        return split_rows(out, len(train))
+        return Transformed(pd.DataFrame({f"{c}__isna": X[c].isna().to_numpy().astype(np.int8) for c in self.columns}))
 
 
 class Log(Block):
@@ -94,20 +119,27 @@ class Log(Block):
     accepts = ("numeric",)
     default_kinds = ("numeric",)
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """Nothing to learn: {}."""
+        return {}
+
+    def transform(self, state: dict, X) -> Transformed:
         import pandas as pd
 
-        both = _both(train, test, self.columns)
         out = {}
         for c in self.columns:
-            x = both[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            x = X[c].to_numpy(dtype=np.float64, na_value=np.nan)
             out[f"{c}__log"] = (np.sign(x) * np.log1p(np.abs(x))).astype(np.float32)
-        return split_rows(pd.DataFrame(out), len(train))
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
 
 
 class Rank(Block):
     """Rank over train and test together, scaled to [0, 1] (ties averaged, missing stays NaN): ``{c}__rank``.
 
+    The state keeps the sorted train + test values: a row's rank is (values below it + (values equal
+    to it + 1) / 2) / their count -- what pandas gives the run's rows. A new row is ranked against
+    these frozen values (it never shifts them): a value between two run values gets the rank between
+    theirs, one above every run value 1.0.
     Example: ``{block = "rank", columns = ["fare"]}``.
     """
 
@@ -115,10 +147,26 @@ class Rank(Block):
     accepts = ("numeric",)
     default_kinds = ("numeric",)
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"sorted": {column: the sorted non-missing train + test values (float64)}}."""
+        out = {}
+        for c in self.columns:
+            both = np.concatenate([train[c].to_numpy(dtype=np.float64, na_value=np.nan),
+                                   test[c].to_numpy(dtype=np.float64, na_value=np.nan)])
+            out[c] = np.sort(both[~np.isnan(both)])
+        return {"sorted": out}
+
+    def transform(self, state: dict, X) -> Transformed:
         import pandas as pd
 
-        both = _both(train, test, self.columns)
-        out = {f"{c}__rank": both[c].rank(method="average", pct=True).to_numpy(dtype=np.float32, na_value=np.nan)
-               for c in self.columns}
-        return split_rows(pd.DataFrame(out), len(train))
+        out = {}
+        for c in self.columns:
+            values = state["sorted"][c]
+            x = X[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            below = np.searchsorted(values, x, side="left")
+            upto = np.searchsorted(values, x, side="right")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pct = np.minimum((below + upto + 1) / 2 / len(values), 1.0)
+            pct[np.isnan(x)] = np.nan
+            out[f"{c}__rank"] = pct.astype(np.float32)
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))

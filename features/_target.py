@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from features._base import BlockContext, SupervisedBlock
-from features._categorical import factorize, safe_name
+from features._categorical import as_str, safe_name
 
 
 class TargetEncoding(SupervisedBlock):
@@ -30,13 +30,22 @@ class TargetEncoding(SupervisedBlock):
             return onehot, [f"__te_{safe_name(c)}" for c in ctx.task.prediction_columns()]
         return y.astype(np.float64).reshape(-1, 1), ["__te"]
 
-    def prepare(self, train, test, ctx: BlockContext) -> tuple[dict, dict]:
-        """Integer codes of each column over train and test (no target involved)."""
-        X_train, X_test = {}, {}
-        self._levels = {}
+    def fit_prepare(self, train, test, ctx: BlockContext) -> dict:
+        """{"values": {column: its values over train and test, in code order}} (no target involved)."""
+        import pandas as pd
+
+        values = {}
         for c in self.columns:
-            X_train[c], X_test[c], self._levels[c] = factorize(train[c], test[c])
-        return X_train, X_test
+            values[c] = pd.factorize(pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True))[1].tolist()
+        self._levels = {c: len(v) for c, v in values.items()}
+        return {"values": values}
+
+    def prepare_rows(self, state: dict, X) -> dict:
+        """Integer codes of each column; missing and values the run never saw -> -1 (the prior)."""
+        import pandas as pd
+
+        self._levels = {c: len(v) for c, v in state["values"].items()}
+        return {c: pd.Index(state["values"][c], dtype="str").get_indexer(as_str(X[c])) for c in self.columns}
 
     def fit(self, X: dict, y: np.ndarray, ctx: BlockContext) -> dict:
         Y, suffixes = self._targets(y, ctx)

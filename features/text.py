@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from features._base import Block, BlockContext, BlockOutput, SupervisedBlock
+from features._base import Block, BlockContext, BlockOutput, SupervisedBlock, Transformed
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 MATRIX_MODES = ("binary", "count", "freq", "tfidf")
@@ -164,6 +164,17 @@ _TOKENIZER_PARAMS = {
 }
 
 
+def _tokenizer(p: dict, num_words: int | None, oov_token: str | None = None) -> Tokenizer:
+    return Tokenizer(num_words=num_words, filters=p["filters"], lower=p["lower"], split=p["split"], oov_token=oov_token)
+
+
+def _frozen(tok: Tokenizer, words: list[str]) -> Tokenizer:
+    """`tok` with a frozen vocabulary: `words` get indices 1, 2, ... (no fitting)."""
+    tok.word_index = {w: i for i, w in enumerate(words, start=1)}
+    tok.index_word = dict(enumerate(words, start=1))
+    return tok
+
+
 class TextSequence(Block):
     """Padded integer word sequences for sequence models: array ``{c}_seq`` of shape (n, maxlen).
 
@@ -183,19 +194,40 @@ class TextSequence(Block):
     choices = {"padding": ("pre", "post"), "truncating": ("pre", "post")}
     minimum = {"num_words": 0, "maxlen": 0}
 
+    def _fit(self, train, test) -> tuple[dict, dict]:
+        """(state, {column: (train sequences, test sequences)}): one tokenizer pass over the texts."""
+        p = self.p
+        words, maxlens, seqs = {}, {}, {}
+        for c in self.columns:
+            tok = _tokenizer(p, p["num_words"], p["oov_token"] or None)
+            tr, te = _texts(train[c]), _texts(test[c])
+            tok.fit_on_texts(tr + te)
+            seqs[c] = [tok.texts_to_sequences(t) for t in (tr, te)]
+            vocab = list(tok.word_index)
+            words[c] = vocab[: p["num_words"] - 1] if p["num_words"] else vocab  # indices from num_words are OOV
+            maxlens[c] = p["maxlen"] or max(1, int(np.percentile([len(s) for part in seqs[c] for s in part], 95)))
+        return {"words": words, "maxlen": maxlens}, seqs
+
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"words": {column: the vocabulary in index order, up to num_words}, "maxlen": {column: length}}."""
+        return self._fit(train, test)[0]
+
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        state, seqs = self._fit(train, test)
+        arrays = {f"{c}_seq": tuple(self._padded(state, c, s) for s in seqs[c]) for c in self.columns}
+        return BlockOutput(*_empty(len(train), len(test)), arrays=arrays, state=state)
+
+    def transform(self, state: dict, X) -> Transformed:
         p = self.p
         arrays = {}
         for c in self.columns:
-            tok = Tokenizer(num_words=p["num_words"], filters=p["filters"], lower=p["lower"], split=p["split"],
-                            oov_token=p["oov_token"] or None)
-            tr, te = _texts(train[c]), _texts(test[c])
-            tok.fit_on_texts(tr + te)
-            seqs = [tok.texts_to_sequences(t) for t in (tr, te)]
-            maxlen = p["maxlen"] or max(1, int(np.percentile([len(s) for part in seqs for s in part], 95)))
-            arrays[f"{c}_seq"] = tuple(pad_sequences(s, maxlen=maxlen, padding=p["padding"],
-                                                     truncating=p["truncating"]) for s in seqs)
-        return BlockOutput(*_empty(len(train), len(test)), arrays=arrays)
+            tok = _frozen(_tokenizer(p, p["num_words"], p["oov_token"] or None), state["words"][c])
+            arrays[f"{c}_seq"] = self._padded(state, c, tok.texts_to_sequences(_texts(X[c])))
+        return Transformed(_empty(len(X), 0)[0], arrays)
+
+    def _padded(self, state: dict, column: str, seqs: list[list[int]]) -> np.ndarray:
+        return pad_sequences(seqs, maxlen=state["maxlen"][column], padding=self.p["padding"],
+                             truncating=self.p["truncating"])
 
 
 class BagOfWords(Block):
@@ -212,25 +244,34 @@ class BagOfWords(Block):
     choices = {"mode": MATRIX_MODES}
     minimum = {"max_words": 1}
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """{"words": {column: the `max_words` most frequent words}, "docs": {column: texts holding each},
+        "documents": {column: texts counted}} over train and test texts."""
+        words, docs, documents = {}, {}, {}
+        for c in self.columns:
+            tok = _tokenizer(self.p, self.p["max_words"] + 1).fit_on_texts(_texts(train[c]) + _texts(test[c]))
+            width = min(self.p["max_words"] + 1, len(tok.word_index) + 1)
+            words[c] = [tok.index_word[j] for j in range(1, width)]
+            docs[c] = [tok.index_docs.get(j, 0) for j in range(1, width)]
+            documents[c] = tok.document_count
+        return {"words": words, "docs": docs, "documents": documents}
+
+    def transform(self, state: dict, X) -> Transformed:
         import pandas as pd
 
         from features._categorical import safe_name
 
-        p = self.p
-        out_tr, out_te = {}, {}
+        out = {}
         for c in self.columns:
-            tok = Tokenizer(num_words=p["max_words"] + 1, filters=p["filters"], lower=p["lower"], split=p["split"])
-            tr, te = _texts(train[c]), _texts(test[c])
-            tok.fit_on_texts(tr + te)
-            width = min(p["max_words"] + 1, len(tok.word_index) + 1)
-            names = [f"{c}__bow_{safe_name(tok.index_word[j])}" for j in range(1, width)]
-            for texts, dest in ((tr, out_tr), (te, out_te)):
-                mat = tok.texts_to_matrix(texts, mode=p["mode"])[:, 1:width].astype(np.float32)
-                dest.update({n: mat[:, i] for i, n in enumerate(names)})
-        if not out_tr:
-            return BlockOutput(*_empty(len(train), len(test)))
-        return BlockOutput(pd.DataFrame(out_tr), pd.DataFrame(out_te))
+            words = state["words"][c]
+            tok = _frozen(_tokenizer(self.p, self.p["max_words"] + 1), words)
+            tok.index_docs = dict(enumerate(state["docs"][c], start=1))
+            tok.document_count = state["documents"][c]
+            mat = tok.texts_to_matrix(_texts(X[c]), mode=self.p["mode"])[:, 1:len(words) + 1].astype(np.float32)
+            out.update({f"{c}__bow_{safe_name(w)}": mat[:, i] for i, w in enumerate(words)})
+        if not out:
+            return Transformed(_empty(len(X), 0)[0])
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
 
 
 _TFIDF_PARAMS = {
@@ -247,6 +288,43 @@ def _vectorizer(p: dict):
                            sublinear_tf=True, dtype=np.float32)
 
 
+def _tfidf_fit(p: dict, texts: list[str]) -> tuple[dict | None, Any]:
+    """(state, TF-IDF matrix of `texts`) from a vectorizer fitted on them; (None, None) for an empty
+    vocabulary. The state -- {"terms", "idf", "rank"} -- lets `_tfidf_rows` give new texts exactly
+    their rows of this matrix: scikit-learn's fit_transform stores each row's terms in the order the
+    terms first occur in the fitted texts (`rank`), and the row sums follow that order."""
+    vec = _vectorizer(p)
+    try:
+        mat = vec.fit_transform(texts).tocsr()
+    except ValueError:  # empty vocabulary
+        return None, None
+    first = np.full(mat.shape[1], mat.nnz, dtype=np.int64)
+    cols, at = np.unique(mat.indices, return_index=True)
+    first[cols] = at
+    rank = np.empty(mat.shape[1], dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(mat.shape[1])
+    return {"terms": vec.get_feature_names_out().tolist(), "idf": np.asarray(vec.idf_), "rank": rank}, mat
+
+
+def _tfidf_rows(p: dict, state: dict, texts: list[str]):
+    """The TF-IDF rows of `texts` from a frozen `_tfidf_fit` state (CSR, float32): counts of the frozen
+    terms, each row's terms in `rank` order, then sublinear tf, idf and L2 norm as scikit-learn does."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
+    terms = state["terms"]
+    counts = CountVectorizer(ngram_range=(1, p["ngram_max"]), vocabulary={t: i for i, t in enumerate(terms)},
+                             dtype=np.float32).transform(texts).tocsr()
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    order = np.lexsort((np.asarray(state["rank"])[counts.indices], rows))
+    mat = sp.csr_matrix((counts.data[order], counts.indices[order], counts.indptr), shape=counts.shape)
+    np.log(mat.data, mat.data)
+    mat.data += 1.0
+    mat.data *= np.asarray(state["idf"])[mat.indices]
+    return normalize(mat, norm="l2", copy=False)
+
+
 class TfidfSVD(Block):
     """scikit-learn TF-IDF (sublinear tf, word n-grams) reduced by TruncatedSVD: ``{c}__svd_{i}``.
 
@@ -259,25 +337,47 @@ class TfidfSVD(Block):
     params = {"n_components": (int, 32, "SVD components kept"), **_TFIDF_PARAMS}
     minimum = {"n_components": 1, "ngram_max": 1, "min_df": 1, "max_features": 1}
 
-    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+    def _fit(self, train, test, ctx: BlockContext) -> tuple[dict, Any]:
+        """(state, train + test output frame): {"tfidf": {column: `_tfidf_fit` state or None (no
+        vocabulary)}, "components": {column: the SVD's components_}}."""
         import pandas as pd
         from sklearn.decomposition import TruncatedSVD
 
-        out = {}
-        n = len(train)
+        out, tfidf, components = {}, {}, {}
         for c in self.columns:
-            texts = _texts(train[c]) + _texts(test[c])
-            try:
-                mat = _vectorizer(self.p).fit_transform(texts)
-            except ValueError:  # empty vocabulary
+            tfidf[c], mat = _tfidf_fit(self.p, _texts(train[c]) + _texts(test[c]))
+            if mat is None:
                 continue
             k = max(1, min(self.p["n_components"], mat.shape[1] - 1, mat.shape[0] - 1))
-            comps = TruncatedSVD(k, random_state=ctx.seed).fit_transform(mat).astype(np.float32)
+            svd = TruncatedSVD(k, random_state=ctx.seed)
+            comps = svd.fit_transform(mat).astype(np.float32)
+            components[c] = svd.components_
             out.update({f"{c}__svd_{i}": comps[:, i] for i in range(k)})
-        if not out:
-            return BlockOutput(*_empty(n, len(test)))
-        frame = pd.DataFrame(out)
-        return BlockOutput(frame.iloc[:n].reset_index(drop=True), frame.iloc[n:].reset_index(drop=True))
+        return {"tfidf": tfidf, "components": components}, pd.DataFrame(out)
+
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """The TF-IDF vocabularies, idf weights and SVD components fitted on train and test texts."""
+        return self._fit(train, test, ctx)[0]
+
+    def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        n = len(train)
+        state, frame = self._fit(train, test, ctx)
+        if not frame.shape[1]:
+            return BlockOutput(*_empty(n, len(test)), state=state)
+        return BlockOutput(frame.iloc[:n].reset_index(drop=True), frame.iloc[n:].reset_index(drop=True), state=state)
+
+    def transform(self, state: dict, X) -> Transformed:
+        """The frozen TF-IDF rows times the frozen components: X @ components_.T, as TruncatedSVD does."""
+        import pandas as pd
+
+        out = {}
+        for c in self.columns:
+            if state["tfidf"][c] is None:
+                continue
+            comps = np.asarray(_tfidf_rows(self.p, state["tfidf"][c], _texts(X[c])) @ state["components"][c].T,
+                               dtype=np.float32)
+            out.update({f"{c}__svd_{i}": comps[:, i] for i in range(comps.shape[1])})
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))) if out else _empty(len(X), 0)[0])
 
 
 class TfidfLinear(SupervisedBlock):
@@ -294,19 +394,30 @@ class TfidfLinear(SupervisedBlock):
     params = {"C": (float, 4.0, "inverse regularisation (logistic) / 1 / alpha (ridge)"), **_TFIDF_PARAMS}
     minimum = {"C": 1e-9, "ngram_max": 1, "min_df": 1, "max_features": 1}
 
-    def prepare(self, train, test, ctx: BlockContext) -> tuple[dict, dict]:
-        X_train, X_test = {}, {}
+    def _prepared(self, train, test, ctx: BlockContext) -> tuple[dict, dict, dict]:
+        """One TF-IDF fit over train and test texts: its state and the rows it gives each part."""
+        state, X_train, X_test = {}, {}, {}
         for c in self.columns:
             tr, te = _texts(train[c]), _texts(test[c])
-            try:
-                mat = _vectorizer(self.p).fit_transform(tr + te).tocsr()
-            except ValueError:  # empty vocabulary: predict the prior
-                mat = None
+            state[c], mat = _tfidf_fit(self.p, tr + te)  # empty vocabulary: predict the prior
             X_train[c] = mat[: len(tr)] if mat is not None else np.zeros((len(tr), 0))
             X_test[c] = mat[len(tr):] if mat is not None else np.zeros((len(te), 0))
-        return X_train, X_test
+        return {"tfidf": state}, X_train, X_test
+
+    def fit_prepare(self, train, test, ctx: BlockContext) -> dict:
+        """{"tfidf": {column: the TF-IDF state fitted on train and test texts, or None}}."""
+        return self._prepared(train, test, ctx)[0]
+
+    def prepare_rows(self, state: dict, X) -> dict:
+        out = {}
+        for c in self.columns:
+            tfidf = state["tfidf"][c]
+            out[c] = np.zeros((len(X), 0)) if tfidf is None else _tfidf_rows(self.p, tfidf, _texts(X[c]))
+        return out
 
     def fit(self, X: dict, y: np.ndarray, ctx: BlockContext) -> dict:
+        """{"models": {column: {"coef", "intercept", "classes"} or None (the prior)}, "prior", "task"}:
+        the fitted models' arrays, so the state needs no pickle."""
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -318,8 +429,9 @@ class TfidfLinear(SupervisedBlock):
             mat = X[c]
             if mat.shape[1] == 0 or (task.is_classification and len(np.unique(y)) < 2):
                 models[c] = None
-            elif not task.is_classification:
-                models[c] = Ridge(alpha=1.0 / self.p["C"]).fit(mat, y)
+                continue
+            if not task.is_classification:
+                model = Ridge(alpha=1.0 / self.p["C"]).fit(mat, y)
             else:
                 # saga on L2-normalised TF-IDF: lbfgs's AUC at a fraction of the time on large sparse data;
                 # a feature needs no tighter tolerance, and an unconverged fit is still a valid feature
@@ -327,24 +439,35 @@ class TfidfLinear(SupervisedBlock):
                                            random_state=ctx.seed)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    models[c] = model.fit(mat, y)
-        return {"models": models, "prior": prior, "task": task}
+                    model.fit(mat, y)
+            models[c] = {"coef": model.coef_, "intercept": np.asarray(model.intercept_),
+                         **({"classes": model.classes_} if task.is_classification else {})}
+        return {"models": models, "prior": prior,
+                "task": {"task": task.task, "classes": [str(c) for c in task.classes]}}
 
     def apply(self, state: dict, X: dict):
         import pandas as pd
+        from sklearn.linear_model import LogisticRegression, Ridge
 
+        from core.tasks import TaskInfo
         from features._categorical import safe_name
 
-        task = state["task"]
+        task = TaskInfo(state["task"]["task"], tuple(state["task"]["classes"]))
         out = {}
         for c in self.columns:
-            model, n = state["models"][c], X[c].shape[0]
-            if model is None:
-                pred = np.tile(state["prior"], (n, 1))
-            elif not task.is_classification:
-                pred = model.predict(X[c]).reshape(-1, 1)
-            else:
-                pred = task.class_matrix(model.predict_proba(X[c]), model.classes_)
+            arrays, n = state["models"][c], X[c].shape[0]
+            if arrays is None:
+                pred = np.tile(np.asarray(state["prior"]), (n, 1))
+            else:  # the fitted model rebuilt from its arrays: the same predict code on the same numbers
+                model = LogisticRegression(C=self.p["C"], solver="saga") if task.is_classification \
+                    else Ridge(alpha=1.0 / self.p["C"])
+                model.coef_, model.intercept_ = np.asarray(arrays["coef"]), np.asarray(arrays["intercept"])
+                model.n_features_in_ = model.coef_.shape[-1]
+                if task.is_classification:
+                    model.classes_ = np.asarray(arrays["classes"])
+                    pred = task.class_matrix(model.predict_proba(X[c]), model.classes_)
+                else:
+                    pred = model.predict(X[c]).reshape(-1, 1)
             if task.n_outputs > 1:
                 for j, label in enumerate(task.prediction_columns()):
                     out[f"{c}__tfidf_lr_{safe_name(label)}"] = pred[:, j].astype(np.float32)

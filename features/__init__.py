@@ -15,15 +15,22 @@ A competition's own blocks live in ``competition/<name>/features.py``: subclass 
 (unsupervised) or `SupervisedBlock` (fit/apply, run out of fold), or decorate a plain function
 with `feature_block`. Every block's output is cached under the run folder, keyed by its
 parameters, its input columns' content, the target and folds (supervised blocks) and its source.
+
+Every block also leaves a state (what it learned, in JSON values and numpy arrays): `save_states`
+writes a run's states to a folder and `FrozenFeatures.load(folder).transform(rows)` turns new rows
+into exactly the run's model inputs (features._states).
 """
 
 from __future__ import annotations
 
-from features._base import Block, BlockContext, BlockOutput, SupervisedBlock, feature_block
-from features._build import BUILTIN_BLOCKS, FeaturePlan, FeatureSet, build_features, default_blocks, plan_features
+from features._base import Block, BlockContext, BlockOutput, SupervisedBlock, Transformed, feature_block
+from features._build import (BUILTIN_BLOCKS, BlockState, FeaturePlan, FeatureSet, build_features, default_blocks,
+                             plan_features)
+from features._states import FrozenFeatures, save_states
 from features.text import Tokenizer, pad_sequences
 
 __all__ = [
-    "BUILTIN_BLOCKS", "Block", "BlockContext", "BlockOutput", "FeaturePlan", "FeatureSet", "SupervisedBlock",
-    "Tokenizer", "build_features", "default_blocks", "feature_block", "pad_sequences", "plan_features",
+    "BUILTIN_BLOCKS", "Block", "BlockContext", "BlockOutput", "BlockState", "FeaturePlan", "FeatureSet",
+    "FrozenFeatures", "SupervisedBlock", "Tokenizer", "Transformed", "build_features", "default_blocks",
+    "feature_block", "pad_sequences", "plan_features", "save_states",
 ]

@@ -58,7 +58,7 @@ class Numeric(Block):
         """Each column cast to its frozen type (UserError when a value does not fit an integer type)."""
         import pandas as pd
 
-        out = {c: _cast(X[c], np.dtype(dtype), c) for c, dtype in state["dtypes"].items()}
+        out = {c: _cast(X[c], np.dtype(state["dtypes"][c]), c) for c in self.columns}
         # copy=False: the columns become the frame as they are (a consolidating copy would hold the table twice)
         return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X)), copy=False))
 

@@ -101,7 +101,7 @@ def write_state(folder: Path, state: Any) -> dict[str, str]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tree, arrays = encode(state)
-    data = json.dumps({"format": FORMAT, "state": tree}, sort_keys=True, allow_nan=False).encode("utf-8")
+    data = json.dumps({"format": FORMAT, "state": tree}, allow_nan=False).encode("utf-8")  # key order kept
     (folder / STATE_FILE).write_bytes(data)
     digests = {STATE_FILE: hashlib.sha256(data).hexdigest()}
     for name, arr in arrays.items():

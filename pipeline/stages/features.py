@@ -1,4 +1,6 @@
-"""Features stage: build the feature matrices (runs/features/train.parquet, test.parquet, *.npy)."""
+"""Features stage: build the feature matrices (runs/features/train.parquet, test.parquet, *.npy) and
+save the blocks' states (runs/features/states/: `features.FrozenFeatures` turns new rows into the
+run's X_test columns with them)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from core import io as _io
 from pipeline.artifacts import FEATURES_DIR, FEATURES_MANIFEST as MANIFEST
 from pipeline.context import StageContext
 
+STATES_DIR = "states"  # in FEATURES_DIR: features.save_states's folder (repeat 0's plan: the test side is the same
+# for every CV repeat, supervised blocks' full-train fits included)
+
 
 def run(ctx: StageContext) -> list[Path]:
     from pipeline import data as _data
@@ -18,7 +23,7 @@ def run(ctx: StageContext) -> list[Path]:
     comp = ctx.comp
     digest = _data.data_digest(comp)
     out = comp.runs / FEATURES_DIR
-    from features import plan_features
+    from features import plan_features, save_states
 
     train, test, _ = ctx.data()
     weight = [comp.weight_col] if comp.weight_col else []  # per-row sample weights: never a feature
@@ -77,9 +82,11 @@ def run(ctx: StageContext) -> list[Path]:
                 with open(tmp, "wb") as fh:
                     np.save(fh, arr)
             paths.append(path)
+    states = save_states(fs, out / STATES_DIR)
+    paths += sorted(p for p in states.rglob("*") if p.is_file())
     _remove_others(out, paths)
     _write_manifest(out, written, paths, blocks)
-    ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s)")
+    ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s), states in {states}")
     return paths
 
 
@@ -93,9 +100,10 @@ def _written_digest(*plan_digests: str) -> str:
 
 
 def _write_manifest(out: Path, written: str, paths: list[Path], blocks: list[str]) -> None:
-    """The outputs' digest and (size, mtime_ns), and the blocks that made them (name(columns), read by
-    pipeline.artifacts.feature_blocks into each run's params.json)."""
-    _io.write_json(out / MANIFEST, {"digest": written, "files": {p.name: _stat(p) for p in paths},
+    """The outputs' digest and (size, mtime_ns) by path under `out`, and the blocks that made them
+    (name(columns), read by pipeline.artifacts.feature_blocks into each run's params.json)."""
+    _io.write_json(out / MANIFEST, {"digest": written,
+                                    "files": {p.relative_to(out).as_posix(): _stat(p) for p in paths},
                                     "blocks": blocks})
 
 
@@ -118,8 +126,9 @@ def _unchanged_outputs(out: Path, digest: str) -> list[Path] | None:
     try:
         if manifest.get("digest") != digest:
             return None
-        paths = [out / name for name in manifest["files"]]
-        if any(_stat(p) != manifest["files"][p.name] for p in paths):
+        files = manifest["files"]
+        paths = [out / name for name in files]
+        if any(_stat(out / name) != stat for name, stat in files.items()):
             return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

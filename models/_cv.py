@@ -29,6 +29,22 @@ class CVResult:
     test_by_fold: list[np.ndarray] = field(default_factory=list)
     extra_tables: dict[str, Any] = field(default_factory=dict)
     oof_repeats: list[np.ndarray] = field(default_factory=list)  # per CV repeat, when there are several
+    # per CV repeat, per fold: the fitted model's files and how its predictions were finished
+    # (`FittedFold`); empty when the models were not saved (train_cv(save_models=False))
+    fitted: list[list["FittedFold"]] = field(default_factory=list)
+    fold_share: list[list[float] | None] = field(default_factory=list)  # per repeat: test weight per fold
+
+
+@dataclass
+class FittedFold:
+    """One fold's fitted model as portable files (`models.persist.model_files`; None with `unsaved`,
+    the one line saying why it could not be saved) and the clip range its regression predictions were
+    clipped to (in the metric's transformed space), so new rows are predicted exactly as the test rows."""
+
+    fold: int
+    files: dict[str, bytes] | None
+    clip: tuple[float, float] | None = None
+    unsaved: str | None = None
 
 
 def average_repeats(results: list[CVResult], y: np.ndarray, metric, rows: np.ndarray | None = None,
@@ -48,7 +64,8 @@ def average_repeats(results: list[CVResult], y: np.ndarray, metric, rows: np.nda
     return CVResult(oof, np.mean([r.test for r in results], axis=0), [s for r in results for s in r.fold_scores],
                     metric(y[rows], oof[rows], None if sample_weight is None else sample_weight[rows]),
                     {**first.params, "repeats": len(results)}, timings,
-                    first.test_by_fold, first.extra_tables, [r.oof for r in results])
+                    first.test_by_fold, first.extra_tables, [r.oof for r in results],
+                    [f for r in results for f in r.fitted], [f for r in results for f in r.fold_share])
 
 
 @dataclass(frozen=True)
@@ -211,6 +228,7 @@ class CVData:
     plugin_dir: Path | None = None
     train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
     sample_weight: np.ndarray | None = None  # per row ([competition] weight): fits that take it, and scores
+    save_models: bool = False  # each fold's fitted model comes back as files (FoldResult.fitted)
 
 
 @dataclass(frozen=True)
@@ -238,6 +256,7 @@ class FoldResult:
     importance: tuple | None = None
     best_iteration: int | None = None
     dropped: int = 0
+    fitted: FittedFold | None = None
 
 
 # map_folds(run_fold, data, tasks): run_fold(data, task) for each task, results in the tasks' order.
@@ -248,7 +267,8 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
              threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
              extra_rows: Callable[[int], tuple] | None = None, log: Callable[[str], None] = print,
              on_fold: Callable[[FoldReport], None] | None = None, map_folds: FoldMap | None = None,
-             train_from: np.ndarray | None = None, sample_weight: np.ndarray | None = None) -> CVResult:
+             train_from: np.ndarray | None = None, sample_weight: np.ndarray | None = None,
+             save_models: bool = False) -> CVResult:
     """Train `spec` (a [models.NAME] table) once per fold; predict the held-out fold and the test set.
 
     Each fold fits a fresh clone of the model on the other folds' rows -- with `train_from` (forward
@@ -267,7 +287,10 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
 
     The folds are independent tasks (`run_fold`); `map_folds` (an execution backend's map, see
     `FoldMap`) may run them elsewhere, e.g. in worker processes. Without it they run here, one after
-    another. Either way the results are combined in fold order, so the predictions are identical."""
+    another. Either way the results are combined in fold order, so the predictions are identical.
+
+    `save_models`: every fold's fitted model comes back as portable files (`CVResult.fitted`,
+    `models.persist`), so new rows can later be predicted as the test rows were (`predict_folds`)."""
     ctx = ModelContext(task, metric, threads, plugin_dir, arrays)
     template = model_type(name, spec, plugin_dir).build(name, spec, ctx)
     _check_target(y, task, metric)
@@ -276,7 +299,7 @@ def train_cv(name: str, spec: dict, X_train, y: np.ndarray, X_test, folds: np.nd
     if wanted_arrays(template, arrays) and extra_rows is not None:
         raise UserError(f"models.{name} reads array inputs ({', '.join(wanted_arrays(template, arrays))}), which "
                         f"pseudo-labelled rows do not carry yet; pseudo-label a model of the feature table")
-    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from, sample_weight)
+    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from, sample_weight, save_models)
     tasks = (FoldTask(name, spec, int(k), threads, extra_rows(int(k)) if extra_rows is not None else None)
              for k in fold_ids)  # lazy: fold k's extra rows are built when its task is sent
     results = _run_tasks(data, tasks, {name: template}, log=log, map_folds=map_folds)
@@ -292,7 +315,8 @@ def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds:
                   threads: int = 1, arrays: dict | None = None, plugin_dir: Path | None = None,
                   log: Callable[[str], None] = print, map_folds: FoldMap | None = None,
                   train_from: np.ndarray | None = None,
-                  sample_weight: np.ndarray | None = None) -> Iterator[tuple[str, CVResult]]:
+                  sample_weight: np.ndarray | None = None,
+                  save_models: bool = False) -> Iterator[tuple[str, CVResult]]:
     """`train_cv` for several model tables at once: their folds are one set of tasks (model x fold),
     so a backend's workers go from one model's folds to the next without waiting for a model's last
     fold. Yields (name, CVResult) in the tables' order as each model's folds are done; the results
@@ -305,7 +329,7 @@ def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds:
     for name, template in templates.items():
         _check_weights(name, template, sample_weight, y, metric, log)
     fold_ids = validated_fold_ids(folds)
-    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from, sample_weight)
+    data = CVData(X_train, y, X_test, folds, task, metric, arrays, plugin_dir, train_from, sample_weight, save_models)
     tasks = [FoldTask(name, spec, int(k), threads) for name, spec in specs.items() for k in fold_ids]
     results = _run_tasks(data, tasks, templates, log=log, map_folds=map_folds)
     stream = iter(results)
@@ -397,25 +421,72 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
         except Exception as exc:
             _raise_if_bad_params(name, exc)
             raise
-        X_va = X_train[va]
-        with contextlib.nullcontext() if mtype.own_threads else _one_job():
-            p_va = predict_model(model, X_va, dtask, needs_proba=metric.needs_proba,
-                                 arrays=a_va).reshape(int(va.sum()), -1)
-            p_te = predict_model(model, X_test, dtask, needs_proba=metric.needs_proba,
-                                 arrays=a_te).reshape(len(X_test), -1)
-        if not dtask.is_classification and task.spec.get("clip", True):
-            # a model should not predict far outside what it was trained on: linear models
-            # extrapolate wildly on outlying rows; the range is the fold's own training rows
-            p_va, p_te = np.clip(p_va, low, high), np.clip(p_te, low, high)
-        if transform:
-            p_va, p_te = transform.inverse(p_va), transform.inverse(p_te)
+        # a model should not predict far outside what it was trained on: linear models extrapolate
+        # wildly on outlying rows; the range is the fold's own training rows
+        clip = (low, high) if not dtask.is_classification and task.spec.get("clip", True) else None
+        finish = dict(clip=clip, one_job=not mtype.own_threads)
+        p_va = fold_predict(model, X_train[va], dtask, metric, arrays=a_va, **finish)
+        p_te = fold_predict(model, X_test, dtask, metric, arrays=a_te, **finish)
         if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
             raise UserError(f"models.{name}: fold {k} predictions contain NaN or infinity; check the model")
         score = metric(y[va], dtask.squeeze(p_va), None if data.sample_weight is None else data.sample_weight[va])
         seconds = time.perf_counter() - t0
         imp = _importance(model, list(X_tr.columns) if hasattr(X_tr, "columns") else [])
         best = int(model.best_iteration_) if hasattr(model, "best_iteration_") else None
-    return FoldResult(int(k), p_va, p_te, score, seconds, imp, best, dropped)
+    fitted = _fitted(model, int(k), clip) if data.save_models else None
+    return FoldResult(int(k), p_va, p_te, score, seconds, imp, best, dropped, fitted)
+
+
+def _fitted(model: Any, fold: int, clip: tuple[float, float] | None) -> FittedFold:
+    """The fold's model as files (or the one line saying why it cannot be saved)."""
+    from models.persist import model_files, why_not_saveable
+
+    reason = why_not_saveable(model)
+    if reason is not None:
+        return FittedFold(fold, None, clip, reason)
+    return FittedFold(fold, model_files(model), clip)
+
+
+def fold_predict(model: Any, X, task, metric, *, arrays: dict | None = None,
+                 clip: tuple[float, float] | None = None, one_job: bool = True) -> np.ndarray:
+    """A fold model's predictions (n, outputs) on the target's scale, finished as the CV loop finishes
+    them: clipped to the fold's training range `clip` (in the metric's transformed space) and mapped
+    back through the metric's target transform. The test rows of a run and new rows later
+    (`predict_folds`) go through this one function, so they are predicted alike."""
+    transform = metric.target_transform if not task.is_classification else None
+    with _one_job() if one_job else contextlib.nullcontext():
+        p = predict_model(model, X, task, needs_proba=metric.needs_proba, arrays=arrays).reshape(len(X), -1)
+    if clip is not None:
+        p = np.clip(p, clip[0], clip[1])
+    if transform:
+        p = transform.inverse(p)
+    return p
+
+
+def fold_share(folds: np.ndarray, fold_ids: list, train_from: np.ndarray | None) -> np.ndarray | None:
+    """How the folds' test predictions are averaged: equally (None), or with forward chaining by each
+    fold's training rows (the later folds have seen more of the past)."""
+    if train_from is None:
+        return None
+    share = np.array([train_mask(folds, k, train_from).sum() for k in fold_ids], dtype=np.float64)
+    return share / share.sum()
+
+
+def add_fold(total: np.ndarray, pred: np.ndarray, step: int, n_folds: int, share: np.ndarray | None) -> np.ndarray:
+    """Add one fold's test predictions to the running average (in place; the one rule for runs and `predict`)."""
+    total += pred / n_folds if share is None else pred * share[step]
+    return total
+
+
+def predict_folds(models: list[Any], clips: list, X, task, metric, *, share: np.ndarray | None = None,
+                  arrays: dict | None = None, one_job: bool = True) -> np.ndarray:
+    """One CV repeat's fold models applied to new rows and averaged as the run averaged its test
+    predictions (squeezed: binary and regression 1-D)."""
+    total = np.zeros((len(X), task.n_outputs))
+    for step, (model, clip) in enumerate(zip(models, clips)):
+        add_fold(total, fold_predict(model, X, task, metric, arrays=arrays, clip=clip, one_job=one_job),
+                 step, len(models), share)
+    return task.squeeze(total)
 
 
 def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list, results: Iterable[FoldResult], *,
@@ -432,13 +503,13 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     trim = float(spec.get("trim_outliers", 0.0) or 0.0)
     # the folds' test predictions are averaged; forward chaining weighs them by training rows (the
     # later folds have seen more of the past)
-    share = None
-    if data.train_from is not None:
-        share = np.array([train_mask(folds, k, data.train_from).sum() for k in fold_ids], dtype=np.float64)
-        share /= share.sum()
+    share = fold_share(folds, fold_ids, data.train_from)
+    fitted: list[FittedFold] = []
     for step, (k, res) in enumerate(zip(fold_ids, results)):
         oof[folds == k] = res.valid
-        test += res.test / len(fold_ids) if share is None else res.test * share[step]
+        add_fold(test, res.test, step, len(fold_ids), share)
+        if res.fitted is not None:
+            fitted.append(res.fitted)
         test_by_fold.append(task.squeeze(res.test))
         fold_scores.append(res.score)
         fold_times.append(res.seconds)
@@ -471,8 +542,12 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     if data.sample_weight is not None:
         params["sample_weight"] = takes_sample_weight(template)  # whether the fits were weighted
     overall = metric(y[rows], oof_out[rows], None if data.sample_weight is None else data.sample_weight[rows])
+    unsaved = next((f.unsaved for f in fitted if f.unsaved), None)
+    if unsaved:
+        log(f"[cv] {name}: fold models not saved ({unsaved}); `predict` cannot apply this model to new rows")
     return CVResult(oof_out, test_out, fold_scores, overall, params,
-                    {"folds": fold_times, "total": float(sum(fold_times))}, test_by_fold, extra)
+                    {"folds": fold_times, "total": float(sum(fold_times))}, test_by_fold, extra, [],
+                    [fitted] if fitted else [], [None if share is None else [float(x) for x in share]] if fitted else [])
 
 
 def _fit_fold(template: Any, X_tr, y_tr: np.ndarray, task, *, n_own: int, seed: int, trim: float,

@@ -7,6 +7,9 @@
                                      columns it trained on (read by `python -m pipeline diff`)
     runs/models/<run>/timings.json   seconds per fold and in total
     runs/models/<run>/oof_repeats.parquet  with cv.repeats > 1: id, repeat + each repeat's OOF columns
+    runs/models/<run>/fitted/manifest.json  the fold models (runtime.save_models): per CV repeat, per
+                                     fold its folder r<repeat>/f<fold>/ (each library's own files,
+                                     models.persist), their SHA-256 digests, clip range and test weight
     (+ optional extra tables, e.g. feature_importance.csv)
 
 The features stage's matrices, read by every model stage through `load_features`:
@@ -79,7 +82,9 @@ def scores_record(metric, fold_scores: list[float], overall: float, **extra: Any
 def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids, oof: np.ndarray,
               test_ids, test: np.ndarray, scores: dict, params: dict, timings: dict,
               extra_tables: dict[str, Any] | None = None,
-              test_by_fold: list[np.ndarray] | None = None, oof_repeats: list[np.ndarray] | None = None) -> Path:
+              test_by_fold: list[np.ndarray] | None = None, oof_repeats: list[np.ndarray] | None = None,
+              fitted: list[list] | None = None, fold_share: list | None = None,
+              fitted_about: dict | None = None) -> Path:
     """Write a complete run folder atomically; `extra_tables` maps file name -> DataFrame (CSV).
 
     `test_by_fold` (each fold model's test predictions) goes to test_by_fold.parquet with a `fold`
@@ -99,7 +104,42 @@ def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids
         _io.write_json(tmp / "timings.json", timings)
         for name, frame in (extra_tables or {}).items():
             frame.to_csv(tmp / name, index=False)
+        if fitted:
+            write_fitted(tmp / FITTED_DIR, fitted, fold_share or [None] * len(fitted), fitted_about or {})
     return path
+
+
+FITTED_DIR = "fitted"  # in a run folder: the fold models (manifest.json + r<repeat>/f<fold>/ files)
+
+
+def write_fitted(folder: Path, fitted: list[list], fold_share: list, about: dict) -> dict:
+    """Write the fold models (models._cv.FittedFold, per CV repeat) under `folder` (inside a run folder
+    being written atomically) with a manifest of their files' SHA-256 digests and `about` (the
+    competition and the digest of the features they were trained on); returns the manifest."""
+    import hashlib
+
+    repeats, total, unsaved = [], 0, None
+    for r, folds in enumerate(fitted):
+        entries = []
+        for f in folds:
+            if f.files is None:
+                unsaved = unsaved or f.unsaved
+                continue
+            sub = f"r{r}/f{f.fold}"
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            digests = {}
+            for fname, content in f.files.items():  # a name may hold folders ("estimator/model.json")
+                (folder / sub / fname).parent.mkdir(parents=True, exist_ok=True)
+                (folder / sub / fname).write_bytes(content)
+                digests[fname] = hashlib.sha256(content).hexdigest()
+                total += len(content)
+            entries.append({"fold": f.fold, "dir": sub, "files": digests,
+                            "clip": None if f.clip is None else [float(f.clip[0]), float(f.clip[1])]})
+        repeats.append({"folds": entries, "share": fold_share[r] if r < len(fold_share) else None})
+    manifest = {**about, "repeats": [] if unsaved else repeats, "bytes": total, "unsaved": unsaved}
+    folder.mkdir(parents=True, exist_ok=True)
+    _io.write_json(folder / "manifest.json", manifest)
+    return manifest
 
 
 def _stacked(id_col: str, ids, task: TaskInfo, preds: list[np.ndarray], key: str):
@@ -154,8 +194,7 @@ def load_features(comp, repeat: int = 0) -> "tuple":
     import pandas as pd
 
     out = comp.runs / FEATURES_DIR
-    own = out / f"train.repeat{repeat}.parquet"
-    X_train = pd.read_parquet(own if repeat and own.is_file() else out / "train.parquet")
+    X_train = read_feature_table(out, repeat)
     X_test = pd.read_parquet(out / "test.parquet")
     arrays = {}
     for path in sorted(out.glob("*.train.npy")):
@@ -165,3 +204,13 @@ def load_features(comp, repeat: int = 0) -> "tuple":
         first = next(iter(arrays.values()))  # parquet, so it gets back one (empty) row per array row
         X_train, X_test = (pd.DataFrame(index=pd.RangeIndex(len(a))) for a in first)
     return X_train, X_test, arrays
+
+
+def read_feature_table(folder: Path, repeat: int = 0):
+    """The train feature table of CV repeat `repeat` in a features folder (its own when supervised
+    blocks made one, else repeat 0's)."""
+    import pandas as pd
+
+    folder = Path(folder)
+    own = folder / f"train.repeat{repeat}.parquet"
+    return pd.read_parquet(own if repeat and own.is_file() else folder / "train.parquet")

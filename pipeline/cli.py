@@ -24,6 +24,8 @@ COMMANDS = {
     "lb": "lb",
     "report": "report",
     "diff": "diff",
+    "predict": "predict",
+    "bundle": "bundle",
 }
 
 

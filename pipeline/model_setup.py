@@ -102,10 +102,11 @@ class ModelSetup:
 
     def train_cv(self, name: str, spec: dict, *, extra_rows: Callable[[int], tuple] | None = None,
                  on_fold: Callable | None = None, log: Callable[[str], None] | None = None,
-                 threads: int | None = None, progress: bool = True) -> Any:
+                 threads: int | None = None, progress: bool = True, save_models: bool | None = None) -> Any:
         """Train the model table `spec` on the saved folds and the feature matrices (a CVResult).
 
-        With `progress`, a bar over the folds (elapsed, estimate) shows on a terminal, plain lines elsewhere."""
+        With `progress`, a bar over the folds (elapsed, estimate) shows on a terminal, plain lines elsewhere.
+        `save_models` (default: [runtime] save_models) keeps the fold models for `write`."""
         from core.folds import fold_ids
         from core.progress import progress as progress_bar
 
@@ -122,7 +123,8 @@ class ModelSetup:
             return self.trainer(name, spec, X_train, self.y, X_test, self.folds, self.task, self.metric,
                                 threads=self.threads() if threads is None else threads, arrays=arrays,
                                 extra_rows=extra_rows, log=self.log if log is None else log, on_fold=after_fold,
-                                train_from=self.train_from, sample_weight=self.sample_weight)
+                                train_from=self.train_from, sample_weight=self.sample_weight,
+                                save_models=self.save_models if save_models is None else save_models)
         finally:
             if bar is not None:
                 bar.close()
@@ -138,7 +140,12 @@ class ModelSetup:
                                  threads=self.threads(here=here), arrays=arrays, plugin_dir=self.plugin_dir,
                                  log=self.log if log is None else log,
                                  map_folds=None if here else self.executor.fold_map, train_from=self.train_from,
-                                 sample_weight=self.sample_weight)
+                                 sample_weight=self.sample_weight, save_models=self.save_models)
+
+    @property
+    def save_models(self) -> bool:
+        """Whether model runs keep their fold models ([runtime] save_models)."""
+        return bool(self.comp.cfg["runtime"].get("save_models", True))
 
     def scores(self, result: Any, **extra: Any) -> dict:
         """scores.json of a CV result."""
@@ -159,7 +166,19 @@ class ModelSetup:
                          scores=scores or self.scores(result), params=params,
                          timings=result.timings, extra_tables=result.extra_tables if by_fold else None,
                          test_by_fold=result.test_by_fold if by_fold else None,
-                         oof_repeats=[oof[rows] for oof in result.oof_repeats])
+                         oof_repeats=[oof[rows] for oof in result.oof_repeats],
+                         fitted=result.fitted, fold_share=result.fold_share,
+                         fitted_about={"competition": comp.name, "features_digest": self.features_digest()})
+
+    def features_digest(self) -> str:
+        """The digest of the feature matrices the models train on (the features stage's manifest)."""
+        from core import io as _io
+        from pipeline.artifacts import FEATURES_DIR, FEATURES_MANIFEST
+
+        try:
+            return str(_io.read_json(self.comp.runs / FEATURES_DIR / FEATURES_MANIFEST).get("digest", ""))
+        except (OSError, ValueError):
+            return ""
 
     def feature_info(self) -> dict:
         """What a run trained on, for its params.json: the feature blocks (`name(columns)`, as the features

@@ -268,7 +268,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
 
         trial_spec = {**spec, "params": {**spec.get("params", {}), **params}}
         result = training.train_cv(model, trial_spec, threads=threads, log=lambda _m: None, on_fold=report,
-                                   progress=False)
+                                   progress=False, save_models=False)
         trial.set_user_attr("fold_scores", result.fold_scores)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process trained it
         log(f"[tune] trial {trial.number}: {metric.name} {result.overall:.5f} {params}")

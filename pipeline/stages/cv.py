@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from core.progress import track
+from pipeline.artifacts import FITTED_DIR
 from pipeline.planner import order, skip_reason
 from pipeline.context import StageContext
 
@@ -93,9 +94,24 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):
 def _write(ctx: StageContext, training, name: str, result) -> list[Path]:
     path = training.write(ctx.comp.runs / MODELS_DIR / name, result)
     repeats = f", {len(result.oof_repeats)} CV repeats averaged" if result.oof_repeats else ""
+    saved = _saved_note(path, result)
     ctx.log(f"[cv] {name}: {training.metric.name} {result.overall:.5f} overall{repeats} "
-            f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)})")
-    return [path / f for f in ("oof.parquet", "test.parquet", "scores.json", "params.json")]
+            f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)}){saved}")
+    files = ("oof.parquet", "test.parquet", "scores.json", "params.json")
+    return [path / f for f in files] + ([path / FITTED_DIR / "manifest.json"] if result.fitted else [])
+
+
+def _saved_note(path: Path, result) -> str:
+    """', fold models 1.2 MB' when the run kept its fold models (runtime.save_models)."""
+    if not result.fitted:
+        return ""
+    from core import io as _io
+
+    manifest = _io.read_json(path / FITTED_DIR / "manifest.json")
+    if manifest.get("unsaved"):
+        return ""
+    return f", fold models {manifest['bytes'] / 1e6:.1f} MB"
+
 
 
 def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced: dict) -> list:

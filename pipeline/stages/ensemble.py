@@ -60,11 +60,10 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
     return members
 
 
-def _stackers(ctx: StageContext) -> list:
-    """ensemble.stackers resolved: built-in names, [models.NAME] tables, inline tables."""
-    tables = ctx.cfg["models"]
+def resolve_stackers(specs: list, tables: dict) -> list:
+    """ensemble.stackers resolved: built-in names, [models.NAME] tables (`tables`), inline tables."""
     out = []
-    for spec in ctx.cfg["ensemble"]["stackers"]:
+    for spec in specs:
         if isinstance(spec, dict):
             if "type" not in spec:
                 raise UserError(f"ensemble.stackers: inline table {spec!r} needs a type, e.g. "
@@ -83,12 +82,21 @@ def _stackers(ctx: StageContext) -> list:
     return out
 
 
+def method_options(cfg: dict, stackers: list, *, trainer, threads: int, log, X_train=None, X_test=None) -> dict:
+    """The methods' options from [ensemble] (`cfg`) and the resolved stackers: the stack's levels, its
+    k-fold trainer and threads, its passthrough features (`X_train`, `X_test`), hill climbing's rounds.
+    `pipeline.predict` replays the chosen method with the same options."""
+    levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
+    stack = {"levels": levels, "log": log, "train_cv": trainer, "threads": threads}
+    if cfg["passthrough"]:
+        stack.update(X=X_train, X_test=X_test)
+    return {"stack": stack, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
+
+
 def _method_options(ctx: StageContext, repeat: int = 0) -> dict:
     cfg = ctx.cfg["ensemble"]
-    stackers = _stackers(ctx)
-    levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
     training = ctx.training()
-    stack = {"levels": levels, "log": ctx.log, "train_cv": training.trainer}
+    X_train = X_test = None
     if cfg["passthrough"]:
         from core.folds import validated
 
@@ -96,9 +104,8 @@ def _method_options(ctx: StageContext, repeat: int = 0) -> dict:
         rows = validated(ctx.folds())
         if not rows.all():  # the ensemble's rows: the validated ones
             X_train = X_train.iloc[np.flatnonzero(rows)].reset_index(drop=True)
-        stack.update(X=X_train, X_test=X_test)
-    stack["threads"] = training.threads()
-    return {"stack": stack, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
+    return method_options(cfg, resolve_stackers(cfg["stackers"], ctx.cfg["models"]), trainer=training.trainer,
+                          threads=training.threads(), log=ctx.log, X_train=X_train, X_test=X_test)
 
 
 def _weights_text(weights: dict[str, float]) -> str:

@@ -23,12 +23,8 @@ def run(ctx: StageContext) -> list[Path]:
     ens = read_run(comp.runs / "ensemble", id_col=comp.id_col, task=task)
     style = ctx.cfg["competition"]["submission"] or infer_style(sample, comp.id_col,
                                                                 classification=task.is_classification)
-    pred = ens.test
-    if metric.decide is not None and style in ("label", "value"):
-        # the metric scores decisions (f1's threshold, qwk's rounding): fitted on every OOF row, applied to test
-        y = task.encode(train.set_index(comp.id_col).loc[ens.oof_ids, comp.target])
-        pred = metric.decide(y, ens.oof)(ens.test)
-        ctx.log(f"[submit] {metric.name}: test predictions decided as fitted on the {len(y)} OOF rows")
+    oof = lambda: (task.encode(train.set_index(comp.id_col).loc[ens.oof_ids, comp.target]), ens.oof)  # noqa: E731
+    pred = decided(metric, style, oof, ens.test, log=ctx.log)
     sub = make_submission(sample, id_col=comp.id_col, test_ids=ens.test_ids, pred=pred, task=task,
                           style=style, metric=metric)
     out_dir = comp.submissions_dir
@@ -42,3 +38,14 @@ def run(ctx: StageContext) -> list[Path]:
     ctx.log(f"[submit] {len(sub)} rows from the ensemble ({method}), {ens.scores['metric']} "
             f"{ens.overall:.5f} OOF")
     return [path, latest]  # the CLI prints the first as its last line
+
+
+def decided(metric, style: str, oof, pred, *, log=print):
+    """Predictions as the submission needs them: a metric that scores decisions (f1's threshold, qwk's
+    rounding) decides them as fitted on every OOF row (`oof()` -> (encoded target, ensemble OOF)) when
+    the submission holds labels or values; else `pred` as it is. `pipeline.predict` decides alike."""
+    if metric.decide is None or style not in ("label", "value"):
+        return pred
+    y, oof_pred = oof()
+    log(f"[submit] {metric.name}: predictions decided as fitted on the {len(y)} OOF rows")
+    return metric.decide(y, oof_pred)(pred)

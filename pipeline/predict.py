@@ -1,0 +1,458 @@
+"""Scoring new rows with a finished run: the saved feature-block states, every ensemble member's fold
+models, and the ensemble's method, applied as the run applied them to test.csv.
+
+A `Predictor` is described by a small JSON (`predictor.json`: the competition's id, target, task,
+classes, metric, submission style, test.csv's columns, the members' run folders and the ensemble)
+plus the train rows' targets and folds (`target.parquet`) that the ensemble's method was fitted on.
+In a workspace it is built from the competition's context; `python -m pipeline bundle` writes it
+into a folder that predicts on a machine with neither the data nor the internet.
+
+New rows are read in chunks: features and fold models run chunk by chunk, and the ensemble's method
+is applied once to the members' predictions (a few numbers per row). Its fit is replayed from the
+members' OOF predictions exactly as the ensemble stage made it (same code, same rows), so `predict`
+on test.csv gives the run's own test predictions -- and hence its submission.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from core import io as _io
+from core.errors import UserError
+
+PREDICTOR_DIR = "predictor"  # in a bundle's competition folder: predictor.json + target.parquet
+SPEC_FILE = "predictor.json"
+TARGET_FILE = "target.parquet"
+STATES_DIR = "features/states"  # under runs/: the feature blocks' saved states (the features stage)
+CHUNK_ROWS = 100_000
+_FORMAT = 1
+
+
+@dataclass
+class Predictor:
+    """What scoring new rows needs: `spec` (predictor.json), `root` (the folder the spec's paths are
+    relative to), the train rows' targets and folds, and where the plug-ins live."""
+
+    spec: dict
+    root: Path
+    target: Any  # DataFrame: id, target, fold_<r> per CV repeat[, weight]
+    sample: Any  # the sample submission (DataFrame)
+    log: Callable[[str], None] = print
+    _models: dict = field(default_factory=dict)
+
+    # ---- building -------------------------------------------------------------------------------
+    @classmethod
+    def from_workspace(cls, ctx, *, log: Callable[[str], None] = print) -> "Predictor":
+        """The predictor of the competition's latest run (a `pipeline.context.CompetitionContext`)."""
+        comp = ctx.comp
+        ensemble = comp.runs / "ensemble"
+        if not (ensemble / "params.json").is_file():
+            raise UserError(f"{comp.name}: no ensemble run in {ensemble}; run `python -m pipeline run` first")
+        train, test, sample = ctx.data()
+        task = ctx.task_info()
+        params = _io.read_json(ensemble / "params.json")
+        dirs = ctx.run_dirs()
+        members = _member_names(params, ensemble)
+        imported = comp.imports_dir
+        paths = {}
+        for name in members:
+            if name not in dirs:
+                raise UserError(f"ensemble member {name!r} has no run folder any more; run `python -m pipeline run`")
+            path = dirs[name]
+            if path.parent == imported:
+                raise UserError(f"ensemble member {name!r} is an imported teammate run (predictions only, no fold "
+                                f"models), so new rows cannot be scored with it; leave it out with ensemble.models "
+                                f"and run the ensemble again")
+            paths[name] = os.path.relpath(path, comp.root)
+        frame = {comp.id_col: train[comp.id_col].to_numpy(), "target": train[comp.target].to_numpy()}
+        for r in range(ctx.repeats()):
+            frame[f"fold_{r}"] = np.asarray(ctx.folds(r), dtype=np.int64)
+        weights = ctx.sample_weight()
+        if weights is not None:
+            frame["weight"] = np.asarray(weights, dtype=np.float64)
+        import pandas as pd
+
+        cfg = comp.cfg
+        spec = {
+            "format": _FORMAT, "competition": comp.name, "id": comp.id_col, "target": comp.target,
+            "task": task.task, "classes": list(task.classes), "metric": comp.metric_name,
+            "submission": cfg["competition"]["submission"],
+            "columns": {str(c): str(test[c].dtype) for c in test.columns},
+            "members": paths, "ensemble": os.path.relpath(ensemble, comp.root),
+            "features": os.path.relpath(comp.runs / STATES_DIR, comp.root),
+            "features_digest": ctx.training().features_digest(),
+            "ensemble_config": cfg["ensemble"], "stacker_tables": _stacker_tables(cfg),
+            "threads": ctx.threads(), "submissions": os.path.relpath(comp.submissions_dir, comp.root),
+        }
+        return cls(spec, comp.root, pd.DataFrame(frame), sample, log)
+
+    @classmethod
+    def from_folder(cls, folder: Path, *, log: Callable[[str], None] = print) -> "Predictor":
+        """A predictor written by `save` (a bundle's competition folder)."""
+        import pandas as pd
+
+        folder = Path(folder)
+        spec_path = folder / PREDICTOR_DIR / SPEC_FILE
+        try:
+            spec = _io.read_json(spec_path)
+            target = pd.read_parquet(folder / PREDICTOR_DIR / TARGET_FILE)
+            sample = pd.read_csv(folder / "sample_submission.csv")
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{folder}: not a predictor folder ({type(exc).__name__}: {str(exc)[:120]}); "
+                            f"make one with `python -m pipeline bundle`") from None
+        if not isinstance(spec, dict) or spec.get("format") != _FORMAT:
+            raise UserError(f"{spec_path}: unknown predictor format; make the bundle again with this version")
+        return cls(spec, folder, target, sample, log)
+
+    def save(self, folder: Path) -> None:
+        """Write predictor.json, the train rows' targets and folds, and the sample submission into
+        `folder` (the caller copies the run folders the spec names)."""
+        out = Path(folder) / PREDICTOR_DIR
+        out.mkdir(parents=True, exist_ok=True)
+        _io.write_json(out / SPEC_FILE, self.spec)
+        _io.write_parquet(out / TARGET_FILE, self.target)
+        with _io.atomic_path(Path(folder) / "sample_submission.csv") as tmp:
+            self.sample.to_csv(tmp, index=False)
+
+    # ---- what it is made of ---------------------------------------------------------------------
+    @functools.cached_property
+    def task(self):
+        from core.tasks import TaskInfo
+
+        return TaskInfo(self.spec["task"], tuple(self.spec["classes"]))
+
+    @functools.cached_property
+    def metric(self):
+        from core.metrics import get_metric
+
+        return get_metric(self.spec["metric"], self.root)
+
+    @property
+    def plugin_dir(self) -> Path | None:
+        path = self.root / "models"
+        return path if path.is_dir() else None
+
+    def files(self) -> list[Path]:
+        """Every file a bundle must carry for this predictor (relative to `root`)."""
+        out = []
+        for rel in [*self.spec["members"].values(), self.spec["ensemble"]]:
+            folder = self.root / rel
+            out += [p for p in folder.rglob("*") if p.is_file()]
+        states = self.root / self.spec["features"]
+        out += [p for p in states.rglob("*") if p.is_file()]
+        if self.spec["ensemble_config"].get("passthrough"):
+            features = states.parent
+            out += sorted(features.glob("train*.parquet"))
+        for plugin in ("features.py", "metrics.py"):
+            if (self.root / plugin).is_file():
+                out.append(self.root / plugin)
+        if self.plugin_dir is not None:
+            out += [p for p in self.plugin_dir.rglob("*.py")]
+        return [p.relative_to(self.root) for p in out]
+
+    @functools.cached_property
+    def features(self):
+        from features import FrozenFeatures
+
+        plugin = self.root / "features.py"
+        states = self.root / self.spec["features"]
+        if not states.is_dir():
+            raise UserError(f"{states}: no saved feature states; re-run the features stage "
+                            f"(`python -m pipeline run --stage features --force`)")
+        return FrozenFeatures.load(states, plugin_file=plugin if plugin.is_file() else None)
+
+    def _fold_models(self, name: str) -> list[tuple[list, list, Any]]:
+        """Member `name`'s fold models per CV repeat: (models, clip ranges, test weights), loaded once."""
+        if name in self._models:
+            return self._models[name]
+        from models.persist import load_model
+
+        folder = self.root / self.spec["members"][name] / "fitted"
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.is_file():
+            raise UserError(f"ensemble member {name!r} kept no fold models ({folder} is missing); set "
+                            f"runtime.save_models = true and re-train it (`python -m pipeline run --force`)")
+        manifest = _io.read_json(manifest_path)
+        if manifest.get("unsaved"):
+            raise UserError(f"ensemble member {name!r} cannot score new rows: {manifest['unsaved']}")
+        if manifest.get("features_digest") and manifest["features_digest"] != self.spec["features_digest"]:
+            raise UserError(f"{folder}: these fold models were trained on other features (another competition, "
+                            f"or features built since); re-train them with `python -m pipeline run`")
+        repeats = []
+        for rep in manifest["repeats"]:
+            models, clips = [], []
+            for entry in rep["folds"]:
+                files = {}
+                for fname, digest in entry["files"].items():
+                    path = folder / entry["dir"] / fname
+                    try:
+                        content = path.read_bytes()
+                    except OSError:
+                        raise UserError(f"{path}: missing; the run folder is incomplete, re-train {name!r}") from None
+                    if hashlib.sha256(content).hexdigest() != digest:
+                        raise UserError(f"{path}: contents differ from what the run wrote (SHA-256); the file was "
+                                        f"changed or damaged, re-train {name!r}")
+                    files[fname] = content
+                models.append(load_model(files, self.plugin_dir))
+                clips.append(None if entry["clip"] is None else tuple(entry["clip"]))
+            share = None if rep.get("share") is None else np.asarray(rep["share"], dtype=np.float64)
+            repeats.append((models, clips, share))
+        if not repeats:
+            raise UserError(f"ensemble member {name!r} kept no fold models; re-train it with runtime.save_models = true")
+        self._models[name] = repeats
+        return repeats
+
+    def check(self) -> None:
+        """Load every member's fold models and the feature states now (bad files fail before any row is read)."""
+        _ = self.features
+        for name in self.spec["members"]:
+            self._fold_models(name)
+
+    # ---- predicting -----------------------------------------------------------------------------
+    def member_predictions(self, X, arrays: dict) -> dict[str, np.ndarray]:
+        """Each member's predictions for feature rows X: its fold models averaged per CV repeat as the
+        run averaged its test predictions, then the repeats averaged."""
+        from models._cv import predict_folds
+        from models._types import model_type
+
+        out = {}
+        for name in self.spec["members"]:
+            params = _io.read_json(self.root / self.spec["members"][name] / "params.json")
+            own = model_type(name, {"type": params.get("type", "")}, self.plugin_dir).own_threads \
+                if params.get("type") else False
+            per_repeat = []
+            for models, clips, share in self._fold_models(name):
+                wanted = _wanted_arrays(models[0], arrays)
+                per_repeat.append(predict_folds(models, clips, X, self.task, self.metric, share=share,
+                                                arrays=wanted, one_job=not own))
+            out[name] = per_repeat[0] if len(per_repeat) == 1 else np.mean(per_repeat, axis=0)
+        return out
+
+    def combine(self, new: dict[str, np.ndarray], X_new=None) -> np.ndarray:
+        """The ensemble's predictions for new rows from its members' (`new`): the chosen method fitted
+        again on the members' OOF predictions, per CV repeat, exactly as the ensemble stage did."""
+        from core.folds import validated
+        from models.ensemble import Member, Problem, run_methods
+
+        params = _io.read_json(self.root / self.spec["ensemble"] / "params.json")
+        method = params["method"]
+        task, metric = self.task, self.metric
+        frame = self.target
+        folds0 = frame["fold_0"].to_numpy()
+        rows = validated(folds0)
+        ids = frame[self.spec["id"]].to_numpy()[rows]
+        y = task.encode(frame["target"].to_numpy()[rows])
+        sw = frame["weight"].to_numpy()[rows] if "weight" in frame.columns else None
+        runs = {name: self._oof(name, ids) for name in self.spec["members"]}
+        n_repeats = sum(1 for c in frame.columns if c.startswith("fold_"))
+        repeats = min([n_repeats, *(len(r) for r in runs.values())])
+        names = _member_names(params, self.root / self.spec["ensemble"])
+        per_repeat = []
+        for r in range(repeats):
+            folds = frame[f"fold_{r}"].to_numpy()[rows]
+            members = [Member(n, runs[n][r], new[n]) for n in names]
+            problem = Problem(members, y, folds, task, metric, sw)
+            options = self._method_options(r, rows, X_new)
+            per_repeat.append(run_methods(problem, [method], options=options)[method].test)
+        return per_repeat[0] if len(per_repeat) == 1 else np.mean(per_repeat, axis=0)
+
+    def _oof(self, name: str, ids: np.ndarray) -> list[np.ndarray]:
+        """Member `name`'s OOF predictions per CV repeat, aligned with the validated train ids."""
+        import pandas as pd
+
+        from pipeline.artifacts import read_run
+
+        run = read_run(self.root / self.spec["members"][name], id_col=self.spec["id"], task=self.task)
+        pos = pd.Index(run.oof_ids).get_indexer(ids)
+        if (pos < 0).any():
+            raise UserError(f"run {name!r} lacks {int((pos < 0).sum())} train id(s); re-train it on this data")
+        return [p[pos] for p in (run.oof_repeats or [run.oof])]
+
+    def _method_options(self, repeat: int, rows: np.ndarray, X_new) -> dict:
+        """The ensemble stage's method options (pipeline.stages.ensemble.method_options) for this predictor."""
+        import functools as _ft
+
+        from models import train_cv
+        from pipeline.stages.ensemble import method_options
+
+        X_train = None
+        if self.spec["ensemble_config"].get("passthrough"):
+            from pipeline.artifacts import read_feature_table
+
+            X_train = read_feature_table((self.root / self.spec["features"]).parent, repeat)
+            if not rows.all():
+                X_train = X_train.iloc[np.flatnonzero(rows)].reset_index(drop=True)
+        trainer = _ft.partial(train_cv, plugin_dir=self.plugin_dir)
+        return method_options(self.spec["ensemble_config"], self.spec["stacker_tables"], trainer=trainer,
+                              threads=self.spec["threads"], log=lambda _m: None, X_train=X_train, X_test=X_new)
+
+    def predict_frame(self, rows) -> np.ndarray:
+        """The ensemble's predictions (the convention's shape) for a DataFrame of new rows."""
+        X, arrays = self.features.transform(rows)
+        return self.combine(self.member_predictions(X, arrays), X if self._passthrough else None)
+
+    @property
+    def _passthrough(self) -> bool:
+        return bool(self.spec["ensemble_config"].get("passthrough"))
+
+    def predict_file(self, path: Path, out: Path, *, chunk_rows: int = CHUNK_ROWS) -> Path:
+        """Score the rows of CSV `path` and write the submission (the sample's format when the ids are
+        the sample's, else the same columns for these ids) to `out` atomically."""
+        import pandas as pd
+
+        from core.progress import progress
+
+        self.check()
+        id_col = self.spec["id"]
+        member_parts: dict[str, list] = {n: [] for n in self.spec["members"]}
+        ids_parts, X_parts = [], []
+        reader = _chunks(path, chunk_rows, self.spec["columns"], id_col)
+        bar = progress(None, "[predict] rows", unit="row")
+        n_rows = 0
+        try:
+            for chunk in reader:
+                X, arrays = self.features.transform(chunk)
+                for name, pred in self.member_predictions(X, arrays).items():
+                    member_parts[name].append(pred)
+                ids_parts.append(chunk[id_col].to_numpy())
+                if self._passthrough:
+                    X_parts.append(X)
+                n_rows += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+        if not ids_parts:
+            raise UserError(f"{path}: no data rows; give at least one row to score")
+        ids = np.concatenate(ids_parts)
+        dup = pd.Index(ids).duplicated()
+        if dup.any():
+            raise UserError(f"{path}: id {_short(ids[dup][0])} appears more than once in column {id_col!r}; "
+                            f"ids must be unique")
+        new = {n: np.concatenate(parts) for n, parts in member_parts.items()}
+        X_new = pd.concat(X_parts, ignore_index=True) if X_parts else None
+        pred = self.combine(new, X_new)
+        return self.write(out, ids, pred)
+
+    def write(self, out: Path, ids: np.ndarray, pred: np.ndarray) -> Path:
+        """Write the predictions in the sample submission's format: its rows when the ids are exactly
+        the sample's, else one row per id in the order given."""
+        from pipeline.stages.submit import decided
+        from pipeline.submission import infer_style, make_submission, write_submission
+
+        id_col, task, metric = self.spec["id"], self.task, self.metric
+        sample = self.sample
+        same = len(sample) == len(ids) and set(sample[id_col].tolist()) == set(ids.tolist())
+        if not same:  # the sample's columns and dtypes, one row per new id
+            template = sample.iloc[np.zeros(len(ids), dtype=np.int64)].reset_index(drop=True)
+            template[id_col] = ids
+            sample = template
+        style = self.spec["submission"] or infer_style(sample, id_col, classification=task.is_classification)
+        pred = decided(metric, style, self._ensemble_oof, pred, log=self.log)
+        sub = make_submission(sample, id_col=id_col, test_ids=ids, pred=pred, task=task, style=style, metric=metric)
+        return write_submission(out, sub, sample, id_col=id_col)
+
+    def _ensemble_oof(self) -> tuple[np.ndarray, np.ndarray]:
+        """(encoded target, ensemble OOF predictions) on the ensemble's OOF rows (for a metric's decision)."""
+        from pipeline.artifacts import read_run
+
+        ens = read_run(self.root / self.spec["ensemble"], id_col=self.spec["id"], task=self.task)
+        frame = self.target.set_index(self.spec["id"])
+        return self.task.encode(frame.loc[ens.oof_ids, "target"].to_numpy()), ens.oof
+
+
+def _member_names(params: dict, ensemble: Path) -> list[str]:
+    """The ensemble's members in its order (scores.json's `members`)."""
+    scores = _io.read_json(ensemble / "scores.json")
+    members = list(scores.get("members", {}))
+    if not members:
+        raise UserError(f"{ensemble}: the ensemble lists no members; run the ensemble stage again")
+    return members
+
+
+
+
+def _stacker_tables(cfg: dict) -> list:
+    """ensemble.stackers resolved to built-in names or model tables (so a bundle needs no [models])."""
+    from pipeline.stages.ensemble import resolve_stackers
+
+    return resolve_stackers(cfg["ensemble"]["stackers"], cfg["models"])
+
+
+def _wanted_arrays(model: Any, arrays: dict) -> dict:
+    """The array inputs (name -> rows) a fold model reads."""
+    from models._cv import takes_arrays
+
+    if not arrays or not takes_arrays(model):
+        return {}
+    pick = getattr(model, "array_inputs", None)
+    names = list(arrays) if pick is None else list(pick(arrays))
+    return {n: arrays[n] for n in names}
+
+
+def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
+    """New rows in chunks, checked against test.csv's columns and dtypes (UserError on the first problem)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; give the CSV of rows to score with --test")
+    try:
+        reader = pd.read_csv(path, chunksize=chunk_rows, low_memory=False)
+        first = True
+        for chunk in reader:
+            if first:
+                missing = [c for c in columns if c not in chunk.columns]
+                if missing:
+                    raise UserError(f"{path}: missing column(s) {missing[:5]} of test.csv; the rows to score need "
+                                    f"every column test.csv had")
+                first = False
+            yield _checked_chunk(chunk[list(columns)], columns, path, id_col)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: file is empty; it needs test.csv's header row and data") from None
+    except pd.errors.ParserError as exc:
+        raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0][:200]})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
+
+
+def _checked_chunk(chunk, columns: dict[str, str], path: Path, id_col: str):
+    """The chunk with test.csv's dtypes: a numeric column must hold numbers; text stays text."""
+    import pandas as pd
+
+    if chunk[id_col].isna().any():
+        raise UserError(f"{path}: a row has no id in column {id_col!r}; give every row a unique id")
+    out = {}
+    for col, dtype in columns.items():
+        values = chunk[col]
+        kind = np.dtype(dtype).kind if dtype not in ("str", "string", "object", "category") else "O"
+        if kind in "iuf" and not pd.api.types.is_numeric_dtype(values):
+            numbers = pd.to_numeric(values, errors="coerce")
+            bad = numbers.isna() & values.notna()
+            if bad.any():
+                raise UserError(f"{path}: column {col!r} holds {values[bad].iloc[0]!r}, but it is numeric in "
+                                f"test.csv; fix the value or the column")
+            values = numbers
+        if kind in "iu" and values.isna().any():
+            values = values.astype(np.float64)  # test.csv had no missing value here; these rows do
+        elif kind in "iuf":
+            values = values.astype(dtype)
+        elif kind == "b":
+            values = values.astype(dtype) if not values.isna().any() else values
+        elif kind == "O" and pd.api.types.is_numeric_dtype(values) and values.notna().any():
+            values = values.astype("str").where(values.notna())
+        elif kind == "O":
+            values = values.astype(dtype) if dtype in ("str", "string") else values
+        out[col] = values
+    return pd.DataFrame(out, index=chunk.index)
+
+
+def _short(value) -> str:
+    text = repr(value.item() if hasattr(value, "item") else value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,176 @@
+"""`predict --test FILE` on the competition's own test.csv gives the run's submission (latest.csv): every
+model type, CV repeats, a stack, pseudo-labels; new rows in chunks; an imported teammate run is
+refused; bad input (missing column, wrong dtype, an id twice, a run from another competition, a
+tampered model file) ends with exit 2, one line, nothing written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import make_workspace
+
+pytestmark = pytest.mark.slow
+
+COMP = ("competition", "titanic")
+FAST_MODELS = '''
+[models.lgbm]
+type = "lightgbm"
+params = { n_estimators = 60, num_leaves = 15 }
+
+[models.linear]
+type = "sklearn"
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { C = 0.3, max_iter = 2000 }
+'''
+EVERY_TYPE = FAST_MODELS + '''
+[models.forest]
+type = "sklearn"
+estimator = "sklearn.ensemble.ExtraTreesClassifier"
+params = { n_estimators = 30, min_samples_leaf = 3 }
+
+[models.cat]
+type = "catboost"
+params = { iterations = 40 }
+
+[models.xgb]
+type = "xgboost"
+params = { n_estimators = 40 }
+
+[models.mlp]
+type = "mlp"
+params = { epochs = 4, cycles = 2, snapshots = 2 }
+
+[models.net]
+type = "net"
+params = { epochs = 3, layers = [{ type = "dense", units = 16, activation = "relu" }] }
+'''
+
+
+def _workspace(tmp_path, models: str = FAST_MODELS, extra: str = "", name: str = "titanic"):
+    ws = make_workspace(tmp_path, name)
+    comp = ws / "competition" / name
+    cfg = comp / "competition.toml"
+    text = cfg.read_text().split("\n[models.")[0]
+    text = text.replace("[explore]\n", "[explore]\nenabled = false\n")
+    cfg.write_text(text + extra + models)
+    return ws, comp
+
+
+def _run(ws) -> None:
+    assert main(["run", "--root", str(ws)]) == 0
+
+
+def _same_as_latest(ws, comp, tmp_path, *extra: str) -> pd.DataFrame:
+    """predict on test.csv; its CSV equals latest.csv (values within 1e-12; the text too when exact)."""
+    out = tmp_path / "predicted.csv"
+    assert main(["predict", "--root", str(ws), "--test", str(comp / "test.csv"), "--out", str(out), *extra]) == 0
+    latest = ws / "submissions" / comp.name / "latest.csv"
+    got, want = pd.read_csv(out), pd.read_csv(latest)
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    for col in want.columns:
+        if pd.api.types.is_float_dtype(want[col]):
+            np.testing.assert_allclose(got[col], want[col], rtol=0, atol=1e-12)
+        else:
+            assert got[col].tolist() == want[col].tolist()
+    return got
+
+
+def test_predict_reproduces_the_submission_of_every_model_type_with_repeats_and_a_stack(tmp_path):
+    extra = '[ensemble]\nmethod = "stack"\nstackers = ["linear", "lightgbm"]\n\n'
+    ws, comp = _workspace(tmp_path, EVERY_TYPE, extra)
+    cfg = comp / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("[cv]\n", "[cv]\nrepeats = 2\n", 1))
+    _run(ws)
+    for model in ("lgbm", "linear", "forest", "cat", "xgb", "mlp", "net"):
+        manifest = json.loads((comp / "runs" / "models" / model / "fitted" / "manifest.json").read_text())
+        assert len(manifest["repeats"]) == 2 and all(len(r["folds"]) == 5 for r in manifest["repeats"])
+        assert manifest["bytes"] > 0
+    _same_as_latest(ws, comp, tmp_path)
+    # in chunks of 100 rows: the same
+    _same_as_latest(ws, comp, tmp_path, "--chunk-rows", "100")
+
+
+def test_predict_reproduces_a_pseudo_labelled_run(tmp_path):
+    extra = "[pseudo]\nenabled = true\n\n"
+    ws, comp = _workspace(tmp_path, FAST_MODELS, extra)
+    _run(ws)
+    assert (comp / "runs" / "pseudo").is_dir()
+    _same_as_latest(ws, comp, tmp_path)
+
+
+def test_new_rows_are_scored_with_ids_in_their_order(tmp_path):
+    ws, comp = _workspace(tmp_path)
+    _run(ws)
+    test = pd.read_csv(comp / "test.csv")
+    new = test.iloc[[5, 1, 3]].copy()
+    new["id"] = [900001, 900002, 900003]
+    new["unused"] = "x"  # extra columns are ignored
+    path = tmp_path / "new.csv"
+    new.to_csv(path, index=False)
+    out = tmp_path / "new_pred.csv"
+    assert main(["predict", "--root", str(ws), "--test", str(path), "--out", str(out)]) == 0
+    got = pd.read_csv(out)
+    assert got["id"].tolist() == [900001, 900002, 900003]
+    whole = _same_as_latest(ws, comp, tmp_path).set_index("id")
+    col = [c for c in got.columns if c != "id"][0]
+    np.testing.assert_allclose(got[col], whole.loc[test["id"].iloc[[5, 1, 3]], col], rtol=0, atol=1e-12)
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_bad_input_to_predict_is_one_line_and_writes_nothing(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path)
+    _run(ws)
+    test = pd.read_csv(comp / "test.csv")
+    out = tmp_path / "out.csv"
+    base = ["predict", "--root", str(ws), "--out", str(out), "--test"]
+    cases = {
+        "missing": (test.drop(columns=["age"]), "missing column"),
+        "dtype": (test.assign(age=test["age"].astype("str").where(test.index != 3, "old")), "numeric in test.csv"),
+        "twice": (pd.concat([test, test.iloc[[0]]]), "more than once"),
+    }
+    for name, (frame, said) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        assert said in _one_line_error(capsys, [*base, str(path)])
+        assert not out.exists()
+    # a tampered model file
+    fold = next((comp / "runs" / "models" / "lgbm" / "fitted").rglob("r0/f0/*"))
+    original = fold.read_bytes()
+    fold.write_bytes(original[:-10] + b"0123456789")
+    assert "SHA-256" in _one_line_error(capsys, [*base, str(comp / "test.csv")])
+    assert not out.exists()
+    fold.write_bytes(original)
+    # a run folder from another competition (trained on other features)
+    other_ws, other = _workspace(tmp_path / "other", name="breast_cancer")
+    _run(other_ws)
+    shutil.rmtree(comp / "runs" / "models" / "lgbm")
+    shutil.copytree(other / "runs" / "models" / "lgbm", comp / "runs" / "models" / "lgbm")
+    assert "other features" in _one_line_error(capsys, [*base, str(comp / "test.csv")])
+    assert not out.exists()
+
+
+def test_an_imported_teammate_run_is_refused_in_one_line(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path)
+    _run(ws)
+    zip_path = tmp_path / "linear.zip"
+    assert main(["export", "linear", "--root", str(ws), "--out", str(zip_path)]) == 0
+    shutil.rmtree(comp / "runs" / "models" / "linear")
+    cfg = comp / "competition.toml"
+    cfg.write_text(cfg.read_text().split("\n[models.linear]")[0])
+    assert main(["import", str(zip_path), "--root", str(ws), "--name", "bob_linear"]) == 0
+    _run(ws)
+    line = _one_line_error(capsys, ["predict", "--root", str(ws), "--test", str(comp / "test.csv"),
+                                    "--out", str(tmp_path / "o.csv")])
+    assert "imported teammate run" in line and "bob_linear" in line

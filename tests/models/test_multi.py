@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from core.metrics import get_metric
 from core.tasks import TaskInfo
@@ -24,17 +26,21 @@ def cancer():
     return X.reset_index(drop=True), labels
 
 
+def _logistic():
+    return make_pipeline(StandardScaler(), LogisticRegression())
+
+
 def test_per_target_fits_a_clone_per_column_like_single_fits(cancer):
     X, labels = cancer
     task = TaskInfo.from_target("multilabel", labels)
     y = task.encode(labels)
-    model = PerTarget(LogisticRegression(max_iter=5000), task.column(), task.targets)
+    model = PerTarget(_logistic(), task.column(), task.targets)
     fit_model(model, X, y)
     assert len(model.estimators_) == 3 and len({id(e) for e in model.estimators_}) == 3
     p = predict_model(model, X, task)
     assert p.shape == (len(X), 3)
     for j in range(3):
-        alone = LogisticRegression(max_iter=5000).fit(X, y[:, j])
+        alone = _logistic().fit(X, y[:, j])
         assert np.allclose(p[:, j], alone.predict_proba(X)[:, 1])
     assert model.predict(X).shape == (len(X), 3) and set(np.unique(model.predict(X))) <= {0, 1}
 
@@ -102,7 +108,7 @@ def test_per_target_holds_out_each_columns_own_early_stopping_rows():
 def test_a_label_of_one_value_in_the_training_rows_is_a_constant(cancer):
     X, labels = cancer
     y = np.column_stack([labels["malignant"], np.zeros(len(X), dtype=np.int64)])
-    model = PerTarget(LogisticRegression(max_iter=5000), TaskInfo("binary", (0, 1)), ("malignant", "never"))
+    model = PerTarget(_logistic(), TaskInfo("binary", (0, 1)), ("malignant", "never"))
     model.fit(X, y)
     assert model.estimators_[1] is None and (model.predict_proba(X)[:, 1] == 0).all()
 

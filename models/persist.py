@@ -16,6 +16,7 @@ every other file) beside the library's own files. `FORMATS` is the registry: the
 | catboost | models.catboost_model.CatBoostModel | model.cbm (CatBoost's `save_model`) |
 | xgboost | models.xgboost_model.XGBoostModel | model.ubj (XGBoost's UBJSON, categories included) |
 | torch | models.nn.TorchNet (mlp, net, densenet, rnn) | snapshot_<i>.pt (`torch.save` state dicts), preprocessing.npz |
+| per_target | models._multi.PerTarget (multi-target tasks) | target_<j>/: each column's model's own files |
 | preprocessed | models.sk.Preprocessed | transformer.skops + estimator/ (the inner estimator's own files) |
 | skops | any other scikit-learn estimator | model.skops |
 
@@ -116,7 +117,10 @@ def load_model(files: dict[str, bytes] | Path, plugin_dir: Path | None = None) -
     where = str(files) if isinstance(files, (str, Path)) else "model files"
     if isinstance(files, (str, Path)):
         files = read_files(Path(files))
-    return _load(dict(files), plugin_dir, where)
+    try:
+        return _load(dict(files), plugin_dir, "")
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
 
 
 def write_files(files: dict[str, bytes], folder: Path) -> None:
@@ -146,23 +150,24 @@ def total_bytes(files: dict[str, bytes]) -> int:
 
 
 # ---- reading -----------------------------------------------------------------------------------------
-def _load(files: dict[str, bytes], plugin_dir: Path | None, where: str) -> Any:
+def _load(files: dict[str, bytes], plugin_dir: Path | None, folder: str) -> Any:
+    """The model of `files`; `folder` ("" at the top, "estimator/" inside) names them in messages."""
     if MANIFEST not in files:
-        raise UserError(f"{where}: no {MANIFEST}; not a saved model")
+        raise UserError(f"no {folder}{MANIFEST}; not a saved model")
     try:
         manifest = json.loads(files[MANIFEST].decode("utf-8"))
         fmt_name, listed, attributes = manifest["format"], dict(manifest["files"]), manifest["attributes"]
     except Exception as exc:
-        raise UserError(f"{where}: {MANIFEST} is not a saved model's manifest ({_one_line(exc)}); the file is "
+        raise UserError(f"{folder}{MANIFEST} is not a saved model's manifest ({_one_line(exc)}); the file is "
                         f"damaged -- save the model again") from None
     if fmt_name not in FORMATS:
-        raise UserError(f"{where}: saved in format {fmt_name!r}, which this version does not know (formats: "
-                        f"{', '.join(FORMATS)}); load it with the version that saved it")
+        raise UserError(f"{folder}{MANIFEST}: saved in format {fmt_name!r}, which this version does not know "
+                        f"(formats: {', '.join(FORMATS)}); load it with the version that saved it")
     for key, digest in listed.items():
         if key not in files:
-            raise UserError(f"{where}: file {key!r} listed in {MANIFEST} is missing")
+            raise UserError(f"file {folder + key!r} listed in {folder}{MANIFEST} is missing")
         if _digest(files[key]) != digest:
-            raise UserError(f"{where}: file {key!r} does not match its digest in {MANIFEST} (tampered or "
+            raise UserError(f"file {folder + key!r} does not match its digest in {folder}{MANIFEST} (tampered or "
                             f"truncated); save the model again")
     own = {k: v for k, v in files.items() if k in listed}
     try:
@@ -170,7 +175,8 @@ def _load(files: dict[str, bytes], plugin_dir: Path | None, where: str) -> Any:
     except UserError:
         raise
     except Exception as exc:  # the library refused a file
-        raise UserError(f"{where}: the {fmt_name} model could not be read ({_one_line(exc)})") from None
+        inside = f" in {folder}" if folder else ""
+        raise UserError(f"the {fmt_name} model{inside} could not be read ({_one_line(exc)})") from None
 
 
 def _format_of(model: Any) -> Format | None:
@@ -403,11 +409,23 @@ def _load_catboost(attributes: dict, files: dict[str, bytes], plugin_dir: Path |
 
     from models.catboost_model import CatBoostModel
 
+    content = files["model.cbm"]
+    _check_cbm(content)
     model = CatBoostModel(**attributes["params"])
     model.model_ = catboost.CatBoost()
-    model.model_.load_model(blob=files["model.cbm"])
+    model.model_.load_model(blob=content)
     _set_fitted(model, attributes, _BOOST_FITTED)
     return model
+
+
+def _check_cbm(content: bytes) -> None:
+    """UserError unless `content` starts like a .cbm file ("CBM1", the model core's size) and holds that
+    core: CatBoost reads the core by its declared size, past the end of a truncated blob."""
+    import struct
+
+    if len(content) < 8 or content[:4] != b"CBM1" or 8 + struct.unpack("<I", content[4:8])[0] > len(content):
+        raise UserError("model.cbm is not a complete CatBoost model (its header's size is more than the file "
+                        "holds); the file is damaged -- save the model again")
 
 
 # ---- XGBoost -----------------------------------------------------------------------------------------
@@ -492,17 +510,11 @@ def _dump_preprocessed(model: Any) -> tuple[dict[str, bytes], dict]:
 
 
 def _load_preprocessed(attributes: dict, files: dict[str, bytes], plugin_dir: Path | None) -> Any:
-    from sklearn.base import clone
-
     from models.sk import Preprocessed
 
     inner = {k.removeprefix("estimator/"): v for k, v in files.items() if k.startswith("estimator/")}
-    estimator = _load(inner, plugin_dir, "the wrapped estimator")
-    try:
-        template = clone(estimator)  # the unfitted template the wrapper was built with
-    except Exception:  # a plug-in sklearn cannot clone: the fitted estimator stands in
-        template = estimator
-    model = Preprocessed(template, scale=attributes["scale"], max_categories=attributes["max_categories"],
+    estimator = _load(inner, plugin_dir, "estimator/")
+    model = Preprocessed(_template(estimator), scale=attributes["scale"], max_categories=attributes["max_categories"],
                          min_frequency=attributes["min_frequency"])
     model.transformer_ = _skops_loads(files["transformer.skops"], "transformer.skops")
     model._cat_cols = list(attributes["cat_cols"])
@@ -616,6 +628,48 @@ def _trustable(name: str, loader: str) -> bool:
     return loader == "FunctionNode" and inspect.isfunction(obj) and home.startswith(_FUNCTION_MODULES)
 
 
+# ---- multi-target: one model per target column ---------------------------------------------------------
+def _dump_per_target(model: Any) -> tuple[dict[str, bytes], dict]:
+    files: dict[str, bytes] = {}
+    for j, estimator in enumerate(model.estimators_):
+        if estimator is not None:  # a multilabel column with one value in the training rows: its constant
+            files.update({f"target_{j}/{k}": v for k, v in model_files(estimator).items()})
+    task = model.task
+    attributes = {"task": None if task is None else {"task": task.task, "classes": list(task.classes),
+                                                      "targets": list(task.targets)},
+                  "targets": list(model.targets), "seed": model.seed, "n_targets_": model.n_targets_,
+                  "constants_": list(model.constants_)}
+    return files, _jsonable(attributes, f"{_name(model)}: an attribute")
+
+
+def _load_per_target(attributes: dict, files: dict[str, bytes], plugin_dir: Path | None) -> Any:
+    from core.tasks import TaskInfo
+    from models._multi import PerTarget
+
+    estimators = []
+    for j, constant in enumerate(attributes["constants_"]):
+        prefix = f"target_{j}/"
+        own = {k.removeprefix(prefix): v for k, v in files.items() if k.startswith(prefix)}
+        estimators.append(None if constant is not None else _load(own, plugin_dir, prefix))
+    task = attributes["task"]
+    task = None if task is None else TaskInfo(task["task"], tuple(task["classes"]), tuple(task["targets"]))
+    fitted = [e for e in estimators if e is not None]
+    model = PerTarget(_template(fitted[0]) if fitted else None, task, tuple(attributes["targets"]), attributes["seed"])
+    model.estimators_, model.constants_ = estimators, list(attributes["constants_"])
+    model.n_targets_ = int(attributes["n_targets_"])
+    return model
+
+
+def _template(estimator: Any) -> Any:
+    """An unfitted clone of a loaded estimator (the wrapper's template), else the fitted one standing in."""
+    from sklearn.base import clone
+
+    try:
+        return clone(estimator)
+    except Exception:  # a plug-in scikit-learn cannot clone
+        return estimator
+
+
 # ---- the registry ------------------------------------------------------------------------------------
 FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("plugin", _has_own_route, _dump_plugin, _load_plugin),
@@ -624,6 +678,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
            ("catboost",)),
     Format("xgboost", _instance_of("models.xgboost_model:XGBoostModel"), _dump_xgboost, _load_xgboost, ("xgboost",)),
     Format("torch", _instance_of("models.nn:TorchNet"), _dump_torch, _load_torch, ("torch",)),
+    Format("per_target", _instance_of("models._multi:PerTarget"), _dump_per_target, _load_per_target),
     Format("preprocessed", _instance_of("models.sk:Preprocessed"), _dump_preprocessed, _load_preprocessed,
            ("scikit-learn", "skops")),
     Format("skops", _is_sklearn, _dump_skops, _load_skops, ("scikit-learn", "skops")),

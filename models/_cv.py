@@ -11,7 +11,10 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from core.folds import fold_ids as validated_fold_ids, train_mask, validated
-from core.params import init_params
+# the fitting primitives live in models._fit (models._multi builds on them too); imported from here as before
+from models._fit import (EARLY_STOPPING_FRACTION, MIN_EARLY_STOPPING_ROWS, _take, _with_arrays,  # noqa: F401
+                         early_stopping_rows, fit_honest, fit_model, predict_model, takes_arrays, takes_sample_weight,
+                         wants_validation)
 from models._types import ModelContext, model_type
 from core.errors import UserError
 
@@ -80,40 +83,6 @@ class FoldReport:
     seconds: float
 
 
-def fit_model(model: Any, X, y, X_valid=None, y_valid=None, *, log: Callable[[str], None] | None = None,
-              sample_weight: np.ndarray | None = None, arrays: dict | None = None,
-              arrays_valid: dict | None = None) -> Any:
-    """`model.fit`, passing the validation rows when its fit names X_valid and y_valid, a one-line
-    progress callback when it names `log` (long trainings report as they go), and `sample_weight`
-    when given (a model that takes none, `takes_sample_weight`, is refused unless every weight is 1)."""
-    names, _ = init_params(model.fit)
-    kwargs: dict[str, Any] = {}
-    if sample_weight is not None and takes_sample_weight(model):
-        kwargs["sample_weight"] = sample_weight
-    elif sample_weight is not None and not np.all(sample_weight == 1.0):
-        raise UserError(f"{type(model).__name__}.fit takes no sample_weight, which weighted (or soft) pseudo "
-                        f"rows need; use pseudo.weight = 1 with hard labels, or a model whose fit takes it "
-                        f"(lightgbm)")
-    if X_valid is not None and {"X_valid", "y_valid"} <= names:
-        kwargs.update(X_valid=X_valid, y_valid=y_valid)
-    if log is not None and "log" in names:
-        kwargs["log"] = log
-    if "arrays" in names:  # array inputs (images, sequences): only the rows being fitted
-        kwargs["arrays"] = arrays or {}
-        if X_valid is not None and "arrays_valid" in names:
-            kwargs["arrays_valid"] = arrays_valid or {}
-    return model.fit(X, y, **kwargs)
-
-
-def takes_sample_weight(model: Any) -> bool:
-    """Whether `model` fits with per-row weights: its fit names `sample_weight`; a wrapper that only
-    passes them on (models.sk.Preprocessed) answers with a `takes_sample_weight()` method of its own."""
-    ask = getattr(model, "takes_sample_weight", None)
-    if callable(ask):
-        return bool(ask())
-    return "sample_weight" in init_params(model.fit)[0]
-
-
 def unweighted_note(name: str, model: Any, sample_weight: np.ndarray | None) -> str | None:
     """The one line a model that takes no sample_weight prints when the competition has weights (it
     trains unweighted; its scores are still the weighted metric's), else None."""
@@ -126,11 +95,6 @@ def unweighted_note(name: str, model: Any, sample_weight: np.ndarray | None) -> 
             f"(competition.weight), its scores are still weighted")
 
 
-def takes_arrays(model: Any) -> bool:
-    """Whether `model.fit` names `arrays` (it then gets each array input's rows, like X's)."""
-    return "arrays" in init_params(model.fit)[0]
-
-
 def wanted_arrays(model: Any, arrays: dict | None) -> dict:
     """The array inputs (name -> (train, test)) `model` reads: none unless its fit names `arrays`;
     then those its optional `array_inputs({name: train array})` lists, else every one."""
@@ -139,31 +103,6 @@ def wanted_arrays(model: Any, arrays: dict | None) -> dict:
     pick = getattr(model, "array_inputs", None)
     names = list(arrays) if pick is None else list(pick({n: tr for n, (tr, _) in arrays.items()}))
     return {n: arrays[n] for n in names}
-
-
-def _with_arrays(method: Callable, arrays: dict | None) -> dict:
-    return {"arrays": arrays or {}} if "arrays" in init_params(method)[0] else {}
-
-
-def predict_model(model: Any, X, task, *, needs_proba: bool = True, arrays: dict | None = None) -> np.ndarray:
-    """Predictions in the pipeline's convention: binary P(class 1), multiclass (n, k), regression values.
-    `arrays` (the rows' array inputs) reach a predict method that names `arrays`."""
-    if not task.is_classification:
-        return np.asarray(model.predict(X, **_with_arrays(model.predict, arrays)), dtype=np.float64).reshape(-1)
-    k = task.n_classes
-    if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(X, **_with_arrays(model.predict_proba, arrays)), dtype=np.float64)
-        classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])))
-    elif needs_proba:
-        raise UserError(f"{type(model).__name__} has no predict_proba, which the metric needs")
-    else:  # hard labels as one-hot "probabilities" (label metrics only)
-        labels = np.asarray(model.predict(X, **_with_arrays(model.predict, arrays))).astype(np.int64)
-        classes = np.arange(k)
-        proba = np.eye(k)[labels]
-    if proba.ndim != 2 or proba.shape[0] != len(X) or proba.shape[1] != len(classes):
-        raise UserError(f"{type(model).__name__}.predict_proba returned shape {proba.shape}; expected "
-                        f"({len(X)}, {len(classes)}): one row per input row, one column per class in classes_")
-    return task.from_proba(task.class_matrix(proba, classes))  # a fold may lack a class: its column is 0
 
 
 def _importance(model: Any, columns) -> np.ndarray | None:
@@ -575,68 +514,6 @@ def _fit_fold(template: Any, X_tr, y_tr: np.ndarray, task, *, n_own: int, seed: 
                sample_weight=None if sample_weight is None else sample_weight[rows],
                arrays={n: a[rows] for n, a in (arrays or {}).items()})
     return model, int(len(y_tr) - len(rows))
-
-
-# Share of a fold's training rows held out for a model's early stopping (stratified by class).
-# Measured by honest OOF score on the six dev sets (LightGBM, held-out rows then refitted on):
-# 20% + refit beat 20% without refit on 5 of 6 (`python benchmarks/honesty.py`).
-EARLY_STOPPING_FRACTION = 0.2
-MIN_EARLY_STOPPING_ROWS = 10  # fewer training rows: no early stopping, no rows held out
-
-
-def early_stopping_rows(y: np.ndarray, task, *, seed: int,
-                        fraction: float = EARLY_STOPPING_FRACTION) -> np.ndarray:
-    """Positions (sorted) of the rows held out for early stopping: `fraction` of the rows, of each
-    class for classification (at least one row of every class stays in training); none on tiny data."""
-    if len(y) < MIN_EARLY_STOPPING_ROWS:
-        return np.zeros(0, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    if task.is_classification:
-        groups = [np.flatnonzero(y == c) for c in np.unique(y)]
-    else:
-        groups = [np.arange(len(y))]
-    held = [rng.permutation(rows)[:min(int(round(fraction * len(rows))), len(rows) - 1)] for rows in groups]
-    return np.sort(np.concatenate(held)).astype(np.int64)
-
-
-def wants_validation(model: Any) -> bool:
-    """Whether `model.fit` uses validation rows: it names X_valid and y_valid; a wrapper that only passes
-    them on (models.sk.Preprocessed) answers with a `wants_validation()` method of its own."""
-    ask = getattr(model, "wants_validation", None)
-    if callable(ask):
-        return bool(ask())
-    names, _ = init_params(model.fit)
-    return {"X_valid", "y_valid"} <= names
-
-
-def _take(a, rows: np.ndarray):
-    """Rows (positions) of a DataFrame or array."""
-    return a.iloc[rows] if hasattr(a, "iloc") else a[rows]
-
-
-def fit_honest(model: Any, X, y: np.ndarray, task, *, seed: int, n_own: int | None = None,
-               log: Callable[[str], None] | None = None, sample_weight: np.ndarray | None = None,
-               arrays: dict | None = None, rows: np.ndarray | None = None) -> Any:
-    """`fit_model` for a fold: a fit that names X_valid and y_valid gets rows held out of its own
-    training rows (`early_stopping_rows` of the first `n_own`, never pseudo-labelled rows), and X the
-    rest; X and X_valid together are the training rows, so such a model may refit on both once it
-    has chosen when to stop (LightGBM does). The rows a CV score is computed on never reach the fit,
-    so early stopping cannot flatter the OOF score (titanic, 200 folds: OOF AUC 0.914 when LightGBM
-    stopped on the scored rows, test 0.825).
-
-    With `rows`, X is a larger table and the training rows are its `rows` (positions): each part the
-    fit gets is taken from X directly, so the training rows are never copied as a whole first."""
-    n_own = len(y) if n_own is None else n_own
-    held = early_stopping_rows(y[:n_own], task, seed=seed) if wants_validation(model) else []
-    at = (lambda r: r) if rows is None else (lambda r: rows[r])
-    if not len(held):
-        return fit_model(model, X if rows is None else _take(X, rows), y, log=log, sample_weight=sample_weight,
-                         arrays=arrays)
-    rest = np.setdiff1d(np.arange(len(y)), held, assume_unique=True)
-    return fit_model(model, _take(X, at(rest)), y[rest], _take(X, at(held)), y[held], log=log,
-                     sample_weight=None if sample_weight is None else sample_weight[rest],
-                     arrays={n: a[rest] for n, a in (arrays or {}).items()},
-                     arrays_valid={n: a[held] for n, a in (arrays or {}).items()})
 
 
 def inliers(residuals: np.ndarray, k: float) -> np.ndarray:

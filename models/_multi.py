@@ -4,7 +4,7 @@ A model type that does not handle several target columns natively (`ModelType.mu
 the built-ins does) is built for one column's task (core.tasks.TaskInfo.column: binary 0/1 or
 regression) and wrapped: `PerTarget` fits a fresh clone of that template per target column and stacks
 their predictions into the (n_rows, n_targets) convention. Each column's fit is the CV loop's own
-(`models._cv.fit_honest` / `fit_model`): its sample weights and array inputs pass through, and a model
+(`models._fit.fit_honest` / `fit_model`): its sample weights and array inputs pass through, and a model
 that stops early holds out rows of its own column's problem (stratified by that column's classes for
 multilabel), so each column stops on its own binary or regression loss.
 """
@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
-from models._cv import fit_honest, fit_model, predict_model, takes_arrays, takes_sample_weight
+from models._fit import fit_honest, fit_model, predict_model, takes_arrays, takes_sample_weight
 
 
 class PerTarget(BaseEstimator):
@@ -58,7 +58,7 @@ class PerTarget(BaseEstimator):
             log: Callable[[str], None] | None = None, arrays: dict | None = None,
             arrays_valid: dict | None = None) -> "PerTarget":
         """Fit one clone per column of y (n_rows, n_targets). With X_valid/y_valid each column's clone gets
-        them (its y_valid column) as `models._cv.fit_model` passes them; without, `fit_honest` holds out
+        them (its y_valid column) as `models._fit.fit_model` passes them; without, `fit_honest` holds out
         the column's own early-stopping rows when the model stops early."""
         y = np.asarray(y)
         if y.ndim != 2:

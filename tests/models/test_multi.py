@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from core.metrics import get_metric
 from core.tasks import TaskInfo
 from models import ModelContext, build_model, fit_model, predict_model, train_cv
-from models._cv import fit_honest
+from models._fit import fit_honest
 from models._multi import PerTarget
 
 

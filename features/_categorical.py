@@ -33,6 +33,14 @@ def factorize(train_col, test_col) -> tuple[np.ndarray, np.ndarray, int]:
     return codes[:n], codes[n:], len(uniques)
 
 
+def as_category(values, dtype):
+    """String values as a categorical of `dtype` (RangeIndex); values outside its categories -> NaN."""
+    import pandas as pd
+
+    codes = dtype.categories.get_indexer(values)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), name=values.name)
+
+
 def safe_name(text: str, limit: int = 40) -> str:
     """A column-name-safe rendering of a category value."""
     return _UNSAFE.sub("_", str(text))[:limit] or "_"
@@ -202,6 +210,5 @@ class Category(Block):
 
         out = {}
         for c in self.columns:
-            dtype = pd.CategoricalDtype(pd.Index(state["categories"][c], dtype="str"))
-            out[c] = as_str(X[c]).astype(dtype).reset_index(drop=True)
+            out[c] = as_category(as_str(X[c]), pd.CategoricalDtype(pd.Index(state["categories"][c], dtype="str")))
         return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))

@@ -30,6 +30,7 @@ from core import io as _io
 from core.errors import UserError
 from features._base import Block, Transformed
 from features._build import BUILTIN_BLOCKS, FeatureSet, load_plugin
+from features._categorical import as_category
 from features._portable import Unportable, read_state, write_state
 
 MANIFEST = "manifest.json"
@@ -203,7 +204,7 @@ def _as_dtype(series, dtype):
     if series.dtype == dtype:
         return series
     if isinstance(dtype, pd.CategoricalDtype):
-        return series.astype("str").astype(dtype)  # a value outside the run's categories -> NaN
+        return as_category(series.astype("str"), dtype)  # a value outside the run's categories -> NaN
     if pd.api.types.is_numeric_dtype(series) and pd.api.types.is_numeric_dtype(dtype):
         return series.astype(dtype)
     return series.astype("str").astype(dtype)

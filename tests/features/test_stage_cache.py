@@ -23,7 +23,9 @@ def _run(ws, *extra: str) -> None:
 
 
 def _stamps(out) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in out.iterdir() if not p.name.startswith(".")}
+    """Every output file's mtime, the saved block states under states/ included."""
+    return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.rglob("*")
+            if p.is_file() and not p.name.startswith(".")}
 
 
 def test_forced_run_with_nothing_changed_recomputes_and_rewrites_nothing(titanic_ws, calls, capsys):
@@ -38,13 +40,13 @@ def test_forced_run_with_nothing_changed_recomputes_and_rewrites_nothing(titanic
     assert calls == {"count": 1, "target_encoding": 1}
     assert _stamps(out) == stamps
     logged = capsys.readouterr()
-    assert "outputs unchanged (2 files), not rewritten" in logged.err + logged.out
+    assert "outputs unchanged (9 files), not rewritten" in logged.err + logged.out  # 2 tables, 7 state files
     # another input that no block key reads (threads): blocks planned again, same keys, nothing rewritten
     toml = comp / "competition.toml"
     toml.write_text(toml.read_text().replace("[runtime]", "[runtime]\nthreads = 1", 1))
     _run(titanic_ws, "--force")
     logged = capsys.readouterr()
-    assert "outputs unchanged (2 files), not rewritten" in logged.err + logged.out
+    assert "outputs unchanged (9 files), not rewritten" in logged.err + logged.out
     assert calls == {"count": 1, "target_encoding": 1} and _stamps(out) == stamps
     # a touched output is written again, from the block cache
     (out / "train.parquet").write_bytes(b"not a parquet file")

@@ -21,10 +21,14 @@ every other file) beside the library's own files. `FORMATS` is the registry: the
 | skops | any other scikit-learn estimator | model.skops |
 
 Loading runs no pickled code: torch reads weights with `weights_only=True`, NumPy without pickle,
-skops only with an explicit trusted list (classes from scikit-learn, NumPy, SciPy and this `models`
-package, NumPy ufuncs); a net is rebuilt from its definition (net type, parameters, input specs) by the
-net registry, a `factory` net by calling its factory (code named by its import path) again. A file
-whose digest does not match, or that its library cannot read, is a UserError on one line.
+skops only with an explicit trusted list built from `skops.io.get_untrusted_types` (classes defined in
+scikit-learn, NumPy, SciPy or this `models` package; where the file only references a function, a
+ufunc or a function of a few array-computing scikit-learn modules, `_FUNCTION_MODULES`); a net is
+rebuilt from its definition (net type, parameters, input specs) by the net registry, a `factory` net
+by calling its factory (code named by its import path) again. A file whose digest does not match, or
+that its library refuses, is a UserError on one line; LightGBM's and CatBoost's files are checked
+against the sizes their headers declare first (their parsers read past the end of a truncated file).
+Predictions of a loaded model equal the fitted model's bit for bit on the same machine and threads.
 """
 
 from __future__ import annotations
@@ -530,6 +534,9 @@ def _is_sklearn(model: Any) -> bool:
 
 
 def _dump_skops(model: Any) -> tuple[dict[str, bytes], dict]:
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)  # an unfitted estimator: NotFittedError, reported as not saveable
     return {"model.skops": _skops_dumps(model, _name(model))}, {}
 
 

@@ -308,9 +308,12 @@ def test_a_saveable_model_has_no_reason():
     assert why_not_saveable(_fitted("regression", CASES["ridge"][1], n=80)[0]) is None
 
 
-def test_an_unfitted_model_is_not_saveable():
-    model = build_model("m", CASES["lightgbm-binary"][1], _ctx("binary"))
-    assert why_not_saveable(model).startswith("LightGBMModel cannot be saved as lightgbm (")
+@pytest.mark.parametrize("case, expected", [("lightgbm-binary", "LightGBMModel cannot be saved as lightgbm ("),
+                                            ("bare-sklearn", "HistGradientBoostingRegressor cannot be saved as skops ("),
+                                            ("ridge", "Preprocessed cannot be saved as preprocessed (")])
+def test_an_unfitted_model_is_not_saveable(case, expected):
+    task, spec, _ = CASES[case]
+    assert why_not_saveable(build_model("m", spec, _ctx(task))).startswith(expected)
 
 
 # ---- refused files -------------------------------------------------------------------------------

@@ -106,8 +106,9 @@ def test_input_columns_parsed_differently_in_a_chunk_are_aligned(tmp_path):
 
 
 FUNCTIONS = '''
+import numpy as np
 import pandas as pd
-from features import Block, BlockOutput, SupervisedBlock, feature_block
+from features import Block, BlockOutput, SupervisedBlock, Transformed, feature_block
 
 
 @feature_block("family", columns=["sibsp", "parch"])
@@ -118,6 +119,17 @@ def family(frame, offset=1):
 @feature_block("age_centred", columns=["age"])
 def age_centred(frame):
     return pd.DataFrame({"age_centred": frame["age"] - frame["age"].mean()})
+
+
+class AgeBand(Block):  # the README's example
+    name = "age_band"
+
+    def fit_state(self, train, test, ctx):
+        both = pd.concat([train["age"], test["age"]])
+        return {"edges": np.nanquantile(both, [0.25, 0.5, 0.75])}
+
+    def transform(self, state, X):
+        return Transformed(pd.DataFrame({"age_band": np.searchsorted(state["edges"], X["age"]).astype("int8")}))
 
 
 class OnlyBuild(Block):
@@ -154,14 +166,15 @@ def _plugin_run(titanic, tmp_path, names):
     plugin = tmp_path / "features.py"
     plugin.write_text(FUNCTIONS)
     fs = build_features(titanic.train, titanic.test, **titanic.kwargs(
-        tmp_path / "cache", [{"block": n} if n not in ("only_build", "sex_rate", "series_state")
-                             else {"block": n, "columns": ["sex"]} for n in names], plugin_file=plugin))
+        tmp_path / "cache", [{"block": n} if n not in ("only_build", "sex_rate", "series_state", "age_band")
+                             else {"block": n, "columns": ["age" if n == "age_band" else "sex"]} for n in names], plugin_file=plugin))
     save_states(fs, tmp_path / "states")
     return fs, plugin
 
 
 def test_row_wise_function_and_stateful_plugin_blocks_transform_new_rows(titanic, tmp_path):
-    fs, plugin = _plugin_run(titanic, tmp_path, ["family", "sex_rate", "numeric"])
+    fs, plugin = _plugin_run(titanic, tmp_path, ["family", "sex_rate", "age_band", "numeric"])
+    assert fs.test["age_band"].nunique() == 4
     assert [s.state for s in fs.states][0] == {"row_wise": True}
     with pytest.raises(UserError, match=r"come from the competition's features.py; pass plugin_file"):
         FrozenFeatures.load(tmp_path / "states")
@@ -249,3 +262,19 @@ def test_cache_entries_written_without_a_state_are_recomputed(titanic, tmp_path,
     assert [r["cached"] for r in fs.report] == [False, True]
     assert calls == {"count": 2, "target_encoding": 1}
     assert isinstance(fs.states[0].state, dict) and fs.states[0].state["rows"] == len(titanic.train) + len(titanic.test)
+
+
+def test_features_stage_saves_states_that_give_test_csv_the_runs_test_table(titanic_ws):
+    from pipeline.cli import main
+
+    comp = titanic_ws / "competition" / "titanic"
+    assert main(["run", "--stage", "features", "--root", str(titanic_ws)]) == 0
+    out = comp / "runs" / "features"
+    listed = json.loads((out / ".manifest.json").read_text())["files"]
+    assert "states/manifest.json" in listed and all((out / name).is_file() for name in listed)
+    ff = FrozenFeatures.load(out / "states", plugin_file=comp / "features.py")
+    rows = pd.read_csv(comp / "test.csv")
+    X, _ = ff.transform(rows)
+    pd.testing.assert_frame_equal(X, pd.read_parquet(out / "test.parquet"), check_exact=True)
+    X_parts = [ff.transform(rows.iloc[i:i + 100])[0] for i in range(0, len(rows), 100)]
+    pd.testing.assert_frame_equal(pd.concat(X_parts, ignore_index=True), X, check_exact=True)

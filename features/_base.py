@@ -178,6 +178,7 @@ class SupervisedBlock(Block):
         return Transformed(self.apply(state["fit"], X))
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        """Out-of-fold values for train rows, the full-train fit's for test rows, with the state attached."""
         import pandas as pd
 
         if ctx.y is None:
@@ -265,6 +266,7 @@ def feature_block(name: str, *, columns: list[str] | None = None) -> Callable[[C
             __doc__ = func.__doc__ or f"Function block {name}."
 
             def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+                """func on train then test rows; the state says whether func is row-wise."""
                 import pandas as pd
 
                 frame = pd.concat([train[self.inputs()], test[self.inputs()]], ignore_index=True)
@@ -275,9 +277,11 @@ def feature_block(name: str, *, columns: list[str] | None = None) -> Callable[[C
                                                                 test[self.inputs()])})
 
             def fit_state(self, train, test, ctx: BlockContext) -> dict:
+                """{"row_wise": bool}: whether new rows can be computed by func on their own."""
                 return self.build(train, test, ctx).state
 
             def transform(self, state: dict, X) -> Transformed:
+                """func on the new rows alone (UserError when it is not row-wise)."""
                 if not state.get("row_wise"):
                     raise UserError(f"feature block {name!r} cannot transform new rows: its function's values for "
                                     f"the test rows alone differ from those it gave them beside the train rows; "

@@ -167,6 +167,7 @@ class OneHot(Block):
         return {"levels": out}
 
     def transform(self, state: dict, X) -> Transformed:
+        """The frozen one-hot columns of rows X (missing -> all 0, other values -> __other__)."""
         import pandas as pd
 
         out = {}

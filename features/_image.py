@@ -63,6 +63,7 @@ class Image(Block):
         return {"scale": float(max(np.abs(tr).max(initial=0), np.abs(te).max(initial=0)) or 1.0)}
 
     def transform(self, state: dict, X) -> Transformed:
+        """The pixels of rows X divided by the frozen scale, as (n, C, H, W) float32."""
         import pandas as pd
 
         x = X[self._pixels()].to_numpy(dtype=np.float32, na_value=0.0)

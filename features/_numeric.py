@@ -104,6 +104,7 @@ class MissingIndicator(Block):
         return {}
 
     def transform(self, state: dict, X) -> Transformed:
+        """1 where the value is missing (int8)."""
         import pandas as pd
 
         return Transformed(pd.DataFrame({f"{c}__isna": X[c].isna().to_numpy().astype(np.int8) for c in self.columns}))
@@ -124,6 +125,7 @@ class Log(Block):
         return {}
 
     def transform(self, state: dict, X) -> Transformed:
+        """sign(x) * log1p(|x|) as float32 (elementwise)."""
         import pandas as pd
 
         out = {}
@@ -157,6 +159,7 @@ class Rank(Block):
         return {"sorted": out}
 
     def transform(self, state: dict, X) -> Transformed:
+        """Each row's rank against the frozen train + test values (see the class docstring)."""
         import pandas as pd
 
         out = {}

@@ -48,6 +48,7 @@ class TargetEncoding(SupervisedBlock):
         return {c: pd.Index(state["values"][c], dtype="str").get_indexer(as_str(X[c])) for c in self.columns}
 
     def fit(self, X: dict, y: np.ndarray, ctx: BlockContext) -> dict:
+        """The smoothed target mean per value code from rows X (last row: the prior, for missing and unseen)."""
         Y, suffixes = self._targets(y, ctx)
         prior = Y.mean(axis=0)
         m = self.p["smoothing"]
@@ -66,6 +67,7 @@ class TargetEncoding(SupervisedBlock):
         return {"tables": tables, "suffixes": suffixes}
 
     def apply(self, state: dict, X: dict):
+        """Each row's smoothed mean from the table (float32 columns)."""
         import pandas as pd
 
         out = {}

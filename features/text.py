@@ -213,11 +213,13 @@ class TextSequence(Block):
         return self._fit(train, test)[0]
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        """Tokenizer fitted on train + test texts, padded sequences of each part, the state attached."""
         state, seqs = self._fit(train, test)
         arrays = {f"{c}_seq": tuple(self._padded(state, c, s) for s in seqs[c]) for c in self.columns}
         return BlockOutput(*_empty(len(train), len(test)), arrays=arrays, state=state)
 
     def transform(self, state: dict, X) -> Transformed:
+        """Padded sequences of rows X from the frozen vocabulary and length."""
         p = self.p
         arrays = {}
         for c in self.columns:
@@ -257,6 +259,7 @@ class BagOfWords(Block):
         return {"words": words, "docs": docs, "documents": documents}
 
     def transform(self, state: dict, X) -> Transformed:
+        """Bag-of-words columns of rows X from the frozen words and document counts."""
         import pandas as pd
 
         from features._categorical import safe_name
@@ -322,7 +325,7 @@ def _tfidf_rows(p: dict, state: dict, texts: list[str]):
     np.log(mat.data, mat.data)
     mat.data += 1.0
     mat.data *= np.asarray(state["idf"])[mat.indices]
-    return normalize(mat, norm="l2", copy=False)
+    return normalize(mat, norm="l2", copy=False) if mat.shape[0] else mat
 
 
 class TfidfSVD(Block):
@@ -360,6 +363,7 @@ class TfidfSVD(Block):
         return self._fit(train, test, ctx)[0]
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
+        """TF-IDF + SVD over train and test texts in one pass, the state attached."""
         n = len(train)
         state, frame = self._fit(train, test, ctx)
         if not frame.shape[1]:
@@ -409,6 +413,7 @@ class TfidfLinear(SupervisedBlock):
         return self._prepared(train, test, ctx)[0]
 
     def prepare_rows(self, state: dict, X) -> dict:
+        """The TF-IDF rows of X from the frozen vocabularies (no columns for a column without one)."""
         out = {}
         for c in self.columns:
             tfidf = state["tfidf"][c]
@@ -446,6 +451,7 @@ class TfidfLinear(SupervisedBlock):
                 "task": {"task": task.task, "classes": [str(c) for c in task.classes]}}
 
     def apply(self, state: dict, X: dict):
+        """Predictions for rows X from the models rebuilt from their arrays (the prior without a model)."""
         import pandas as pd
         from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -456,7 +462,7 @@ class TfidfLinear(SupervisedBlock):
         out = {}
         for c in self.columns:
             arrays, n = state["models"][c], X[c].shape[0]
-            if arrays is None:
+            if arrays is None or n == 0:
                 pred = np.tile(np.asarray(state["prior"]), (n, 1))
             else:  # the fitted model rebuilt from its arrays: the same predict code on the same numbers
                 model = LogisticRegression(C=self.p["C"], solver="saga") if task.is_classification \

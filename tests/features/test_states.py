@@ -165,9 +165,9 @@ class SeriesState(SupervisedBlock):
 def _plugin_run(titanic, tmp_path, names):
     plugin = tmp_path / "features.py"
     plugin.write_text(FUNCTIONS)
-    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(
-        tmp_path / "cache", [{"block": n} if n not in ("only_build", "sex_rate", "series_state", "age_band")
-                             else {"block": n, "columns": ["age" if n == "age_band" else "sex"]} for n in names], plugin_file=plugin))
+    columns = {"only_build": ["sex"], "sex_rate": ["sex"], "series_state": ["sex"], "age_band": ["age"]}
+    blocks = [{"block": n, **({"columns": columns[n]} if n in columns else {})} for n in names]
+    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path / "cache", blocks, plugin_file=plugin))
     save_states(fs, tmp_path / "states")
     return fs, plugin
 

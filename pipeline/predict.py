@@ -368,12 +368,12 @@ class Predictor:
 
 
 def _member_names(params: dict, ensemble: Path) -> list[str]:
-    """The ensemble's members in its order (scores.json's `members`)."""
-    scores = _io.read_json(ensemble / "scores.json")
-    members = list(scores.get("members", {}))
-    if not members:
-        raise UserError(f"{ensemble}: the ensemble lists no members; run the ensemble stage again")
-    return members
+    """The ensemble's members in the order its methods were fitted (params.json's `members`)."""
+    members = params.get("members")
+    if not isinstance(members, list) or not members:
+        raise UserError(f"{ensemble}: the ensemble does not list its members; run the ensemble stage again "
+                        f"(`python -m pipeline run --stage ensemble --force`)")
+    return [str(m) for m in members]
 
 
 

@@ -180,7 +180,8 @@ def run(ctx: StageContext) -> list[Path]:
     scores = scores_record(metric, chosen.fold_scores, chosen.score, method=chosen.method,
                            weights=chosen.weights, members=member_scores,
                            methods={n: r.score for n, r in results.items()})
-    params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details}
+    params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details,
+              "members": [m.name for m in members]}  # in the order fitted (a stack's inputs follow it)
     paths = _write(ctx, chosen, scores, params, timings, member_scores, results)
     from pipeline.tracking import mirror_ensemble
 

@@ -52,13 +52,16 @@ params = { epochs = 3, layers = [{ type = "dense", units = 16, activation = "rel
 '''
 
 
-def _workspace(tmp_path, models: str = FAST_MODELS, extra: str = "", name: str = "titanic"):
+def _workspace(tmp_path, models: str = FAST_MODELS, settings: dict[str, str] | None = None, name: str = "titanic"):
+    """A titanic (or `name`) workspace with `models`; `settings` adds lines under a section: {"cv": "repeats = 2"}."""
     ws = make_workspace(tmp_path, name)
     comp = ws / "competition" / name
     cfg = comp / "competition.toml"
     text = cfg.read_text().split("\n[models.")[0]
-    text = text.replace("[explore]\n", "[explore]\nenabled = false\n")
-    cfg.write_text(text + extra + models)
+    for section, lines in {"explore": "enabled = false", **(settings or {})}.items():
+        assert f"[{section}]\n" in text
+        text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}\n", 1)
+    cfg.write_text(text + models)
     return ws, comp
 
 
@@ -82,10 +85,8 @@ def _same_as_latest(ws, comp, tmp_path, *extra: str) -> pd.DataFrame:
 
 
 def test_predict_reproduces_the_submission_of_every_model_type_with_repeats_and_a_stack(tmp_path):
-    extra = '[ensemble]\nmethod = "stack"\nstackers = ["linear", "lightgbm"]\n\n'
-    ws, comp = _workspace(tmp_path, EVERY_TYPE, extra)
-    cfg = comp / "competition.toml"
-    cfg.write_text(cfg.read_text().replace("[cv]\n", "[cv]\nrepeats = 2\n", 1))
+    settings = {"ensemble": 'method = "stack"\nstackers = ["linear", "lightgbm"]', "cv": "repeats = 2"}
+    ws, comp = _workspace(tmp_path, EVERY_TYPE, settings)
     _run(ws)
     for model in ("lgbm", "linear", "forest", "cat", "xgb", "mlp", "net"):
         manifest = json.loads((comp / "runs" / "models" / model / "fitted" / "manifest.json").read_text())
@@ -97,8 +98,7 @@ def test_predict_reproduces_the_submission_of_every_model_type_with_repeats_and_
 
 
 def test_predict_reproduces_a_pseudo_labelled_run(tmp_path):
-    extra = "[pseudo]\nenabled = true\n\n"
-    ws, comp = _workspace(tmp_path, FAST_MODELS, extra)
+    ws, comp = _workspace(tmp_path, FAST_MODELS, {"pseudo": "enabled = true"})
     _run(ws)
     assert (comp / "runs" / "pseudo").is_dir()
     _same_as_latest(ws, comp, tmp_path)
@@ -123,6 +123,7 @@ def test_new_rows_are_scored_with_ids_in_their_order(tmp_path):
 
 
 def _one_line_error(capsys, argv) -> str:
+    capsys.readouterr()  # what ran before
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err

@@ -351,7 +351,7 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
             y_tr = np.concatenate([y_tr, y_extra])
         a_tr, a_va = ({n: a[mask] for n, (a, _) in arrays.items()} for mask in (tr, va))
         a_te = {n: a for n, (_, a) in arrays.items()}
-        low, high = float(np.min(y_tr)), float(np.max(y_tr))  # the fold's training target range
+        low, high = _target_range(y_tr)  # the fold's training target range (per target column)
         progress = (lambda msg: log(f"[cv] {name} fold {k}: {msg}"))
         try:
             model, dropped = _fit_fold(template, X_tr, y_tr, dtask, n_own=int(tr.sum()), seed=int(k),
@@ -374,6 +374,14 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
         best = int(model.best_iteration_) if hasattr(model, "best_iteration_") else None
     fitted = _fitted(model, int(k), clip) if data.save_models else None
     return FoldResult(int(k), p_va, p_te, score, seconds, imp, best, dropped, fitted)
+
+
+def _target_range(y: np.ndarray) -> tuple:
+    """(low, high) of a fold's training target: numbers for one target, per-column arrays for several."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        return float(np.min(y)), float(np.max(y))
+    return np.min(y, axis=0).astype(np.float64), np.max(y, axis=0).astype(np.float64)
 
 
 def _fitted(model: Any, fold: int, clip: tuple[float, float] | None) -> FittedFold:

@@ -134,7 +134,8 @@ def write_fitted(folder: Path, fitted: list[list], fold_share: list, about: dict
                 digests[fname] = hashlib.sha256(content).hexdigest()
                 total += len(content)
             entries.append({"fold": f.fold, "dir": sub, "files": digests,
-                            "clip": None if f.clip is None else [float(f.clip[0]), float(f.clip[1])]})
+                            "clip": None if f.clip is None else [np.asarray(c, dtype=np.float64).tolist()
+                                                                 for c in f.clip]})  # numbers, or lists per target
         repeats.append({"folds": entries, "share": fold_share[r] if r < len(fold_share) else None})
     manifest = {**about, "repeats": [] if unsaved else repeats, "bytes": total, "unsaved": unsaved}
     folder.mkdir(parents=True, exist_ok=True)

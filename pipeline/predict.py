@@ -42,7 +42,7 @@ class Predictor:
 
     spec: dict
     root: Path
-    target: Any  # DataFrame: id, target, fold_<r> per CV repeat[, weight]
+    target: Any  # DataFrame: id, target:<column> per target column, fold_<r> per CV repeat[, weight]
     sample: Any  # the sample submission (DataFrame)
     log: Callable[[str], None] = print
     _models: dict = field(default_factory=dict)
@@ -71,7 +71,9 @@ class Predictor:
                                 f"models), so new rows cannot be scored with it; leave it out with ensemble.models "
                                 f"and run the ensemble again")
             paths[name] = os.path.relpath(path, comp.root)
-        frame = {comp.id_col: train[comp.id_col].to_numpy(), "target": train[comp.target].to_numpy()}
+        frame = {comp.id_col: train[comp.id_col].to_numpy()}
+        for col in comp.target_columns:  # one or several (multi-target tasks)
+            frame[f"target:{col}"] = train[col].to_numpy()
         for r in range(ctx.repeats()):
             frame[f"fold_{r}"] = np.asarray(ctx.folds(r), dtype=np.int64)
         weights = ctx.sample_weight()
@@ -82,7 +84,8 @@ class Predictor:
         cfg = comp.cfg
         spec = {
             "format": _FORMAT, "competition": comp.name, "id": comp.id_col, "target": comp.target,
-            "task": task.task, "classes": list(task.classes), "metric": comp.metric_name,
+            "task": task.task, "classes": list(task.classes), "targets": list(task.targets),
+            "metric": comp.metric_name,
             "submission": cfg["competition"]["submission"],
             "columns": {str(c): str(test[c].dtype) for c in test.columns},
             "members": paths, "ensemble": os.path.relpath(ensemble, comp.root),
@@ -126,7 +129,7 @@ class Predictor:
     def task(self):
         from core.tasks import TaskInfo
 
-        return TaskInfo(self.spec["task"], tuple(self.spec["classes"]))
+        return TaskInfo(self.spec["task"], tuple(self.spec["classes"]), tuple(self.spec.get("targets", ())))
 
     @functools.cached_property
     def metric(self):
@@ -201,7 +204,9 @@ class Predictor:
                                         f"changed or damaged, re-train {name!r}")
                     files[fname] = content
                 models.append(load_model(files, self.plugin_dir))
-                clips.append(None if entry["clip"] is None else tuple(entry["clip"]))
+                clips.append(None if entry["clip"] is None else
+                             tuple(np.asarray(c, dtype=np.float64) if isinstance(c, list) else float(c)
+                                   for c in entry["clip"]))
             share = None if rep.get("share") is None else np.asarray(rep["share"], dtype=np.float64)
             repeats.append((models, clips, share))
         if not repeats:
@@ -248,7 +253,7 @@ class Predictor:
         folds0 = frame["fold_0"].to_numpy()
         rows = validated(folds0)
         ids = frame[self.spec["id"]].to_numpy()[rows]
-        y = task.encode(frame["target"].to_numpy()[rows])
+        y = task.encode(self._targets(frame.loc[rows]))
         sw = frame["weight"].to_numpy()[rows] if "weight" in frame.columns else None
         runs = {name: self._oof(name, ids) for name in self.spec["members"]}
         n_repeats = sum(1 for c in frame.columns if c.startswith("fold_"))
@@ -262,6 +267,14 @@ class Predictor:
             options = self._method_options(r, rows, X_new)
             per_repeat.append(run_methods(problem, [method], options=options)[method].test)
         return per_repeat[0] if len(per_repeat) == 1 else np.mean(per_repeat, axis=0)
+
+    def _targets(self, frame):
+        """The raw target of these target.parquet rows, as the competition names it: a column, or a
+        frame of the target columns (multi-target tasks)."""
+        cols = [c for c in frame.columns if c.startswith("target:")]
+        if isinstance(self.spec["target"], list):
+            return frame[cols].rename(columns=lambda c: c[len("target:"):]).reset_index(drop=True)
+        return frame[cols[0]].to_numpy()
 
     def _oof(self, name: str, ids: np.ndarray) -> list[np.ndarray]:
         """Member `name`'s OOF predictions per CV repeat, aligned with the validated train ids."""
@@ -363,8 +376,8 @@ class Predictor:
         from pipeline.artifacts import read_run
 
         ens = read_run(self.root / self.spec["ensemble"], id_col=self.spec["id"], task=self.task)
-        frame = self.target.set_index(self.spec["id"])
-        return self.task.encode(frame.loc[ens.oof_ids, "target"].to_numpy()), ens.oof
+        frame = self.target.set_index(self.spec["id"]).loc[ens.oof_ids]
+        return self.task.encode(self._targets(frame)), ens.oof
 
 
 def _member_names(params: dict, ensemble: Path) -> list[str]:

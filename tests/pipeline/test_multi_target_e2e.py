@@ -1,6 +1,6 @@
 """End to end through the CLI on real data made multi-target: `init` infers the task from the sample
 submission's columns, `run` trains every model once per target column, blends column-wise, and writes
-a submission in the sample's format.
+a submission in the sample's format; `predict` on test.csv writes that submission again.
 
 multilabel: titanic's train rows, three 0/1 columns of the table as targets (survived, sex = female,
 parch > 0: travels with parents or children) predicted from pclass, age and sibsp; multiregression:
@@ -89,6 +89,7 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
         assert scores["overall"] == pytest.approx(expected, abs=1e-9)
         assert expected > 0.68  # survived, female and parch > 0 from pclass, age and sibsp
     assert "stack" not in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
+    _predicts_latest(comp, tmp_path)
 
 
 def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):
@@ -106,3 +107,16 @@ def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):
     assert scores["overall"] == pytest.approx(np.mean(per_column), abs=1e-9)  # MCRMSE
     # each column well below predicting its mean (its standard deviation)
     assert all(rmse < 0.6 * y[t].std(ddof=0) for rmse, t in zip(per_column, targets))
+    # regression predictions are clipped to each column's own training range (not all columns' together)
+    for run in ("models/lgbm", "models/linear"):
+        oof = pd.read_parquet(comp / "runs" / run / "oof.parquet").set_index("id").loc[y.index]
+        for t in targets:
+            assert oof[t].min() >= y[t].min() - 1e-12 and oof[t].max() <= y[t].max() + 1e-12
+    _predicts_latest(comp, tmp_path)
+
+
+def _predicts_latest(comp, tmp_path) -> None:
+    """`predict --test test.csv` writes the run's latest.csv byte for byte (every target column)."""
+    ws, out = comp.parents[1], tmp_path / "predicted.csv"
+    assert main(["predict", "--root", str(ws), "--test", str(comp / "test.csv"), "--out", str(out)]) == 0
+    assert out.read_bytes() == (ws / "submissions" / comp.name / "latest.csv").read_bytes()

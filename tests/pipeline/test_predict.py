@@ -175,3 +175,12 @@ def test_an_imported_teammate_run_is_refused_in_one_line(tmp_path, capsys):
     line = _one_line_error(capsys, ["predict", "--root", str(ws), "--test", str(comp / "test.csv"),
                                     "--out", str(tmp_path / "o.csv")])
     assert "imported teammate run" in line and "bob_linear" in line
+
+
+def test_runtime_save_models_false_keeps_no_models_and_predict_says_so(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path, settings={"runtime": "save_models = false"})
+    _run(ws)
+    assert not list((comp / "runs" / "models").rglob("fitted"))
+    line = _one_line_error(capsys, ["predict", "--root", str(ws), "--test", str(comp / "test.csv"),
+                                    "--out", str(tmp_path / "o.csv")])
+    assert "save_models = true" in line and not (tmp_path / "o.csv").exists()

@@ -234,7 +234,7 @@ def _aligned(frame, ids, *, id_col: str, columns: list[str], task, what: str, so
         if (values < 0).any() or (values > 1).any():
             raise UserError(f"{source}: {what} probabilities must lie in [0, 1]; "
                             f"found {values.min():.4g}..{values.max():.4g}")
-        if task.n_outputs > 1 and not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+        if task.kind.per_class_outputs and not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):  # not multilabel
             raise UserError(f"{source}: {what} class probabilities must sum to 1 in every row")
     return task.squeeze(values)
 

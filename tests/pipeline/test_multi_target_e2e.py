@@ -90,6 +90,12 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
         assert expected > 0.68  # survived, female and parch > 0 from pclass, age and sibsp
     assert "stack" not in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
     _predicts_latest(comp, tmp_path)
+    # a teammate's multilabel run imports (its rows need not sum to 1) and joins the ensemble
+    ws, bundle = comp.parents[1], tmp_path / "lgbm.zip"
+    assert main(["export", "lgbm", "--root", str(ws), "--out", str(bundle)]) == 0
+    assert main(["import", str(bundle), "--root", str(ws), "--name", "mate"]) == 0
+    assert main(["run", "--root", str(ws)]) == 0
+    assert "mate" in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["members"]
 
 
 def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):

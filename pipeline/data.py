@@ -320,15 +320,8 @@ def _parse_data(comp: Competition):
 
     frames = []
     for path in (comp.train_path, comp.test_path, comp.sample_path):
-        try:
+        with csv_errors(path):
             frames.append(read_csv(path))
-        except pd.errors.EmptyDataError:
-            raise UserError(f"{path}: file is empty; it needs a header row and data") from None
-        except pd.errors.ParserError as exc:
-            raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0][:200]}); check the quoting "
-                            f"and the number of fields on that line") from None
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
     train, test, sample = frames
     if len(train) == 0:
         raise UserError(f"{comp.train_path}: no data rows; the training file needs at least one row per fold")
@@ -360,6 +353,22 @@ def _parse_data(comp: Competition):
 
 
 CSV_CHUNK_ROWS = 100_000
+
+
+@contextlib.contextmanager
+def csv_errors(path: Path):
+    """Turn pandas' errors while reading the CSV `path` into one-line UserErrors (empty, unparsable, not UTF-8)."""
+    import pandas as pd
+
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: file is empty; it needs a header row and data") from None
+    except pd.errors.ParserError as exc:
+        raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0][:200]}); check the quoting "
+                        f"and the number of fields on that line") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
 
 
 def read_csv(path: Path):

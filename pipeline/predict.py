@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core import io as _io
-from core.errors import UserError
+from core.errors import UserError, shown
 
 PREDICTOR_DIR = "predictor"  # in a bundle's competition folder: predictor.json + target.parquet
 SPEC_FILE = "predictor.json"
@@ -346,7 +346,7 @@ class Predictor:
         ids = np.concatenate(ids_parts)
         dup = pd.Index(ids).duplicated()
         if dup.any():
-            raise UserError(f"{path}: id {_short(ids[dup][0])} appears more than once in column {id_col!r}; "
+            raise UserError(f"{path}: id {shown(ids[dup][0])} appears more than once in column {id_col!r}; "
                             f"ids must be unique")
         new = {n: np.concatenate(parts) for n, parts in member_parts.items()}
         X_new = pd.concat(X_parts, ignore_index=True) if X_parts else None
@@ -416,10 +416,11 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file; give the CSV of rows to score with --test")
-    try:
-        reader = pd.read_csv(path, chunksize=chunk_rows, low_memory=False)
+    from pipeline.data import csv_errors
+
+    with csv_errors(path):
         first = True
-        for chunk in reader:
+        for chunk in pd.read_csv(path, chunksize=chunk_rows, low_memory=False):
             if first:
                 missing = [c for c in columns if c not in chunk.columns]
                 if missing:
@@ -427,12 +428,6 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
                                     f"every column test.csv had")
                 first = False
             yield _checked_chunk(chunk[list(columns)], columns, path, id_col)
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: file is empty; it needs test.csv's header row and data") from None
-    except pd.errors.ParserError as exc:
-        raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0][:200]})") from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
 
 
 def _checked_chunk(chunk, columns: dict[str, str], path: Path, id_col: str):
@@ -449,7 +444,7 @@ def _checked_chunk(chunk, columns: dict[str, str], path: Path, id_col: str):
             numbers = pd.to_numeric(values, errors="coerce")
             bad = numbers.isna() & values.notna()
             if bad.any():
-                raise UserError(f"{path}: column {col!r} holds {values[bad].iloc[0]!r}, but it is numeric in "
+                raise UserError(f"{path}: column {col!r} holds {shown(values[bad].iloc[0])}, but it is numeric in "
                                 f"test.csv; fix the value or the column")
             values = numbers
         if kind in "iu" and values.isna().any():
@@ -464,8 +459,3 @@ def _checked_chunk(chunk, columns: dict[str, str], path: Path, id_col: str):
             values = values.astype(dtype) if dtype in ("str", "string") else values
         out[col] = values
     return pd.DataFrame(out, index=chunk.index)
-
-
-def _short(value) -> str:
-    text = repr(value.item() if hasattr(value, "item") else value)
-    return text if len(text) <= 40 else text[:37] + "..."

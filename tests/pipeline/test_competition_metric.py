@@ -137,6 +137,10 @@ def test_a_new_binary_built_in_runs_titanic(tmp_path, metric, task, submission):
         assert set(sub["survived"]) <= {0, 1}
         p = ens.loc[sub["id"], "pred"].to_numpy()
         assert (sub["survived"].to_numpy() == (p > 0.5)).mean() < 1.0
+    # predict on test.csv decides (f1's threshold) as the submission did: the same file
+    out = tmp_path / "predicted.csv"
+    assert main(["predict", "--root", str(comp.workspace), "--test", str(comp.test_path), "--out", str(out)]) == 0
+    assert out.read_bytes() == (comp.submissions_dir / "latest.csv").read_bytes()
 
 
 _OTHER = """

@@ -184,3 +184,19 @@ def test_runtime_save_models_false_keeps_no_models_and_predict_says_so(tmp_path,
     line = _one_line_error(capsys, ["predict", "--root", str(ws), "--test", str(comp / "test.csv"),
                                     "--out", str(tmp_path / "o.csv")])
     assert "save_models = true" in line and not (tmp_path / "o.csv").exists()
+
+
+def test_a_plug_in_model_that_cannot_be_saved_says_so_and_the_run_goes_on(tmp_path, capsys):
+    from tests.models.test_plugins import PLUGIN
+
+    ws, comp = _workspace(tmp_path, FAST_MODELS + '\n[models.mine]\ntype = "teammate"\npreprocess = "scale"\n')
+    (comp / "models").mkdir()
+    (comp / "models" / "teammate.py").write_text(PLUGIN)
+    capsys.readouterr()
+    _run(ws)
+    said = [line for line in capsys.readouterr().err.splitlines() if "fold models not saved" in line]
+    assert len(said) == 1 and said[0].startswith("[cv] mine: ")
+    assert (ws / "submissions" / "titanic" / "latest.csv").is_file()
+    line = _one_line_error(capsys, ["predict", "--root", str(ws), "--test", str(comp / "test.csv"),
+                                    "--out", str(tmp_path / "o.csv")])
+    assert "'mine' cannot score new rows" in line

@@ -109,8 +109,16 @@ class LightGBMModel(BaseEstimator):
         self.best_iteration_ = refit_rounds(best, n, len(y_all))  # refit on every training row
         return lgb.train(params, both, self.best_iteration_)
 
+    def set_predict_threads(self, threads: int) -> None:
+        """Predict with this many threads (a fitted model's own count is its training's). Each row's
+        prediction is summed over the trees in one order whatever the thread count, so the values do
+        not change; `pipeline predict` uses the machine's cores on large files."""
+        self.predict_threads_ = int(threads)
+
     def _raw(self, X) -> np.ndarray:
-        return self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_)
+        threads = getattr(self, "predict_threads_", None)
+        extra = {"num_threads": threads} if threads else {}
+        return self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_, **extra)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n, k)."""

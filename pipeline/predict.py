@@ -137,6 +137,13 @@ class Predictor:
 
         return get_metric(self.spec["metric"], self.root)
 
+    @functools.cached_property
+    def predict_threads(self) -> int:
+        """Threads a model that predicts alike on any count may use here: this machine's cores."""
+        from core.threads import cpu_count
+
+        return cpu_count()
+
     @property
     def plugin_dir(self) -> Path | None:
         path = self.root / "models"
@@ -203,7 +210,10 @@ class Predictor:
                         raise UserError(f"{path}: contents differ from what the run wrote (SHA-256); the file was "
                                         f"changed or damaged, re-train {name!r}")
                     files[fname] = content
-                models.append(load_model(files, self.plugin_dir))
+                model = load_model(files, self.plugin_dir)
+                if hasattr(model, "set_predict_threads"):  # values do not depend on it (models.lgbm)
+                    model.set_predict_threads(self.predict_threads)
+                models.append(model)
                 clips.append(None if entry["clip"] is None else
                              tuple(np.asarray(c, dtype=np.float64) if isinstance(c, list) else float(c)
                                    for c in entry["clip"]))

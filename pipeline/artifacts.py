@@ -35,6 +35,9 @@ from core.tasks import TaskInfo
 
 FEATURES_DIR = "features"  # under runs/: the features stage's output folder
 FEATURES_MANIFEST = ".manifest.json"  # in FEATURES_DIR: the outputs' digest, files and the blocks that made them
+# in FEATURES_DIR: the blocks' saved states (features.save_states; repeat 0's plan: the test side is the same for
+# every CV repeat, supervised blocks' full-train fits included), read by `predict` through features.FrozenFeatures
+FEATURE_STATES_DIR = "states"
 
 
 @dataclass

@@ -30,7 +30,6 @@ from core.errors import UserError, shown
 PREDICTOR_DIR = "predictor"  # in a bundle's competition folder: predictor.json + target.parquet
 SPEC_FILE = "predictor.json"
 TARGET_FILE = "target.parquet"
-STATES_DIR = "features/states"  # under runs/: the feature blocks' saved states (the features stage)
 CHUNK_ROWS = 100_000
 _FORMAT = 1
 
@@ -81,6 +80,8 @@ class Predictor:
             frame["weight"] = np.asarray(weights, dtype=np.float64)
         import pandas as pd
 
+        from pipeline.artifacts import FEATURE_STATES_DIR, FEATURES_DIR
+
         cfg = comp.cfg
         spec = {
             "format": _FORMAT, "competition": comp.name, "id": comp.id_col, "target": comp.target,
@@ -89,10 +90,10 @@ class Predictor:
             "submission": cfg["competition"]["submission"],
             "columns": {str(c): str(test[c].dtype) for c in test.columns},
             "members": paths, "ensemble": os.path.relpath(ensemble, comp.root),
-            "features": os.path.relpath(comp.runs / STATES_DIR, comp.root),
+            "features": os.path.relpath(comp.runs / FEATURES_DIR / FEATURE_STATES_DIR, comp.root),
             "features_digest": ctx.training().features_digest(),
             "ensemble_config": cfg["ensemble"], "stacker_tables": _stacker_tables(cfg),
-            "threads": ctx.threads(), "submissions": os.path.relpath(comp.submissions_dir, comp.root),
+            "threads": ctx.threads(),
         }
         return cls(spec, comp.root, pd.DataFrame(frame), sample, log)
 

@@ -10,11 +10,9 @@ import numpy as np
 
 from core import fingerprint
 from core import io as _io
-from pipeline.artifacts import FEATURES_DIR, FEATURES_MANIFEST as MANIFEST
+from pipeline.artifacts import FEATURE_STATES_DIR as STATES_DIR, FEATURES_DIR, FEATURES_MANIFEST as MANIFEST
 from pipeline.context import StageContext
 
-STATES_DIR = "states"  # in FEATURES_DIR: features.save_states's folder (repeat 0's plan: the test side is the same
-# for every CV repeat, supervised blocks' full-train fits included)
 
 
 def run(ctx: StageContext) -> list[Path]:

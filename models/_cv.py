@@ -386,12 +386,12 @@ def _target_range(y: np.ndarray) -> tuple:
 
 def _fitted(model: Any, fold: int, clip: tuple[float, float] | None) -> FittedFold:
     """The fold's model as files (or the one line saying why it cannot be saved)."""
-    from models.persist import model_files, why_not_saveable
+    from models.persist import NotSaveable, model_files
 
-    reason = why_not_saveable(model)
-    if reason is not None:
-        return FittedFold(fold, None, clip, reason)
-    return FittedFold(fold, model_files(model), clip)
+    try:  # written once: asking why_not_saveable first would serialise the model twice
+        return FittedFold(fold, model_files(model), clip)
+    except NotSaveable as exc:
+        return FittedFold(fold, None, clip, str(exc))
 
 
 def fold_predict(model: Any, X, task, metric, *, arrays: dict | None = None,

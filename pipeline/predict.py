@@ -179,10 +179,12 @@ class Predictor:
                             f"(`python -m pipeline run --stage features --force`)")
         return FrozenFeatures.load(states, plugin_file=plugin if plugin.is_file() else None)
 
-    def _fold_models(self, name: str) -> list[tuple[list, list, Any]]:
-        """Member `name`'s fold models per CV repeat: (models, clip ranges, test weights), loaded once."""
+    def _fold_models(self, name: str) -> tuple[bool, list[tuple[list, list, Any]]]:
+        """Member `name`'s fold models, loaded once: whether its model type sets its own threads, and per
+        CV repeat (models, clip ranges, test weights)."""
         if name in self._models:
             return self._models[name]
+        from models._types import model_type
         from models.persist import load_model
 
         folder = self.root / self.spec["members"][name] / "fitted"
@@ -222,8 +224,10 @@ class Predictor:
             repeats.append((models, clips, share))
         if not repeats:
             raise UserError(f"ensemble member {name!r} kept no fold models; re-train it with runtime.save_models = true")
-        self._models[name] = repeats
-        return repeats
+        kind = _io.read_json(self.root / self.spec["members"][name] / "params.json").get("type", "")
+        own = model_type(name, {"type": kind}, self.plugin_dir).own_threads if kind else False
+        self._models[name] = (own, repeats)
+        return self._models[name]
 
     def check(self) -> None:
         """Load every member's fold models and the feature states now (bad files fail before any row is read)."""
@@ -235,17 +239,16 @@ class Predictor:
     def member_predictions(self, X, arrays: dict) -> dict[str, np.ndarray]:
         """Each member's predictions for feature rows X: its fold models averaged per CV repeat as the
         run averaged its test predictions, then the repeats averaged."""
-        from models._cv import predict_folds
-        from models._types import model_type
+        from models._cv import predict_folds, wanted_arrays
 
         out = {}
         for name in self.spec["members"]:
-            params = _io.read_json(self.root / self.spec["members"][name] / "params.json")
-            own = model_type(name, {"type": params.get("type", "")}, self.plugin_dir).own_threads \
-                if params.get("type") else False
+            own, repeats = self._fold_models(name)
             per_repeat = []
-            for models, clips, share in self._fold_models(name):
-                wanted = _wanted_arrays(models[0], arrays)
+            for models, clips, share in repeats:
+                # the array inputs the model reads (wanted_arrays takes (train, test) pairs: these rows twice)
+                wanted = {n: pair[1] for n, pair in
+                          wanted_arrays(models[0], {n: (a, a) for n, a in arrays.items()}).items()}
                 per_repeat.append(predict_folds(models, clips, X, self.task, self.metric, share=share,
                                                 arrays=wanted, one_job=not own))
             out[name] = per_repeat[0] if len(per_repeat) == 1 else np.mean(per_repeat, axis=0)
@@ -407,17 +410,6 @@ def _stacker_tables(cfg: dict) -> list:
     from pipeline.stages.ensemble import resolve_stackers
 
     return resolve_stackers(cfg["ensemble"]["stackers"], cfg["models"])
-
-
-def _wanted_arrays(model: Any, arrays: dict) -> dict:
-    """The array inputs (name -> rows) a fold model reads."""
-    from models._cv import takes_arrays
-
-    if not arrays or not takes_arrays(model):
-        return {}
-    pick = getattr(model, "array_inputs", None)
-    names = list(arrays) if pick is None else list(pick(arrays))
-    return {n: arrays[n] for n in names}
 
 
 def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):

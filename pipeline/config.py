@@ -77,7 +77,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     },
     "runtime": {
         "threads": (int, 0, "threads per fit; 0 = automatic: one on a table under 50,000 training rows (deterministic, robust on a busy machine), else cores / n_jobs"),
-        "n_jobs": (int, 1, "parallel workers (folds or trials)"),
+        "n_jobs": (int, 0, "parallel workers (folds or trials); 0 = automatic: one per core (a cv stage whose "
+                           "estimated training is under 15 s still trains in this process)"),
         "backend": (str, "auto", "where folds and trials run: sequential | processes | dask (auto: processes "
                                  "when n_jobs > 1 and the work pays for the workers, else sequential)"),
         "scheduler": (str, "", "backend = dask: the scheduler's address, e.g. tcp://host:8786 (run --scheduler "
@@ -118,7 +119,7 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("explore", "sample_rows"): (1, None),
     ("explore", "column_plots"): (0, 10_000),
     ("runtime", "threads"): (0, None),
-    ("runtime", "n_jobs"): (1, None),
+    ("runtime", "n_jobs"): (0, None),
     ("pseudo", "threshold"): (0, 1),
     ("pseudo", "fraction"): (0, 1),
     ("pseudo", "weight"): (0, 1_000),

@@ -217,9 +217,10 @@ class StageContext:
     def threads(self) -> int:
         return self.competition.threads()
 
-    def training(self):
-        """The model stages' one setup (pipeline.model_setup.ModelSetup)."""
-        return self.competition.training()
+    def training(self, *, backend: Any = None):
+        """The model stages' one setup (pipeline.model_setup.ModelSetup); `backend`: where its folds run
+        (default: the one [runtime] names)."""
+        return self.competition.training(backend=backend)
 
     def model_run_dirs(self) -> dict[str, Path]:
         """Every model run the ensemble may combine: trained (cv, pseudo) and imported, by name."""

@@ -298,21 +298,24 @@ BACKENDS: dict[str, BackendKind] = {b.name: b for b in [
 AUTO = "auto"  # processes when n_jobs > 1, else sequential
 
 
-def settings(comp) -> Settings:
-    """The competition's [runtime] backend settings, "auto" resolved."""
+def settings(comp, *, n_jobs: int | None = None) -> Settings:
+    """The competition's [runtime] backend settings, "auto" resolved; `n_jobs` replaces runtime.n_jobs
+    (automatic, 0, is one worker unless a stage asks for more: the cv stage, when its training pays)."""
     rt = comp.cfg["runtime"]
+    n_jobs = max(1, int(rt["n_jobs"] if n_jobs is None else n_jobs))
     kind = rt.get("backend", AUTO) or AUTO
     if kind == AUTO:
-        kind = "processes" if rt["n_jobs"] > 1 else "sequential"
-    return Settings(kind, int(rt["n_jobs"]), str(rt.get("scheduler", "") or ""), comp.runs / "cache" / "shared")
+        kind = "processes" if n_jobs > 1 else "sequential"
+    return Settings(kind, n_jobs, str(rt.get("scheduler", "") or ""), comp.runs / "cache" / "shared")
 
 
 _OPEN: dict[Settings, Backend] = {}
 
 
-def backend_for(comp, *, log: Callable[[str], None] = print) -> Backend:
-    """The backend [runtime] names, opened once per process and settings (closed at exit)."""
-    s = settings(comp)
+def backend_for(comp, *, log: Callable[[str], None] = print, n_jobs: int | None = None) -> Backend:
+    """The backend [runtime] names (with `n_jobs` workers instead of runtime.n_jobs when given), opened
+    once per process and settings (closed at exit)."""
+    s = settings(comp, n_jobs=n_jobs)
     if s not in _OPEN:
         backend = BACKENDS[s.backend].open(s, log)
         if not _OPEN:

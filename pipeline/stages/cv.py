@@ -22,12 +22,12 @@ SMALL_WORK_SECONDS = 15.0
 
 
 def run(ctx: StageContext) -> dict[str, list[Path]]:
-    training = ctx.training()
     comp = ctx.comp
+    names = list(ctx.units or [])
+    training = _training(ctx, names)
     produced: dict[str, list[Path]] = {}
     records = []
     budget = ctx.budget
-    names = list(ctx.units or [])
     costs = _costs(training, names) if budget.seconds else {}
     if costs:  # cheapest first, so the budget buys as many members as it can
         names = order(costs)
@@ -56,6 +56,24 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
             if old.is_dir() and not old.name.startswith(".") and old.name not in comp.models:
                 shutil.rmtree(old, ignore_errors=True)
     return produced
+
+
+def _training(ctx: StageContext, names: list[str]):
+    """The model setup the folds train with. With automatic workers (runtime.n_jobs = 0, backend "auto")
+    the folds run on one worker process per core once the estimated training pays for starting them
+    (SMALL_WORK_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS rows has one thread, so the
+    other cores would otherwise wait. Fits are the same on workers, so are the predictions."""
+    from core.threads import cpu_count
+
+    training = ctx.training()
+    rt = ctx.cfg["runtime"]
+    if rt["n_jobs"] != 0 or rt["backend"] != "auto" or cpu_count() == 1 or not names:
+        return training
+    if sum(c.seconds for c in _costs(training, names).values()) < SMALL_WORK_SECONDS:
+        return training
+    from pipeline.execution import backend_for
+
+    return ctx.training(backend=backend_for(ctx.comp, log=ctx.log, n_jobs=cpu_count()))
 
 
 def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):

@@ -215,7 +215,7 @@ CASES: dict[str, Case] = {
     "n_splits 1": Case(r"cv\.n_splits must be at least 2, got 1", section("cv", "n_splits = 1")),
     "negative seed": Case(r"cv\.seed must be between 0 and 4294967295, got -1", section("cv", "seed = -1")),
     "negative threads": Case(r"runtime\.threads must be at least 0, got -1", section("runtime", "threads = -1")),
-    "zero workers": Case(r"runtime\.n_jobs must be at least 1, got 0", section("runtime", "n_jobs = 0")),
+    "negative workers": Case(r"runtime\.n_jobs must be at least 0, got -1", section("runtime", "n_jobs = -1")),
     "hill climb 0": Case(r"ensemble\.hill_climb_rounds must be at least 1, got 0", section("ensemble", "hill_climb_rounds = 0")),
     "trim nan": Case(r"models\.lgbm\.trim_outliers must be between 0 and 1000, got nan",
                      edit('type = "lightgbm"', 'type = "lightgbm"\ntrim_outliers = nan')),

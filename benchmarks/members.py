@@ -12,6 +12,8 @@ saved folds and features, then runs the ensemble stage's own code for each confi
 - `zoo`: the default members as they ran;
 - `+NAME`: the zoo and one candidate;  `+all`: the zoo and every candidate;
 - `-NAME`: the zoo without one of its members;
+- `A&B&-C` (`--together A,B,-C`): several changes at once (each candidate in place of the member it is
+  `like`, else added; `-C` leaves member C out);
 - `NAME=>CAND`: a candidate in place of the zoo member it varies: a candidate table with `like = "lgbm"`
   is that set's `lgbm` table with the candidate's `params` on top (e.g. `params = { refit = false }`:
   LightGBM keeping each fold's early-stopped model), and replaces it.
@@ -60,7 +62,7 @@ def _seconds(run_dir: Path) -> float:
         return float("nan")
 
 
-def one_set(ws: Path, candidates: dict[str, dict], log) -> dict:
+def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = ()) -> dict:
     """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
     from pipeline.context import CompetitionContext
     from pipeline.state import StateStore
@@ -76,6 +78,8 @@ def one_set(ws: Path, candidates: dict[str, dict], log) -> dict:
         setup = CompetitionContext(comp, log=lambda m: None).training()
         seconds = {m: _seconds(comp.runs / "models" / m) for m in zoo}
         for name, spec in candidates.items():
+            if spec.get("like") and spec["like"] not in zoo:  # this set's zoo has no such member
+                continue
             if "like" in spec:  # the set's own table of that member, with the candidate's params on top
                 base = json.loads(json.dumps(comp.models[spec["like"]]))
                 base["params"] = {**base.get("params", {}), **spec.get("params", {})}
@@ -87,7 +91,17 @@ def one_set(ws: Path, candidates: dict[str, dict], log) -> dict:
             state["cv"]["units"][name] = {}
             log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s")
         greater = setup.metric.greater_is_better
+        candidates = {n: spec for n, spec in candidates.items() if n in seconds}
         configs: dict[str, list[str]] = {"zoo": zoo}
+        for group in together:  # several changes at once: candidates in place of (or beside) members, -NAME out
+            members = list(zoo)
+            for item in group:
+                if item.startswith("-"):
+                    members = [m for m in members if m != item[1:]]
+                elif item in candidates:
+                    replaced = candidates[item].get("like")
+                    members = [item if m == replaced else m for m in members] if replaced in members else [*members, item]
+            configs["&".join(group)] = members
         for name, spec in candidates.items():
             configs[f"+{name}"] = [*zoo, name]
             replaced = spec.get("like")
@@ -144,6 +158,9 @@ def main() -> int:
     p.add_argument("--candidates", type=Path, required=True, help="TOML file of [models.NAME] tables to try")
     p.add_argument("--sets", default=None, help="comma-separated subset")
     p.add_argument("--save", type=Path, default=None, help="write per-set results as JSON (after every set)")
+    p.add_argument("--together", action="append", default=[],
+                   help="one configuration of several changes: comma-separated candidates (each in place of the "
+                        "member it is `like`, else added) and -MEMBER (left out); may be given again")
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")
     args = p.parse_args()
     if args.table:
@@ -157,7 +174,8 @@ def main() -> int:
             continue
         print(f"{name}:", flush=True)
         try:
-            results[name] = one_set(args.workspaces / name, candidates, lambda m: print(m, flush=True))
+            results[name] = one_set(args.workspaces / name, candidates, lambda m: print(m, flush=True),
+                                    [g.split(",") for g in args.together])
         except Exception as exc:  # noqa: BLE001 - one set's failure is reported; the others still run
             print(f"  failed: {type(exc).__name__}: {exc}", flush=True)
             continue

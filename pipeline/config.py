@@ -73,7 +73,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "explore": {
         "enabled": (bool, True, "write the EDA report"),
         "sample_rows": (int, 100_000, "rows of train and of test sampled for distributions, drift, plots and models"),
-        "column_plots": (int, 24, "columns (most drifted first) that get a train-vs-test plot"),
+        "column_plots": (int, 8, "columns (most drifted first) that get a train-vs-test plot (every column is in the drift table)"),
     },
     "runtime": {
         "threads": (int, 0, "threads per fit; 0 = automatic: one on a table under 50,000 training rows (deterministic, robust on a busy machine), else cores / n_jobs"),

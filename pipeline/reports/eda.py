@@ -33,7 +33,7 @@ class Options:
     """How much of the data each part looks at, and the resources it may use."""
 
     sample_rows: int = 100_000  # rows of train and of test for distributions, drift, plots, leak hints
-    column_plots: int = 24  # columns (most drifted first) that get a train-vs-test plot
+    column_plots: int = 8  # columns (most drifted first) that get a train-vs-test plot
     adversarial_rows: int = 10_000  # rows of train and of test for adversarial validation
     leak_rows: int = 50_000  # train rows for the leak hints
     association_rows: int = 5_000  # train rows for mutual information (k-NN estimates are slow)

@@ -19,6 +19,10 @@ MODELS_DIR = "models"
 # n_jobs > 1: starting worker processes that import LightGBM and torch costs a few seconds each, more
 # than they would save (titanic's five zoo models, about 8 s: x0.83 with two workers).
 SMALL_WORK_SECONDS = 15.0
+# Automatic workers (runtime.n_jobs = 0) from this much estimated training on: each worker imports pandas,
+# scikit-learn, LightGBM and torch first (about 8 s of CPU here). Titanic's zoo (estimated 18 s) took 25.8 s
+# in this process and 24.4 s on two workers; hpc's (estimated 39 s) 117 s and 68 s.
+AUTO_WORKERS_FROM_SECONDS = 25.0
 
 
 def run(ctx: StageContext) -> dict[str, list[Path]]:
@@ -61,7 +65,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
 def _training(ctx: StageContext, names: list[str]):
     """The model setup the folds train with. With automatic workers (runtime.n_jobs = 0, backend "auto")
     the folds run on one worker process per core once the estimated training pays for starting them
-    (SMALL_WORK_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS rows has one thread, so the
+    (AUTO_WORKERS_FROM_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS rows has one thread, so the
     other cores would otherwise wait. Fits are the same on workers, so are the predictions."""
     from core.threads import cpu_count
 
@@ -69,7 +73,7 @@ def _training(ctx: StageContext, names: list[str]):
     rt = ctx.cfg["runtime"]
     if rt["n_jobs"] != 0 or rt["backend"] != "auto" or cpu_count() == 1 or not names:
         return training
-    if sum(c.seconds for c in _costs(training, names).values()) < SMALL_WORK_SECONDS:
+    if sum(c.seconds for c in _costs(training, names).values()) < AUTO_WORKERS_FROM_SECONDS:
         return training
     from pipeline.execution import backend_for
 

@@ -1,0 +1,66 @@
+"""The cv stage's automatic workers (runtime.n_jobs = 0): one worker process per core once the estimated
+training pays for starting them, else this process; an explicit n_jobs or backend is left alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pipeline import execution
+from pipeline.planner import Cost
+from pipeline.stages import cv
+
+
+def _ctx(n_jobs: int = 0, backend: str = "auto"):
+    made = []
+
+    def training(*, backend=None):
+        made.append(backend)
+        return SimpleNamespace(backend=backend)
+
+    comp = SimpleNamespace(cfg={"runtime": {"n_jobs": n_jobs, "backend": backend, "scheduler": ""}}, runs=None)
+    return SimpleNamespace(cfg=comp.cfg, comp=comp, log=lambda m: None, training=training), made
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """backend_for records the worker count asked for instead of starting processes."""
+    asked = []
+    monkeypatch.setattr(execution, "backend_for", lambda comp, *, log, n_jobs=None: asked.append(n_jobs) or "workers")
+    monkeypatch.setattr("core.threads.cpu_count", lambda: 4)
+    return asked
+
+
+def _costs(seconds: float):
+    return lambda training, names: {name: Cost(seconds / len(names), "estimated") for name in names}
+
+
+def test_work_that_pays_for_workers_runs_on_one_per_core(monkeypatch, opened):
+    monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS + 1))
+    ctx, _ = _ctx()
+    assert cv._training(ctx, ["a", "b"]).backend == "workers"
+    assert opened == [4]
+
+
+def test_small_work_trains_in_this_process(monkeypatch, opened):
+    monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS - 1))
+    ctx, _ = _ctx()
+    assert cv._training(ctx, ["a", "b"]).backend is None
+    assert opened == []
+
+
+@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "auto"), (2, "auto"), (0, "sequential"), (0, "processes")])
+def test_an_explicit_setting_is_left_alone(monkeypatch, opened, n_jobs, backend):
+    monkeypatch.setattr(cv, "_costs", _costs(1000.0))
+    ctx, _ = _ctx(n_jobs, backend)
+    assert cv._training(ctx, ["a"]).backend is None  # the backend [runtime] names, opened by ModelSetup
+    assert opened == []
+
+
+def test_automatic_n_jobs_is_one_worker_for_every_other_stage():
+    comp = SimpleNamespace(cfg={"runtime": {"n_jobs": 0, "backend": "auto", "scheduler": ""}}, runs=Path("runs"))
+    s = execution.settings(comp)
+    assert (s.backend, s.n_jobs) == ("sequential", 1)
+    assert execution.settings(comp, n_jobs=2).backend == "processes"

@@ -463,7 +463,8 @@ def _sized_zoo(comp: Competition) -> dict:
     """The default zoo for the task and the data's shape, from the headers and the train file's lines
     (counted up to 64 MiB; a larger file's rows are estimated from its first lines' length, as reading
     every line of it on every command would cost seconds; the zoo's size thresholds lie far below)."""
-    from pipeline.zoo import default_models, header_facts
+    from core.tasks import TASKS
+    from pipeline.zoo import default_models, header_facts, round_trees
 
     train_cols, test_cols = read_header(comp.train_path), read_header(comp.test_path)
     shared = [c for c in train_cols if c in test_cols and c not in (comp.id_col, *comp.target_columns)]
@@ -472,7 +473,15 @@ def _sized_zoo(comp: Competition) -> dict:
         head = fh.read(1 << 26 if size <= 1 << 26 else 1 << 16)
     lines = head.count(b"\n") + (not head.endswith(b"\n"))
     rows = lines - 1 if len(head) >= size else int(size / (len(head) / max(1, lines))) - 1
-    return default_models(comp.task, header_facts(shared, rows))
+    classes = 1
+    if TASKS[comp.task].per_class_outputs:  # the classes among the lines read (all of them up to 64 MiB)
+        import io
+
+        import pandas as pd
+
+        complete = head if len(head) >= size else head[: head.rfind(b"\n") + 1]
+        classes = round_trees(comp.task, pd.read_csv(io.BytesIO(complete), usecols=[comp.target])[comp.target])
+    return default_models(comp.task, header_facts(shared, rows, classes))
 
 
 def _check_data(comp: Competition) -> None:

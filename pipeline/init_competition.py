@@ -318,7 +318,7 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
             shutil.copyfile(src, tmp / files[key])
         from pipeline.zoo import default_models, describe, facts_of
 
-        facts = facts_of(frames[0], frames[1], id_col=inf.id, target=inf.target)
+        facts = facts_of(frames[0], frames[1], id_col=inf.id, target=inf.target, task=inf.task)
         config = render_config(inf, {}, default_models(inf.task, facts), describe(inf.task, facts))
         (tmp / "competition.toml").write_text(config, encoding="utf-8")
         tmp.rename(dest)

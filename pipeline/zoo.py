@@ -27,10 +27,16 @@ class Facts:
     cols: int
     text: bool = False
     image: bool = False
+    classes: int = 1  # trees a boosting round grows: the classes of a multiclass target, else 1
 
     @property
     def cells(self) -> int:
         return self.rows * max(self.cols, 1)
+
+    @property
+    def round_rows(self) -> int:
+        """Rows times trees per boosting round: what one round of a boosting member costs."""
+        return self.rows * max(self.classes, 1)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,12 @@ _MLP_MAX_CELLS = 3_000_000
 #   5 cycles): 50 epochs over 40,000 rows overfit (OOF AUC 0.8152, 157 s) where 10 scored 0.8514 (44 s).
 LARGE_ROWS = 10_000
 _MLP_ROW_PASSES = 500_000
+# Many classes: a boosting round grows one tree per class, so each LightGBM variant costs classes times
+# its binary cost. Above this many rows x classes the two diversity variants (slow, extra trees) go. On
+# leaf (1,525 rows x 32 classes) they took 293 of the default run's 701 s, and the ensemble's OOF log loss
+# without them was 0.01402 against 0.01426 with them (benchmarks/members.py); no other set of the 18
+# crosses it (hpc: 3,464 x 4; digits is an image and keeps one LightGBM anyway).
+MANY_CLASS_ROUND_ROWS = 20_000
 
 
 def _large(changes: dict) -> Callable[[Facts], dict]:
@@ -91,6 +103,12 @@ def _mlp_epochs(facts: Facts) -> dict:
     return {"epochs": epochs} if epochs < 50 else {}
 
 
+def _diversity(facts: Facts) -> bool:
+    """Whether the LightGBM diversity variants run: not on a pixel grid, nor with a tree per class per round
+    on many rows x classes (a large single-output table has its own settings: `sized`)."""
+    return not facts.image and (facts.classes <= 1 or facts.round_rows <= MANY_CLASS_ROUND_ROWS)
+
+
 def _lgbm(params: dict) -> dict:
     return {"type": "lightgbm", "params": dict(params)}
 
@@ -99,9 +117,9 @@ ZOO: list[ZooEntry] = [
     ZooEntry("lgbm", "LightGBM with meta-tuned defaults (pytabkit TD)", _lgbm(_LGBM_TD_CLASS), _lgbm(_LGBM_TD_REG),
            sized=_large({"early_stopping_rounds": 100})),
     ZooEntry("lgbm_slow", "small-leaf, slow, column-subsampled LightGBM: diversity", _lgbm(_LGBM_SLOW),
-           _lgbm(_LGBM_SLOW), lambda facts: not facts.image and facts.rows <= LARGE_ROWS),
+           _lgbm(_LGBM_SLOW), lambda facts: _diversity(facts) and facts.rows <= LARGE_ROWS),
     ZooEntry("lgbm_extra", "extra-trees LightGBM (random thresholds): diversity", _lgbm(_LGBM_EXTRA),
-           _lgbm(_LGBM_EXTRA), lambda facts: not facts.image, _large({"learning_rate": 0.06})),
+           _lgbm(_LGBM_EXTRA), _diversity, _large({"learning_rate": 0.06})),
     ZooEntry("linear", "linear model on imputed, scaled, one-hot features (ridge: outlying rows trimmed)",
            {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
             "params": {"C": 0.3, "max_iter": 2000}},
@@ -137,21 +155,30 @@ def describe(task: str, facts: Facts) -> dict[str, str]:
     return {m.name: m.why for m in ZOO if m.name in chosen}
 
 
-def facts_of(train, test, *, id_col: str, target: str) -> Facts:
-    """The zoo's facts from the raw tables: rows, columns, and whether the default feature blocks will
-    make a token sequence (a free-text column) or an image (a pixel grid)."""
+def facts_of(train, test, *, id_col: str, target: str, task: str = "binary") -> Facts:
+    """The zoo's facts from the raw tables: rows, columns, trees per boosting round, and whether the
+    default feature blocks will make a token sequence (a free-text column) or an image (a pixel grid)."""
     from features.columns import column_kinds, pixel_grid
 
     columns = [c for c in train.columns if c not in (id_col, target) and c in test.columns]
     kinds = column_kinds(train, test, columns)
     numeric = [c for c, k in kinds.items() if k == "numeric"]
     return Facts(rows=len(train), cols=len(columns), text="text" in kinds.values(),
-                 image=pixel_grid(numeric) is not None)
+                 image=pixel_grid(numeric) is not None, classes=round_trees(task, train[target]))
 
 
-def header_facts(columns: list[str], rows: int) -> Facts:
-    """The zoo's facts from the shared column names and a row count (a config without [models]: no
-    table is read, so a pixel grid is recognised by its columns' names)."""
+def header_facts(columns: list[str], rows: int, classes: int = 1) -> Facts:
+    """The zoo's facts from the shared column names, a row count and the trees per boosting round (a
+    config without [models]: no table is read, so a pixel grid is recognised by its columns' names)."""
     from core.columns import pixel_grid
 
-    return Facts(rows=rows, cols=len(columns), image=pixel_grid(columns) is not None)
+    return Facts(rows=rows, cols=len(columns), image=pixel_grid(columns) is not None, classes=classes)
+
+
+def round_trees(task: str, target) -> int:
+    """Trees a boosting round grows for this task and target column: one per class when each class has
+    its own output (multiclass), else one."""
+    from core.tasks import TASKS
+
+    kind = TASKS.get(task)
+    return int(target.nunique()) if kind is not None and kind.per_class_outputs else 1

@@ -50,6 +50,39 @@ def test_large_tables_get_cheaper_settings_and_small_ones_keep_theirs():
     assert default_models("binary", Facts(50_000, 25))["lgbm"]["params"]["learning_rate"] == 0.04
 
 
+def test_many_classes_keep_one_lightgbm_and_few_keep_the_variants():
+    # one tree per class per round: 1,525 rows x 32 classes (leaf) cost each variant 32 binary fits
+    many = default_models("multiclass", Facts(1_525, 58, classes=32))
+    assert list(many) == ["lgbm", "linear", "mlp"]
+    assert many["lgbm"]["params"]["early_stopping_rounds"] == 300  # the member itself is unchanged
+    few = default_models("multiclass", Facts(3_464, 7, classes=4))  # hpc: 13,856 rows x trees per round
+    assert list(few) == ["lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"]
+    assert Facts(1_525, 58, classes=32).round_rows == 48_800
+
+
+def test_a_config_without_models_counts_the_classes_as_init_does(tmp_path):
+    import numpy as np
+
+    from pipeline.config import load_competition
+
+    rng = np.random.default_rng(0)
+    comp = tmp_path / "ws" / "competition" / "many"
+    comp.mkdir(parents=True)
+    n = 1_500
+    frame = pd.DataFrame({"id": np.arange(n + 100), "a": rng.normal(size=n + 100).round(3),
+                          "y": np.arange(n + 100) % 20})
+    frame.iloc[:n].to_csv(comp / "train.csv", index=False)
+    frame.iloc[n:].drop(columns="y").to_csv(comp / "test.csv", index=False)
+    frame.iloc[n:][["id"]].assign(y=0).to_csv(comp / "sample_submission.csv", index=False)
+    (comp / "competition.toml").write_text('[competition]\ntask = "multiclass"\ntarget = "y"\nid = "id"\n'
+                                           'metric = "log_loss"\nsubmission = "label"\n')
+    train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
+    facts = facts_of(train, test, id_col="id", target="y", task="multiclass")
+    assert facts.classes == 20 and facts.round_rows == 30_000
+    assert list(load_competition(comp).cfg["models"]) == list(default_models("multiclass", facts)) \
+        == ["lgbm", "linear", "mlp"]
+
+
 def test_facts_come_from_the_data():
     def facts(name):
         about = pd.read_json(DATA / name / "about.json", typ="series")

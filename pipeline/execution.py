@@ -3,8 +3,10 @@
 The work of a model stage is a set of independent tasks (one model x one fold; one tuning worker's
 trials). A backend maps them:
 
-    sequential   here, one after another (the default with runtime.n_jobs = 1)
-    processes    `n_jobs` worker processes on this machine (joblib's loky; the default with n_jobs > 1)
+    sequential   here, one after another (the default with runtime.n_jobs = 1, and with 0, automatic,
+                 for every stage but a cv stage whose estimated training pays for workers)
+    processes    `n_jobs` worker processes on this machine (joblib's loky; the default with n_jobs > 1,
+                 and one per core for that cv stage with n_jobs = 0: pipeline.stages.cv)
     dask         the workers of a dask.distributed cluster (runtime.scheduler = "tcp://host:8786", or
                  `run --scheduler ADDRESS`), so the same workspace scales past one machine
 

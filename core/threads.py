@@ -37,6 +37,20 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def idle_cores(sample_seconds: float = 0.3) -> float:
+    """Cores of this process's affinity that nothing used over a short sample (psutil): what a stage
+    can give worker processes without taking a core from someone else's work."""
+    import psutil
+
+    try:
+        mine = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        mine = None
+    busy = psutil.cpu_percent(interval=sample_seconds, percpu=True)
+    chosen = [busy[i] for i in mine if i < len(busy)] if mine else busy
+    return sum(max(0.0, 100.0 - b) for b in chosen) / 100.0
+
+
 _WARNED: set[tuple[int, int]] = set()  # (setting, cap) pairs already warned about in this process
 
 # Automatic threads: one thread per fit on a table below this many training rows, cores / workers from

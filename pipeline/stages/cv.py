@@ -64,20 +64,28 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
 
 def _training(ctx: StageContext, names: list[str]):
     """The model setup the folds train with. With automatic workers (runtime.n_jobs = 0, backend "auto")
-    the folds run on one worker process per core once the estimated training pays for starting them
+    the folds run on one worker process per idle core once the estimated training pays for starting them
     (AUTO_WORKERS_FROM_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS rows has one thread, so the
-    other cores would otherwise wait. Fits are the same on workers, so are the predictions."""
-    from core.threads import cpu_count
+    other cores would otherwise wait. Beside a busy process there is no idle core to give: two workers
+    made hpc's default run 1.50x slower than quiet, so then the folds train here. Fits are the same on
+    workers, so are the predictions, whatever the load."""
+    from core import threads
 
     training = ctx.training()
     rt = ctx.cfg["runtime"]
-    if rt["n_jobs"] != 0 or rt["backend"] != "auto" or cpu_count() == 1 or not names:
+    if rt["n_jobs"] != 0 or rt["backend"] != "auto" or threads.cpu_count() == 1 or not names:
         return training
     if sum(c.seconds for c in _costs(training, names).values()) < AUTO_WORKERS_FROM_SECONDS:
         return training
+    idle = threads.idle_cores()
+    workers = min(threads.cpu_count(), int(idle + 0.5))
+    if workers < 2:
+        ctx.log(f"[cv] {idle:.1f} of {threads.cpu_count()} cores idle: the folds train in this process "
+                f"(automatic workers, runtime.n_jobs = 0)")
+        return training
     from pipeline.execution import backend_for
 
-    return ctx.training(backend=backend_for(ctx.comp, log=ctx.log, n_jobs=cpu_count()))
+    return ctx.training(backend=backend_for(ctx.comp, log=ctx.log, n_jobs=workers))
 
 
 def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):

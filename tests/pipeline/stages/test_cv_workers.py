@@ -30,6 +30,7 @@ def opened(monkeypatch):
     asked = []
     monkeypatch.setattr(execution, "backend_for", lambda comp, *, log, n_jobs=None: asked.append(n_jobs) or "workers")
     monkeypatch.setattr("core.threads.cpu_count", lambda: 4)
+    monkeypatch.setattr("core.threads.idle_cores", lambda: 3.8)
     return asked
 
 
@@ -42,6 +43,21 @@ def test_work_that_pays_for_workers_runs_on_one_per_core(monkeypatch, opened):
     ctx, _ = _ctx()
     assert cv._training(ctx, ["a", "b"]).backend == "workers"
     assert opened == [4]
+
+
+@pytest.mark.parametrize(("idle", "workers"), [(1.4, None), (2.6, 3), (0.2, None)])
+def test_workers_take_only_idle_cores(monkeypatch, opened, idle, workers):
+    monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS + 1))
+    monkeypatch.setattr("core.threads.idle_cores", lambda: idle)
+    ctx, _ = _ctx()
+    assert cv._training(ctx, ["a"]).backend == (None if workers is None else "workers")
+    assert opened == ([] if workers is None else [workers])
+
+
+def test_idle_cores_are_a_share_of_this_process_cores():
+    from core.threads import cpu_count, idle_cores
+
+    assert 0.0 <= idle_cores(0.05) <= cpu_count() + 1e-9
 
 
 def test_small_work_trains_in_this_process(monkeypatch, opened):

@@ -60,22 +60,27 @@ def test_many_classes_keep_one_lightgbm_and_few_keep_the_variants():
     assert Facts(1_525, 58, classes=32).round_rows == 48_800
 
 
+def _competition(comp, frame: pd.DataFrame, n: int, *, sample, config: str):
+    """A competition folder from one frame (id, features, target y): its first n rows train, the rest test."""
+    comp.mkdir(parents=True)
+    frame.iloc[:n].to_csv(comp / "train.csv", index=False)
+    frame.iloc[n:].drop(columns="y").to_csv(comp / "test.csv", index=False)
+    frame.iloc[n:][["id"]].assign(y=sample).to_csv(comp / "sample_submission.csv", index=False)
+    (comp / "competition.toml").write_text(f'[competition]\ntarget = "y"\nid = "id"\n{config}\n')
+    return comp
+
+
 def test_a_config_without_models_counts_the_classes_as_init_does(tmp_path):
     import numpy as np
 
     from pipeline.config import load_competition
 
     rng = np.random.default_rng(0)
-    comp = tmp_path / "ws" / "competition" / "many"
-    comp.mkdir(parents=True)
     n = 1_500
     frame = pd.DataFrame({"id": np.arange(n + 100), "a": rng.normal(size=n + 100).round(3),
                           "y": np.arange(n + 100) % 20})
-    frame.iloc[:n].to_csv(comp / "train.csv", index=False)
-    frame.iloc[n:].drop(columns="y").to_csv(comp / "test.csv", index=False)
-    frame.iloc[n:][["id"]].assign(y=0).to_csv(comp / "sample_submission.csv", index=False)
-    (comp / "competition.toml").write_text('[competition]\ntask = "multiclass"\ntarget = "y"\nid = "id"\n'
-                                           'metric = "log_loss"\nsubmission = "label"\n')
+    comp = _competition(tmp_path / "ws" / "competition" / "many", frame, n, sample=0,
+                        config='task = "multiclass"\nmetric = "log_loss"\nsubmission = "label"')
     train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
     facts = facts_of(train, test, id_col="id", target="y", task="multiclass")
     assert facts.classes == 20 and facts.round_rows == 30_000
@@ -118,16 +123,11 @@ def test_a_config_without_models_gets_the_zoo_init_would_write_for_its_size(tmp_
     from pipeline.zoo import facts_of
 
     rng = np.random.default_rng(0)
-    comp = tmp_path / "ws" / "competition" / "big"
-    comp.mkdir(parents=True)
     n = 30_000
     frame = pd.DataFrame({"id": np.arange(n + 2000), "a": rng.normal(size=n + 2000).round(3),
                           "b": rng.integers(0, 5, size=n + 2000), "y": rng.integers(0, 2, size=n + 2000)})
-    frame.iloc[:n].to_csv(comp / "train.csv", index=False)
-    frame.iloc[n:].drop(columns="y").to_csv(comp / "test.csv", index=False)
-    frame.iloc[n:][["id"]].assign(y=0.5).to_csv(comp / "sample_submission.csv", index=False)
-    (comp / "competition.toml").write_text('[competition]\ntask = "binary"\ntarget = "y"\nid = "id"\n'
-                                           'metric = "roc_auc"\n')
+    comp = _competition(tmp_path / "ws" / "competition" / "big", frame, n, sample=0.5,
+                        config='task = "binary"\nmetric = "roc_auc"')
     models = load_competition(comp).cfg["models"]
     train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
     wanted = default_models("binary", facts_of(train, test, id_col="id", target="y"))

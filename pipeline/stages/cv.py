@@ -6,8 +6,10 @@ in one batch at the end of the stage, and a summary table (best first) closes th
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from core.progress import track
 from pipeline.artifacts import FITTED_DIR
@@ -28,11 +30,12 @@ AUTO_WORKERS_FROM_SECONDS = 25.0
 def run(ctx: StageContext) -> dict[str, list[Path]]:
     comp = ctx.comp
     names = list(ctx.units or [])
-    training = _training(ctx, names)
+    estimates = functools.cache(lambda: _costs(ctx.training(), names))  # read the run registry once, if at all
+    training = _training(ctx, names, estimates)
     produced: dict[str, list[Path]] = {}
     records = []
     budget = ctx.budget
-    costs = _costs(training, names) if budget.seconds else {}
+    costs = estimates() if budget.seconds else {}
     if costs:  # cheapest first, so the budget buys as many members as it can
         names = order(costs)
         ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({budget.left():.0f} s left for models): "
@@ -41,7 +44,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     results: dict[str, list] = {}
     seconds: dict[str, float] = {}
     try:
-        for name, result, took in _first_repeat(ctx, training, names, costs):
+        for name, result, took in _first_repeat(ctx, training, names, costs, estimates):
             results[name], seconds[name] = [result], took
             produced[name] = _write(ctx, training, name, results[name][0])
             if repeats == 1:
@@ -62,7 +65,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     return produced
 
 
-def _training(ctx: StageContext, names: list[str]):
+def _training(ctx: StageContext, names: list[str], estimates: Callable[[], dict] | None = None):
     """The model setup the folds train with. With automatic workers (runtime.n_jobs = 0, backend "auto")
     the folds run on one worker process per idle core once the estimated training pays for starting them
     (AUTO_WORKERS_FROM_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS rows has one thread, so the
@@ -72,10 +75,11 @@ def _training(ctx: StageContext, names: list[str]):
     from core import threads
 
     training = ctx.training()
+    estimates = estimates or functools.partial(_costs, training, names)  # the models' estimated seconds
     rt = ctx.cfg["runtime"]
     if rt["n_jobs"] != 0 or rt["backend"] != "auto" or threads.cpu_count() == 1 or not names:
         return training
-    if sum(c.seconds for c in _costs(training, names).values()) < AUTO_WORKERS_FROM_SECONDS:
+    if sum(c.seconds for c in estimates().values()) < AUTO_WORKERS_FROM_SECONDS:
         return training
     idle = threads.idle_cores()
     workers = min(threads.cpu_count(), int(idle + 0.5))
@@ -88,7 +92,7 @@ def _training(ctx: StageContext, names: list[str]):
     return ctx.training(backend=backend_for(ctx.comp, log=ctx.log, n_jobs=workers))
 
 
-def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):
+def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict, estimates: Callable[[], dict]):
     """(name, CVResult, seconds) of each model's first CV repeat. Under a time budget one model at a
     time, cheapest first, skipping what would not fit; with several workers, all models' folds as one
     set of tasks (model x fold) on the backend -- unless the work is too small to pay for them."""
@@ -108,7 +112,7 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict):
         return
     here = False
     if ctx.cfg["runtime"]["backend"] == "auto":
-        work = sum(c.seconds for c in _costs(training, names).values())
+        work = sum(c.seconds for c in estimates().values())
         if work < SMALL_WORK_SECONDS:
             here = True
             ctx.log(f"[cv] about {work:.0f} s of training: less than starting {workers} worker processes costs, so "

@@ -12,9 +12,10 @@ import sys
 
 from pipeline.cli import main
 
-code = main()
-if code:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-sys.exit(code)
+if __name__ == "__main__":  # a spawned process (a stage run alongside) imports this module without running it
+    code = main()
+    if code:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

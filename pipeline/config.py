@@ -85,6 +85,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                                "overrides)"),
         "time_budget": (float, 0.0, "seconds for a whole run: models are trained cheapest first and those that "
                                     "would not fit are skipped (0 = no budget; `run --time-budget S` overrides)"),
+        "alongside": (bool, True, "run the EDA report (explore) in its own process beside the other stages, "
+                                  "so nothing waits for it; false: in turn, in this process"),
         "save_models": (bool, True, "keep every fold model in its run folder (fitted/), so `predict` and `bundle` "
                                     "can score new rows; false keeps only predictions and scores"),
     },

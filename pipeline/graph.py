@@ -32,6 +32,7 @@ class Stage:
     data: bool = False  # the raw data files are inputs
     imports: bool = False  # teammates' imported runs (competition/<name>/imports) are inputs
     units: Callable[[Competition], dict[str, Any]] | None = None  # unit name -> its config
+    alongside: bool = False  # no stage needs it: the runner may run it in its own process beside the others
 
 
 class Pipeline:
@@ -47,6 +48,10 @@ class Pipeline:
                 if need not in self.stages:
                     raise ValueError(f"stage {s.name!r} needs unknown stage {need!r}")
             graph[s.name] = set(s.needs)
+        for s in stages:
+            needed_by = [o.name for o in stages if s.name in o.needs]
+            if s.alongside and needed_by:
+                raise ValueError(f"stage {s.name!r} runs alongside, but {needed_by[0]!r} needs it")
         self.order = list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError
 
     def get(self, name: str) -> Stage:

@@ -173,23 +173,40 @@ class Runner:
 
     def run(self, target: str | None = None, *, force: bool = False,
             only_units: list[str] | None = None) -> list[str]:
-        """Run stale stages up to `target`; returns the names of the stages that ran."""
+        """Run stale stages up to `target`; returns the names of the stages that ran.
+
+        A stage declared `alongside` (the EDA report: no stage needs it) runs in its own process beside
+        the others when [runtime] alongside is on and it is not the target; the run waits for it at the end."""
         forced: set[str] = set()
         if force:  # the named stage (everything when none is named); what follows sees new inputs
             forced = {target} if target else set(self.pipeline.stages)
         ran = []
-        for name in self.plan(target):
-            stage = self.pipeline.stages[name]
-            units = only_units if stage.units is not None else None
-            v = self.verdict(stage, force=name in forced, only_units=units)
-            if not v.stale:
-                self.log(f"[{name}] fresh, skipped")
-                continue
-            self.log(f"[{name}] running ({'; '.join(v.reasons)})")
-            t0 = time.perf_counter()
-            self._execute(stage, v)
-            self.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
-            ran.append(name)
+        beside: _Alongside | None = None
+        try:
+            for name in self.plan(target):
+                stage = self.pipeline.stages[name]
+                units = only_units if stage.units is not None else None
+                v = self.verdict(stage, force=name in forced, only_units=units)
+                if not v.stale:
+                    self.log(f"[{name}] fresh, skipped")
+                    continue
+                if stage.alongside and name != target and self.comp.cfg["runtime"]["alongside"] and beside is None:
+                    self.log(f"[{name}] running beside the other stages ({'; '.join(v.reasons)})")
+                    self.competition.data()  # the data snapshot exists before two processes read it
+                    beside = _Alongside.start(self, stage, v)
+                    continue
+                self.log(f"[{name}] running ({'; '.join(v.reasons)})")
+                t0 = time.perf_counter()
+                self._execute(stage, v)
+                self.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
+                ran.append(name)
+        except BaseException as exc:
+            if beside is not None:  # Ctrl-C ends it; after an error its report is still kept
+                beside.stop() if isinstance(exc, KeyboardInterrupt) else beside.finish(self, raise_error=False)
+            raise
+        if beside is not None:
+            beside.finish(self)
+            ran.append(beside.stage.name)
         self.store.save_memo(self.memo)
         self._save_code_memo()
         return ran
@@ -197,17 +214,21 @@ class Runner:
     def _execute(self, stage: Stage, v: Verdict) -> None:
         module_name, func_name = stage.run.split(":")
         func = getattr(importlib.import_module(module_name), func_name)
-        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
-        parts = self._parts(stage, sections)
         ctx = StageContext(self.competition, stage, v.stale_units if stage.units else None, self.state,
                            self.started)
-        root = self.comp.workspace
         if stage.units is not None:
             ctx._unit_done = lambda unit, paths: self._record_unit(stage, v, unit, paths)
         try:
             produced = func(ctx)
         finally:
             ctx.release_data()  # the next stage does not find this one's frames still in memory
+        self._record(stage, v, produced)
+
+    def _record(self, stage: Stage, v: Verdict, produced) -> None:
+        """Save a finished stage's state: its fingerprint, parts, output paths and their digests."""
+        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
+        parts = self._parts(stage, sections)
+        root = self.comp.workspace
         if stage.units is None:
             paths = [Path(p) for p in (produced or [])]
             new_state = {"fingerprint": v.fingerprint, "parts": parts,
@@ -267,3 +288,78 @@ class Runner:
             else:
                 rows.append((name, "fresh", f"finished {self.state[name].get('finished', '?')}"))
         return rows
+
+
+@dataclass
+class _Alongside:
+    """A stage running in its own (spawned) process beside the run; its log lines are printed when it ends."""
+
+    stage: Stage
+    verdict: Verdict
+    process: Any
+    results: Any  # the parent's end of a one-way pipe: the child sends one (ok, payload, log lines) tuple
+    started: float
+
+    @classmethod
+    def start(cls, runner: Runner, stage: Stage, v: Verdict) -> "_Alongside":
+        import multiprocessing
+
+        mp = multiprocessing.get_context("spawn")  # no fork of a process that may already hold OpenMP threads
+        receive, send = mp.Pipe(duplex=False)
+        process = mp.Process(target=_run_alongside, args=(runner.comp, stage, runner.state, runner.started, send),
+                             name=f"pipeline-{stage.name}", daemon=True)
+        process.start()
+        send.close()
+        return cls(stage, v, process, receive, time.perf_counter())
+
+    def stop(self) -> None:
+        """End the process now (its stage writes atomically: nothing half-written stays)."""
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+
+    def finish(self, runner: Runner, *, raise_error: bool = True) -> None:
+        """Wait for the stage, print its lines, record its state; its error is raised (or only logged)."""
+        name = self.stage.name
+        try:
+            ok, payload, lines = self.results.recv()
+        except EOFError:
+            ok, payload, lines = False, RuntimeError(f"the {name} stage's process ended without a result "
+                                                     f"(exit code {self.process.exitcode})"), []
+        self.process.join()
+        for line in lines:
+            runner.log(line)
+        if ok:
+            runner._record(self.stage, self.verdict, [Path(p) for p in payload])
+            runner.log(f"[{name}] done in {time.perf_counter() - self.started:.1f}s (beside the other stages)")
+        elif raise_error:
+            raise payload
+        else:
+            runner.log(f"[{name}] failed: {payload}")
+
+
+def _run_alongside(comp: Competition, stage: Stage, state: dict, started: float, send) -> None:
+    """The alongside process: run `stage` and send (True, output paths, log lines) or (False, error, lines)."""
+    import os
+    import traceback
+
+    from core.errors import UserError
+
+    os.environ["PIPELINE_PROGRESS"] = "off"  # its lines reach the terminal through the run, in one piece
+    lines: list[str] = []
+    competition = CompetitionContext(comp, log=lines.append)
+    try:
+        module_name, func_name = stage.run.split(":")
+        func = getattr(importlib.import_module(module_name), func_name)
+        produced = func(StageContext(competition, stage, None, state, started))
+        send.send((True, [str(p) for p in (produced or [])], lines))
+    except Exception as exc:  # noqa: BLE001 -- every failure goes back to the run, which reports it (Ctrl-C: it just ends)
+        if not isinstance(exc, UserError):
+            exc = RuntimeError(f"{stage.name} stage: {type(exc).__name__}: {exc}")
+            exc.add_note(traceback.format_exc())
+        try:
+            send.send((False, exc, lines))
+        except Exception:  # noqa: BLE001 -- an error that does not pickle still ends the run in one line
+            send.send((False, RuntimeError(str(exc)), lines))
+    finally:
+        send.close()

@@ -1,0 +1,36 @@
+"""Stage functions for tests/pipeline/test_alongside.py, importable by the process a stage runs alongside in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core import io as _io
+from core.errors import UserError
+
+
+def _write_pid(ctx, name: str) -> list[Path]:
+    out = ctx.runs / name
+    out.mkdir(parents=True, exist_ok=True)
+    _io.write_text(out / "pid.txt", str(os.getpid()))
+    ctx.log(f"[{name}] wrote {out / 'pid.txt'}")
+    return [out / "pid.txt"]
+
+
+def report(ctx) -> list[Path]:
+    """The alongside stage: reads the data, writes the pid of the process it ran in."""
+    train, _, _ = ctx.data()
+    assert len(train) > 0
+    return _write_pid(ctx, "report")
+
+
+def report_fails(ctx) -> list[Path]:
+    raise UserError("report: the data has no column 'nope'; name an existing column in [explore]")
+
+
+def work(ctx) -> list[Path]:
+    return _write_pid(ctx, "work")
+
+
+def work_fails(ctx) -> list[Path]:
+    raise UserError("work: something a user must fix")

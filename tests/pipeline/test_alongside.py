@@ -1,0 +1,72 @@
+"""A stage declared `alongside` (the EDA report) runs in its own process beside the others: recorded as
+any stage, its lines printed, its errors raised after the run, and in turn when [runtime] alongside is off."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core.errors import UserError
+from pipeline.graph import Pipeline, Stage
+from pipeline.runner import Runner
+from pipeline.workspace import Workspace
+
+_HERE = "tests.pipeline._alongside_stages"
+
+
+def _pipeline(report: str = "report", work: str = "work") -> Pipeline:
+    return Pipeline([Stage("report", "a report", f"{_HERE}:{report}", data=True, alongside=True),
+                     Stage("work", "the main work", f"{_HERE}:{work}", data=True)])
+
+
+def _runner(ws, pipeline: Pipeline, logs: list[str], *, alongside: bool = True) -> Runner:
+    comp = Workspace(ws).competition("titanic")
+    comp.cfg["runtime"]["alongside"] = alongside
+    return Runner(pipeline, comp, log=logs.append)
+
+
+def _pid(ws, stage: str) -> int:
+    return int((ws / "competition" / "titanic" / "runs" / stage / "pid.txt").read_text())
+
+
+def test_an_alongside_stage_runs_in_its_own_process_and_is_recorded(titanic_ws):
+    logs: list[str] = []
+    assert _runner(titanic_ws, _pipeline(), logs).run() == ["work", "report"]
+    assert _pid(titanic_ws, "work") == os.getpid()
+    assert _pid(titanic_ws, "report") != os.getpid()
+    assert "[report] running beside the other stages (never run)" in logs
+    assert any(line.startswith("[report] wrote ") for line in logs)  # its own lines reach the run's log
+    assert logs[-1].startswith("[report] done in ") and logs[-1].endswith("(beside the other stages)")
+    again: list[str] = []
+    assert _runner(titanic_ws, _pipeline(), again).run() == []
+    assert again == ["[report] fresh, skipped", "[work] fresh, skipped"]
+
+
+def test_off_or_as_the_target_it_runs_in_turn_in_this_process(titanic_ws, tmp_path):
+    logs: list[str] = []
+    assert _runner(titanic_ws, _pipeline(), logs, alongside=False).run() == ["report", "work"]
+    assert _pid(titanic_ws, "report") == os.getpid()
+    assert _runner(titanic_ws, _pipeline(), logs).run("report", force=True) == ["report"]
+    assert _pid(titanic_ws, "report") == os.getpid()
+
+
+def test_its_error_ends_the_run_in_one_line_after_the_other_stages(titanic_ws):
+    logs: list[str] = []
+    with pytest.raises(UserError, match="has no column 'nope'"):
+        _runner(titanic_ws, _pipeline(report="report_fails"), logs).run()
+    assert _pid(titanic_ws, "work") == os.getpid()  # the main work finished and is kept
+    assert _runner(titanic_ws, _pipeline(), []).run() == ["report"]  # nothing recorded for the failed one
+
+
+def test_an_error_in_the_main_work_still_keeps_the_report(titanic_ws):
+    logs: list[str] = []
+    with pytest.raises(UserError, match="something a user must fix"):
+        _runner(titanic_ws, _pipeline(work="work_fails"), logs).run()
+    assert _pid(titanic_ws, "report") != os.getpid()
+    assert _runner(titanic_ws, _pipeline(), []).run() == ["work"]  # the report was recorded: fresh
+
+
+def test_a_stage_another_needs_cannot_run_alongside():
+    with pytest.raises(ValueError, match="runs alongside, but 'b' needs it"):
+        Pipeline([Stage("a", "", "m:f", alongside=True), Stage("b", "", "m:f", needs=("a",))])

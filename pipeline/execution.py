@@ -129,7 +129,7 @@ class ProcessesBackend(Backend):
         from joblib import delayed
 
         with _worker_errors():
-            return list(self._parallel()(delayed(func)(item) for item in items))
+            return list(self._parallel()(delayed(_call_plain)(func, item) for item in items))
 
     def _publish(self, shared) -> Path:
         folder = self._scratch if self._scratch is not None else Path(tempfile.gettempdir())
@@ -469,8 +469,31 @@ def read_shared(path: Path) -> Any:
 _LOADED: dict[str, Any] = {}  # in a worker process: the shared file last read
 
 
+# loky ends a worker whose memory grew more than 300 MB past its size after its first task, taking it for
+# a leak ("A worker stopped while some jobs were given to the executor"): the first net fold's torch import
+# does that, and the new worker imports pandas, scikit-learn, LightGBM and torch again (about 8 s of CPU,
+# once per worker and run). A fold's libraries and models are no leak; this much growth still ends one.
+WORKER_MEMORY_GROWTH_BYTES = 4 * 1024**3
+
+
+def _allow_worker_memory() -> None:
+    """In a worker: raise loky's leak threshold (a module global its worker loop reads at each check)."""
+    import sys
+
+    executor = sys.modules.get("joblib.externals.loky.process_executor")
+    if executor is not None and getattr(executor, "_MAX_MEMORY_LEAK_SIZE", None) != WORKER_MEMORY_GROWTH_BYTES:
+        executor._MAX_MEMORY_LEAK_SIZE = WORKER_MEMORY_GROWTH_BYTES
+
+
+def _call_plain(func: Callable[[Any], Any], item: Any) -> Any:
+    """In a worker process: func(item)."""
+    _allow_worker_memory()
+    return func(item)
+
+
 def _call_mapped(func: Callable[[Any, Any], Any], path: str, item: Any) -> Any:
     """In a worker process: func(shared, item), the shared data read from `path` once per worker."""
+    _allow_worker_memory()
     if path not in _LOADED:
         _LOADED.clear()
         _LOADED[path] = read_shared(Path(path))

@@ -5,6 +5,7 @@ mid-run each end in one line and exit code 2, and a re-run after a killed worker
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -276,3 +277,24 @@ def test_on_a_dask_cluster_a_task_that_kills_its_worker_fails_the_stage_in_one_l
                for part in ("oof", "test")}
         _assert_identical(got, {k: v for k, v in sequential.items() if k.startswith("guarded/")})
         execution.close_all()
+
+
+def _grow_and_report(shared, item: int) -> int:
+    """Task `item`: after the first, hold 200 MB more and wait past loky's one-second check interval."""
+    import time
+
+    if item > 0:  # kept by the worker's sys module: outlives the task, as an imported library's memory
+        sys.__dict__.setdefault("_test_held", []).append(np.ones(25_000_000))  # 200 MB, written: resident
+        time.sleep(1.2)
+    return os.getpid()
+
+
+def test_a_worker_whose_memory_grows_like_a_torch_import_is_not_restarted(tmp_path):
+    """loky takes 300 MB of growth after a worker's first task for a leak and starts a new worker (which
+    imports every library again): the first net fold's torch import did that on every run with workers."""
+    backend = execution.ProcessesBackend(2, scratch=tmp_path)  # one worker would run in this process
+    try:
+        pids = list(backend.map(_grow_and_report, {"x": np.arange(3)}, list(range(8))))
+    finally:
+        backend.close()
+    assert len(set(pids)) <= backend.workers, pids

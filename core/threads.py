@@ -38,17 +38,33 @@ def cpu_count() -> int:
 
 
 def idle_cores(sample_seconds: float = 0.3) -> float:
-    """Cores of this process's affinity that nothing used over a short sample (psutil): what a stage
-    can give worker processes without taking a core from someone else's work."""
+    """Cores of this process's affinity that nothing but this run used over a short sample (psutil):
+    what a stage can give worker processes without taking a core from someone else's work. The run's
+    own child processes (a stage running alongside, idle workers) count as idle: their work is the run's."""
     import psutil
 
     try:
         mine = sorted(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         mine = None
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        _child_cpu(child)  # the first call starts the child's sample
     busy = psutil.cpu_percent(interval=sample_seconds, percpu=True)
     chosen = [busy[i] for i in mine if i < len(busy)] if mine else busy
-    return sum(max(0.0, 100.0 - b) for b in chosen) / 100.0
+    idle = sum(max(0.0, 100.0 - b) for b in chosen) / 100.0
+    ours = sum(_child_cpu(child) for child in children) / 100.0
+    return min(float(len(chosen)), idle + ours)
+
+
+def _child_cpu(child) -> float:
+    """A child process's CPU percent since the previous call (0 once it has ended)."""
+    import psutil
+
+    try:
+        return child.cpu_percent(None)
+    except psutil.Error:
+        return 0.0
 
 
 _WARNED: set[tuple[int, int]] = set()  # (setting, cap) pairs already warned about in this process

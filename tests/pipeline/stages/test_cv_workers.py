@@ -80,3 +80,26 @@ def test_automatic_n_jobs_is_one_worker_for_every_other_stage():
     s = execution.settings(comp)
     assert (s.backend, s.n_jobs) == ("sequential", 1)
     assert execution.settings(comp, n_jobs=2).backend == "processes"
+
+
+def test_the_runs_own_child_processes_count_as_idle(monkeypatch):
+    """Both cores busy, one of them with this run's own child (the EDA report beside the cv stage): one
+    core is the run's to give its workers; the other process's core is not."""
+    import psutil
+
+    from core.threads import idle_cores
+
+    class Child:
+        def cpu_percent(self, interval=None):
+            return 97.0
+
+    class Me:
+        def children(self, recursive=False):
+            return [Child()]
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(psutil, "Process", Me)
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval, percpu: [100.0, 99.0])
+    assert idle_cores(0.0) == pytest.approx(0.98)
+    monkeypatch.setattr(Me, "children", lambda self, recursive=False: [])
+    assert idle_cores(0.0) == pytest.approx(0.01)

@@ -103,3 +103,12 @@ def test_the_runs_own_child_processes_count_as_idle(monkeypatch):
     assert idle_cores(0.0) == pytest.approx(0.98)
     monkeypatch.setattr(Me, "children", lambda self, recursive=False: [])
     assert idle_cores(0.0) == pytest.approx(0.01)
+
+
+def test_the_folds_go_to_the_workers_longest_model_first():
+    """A worker that ends early takes the short folds: the DenseNet's folds first, not last (ties and
+    models without an estimate keep the config's order)."""
+    costs = {"lgbm": Cost(34.0, "estimated"), "linear": Cost(0.5, "estimated"), "mlp": Cost(15.0, "measured"),
+             "cnn": Cost(198.0, "estimated"), "ridge": Cost(0.5, "estimated")}
+    assert cv._longest_first(["lgbm", "linear", "mlp", "cnn", "ridge", "new"], costs) == [
+        "cnn", "lgbm", "mlp", "linear", "ridge", "new"]

@@ -19,9 +19,11 @@ def test_the_zoo_for_each_task_kind():
     assert default_models("binary", Facts(1_000, 20))["linear"]["estimator"].endswith("LogisticRegression")
     ridge = default_models("regression", Facts(1_000, 20))["linear"]
     assert ridge["estimator"].endswith("Ridge") and ridge["trim_outliers"] == 4.0
-    # TD defaults differ by task: many small leaves for regression, bigger leaves for classification
-    assert default_models("regression", Facts(1_000, 20))["lgbm"]["params"]["min_data_in_leaf"] == 3
-    assert default_models("binary", Facts(1_000, 20))["lgbm"]["params"]["min_data_in_leaf"] == 40
+    # TD defaults differ by task (learning rate, bagging); the leaf shape is LightGBM's own for both
+    regression, binary = (default_models(task, Facts(1_000, 20))["lgbm"]["params"] for task in ("regression", "binary"))
+    assert (regression["learning_rate"], binary["learning_rate"]) == (0.05, 0.04)
+    assert regression["num_leaves"] == binary["num_leaves"] == 31
+    assert regression["min_data_in_leaf"] == binary["min_data_in_leaf"] == 20
 
 
 def test_array_inputs_add_their_nets_and_large_tables_drop_the_mlp():

@@ -10,7 +10,8 @@ interpreter, because the wait settings must be in the environment before LightGB
 The end-to-end mode runs `init` + the default `run` of each set (benchmarks/quality.py's data sets)
 once per setting of `runtime.threads` (`--settings auto,1`: automatic and one thread; `cores` is an
 explicit thread per core, what automatic threads were before the one-thread rule; `jobs1` is
-`runtime.n_jobs = 1`, every fit in the run's own process, the default before automatic workers), quiet and then
+`runtime.n_jobs = 1`, every fit in the run's own process, the default before automatic workers; `workers` is
+one worker per core whatever the load, `runtime.n_jobs` = the cores), quiet and then
 beside a process that keeps one core busy (a Python busy loop), and prints the wall times, busy /
 quiet, and whether every run wrote the same predictions (the submission and every model's OOF and
 test parquet files, byte for byte) as the first.
@@ -91,8 +92,9 @@ def _timed_run(name: str, root, data, setting: str, busy: bool) -> tuple[float, 
     from benchmarks.quality import _cli, init_set, loadavg
     from core.threads import cpu_count
 
-    runtime = {"auto": None, "cores": {"threads": cpu_count()}, "jobs1": {"n_jobs": 1}}.get(setting)
-    init_set(name, root, data, runtime=runtime if setting in ("auto", "cores", "jobs1") else {"threads": int(setting)})
+    named = {"auto": None, "cores": {"threads": cpu_count()}, "jobs1": {"n_jobs": 1},
+             "workers": {"n_jobs": cpu_count()}}  # workers: one per core whatever the load
+    init_set(name, root, data, runtime=named[setting] if setting in named else {"threads": int(setting)})
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     try:
         if hog is not None:
@@ -146,7 +148,8 @@ def main() -> None:
         p.add_argument("--end-to-end", action="store_true")
         p.add_argument("--sets", default="titanic,hpc,ames_clean")
         p.add_argument("--settings", default="auto,1", help="auto (the defaults) | cores (threads = cores) | jobs1 "
-                                                            "(n_jobs = 1: no workers) | N (threads = N), comma-separated")
+                                                            "(n_jobs = 1: no workers) | workers (n_jobs = cores) | N (threads = N), "
+                                                            "comma-separated")
         p.add_argument("--data", default=None, help="folder of data sets (default: benchmarks/quality.py's)")
         args = p.parse_args()
         from pathlib import Path

@@ -315,7 +315,7 @@ class _Alongside:
     started: float
 
     @classmethod
-    def start(cls, runner: Runner, stage: Stage, v: Verdict) -> "_Alongside":
+    def start(cls, runner: Runner, stage: Stage, v: Verdict) -> _Alongside:
         import multiprocessing
 
         mp = multiprocessing.get_context("spawn")  # no fork of a process that may already hold OpenMP threads

@@ -45,8 +45,12 @@ class Runner:
     """Decides what is stale and runs it, in dependency order, recording state as stages finish."""
 
     def __init__(self, pipeline: Pipeline, comp: Competition, *, log: Callable[[str], None],
-                 code_root: Path = PACKAGES_ROOT):
+                 code_root: Path = PACKAGES_ROOT, alongside: bool = False):
         self.pipeline = pipeline
+        # Stages declared `alongside` run in a spawned process: on for `python -m pipeline run` ([runtime]
+        # alongside), off by default for callers of this class, whose registries may hold entries added at
+        # run time (a metric registered in a notebook) that a fresh process would not know.
+        self.alongside = alongside
         self.comp = comp
         self.log = log
         self.started = planner.clock()  # the time budget counts from here
@@ -176,7 +180,8 @@ class Runner:
         """Run stale stages up to `target`; returns the names of the stages that ran.
 
         A stage declared `alongside` (the EDA report: no stage needs it) runs in its own process beside
-        the others when [runtime] alongside is on and it is not the target; the run waits for it at the end."""
+        the others when this runner's `alongside` is on and it is not the target; the run waits for it at
+        the end."""
         forced: set[str] = set()
         if force:  # the named stage (everything when none is named); what follows sees new inputs
             forced = {target} if target else set(self.pipeline.stages)
@@ -190,7 +195,7 @@ class Runner:
                 if not v.stale:
                     self.log(f"[{name}] fresh, skipped")
                     continue
-                if stage.alongside and name != target and self.comp.cfg["runtime"]["alongside"] and beside is None:
+                if stage.alongside and self.alongside and name != target and beside is None:
                     self.log(f"[{name}] running beside the other stages ({'; '.join(v.reasons)})")
                     self.competition.data()  # the data snapshot exists before two processes read it
                     beside = _Alongside.start(self, stage, v)

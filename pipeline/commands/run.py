@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
             raise UserError(f"--models names {unknown[0]!r}, which is not an enabled model in "
                             f"{comp.config_path.name}; models: {', '.join(comp.models)}")
     with competition_lock(comp):  # a second run of this competition waits here; state is read after
-        runner = Runner(pipe, comp, log=log)
+        runner = Runner(pipe, comp, log=log, alongside=comp.cfg["runtime"]["alongside"])
         runner.run(args.stage, force=args.force, only_units=only)
     if args.stage in (None, "submit"):
         paths = runner.state["submit"].get("paths", [])

@@ -1,5 +1,6 @@
 """A stage declared `alongside` (the EDA report) runs in its own process beside the others: recorded as
-any stage, its lines printed, its errors raised after the run, and in turn when [runtime] alongside is off."""
+any stage, its lines printed, its errors raised after the run; in turn when the runner's `alongside` is
+off (the default of the Runner class; `python -m pipeline run` turns it on from [runtime] alongside)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,7 @@ def _pipeline(report: str = "report", work: str = "work") -> Pipeline:
 
 
 def _runner(ws, pipeline: Pipeline, logs: list[str], *, alongside: bool = True) -> Runner:
-    comp = Workspace(ws).competition("titanic")
-    comp.cfg["runtime"]["alongside"] = alongside
-    return Runner(pipeline, comp, log=logs.append)
+    return Runner(pipeline, Workspace(ws).competition("titanic"), log=logs.append, alongside=alongside)
 
 
 def _pid(ws, stage: str) -> int:
@@ -70,3 +69,18 @@ def test_an_error_in_the_main_work_still_keeps_the_report(titanic_ws):
 def test_a_stage_another_needs_cannot_run_alongside():
     with pytest.raises(ValueError, match="runs alongside, but 'b' needs it"):
         Pipeline([Stage("a", "", "m:f", alongside=True), Stage("b", "", "m:f", needs=("a",))])
+
+
+def test_the_run_command_runs_the_report_beside_unless_the_config_says_no(titanic_ws, capsys):
+    from pipeline.cli import main
+
+    assert main(["run", "--root", str(titanic_ws), "--stage", "features"]) == 0  # the target's upstream only
+    assert main(["run", "--root", str(titanic_ws)]) == 0
+    err = capsys.readouterr().err
+    assert "[explore] running beside the other stages" in err and "(beside the other stages)" in err
+    assert (titanic_ws / "competition" / "titanic" / "runs" / "explore" / "report.html").is_file()
+    config = titanic_ws / "competition" / "titanic" / "competition.toml"
+    config.write_text(config.read_text().replace("[runtime]\n", "[runtime]\nalongside = false\n", 1))
+    assert main(["run", "--root", str(titanic_ws), "--force"]) == 0  # every stage again, the report in turn
+    err = capsys.readouterr().err
+    assert "[explore] running (forced)" in err and "beside" not in err

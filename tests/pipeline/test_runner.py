@@ -63,7 +63,7 @@ def test_full_run_writes_submission_matching_sample(tmp_path, capsys):
 
 
 def test_second_run_reruns_nothing(titanic_ws):
-    assert _runner(titanic_ws).run() == ["folds", "features", "cv", "ensemble", "submit", "explore"]
+    assert _runner(titanic_ws).run() == ["folds", "explore", "features", "cv", "ensemble", "submit"]
     logs: list[str] = []
     assert _runner(titanic_ws, logs).run() == []
     assert all("fresh, skipped" in m for m in logs)
@@ -93,14 +93,14 @@ def test_data_content_change_reruns_everything_after_it(titanic_ws):
     lines = train.read_text().splitlines()
     lines[1] = lines[1].replace("female", "male", 1)
     train.write_text("\n".join(lines) + "\n")
-    assert _runner(titanic_ws).run() == ["folds", "features", "cv", "ensemble", "submit", "explore"]
+    assert _runner(titanic_ws).run() == ["folds", "explore", "features", "cv", "ensemble", "submit"]
 
 
 def test_stage_option_stops_after_that_stage_and_force_reruns_it(titanic_ws):
     assert _runner(titanic_ws).run("features") == ["folds", "features"]
     assert _runner(titanic_ws).run("cv") == ["cv"]
     assert _runner(titanic_ws).run("cv", force=True) == ["cv"]
-    assert _runner(titanic_ws).run() == ["ensemble", "submit", "explore"]
+    assert _runner(titanic_ws).run() == ["explore", "ensemble", "submit"]
 
 
 def test_a_plugin_file_no_model_uses_leaves_cv_fresh(titanic_ws, monkeypatch):

@@ -47,11 +47,9 @@ class Pipeline:
             for need in s.needs:
                 if need not in self.stages:
                     raise ValueError(f"stage {s.name!r} needs unknown stage {need!r}")
+                if self.stages[need].alongside:
+                    raise ValueError(f"stage {need!r} runs alongside, but {s.name!r} needs it")
             graph[s.name] = set(s.needs)
-        for s in stages:
-            needed_by = [o.name for o in stages if s.name in o.needs]
-            if s.alongside and needed_by:
-                raise ValueError(f"stage {s.name!r} runs alongside, but {needed_by[0]!r} needs it")
         self.order = list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError
 
     def get(self, name: str) -> Stage:

@@ -205,9 +205,13 @@ class Runner:
                 self._execute(stage, v)
                 self.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
                 ran.append(name)
-        except BaseException as exc:
-            if beside is not None:  # Ctrl-C ends it; after an error its report is still kept
-                beside.stop() if isinstance(exc, KeyboardInterrupt) else beside.finish(self, raise_error=False)
+        except KeyboardInterrupt:
+            if beside is not None:  # Ctrl-C ends it too
+                beside.stop()
+            raise
+        except BaseException:
+            if beside is not None:  # after an error in the main work its report is still kept
+                beside.finish(self, raise_error=False)
             raise
         if beside is not None:
             beside.finish(self)
@@ -217,8 +221,7 @@ class Runner:
         return ran
 
     def _execute(self, stage: Stage, v: Verdict) -> None:
-        module_name, func_name = stage.run.split(":")
-        func = getattr(importlib.import_module(module_name), func_name)
+        func = _stage_function(stage)
         ctx = StageContext(self.competition, stage, v.stale_units if stage.units else None, self.state,
                            self.started)
         if stage.units is not None:
@@ -295,6 +298,12 @@ class Runner:
         return rows
 
 
+def _stage_function(stage: Stage) -> Callable:
+    """The stage's run function, imported from its "module:function"."""
+    module_name, func_name = stage.run.split(":")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
 def _yield_cpu() -> None:
     """Run this process only on CPU time nothing else wants (Linux SCHED_IDLE; else the lowest niceness).
     The report beside the cv stage's two workers on 2 cores, at normal priority, slowed the stage from
@@ -369,9 +378,7 @@ def _run_alongside(comp: Competition, stage: Stage, state: dict, started: float,
     lines: list[str] = []
     competition = CompetitionContext(comp, log=lines.append)
     try:
-        module_name, func_name = stage.run.split(":")
-        func = getattr(importlib.import_module(module_name), func_name)
-        produced = func(StageContext(competition, stage, None, state, started))
+        produced = _stage_function(stage)(StageContext(competition, stage, None, state, started))
         send.send((True, [str(p) for p in (produced or [])], lines))
     except Exception as exc:  # noqa: BLE001 -- every failure goes back to the run, which reports it (Ctrl-C: it just ends)
         if not isinstance(exc, UserError):

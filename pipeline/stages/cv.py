@@ -129,8 +129,7 @@ def _longest_first(names: list[str], costs: dict) -> list[str]:
     """The models in the order their folds go to the workers: the longest estimated first, so a worker that
     ends early takes the short folds. In config order digits' DenseNet came last and its fifth fold
     trained alone on one of two cores; the predictions are the same in any order."""
-    rank = {name: i for i, name in enumerate(names)}
-    return sorted(names, key=lambda n: (-costs[n].seconds if n in costs else 0.0, rank[n]))
+    return sorted(names, key=lambda n: -costs[n].seconds if n in costs else 0.0)  # stable: ties keep their order
 
 
 def _write(ctx: StageContext, training, name: str, result) -> list[Path]:

@@ -47,16 +47,18 @@ def safe_name(text: str, limit: int = 40) -> str:
 
 
 class Label(Block):
-    """Ordinal codes 0..k-1 learned on train (sorted values): ``{c}__label`` int32.
+    """Ordinal codes 0..k-1 for the train values (sorted): ``{c}__label`` int32.
 
-    Missing -> -1; a value unseen in train (or seen fewer than `min_count` times) -> -2.
-    Example: ``{block = "label", columns = ["Neighborhood"], min_count = 5}``.
+    Missing -> -1; a value unseen in train, or in fewer than `min_count` rows of train and test
+    together, -> -2. The default 2 leaves a value of one row uncoded: its code would only name that
+    row, which trees memorise in train and which no test row shares (an honest fold would never see
+    it either). Example: ``{block = "label", columns = ["Neighborhood"], min_count = 5}``.
     """
 
     name = "label"
     accepts = ("categorical", "numeric", "text")
     default_kinds = ("categorical",)
-    params = {"min_count": (int, 1, "train rows a value needs to get its own code")}
+    params = {"min_count": (int, 2, "rows of train and test a value (seen in train) needs to get its own code")}
     minimum = {"min_count": 1}
 
     def fit_state(self, train, test, ctx: BlockContext) -> dict:
@@ -67,9 +69,9 @@ class Label(Block):
         for c in self.columns:
             both = pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True)
             codes, uniques = pd.factorize(both)  # missing -> -1
-            train_codes = codes[:len(train)]
-            counts = np.bincount(train_codes[train_codes >= 0], minlength=len(uniques))
-            kept = np.flatnonzero(counts >= self.p["min_count"])
+            in_train = np.bincount(codes[:len(train)][codes[:len(train)] >= 0], minlength=len(uniques)) > 0
+            counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+            kept = np.flatnonzero(in_train & (counts >= self.p["min_count"]))
             kept = kept[np.argsort(np.asarray(uniques.take(kept), dtype=object), kind="stable")]
             out[c] = uniques.take(kept).tolist()
         return {"values": out}

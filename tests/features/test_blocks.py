@@ -128,6 +128,17 @@ def test_label_codes_unseen_and_missing(tmp_path):
     assert fs.test[["c=a", "c=b", "c=__other__"]].to_numpy().tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 0]]
 
 
+def test_label_leaves_a_value_of_one_row_uncoded(tmp_path):
+    """A value in one row only (a title, a product id) gets no code: in train its code would name that
+    row, and no test row could share it. Rows of train and test count together."""
+    train, test = _frames({"id": [1, 2, 3, 4], "c": ["solo", "pair", "pair", "shared"], "y": [0.0, 1.0, 0.0, 1.0]},
+                          {"id": [5, 6], "c": ["shared", "new"]})
+    fs = _build(train, test, [{"block": "label", "columns": ["c"]}], tmp_path)
+    assert fs.train["c__label"].tolist() == [-2, 0, 0, 1] and fs.test["c__label"].tolist() == [1, -2]
+    fs = _build(train, test, [{"block": "label", "columns": ["c"], "min_count": 1}], tmp_path / "one")
+    assert fs.train["c__label"].tolist() == [2, 0, 0, 1] and fs.test["c__label"].tolist() == [1, -2]
+
+
 def test_category_shares_categories_so_unseen_test_values_never_crash_lightgbm(tmp_path):
     import lightgbm as lgb
 

@@ -14,6 +14,8 @@ saved folds and features, then runs the ensemble stage's own code for each confi
 - `-NAME`: the zoo without one of its members;
 - `A&B&-C` (`--together A,B,-C`): several changes at once (each candidate in place of the member it is
   `like`, else added; `-C` leaves member C out);
+- a scikit-learn candidate that depends on the task names both estimators:
+  `estimators = { classification = "sklearn.ensemble.ExtraTreesClassifier", regression = "...Regressor" }`;
 - `NAME=>CAND`: a candidate in place of the zoo member it varies: a candidate table with `like = "lgbm"`
   is that set's `lgbm` table with the candidate's `params` on top (e.g. `params = { refit = false }`:
   LightGBM keeping each fold's early-stopped model), and replaces it.
@@ -84,6 +86,10 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
                 base = json.loads(json.dumps(comp.models[spec["like"]]))
                 base["params"] = {**base.get("params", {}), **spec.get("params", {})}
                 spec = base
+            if "estimators" in spec:  # a scikit-learn candidate per task kind: classification / regression
+                kind = "classification" if setup.task.is_classification else "regression"
+                spec = {**{k: v for k, v in spec.items() if k != "estimators"}, "type": "sklearn",
+                        "estimator": spec["estimators"][kind]}
             t0 = time.perf_counter()
             result = setup.train_cv(name, spec, progress=False)
             seconds[name] = time.perf_counter() - t0

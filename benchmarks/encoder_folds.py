@@ -42,7 +42,8 @@ def _codes(raw_train, raw_test, columns: list[str], min_count: int):
     return block.transform(state, raw_train).frame, block.transform(state, raw_test).frame
 
 
-def _oof(features, y, folds, params: dict, objective: str, metric, n_classes: int):
+def _oof(features, y, folds, params: dict, objective: str, n_classes: int):
+    """Out-of-fold predictions of LightGBM with `params`, `features(train rows, validation rows)` per fold."""
     import lightgbm as lgb
     import numpy as np
 
@@ -56,22 +57,14 @@ def _oof(features, y, folds, params: dict, objective: str, metric, n_classes: in
                             lgb.Dataset(Xtr, y[tr]), 5000, valid_sets=[lgb.Dataset(Xva, y[va])],
                             callbacks=[lgb.early_stopping(stop, verbose=False)])
         oof[va] = booster.predict(Xva, num_iteration=booster.best_iteration)
-    return metric(y, oof)
-
-
-def _score_function(metric: str):
-    import numpy as np
-    from sklearn import metrics as m
-
-    return {"roc_auc": (m.roc_auc_score, True), "log_loss": (m.log_loss, False),
-            "rmse": (lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))), False),
-            "rmsle": (lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))), False),  # on log1p targets
-            "accuracy": (lambda y, p: m.accuracy_score(y, p.argmax(axis=1) if p.ndim > 1 else p > 0.5), True)}[metric]
+    return oof
 
 
 def _one_set(comp: Path, min_counts: list[int]) -> list[str]:
     import numpy as np
     import pandas as pd
+
+    from core.metrics import get_metric
 
     runs = comp / "runs"
     train = pd.read_parquet(runs / "features" / "train.parquet")
@@ -84,16 +77,21 @@ def _one_set(comp: Path, min_counts: list[int]) -> list[str]:
     raw_test = pd.read_csv(comp / "test.csv")
     folds = pd.read_csv(runs / "folds.csv").set_index(cfg["id"]).loc[raw[cfg["id"]], "fold"].to_numpy()
     target = raw[cfg["target"]]
-    metric, higher = cfg["metric"], True
+    metric = get_metric(cfg["metric"], comp)
+    transform = metric.target_transform
     if cfg["task"] == "regression":
-        y = np.log1p(target.to_numpy(float)) if metric == "rmsle" else target.to_numpy(float)
+        y_true = target.to_numpy(float)
+        y = transform.forward(y_true) if transform else y_true
         objective, n_classes = "regression", 1
     else:
         classes = sorted(target.unique())
-        y = target.map({c: i for i, c in enumerate(classes)}).to_numpy()
+        y = y_true = target.map({c: i for i, c in enumerate(classes)}).to_numpy()
         n_classes = len(classes)
         objective = "binary" if n_classes == 2 else "multiclass"
-    score, higher = _score_function(metric)
+
+    def score(oof):
+        return metric(y_true, transform.inverse(oof) if transform and n_classes == 1 else oof)
+
     columns = [c[: -len("__label")] for c in labels]
     params = dict(conf["models"]["lgbm"]["params"])
     base = train.drop(columns=labels)
@@ -111,9 +109,9 @@ def _one_set(comp: Path, min_counts: list[int]) -> list[str]:
             return (pd.concat([base[tr].reset_index(drop=True), a], axis=1),
                     pd.concat([base[va].reset_index(drop=True), b], axis=1))
 
-        g = _oof(global_codes, y, folds, dict(params), objective, score, n_classes)
-        f = _oof(fold_codes, y, folds, dict(params), objective, score, n_classes)
-        optimism = (g - f) if higher else (f - g)
+        g = score(_oof(global_codes, y, folds, dict(params), objective, n_classes))
+        f = score(_oof(fold_codes, y, folds, dict(params), objective, n_classes))
+        optimism = metric.sign * (g - f)
         lines.append(f"{comp.name:<14}{','.join(columns)[:18]:<19}{min_count:>9}{g:>10.4f}{f:>10.4f}{optimism:>+11.4f}")
     return lines
 

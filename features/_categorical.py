@@ -69,7 +69,9 @@ class Label(Block):
         for c in self.columns:
             both = pd.concat([as_str(train[c]), as_str(test[c])], ignore_index=True)
             codes, uniques = pd.factorize(both)  # missing -> -1
-            in_train = np.bincount(codes[:len(train)][codes[:len(train)] >= 0], minlength=len(uniques)) > 0
+            train_codes = codes[:len(train)]
+            in_train = np.zeros(len(uniques), dtype=bool)
+            in_train[train_codes[train_codes >= 0]] = True
             counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
             kept = np.flatnonzero(in_train & (counts >= self.p["min_count"]))
             kept = kept[np.argsort(np.asarray(uniques.take(kept), dtype=object), kind="stable")]

@@ -26,11 +26,12 @@ from __future__ import annotations
 from features._base import Block, BlockContext, BlockOutput, SupervisedBlock, Transformed, feature_block
 from features._build import (BUILTIN_BLOCKS, BlockState, FeaturePlan, FeatureSet, build_features, default_blocks,
                              plan_features)
+from features._shift import separable_columns
 from features._states import FrozenFeatures, save_states
 from features.text import Tokenizer, pad_sequences
 
 __all__ = [
     "BUILTIN_BLOCKS", "Block", "BlockContext", "BlockOutput", "BlockState", "FeaturePlan", "FeatureSet",
     "FrozenFeatures", "SupervisedBlock", "Tokenizer", "Transformed", "build_features", "default_blocks",
-    "feature_block", "pad_sequences", "plan_features", "save_states",
+    "feature_block", "pad_sequences", "plan_features", "save_states", "separable_columns",
 ]

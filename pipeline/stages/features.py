@@ -85,7 +85,18 @@ def run(ctx: StageContext) -> list[Path]:
     _remove_others(out, paths)
     _write_manifest(out, written, paths, blocks)
     ctx.log(f"[features] {fs.train.shape[1]} columns, {len(fs.arrays)} array input(s), states in {states}")
+    _warn_separable(ctx, fs.train, fs.test)
     return paths
+
+
+def _warn_separable(ctx: StageContext, train, test) -> None:
+    """One line per feature whose values alone tell test rows from train rows (features.separable_columns)."""
+    from features import separable_columns
+
+    for column, auc in separable_columns(train, test, seed=ctx.cfg["cv"]["seed"]):
+        ctx.log(f"[features] warning: {column!r} separates test rows from train rows (AUC {auc:.2f}): the models "
+                f"may split on values the test never has and the OOF score cannot show it; drop its source "
+                f"column (features.drop) or change the block, unless the split is by time")
 
 
 def _written_digest(*plan_digests: str) -> str:

@@ -1,0 +1,45 @@
+"""Columns of a built feature matrix whose values alone tell train rows from test rows.
+
+A feature that separates the two tables (a code given to train rows only, a row counter, a date in a
+time-split competition) lets the models split on values the test never has, and the OOF score cannot
+show it: every validation row comes from train. The features stage warns about such columns; the
+EDA report's adversarial validation looks at the raw columns instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEPARABLE_AUC = 0.9  # a column whose values alone rank test rows above (or below) train rows this well
+_SAMPLE_ROWS = 20_000  # rows of each table the check reads (the AUC of a column is stable long before)
+
+
+def separable_columns(train, test, *, threshold: float = SEPARABLE_AUC, sample_rows: int = _SAMPLE_ROWS,
+                      seed: int = 0) -> list[tuple[str, float]]:
+    """(column, AUC) for each numeric column of `train` and `test` (DataFrames with the same columns)
+    whose values tell test rows from train rows with an AUC of at least `threshold` (either direction:
+    max(AUC, 1 - AUC)), most separable first. Missing values rank as their own lowest value."""
+    import pandas as pd
+    from scipy.stats import rankdata
+
+    if len(train) == 0 or len(test) == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    a = train.iloc[np.sort(rng.choice(len(train), sample_rows, replace=False))] if len(train) > sample_rows else train
+    b = test.iloc[np.sort(rng.choice(len(test), sample_rows, replace=False))] if len(test) > sample_rows else test
+    n_a, n_b = len(a), len(b)
+    found = []
+    for column in a.columns:
+        dtype = a[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or not (pd.api.types.is_numeric_dtype(dtype)
+                                                          or pd.api.types.is_bool_dtype(dtype)):
+            continue
+        values = np.concatenate([a[column].to_numpy(dtype=np.float64, na_value=np.nan),
+                                 b[column].to_numpy(dtype=np.float64, na_value=np.nan)])
+        values = np.where(np.isnan(values), -np.inf, values)
+        ranks = rankdata(values)  # ties share their mean rank: a constant column scores 0.5
+        auc = (ranks[n_a:].sum() - n_b * (n_b + 1) / 2) / (n_a * n_b)  # Mann-Whitney: test ranked above train
+        auc = max(auc, 1.0 - auc)
+        if auc >= threshold:
+            found.append((str(column), float(auc)))
+    return sorted(found, key=lambda item: -item[1])

@@ -44,6 +44,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tomllib
 import tempfile
 import time
 from pathlib import Path
@@ -116,8 +117,6 @@ def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 def read_extra(path: Path, config: str) -> str:
     """The `--config-extra` file's text, after checking it holds only [models.NAME] tables whose names
     the init'd config does not already use (a repeated table would make the TOML invalid)."""
-    import tomllib
-
     text = path.read_text()
     extra = tomllib.loads(text)
     if set(extra) - {"models"}:
@@ -132,7 +131,8 @@ def read_extra(path: Path, config: str) -> str:
 def init_set(name: str, root: Path, data: Path, *, extra: Path | None = None,
              runtime: dict[str, object] | None = None) -> Path:
     """`init` one set in a fresh workspace `root`; append `extra`'s model tables and set `runtime`
-    keys in the written competition.toml, then validate it. Returns the competition folder."""
+    (any commented key of the written competition.toml, e.g. `threads` or `n_splits`), then validate
+    it. Returns the competition folder."""
     about = json.loads((data / name / "about.json").read_text()) if (data / name / "about.json").is_file() else {}
     (root / "competition").mkdir(parents=True)
     _cli(root, "init", name, *[f"--{f.replace('_', '-')}={data / name / (f + '.csv')}"
@@ -144,7 +144,7 @@ def init_set(name: str, root: Path, data: Path, *, extra: Path | None = None,
     for key, value in (runtime or {}).items():
         text, n = re.subn(rf"^# {key} = .*$", f"{key} = {json.dumps(value)}", text, count=1, flags=re.MULTILINE)
         if n != 1:
-            raise SystemExit(f"{toml}: no commented runtime key {key!r} to set")
+            raise SystemExit(f"{toml}: no commented key {key!r} to set")
     if extra is not None:
         text = text.rstrip("\n") + "\n\n# appended by benchmarks/quality.py --config-extra\n" + read_extra(extra, text)
     toml.write_text(text)
@@ -168,11 +168,12 @@ def member_results(comp_dir: Path) -> dict[str, dict]:
     return out
 
 
-def run_set(name: str, root: Path, data: Path, run_args: list[str], *, extra: Path | None = None) -> dict:
+def run_set(name: str, root: Path, data: Path, run_args: list[str], *, extra: Path | None = None,
+            settings: dict[str, object] | None = None) -> dict:
     """init + run one set: its test score, CV (OOF) score, each member's OOF score, seconds, load."""
     from benchmarks.score_submission import score_submission
 
-    comp_dir = init_set(name, root, data, extra=extra)
+    comp_dir = init_set(name, root, data, extra=extra, runtime=settings)
     load_start = loadavg()
     t0 = time.perf_counter()
     proc = _cli(root, "run", *run_args)
@@ -315,6 +316,9 @@ def main() -> None:
                    "instead of running the suite")
     p.add_argument("--config-extra", type=Path, metavar="FILE.toml", help="append this file's [models.NAME] "
                    "tables to each init'd competition.toml")
+    p.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a commented key of each init'd competition.toml (a TOML value), e.g. n_splits=8; "
+                   "may be given again")
     p.add_argument("--table", type=Path, metavar="SAVED.json", help="print a saved run's table and summary, run nothing")
     p.add_argument("--label", default="", help="a name for this run in --save / --compare output")
     p.add_argument("--generated", type=int, default=0, metavar="ROWS",
@@ -343,6 +347,15 @@ def main() -> None:
     if unknown:
         p.error(f"no data set {unknown} in {data}; choose from {', '.join(data_sets(data))}")
     run_args = ["--time-budget", str(args.time_budget)] if args.time_budget else []
+    settings = {}
+    for item in args.setting:
+        key, sep, value = item.partition("=")
+        try:
+            settings[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            p.error(f"--setting {item!r}: expected KEY=VALUE with a TOML value, e.g. n_splits=8")
+        if not sep:
+            p.error(f"--setting {item!r}: expected KEY=VALUE, e.g. n_splits=8")
     ref = anchors(data) if (data / "ANCHORS.md").is_file() else {}
     started, load_start = datetime.datetime.now(), loadavg()
     print(f"{started:%Y-%m-%d %H:%M}; {platform.node()} {os.cpu_count()} cores; commit {_commit()}; "
@@ -350,7 +363,7 @@ def main() -> None:
     rows: list[dict] = []
     saved = {"label": args.label or started.strftime("%Y-%m-%d %H:%M"), "date": started.isoformat(timespec="seconds"),
              "machine": f"{platform.node()} {os.cpu_count()} cores", "commit": _commit(), "data": str(data),
-             "config_extra": args.config_extra.read_text() if args.config_extra else "",
+             "config_extra": args.config_extra.read_text() if args.config_extra else "", "settings": settings,
              "time_budget": args.time_budget, "load_start": load_start, "load_end": None, "complete": False,
              "results": rows}
     if args.save:
@@ -358,7 +371,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets:
             print(f"running {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
-            rows.append(run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra))
+            rows.append(run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra,
+                                settings=settings))
             if args.save:  # after every set, so that a long suite stopped halfway keeps what it measured
                 args.save.write_text(json.dumps(saved, indent=1))
     print_table(rows, ref)

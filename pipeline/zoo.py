@@ -140,6 +140,10 @@ ZOO: list[ZooEntry] = [
 # alone (TF-IDF + logistic: 0.868) and raised the default ensemble's OOF AUC by 0.0011 (0.8648 ->
 # 0.8659) for five times the run time (32 s -> 170 s, benchmarks/nets.py). Text already reaches the
 # zoo through the TF-IDF feature blocks; add [models.rnn] type = "rnn" where the minutes are worth it.
+# Nor are scikit-learn's random forest, extra trees or KNN (AutoGluon's portfolio): added to the zoo on 16
+# sets, the forest's OOF gain was +0.36 % without breast_cancer, median 0 (no weight on half the sets), for
+# 1.29x the members' seconds and fold models of 30-90 MB each (a 150-tree forest on 6,400 rows, skops);
+# README "Default models" has the table.
 
 
 def default_models(task: str, facts: Facts) -> dict[str, dict]:

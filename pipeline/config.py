@@ -40,8 +40,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "time_column": (str, "", "column ordering rows in time (scheme = time or forward): dates or numbers"),
         "file": (str, "", "fold file made elsewhere, columns id, fold[, repeat] (scheme = file), relative to the "
                           "competition folder"),
-        "repeats": (int, 1, "fold assignments (seed, seed + 1, ...): every model trains on each and its OOF "
-                            "predictions are averaged; the ensemble is fitted per repeat (shuffled schemes)"),
+        "repeats": (int, 0, "fold assignments (seed, seed + 1, ...): every model trains on each and its OOF "
+                            "predictions are averaged; the ensemble is fitted per repeat (shuffled schemes); 0 = "
+                            "automatic: 2 on a table up to 10,000 rows (not an image, not many classes), else 1"),
         "gap": (int, 0, "distinct times left out between each fold's training rows and its validation block "
                         "(scheme = forward)"),
     },
@@ -116,7 +117,7 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("cv", "n_splits"): (2, None),  # and at most half the train rows (pipeline.data)
     ("cv", "seed"): (0, 2**32 - 1),
     ("cv", "gap"): (0, None),
-    ("cv", "repeats"): (1, 20),
+    ("cv", "repeats"): (0, 20),
     ("ensemble", "hill_climb_rounds"): (1, None),
     ("explore", "sample_rows"): (1, None),
     ("explore", "column_plots"): (0, 10_000),

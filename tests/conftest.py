@@ -33,8 +33,20 @@ def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None 
 
             frames = [_read(dest / f) for f in ("train.csv", "test.csv", "sample_submission.csv")]
             config = render_config(infer(*frames), {})
-    (dest / "competition.toml").write_text(config)
+    (dest / "competition.toml").write_text(_one_repeat(config))
     return ws
+
+
+def _one_repeat(config: str) -> str:
+    """`config` with cv.repeats = 1 unless it sets repeats: a test trains one CV repeat (the automatic
+    second one on a small table doubles its time); tests/pipeline/test_repeats.py covers repeats."""
+    import re
+
+    if re.search(r"^repeats\s*=", config, flags=re.MULTILINE):
+        return config
+    if re.search(r"^\[cv\]\s*$", config, flags=re.MULTILINE):
+        return re.sub(r"^\[cv\]\s*$", "[cv]\nrepeats = 1", config, count=1, flags=re.MULTILINE)
+    return config.rstrip("\n") + "\n\n[cv]\nrepeats = 1\n"
 
 
 @pytest.fixture

@@ -22,20 +22,22 @@ def run(ctx: StageContext) -> list[Path]:
 
     train = ctx.data()[0]
     cv = ctx.cfg["cv"]
+    repeats = cv["repeats"] or _automatic_repeats(ctx, train)
     where = dict(target=ctx.comp.target, task=ctx.comp.task, scheme=cv["scheme"], n_splits=cv["n_splits"],
                  group_column=cv["group_column"], time_column=cv["time_column"], id_col=ctx.comp.id_col,
-                 file=str(ctx.comp.fold_file) if ctx.comp.fold_file else "", repeats=cv["repeats"])
+                 file=str(ctx.comp.fold_file) if ctx.comp.fold_file else "", repeats=repeats)
     folds = assign_folds(train, seed=cv["seed"], **where)
     train_from = train_from_of(train, folds, scheme=cv["scheme"], time_column=cv["time_column"], gap=cv["gap"])
     frame = pd.DataFrame({ctx.comp.id_col: train[ctx.comp.id_col], "fold": folds})
     if train_from is not None:
         frame["train_from"] = train_from
-    for r in range(1, cv["repeats"]):  # repeat r: the same scheme with seed + r (a fold file: its repeat r)
+    for r in range(1, repeats):  # repeat r: the same scheme with seed + r (a fold file: its repeat r)
         frame[f"fold_r{r}"] = assign_folds(train, seed=(cv["seed"] + r) % 2**32, repeat=r, **where)
     _io.write_csv(ctx.comp.folds_path, frame)
     sizes = np.bincount(folds[folds >= 0])
-    repeats = f"; {cv['repeats']} repeats, seeds {cv['seed']}..{cv['seed'] + cv['repeats'] - 1}" if cv["repeats"] > 1 else ""
-    ctx.log(f"[folds] {cv['n_splits']} folds ({cv['scheme']}{repeats}), rows per fold: {sizes.tolist()}")
+    said = (f"; {repeats} repeats{'' if cv['repeats'] else ' (automatic)'}, seeds {cv['seed']}.."
+            f"{cv['seed'] + repeats - 1}") if repeats > 1 else ""
+    ctx.log(f"[folds] {cv['n_splits']} folds ({cv['scheme']}{said}), rows per fold: {sizes.tolist()}")
     if train_from is not None:
         trained = [int(train_mask(folds, k, train_from).sum()) for k in range(len(sizes))]
         ctx.log(f"[folds] forward chaining: training rows per fold {trained}; the earliest {int((folds < 0).sum())} "
@@ -45,3 +47,17 @@ def run(ctx: StageContext) -> list[Path]:
                 "also trains on the later blocks (every row gets an OOF prediction); it is not a forecast's score -- "
                 "scheme = 'forward' trains only on the past")
     return [ctx.comp.folds_path]
+
+
+def _automatic_repeats(ctx: StageContext, train) -> int:
+    """cv.repeats = 0: the zoo's rule for this table (pipeline.zoo.default_repeats) where another seed gives
+    other folds; 1 for a fold file or a time scheme."""
+    from pipeline.schemes import SCHEMES
+    from pipeline.zoo import default_repeats, facts_of
+
+    scheme = SCHEMES.get(ctx.cfg["cv"]["scheme"])
+    if scheme is not None and (not scheme.shuffled or scheme.column_is_file):
+        return 1
+    comp = ctx.comp
+    test = ctx.data()[1]
+    return default_repeats(facts_of(train, test, id_col=comp.id_col, target=comp.target_columns[0], task=comp.task))

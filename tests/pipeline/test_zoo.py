@@ -7,7 +7,7 @@ import pandas as pd
 from core.tasks import TASKS
 from pipeline.cli import main
 from pipeline.config import parse_config
-from pipeline.zoo import Facts, default_models, facts_of
+from pipeline.zoo import Facts, default_models, default_repeats, facts_of
 from tests.conftest import DATA, make_workspace
 
 
@@ -155,3 +155,12 @@ def test_a_tiny_time_budget_still_gives_a_valid_submission_and_names_what_it_ski
     skipped = [line for line in err.splitlines() if line.startswith("[cv] skipped")]
     assert len(skipped) == 2 and any("skipped mlp: estimated" in line for line in skipped)
     assert "budget" in skipped[0]
+
+
+def test_automatic_repeats_only_where_training_is_cheap():
+    assert default_repeats(Facts(rows=891, cols=8)) == 2
+    assert default_repeats(Facts(rows=10_000, cols=30, classes=2)) == 2
+    assert default_repeats(Facts(rows=10_001, cols=30)) == 1  # a large table
+    assert default_repeats(Facts(rows=1_437, cols=64, image=True)) == 1  # an image: the DenseNet's minutes
+    assert default_repeats(Facts(rows=1_525, cols=64, classes=32)) == 1  # a tree per class per round
+    assert default_repeats(Facts(rows=3_464, cols=7, classes=4)) == 2

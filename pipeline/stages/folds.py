@@ -53,11 +53,13 @@ def _automatic_repeats(ctx: StageContext, train) -> int:
     """cv.repeats = 0: the zoo's rule for this table (pipeline.zoo.default_repeats) where another seed gives
     other folds; 1 for a fold file or a time scheme."""
     from pipeline.schemes import SCHEMES
-    from pipeline.zoo import default_repeats, facts_of
+    from pipeline.zoo import default_repeats, header_facts, round_trees
 
     scheme = SCHEMES.get(ctx.cfg["cv"]["scheme"])
     if scheme is not None and (not scheme.shuffled or scheme.column_is_file):
         return 1
     comp = ctx.comp
     test = ctx.data()[1]
-    return default_repeats(facts_of(train, test, id_col=comp.id_col, target=comp.target_columns[0], task=comp.task))
+    shared = [c for c in train.columns if c in test.columns and c not in (comp.id_col, *comp.target_columns)]
+    # the header's facts (a pixel grid by its column names), so the folds' code holds no feature module
+    return default_repeats(header_facts(shared, len(train), round_trees(comp.task, train[comp.target_columns[0]])))

@@ -59,6 +59,8 @@ def _workspace(tmp_path, models: str = FAST_MODELS, settings: dict[str, str] | N
     cfg = comp / "competition.toml"
     text = cfg.read_text().split("\n[models.")[0]
     for section, lines in {"explore": "enabled = false", **(settings or {})}.items():
+        if "repeats" in lines:  # in place of make_workspace's one repeat
+            text = text.replace("[cv]\nrepeats = 1\n", "[cv]\n", 1)
         assert f"[{section}]\n" in text
         text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}\n", 1)
     cfg.write_text(text + models)

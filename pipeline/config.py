@@ -79,7 +79,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "runtime": {
         "threads": (int, 0, "threads per fit; 0 = automatic: one on a table under 50,000 training rows (deterministic, robust on a busy machine), else cores / n_jobs"),
         "n_jobs": (int, 0, "parallel workers (folds or trials); 0 = automatic: the cv stage's folds on one worker per "
-                           "core when its estimated training takes 25 s or more, everything else in this process"),
+                           "core when its estimated training (all CV repeats) takes 25 s or more, everything else "
+                           "in this process"),
         "backend": (str, "auto", "where folds and trials run: sequential | processes | dask (auto: processes "
                                  "when n_jobs > 1 and the work pays for the workers, else sequential)"),
         "scheduler": (str, "", "backend = dask: the scheduler's address, e.g. tcp://host:8786 (run --scheduler "

@@ -79,7 +79,8 @@ def _training(ctx: StageContext, names: list[str], estimates: Callable[[], dict]
     rt = ctx.cfg["runtime"]
     if rt["n_jobs"] != 0 or rt["backend"] != "auto" or threads.cpu_count() == 1 or not names:
         return training
-    if sum(c.seconds for c in estimates().values()) < AUTO_WORKERS_FROM_SECONDS:
+    # the workers, started once, share every CV repeat's folds: the work is one repeat's times the repeats
+    if sum(c.seconds for c in estimates().values()) * ctx.repeats() < AUTO_WORKERS_FROM_SECONDS:
         return training
     idle = threads.idle_cores()
     workers = min(threads.cpu_count(), int(idle + 0.5))

@@ -13,7 +13,7 @@ from pipeline.planner import Cost
 from pipeline.stages import cv
 
 
-def _ctx(n_jobs: int = 0, backend: str = "auto"):
+def _ctx(n_jobs: int = 0, backend: str = "auto", repeats: int = 1):
     made = []
 
     def training(*, backend=None):
@@ -21,7 +21,8 @@ def _ctx(n_jobs: int = 0, backend: str = "auto"):
         return SimpleNamespace(backend=backend)
 
     comp = SimpleNamespace(cfg={"runtime": {"n_jobs": n_jobs, "backend": backend, "scheduler": ""}}, runs=None)
-    return SimpleNamespace(cfg=comp.cfg, comp=comp, log=lambda m: None, training=training), made
+    return SimpleNamespace(cfg=comp.cfg, comp=comp, log=lambda m: None, training=training,
+                           repeats=lambda: repeats), made
 
 
 @pytest.fixture
@@ -65,6 +66,16 @@ def test_small_work_trains_in_this_process(monkeypatch, opened):
     ctx, _ = _ctx()
     assert cv._training(ctx, ["a", "b"]).backend is None
     assert opened == []
+
+
+def test_the_work_counts_every_cv_repeat(monkeypatch, opened):
+    """Workers start once and share every repeat's folds: two repeats of work just below the line pay."""
+    monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS * 0.6))
+    ctx, _ = _ctx(repeats=1)
+    assert cv._training(ctx, ["a", "b"]).backend is None
+    ctx, _ = _ctx(repeats=2)
+    assert cv._training(ctx, ["a", "b"]).backend == "workers"
+    assert opened == [4]
 
 
 @pytest.mark.parametrize(("n_jobs", "backend"), [(1, "auto"), (2, "auto"), (0, "sequential"), (0, "processes")])

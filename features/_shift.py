@@ -18,16 +18,16 @@ def separable_columns(train, test, *, threshold: float = SEPARABLE_AUC, sample_r
                       seed: int = 0) -> list[tuple[str, float]]:
     """(column, AUC) for each numeric column of `train` and `test` (DataFrames with the same columns)
     whose values tell test rows from train rows with an AUC of at least `threshold` (either direction:
-    max(AUC, 1 - AUC)), most separable first. Missing values rank as their own lowest value."""
+    max(AUC, 1 - AUC)), most separable first. Missing and infinite values rank as one lowest value."""
     import pandas as pd
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
     if len(train) == 0 or len(test) == 0:
         return []
     rng = np.random.default_rng(seed)
-    a = train.iloc[np.sort(rng.choice(len(train), sample_rows, replace=False))] if len(train) > sample_rows else train
-    b = test.iloc[np.sort(rng.choice(len(test), sample_rows, replace=False))] if len(test) > sample_rows else test
-    n_a, n_b = len(a), len(b)
+    a, b = (t.iloc[np.sort(rng.choice(len(t), sample_rows, replace=False))] if len(t) > sample_rows else t
+            for t in (train, test))
+    is_test = np.r_[np.zeros(len(a)), np.ones(len(b))]
     found = []
     for column in a.columns:
         dtype = a[column].dtype
@@ -36,9 +36,11 @@ def separable_columns(train, test, *, threshold: float = SEPARABLE_AUC, sample_r
             continue
         values = np.concatenate([a[column].to_numpy(dtype=np.float64, na_value=np.nan),
                                  b[column].to_numpy(dtype=np.float64, na_value=np.nan)])
-        values = np.where(np.isnan(values), -np.inf, values)
-        ranks = rankdata(values)  # ties share their mean rank: a constant column scores 0.5
-        auc = (ranks[n_a:].sum() - n_b * (n_b + 1) / 2) / (n_a * n_b)  # Mann-Whitney: test ranked above train
+        values[~np.isfinite(values)] = np.nan
+        if np.isnan(values).all():
+            continue  # nothing to rank: AUC 0.5
+        values = np.where(np.isnan(values), np.nanmin(values) - 1.0, values)  # missing: one lowest value
+        auc = roc_auc_score(is_test, values)  # ties count a half, as Mann-Whitney's U
         auc = max(auc, 1.0 - auc)
         if auc >= threshold:
             found.append((str(column), float(auc)))

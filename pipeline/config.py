@@ -68,7 +68,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "models": (list, [], "runs to combine (cv, pseudo, imported); [] means all"),
         "stackers": (list, ["linear"], "stack's level-2 models: linear | lightgbm | a [models.NAME] name | an "
                                        "inline table; several -> a linear level 3 combines them"),
-        "passthrough": (bool, False, "stack: give the level-2 model the original features as well"),
+        "passthrough": (bool, False, "stack: give the level-2 model the original features as well (its OOF "
+                        "score is then optimistic, so method = auto does not choose it)"),
         "hill_climb_rounds": (int, 50, "hill_climb: most greedy selection rounds"),
     },
     "explore": {

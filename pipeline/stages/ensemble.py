@@ -115,8 +115,8 @@ def _weights_text(weights: dict[str, float]) -> str:
 
 def run(ctx: StageContext) -> list[Path]:
     from core.folds import validated
-    from models.ensemble import (METHODS, Member, Problem, applicable, average_repeats, get_method, run_methods,
-                                 select)
+    from models.ensemble import (METHODS, Member, Problem, applicable, average_repeats, get_method, optimistic,
+                                 run_methods, select)
 
     comp, cfg = ctx.comp, ctx.cfg["ensemble"]
     train, test, _ = ctx.data()
@@ -173,7 +173,9 @@ def run(ctx: StageContext) -> list[Path]:
         r = results[name]
         extra = f"  (in-sample {r.fit_score:.5f})" if r.fit_score is not None else ""
         weights = f"  weights: {_weights_text(r.weights)}" if r.weights else ""
-        ctx.log(f"[ensemble]   {name:<{width}}  {r.score:.5f}{extra}{weights}")
+        caveat = ("  (optimistic: the level-2 model sees the features and member predictions made with the "
+                  "held-out fold's labels; chosen only if pinned)") if optimistic(r) else ""
+        ctx.log(f"[ensemble]   {name:<{width}}  {r.score:.5f}{extra}{weights}{caveat}")
     chosen = select(results, metric)
     how = "pinned by ensemble.method" if cfg["method"] != "auto" else "best honest OOF score"
     ctx.log(f"[ensemble] chose {chosen.method} ({how}): {metric.name} {chosen.score:.5f}")

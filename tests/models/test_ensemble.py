@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from models.ensemble import (METHODS, Member, Problem, applicable, get_method, hill_climb_weights,
-                             optimise_weights, run_methods, select, stack)
+                             optimise_weights, optimistic, run_methods, select, stack)
 from core.errors import UserError
 from core.metrics import get_metric
 from pipeline.schemes import assign_folds
@@ -134,6 +134,22 @@ def test_every_method_scores_its_own_oof_and_select_keeps_the_best(cancer):
     best = select(results, metric)
     assert best.score == max(r.score for r in results.values())
     assert best.score >= results["best"].score
+
+
+def test_select_passes_over_a_stack_that_saw_the_features_unless_it_is_pinned(cancer):
+    """A passthrough stack's OOF score is optimistic (stacked overfitting: benchmarks/stacking_leak.py),
+    so it is shown but never chosen over an honest score; pinned alone, it is the result."""
+    members, _, y, folds, info, X, X_test = cancer
+    metric = get_metric("roc_auc")
+    problem = Problem(members, y, folds, info, metric)
+    results = run_methods(problem, ["best", "stack"], options={"stack": {"X": X, "X_test": X_test}})
+    assert optimistic(results["stack"]) and not optimistic(results["best"])
+    results["stack"].score = 1.0  # better than anything honest: still not chosen
+    assert select(results, metric).method == "best"
+    assert select({"stack": results["stack"]}, metric).method == "stack"
+    plain = run_methods(problem, ["stack"])["stack"]
+    assert not optimistic(plain)
+    assert select({"best": results["best"], "stack": plain}, metric).score == max(results["best"].score, plain.score)
 
 
 def test_rank_and_geometric_means(cancer):

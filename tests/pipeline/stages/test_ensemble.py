@@ -83,6 +83,17 @@ def test_one_member_is_kept_as_it_is_unless_a_stack_can_recalibrate_it(tmp_path,
     assert "one member (lgbm)" in "\n".join(logs)
 
 
+def test_auto_shows_a_passthrough_stack_but_does_not_choose_it(tmp_path):
+    ws = _workspace(tmp_path, "passthrough = true\n")
+    logs: list[str] = []
+    _run(ws, logs=logs)
+    scores = json.loads((ws / "competition" / "titanic" / "runs" / "ensemble" / "scores.json").read_text())
+    assert "stack" in scores["methods"] and scores["method"] != "stack"
+    honest = {n: s for n, s in scores["methods"].items() if n != "stack"}
+    assert scores["overall"] == max(honest.values())
+    assert any(line.startswith("[ensemble]   stack") and "optimistic" in line for line in logs)
+
+
 def test_pinned_method_and_stackers_from_model_tables(tmp_path):
     ws = _workspace(tmp_path, 'method = "stack"\nstackers = ["linear", "lgbm"]\npassthrough = true\n')
     _run(ws)

@@ -64,6 +64,17 @@ def _seconds(run_dir: Path) -> float:
         return float("nan")
 
 
+def _train_every_repeat(setup, name: str, spec: dict):
+    """A candidate trained as the cv stage trains a member: on each CV repeat of the workspace, averaged.
+    (A member of one repeat would limit the ensemble to the first repeat, and so lose what the
+    second repeat gives every other member.)"""
+    from core.folds import validated
+    from models import average_repeats
+
+    parts = [setup.for_repeat(r).train_cv(name, spec, progress=False) for r in range(setup.repeats)]
+    return average_repeats(parts, setup.y, setup.metric, validated(setup.folds), setup.sample_weight)
+
+
 def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = ()) -> dict:
     """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
     from pipeline.context import CompetitionContext
@@ -91,7 +102,7 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
                 spec = {**{k: v for k, v in spec.items() if k != "estimators"}, "type": "sklearn",
                         "estimator": spec["estimators"][kind]}
             t0 = time.perf_counter()
-            result = setup.train_cv(name, spec, progress=False)
+            result = _train_every_repeat(setup, name, spec)
             seconds[name] = time.perf_counter() - t0
             setup.write(comp.runs / "models" / name, result)
             state["cv"]["units"][name] = {}

@@ -1,17 +1,18 @@
-"""Is a stack's OOF score honest? The stack as the ensemble stage fits it against a fully nested one.
+"""Are the ensemble's OOF scores honest? Each method as the ensemble stage fits it against fully nested.
 
-The ensemble stage's stack predicts fold k with a level-2 model trained on the other folds' member
+Every ensemble method predicts fold k with weights or a level-2 model fitted on the other folds' member
 OOF predictions. Those were made by member models that trained on fold k, so fold k's labels reach
-the level-2 model through its inputs. This script measures how much that matters, on a real set:
+the combiner through its inputs. This script measures how much that matters, on real sets, with the
+ensemble library's own methods (`models.ensemble.run_methods`):
 
-- "as run": member OOF predictions from one 5-fold CV, level-2 model cross-fitted on the same folds
-  (what `models.ensemble.stack` does);
-- "nested": for each outer fold k the members are cross-validated again inside the other folds, and
-  fold k is predicted by members and a level-2 model that never saw fold k's labels at all.
+- "as run": member OOF predictions from one 5-fold CV, each method's honest OOF as the stage computes it;
+- "nested": for each outer fold k the members are cross-validated again inside the other folds, the
+  method is fitted on those inner OOF predictions, and fold k is predicted by members (trained on the
+  other folds) and a combiner that never saw fold k's labels at all.
 
-Members: a scaled logistic regression and two LightGBM shapes (fixed rounds, no early stopping).
-The level-2 model is the stack's linear stacker (logistic regression on standardised logits, C 0.1),
-with and without the original features (`ensemble.passthrough`). Binary sets only.
+Members: a scaled logistic regression and two LightGBM shapes (fixed rounds, no early stopping), on
+the numeric columns. Methods: hill climbing, the weighted blend, the linear stack, and the linear
+stack with the features (`ensemble.passthrough`). Binary sets, OOF AUC.
 
     python benchmarks/stacking_leak.py                 # caravan, stackoverflow, cells, attrition
     python benchmarks/stacking_leak.py --sets caravan
@@ -45,20 +46,13 @@ def _members() -> dict:
     }
 
 
-def _stacker():
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))  # models.ensemble's
-
-
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
 
 def _oof(members: dict, X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Each member's OOF logits under the given folds."""
     out = np.zeros((len(y), len(members)))
     for k in np.unique(folds):
         for j, make in enumerate(members.values()):
@@ -67,6 +61,7 @@ def _oof(members: dict, X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.n
 
 
 def _fit_all(members: dict, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
+    """Each member trained on all of (X, y): its logits for X_new."""
     return _logit(np.column_stack([make().fit(X, y).predict_proba(X_new)[:, 1] for make in members.values()]))
 
 
@@ -85,8 +80,29 @@ def _table(name: str) -> tuple[np.ndarray, np.ndarray]:
     return X.to_numpy(dtype=float), y
 
 
+METHODS = (("hill_climb", "hill_climb", False), ("weighted", "weighted", False), ("stack", "stack", False),
+           ("stack + features", "stack", True))
+
+
+def _methods(M: np.ndarray, y: np.ndarray, folds: np.ndarray, M_new: np.ndarray, X, X_new) -> dict:
+    """Each method's result (models.ensemble) on member logits M (OOF) and M_new (the rows to predict)."""
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
+    from models.ensemble import Member, Problem, run_methods
+
+    sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    members = [Member(f"m{j}", sigmoid(M[:, j]), sigmoid(M_new[:, j])) for j in range(M.shape[1])]
+    problem = Problem(members, y, folds, TaskInfo("binary", (0, 1)), get_metric("roc_auc"))
+    out = {}
+    for label, method, with_x in METHODS:
+        options = {"stack": {"X": X, "X_test": X_new}} if with_x else {}
+        out[label] = run_methods(problem, [method], options=options)[method]
+    return out
+
+
 def measure(name: str, seed: int = 0) -> dict[str, float]:
-    """OOF AUC of each member, and of the stack with and without features, as run and nested."""
+    """OOF AUC of each member, and of each method as run and nested."""
+    import pandas as pd
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -95,24 +111,22 @@ def measure(name: str, seed: int = 0) -> dict[str, float]:
     for k, (_, idx) in enumerate(StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y)):
         folds[idx] = k
     members = _members()
+    frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
     M = _oof(members, X, y, folds)
     out = {f"member {n}": roc_auc_score(y, M[:, j]) for j, n in enumerate(members)}
-    Xf = np.where(np.isnan(X), np.nanmedian(X, axis=0), X)  # the stacker's features, medians for missing
-    for label, with_x in (("stack", False), ("stack + features", True)):
-        Z = np.column_stack([M, Xf]) if with_x else M
-        oof = np.zeros(len(y))
-        for k in np.unique(folds):
-            oof[folds == k] = _stacker().fit(Z[folds != k], y[folds != k]).predict_proba(Z[folds == k])[:, 1]
-        out[f"{label}, as run"] = roc_auc_score(y, oof)
-        oof = np.zeros(len(y))
-        for k in np.unique(folds):
-            rest, held = folds != k, folds == k
-            inner = _oof(members, X[rest], y[rest], folds[rest])
-            outer = _fit_all(members, X[rest], y[rest], X[held])
-            Z_in = np.column_stack([inner, Xf[rest]]) if with_x else inner
-            Z_out = np.column_stack([outer, Xf[held]]) if with_x else outer
-            oof[held] = _stacker().fit(Z_in, y[rest]).predict_proba(Z_out)[:, 1]
-        out[f"{label}, nested"] = roc_auc_score(y, oof)
+    for label, result in _methods(M, y, folds, M[:1], frame, frame.iloc[:1]).items():
+        out[f"{label}, as run"] = result.score
+    nested = {label: np.zeros(len(y)) for label, _, _ in METHODS}
+    for k in np.unique(folds):
+        rest, held = folds != k, folds == k
+        inner = _oof(members, X[rest], y[rest], folds[rest])
+        outer = _fit_all(members, X[rest], y[rest], X[held])
+        results = _methods(inner, y[rest], folds[rest], outer, frame[rest].reset_index(drop=True),
+                           frame[held].reset_index(drop=True))
+        for label, result in results.items():
+            nested[label][held] = result.test
+    for label, pred in nested.items():
+        out[f"{label}, nested"] = roc_auc_score(y, pred)
     return out
 
 
@@ -120,14 +134,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="caravan,stackoverflow,cells,attrition", help="comma-separated binary sets")
     args = parser.parse_args()
-    print(f"{'set':<14}{'stack as run':>14}{'nested':>9}{'+features as run':>18}{'nested':>9}   members   s")
+    labels = [label for label, _, _ in METHODS]
+    print("OOF AUC as the ensemble stage computes it / fully nested")
+    print(f"{'set':<14}" + "".join(f"{label:>22}" for label in labels) + "   members   s")
     for name in args.sets.split(","):
         t0 = time.perf_counter()
         r = measure(name)
         members = " ".join(f"{k.split()[1]} {v:.4f}" for k, v in r.items() if k.startswith("member"))
-        print(f"{name:<14}{r['stack, as run']:>14.4f}{r['stack, nested']:>9.4f}"
-              f"{r['stack + features, as run']:>18.4f}{r['stack + features, nested']:>9.4f}   {members}"
-              f"   {time.perf_counter() - t0:.0f}", flush=True)
+        cells = "".join(f"{r[f'{label}, as run']:>13.4f} /{r[f'{label}, nested']:.4f}" for label in labels)
+        print(f"{name:<14}{cells}   {members}   {time.perf_counter() - t0:.0f}", flush=True)
     return 0
 
 

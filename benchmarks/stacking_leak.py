@@ -12,9 +12,9 @@ ensemble library's own methods (`models.ensemble.run_methods`):
 
 Members: a scaled logistic regression and two LightGBM shapes (fixed rounds, no early stopping), on
 the numeric columns. Methods: hill climbing, the weighted blend, the linear stack, and the linear
-stack with the features (`ensemble.passthrough`). Binary sets, OOF AUC.
+stack with the features (`ensemble.passthrough`). Binary and regression sets, the set's metric.
 
-    python benchmarks/stacking_leak.py                 # caravan, stackoverflow, cells, attrition
+    python benchmarks/stacking_leak.py                 # caravan, stackoverflow, cells, attrition, deliveries, wage
     python benchmarks/stacking_leak.py --sets caravan
 """
 from __future__ import annotations
@@ -30,69 +30,77 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
 
 
-def _members() -> dict:
+def _members(task: str) -> dict:
+    """Three members for a binary or a regression task: a scaled linear model, two LightGBM shapes."""
     import lightgbm as lgb
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    binary = task == "binary"
+    boost = lgb.LGBMClassifier if binary else lgb.LGBMRegressor
+    linear = (lambda: LogisticRegression(C=0.3, max_iter=3000)) if binary else (lambda: Ridge(alpha=10.0))
     return {
-        "linear": lambda: make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(C=0.3, max_iter=3000)),
-        "lgbm": lambda: lgb.LGBMClassifier(n_estimators=300, learning_rate=0.03, num_leaves=15, subsample=0.8,
-                                           subsample_freq=1, colsample_bytree=0.7, verbose=-1, n_jobs=1),
-        "lgbm_deep": lambda: lgb.LGBMClassifier(n_estimators=200, learning_rate=0.05, num_leaves=63,
-                                                min_child_samples=5, verbose=-1, n_jobs=1),
+        "linear": lambda: make_pipeline(SimpleImputer(), StandardScaler(), linear()),
+        "lgbm": lambda: boost(n_estimators=300, learning_rate=0.03, num_leaves=15, subsample=0.8, subsample_freq=1,
+                              colsample_bytree=0.7, verbose=-1, n_jobs=1),
+        "lgbm_deep": lambda: boost(n_estimators=200, learning_rate=0.05, num_leaves=63, min_child_samples=5,
+                                   verbose=-1, n_jobs=1),
     }
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+def _predict(model, X: np.ndarray, task: str) -> np.ndarray:
+    return model.predict_proba(X)[:, 1] if task == "binary" else model.predict(X)
 
 
-def _oof(members: dict, X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Each member's OOF logits under the given folds."""
+def _oof(members: dict, X: np.ndarray, y: np.ndarray, folds: np.ndarray, task: str) -> np.ndarray:
+    """Each member's OOF predictions (P(positive) or values) under the given folds, one column each."""
     out = np.zeros((len(y), len(members)))
     for k in np.unique(folds):
         for j, make in enumerate(members.values()):
-            out[folds == k, j] = make().fit(X[folds != k], y[folds != k]).predict_proba(X[folds == k])[:, 1]
-    return _logit(out)
+            out[folds == k, j] = _predict(make().fit(X[folds != k], y[folds != k]), X[folds == k], task)
+    return out
 
 
-def _fit_all(members: dict, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
-    """Each member trained on all of (X, y): its logits for X_new."""
-    return _logit(np.column_stack([make().fit(X, y).predict_proba(X_new)[:, 1] for make in members.values()]))
+def _fit_all(members: dict, X: np.ndarray, y: np.ndarray, X_new: np.ndarray, task: str) -> np.ndarray:
+    """Each member trained on all of (X, y): its predictions for X_new."""
+    return np.column_stack([_predict(make().fit(X, y), X_new, task) for make in members.values()])
 
 
-def _table(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A binary set's numeric columns (missing values kept) and 0/1 target."""
+def _table(name: str) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """A binary or regression set's numeric columns (missing values kept), target (0/1 for binary),
+    task and metric (about.json)."""
     import json
 
     import pandas as pd
 
-    about = json.loads((DATA / name / "about.json").read_text()) if (DATA / name / "about.json").is_file() else {}
+    about = json.loads((DATA / name / "about.json").read_text())
+    if about["task"] not in ("binary", "regression"):
+        raise SystemExit(f"{name}: a {about['task']} set; this benchmark takes binary and regression sets")
     train = pd.read_csv(DATA / name / "train.csv")
-    target = about.get("target") or train.columns[-1]
-    y_raw = train[target]
-    y = (y_raw == sorted(y_raw.dropna().unique())[-1]).to_numpy().astype(int)
-    X = train.drop(columns=[target, about.get("id", "id")], errors="ignore").select_dtypes("number")
-    return X.to_numpy(dtype=float), y
+    y_raw = train[about["target"]]
+    if about["task"] == "binary":
+        y = (y_raw == sorted(y_raw.dropna().unique())[-1]).to_numpy().astype(int)
+    else:
+        y = y_raw.to_numpy(dtype=float)
+    X = train.drop(columns=[about["target"], about.get("id", "id")], errors="ignore").select_dtypes("number")
+    return X.to_numpy(dtype=float), y, about["task"], about["metric"]
 
 
 METHODS = (("hill_climb", "hill_climb", False), ("weighted", "weighted", False), ("stack", "stack", False),
            ("stack + features", "stack", True))
 
 
-def _methods(M: np.ndarray, y: np.ndarray, folds: np.ndarray, M_new: np.ndarray, X, X_new) -> dict:
-    """Each method's result (models.ensemble) on member logits M (OOF) and M_new (the rows to predict)."""
-    from core.metrics import get_metric
+def _methods(M: np.ndarray, y: np.ndarray, folds: np.ndarray, M_new: np.ndarray, X, X_new, task: str,
+             metric) -> dict:
+    """Each method's result (models.ensemble) on member predictions M (OOF) and M_new (the rows to predict)."""
     from core.tasks import TaskInfo
     from models.ensemble import Member, Problem, run_methods
 
-    sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
-    members = [Member(f"m{j}", sigmoid(M[:, j]), sigmoid(M_new[:, j])) for j in range(M.shape[1])]
-    problem = Problem(members, y, folds, TaskInfo("binary", (0, 1)), get_metric("roc_auc"))
+    members = [Member(f"m{j}", M[:, j], M_new[:, j]) for j in range(M.shape[1])]
+    info = TaskInfo("binary", (0, 1)) if task == "binary" else TaskInfo("regression")
+    problem = Problem(members, y, folds, info, metric)
     out = {}
     for label, method, with_x in METHODS:
         options = {"stack": {"X": X, "X_test": X_new}} if with_x else {}
@@ -100,49 +108,53 @@ def _methods(M: np.ndarray, y: np.ndarray, folds: np.ndarray, M_new: np.ndarray,
     return out
 
 
-def measure(name: str, seed: int = 0) -> dict[str, float]:
-    """OOF AUC of each member, and of each method as run and nested."""
+def measure(name: str, seed: int = 0) -> tuple[str, dict[str, float]]:
+    """(the metric, the OOF score of each member and of each method as run and nested)."""
     import pandas as pd
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    X, y = _table(name)
+    from core.metrics import get_metric
+
+    X, y, task, metric_name = _table(name)
+    metric = get_metric(metric_name)
+    splitter = (StratifiedKFold if task == "binary" else KFold)(5, shuffle=True, random_state=seed)
     folds = np.zeros(len(y), dtype=int)
-    for k, (_, idx) in enumerate(StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y)):
+    for k, (_, idx) in enumerate(splitter.split(X, y)):
         folds[idx] = k
-    members = _members()
+    members = _members(task)
     frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
-    M = _oof(members, X, y, folds)
-    out = {f"member {n}": roc_auc_score(y, M[:, j]) for j, n in enumerate(members)}
-    for label, result in _methods(M, y, folds, M[:1], frame, frame.iloc[:1]).items():
+    M = _oof(members, X, y, folds, task)
+    out = {f"member {n}": metric(y, M[:, j]) for j, n in enumerate(members)}
+    for label, result in _methods(M, y, folds, M[:1], frame, frame.iloc[:1], task, metric).items():
         out[f"{label}, as run"] = result.score
     nested = {label: np.zeros(len(y)) for label, _, _ in METHODS}
     for k in np.unique(folds):
         rest, held = folds != k, folds == k
-        inner = _oof(members, X[rest], y[rest], folds[rest])
-        outer = _fit_all(members, X[rest], y[rest], X[held])
+        inner = _oof(members, X[rest], y[rest], folds[rest], task)
+        outer = _fit_all(members, X[rest], y[rest], X[held], task)
         results = _methods(inner, y[rest], folds[rest], outer, frame[rest].reset_index(drop=True),
-                           frame[held].reset_index(drop=True))
+                           frame[held].reset_index(drop=True), task, metric)
         for label, result in results.items():
             nested[label][held] = result.test
     for label, pred in nested.items():
-        out[f"{label}, nested"] = roc_auc_score(y, pred)
-    return out
+        out[f"{label}, nested"] = metric(y, pred)
+    return metric_name, out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="caravan,stackoverflow,cells,attrition", help="comma-separated binary sets")
+    parser.add_argument("--sets", default="caravan,stackoverflow,cells,attrition,deliveries,wage",
+                        help="comma-separated binary or regression sets")
     args = parser.parse_args()
     labels = [label for label, _, _ in METHODS]
-    print("OOF AUC as the ensemble stage computes it / fully nested")
-    print(f"{'set':<14}" + "".join(f"{label:>22}" for label in labels) + "   members   s")
+    print("OOF score as the ensemble stage computes it / fully nested")
+    print(f"{'set':<14}{'metric':<9}" + "".join(f"{label:>22}" for label in labels) + "   members   s")
     for name in args.sets.split(","):
         t0 = time.perf_counter()
-        r = measure(name)
+        metric, r = measure(name)
         members = " ".join(f"{k.split()[1]} {v:.4f}" for k, v in r.items() if k.startswith("member"))
         cells = "".join(f"{r[f'{label}, as run']:>13.4f} /{r[f'{label}, nested']:.4f}" for label in labels)
-        print(f"{name:<14}{cells}   {members}   {time.perf_counter() - t0:.0f}", flush=True)
+        print(f"{name:<14}{metric:<9}{cells}   {members}   {time.perf_counter() - t0:.0f}", flush=True)
     return 0
 
 

@@ -345,7 +345,8 @@ def _render_ensemble(res: Results) -> str:
     parts = []
     if res.methods is not None and len(res.methods):
         m = res.methods
-        rows = [(r["kind"], r["name"], h.num(float(r["oof_score"]), 5),
+        rows = [(r["kind"], f"{r['name']} (optimistic)" if r.get("optimistic") is True else r["name"],
+                 h.num(float(r["oof_score"]), 5),
                  "-" if r["in_sample_score"] != r["in_sample_score"] or r["in_sample_score"] is None
                  else h.num(float(r["in_sample_score"]), 5)) for _, r in m.iterrows()]
         parts.append(h.table(("kind", "name", f"OOF {res.metric.name}", "in-sample"), rows, numeric=(2, 3),

@@ -196,14 +196,15 @@ def _write(ctx: StageContext, chosen, scores: dict, params: dict, timings: dict,
     import pandas as pd
 
     from core.folds import validated
+    from models.ensemble import optimistic
 
     comp = ctx.comp
     train, test, _ = ctx.data()
     train = train[validated(ctx.folds())]
-    rows = [{"kind": "member", "name": n, "oof_score": s, "in_sample_score": None, "weights": ""}
+    rows = [{"kind": "member", "name": n, "oof_score": s, "in_sample_score": None, "weights": "", "optimistic": False}
             for n, s in member_scores.items()]
     rows += [{"kind": "method", "name": n, "oof_score": r.score, "in_sample_score": r.fit_score,
-              "weights": json.dumps({k: round(v, 6) for k, v in r.weights.items()})}
+              "weights": json.dumps({k: round(v, 6) for k, v in r.weights.items()}), "optimistic": optimistic(r)}
              for n, r in results.items()]
     board = pd.DataFrame(rows)
     path = write_run(comp.runs / ENSEMBLE_DIR, id_col=comp.id_col, task=ctx.task_info(),

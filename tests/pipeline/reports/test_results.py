@@ -71,6 +71,15 @@ def test_report_holds_every_section_with_a_plot_and_the_lb_log(trained, capsys):
     assert "lgbm" in text and "logreg" in text and "calibration" in text
 
 
+def test_report_marks_a_stack_whose_score_is_optimistic(trained, capsys):
+    cfg = trained / "competition" / "titanic" / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("[ensemble]\n", "[ensemble]\npassthrough = true\n", 1))
+    assert main(["run", "--root", str(trained), "--stage", "ensemble"]) == 0
+    assert main(["report", "--root", str(trained)]) == 0
+    text = (trained / "competition" / "titanic" / "runs" / "report.html").read_text()
+    assert "stack (optimistic)" in text and "chosen: <b>stack</b>" not in text
+
+
 def test_lb_scores_survive_a_rerun_show_in_leaderboard_and_a_new_score_replaces_the_old(trained, capsys):
     first = _submissions(trained)[-1]
     cv = float(first.name.rsplit("-cv", 1)[1][:-4])

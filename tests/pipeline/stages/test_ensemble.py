@@ -92,6 +92,9 @@ def test_auto_shows_a_passthrough_stack_but_does_not_choose_it(tmp_path):
     honest = {n: s for n, s in scores["methods"].items() if n != "stack"}
     assert scores["overall"] == max(honest.values())
     assert any(line.startswith("[ensemble]   stack") and "optimistic" in line for line in logs)
+    board = pd.read_csv(ws / "competition" / "titanic" / "runs" / "ensemble" / "leaderboard.csv")
+    assert board.set_index("name")["optimistic"].to_dict() == {
+        "lgbm": False, "logreg": False, **{m: m == "stack" for m in scores["methods"]}}
 
 
 def test_pinned_method_and_stackers_from_model_tables(tmp_path):

@@ -13,11 +13,12 @@ DATASETS = ("titanic", "breast_cancer", "hpc", "ames_clean", "digits", "fine_foo
 
 
 def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None = None,
-                   all_models: bool = False) -> Path:
+                   all_models: bool = False, repeats: int | None = 1) -> Path:
     """A workspace in tmp_path holding competition/<name> with the set's data and a config.
 
     The config defaults to the shipped titanic one for titanic (its first model only, for speed,
-    unless `all_models`), else the one `init` writes."""
+    unless `all_models`), else the one `init` writes. It gets `cv.repeats = repeats` unless it sets
+    repeats itself or `repeats` is None (a test that writes its own)."""
     ws = tmp_path / "ws"
     dest = ws / "competition" / name
     dest.mkdir(parents=True)
@@ -33,20 +34,21 @@ def make_workspace(tmp_path: Path, name: str = "titanic", *, config: str | None 
 
             frames = [_read(dest / f) for f in ("train.csv", "test.csv", "sample_submission.csv")]
             config = render_config(infer(*frames), {})
-    (dest / "competition.toml").write_text(_one_repeat(config))
+    (dest / "competition.toml").write_text(config if repeats is None else _with_repeats(config, repeats))
     return ws
 
 
-def _one_repeat(config: str) -> str:
-    """`config` with cv.repeats = 1 unless it sets repeats: a test trains one CV repeat (the automatic
-    second one on a small table doubles its time); tests/pipeline/test_repeats.py covers repeats."""
+def _with_repeats(config: str, repeats: int) -> str:
+    """`config` with cv.repeats = `repeats` unless it sets repeats: by default a test trains one CV
+    repeat (the automatic second one on a small table doubles its time); tests/pipeline/test_repeats.py
+    covers repeats."""
     import re
 
     if re.search(r"^repeats\s*=", config, flags=re.MULTILINE):
         return config
     if re.search(r"^\[cv\]\s*$", config, flags=re.MULTILINE):
-        return re.sub(r"^\[cv\]\s*$", "[cv]\nrepeats = 1", config, count=1, flags=re.MULTILINE)
-    return config.rstrip("\n") + "\n\n[cv]\nrepeats = 1\n"
+        return re.sub(r"^\[cv\]\s*$", f"[cv]\nrepeats = {repeats}", config, count=1, flags=re.MULTILINE)
+    return config.rstrip("\n") + f"\n\n[cv]\nrepeats = {repeats}\n"
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ params = { n_estimators = 40, num_leaves = 7 }
 
 
 def _workspace(tmp_path, repeats: int = 3):
-    ws = make_workspace(tmp_path)
+    ws = make_workspace(tmp_path, repeats=repeats)
     comp = ws / "competition" / "titanic"
     rng = np.random.default_rng(0)
     keys = rng.permutation(200_000)[:2000]
@@ -65,7 +65,6 @@ def _workspace(tmp_path, repeats: int = 3):
         frame.to_csv(comp / name, index=False)
     text = (comp / "competition.toml").read_text()
     text = text[: text.index("[models.")]
-    text = text.replace("[cv]\nrepeats = 1\n", f"[cv]\nrepeats = {repeats}\n")  # make_workspace's one repeat
     text = text.replace("# blocks = []", 'blocks = [{ block = "numeric" }, { block = "target_encoding", '
                                          'columns = ["pclass", "sex"] }]')
     (comp / "competition.toml").write_text(text + CONFIG_TAIL)
@@ -146,10 +145,9 @@ def test_repeats_need_a_shuffled_scheme(tmp_path, capsys):
 
 def test_automatic_repeats_are_two_on_a_small_table_and_one_for_a_fold_file(tmp_path, capsys):
     """cv.repeats = 0 (the default): titanic (891 rows) gets a second fold assignment; a fold file keeps its own."""
-    ws = make_workspace(tmp_path)
+    ws = make_workspace(tmp_path, repeats=0)
     comp = ws / "competition" / "titanic"
     cfg = comp / "competition.toml"
-    cfg.write_text(cfg.read_text().replace("[cv]\nrepeats = 1\n", "[cv]\nrepeats = 0\n"))
     assert main(["run", "--stage", "folds", "--root", str(ws)]) == 0
     assert "2 repeats (automatic), seeds 0..1" in capsys.readouterr().err
     folds = pd.read_csv(comp / "runs" / "folds.csv")

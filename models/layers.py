@@ -11,9 +11,9 @@ by `TableInput`, an image (C, H, W) or token ids (L,)); the output layer (one un
 column) is added after the list.
 
 Blocks shared with the built-in nets: `TableInput` (numeric columns + embedded categoricals),
-`Dropout` (nn.Dropout with a cheaper CPU mask), `RandomShift` (training-time shift augmentation), `MaskedEmbedding` (token ids -> vectors + padding
-mask), `RNNEncoder` (packed GRU/LSTM that never reads padding) and `AttentionPool` (a learned query,
-softmax weights over time steps, padding weighted 0).
+`Dropout` (nn.Dropout with a cheaper CPU mask), `RandomShift` (training-time shift augmentation),
+`MaskedEmbedding` (token ids -> vectors + padding mask), `RNNEncoder` (packed GRU/LSTM that never reads
+padding) and `AttentionPool` (a learned query, softmax weights over time steps, padding weighted 0).
 """
 
 from __future__ import annotations

@@ -521,16 +521,17 @@ def apply_params(config_path: Path, model: str, params: dict) -> dict:
 
 def _add_key(table, key: str, item) -> None:
     """Add `key = item` right after the table's last key. A plain `table[key] = item` appends after
-    any trailing comment and blank line, which usually introduce the next table."""
-    from tomlkit.items import AoT, Table
+    any trailing comment and blank line, which usually introduce the next table, so those are taken
+    off the table's end first and put back after the new key."""
+    from tomlkit.items import Comment, Table, Whitespace
 
     body = table.value.body if isinstance(table, Table) else []
-    keys = [k for k, v in body if k is not None and not isinstance(v, (Table, AoT))]
-    insert_after = getattr(table.value, "_insert_after", None) if keys else None
-    if insert_after is None:  # no key yet, or a tomlkit without it: its own placement
-        table[key] = item
-        return
-    insert_after(keys[-1], key, item)
+    trailing = []
+    while body and body[-1][0] is None and isinstance(body[-1][1], (Comment, Whitespace)):
+        trailing.insert(0, body.pop()[1])
+    table[key] = item
+    for extra in trailing:
+        table.value.add(extra)
 
 
 def _result(study, name: str, url: str, ran: int) -> TuneResult:

@@ -38,7 +38,7 @@ import numpy as np
 from core.errors import UserError, did_you_mean
 
 __all__ = ["Member", "Problem", "EnsembleResult", "Method", "METHODS", "get_method", "applicable",
-           "run_methods", "select", "optimistic", "hill_climb_weights", "optimise_weights", "blend", "stack",
+           "run_methods", "select", "optimistic", "hill_climb_weights", "unused_members", "optimise_weights", "blend", "stack",
            "DEFAULT_LIGHTGBM_STACKER"]
 
 _EPS = 1e-6
@@ -60,8 +60,10 @@ class Member:
     oof_repeats: list[np.ndarray] = field(default_factory=list)  # per CV repeat, when it has several
 
     def repeat(self, r: int) -> "Member":
-        """The member as CV repeat r sees it: that repeat's OOF predictions (one repeat: its OOF)."""
-        return Member(self.name, self.oof_repeats[r] if self.oof_repeats else self.oof, self.test)
+        """The member as CV repeat r sees it: that repeat's OOF predictions. A member of fewer repeats (an
+        import, a pseudo run, a model the first repeat's ensemble left out) brings its own OOF to every
+        later one: each row still comes from models that never saw it."""
+        return Member(self.name, self.oof_repeats[r] if r < len(self.oof_repeats) else self.oof, self.test)
 
 
 @dataclass
@@ -135,6 +137,7 @@ class Method:
     doc: str
     build: Callable[..., EnsembleResult]
     applies: Callable[[Any, Any], bool]  # (TaskInfo, Metric) -> whether the method fits them
+    selects: bool = False  # whether it can leave members out (weight 0); a mean or a stack uses every one
 
 
 # ---- blending ------------------------------------------------------------------------------------
@@ -242,6 +245,17 @@ def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_it
             if stale >= patience:
                 break
     return best_counts / best_counts.sum()
+
+
+def unused_members(members: list[Member], y: np.ndarray, metric, *, max_iter: int = 50,
+                   sample_weight: np.ndarray | None = None) -> list[str]:
+    """Names of the members hill climbing on all rows (in sample, so it gives weight more readily than
+    the honest cross-fitted blend) never picks: what the ensemble would not use."""
+    if len(members) < 2:
+        return []
+    weights = hill_climb_weights([m.oof for m in members], y, metric, max_iter=max_iter,
+                                 sample_weight=sample_weight)
+    return [m.name for m, w in zip(members, weights) if w == 0]
 
 
 def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
@@ -502,7 +516,8 @@ def _always(task, metric) -> bool:
 
 
 METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always),
+    Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always,
+           selects=True),
     Method("mean", "plain average of the members", _mean, _always),
     Method("rank", "average of ranks (AUC: only the order matters; per target column for multilabel)", _rank,
            lambda task, metric: (task.n_outputs == 1 or task.n_targets > 1) and task.is_classification
@@ -510,8 +525,9 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("geometric", "geometric mean of probabilities (for regression: the mean in the metric's "
                         "transformed space, e.g. log1p for rmsle)", _geometric,
            lambda task, metric: task.is_classification or metric.target_transform is not None),
-    Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
-    Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
+    Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always, selects=True),
+    Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always,
+           selects=True),
     Method("stack", "a level-2 model trained on the OOF predictions with the same folds (single-target tasks)",
            _stack, lambda task, metric: task.n_targets == 1),
 ]}

@@ -270,13 +270,13 @@ class Predictor:
         y = task.encode(self._targets(frame.loc[rows]))
         sw = frame["weight"].to_numpy()[rows] if "weight" in frame.columns else None
         runs = {name: self._oof(name, ids) for name in self.spec["members"]}
-        n_repeats = sum(1 for c in frame.columns if c.startswith("fold_"))
-        repeats = min([n_repeats, *(len(r) for r in runs.values())])
+        repeats = sum(1 for c in frame.columns if c.startswith("fold_"))
         names = _member_names(params, self.root / self.spec["ensemble"])
         per_repeat = []
         for r in range(repeats):
             folds = frame[f"fold_{r}"].to_numpy()[rows]
-            members = [Member(n, runs[n][r], new[n]) for n in names]
+            members = [runs[n].repeat(r) for n in names]
+            members = [Member(m.name, m.oof, new[m.name]) for m in members]
             problem = Problem(members, y, folds, task, metric, sw)
             options = self._method_options(r, rows, X_new)
             per_repeat.append(run_methods(problem, [method], options=options)[method].test)
@@ -290,17 +290,19 @@ class Predictor:
             return frame[cols].rename(columns=lambda c: c[len("target:"):]).reset_index(drop=True)
         return frame[cols[0]].to_numpy()
 
-    def _oof(self, name: str, ids: np.ndarray) -> list[np.ndarray]:
-        """Member `name`'s OOF predictions per CV repeat, aligned with the validated train ids."""
+    def _oof(self, name: str, ids: np.ndarray):
+        """Member `name`'s OOF predictions (a models.ensemble.Member, no test predictions), averaged and per
+        CV repeat, aligned with the validated train ids."""
         import pandas as pd
 
+        from models.ensemble import Member
         from pipeline.artifacts import read_run
 
         run = read_run(self.root / self.spec["members"][name], id_col=self.spec["id"], task=self.task)
         pos = pd.Index(run.oof_ids).get_indexer(ids)
         if (pos < 0).any():
             raise UserError(f"run {name!r} lacks {int((pos < 0).sum())} train id(s); re-train it on this data")
-        return [p[pos] for p in (run.oof_repeats or [run.oof])]
+        return Member(name, run.oof[pos], np.empty(0), [p[pos] for p in run.oof_repeats])
 
     def _method_options(self, repeat: int, rows: np.ndarray, X_new) -> dict:
         """The ensemble stage's method options (pipeline.stages.ensemble.method_options) for this predictor."""

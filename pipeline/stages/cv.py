@@ -165,11 +165,16 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
 
     budget, comp = ctx.budget, ctx.comp
     wanted = training.repeats
+    unused = _unused(ctx, training, results)
+    if unused:
+        ctx.log(f"[cv] {', '.join(unused)}: no weight in the first repeat's ensemble (hill climbing on its OOF "
+                f"predictions), so one CV repeat, which the ensemble reuses in every repeat "
+                f"(cv.repeat_unused = true trains all {wanted})")
     for r in range(1, wanted):
         setup = training.for_repeat(r)
         for name in list(results):
-            if len(results[name]) < r:
-                continue  # the budget stopped its repeats
+            if len(results[name]) < r or name in unused:
+                continue  # the budget stopped its repeats, or the ensemble leaves it out
             each = seconds[name] / len(results[name])
             if budget.seconds and budget.left() < each:
                 ctx.log(f"[cv] {name}: CV repeats {r + 1}..{wanted} of {wanted} skipped (about {each:.0f} s each, "
@@ -184,10 +189,29 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
     for name, parts in results.items():
         result = average_repeats(parts, training.y, training.metric, rows, training.sample_weight)
         produced[name] = _write(ctx, training, name, result)
-        if len(parts) == wanted:
+        if len(parts) == wanted or name in unused:
             ctx.unit_done(name, produced[name])
         records.append(training.record(name, comp.models[name], result, seconds[name]))
     return records
+
+
+def _unused(ctx: StageContext, training, results: dict) -> list[str]:
+    """The models trained here that the first repeat's ensemble gives no weight: hill climbing on their
+    first-repeat OOF predictions, in sample (so more generous than the honest blend), never picks them.
+    A second repeat would only refine a member the ensemble leaves out: on caravan and taxi the MLP was
+    two thirds of the cv stage and had no weight. None when cv.repeat_unused is set, when the ensemble
+    method uses every member (mean, rank, geometric, stack), or with fewer than two models trained."""
+    from core.folds import validated
+    from models.ensemble import Member, get_method, unused_members
+
+    method = ctx.cfg["ensemble"]["method"]
+    if ctx.cfg["cv"]["repeat_unused"] or len(results) < 2 or (method != "auto" and not get_method(method).selects):
+        return []
+    rows = validated(training.folds)
+    weights = training.sample_weight
+    members = [Member(name, parts[0].oof[rows], parts[0].test) for name, parts in results.items()]
+    return unused_members(members, training.y[rows], training.metric, max_iter=ctx.cfg["ensemble"]["hill_climb_rounds"],
+                          sample_weight=None if weights is None else weights[rows])
 
 
 def _costs(training, names: list[str]) -> dict:

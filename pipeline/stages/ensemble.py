@@ -141,9 +141,10 @@ def run(ctx: StageContext) -> list[Path]:
                 + ("its own predictions, or recalibrated by a stack" if "stack" in methods else
                    "its own predictions (a blend of one is itself; a stack cannot change its ranking)"))
     # CV repeats: each method is fitted and scored on each repeat's own folds and OOF predictions (so
-    # every guarantee holds per repeat), then averaged; a member of one repeat (an import, a pseudo
-    # run) limits the ensemble to the first repeat
-    repeats = min([ctx.repeats(), *(max(1, len(m.oof_repeats)) for m in loaded)])
+    # every guarantee holds per repeat), then averaged; a member of fewer repeats (an import, a pseudo
+    # run, a model the first repeat's ensemble left out) brings its own OOF to every repeat
+    repeats = ctx.repeats()
+    fewer = [m.name for m in loaded if len(m.oof_repeats) < repeats]
     problems = [Problem([m.repeat(r) for m in loaded], y, ctx.folds(r)[rows], task, metric, sw)
                 for r in range(repeats)]
     options = [_method_options(ctx, r) for r in range(repeats)]
@@ -153,9 +154,9 @@ def run(ctx: StageContext) -> list[Path]:
     if not rows.all():
         ctx.log(f"[ensemble] {int((~rows).sum())} train rows are never validated (forward chaining's earliest "
                 f"block): the methods are fitted and scored on the other {int(rows.sum())}")
-    if ctx.repeats() > 1:
-        ctx.log(f"[ensemble] {repeats} of {ctx.repeats()} CV repeats: methods fitted per repeat, then averaged"
-                + ("" if repeats == ctx.repeats() else " (a member of fewer repeats: an import or a pseudo run)"))
+    if repeats > 1:
+        ctx.log(f"[ensemble] {repeats} CV repeats: methods fitted per repeat, then averaged"
+                + (f" ({', '.join(fewer)}: fewer repeats, their own OOF in each)" if fewer else ""))
     direction = "higher" if metric.greater_is_better else "lower"
     width = max(len(n) for n in [*problem.names, *METHODS])
     ctx.log(f"[ensemble] {len(members)} member(s), OOF {metric.name} ({direction} is better):")

@@ -54,7 +54,10 @@ params = { n_estimators = 40, num_leaves = 7 }
 '''
 
 
-def _workspace(tmp_path, repeats: int = 3):
+def _workspace(tmp_path, repeats: int = 3, repeat_unused: bool = True):
+    """Titanic with the memoriser and a small LightGBM. The memoriser's OOF predictions are all 0, so the
+    first repeat's ensemble gives it no weight: these tests train it on every repeat (cv.repeat_unused)
+    unless `repeat_unused` is False."""
     ws = make_workspace(tmp_path, repeats=repeats)
     comp = ws / "competition" / "titanic"
     rng = np.random.default_rng(0)
@@ -65,6 +68,8 @@ def _workspace(tmp_path, repeats: int = 3):
         frame.to_csv(comp / name, index=False)
     text = (comp / "competition.toml").read_text()
     text = text[: text.index("[models.")]
+    if repeat_unused:
+        text = text.replace("[cv]\n", "[cv]\nrepeat_unused = true\n", 1)
     text = text.replace("# blocks = []", 'blocks = [{ block = "numeric" }, { block = "target_encoding", '
                                          'columns = ["pclass", "sex"] }]')
     (comp / "competition.toml").write_text(text + CONFIG_TAIL)
@@ -99,7 +104,7 @@ def test_repeats_are_other_fold_assignments_and_no_oof_row_was_seen_by_its_model
     per_repeat = pd.read_parquet(lgbm / "oof_repeats.parquet")
     np.testing.assert_allclose(oof["pred"], per_repeat.groupby("id", sort=False)["pred"].mean()[oof["id"]])
     assert len(json.loads((lgbm / "scores.json").read_text())["folds"]) == 15
-    assert "3 of 3 CV repeats: methods fitted per repeat, then averaged" in err
+    assert "3 CV repeats: methods fitted per repeat, then averaged\n" in err
     ens = json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())
     assert len(ens["folds"]) == 15
     assert list((ws / "submissions" / "titanic").glob("*.csv"))
@@ -111,6 +116,24 @@ def test_repeats_are_other_fold_assignments_and_no_oof_row_was_seen_by_its_model
         exported = pd.read_parquet(__import__("io").BytesIO(zf.read("oof.parquet")))
     first = per_repeat[per_repeat["repeat"] == 0]
     np.testing.assert_array_equal(exported["pred"].to_numpy(), first["pred"].to_numpy())
+
+
+def test_a_model_the_first_repeats_ensemble_leaves_out_keeps_one_repeat_which_every_repeat_reuses(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path, repeat_unused=False)
+    assert main(["run", "--root", str(ws)]) == 0
+    err = capsys.readouterr().err
+    assert "[cv] seen: no weight in the first repeat's ensemble" in err
+    assert "seen: CV repeat 2 of 3" not in err and "lgbm: CV repeat 3 of 3" in err
+    runs = comp / "runs" / "models"
+    assert not (runs / "seen" / "oof_repeats.parquet").exists()
+    assert len(json.loads((runs / "seen" / "scores.json").read_text())["folds"]) == 5
+    assert len(json.loads((runs / "lgbm" / "scores.json").read_text())["folds"]) == 15
+    # the ensemble still fits every method on each of the three repeats, the memoriser's one OOF in each
+    assert "3 CV repeats: methods fitted per repeat, then averaged (seen: fewer repeats, their own OOF in each)" in err
+    assert len(json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["folds"]) == 15
+    # its one repeat is its finished run: a second run trains nothing
+    assert main(["run", "--root", str(ws)]) == 0
+    assert "[cv] fresh, skipped" in capsys.readouterr().err
 
 
 def test_a_time_budget_gives_every_model_its_first_repeat_before_any_second(tmp_path, capsys, monkeypatch):

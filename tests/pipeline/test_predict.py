@@ -98,8 +98,8 @@ def test_predict_reproduces_the_submission_of_every_model_type_with_repeats_and_
 
 
 def test_predict_reproduces_an_ensemble_whose_unused_member_kept_one_repeat(tmp_path, capsys):
-    """A model of random 0/1 guesses gets no weight in the first repeat's ensemble, so it trains one CV
-    repeat of two; predict refits the chosen method per repeat with its one OOF in each, as the ensemble
+    """A model of random 0/1 guesses gets no weight in the first repeat's ensemble, so with
+    cv.repeat_unused = false it trains one CV repeat of two; predict refits the chosen method per repeat with its one OOF in each, as the ensemble
     stage did."""
     noise = FAST_MODELS + '''
 [models.noise]
@@ -107,7 +107,7 @@ type = "sklearn"
 estimator = "sklearn.dummy.DummyClassifier"
 params = { strategy = "stratified", random_state = 0 }
 '''
-    ws, comp = _workspace(tmp_path, noise, {"cv": "repeats = 2"})
+    ws, comp = _workspace(tmp_path, noise, {"cv": "repeats = 2\nrepeat_unused = false"})
     _run(ws)
     assert "[cv] noise: no weight in the first repeat's ensemble" in capsys.readouterr().err
     repeats = {model: len(json.loads((comp / "runs" / "models" / model / "fitted" / "manifest.json").read_text())

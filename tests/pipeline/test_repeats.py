@@ -56,8 +56,8 @@ params = { n_estimators = 40, num_leaves = 7 }
 
 def _workspace(tmp_path, repeats: int = 3, repeat_unused: bool = True):
     """Titanic with the memoriser and a small LightGBM. The memoriser's OOF predictions are all 0, so the
-    first repeat's ensemble gives it no weight: these tests train it on every repeat (cv.repeat_unused)
-    unless `repeat_unused` is False."""
+    first repeat's ensemble gives it no weight: with `repeat_unused` False (cv.repeat_unused) it keeps one
+    repeat."""
     ws = make_workspace(tmp_path, repeats=repeats)
     comp = ws / "competition" / "titanic"
     rng = np.random.default_rng(0)
@@ -68,8 +68,8 @@ def _workspace(tmp_path, repeats: int = 3, repeat_unused: bool = True):
         frame.to_csv(comp / name, index=False)
     text = (comp / "competition.toml").read_text()
     text = text[: text.index("[models.")]
-    if repeat_unused:
-        text = text.replace("[cv]\n", "[cv]\nrepeat_unused = true\n", 1)
+    if not repeat_unused:
+        text = text.replace("[cv]\n", "[cv]\nrepeat_unused = false\n", 1)
     text = text.replace("# blocks = []", 'blocks = [{ block = "numeric" }, { block = "target_encoding", '
                                          'columns = ["pclass", "sex"] }]')
     (comp / "competition.toml").write_text(text + CONFIG_TAIL)

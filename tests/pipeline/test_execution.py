@@ -39,10 +39,13 @@ num_leaves = { low = 4, high = 64, log = true }
 learning_rate = { low = 0.05, high = 0.3, log = true }
 '''
 
-# a plug-in model that kills its own process while the file KILL exists next to it (a worker dying mid-run)
-GUARDED = '''"""Logistic regression ; its process dies (SIGKILL) while a file KILL sits beside it."""
+# a plug-in model that kills its own process while the file KILL exists next to it (a worker dying mid-run),
+# once the runs KILL names are written: which models finished is then the same however the folds are timed
+GUARDED = '''"""Logistic regression ; its process dies (SIGKILL) while a file KILL sits beside it, once the
+model runs named in KILL are written (at most a minute's wait)."""
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +58,13 @@ class Model(BaseEstimator):
         self.C = C
 
     def fit(self, X, y):
-        if (Path(__file__).parent / "KILL").exists():
+        kill = Path(__file__).parent / "KILL"
+        if kill.exists():
+            runs = Path(__file__).parent.parent / "runs" / "models"
+            for _ in range(600):
+                if all((runs / name).is_dir() for name in kill.read_text().split()):
+                    break
+                time.sleep(0.1)
             os.kill(os.getpid(), signal.SIGKILL)
         X = np.nan_to_num(np.asarray(X, dtype=np.float64))
         self.model_ = LogisticRegression(C=self.C, max_iter=2000).fit(X, y)
@@ -71,11 +80,11 @@ class Model(BaseEstimator):
 RUN_MODELS = ("lgbm", "small", "guarded")
 
 
-def _workspace(tmp_path: Path, runtime: str = "") -> Path:
+def _workspace(tmp_path: Path, runtime: str = "", repeats: int = 1) -> Path:
     """Titanic with two small LightGBM models and the plug-in above; `runtime` lines go in [runtime]."""
     shipped = (REPO / "competition" / "titanic" / "competition.toml").read_text()
     config = shipped[: shipped.index("[models.")].replace("[runtime]\n", f"[runtime]\n{runtime}\n") + MODELS
-    ws = make_workspace(tmp_path, config=config)
+    ws = make_workspace(tmp_path, config=config, repeats=repeats)
     plugins = ws / "competition" / "titanic" / "models"
     plugins.mkdir()
     (plugins / "guarded.py").write_text(GUARDED)
@@ -239,11 +248,36 @@ def test_auto_trains_small_work_in_this_process_even_with_n_jobs(tmp_path, seque
     assert "s of training: less than starting 2 worker processes costs, so it runs in this process" in err
 
 
+def test_each_cv_repeat_goes_to_the_workers_as_one_set_of_tasks_with_the_sequential_predictions(tmp_path, capsys):
+    """With two CV repeats, the second repeat's folds of all models are one set of tasks too (no model waits
+    for another's last fold); the predictions equal the sequential run's."""
+    published = []
+    original = execution.ProcessesBackend._publish
+
+    def count(self, shared):
+        published.append(1)
+        return original(self, shared)
+
+    runs = {}
+    for kind in ("sequential", "processes"):
+        ws = _workspace(tmp_path / kind, _runtime(kind, None) if kind == "processes" else "", repeats=2)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(execution.ProcessesBackend, "_publish", count)
+            assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+        runs[kind] = _predictions(ws)
+        repeats = pd.read_parquet(_runs(ws) / "models" / "small" / "oof_repeats.parquet")
+        assert sorted(repeats["repeat"].unique()) == [0, 1]
+    _assert_identical(runs["processes"], runs["sequential"])
+    assert len(published) == 2  # one copy of each repeat's matrices
+    err = capsys.readouterr().err
+    assert "[cv] CV repeat 2 of 2: lgbm, small, guarded" in err and "lgbm: CV repeat 2 of 2" in err
+
+
 def test_a_worker_killed_mid_run_fails_the_stage_cleanly_and_a_rerun_completes_identically(tmp_path, sequential,
                                                                                            capsys):
     ws = _workspace(tmp_path, _runtime("processes", None))
     kill = ws / "competition" / "titanic" / "models" / "KILL"
-    kill.write_text("")
+    kill.write_text("lgbm small")  # their folds go to the workers first; the guarded model dies after them
     assert main(["run", "--root", str(ws), "--stage", "cv"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: a worker process died while running this stage's tasks")

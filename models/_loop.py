@@ -89,12 +89,21 @@ SCHEDULES: dict[str, Schedule] = {s.name: s for s in [
 ]}
 
 
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU -> ValueError."""
-    import torch
-
+def check_device(device: str) -> None:
+    """ValueError for a device that is not one of DEVICES, or 'cuda' without a GPU. Only 'cuda' imports
+    torch: a model table is checked in the main process, which never trains a net itself."""
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda":
+        resolve_device(device)
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU -> ValueError."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    import torch
+
     has_gpu = torch.cuda.is_available()
     if device == "cuda" and not has_gpu:
         raise ValueError(f"device = 'cuda' but torch {torch.__version__} sees no GPU (torch.cuda.is_available() "

@@ -204,6 +204,9 @@ class NetType:
     bucket: bool = False  # batches of similar sequence length (packed RNNs train faster)
     minimum: dict = field(default_factory=dict)
     max_threads: int = 0  # most CPU threads worth giving one fit (0 = as many as [runtime] threads gives)
+    # Parameters whose ranges (schema, minimum, check) admit no net that fails to build: no trial build when
+    # the model table is checked, which would import torch in the main process (1.9 s before any fold starts)
+    checked_by_range: bool = False
 
 
 NETS: dict[str, NetType] = {n.name: n for n in [
@@ -216,7 +219,7 @@ NETS: dict[str, NetType] = {n.name: n for n in [
             # 40,000 x 31 rows, batch 200, 2 epochs, quiet 2-core machine, the pipeline's short OpenMP
             # spin (GOMP_SPINCOUNT=1000): 1 thread 0.62-0.67 s, 2 threads 0.55-0.65 s (1.04-1.13x for a
             # whole second core); with PASSIVE waits 2 threads took 1.1 s.
-            minimum={"width": 1, "depth": 1}, max_threads=1),
+            minimum={"width": 1, "depth": 1}, max_threads=1, checked_by_range=True),
     NetType("sequential", "a Keras-like layer list on one input", _sequential, _sequential_inputs,
             {"layers": (list, REQUIRED, "layer tables, e.g. [{ type = \"dense\", units = 256 }]")},
             {"epochs": 30}),

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 
 from core.errors import UserError
 from core.params import validate
-from models._loop import DEVICES, OPTIMIZERS, SCHEDULES, CyclesError, LoopConfig, predict, resolve_device, train
+from models._loop import DEVICES, OPTIMIZERS, SCHEDULES, CyclesError, LoopConfig, check_device, predict, train
 from models._types import ModelContext
 from models.nets import TABLE, NetType, array_kind, choose_inputs, get_net
 
@@ -417,8 +417,6 @@ class TorchNet(BaseEstimator):
 def _build(name: str, spec: dict, ctx: ModelContext, net: str) -> TorchNet:
     """The template TorchNet for a model table (task and threads come from the pipeline); every
     problem -- a parameter, the inputs the competition lacks, a layer, the device -- is a UserError."""
-    from models.layers import InputSpec, LayerError
-
     params = dict(spec.get("params", {}))
     for key in _PIPELINE_KEYS:
         if key in params:
@@ -441,7 +439,7 @@ def _build(name: str, spec: dict, ctx: ModelContext, net: str) -> TorchNet:
     model = TorchNet(task=ctx.task.task, net=net, net_params=net_params, threads=ctx.threads, **values)
     try:
         model._check()
-        resolve_device(values["device"])
+        check_device(values["device"])
     except ValueError as exc:
         raise UserError(f"models.{name}.params: {exc}") from None
     arrays = {k: np.asarray(tr) for k, (tr, _te) in (ctx.arrays or {}).items()}
@@ -454,6 +452,10 @@ def _build(name: str, spec: dict, ctx: ModelContext, net: str) -> TorchNet:
 
         import_object(net_params["factory"], where=f"models.{name}.params.factory")
         return model
+    if net_type.checked_by_range:
+        return model
+    from models.layers import InputSpec, LayerError
+
     specs = [InputSpec(TABLE, "table", (1,)) if k == TABLE else _ArrayInput().fit(arrays[k][:1000]).spec(k)
              for k in chosen]
     for i, k in enumerate(chosen):  # the vocabulary of a sequence: every id in train, + the rare index

@@ -188,3 +188,21 @@ def test_the_mlp_fits_on_one_thread_whatever_the_runtime_gives():
     assert TorchNet(task="binary", net="mlp", threads=2)._config(1_000).threads == 1  # too small to split
     assert TorchNet(task="multiclass", net="densenet", threads=2)._config(1_000).threads == 2
     assert TorchNet(task="binary", net="rnn", threads=1)._config(1_000).threads == 1
+
+
+def test_checking_an_mlp_table_does_not_import_torch():
+    """The main process checks every model table before the folds go to the workers; the MLP's parameters
+    are checked by range, so torch (1.9 s of imports) loads only where a net trains."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom models import ModelContext, build_model\nfrom core.metrics import get_metric\n"
+            "from core.tasks import TaskInfo\n"
+            "ctx = ModelContext(TaskInfo('binary', (0, 1)), get_metric('roc_auc'), 1, None, {})\n"
+            "build_model('mlp', {'type': 'mlp', 'params': {'width': 64, 'dropout': 0.2}}, ctx)\n"
+            "print('torch' in sys.modules)\n")
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"

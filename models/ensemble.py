@@ -36,9 +36,10 @@ from typing import Any, Callable
 import numpy as np
 
 from core.errors import UserError, did_you_mean
+from models._hill_climb import hill_climb_weights
 
 __all__ = ["Member", "Problem", "EnsembleResult", "Method", "METHODS", "get_method", "applicable",
-           "run_methods", "select", "optimistic", "hill_climb_weights", "unused_members", "optimise_weights", "blend", "stack",
+           "run_methods", "select", "optimistic", "hill_climb_weights", "optimise_weights", "blend", "stack",
            "DEFAULT_LIGHTGBM_STACKER"]
 
 _EPS = 1e-6
@@ -137,7 +138,6 @@ class Method:
     doc: str
     build: Callable[..., EnsembleResult]
     applies: Callable[[Any, Any], bool]  # (TaskInfo, Metric) -> whether the method fits them
-    selects: bool = False  # whether it can leave members out (weight 0); a mean or a stack uses every one
 
 
 # ---- blending ------------------------------------------------------------------------------------
@@ -218,44 +218,6 @@ def _geometric(problem: Problem) -> EnsembleResult:
     n = len(problem.members)
     return _result(problem, "geometric", _geometric_of(problem, [m.oof for m in problem.members]),
                    _geometric_of(problem, [m.test for m in problem.members]), np.full(n, 1.0 / n))
-
-
-def hill_climb_weights(preds: list[np.ndarray], y: np.ndarray, metric, *, max_iter: int = 50,
-                       patience: int = 10, sample_weight: np.ndarray | None = None) -> np.ndarray:
-    """Caruana et al. (2004) ensemble selection: start from the best single model, then greedily add
-    (with replacement) the member that most improves the metric (weighted by `sample_weight`, per
-    row); weights = how often each was picked, at the best point of the path. Non-negative, summing to 1."""
-    n = len(preds)
-    singles = [metric.sign * metric.objective(y, p, sample_weight) for p in preds]
-    first = int(np.argmax(singles))
-    counts = np.zeros(n)
-    counts[first] = 1
-    total = np.asarray(preds[first], dtype=np.float64).copy()
-    best_score, best_counts, stale = singles[first], counts.copy(), 0
-    for _ in range(max_iter):
-        size = counts.sum() + 1
-        trials = [metric.sign * metric.objective(y, (total + p) / size, sample_weight) for p in preds]
-        j = int(np.argmax(trials))
-        counts[j] += 1
-        total += preds[j]
-        if trials[j] > best_score + 1e-12:
-            best_score, best_counts, stale = trials[j], counts.copy(), 0
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    return best_counts / best_counts.sum()
-
-
-def unused_members(members: list[Member], y: np.ndarray, metric, *, max_iter: int = 50,
-                   sample_weight: np.ndarray | None = None) -> list[str]:
-    """Names of the members hill climbing on all rows (in sample, so it gives weight more readily than
-    the honest cross-fitted blend) never picks: what the ensemble would not use."""
-    if len(members) < 2:
-        return []
-    weights = hill_climb_weights([m.oof for m in members], y, metric, max_iter=max_iter,
-                                 sample_weight=sample_weight)
-    return [m.name for m, w in zip(members, weights) if w == 0]
 
 
 def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
@@ -516,8 +478,7 @@ def _always(task, metric) -> bool:
 
 
 METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always,
-           selects=True),
+    Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always),
     Method("mean", "plain average of the members", _mean, _always),
     Method("rank", "average of ranks (AUC: only the order matters; per target column for multilabel)", _rank,
            lambda task, metric: (task.n_outputs == 1 or task.n_targets > 1) and task.is_classification
@@ -525,9 +486,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("geometric", "geometric mean of probabilities (for regression: the mean in the metric's "
                         "transformed space, e.g. log1p for rmsle)", _geometric,
            lambda task, metric: task.is_classification or metric.target_transform is not None),
-    Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always, selects=True),
-    Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always,
-           selects=True),
+    Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
+    Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
     Method("stack", "a level-2 model trained on the OOF predictions with the same folds (single-target tasks)",
            _stack, lambda task, metric: task.n_targets == 1),
 ]}

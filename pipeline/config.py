@@ -45,7 +45,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                             "automatic: 2 on a table up to 10,000 rows (not an image, not many classes), else 1"),
         "repeat_unused": (bool, True, "later CV repeats also train the models the ensemble would leave out "
                                       "(no weight from hill climbing on the first repeat's OOF predictions); "
-                                      "false: they keep one repeat (faster; the ensemble's OOF a little noisier)"),
+                                      "false: they keep one repeat with ensemble.method = auto (faster; the "
+                                      "ensemble's OOF a little noisier)"),
         "gap": (int, 0, "distinct times left out between each fold's training rows and its validation block "
                         "(scheme = forward)"),
     },

@@ -221,25 +221,23 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
 
 
 def _unused(ctx: StageContext, training, results: dict) -> list[str]:
-    """With cv.repeat_unused = false, the models trained here that the first repeat's ensemble gives no
-    weight: hill climbing on their first-repeat OOF predictions, in sample (so more generous than the
-    honest blend), never picks them. A second repeat would only refine a member the ensemble leaves out
-    (caravan's and taxi's MLP: two thirds of the cv stage, no weight). Not the default: on the 18 sets it
-    cut caravan's training from 46 to 31 s, but the ensemble's OOF got worse on 7 and better on 1 (the
-    unused members were mostly cheap LightGBM variants whose noisier one-repeat OOF a mean, a geometric
-    mean or a stack still uses). None when the ensemble method uses every member (mean, rank, geometric,
-    stack) or with fewer than two models trained."""
+    """With cv.repeat_unused = false and ensemble.method = "auto", the models trained here that the first
+    repeat's ensemble gives no weight: hill climbing on their first-repeat OOF predictions, in sample (so
+    more generous than the honest blend), never picks them. A second repeat would only refine a member the
+    ensemble leaves out (caravan's and taxi's MLP: two thirds of the cv stage, no weight). Not the
+    default: on the 18 sets it cut caravan's training from 46 to 31 s, but the ensemble's OOF got worse
+    on 7 and better on 1 (the unused members were mostly cheap LightGBM variants whose noisier one-repeat
+    OOF a mean, a geometric mean or a stack still uses). None with fewer than two models trained."""
     from core.folds import validated
-    from models.ensemble import Member, get_method, unused_members
+    from models._hill_climb import unused
 
-    method = ctx.cfg["ensemble"]["method"]
-    if ctx.cfg["cv"]["repeat_unused"] or len(results) < 2 or (method != "auto" and not get_method(method).selects):
+    if ctx.cfg["cv"]["repeat_unused"] or ctx.cfg["ensemble"]["method"] != "auto" or len(results) < 2:
         return []
     rows = validated(training.folds)
     weights = training.sample_weight
-    members = [Member(name, parts[0].oof[rows], parts[0].test) for name, parts in results.items()]
-    return unused_members(members, training.y[rows], training.metric, max_iter=ctx.cfg["ensemble"]["hill_climb_rounds"],
-                          sample_weight=None if weights is None else weights[rows])
+    return unused(list(results), [parts[0].oof[rows] for parts in results.values()], training.y[rows],
+                  training.metric, max_iter=ctx.cfg["ensemble"]["hill_climb_rounds"],
+                  sample_weight=None if weights is None else weights[rows])
 
 
 def _costs(training, names: list[str]) -> dict:

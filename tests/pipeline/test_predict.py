@@ -99,8 +99,8 @@ def test_predict_reproduces_the_submission_of_every_model_type_with_repeats_and_
 
 def test_predict_reproduces_an_ensemble_whose_unused_member_kept_one_repeat(tmp_path, capsys):
     """A model of random 0/1 guesses gets no weight in the first repeat's ensemble, so with
-    cv.repeat_unused = false it trains one CV repeat of two; predict refits the chosen method per repeat with its one OOF in each, as the ensemble
-    stage did."""
+    cv.repeat_unused = false it trains one CV repeat of two; predict refits the chosen method per repeat
+    with its one OOF in each, as the ensemble stage did."""
     noise = FAST_MODELS + '''
 [models.noise]
 type = "sklearn"

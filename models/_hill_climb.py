@@ -38,7 +38,5 @@ def unused(names: list[str], preds: list[np.ndarray], y: np.ndarray, metric, *, 
            sample_weight: np.ndarray | None = None) -> list[str]:
     """The names whose predictions hill climbing on all rows (in sample, so it gives weight more readily
     than the honest cross-fitted blend) never picks: what the ensemble would not use."""
-    if len(names) < 2:
-        return []
     weights = hill_climb_weights(preds, y, metric, max_iter=max_iter, sample_weight=sample_weight)
     return [name for name, w in zip(names, weights) if w == 0]

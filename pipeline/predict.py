@@ -275,8 +275,7 @@ class Predictor:
         per_repeat = []
         for r in range(repeats):
             folds = frame[f"fold_{r}"].to_numpy()[rows]
-            members = [runs[n].repeat(r) for n in names]
-            members = [Member(m.name, m.oof, new[m.name]) for m in members]
+            members = [Member(n, runs[n].repeat(r).oof, new[n]) for n in names]
             problem = Problem(members, y, folds, task, metric, sw)
             options = self._method_options(r, rows, X_new)
             per_repeat.append(run_methods(problem, [method], options=options)[method].test)

@@ -35,7 +35,7 @@ def _recorded_lrs(monkeypatch, cfg: LoopConfig, n: int = 200) -> tuple[list[floa
         step = opt.step
 
         def recorded_step(*a, **k):
-            seen.append(opt.param_groups[0]["lr"])
+            seen.append(opt.lr)
             return step(*a, **k)
 
         opt.step = recorded_step

@@ -187,3 +187,19 @@ def test_a_bad_metrics_file_is_one_line(tmp_path, text, message):
     (tmp_path / "metrics.py").write_text(text)
     with pytest.raises(UserError, match=message):
         get_metric("x", tmp_path)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_fast_roc_auc_is_the_rank_sum_statistic_to_the_bit_ties_included(seed):
+    from scipy.stats import rankdata
+
+    y, p = _binary(seed, n=400)
+    p = np.round(p, 2)  # many ties
+    pos = y == 1
+    n_pos, n_neg = pos.sum(), len(y) - pos.sum()
+    want = (rankdata(p)[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    fast = METRICS["roc_auc"].objective(y, p)
+    assert fast == want
+    assert fast == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    p[3] = np.nan
+    assert np.isnan(METRICS["roc_auc"].objective(y, p))

@@ -10,10 +10,10 @@ pipeline writes is complete or removed before the error reaches this point (atom
 import os
 import sys
 
-from pipeline.cli import main
+from pipeline.cli import console
 
 if __name__ == "__main__":  # a spawned process (a stage run alongside) imports this module without running it
-    code = main()
+    code = console()
     if code:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -70,6 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
 
+def console() -> int:
+    """The command line's entry (`python -m pipeline`, `kpipe`): `main`, then the fold workers ended at once.
+    Left to the interpreter's exit, loky's exit hook waits for them to wind down (about a second after every
+    run); tests and callers of `main` keep them for their next call."""
+    try:
+        return main()
+    finally:
+        execution = sys.modules.get("pipeline.execution")  # imported only when a stage trained on workers
+        if execution is not None:
+            execution.close_all()
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 

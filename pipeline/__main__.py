@@ -1,12 +1,15 @@
 """`python -m pipeline`.
 
-A failed command leaves through `os._exit` once its one-line message is flushed: the interpreter's
-teardown (C++ static destructors of native libraries) is skipped, so a native worker thread still
-running after an error unwound the stack cannot turn exit code 2 into an abort (seen once after an
-invalid import bundle: "terminate called without an active exception", exit 134). Every file the
-pipeline writes is complete or removed before the error reaches this point (atomic writers).
+The process leaves through `os._exit` once its output is flushed, skipping the interpreter's teardown:
+- after a failed command, so that the C++ static destructors of native libraries cannot turn exit code 2
+  into an abort while a native worker thread still runs after an error unwound the stack (seen once after
+  an invalid import bundle: "terminate called without an active exception", exit 134);
+- after a successful one, once the exit handlers have run (log handlers, temporary folders, tracking
+  clients), because tearing down the modules of pandas, scikit-learn and the rest took 0.7 s after every run.
+Every file the pipeline writes is complete or removed before this point (atomic writers).
 """
 
+import atexit
 import os
 import sys
 
@@ -14,8 +17,8 @@ from pipeline.cli import console
 
 if __name__ == "__main__":  # a spawned process (a stage run alongside) imports this module without running it
     code = console()
-    if code:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    if not code:
+        atexit._run_exitfuncs()  # what the interpreter's exit would run; os._exit runs none
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -332,3 +332,26 @@ def test_a_worker_whose_memory_grows_like_a_torch_import_is_not_restarted(tmp_pa
     finally:
         backend.close()
     assert len(set(pids)) <= backend.workers, pids
+
+
+def _loky_workers() -> list:
+    import psutil
+
+    return [p for p in psutil.Process().children(recursive=True)
+            if any("loky" in part for part in p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())]
+
+
+def test_the_command_line_ends_its_workers_when_the_command_returns_and_main_keeps_them(tmp_path, monkeypatch):
+    """`console` (python -m pipeline, kpipe) closes the backends it opened before the interpreter's exit, where
+    loky would wait for the workers to wind down; callers of `main` keep them for their next call."""
+    ws = _workspace(tmp_path / "main", _runtime("processes", None))
+    assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
+    assert execution._OPEN and _loky_workers()
+    ws = _workspace(tmp_path / "console", _runtime("processes", None))
+    monkeypatch.setattr(sys, "argv", ["pipeline", "run", "--root", str(ws), "--stage", "cv"])
+    from pipeline.cli import console
+
+    assert console() == 0
+    assert not execution._OPEN
+    for worker in _loky_workers():  # killed: gone, or a zombie until loky's manager thread reaps it
+        assert worker.status() == "zombie"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 import psutil
@@ -72,14 +71,13 @@ def test_no_process_outlives_the_cli(tmp_path, models):
     (comp / "models" / "boom.py").write_text(BOOM)
     marker = uuid.uuid4().hex
     env = {**os.environ, "NO_PROCESS_LEFT_MARK": marker, "PYTHONPATH": str(REPO)}
-    started = time.monotonic()
+    # returning at all is the check: a worker left holding the captured output would keep this call waiting
+    # (the timeout only ends a hang; no bound on the run's seconds, which a loaded machine stretches)
     done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--stage", "cv", "--models", models,
-                           "--root", str(ws)], capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
-    seconds = time.monotonic() - started
+                           "--root", str(ws)], capture_output=True, text=True, timeout=900, env=env, cwd=REPO)
     if "boom" in models:
         assert done.returncode != 0 and "boom in fit" in done.stderr, done.stderr[-2000:]
     else:
         assert done.returncode == 0, done.stderr[-2000:]
     left = _marked(marker)
     assert not left, [p.cmdline()[:3] for p in left]
-    assert seconds < 100

@@ -171,19 +171,6 @@ class Runner:
         wanted = self.pipeline.upstream(target) if target else set(self.pipeline.stages)
         return [s for s in self.pipeline.order if s in wanted and self._enabled(s)]
 
-    def _order(self, target: str | None) -> list[str]:
-        """The plan as `run` walks it: with `alongside` on, a stage that runs beside the others moves up to
-        just after the last stage it needs (to the front when it needs none). The sooner the EDA report
-        starts, the less of it is left when the main work ends: on a small set the run waited 2-3 s for it."""
-        plan = self.plan(target)
-        if not self.alongside:
-            return plan
-        main = [n for n in plan if not self.pipeline.stages[n].alongside or n == target]
-        for name in (n for n in plan if n not in main):
-            main.insert(max((main.index(d) + 1 for d in self.pipeline.stages[name].needs if d in main), default=0),
-                        name)
-        return main
-
     def _enabled(self, name: str) -> bool:
         section = self.comp.cfg.get(name)
         return not (isinstance(section, dict) and section.get("enabled") is False)
@@ -201,7 +188,7 @@ class Runner:
         ran = []
         beside: _Alongside | None = None
         try:
-            for name in self._order(target):
+            for name in self.plan(target):
                 stage = self.pipeline.stages[name]
                 units = only_units if stage.units is not None else None
                 v = self.verdict(stage, force=name in forced, only_units=units)

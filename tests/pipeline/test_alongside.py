@@ -42,16 +42,6 @@ def test_an_alongside_stage_runs_in_its_own_process_and_is_recorded(titanic_ws):
     assert again == ["[report] fresh, skipped", "[work] fresh, skipped"]
 
 
-def test_it_starts_before_the_stages_declared_ahead_of_it_that_it_does_not_need(titanic_ws):
-    """The report has the whole run to finish beside the main work; in turn it keeps its declared place."""
-    declared_after = Pipeline([Stage("work", "the main work", f"{_HERE}:work", data=True),
-                               Stage("report", "a report", f"{_HERE}:report", data=True, alongside=True)])
-    logs: list[str] = []
-    assert _runner(titanic_ws, declared_after, logs).run() == ["work", "report"]
-    assert logs.index("[report] running beside the other stages (never run)") < logs.index("[work] running (never run)")
-    assert _runner(titanic_ws, declared_after, logs, alongside=False).run(force=True) == ["work", "report"]
-
-
 def test_off_or_as_the_target_it_runs_in_turn_in_this_process(titanic_ws, tmp_path):
     logs: list[str] = []
     assert _runner(titanic_ws, _pipeline(), logs, alongside=False).run() == ["report", "work"]

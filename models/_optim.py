@@ -10,12 +10,11 @@ from typing import Any, Iterable
 
 
 class _Functional:
-    """Parameters, their lazily created state, and the learning rate the loop sets before each step."""
+    """Parameters and the learning rate the loop sets before each step."""
 
     def __init__(self, parameters: Iterable[Any], lr: float):
         self.params = list(parameters)
         self.lr = float(lr)
-        self._state: list[dict | None] = [None] * len(self.params)
 
     def zero_grad(self) -> None:
         """Drop every gradient (as `Optimizer.zero_grad(set_to_none=True)`)."""
@@ -34,6 +33,7 @@ class FusedAdamW(_Functional):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(parameters, lr)
         self.weight_decay, self.betas, self.eps = float(weight_decay), betas, float(eps)
+        self._state: list[dict | None] = [None] * len(self.params)  # created at a parameter's first gradient
 
     def step(self) -> None:
         import torch
@@ -61,6 +61,7 @@ class ForeachSGD(_Functional):
     def __init__(self, parameters: Iterable[Any], *, lr: float, momentum: float, weight_decay: float):
         super().__init__(parameters, lr)
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        self._buffers: list[Any] = [None] * len(self.params)  # momentum buffers, None until the first step
 
     def step(self) -> None:
         import torch
@@ -68,11 +69,10 @@ class ForeachSGD(_Functional):
 
         live = self._live()
         params = [self.params[i] for i in live]
-        buffers = [(self._state[i] or {}).get("momentum_buffer") for i in live]
+        buffers = [self._buffers[i] for i in live]
         with torch.no_grad():
             sgd(params, [p.grad for p in params], buffers, has_sparse_grad=False, foreach=True,
                 weight_decay=self.weight_decay, momentum=self.momentum, lr=self.lr, dampening=0,
                 nesterov=self.momentum > 0, maximize=False)
-        if self.momentum != 0:  # sgd() created the first step's buffers in the list
-            for i, buffer in zip(live, buffers, strict=True):
-                self._state[i] = {"momentum_buffer": buffer}
+        for i, buffer in zip(live, buffers, strict=True):  # sgd() fills in the first step's buffers (momentum > 0)
+            self._buffers[i] = buffer

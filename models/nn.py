@@ -50,20 +50,23 @@ LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "early_stopping": (int, 0, "patience in epochs on an inner split of the training rows (0 = off)"),
     "valid_fraction": (float, 0.1, "share of the training rows held out for early stopping"),
     "min_frequency": (int, 3, "rarer categorical levels (table) and token ids (sequences) share one embedding"),
+    "numeric_bins": (int, 0, ("piecewise-linear encoding of each numeric table column over up to this many quantile "
+                              "bins of the training rows, beside its standardised value (0 = off)")),
     "device": (str, "auto", "auto (a GPU when torch sees one) | cpu | cuda"),
     "seed": (int, 0, "random seed (initialisation, dropout, shuffles)"),
 }
 _CHOICES = {"optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES), "device": DEVICES}
 _MINIMUM = {"epochs": 1, "iterations": 1, "batch_size": 0, "cycles": 1, "snapshots": 1, "early_stopping": 0,
-            "min_frequency": 1}
+            "min_frequency": 1, "numeric_bins": 0}
 _PIPELINE_KEYS = ("task", "threads")  # set from [competition] task and [runtime] threads
 
 
 class _Tabular:
     """Column transforms fitted on training rows: numeric matrix (float32) and categorical codes (int64)."""
 
-    def __init__(self, min_frequency: int):
+    def __init__(self, min_frequency: int, numeric_bins: int = 0):
         self.min_frequency = min_frequency
+        self.numeric_bins = numeric_bins
 
     def fit(self, X) -> "_Tabular":
         import pandas as pd
@@ -83,6 +86,7 @@ class _Tabular:
         filled = np.where(np.isnan(num), self.median, num)
         self.logged = [j for j in range(filled.shape[1]) if _skewed(filled[:, j])]
         filled = self._log(filled)
+        self.edges = [_bin_edges(filled[:, j], self.numeric_bins) for j in range(filled.shape[1])]
         self.mean = filled.mean(axis=0)
         std = filled.std(axis=0)
         self.std = np.where(std > 1e-12, std, 1.0)
@@ -108,8 +112,10 @@ class _Tabular:
     def transform(self, X) -> tuple[np.ndarray, np.ndarray]:
         num = self._numbers(X)
         missing = np.isnan(num[:, self.flagged]).astype(np.float64)
-        z = (self._log(np.where(np.isnan(num), self.median, num)) - self.mean) / self.std
-        dense = np.hstack([np.clip(z, -5.0, 5.0), missing]).astype(np.float32)
+        filled = self._log(np.where(np.isnan(num), self.median, num))
+        z = (filled - self.mean) / self.std
+        pieces = [_piecewise_linear(filled[:, j], e) for j, e in enumerate(self.edges) if len(e)]
+        dense = np.hstack([np.clip(z, -5.0, 5.0), missing, *pieces]).astype(np.float32)
         codes = np.zeros((len(X), len(self.categorical)), dtype=np.int64)
         for j, (c, mapping) in enumerate(zip(self.categorical, self.levels)):
             codes[:, j] = X[c].astype(object).map(mapping).fillna(0).to_numpy(dtype=np.int64)
@@ -117,28 +123,48 @@ class _Tabular:
 
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """The fitted state as (JSON-able settings, arrays): models.persist writes it, `from_state` reads it."""
-        meta = {"min_frequency": self.min_frequency, "numeric": list(self.numeric),
+        meta = {"min_frequency": self.min_frequency, "numeric_bins": self.numeric_bins, "numeric": list(self.numeric),
                 "categorical": list(self.categorical), "flagged": [int(j) for j in self.flagged],
                 "logged": [int(j) for j in self.logged], "levels": [list(m) for m in self.levels]}
-        return meta, {"median": self.median, "mean": self.mean, "std": self.std}
+        edges = {f"edges_{j}": e for j, e in enumerate(self.edges) if len(e)}
+        return meta, {"median": self.median, "mean": self.mean, "std": self.std, **edges}
 
     @classmethod
     def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "_Tabular":
         """The fitted transforms `state` gave (levels keep their order: code i + 1 for the i-th)."""
-        prep = cls(int(meta["min_frequency"]))
+        prep = cls(int(meta["min_frequency"]), int(meta.get("numeric_bins", 0)))
         prep.numeric, prep.categorical = list(meta["numeric"]), list(meta["categorical"])
         prep.flagged, prep.logged = [int(j) for j in meta["flagged"]], [int(j) for j in meta["logged"]]
         prep.levels = [{v: i + 1 for i, v in enumerate(values)} for values in meta["levels"]]
         prep.median, prep.mean, prep.std = arrays["median"], arrays["mean"], arrays["std"]
+        prep.edges = [arrays.get(f"edges_{j}", np.zeros(0)) for j in range(len(prep.numeric))]
         return prep
 
     @property
     def n_dense(self) -> int:
-        return len(self.numeric) + len(self.flagged)
+        return len(self.numeric) + len(self.flagged) + sum(max(len(e) - 1, 0) for e in self.edges)
 
     @property
     def cardinalities(self) -> list[int]:
         return [len(m) + 1 for m in self.levels]
+
+
+def _bin_edges(a: np.ndarray, bins: int) -> np.ndarray:
+    """Quantile bin edges of one numeric column for the piecewise-linear encoding (Gorishniy et al. 2022,
+    "On Embeddings for Numerical Features in Tabular Deep Learning"): up to `bins` bins, fewer where
+    the column has fewer distinct values; none (an empty array) when off or when it would be one bin."""
+    if bins < 1:
+        return np.zeros(0)
+    edges = np.unique(np.quantile(a, np.linspace(0.0, 1.0, bins + 1), method="inverted_cdf"))
+    return edges if len(edges) >= 3 else np.zeros(0)
+
+
+def _piecewise_linear(a: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """One column per bin: 0 below the bin, 1 above it, the position inside it in between. A net sees a
+    step or a bump in one value as a weight on a column, which a standardised scalar makes it learn
+    through many units (taxi's tip rate against distance: a bump at airport distances)."""
+    left, width = edges[:-1], np.diff(edges)
+    return np.clip((a[:, None] - left) / width, 0.0, 1.0)
 
 
 def _skewed(a: np.ndarray) -> bool:
@@ -227,8 +253,9 @@ class TorchNet(BaseEstimator):
                  drop_last: bool | None = None, optimizer: str | None = None, lr: float | None = None,
                  weight_decay: float | None = None, momentum: float | None = None, schedule: str | None = None,
                  cycles: int | None = None, snapshots: int | None = None, early_stopping: int | None = None,
-                 valid_fraction: float | None = None, min_frequency: int | None = None, device: str | None = None,
-                 seed: int | None = None, threads: int = 1):
+                 valid_fraction: float | None = None, min_frequency: int | None = None,
+                 numeric_bins: int | None = None, device: str | None = None, seed: int | None = None,
+                 threads: int = 1):
         self.task = task
         self.net = net
         self.net_params = net_params
@@ -247,6 +274,7 @@ class TorchNet(BaseEstimator):
         self.early_stopping = early_stopping
         self.valid_fraction = valid_fraction
         self.min_frequency = min_frequency
+        self.numeric_bins = numeric_bins
         self.device = device
         self.seed = seed
         self.threads = threads
@@ -354,7 +382,8 @@ class TorchNet(BaseEstimator):
         available = {TABLE: "table", **{k: array_kind(v) for k, v in (arrays or {}).items()}}
         self.inputs_ = choose_inputs(net_type, self._settings()["inputs"], available)
         min_frequency = int(self._settings()["min_frequency"])
-        self.preps_ = {name: _Tabular(min_frequency).fit(X) if name == TABLE
+        numeric_bins = int(self._settings()["numeric_bins"])
+        self.preps_ = {name: _Tabular(min_frequency, numeric_bins).fit(X) if name == TABLE
                        else _ArrayInput(min_frequency).fit(arrays[name]) for name in self.inputs_}
         specs = [_table_spec(prep) if name == TABLE else prep.spec(name) for name, prep in self.preps_.items()]
         tensors = self._tensors(X, arrays)

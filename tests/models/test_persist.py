@@ -52,6 +52,8 @@ CASES = {
                                                            "batch_size": 64}}, None),
     "mlp-regression": ("regression", {"type": "mlp", "params": {**NET, "cycles": 1, "snapshots": 1, "width": 16}},
                        None),
+    "mlp-numeric-bins": ("regression", {"type": "mlp", "params": {**NET, "cycles": 1, "snapshots": 1, "width": 16,
+                                                               "numeric_bins": 8}}, None),
     "net-layers": ("multiclass", {"type": "net", "params": {**NET, "layers": [
         {"type": "dense", "units": 16}, {"type": "silu"}, {"type": "batchnorm"}, {"type": "dropout", "rate": 0.1}]}},
                    None),

@@ -96,6 +96,7 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             if "like" in spec:  # the set's own table of that member, with the candidate's params on top
                 base = json.loads(json.dumps(comp.models[spec["like"]]))
                 base["params"] = {**base.get("params", {}), **spec.get("params", {})}
+                base.update({k: v for k, v in spec.items() if k not in ("like", "params")})  # e.g. preprocess
                 spec = base
             if "estimators" in spec:  # a scikit-learn candidate per task kind: classification / regression
                 kind = "classification" if setup.task.is_classification else "regression"

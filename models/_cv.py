@@ -146,7 +146,8 @@ def _model_params(model: Any) -> dict:
     if isinstance(model, Preprocessed):
         return {**_model_params(model.estimator), "preprocess": {"scale": model.scale,
                                                                  "max_categories": model.max_categories,
-                                                                 "min_frequency": model.min_frequency}}
+                                                                 "min_frequency": model.min_frequency,
+                                                                 "splines": model.splines}}
     get = getattr(model, "get_params", None)
     return _jsonable(get(deep=False)) if get else {}
 

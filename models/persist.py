@@ -508,6 +508,7 @@ def _dump_preprocessed(model: Any) -> tuple[dict[str, bytes], dict]:
     inner = model_files(model.estimator_)
     files.update({f"estimator/{k}": v for k, v in inner.items()})
     attributes = {"scale": model.scale, "max_categories": model.max_categories, "min_frequency": model.min_frequency,
+                  "splines": model.splines,
                   "cat_cols": _jsonable(list(model._cat_cols), f"{_name(model)}: a column name"),
                   **_get_fitted(model, ("classes_", "feature_names_out_"), ("classes_", "feature_names_out_"))}
     return files, attributes
@@ -519,7 +520,7 @@ def _load_preprocessed(attributes: dict, files: dict[str, bytes], plugin_dir: Pa
     inner = {k.removeprefix("estimator/"): v for k, v in files.items() if k.startswith("estimator/")}
     estimator = _load(inner, plugin_dir, "estimator/")
     model = Preprocessed(_template(estimator), scale=attributes["scale"], max_categories=attributes["max_categories"],
-                         min_frequency=attributes["min_frequency"])
+                         min_frequency=attributes["min_frequency"], splines=int(attributes.get("splines", 0)))
     model.transformer_ = _skops_loads(files["transformer.skops"], "transformer.skops")
     model._cat_cols = list(attributes["cat_cols"])
     model.estimator_ = estimator
@@ -597,7 +598,9 @@ _TRUST_RULE = "skops files may hold classes of scikit-learn, NumPy, SciPy and mo
 # functools.partial, so only modules whose functions compute on arrays -- never one that reads or writes
 # files, imports or runs code (numpy.load, numpy.testing, sklearn.datasets, ...).
 _FUNCTION_MODULES = ("sklearn.utils.validation", "sklearn.utils.extmath", "sklearn.feature_selection.",
-                     "sklearn.metrics.", "sklearn.preprocessing.", "sklearn.neighbors.", "sklearn.linear_model.")
+                     "sklearn.metrics.", "sklearn.preprocessing.", "sklearn.neighbors.", "sklearn.linear_model.",
+                     # numpy's array-API aliases (asarray, ...): a fitted SplineTransformer's scipy BSplines hold one
+                     "scipy._lib.array_api_compat.numpy.")
 _SAFE_NAMES = {("functools.partial", "PartialNode")}  # skops builds a plain partial itself; its func is checked
 
 

@@ -3,7 +3,9 @@
 Feature frames hold float columns and pandas categoricals with missing values; most scikit-learn
 estimators accept neither. `Preprocessed` imputes (median + missing indicators; a "missing" level),
 one-hot encodes categoricals (rare levels pooled, at most `max_categories` columns each) and
-optionally standardises, all fitted on the training rows of each fold only. Per-row weights
+optionally standardises, all fitted on the training rows of each fold only; `preprocess = "splines"`
+adds a cubic B-spline basis of each numeric column (knots at its quantiles), so a linear model fits a
+curve per column (a GAM) instead of one slope. Per-row weights
 (`sample_weight`: [competition] weight, soft pseudo-labels) reach the estimator's fit when it takes
 them (`takes_sample_weight`); the preprocessing itself is fitted unweighted (medians, levels, scales).
 """
@@ -20,7 +22,8 @@ from core.params import check_init_params, import_object, init_params
 from models._types import ModelContext
 from core.errors import UserError
 
-PREPROCESS = ("auto", "none", "impute", "scale")
+PREPROCESS = ("auto", "none", "impute", "scale", "splines")
+_SPLINE_KNOTS = 8  # per numeric column: 10 basis columns (cubic), enough for a bump, few enough for small data
 _TREE_MODULES = ("sklearn.ensemble", "sklearn.tree")
 _NATIVE_MISSING = ("HistGradientBoosting",)
 
@@ -32,18 +35,20 @@ def _inner_has(attr: str):
 class Preprocessed(BaseEstimator):
     """An estimator behind imputation, one-hot encoding and (when `scale`) standardisation."""
 
-    def __init__(self, estimator: Any = None, scale: bool = True, max_categories: int = 32, min_frequency: int = 5):
+    def __init__(self, estimator: Any = None, scale: bool = True, max_categories: int = 32, min_frequency: int = 5,
+                 splines: int = 0):
         self.estimator = estimator
         self.scale = scale
         self.max_categories = max_categories
         self.min_frequency = min_frequency
+        self.splines = splines
 
     def _transformer(self, X):
         import pandas as pd
         from sklearn.compose import ColumnTransformer
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
         numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
         other = [c for c in X.columns if c not in numeric]
@@ -54,8 +59,12 @@ class Preprocessed(BaseEstimator):
             SimpleImputer(strategy="constant", fill_value="__missing__", keep_empty_features=True),
             OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=self.min_frequency,
                           max_categories=self.max_categories, sparse_output=False))
-        return ColumnTransformer([("num", make_pipeline(*num_steps), numeric), ("cat", cat, other)],
-                                 verbose_feature_names_out=False), other
+        parts = [("num", make_pipeline(*num_steps), numeric), ("cat", cat, other)]
+        if self.splines:  # columns with more distinct values than knots; constant beyond the training range
+            curved = [c for c in numeric if X[c].nunique() > self.splines]
+            parts.append(("spline", make_pipeline(SimpleImputer(strategy="median"), SplineTransformer(
+                n_knots=self.splines, degree=3, knots="quantile", extrapolation="constant")), curved))
+        return ColumnTransformer(parts, verbose_feature_names_out=False), other
 
     @staticmethod
     def _objects(X, cols):
@@ -126,8 +135,8 @@ def _mode(name: str, spec: dict, estimator: Any, *, default: str) -> str:
         raise UserError(f"models.{name}.preprocess = {mode!r} is not one of {', '.join(PREPROCESS)}")
     if mode == "auto":
         mode = default
-    if mode == "scale" and type(estimator).__module__.startswith(_TREE_MODULES):
-        mode = "impute"  # trees do not need scaled inputs
+    if mode in ("scale", "splines") and type(estimator).__module__.startswith(_TREE_MODULES):
+        mode = "impute"  # trees need neither scaled inputs nor a basis of a column they can split anywhere
     return mode
 
 
@@ -136,7 +145,7 @@ def wrap(name: str, estimator: Any, spec: dict, *, default: str) -> Any:
     mode = _mode(name, spec, estimator, default=default)
     if mode == "none":
         return estimator
-    return Preprocessed(estimator, scale=mode == "scale")
+    return Preprocessed(estimator, scale=mode in ("scale", "splines"), splines=_SPLINE_KNOTS if mode == "splines" else 0)
 
 
 def check_task(name: str, estimator: Any, ctx: ModelContext) -> None:

@@ -113,7 +113,8 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "clip": (bool, True, "regression: clip predictions to the fold's training target range"),
     "trim_outliers": (float, 0.0, "regression: refit each fold without training rows whose residual exceeds "
                                   "this many robust standard deviations (0 = off)"),
-    "preprocess": (str, "auto", "auto | none | impute | scale: imputation/one-hot (+ scaling) before the model"),
+    "preprocess": (str, "auto", "auto | none | impute | scale | splines: imputation/one-hot (+ scaling; + a cubic "
+                                "spline basis of each numeric column) before the model"),
 }
 
 # The allowed range of each numeric key: (section, key) -> (lowest, highest or None). NaN is never in

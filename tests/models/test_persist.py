@@ -52,6 +52,8 @@ CASES = {
                                                            "batch_size": 64}}, None),
     "mlp-regression": ("regression", {"type": "mlp", "params": {**NET, "cycles": 1, "snapshots": 1, "width": 16}},
                        None),
+    "linear-splines": ("binary", {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
+                                  "preprocess": "splines"}, None),
     "mlp-numeric-bins": ("regression", {"type": "mlp", "params": {**NET, "cycles": 1, "snapshots": 1, "width": 16,
                                                                "numeric_bins": 8}}, None),
     "net-layers": ("multiclass", {"type": "net", "params": {**NET, "layers": [

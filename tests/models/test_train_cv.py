@@ -151,6 +151,36 @@ def test_sklearn_trainer_handles_categoricals_and_missing_values(titanic):
     assert "feature_importance.csv" in res.extra_tables  # |coef| per one-hot column
 
 
+def test_a_linear_model_with_splines_fits_a_curve_per_column_fitted_on_the_fold(titanic):
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from models import ModelContext, build_model
+    from core.metrics import get_metric
+
+    rng = np.random.default_rng(0)
+    x = rng.exponential(3.0, 3000)
+    p = np.where((x > 4.0) & (x < 6.0), 0.9, 0.2)
+    y = (rng.random(3000) < p).astype(int)  # a bump: no one slope fits
+    X = pd.DataFrame({"x": x, "flag": (rng.random(3000) < 0.5).astype(float),
+                      "c": pd.Categorical(rng.choice(["a", "b"], 3000))})
+    ctx = ModelContext(titanic.task, get_metric("roc_auc"))
+    aucs = {}
+    for mode in ("scale", "splines"):
+        spec = {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression", "preprocess": mode}
+        model = build_model("lr", spec, ctx).fit(X.iloc[:2000], y[:2000])
+        aucs[mode] = roc_auc_score(y[2000:], model.predict_proba(X.iloc[2000:])[:, 1])
+    best = roc_auc_score(y[2000:], p[2000:])  # the true probabilities' AUC: 0.705
+    assert aucs["splines"] > best - 0.02 and aucs["scale"] < best - 0.05
+    # the basis covers the column with many values, not the binary flag: x, flag, the indicator-free
+    # one-hot of c (2), then x's 8 + 2 cubic basis columns
+    assert list(model.feature_names_out_[-10:]) == [f"x_sp_{i}" for i in range(10)]
+    assert not any(name.startswith("flag_sp") for name in model.feature_names_out_)
+    res = train_cv("lr", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task, titanic.metric,
+                   log=lambda m: None)  # missing values and categoricals, through the CV loop
+    assert res.overall > 0.8 and res.params["params"]["preprocess"]["splines"] == 8
+
+
 def _frame(n, seed=0):
     import pandas as pd
 

@@ -60,8 +60,8 @@ class Preprocessed(BaseEstimator):
             OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=self.min_frequency,
                           max_categories=self.max_categories, sparse_output=False))
         parts = [("num", make_pipeline(*num_steps), numeric), ("cat", cat, other)]
-        if self.splines:  # columns with more distinct values than knots; constant beyond the training range
-            curved = [c for c in numeric if X[c].nunique() > self.splines]
+        if self.splines:  # constant beyond the training range
+            curved = [c for c in numeric if _distinct_knots(X[c], self.splines)]
             parts.append(("spline", make_pipeline(SimpleImputer(strategy="median"), SplineTransformer(
                 n_knots=self.splines, degree=3, knots="quantile", extrapolation="constant")), curved))
         return ColumnTransformer(parts, verbose_feature_names_out=False), other
@@ -127,6 +127,14 @@ class Preprocessed(BaseEstimator):
             coef = np.abs(np.atleast_2d(est.coef_))
             return coef.mean(axis=0)
         raise AttributeError("the estimator exposes no importances")
+
+
+def _distinct_knots(column, knots: int) -> bool:
+    """Whether a column's `knots` quantiles are all distinct: a curve needs values spread over its range.
+    A column that is mostly one value (a TF-IDF weight, a rare count, a coded level) keeps its one slope."""
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[np.isfinite(values)]
+    return len(values) > 0 and len(np.unique(np.quantile(values, np.linspace(0.0, 1.0, knots)))) == knots
 
 
 def _mode(name: str, spec: dict, estimator: Any, *, default: str) -> str:

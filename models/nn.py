@@ -9,7 +9,8 @@ the net's own (`NetType.schema`); README "Neural nets" lists them.
 
 Inputs are prepared inside the estimator, fitted on the training rows only. The feature table:
 numeric columns get median imputation (+ a missing indicator), a signed log for skewed columns,
-standardisation and clipping to +-5 standard deviations; categorical columns become codes for
+standardisation and clipping to +-5 standard deviations (with `numeric_bins`, also a piecewise-linear
+encoding over quantile bins); categorical columns become codes for
 learned embeddings (rare and unseen levels share index 0). Arrays (the features stage's `image` and
 `text_sequence` outputs) arrive per fold through `fit(..., arrays=)` / `predict(..., arrays=)`;
 token ids seen fewer than `min_frequency` times in the training rows share one "rare" embedding.

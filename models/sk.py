@@ -22,8 +22,11 @@ from core.params import check_init_params, import_object, init_params
 from models._types import ModelContext
 from core.errors import UserError
 
-PREPROCESS = ("auto", "none", "impute", "scale", "splines")
 _SPLINE_KNOTS = 8  # per numeric column: 10 basis columns (cubic), enough for a bump, few enough for small data
+# Each `preprocess` mode: the Preprocessed settings it means (None: the estimator as it is).
+_MODES: dict[str, dict | None] = {"none": None, "impute": {"scale": False}, "scale": {"scale": True},
+                                  "splines": {"scale": True, "splines": _SPLINE_KNOTS}}
+PREPROCESS = ("auto", *_MODES)
 _TREE_MODULES = ("sklearn.ensemble", "sklearn.tree")
 _NATIVE_MISSING = ("HistGradientBoosting",)
 
@@ -143,17 +146,15 @@ def _mode(name: str, spec: dict, estimator: Any, *, default: str) -> str:
         raise UserError(f"models.{name}.preprocess = {mode!r} is not one of {', '.join(PREPROCESS)}")
     if mode == "auto":
         mode = default
-    if mode in ("scale", "splines") and type(estimator).__module__.startswith(_TREE_MODULES):
+    if mode not in ("none", "impute") and type(estimator).__module__.startswith(_TREE_MODULES):
         mode = "impute"  # trees need neither scaled inputs nor a basis of a column they can split anywhere
     return mode
 
 
 def wrap(name: str, estimator: Any, spec: dict, *, default: str) -> Any:
     """`estimator` behind the preprocessing that `spec['preprocess']` asks for (auto -> `default`)."""
-    mode = _mode(name, spec, estimator, default=default)
-    if mode == "none":
-        return estimator
-    return Preprocessed(estimator, scale=mode in ("scale", "splines"), splines=_SPLINE_KNOTS if mode == "splines" else 0)
+    settings = _MODES[_mode(name, spec, estimator, default=default)]
+    return estimator if settings is None else Preprocessed(estimator, **settings)
 
 
 def check_task(name: str, estimator: Any, ctx: ModelContext) -> None:

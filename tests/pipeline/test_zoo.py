@@ -14,7 +14,7 @@ from tests.conftest import DATA, make_workspace
 def test_the_zoo_for_each_task_kind():
     for task in TASKS:
         zoo = default_models(task, Facts(rows=1_000, cols=20))
-        assert list(zoo) == ["lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"]
+        assert list(zoo) == ["lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"]
         assert {zoo[n]["type"] for n in zoo} == {"lightgbm", "sklearn", "mlp"}
     assert default_models("binary", Facts(1_000, 20))["linear"]["estimator"].endswith("LogisticRegression")
     ridge = default_models("regression", Facts(1_000, 20))["linear"]
@@ -38,6 +38,10 @@ def test_large_tables_get_cheaper_settings_and_small_ones_keep_theirs():
     small, large = default_models("binary", Facts(3_000, 20)), default_models("binary", Facts(50_000, 25))
     assert small["lgbm"]["params"]["early_stopping_rounds"] == 300 and "epochs" not in small["mlp"].get("params", {})
     assert small["lgbm_slow"]["params"]["learning_rate"] == 0.02 and small["lgbm_extra"]["params"]["learning_rate"] == 0.03
+    # the noisy-target member: fewer, larger leaves than the slow one, and room for the rounds a small tree needs
+    shallow, slow = small["lgbm_shallow"]["params"], small["lgbm_slow"]["params"]
+    assert shallow["num_leaves"] < slow["num_leaves"] and shallow["min_child_samples"] > slow["min_child_samples"]
+    assert shallow["n_estimators"] == 3000 and shallow["learning_rate"] == slow["learning_rate"]
     assert list(large) == ["lgbm", "lgbm_extra", "linear", "mlp"]  # one diversity LightGBM, not two
     assert large["lgbm"]["params"]["early_stopping_rounds"] == 100
     assert large["lgbm_extra"]["params"]["learning_rate"] == 0.06
@@ -58,7 +62,7 @@ def test_many_classes_keep_one_lightgbm_and_few_keep_the_variants():
     assert list(many) == ["lgbm", "linear", "mlp"]
     assert many["lgbm"]["params"]["early_stopping_rounds"] == 300  # the member itself is unchanged
     few = default_models("multiclass", Facts(3_464, 7, classes=4))  # hpc: 13,856 rows x trees per round
-    assert list(few) == ["lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"]
+    assert list(few) == ["lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"]
     assert Facts(1_525, 58, classes=32).round_rows == 48_800
 
 
@@ -107,14 +111,14 @@ def test_init_writes_the_zoo_and_a_config_without_models_uses_it(tmp_path, capsy
     assert main(["init", "titanic", "--root", str(ws), *[f"--{f.replace('_', '-')}={DATA / 'titanic' / (f + '.csv')}"
                                                           for f in ("train", "test", "sample_submission")]]) == 0
     text = (ws / "competition" / "titanic" / "competition.toml").read_text()
-    for name in ("lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"):
+    for name in ("lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"):
         assert f"[models.{name}]" in text
     import tomllib
 
     raw = tomllib.loads(text)
     del raw["models"]
     cfg = parse_config(raw, ws / "competition.toml")
-    assert list(cfg["models"]) == ["lgbm", "lgbm_slow", "lgbm_extra", "linear", "mlp"]
+    assert list(cfg["models"]) == ["lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"]
 
 
 def test_a_config_without_models_gets_the_zoo_init_would_write_for_its_size(tmp_path):
@@ -133,7 +137,7 @@ def test_a_config_without_models_gets_the_zoo_init_would_write_for_its_size(tmp_
     models = load_competition(comp).cfg["models"]
     train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
     wanted = default_models("binary", facts_of(train, test, id_col="id", target="y"))
-    assert list(models) == list(wanted) and "lgbm_slow" not in models  # the large-table zoo
+    assert list(models) == list(wanted) and "lgbm_slow" not in models and "lgbm_shallow" not in models  # the large-table zoo
     for name, table in wanted.items():
         assert models[name]["params"] == table.get("params", {})
 

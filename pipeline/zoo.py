@@ -122,6 +122,11 @@ def _diversity(facts: Facts) -> bool:
     return not facts.image and (facts.classes <= 1 or facts.round_rows <= MANY_CLASS_ROUND_ROWS)
 
 
+def _slow_diversity(facts: Facts) -> bool:
+    """Whether the slow LightGBM variants run: where the diversity variants do, up to a large table."""
+    return _diversity(facts) and facts.rows <= LARGE_ROWS
+
+
 def _lgbm(params: dict) -> dict:
     return {"type": "lightgbm", "params": dict(params)}
 
@@ -131,9 +136,9 @@ ZOO: list[ZooEntry] = [
              _lgbm(_LGBM_TD_CLASS), _lgbm(_LGBM_TD_REG),
              sized=_large({"early_stopping_rounds": 100})),
     ZooEntry("lgbm_slow", "small-leaf, slow, column-subsampled LightGBM: diversity", _lgbm(_LGBM_SLOW),
-           _lgbm(_LGBM_SLOW), lambda facts: _diversity(facts) and facts.rows <= LARGE_ROWS),
+           _lgbm(_LGBM_SLOW), _slow_diversity),
     ZooEntry("lgbm_shallow", "seven-leaf, slow LightGBM: the low-variance member for a noisy target",
-             _lgbm(_LGBM_SHALLOW), _lgbm(_LGBM_SHALLOW), lambda facts: _diversity(facts) and facts.rows <= LARGE_ROWS),
+             _lgbm(_LGBM_SHALLOW), _lgbm(_LGBM_SHALLOW), _slow_diversity),
     ZooEntry("lgbm_extra", "extra-trees LightGBM (random thresholds): diversity", _lgbm(_LGBM_EXTRA),
            _lgbm(_LGBM_EXTRA), _diversity, _large({"learning_rate": 0.06})),
     ZooEntry("linear", "linear model on imputed, scaled, one-hot features and a spline basis of each numeric "

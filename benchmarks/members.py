@@ -18,7 +18,9 @@ saved folds and features, then runs the ensemble stage's own code for each confi
   `estimators = { classification = "sklearn.ensemble.ExtraTreesClassifier", regression = "...Regressor" }`;
 - `NAME=>CAND`: a candidate in place of the zoo member it varies: a candidate table with `like = "lgbm"`
   is that set's `lgbm` table with the candidate's `params` on top (e.g. `params = { refit = false }`:
-  LightGBM keeping each fold's early-stopped model), and replaces it.
+  LightGBM keeping each fold's early-stopped model), and replaces it;
+- `[ensemble] KEY=VALUE` (`--ensemble KEY=VALUE`, a TOML value): the zoo's members with one ensemble setting
+  changed, e.g. `--ensemble calibrate=false` (no candidate is trained; `--candidates` may be left out).
 
 It prints each configuration's ensemble OOF score and its seconds (the members' training time) per set,
 and a summary per configuration: the mean over sets of the relative OOF error reduction against `zoo`
@@ -45,16 +47,30 @@ def _error(score: float, greater_is_better: bool) -> float:
     return 1.0 - score if greater_is_better else score
 
 
-def _ensemble_score(comp, state: dict, members: list[str]) -> float:
-    """The ensemble stage's honest OOF score over `members` (its own code, its chosen method)."""
+def _ensemble_score(comp, state: dict, members: list[str], settings: dict | None = None) -> float:
+    """The ensemble stage's honest OOF score over `members` (its own code, its chosen method), with
+    `settings` in place of those [ensemble] keys."""
     from pipeline.context import CompetitionContext, StageContext
     from pipeline.stages import build_pipeline
     from pipeline.stages.ensemble import run
 
-    comp.cfg["ensemble"]["models"] = list(members)
-    ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None, state)
-    run(ctx)
+    saved = dict(comp.cfg["ensemble"])
+    comp.cfg["ensemble"].update(settings or {}, models=list(members))
+    try:
+        ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None, state)
+        run(ctx)
+    finally:
+        comp.cfg["ensemble"].clear()
+        comp.cfg["ensemble"].update(saved)
     return float(json.loads((comp.runs / "ensemble" / "scores.json").read_text())["overall"])
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` (a TOML value) as a pair."""
+    import tomllib
+
+    key, _, value = text.partition("=")
+    return key.strip(), tomllib.loads(f"v = {value.strip()}")["v"]
 
 
 def _seconds(run_dir: Path) -> float:
@@ -75,7 +91,8 @@ def _train_every_repeat(setup, name: str, spec: dict):
     return average_repeats(parts, setup.y, setup.metric, validated(setup.folds), setup.sample_weight)
 
 
-def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = ()) -> dict:
+def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = (),
+            ensemble: list[str] = ()) -> dict:
     """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
     from pipeline.context import CompetitionContext
     from pipeline.state import StateStore
@@ -127,14 +144,18 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
                 configs[f"{replaced}=>{name}"] = [name if m == replaced else m for m in zoo]
         if len(candidates) > 1:
             configs["+all"] = [*zoo, *candidates]
-        for member in zoo:
+        for member in zoo if candidates or not ensemble else []:  # leave-outs, unless only settings are compared
             if len(zoo) > 1:
                 configs[f"-{member}"] = [m for m in zoo if m != member]
         out = {"metric": setup.metric.name, "greater_is_better": greater, "zoo": zoo, "seconds": seconds,
                "members": {m: float(json.loads((comp.runs / "models" / m / "scores.json").read_text())["overall"])
                            for m in [*zoo, *candidates]}, "configs": {}}
+        settings = {label: {} for label in configs}
+        for text in ensemble:
+            configs[f"[ensemble] {text}"] = zoo
+            settings[f"[ensemble] {text}"] = dict([_setting(text)])
         for label, members in configs.items():
-            out["configs"][label] = {"members": members, "oof": _ensemble_score(comp, state, members),
+            out["configs"][label] = {"members": members, "oof": _ensemble_score(comp, state, members, settings[label]),
                                      "seconds": sum(seconds.get(m, 0.0) for m in members)}
             log(f"  {label:<24} OOF {out['configs'][label]['oof']:.5f}  {out['configs'][label]['seconds']:.0f} s")
     return out
@@ -173,18 +194,20 @@ def main() -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workspaces", type=Path, required=True, help="folder of one workspace per set (quality.py's)")
-    p.add_argument("--candidates", type=Path, required=True, help="TOML file of [models.NAME] tables to try")
+    p.add_argument("--candidates", type=Path, default=None, help="TOML file of [models.NAME] tables to try")
     p.add_argument("--sets", default=None, help="comma-separated subset")
     p.add_argument("--save", type=Path, default=None, help="write per-set results as JSON (after every set)")
     p.add_argument("--together", action="append", default=[],
                    help="one configuration of several changes: comma-separated candidates (each in place of the "
                         "member it is `like`, else added) and -MEMBER (left out); may be given again")
+    p.add_argument("--ensemble", action="append", default=[],
+                   help="one configuration: the zoo with an [ensemble] setting KEY=VALUE (a TOML value); may be given again")
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")
     args = p.parse_args()
     if args.table:
         print("\n".join(summary(json.loads(args.table.read_text()))))
         return 0
-    candidates = tomllib.loads(args.candidates.read_text()).get("models", {})
+    candidates = tomllib.loads(args.candidates.read_text()).get("models", {}) if args.candidates else {}
     sets = args.sets.split(",") if args.sets else sorted(p.name for p in args.workspaces.iterdir() if p.is_dir())
     results: dict[str, dict] = json.loads(args.save.read_text()) if args.save and args.save.exists() else {}
     for name in sets:
@@ -193,7 +216,7 @@ def main() -> int:
         print(f"{name}:", flush=True)
         try:
             results[name] = one_set(args.workspaces / name, candidates, lambda m: print(m, flush=True),
-                                    [g.split(",") for g in args.together])
+                                    [g.split(",") for g in args.together], args.ensemble)
         except Exception as exc:  # noqa: BLE001 - one set's failure is reported; the others still run
             print(f"  failed: {type(exc).__name__}: {exc}", flush=True)
             continue

@@ -78,6 +78,9 @@ class Metric:
     # (y_true, y_pred, sample_weight) -> the score with per-row weights ([competition] weight); None:
     # the metric takes no weights (check_weighted refuses a weighted competition)
     weighted: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None
+    # the score rewards calibrated probabilities (log loss), so the ensemble fits a temperature
+    # (models.ensemble.calibrated); order-only and decision metrics do not see one
+    calibrate: bool = False
 
     def __reduce__(self):
         # a metric travels to worker processes by name (and file): a competition's metrics.py is not
@@ -387,7 +390,7 @@ METRICS: dict[str, Metric] = {
         Metric("roc_auc", _roc_auc, True, _CLASSIFICATION, True, "log_loss", rank_based=True, fast=_fast_auc,
                weighted=_w_roc_auc),
         Metric("log_loss", _log_loss, False, _CLASSIFICATION, True, "log_loss", fast=_fast_log_loss,
-               weighted=_w_log_loss),
+               weighted=_w_log_loss, calibrate=True),
         Metric("accuracy", _accuracy, True, _CLASSIFICATION, False, "log_loss", weighted=_w_accuracy),
         Metric("rmse", _rmse, False, _REGRESSION, False, "rmse",
                fast=lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))), weighted=_w_rmse),

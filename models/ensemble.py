@@ -39,10 +39,11 @@ from core.errors import UserError, did_you_mean
 from models._hill_climb import hill_climb_weights
 
 __all__ = ["Member", "Problem", "EnsembleResult", "Method", "METHODS", "get_method", "applicable",
-           "run_methods", "select", "optimistic", "hill_climb_weights", "optimise_weights", "blend", "stack",
-           "DEFAULT_LIGHTGBM_STACKER"]
+           "run_methods", "select", "optimistic", "calibrated", "calibrates", "hill_climb_weights",
+           "optimise_weights", "blend", "stack", "DEFAULT_LIGHTGBM_STACKER"]
 
 _EPS = 1e-6
+_TINY = 1e-15  # the temperature's clip: log loss reads every probability below it as this one
 # A small LightGBM for level 2: few inputs, so shallow trees and strong regularisation.
 # Fixed rounds and no early stopping on the held-out fold, which would let fold k's labels pick the
 # model that predicts fold k.
@@ -472,6 +473,63 @@ def _stack(problem: Problem, **options: Any) -> EnsembleResult:
     return stack(problem, **options)
 
 
+# ---- calibration ---------------------------------------------------------------------------------
+def _tempered(problem: Problem, pred: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities with their log-odds (binary, per column for multilabel) or log-probabilities
+    (multiclass, renormalised) divided by `temperature`: > 1 softens, < 1 sharpens; no order is reversed
+    and each row keeps its most likely class."""
+    p = np.asarray(pred, dtype=np.float64)
+    if p.ndim == 1 or problem.task.n_targets > 1:
+        q = np.clip(p, _TINY, 1.0 - _TINY)
+        return 1.0 / (1.0 + np.exp(-(np.log(q) - np.log1p(-q)) / temperature))
+    z = np.log(np.clip(p, _TINY, 1.0)) / temperature
+    g = np.exp(z - z.max(axis=1, keepdims=True))
+    return g / g.sum(axis=1, keepdims=True)
+
+
+def _fit_temperature(problem: Problem, pred: np.ndarray, rows: np.ndarray | None = None) -> float:
+    """The temperature (between e^-2 and e^2) that gives `pred` the best metric on the rows (all: None)."""
+    from scipy.optimize import minimize_scalar
+
+    y = problem.y if rows is None else problem.y[rows]
+    p = pred if rows is None else pred[rows]
+    sw = problem.weights_of(rows)
+    res = minimize_scalar(lambda t: -problem.metric.sign * problem.metric.objective(
+        y, _tempered(problem, p, float(np.exp(t))), sw), bounds=(-2.0, 2.0), method="bounded",
+        options={"xatol": 1e-3})
+    return float(np.exp(res.x))
+
+
+def calibrated(problem: Problem, result: EnsembleResult) -> EnsembleResult:
+    """`result` with a temperature on its probabilities, for a metric that scores calibration (log loss:
+    `Metric.calibrate`). Fold k's rows get the temperature fitted on the other folds' rows of the result's
+    honest OOF predictions (as a stack's level 2 is fitted), test the one fitted on every row. Kept only
+    when that honest OOF score beats the result's own: on a small, near-separable table a few confident
+    rows move each fold's temperature, and the temperature then costs more than it corrects."""
+    oof = np.array(result.oof, dtype=np.float64)
+    by_fold = {}
+    for k in np.unique(problem.folds):
+        held = problem.folds == k
+        by_fold[int(k)] = _fit_temperature(problem, result.oof, ~held)
+        oof[held] = _tempered(problem, result.oof[held], by_fold[int(k)])
+    score = problem.score(oof)
+    if problem.metric.sign * score <= problem.metric.sign * result.score:
+        return EnsembleResult(result.method, result.oof, result.test, result.score, result.fold_scores, result.weights,
+                              result.fit_score, {**result.details, "temperature_tried": round(score, 6)})
+    temperature = _fit_temperature(problem, result.oof)
+    details = {**result.details, "temperature": round(temperature, 4),
+               "temperature_by_fold": {k: round(t, 4) for k, t in by_fold.items()},
+               "uncalibrated_score": result.score}
+    return EnsembleResult(result.method, oof, _tempered(problem, result.test, temperature), score,
+                          problem.fold_scores(oof), result.weights, result.fit_score, details)
+
+
+def calibrates(task, metric) -> bool:
+    """Whether the ensemble's results get a temperature: class probabilities scored by a metric that
+    rewards calibration (`Metric.calibrate`: log loss)."""
+    return task.is_classification and metric.calibrate
+
+
 # ---- registry ------------------------------------------------------------------------------------
 def _always(task, metric) -> bool:
     return True
@@ -507,9 +565,11 @@ def applicable(task, metric) -> list[str]:
 
 
 def run_methods(problem: Problem, methods: list[str] | None = None, *,
-                options: dict[str, dict[str, Any]] | None = None,
+                options: dict[str, dict[str, Any]] | None = None, calibrate: bool = False,
                 log: Callable[[str], None] = lambda m: None) -> dict[str, EnsembleResult]:
-    """Run the named methods (default: every applicable one); `options` maps method -> keywords."""
+    """Run the named methods (default: every applicable one); `options` maps method -> keywords. With
+    `calibrate`, a metric that scores calibration (`calibrates`) gets each result's temperature fitted
+    (`calibrated`)."""
     names = methods or applicable(problem.task, problem.metric)
     results = {}
     for name in names:
@@ -519,6 +579,8 @@ def run_methods(problem: Problem, methods: list[str] | None = None, *,
                             f"{problem.metric.name!r}; use one of "
                             f"{', '.join(applicable(problem.task, problem.metric))}")
         results[name] = method.build(problem, **(options or {}).get(name, {}))
+        if calibrate and calibrates(problem.task, problem.metric):
+            results[name] = calibrated(problem, results[name])
         log(f"{name}: {problem.metric.name} {results[name].score:.5f}")
     return results
 

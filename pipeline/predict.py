@@ -278,7 +278,8 @@ class Predictor:
             members = [Member(n, runs[n].repeat(r).oof, new[n]) for n in names]
             problem = Problem(members, y, folds, task, metric, sw)
             options = self._method_options(r, rows, X_new)
-            per_repeat.append(run_methods(problem, [method], options=options)[method].test)
+            per_repeat.append(run_methods(problem, [method], options=options,
+                                          calibrate=self.spec["ensemble_config"].get("calibrate", False))[method].test)
         return per_repeat[0] if len(per_repeat) == 1 else np.mean(per_repeat, axis=0)
 
     def _targets(self, frame):

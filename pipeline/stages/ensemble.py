@@ -168,11 +168,13 @@ def run(ctx: StageContext) -> list[Path]:
     results, timings = {}, {}
     for name in methods:
         t0 = time.perf_counter()
-        results[name] = average_repeats([run_methods(p, [name], options=o)[name] for p, o in zip(problems, options)],
-                                        problem)
+        results[name] = average_repeats([run_methods(p, [name], options=o, calibrate=cfg["calibrate"])[name]
+                                         for p, o in zip(problems, options)], problem)
         timings[name] = time.perf_counter() - t0
         r = results[name]
         extra = f"  (in-sample {r.fit_score:.5f})" if r.fit_score is not None else ""
+        if "temperature" in r.details:
+            extra += f"  (temperature {r.details['temperature']:.3f}; without {r.details['uncalibrated_score']:.5f})"
         weights = f"  weights: {_weights_text(r.weights)}" if r.weights else ""
         caveat = ("  (optimistic: the level-2 model sees the features and member predictions made with the "
                   "held-out fold's labels; chosen only if pinned)") if optimistic(r) else ""

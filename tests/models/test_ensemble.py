@@ -204,3 +204,72 @@ def test_unknown_or_unfit_methods_are_refused_with_one_line(cancer):
         run_methods(rmse_problem, ["rank"])
     with pytest.raises(UserError, match="last exactly one"):
         stack(Problem(members, y, folds, info, get_metric("roc_auc")), levels=[["linear", "linear"]])
+
+
+def _sharpened(member: Member, temperature: float) -> Member:
+    """A member whose log-odds are divided by `temperature` (< 1: over-confident), same order."""
+    def sharpen(p):
+        q = np.clip(p, 1e-6, 1 - 1e-6)
+        return 1 / (1 + np.exp(-np.log(q / (1 - q)) / temperature))
+    return Member(member.name, sharpen(member.oof), sharpen(member.test))
+
+
+def test_log_loss_results_get_a_temperature_fitted_on_the_other_folds(cancer):
+    members, _, y, folds, info, _, _ = cancer
+    log_loss = get_metric("log_loss")
+    bayes = [members[1]]  # naive Bayes: famously over-confident
+    problem = Problem(bayes, y, folds, info, log_loss)
+    plain = run_methods(problem, ["mean"])["mean"]
+    tempered = run_methods(problem, ["mean"], calibrate=True)["mean"]
+    # the temperature softens the over-confident probabilities: better log loss, the same order per fold
+    assert tempered.details["temperature"] > 2.0
+    assert tempered.score < 0.6 * plain.score
+    assert tempered.details["uncalibrated_score"] == pytest.approx(plain.score)
+    assert tempered.score == pytest.approx(log_loss(y, tempered.oof))
+    for k in np.unique(folds):  # one temperature per fold: no order within a fold is reversed
+        order = np.argsort(plain.oof[folds == k], kind="stable")
+        assert (np.diff(tempered.oof[folds == k][order]) >= 0).all()
+    assert (np.diff(tempered.test[np.argsort(plain.test, kind="stable")]) >= 0).all()
+    # honest: fold 0's rows get a temperature fitted without their labels, so scrambling them changes
+    # nothing there, while the other folds' temperatures (fitted on fold 0 too) move
+    poisoned = y.copy()
+    held = folds == 0
+    poisoned[held] = 1 - poisoned[held]
+    again = run_methods(Problem(bayes, poisoned, folds, info, log_loss), ["mean"], calibrate=True)["mean"]
+    np.testing.assert_allclose(again.oof[held], tempered.oof[held])
+    assert not np.allclose(again.oof[~held], tempered.oof[~held])
+
+
+def test_a_temperature_that_does_not_pay_on_the_other_folds_is_not_kept(cancer):
+    members, _, y, folds, info, _, _ = cancer
+    # logistic regression sharpened to about its best temperature: the per-fold temperatures scatter
+    # around 1 and cost more honest OOF log loss than they correct, so the result stays as it was
+    problem = Problem([_sharpened(members[0], 0.5)], y, folds, info, get_metric("log_loss"))
+    plain = run_methods(problem, ["mean"])["mean"]
+    kept = run_methods(problem, ["mean"], calibrate=True)["mean"]
+    assert "temperature" not in kept.details and kept.details["temperature_tried"] > plain.score
+    np.testing.assert_array_equal(kept.oof, plain.oof)
+    assert kept.score == plain.score
+
+
+def test_only_a_metric_that_scores_calibration_gets_a_temperature(cancer):
+    members, _, y, folds, info, _, _ = cancer
+    for name in ("roc_auc", "accuracy"):
+        result = run_methods(Problem(members, y, folds, info, get_metric(name)), ["mean"], calibrate=True)["mean"]
+        assert not {"temperature", "temperature_tried"} & set(result.details)
+    result = run_methods(Problem(members, y, folds, info, get_metric("log_loss")), ["mean"])["mean"]
+    assert not {"temperature", "temperature_tried"} & set(result.details)  # calibrate off
+
+
+def test_a_multiclass_temperature_keeps_each_rows_class_and_sums_to_one():
+    from sklearn.naive_bayes import GaussianNB
+
+    members, y, folds, info, _, _ = _members("digits", "target", "multiclass", {"nb": GaussianNB()}, rows=600)
+    metric = get_metric("log_loss")
+    problem = Problem(members, y, folds, info, metric)
+    plain = run_methods(problem, ["mean"])["mean"]
+    tempered = run_methods(problem, ["mean"], calibrate=True)["mean"]
+    assert tempered.score < 0.5 * plain.score
+    assert tempered.details["temperature"] > 1.0
+    np.testing.assert_allclose(tempered.test.sum(axis=1), 1.0, atol=1e-9)
+    assert np.array_equal(tempered.oof.argmax(axis=1), plain.oof.argmax(axis=1))

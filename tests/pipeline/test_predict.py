@@ -116,6 +116,22 @@ params = { strategy = "stratified", random_state = 0 }
     _same_as_latest(ws, comp, tmp_path)
 
 
+def test_predict_reproduces_an_ensemble_whose_probabilities_got_a_temperature(tmp_path):
+    """Log loss on hpc (4 classes) with naive Bayes, a badly calibrated member, in a plain mean: the ensemble
+    keeps a temperature, and predict fits and applies the same one."""
+    bayes = FAST_MODELS + '''
+[models.bayes]
+type = "sklearn"
+estimator = "sklearn.naive_bayes.GaussianNB"
+'''
+    ws, comp = _workspace(tmp_path, bayes, {"ensemble": 'method = "mean"'}, name="hpc")
+    _run(ws)
+    details = json.loads((comp / "runs" / "ensemble" / "params.json").read_text())["details"]
+    overall = json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["overall"]
+    assert abs(np.log(details["temperature"])) > 0.1 and details["uncalibrated_score"] > overall
+    _same_as_latest(ws, comp, tmp_path)
+
+
 def test_predict_reproduces_a_pseudo_labelled_run(tmp_path):
     ws, comp = _workspace(tmp_path, FAST_MODELS, {"pseudo": "enabled = true"})
     _run(ws)

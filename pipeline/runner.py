@@ -181,14 +181,18 @@ class Runner:
 
         A stage declared `alongside` (the EDA report: no stage needs it) runs in its own process beside
         the others when this runner's `alongside` is on and it is not the target; the run waits for it at
-        the end."""
+        the end. One that needs no stage starts first, so it has the core the folds stage leaves idle."""
         forced: set[str] = set()
         if force:  # the named stage (everything when none is named); what follows sees new inputs
             forced = {target} if target else set(self.pipeline.stages)
         ran = []
         beside: _Alongside | None = None
+        order = self.plan(target)
+        if self.alongside:
+            order.sort(key=lambda n: not (self.pipeline.stages[n].alongside and not self.pipeline.stages[n].needs
+                                          and n != target))
         try:
-            for name in self.plan(target):
+            for name in order:
                 stage = self.pipeline.stages[name]
                 units = only_units if stage.units is not None else None
                 v = self.verdict(stage, force=name in forced, only_units=units)

@@ -42,6 +42,19 @@ def test_an_alongside_stage_runs_in_its_own_process_and_is_recorded(titanic_ws):
     assert again == ["[report] fresh, skipped", "[work] fresh, skipped"]
 
 
+def test_it_starts_before_the_main_work_even_when_listed_after_it(titanic_ws):
+    """It needs no stage, so it starts first and has the core the first stages leave idle; in turn (off),
+    the pipeline's own order stands."""
+    late = Pipeline([Stage("work", "the main work", f"{_HERE}:work", data=True),
+                     Stage("report", "a report", f"{_HERE}:report", data=True, alongside=True)])
+    logs: list[str] = []
+    assert _runner(titanic_ws, late, logs).run() == ["work", "report"]
+    started = [line for line in logs if " running " in line]
+    assert started == ["[report] running beside the other stages (never run)", "[work] running (never run)"]
+    again: list[str] = []
+    assert _runner(titanic_ws, late, again, alongside=False).run(force=True) == ["work", "report"]
+
+
 def test_off_or_as_the_target_it_runs_in_turn_in_this_process(titanic_ws, tmp_path):
     logs: list[str] = []
     assert _runner(titanic_ws, _pipeline(), logs, alongside=False).run() == ["report", "work"]

@@ -595,9 +595,14 @@ def average_repeats(per_repeat: list[EnsembleResult], problem: "Problem") -> Ens
     oof = np.mean([r.oof for r in per_repeat], axis=0)
     weights = {n: float(np.mean([r.weights.get(n, 0.0) for r in per_repeat])) for n in first.weights}
     fits = [r.fit_score for r in per_repeat if r.fit_score is not None]
+    details = {**first.details, "repeats": len(per_repeat)}
+    if any({"temperature", "temperature_tried"} & set(r.details) for r in per_repeat):  # each repeat's own
+        for key in ("temperature", "temperature_by_fold", "uncalibrated_score", "temperature_tried"):
+            details.pop(key, None)
+        details["temperature_by_repeat"] = [r.details.get("temperature") for r in per_repeat]
     return EnsembleResult(first.method, oof, np.mean([r.test for r in per_repeat], axis=0), problem.score(oof),
                           [s for r in per_repeat for s in r.fold_scores], weights,
-                          float(np.mean(fits)) if fits else None, {**first.details, "repeats": len(per_repeat)})
+                          float(np.mean(fits)) if fits else None, details)
 
 
 def optimistic(result: EnsembleResult) -> bool:

@@ -108,6 +108,16 @@ def _method_options(ctx: StageContext, repeat: int = 0) -> dict:
                           threads=training.threads(), log=ctx.log, X_train=X_train, X_test=X_test)
 
 
+def _temperature_text(details: dict) -> str:
+    """'  (temperature 0.746; without 0.01134)', or per CV repeat ('—' where it did not pay); '' without one."""
+    if "temperature" in details:
+        return f"  (temperature {details['temperature']:.3f}; without {details['uncalibrated_score']:.5f})"
+    temps = details.get("temperature_by_repeat", [])
+    if not any(t is not None for t in temps):
+        return ""
+    return "  (temperature per CV repeat: " + ", ".join("—" if t is None else f"{t:.3f}" for t in temps) + ")"
+
+
 def _weights_text(weights: dict[str, float]) -> str:
     used = sorted(((w, n) for n, w in weights.items() if w > 0), reverse=True)
     return ", ".join(f"{n} {w:.3f}" for w, n in used)
@@ -173,8 +183,7 @@ def run(ctx: StageContext) -> list[Path]:
         timings[name] = time.perf_counter() - t0
         r = results[name]
         extra = f"  (in-sample {r.fit_score:.5f})" if r.fit_score is not None else ""
-        if "temperature" in r.details:
-            extra += f"  (temperature {r.details['temperature']:.3f}; without {r.details['uncalibrated_score']:.5f})"
+        extra += _temperature_text(r.details)
         weights = f"  weights: {_weights_text(r.weights)}" if r.weights else ""
         caveat = ("  (optimistic: the level-2 model sees the features and member predictions made with the "
                   "held-out fold's labels; chosen only if pinned)") if optimistic(r) else ""

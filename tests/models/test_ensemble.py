@@ -273,3 +273,17 @@ def test_a_multiclass_temperature_keeps_each_rows_class_and_sums_to_one():
     assert tempered.details["temperature"] > 1.0
     np.testing.assert_allclose(tempered.test.sum(axis=1), 1.0, atol=1e-9)
     assert np.array_equal(tempered.oof.argmax(axis=1), plain.oof.argmax(axis=1))
+
+
+def test_cv_repeats_keep_each_repeats_own_temperature(cancer):
+    from models.ensemble import average_repeats
+
+    members, _, y, folds, info, _, _ = cancer
+    metric = get_metric("log_loss")
+    shuffled = np.random.default_rng(3).permutation(folds)  # a second fold assignment
+    parts = [run_methods(Problem([members[1]], y, f, info, metric), ["mean"], calibrate=True)["mean"]
+             for f in (folds, shuffled)]
+    merged = average_repeats(parts, Problem([members[1]], y, folds, info, metric))
+    assert merged.details["temperature_by_repeat"] == [p.details["temperature"] for p in parts]
+    assert not {"temperature", "uncalibrated_score", "temperature_by_fold"} & set(merged.details)
+    np.testing.assert_allclose(merged.oof, (parts[0].oof + parts[1].oof) / 2)

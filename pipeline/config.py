@@ -44,9 +44,13 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                             "predictions are averaged; the ensemble is fitted per repeat (shuffled schemes); 0 = "
                             "automatic: 2 on a table up to 10,000 rows (not an image, not many classes), else 1"),
         "repeat_unused": (bool, True, "later CV repeats also train the models the ensemble would leave out "
-                                      "(no weight from hill climbing on the first repeat's OOF predictions); "
-                                      "false: they keep one repeat with ensemble.method = auto (faster; the "
-                                      "ensemble's OOF a little noisier)"),
+                                      "(no weight from hill climbing on the first repeat's OOF predictions), "
+                                      "but for a costly one (repeat_unused_share); false: every such model keeps "
+                                      "one repeat with ensemble.method = auto (faster; the ensemble's OOF a "
+                                      "little noisier)"),
+        "repeat_unused_share": (float, 0.25, "a model the ensemble would leave out keeps one repeat when its "
+                                            "type's estimated cost on this table is at least this share of all "
+                                            "the models' (the MLP on a noisy table, never a cheap LightGBM); 1 = never"),
         "gap": (int, 0, "distinct times left out between each fold's training rows and its validation block "
                         "(scheme = forward)"),
     },
@@ -127,6 +131,7 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("cv", "seed"): (0, 2**32 - 1),
     ("cv", "gap"): (0, None),
     ("cv", "repeats"): (0, 20),
+    ("cv", "repeat_unused_share"): (0, 1),
     ("ensemble", "hill_climb_rounds"): (1, None),
     ("explore", "sample_rows"): (1, None),
     ("explore", "column_plots"): (0, 10_000),

@@ -186,8 +186,11 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
     wanted = training.repeats
     unused = _unused(ctx, training, results)
     if unused:
+        why = ("cv.repeat_unused = false" if not ctx.cfg["cv"]["repeat_unused"] else
+               f"at least {ctx.cfg['cv']['repeat_unused_share']:.0%} of the models' estimated training: "
+               f"cv.repeat_unused_share")
         ctx.log(f"[cv] {', '.join(unused)}: no weight in the first repeat's ensemble (hill climbing on its OOF "
-                f"predictions), so one CV repeat, which the ensemble reuses in every repeat (cv.repeat_unused = false)")
+                f"predictions), so one CV repeat, which the ensemble reuses in every repeat ({why})")
     for r in range(1, wanted):
         setup = training.for_repeat(r)
         if batched:  # no budget: every model has had every earlier repeat
@@ -221,28 +224,40 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
 
 
 def _unused(ctx: StageContext, training, results: dict) -> list[str]:
-    """With cv.repeat_unused = false and ensemble.method = "auto", the models trained here that the first
-    repeat's ensemble gives no weight: hill climbing on their first-repeat OOF predictions, in sample (so
-    more generous than the honest blend), never picks them. A second repeat would only refine a member the
-    ensemble leaves out (caravan's and taxi's MLP: two thirds of the cv stage, no weight). Not the
-    default: on the 18 sets it cut caravan's training from 46 to 31 s, but the ensemble's OOF got worse
-    on 7 and better on 1 (the unused members were mostly cheap LightGBM variants whose noisier one-repeat
-    OOF a mean, a geometric mean or a stack still uses). None with fewer than two models trained."""
+    """With ensemble.method = "auto", the models trained here that the first repeat's ensemble gives no
+    weight (hill climbing on their first-repeat OOF predictions, in sample, so more generous than the
+    honest blend, never picks them) and whose type's estimated cost on this table is at least
+    cv.repeat_unused_share of all the models' (every one with cv.repeat_unused = false). A second repeat would only refine a member
+    the ensemble leaves out (caravan's and taxi's MLP: two thirds of the cv stage, no weight). With every
+    unused model (repeat_unused = false) the ensemble's OOF got worse on 7 of the 18 sets: the unused
+    members were mostly cheap LightGBM variants whose noisier one-repeat OOF a mean, a geometric mean or a
+    stack still uses; the share keeps those. None with fewer than two models trained."""
     from core.folds import validated
     from models._hill_climb import unused
 
-    if ctx.cfg["cv"]["repeat_unused"] or ctx.cfg["ensemble"]["method"] != "auto" or len(results) < 2:
+    cv = ctx.cfg["cv"]
+    if ctx.cfg["ensemble"]["method"] != "auto" or len(results) < 2:
+        return []
+    share = cv["repeat_unused_share"] if cv["repeat_unused"] else 0.0
+    # the type's estimate on this table, not the seconds measured: which models repeat must not depend on
+    # how busy the machine was
+    seconds = {name: cost.seconds for name, cost in _costs(training, list(results), measured=False).items()}
+    total = sum(seconds.values())
+    costly = [name for name in results if total > 0 and seconds[name] >= share * total] if share > 0 else list(results)
+    if not costly:
         return []
     rows = validated(training.folds)
     weights = training.sample_weight
-    return unused(list(results), [parts[0].oof[rows] for parts in results.values()], training.y[rows],
-                  training.metric, max_iter=ctx.cfg["ensemble"]["hill_climb_rounds"],
-                  sample_weight=None if weights is None else weights[rows])
+    left_out = unused(list(results), [parts[0].oof[rows] for parts in results.values()], training.y[rows],
+                      training.metric, max_iter=ctx.cfg["ensemble"]["hill_climb_rounds"],
+                      sample_weight=None if weights is None else weights[rows])
+    return [name for name in left_out if name in costly]
 
 
-def _costs(training, names: list[str]) -> dict:
+def _costs(training, names: list[str], *, measured: bool = True) -> dict:
     """Each model's estimated seconds: measured when it ran here before with these parameters (the
-    run registry), else its type's cost per cell (models._types.ModelType.cost) on this table."""
+    run registry), else (or with `measured` false) its type's cost per cell (models._types.ModelType.cost)
+    on this table."""
     from core.folds import fold_ids
     from models._types import model_type
     from pipeline.planner import estimate, measured_seconds
@@ -250,7 +265,7 @@ def _costs(training, names: list[str]) -> dict:
     comp = training.comp
     rows, cols = training.features[0].shape
     folds = len(fold_ids(training.folds))
-    history = _history(comp)
+    history = _history(comp) if measured else []
     costs = {}
     for name in names:
         spec = comp.models[name]

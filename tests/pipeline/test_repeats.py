@@ -54,10 +54,11 @@ params = { n_estimators = 40, num_leaves = 7 }
 '''
 
 
-def _workspace(tmp_path, repeats: int = 3, repeat_unused: bool = True):
+def _workspace(tmp_path, repeats: int = 3, repeat_unused: bool = True, share: float | None = 1.0):
     """Titanic with the memoriser and a small LightGBM. The memoriser's OOF predictions are all 0, so the
     first repeat's ensemble gives it no weight: with `repeat_unused` False (cv.repeat_unused) it keeps one
-    repeat."""
+    repeat, and so it does when its estimated cost is at least `share` of the models' (cv.repeat_unused_share;
+    its type's estimate is a third of the two models'; None: the default share)."""
     ws = make_workspace(tmp_path, repeats=repeats)
     comp = ws / "competition" / "titanic"
     rng = np.random.default_rng(0)
@@ -70,6 +71,8 @@ def _workspace(tmp_path, repeats: int = 3, repeat_unused: bool = True):
     text = text[: text.index("[models.")]
     if not repeat_unused:
         text = text.replace("[cv]\n", "[cv]\nrepeat_unused = false\n", 1)
+    if share is not None:
+        text = text.replace("[cv]\n", f"[cv]\nrepeat_unused_share = {share}\n", 1)
     text = text.replace("# blocks = []", 'blocks = [{ block = "numeric" }, { block = "target_encoding", '
                                          'columns = ["pclass", "sex"] }]')
     (comp / "competition.toml").write_text(text + CONFIG_TAIL)
@@ -134,6 +137,22 @@ def test_a_model_the_first_repeats_ensemble_leaves_out_keeps_one_repeat_which_ev
     # its one repeat is its finished run: a second run trains nothing
     assert main(["run", "--root", str(ws)]) == 0
     assert "[cv] fresh, skipped" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("share,one_repeat", [(None, True), (0.5, False)])
+def test_a_left_out_model_keeps_one_repeat_when_its_estimated_cost_reaches_the_share(tmp_path, capsys, share,
+                                                                                     one_repeat):
+    """The default share (a quarter) cuts the memoriser, a third of the estimated training; 0.5 keeps its
+    repeats. The estimate is the type's cost on this table, so the choice does not follow the clock."""
+    ws, comp = _workspace(tmp_path, repeats=2, share=share)
+    assert main(["run", "--root", str(ws)]) == 0
+    err = capsys.readouterr().err
+    assert ("[cv] seen: no weight in the first repeat's ensemble" in err) is one_repeat
+    if one_repeat:
+        assert "at least 25% of the models' estimated training: cv.repeat_unused_share" in err
+    folds = len(json.loads((comp / "runs" / "models" / "seen" / "scores.json").read_text())["folds"])
+    assert folds == (5 if one_repeat else 10)
+    assert len(json.loads((comp / "runs" / "models" / "lgbm" / "scores.json").read_text())["folds"]) == 10
 
 
 def test_a_time_budget_gives_every_model_its_first_repeat_before_any_second(tmp_path, capsys, monkeypatch):

@@ -48,7 +48,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                                       "but for a costly one (repeat_unused_share); false: every such model keeps "
                                       "one repeat with ensemble.method = auto (faster; the ensemble's OOF a "
                                       "little noisier)"),
-        "repeat_unused_share": (float, 0.25, "a model the ensemble would leave out keeps one repeat when its "
+        "repeat_unused_share": (float, 0.3, "a model the ensemble would leave out keeps one repeat when its "
                                             "type's estimated cost on this table is at least this share of all "
                                             "the models' (the MLP on a noisy table, never a cheap LightGBM); 1 = never"),
         "gap": (int, 0, "distinct times left out between each fold's training rows and its validation block "

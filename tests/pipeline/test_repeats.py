@@ -142,14 +142,14 @@ def test_a_model_the_first_repeats_ensemble_leaves_out_keeps_one_repeat_which_ev
 @pytest.mark.parametrize("share,one_repeat", [(None, True), (0.5, False)])
 def test_a_left_out_model_keeps_one_repeat_when_its_estimated_cost_reaches_the_share(tmp_path, capsys, share,
                                                                                      one_repeat):
-    """The default share (a quarter) cuts the memoriser, a third of the estimated training; 0.5 keeps its
+    """The default share (0.3) cuts the memoriser, a third of the estimated training; 0.5 keeps its
     repeats. The estimate is the type's cost on this table, so the choice does not follow the clock."""
     ws, comp = _workspace(tmp_path, repeats=2, share=share)
     assert main(["run", "--root", str(ws)]) == 0
     err = capsys.readouterr().err
     assert ("[cv] seen: no weight in the first repeat's ensemble" in err) is one_repeat
     if one_repeat:
-        assert "at least 25% of the models' estimated training: cv.repeat_unused_share" in err
+        assert "at least 30% of the models' estimated training: cv.repeat_unused_share" in err
     folds = len(json.loads((comp / "runs" / "models" / "seen" / "scores.json").read_text())["folds"])
     assert folds == (5 if one_repeat else 10)
     assert len(json.loads((comp / "runs" / "models" / "lgbm" / "scores.json").read_text())["folds"]) == 10

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core import io as _io
+from core.errors import UserError
 from core.fingerprint import PACKAGES_ROOT, CodeFingerprints
 from pipeline import planner
 from pipeline.config import Competition
@@ -181,7 +182,9 @@ class Runner:
 
         A stage declared `alongside` (the EDA report: no stage needs it) runs in its own process beside
         the others when this runner's `alongside` is on and it is not the target; the run waits for it at
-        the end. One that needs no stage starts first, so it has the core the folds stage leaves idle."""
+        the end. One that needs no stage starts first, so it has the core the folds stage leaves idle; bad
+        input found by the main work (a UserError) stops it unless it has finished, so that nothing is
+        written, while after any other failure it is waited for and kept."""
         forced: set[str] = set()
         if force:  # the named stage (everything when none is named); what follows sees new inputs
             forced = {target} if target else set(self.pipeline.stages)
@@ -213,9 +216,12 @@ class Runner:
             if beside is not None:  # Ctrl-C ends it too
                 beside.stop()
             raise
-        except BaseException:
-            if beside is not None:  # after an error in the main work its report is still kept
-                beside.finish(self, raise_error=False)
+        except BaseException as exc:
+            if beside is not None:
+                if isinstance(exc, UserError) and not beside.results.poll():
+                    beside.stop()  # bad input: exit 2 with nothing written, the unfinished report included
+                else:  # after a failure in the main work (or with the report done) it is still kept
+                    beside.finish(self, raise_error=False)
             raise
         if beside is not None:
             beside.finish(self)

@@ -34,3 +34,17 @@ def work(ctx) -> list[Path]:
 
 def work_fails(ctx) -> list[Path]:
     raise UserError("work: something a user must fix")
+
+
+def work_crashes(ctx) -> list[Path]:
+    raise RuntimeError("work: a bug, not bad input")
+
+
+def report_slow(ctx) -> list[Path]:
+    """The alongside stage when it is still running at the main work's end (it waits for a file that
+    never comes, so the run must stop it)."""
+    import time
+
+    while not (ctx.runs / "never").exists():
+        time.sleep(0.05)
+    return _write_pid(ctx, "report")

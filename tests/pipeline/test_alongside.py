@@ -71,12 +71,20 @@ def test_its_error_ends_the_run_in_one_line_after_the_other_stages(titanic_ws):
     assert _runner(titanic_ws, _pipeline(), []).run() == ["report"]  # nothing recorded for the failed one
 
 
-def test_an_error_in_the_main_work_still_keeps_the_report(titanic_ws):
+def test_a_crash_in_the_main_work_still_keeps_the_report(titanic_ws):
     logs: list[str] = []
-    with pytest.raises(UserError, match="something a user must fix"):
-        _runner(titanic_ws, _pipeline(work="work_fails"), logs).run()
+    with pytest.raises(RuntimeError, match="a bug, not bad input"):
+        _runner(titanic_ws, _pipeline(work="work_crashes"), logs).run()
     assert _pid(titanic_ws, "report") != os.getpid()
     assert _runner(titanic_ws, _pipeline(), []).run() == ["work"]  # the report was recorded: fresh
+
+
+def test_bad_input_found_by_the_main_work_stops_an_unfinished_report_and_leaves_nothing(titanic_ws):
+    runs = titanic_ws / "competition" / "titanic" / "runs"
+    with pytest.raises(UserError, match="something a user must fix"):
+        _runner(titanic_ws, _pipeline(report="report_slow", work="work_fails"), []).run()
+    assert not (runs / "report").exists() and not (runs / ".state" / "report.json").exists()
+    assert _runner(titanic_ws, _pipeline(), []).run() == ["work", "report"]  # nothing was recorded
 
 
 def test_a_stage_another_needs_cannot_run_alongside():

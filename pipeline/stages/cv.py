@@ -227,8 +227,8 @@ def _unused(ctx: StageContext, training, results: dict) -> list[str]:
     """With ensemble.method = "auto", the models trained here that the first repeat's ensemble gives no
     weight (hill climbing on their first-repeat OOF predictions, in sample, so more generous than the
     honest blend, never picks them) and whose type's estimated cost on this table is at least
-    cv.repeat_unused_share of all the models' (every one with cv.repeat_unused = false). A second repeat would only refine a member
-    the ensemble leaves out (caravan's and taxi's MLP: two thirds of the cv stage, no weight). With every
+    cv.repeat_unused_share of all the models' (every one with cv.repeat_unused = false). A second repeat
+    would only refine a member the ensemble leaves out (caravan's and taxi's MLP: two thirds of the cv stage, no weight). With every
     unused model (repeat_unused = false) the ensemble's OOF got worse on 7 of the 18 sets: the unused
     members were mostly cheap LightGBM variants whose noisier one-repeat OOF a mean, a geometric mean or a
     stack still uses; the share keeps those. None with fewer than two models trained."""
@@ -242,8 +242,7 @@ def _unused(ctx: StageContext, training, results: dict) -> list[str]:
     # the type's estimate on this table, not the seconds measured: which models repeat must not depend on
     # how busy the machine was
     seconds = {name: cost.seconds for name, cost in _costs(training, list(results), measured=False).items()}
-    total = sum(seconds.values())
-    costly = [name for name in results if total > 0 and seconds[name] >= share * total] if share > 0 else list(results)
+    costly = {name for name in results if seconds[name] >= share * sum(seconds.values())}
     if not costly:
         return []
     rows = validated(training.folds)

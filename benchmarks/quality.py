@@ -9,6 +9,7 @@
     python benchmarks/quality.py --config-extra extra.toml   # append [models.*] tables to each config
     python benchmarks/quality.py --time-budget 30         # the same with `run --time-budget 30`
     python benchmarks/quality.py --generated 50000        # default run on a generated mixed table (time only)
+    python benchmarks/quality.py --autogluon /opt/ag/bin/python   # also time AutoGluon medium here, set by set
 
 The data sets: `--data DIR`, else `../shared/data` beside the repository when it exists (18 sets), else
 `benchmarks/data` (the six dev sets). Each set gets a temporary workspace; the script runs `python -m
@@ -31,6 +32,11 @@ medium_quality and best_quality, with their seconds), then a summary:
 Choose defaults by OOF figures (the CV column, `--save` / `--compare`), never by the test column:
 `--compare` reports, per set, the ensemble's OOF score before and after, the same relative error
 reduction on OOF scores (mean over sets), and how many sets got worse.
+
+ANCHORS.md's seconds were measured once, on one day's machine; this VM's speed drifts by 2x from day to
+day. `--autogluon PYTHON` (an interpreter with AutoGluon installed: benchmarks/autogluon_medium.py) runs
+AutoGluon medium on each set right after ours, and the time line then compares wall times from the same
+machine in the same run (its test score is printed beside the anchor's, as a check of the protocol).
 """
 
 from __future__ import annotations
@@ -189,6 +195,24 @@ def run_set(name: str, root: Path, data: Path, run_args: list[str], *, extra: Pa
             "load_start": load_start, "load_end": loadavg(), "skipped": skipped}
 
 
+def autogluon_medium(python: str, name: str, data: Path) -> dict:
+    """AutoGluon medium on one set with the `python` that has it (benchmarks/autogluon_medium.py): its test
+    score, and the wall time of the whole process (imports included, as our run's CLI's are)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([python, str(REPO / "benchmarks" / "autogluon_medium.py"), str(data), name],
+                          capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"AutoGluon medium on {name} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "seconds": seconds}
+
+
+def _ag_seconds(row: dict, ref: dict[str, dict]) -> float | None:
+    """AutoGluon medium's seconds on this row's set: timed in this run when it was, else ANCHORS.md's."""
+    here = row.get("ag_medium_here")
+    return here["seconds"] if here else ref.get(row["set"], {}).get("ag_medium_s")
+
+
 def _fmt(value: float | None, width: int, digits: int = 4) -> str:
     return f"{'—':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
@@ -213,20 +237,27 @@ def print_table(rows: list[dict], ref: dict[str, dict]) -> None:
                 beats.append(ANCHOR_LABELS[k].replace("raw LightGBM", "lgbm").replace("AutoGluon", "AG"))
         print(f"{r['set']:<14}{r['metric']:<9}{r['test']:>9.4f}{r['cv']:>9.4f}{r['seconds']:>6.0f}"
               f"{r['load_start'][0]:>6.2f} | {_fmt(a.get('lgbm'), 8)}{_fmt(a.get('ag_medium'), 8)}"
-              f"{_fmt(a.get('ag_medium_s'), 5, 0)}{_fmt(a.get('ag_best'), 9)}{_fmt(a.get('ag_best_s'), 5, 0)} | "
+              f"{_fmt(_ag_seconds(r, ref), 5, 0)}{_fmt(a.get('ag_best'), 9)}{_fmt(a.get('ag_best_s'), 5, 0)} | "
               f"{', '.join(beats) or '-'}")
         for line in r["skipped"]:
             print(f"{'':14}{line}")
+        if r.get("ag_medium_here"):
+            print(f"{'':14}AutoGluon medium timed in this run: test {r['ag_medium_here']['test']:.4f} "
+                  f"(ANCHORS.md {_fmt(a.get('ag_medium'), 0)}), {r['ag_medium_here']['seconds']:.1f} s "
+                  f"(ANCHORS.md {_fmt(a.get('ag_medium_s'), 0, 0)} s)")
     print("wins: " + ", ".join(f"{ANCHOR_LABELS[k]} {w}/{n}" for k, (w, n) in wins.items()))
-    timed = [r for r in rows if ref.get(r["set"], {}).get("ag_medium_s")]
+    timed = [r for r in rows if _ag_seconds(r, ref)]
     if timed:
-        total, ag_total = sum(r["seconds"] for r in timed), sum(ref[r["set"]]["ag_medium_s"] for r in timed)
-        worst = max(timed, key=lambda r: r["seconds"] / ref[r["set"]]["ag_medium_s"])
+        total, ag_total = sum(r["seconds"] for r in timed), sum(_ag_seconds(r, ref) for r in timed)
+        worst = max(timed, key=lambda r: r["seconds"] / _ag_seconds(r, ref))
         slowest = max(timed, key=lambda r: r["seconds"])
-        print(f"time: total {total:.0f} s against AutoGluon medium's {ag_total:.0f} s ({total / ag_total:.2f}x, "
-              f"{len(timed)} sets); largest per-set ratio {worst['set']} "
-              f"{worst['seconds'] / ref[worst['set']]['ag_medium_s']:.2f}x "
-              f"({worst['seconds']:.0f} s / {ref[worst['set']]['ag_medium_s']:.0f} s); slowest {slowest['set']} "
+        here = sum(bool(r.get("ag_medium_here")) for r in timed)
+        source = "timed in this run" if here == len(timed) else "ANCHORS.md's" if not here else \
+            f"{here} timed in this run, the rest ANCHORS.md's"
+        print(f"time: total {total:.0f} s against AutoGluon medium's {ag_total:.0f} s ({source}; "
+              f"{total / ag_total:.2f}x, {len(timed)} sets); largest per-set ratio {worst['set']} "
+              f"{worst['seconds'] / _ag_seconds(worst, ref):.2f}x "
+              f"({worst['seconds']:.0f} s / {_ag_seconds(worst, ref):.0f} s); slowest {slowest['set']} "
               f"{slowest['seconds']:.0f} s")
     gains = [(r["set"], reduction(r["test"], ref[r["set"]]["lgbm"], r["greater_is_better"]))
              for r in rows if ref.get(r["set"], {}).get("lgbm") is not None]
@@ -321,6 +352,9 @@ def main() -> None:
                    "may be given again")
     p.add_argument("--table", type=Path, metavar="SAVED.json", help="print a saved run's table and summary, run nothing")
     p.add_argument("--label", default="", help="a name for this run in --save / --compare output")
+    p.add_argument("--autogluon", metavar="PYTHON", help="an interpreter with AutoGluon installed: time "
+                   "AutoGluon medium on each set right after ours (benchmarks/autogluon_medium.py), so both wall "
+                   "times come from this machine in this run")
     p.add_argument("--generated", type=int, default=0, metavar="ROWS",
                    help="instead: time the default run on a generated mixed table of ROWS train rows")
     args = p.parse_args()
@@ -346,6 +380,10 @@ def main() -> None:
     unknown = [s for s in sets if not (data / s / "train.csv").is_file()]
     if unknown:
         p.error(f"no data set {unknown} in {data}; choose from {', '.join(data_sets(data))}")
+    if args.autogluon and subprocess.run([args.autogluon, "-c", "import autogluon.tabular"], capture_output=True,
+                                         check=False).returncode != 0:
+        p.error(f"--autogluon {args.autogluon}: that interpreter cannot import autogluon.tabular; install it in a "
+                f"virtual environment of its own (benchmarks/autogluon_medium.py says how)")
     run_args = ["--time-budget", str(args.time_budget)] if args.time_budget else []
     settings = {}
     for item in args.setting:
@@ -373,6 +411,9 @@ def main() -> None:
             print(f"running {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
             rows.append(run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra,
                                 settings=settings))
+            if args.autogluon:
+                print(f"AutoGluon medium on {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
+                rows[-1]["ag_medium_here"] = autogluon_medium(args.autogluon, name, data)
             if args.save:  # after every set, so that a long suite stopped halfway keeps what it measured
                 args.save.write_text(json.dumps(saved, indent=1))
     print_table(rows, ref)

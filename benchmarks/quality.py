@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -380,8 +381,8 @@ def main() -> None:
     unknown = [s for s in sets if not (data / s / "train.csv").is_file()]
     if unknown:
         p.error(f"no data set {unknown} in {data}; choose from {', '.join(data_sets(data))}")
-    if args.autogluon and subprocess.run([args.autogluon, "-c", "import autogluon.tabular"], capture_output=True,
-                                         check=False).returncode != 0:
+    if args.autogluon and (shutil.which(args.autogluon) is None or subprocess.run(
+            [args.autogluon, "-c", "import autogluon.tabular"], capture_output=True, check=False).returncode != 0):
         p.error(f"--autogluon {args.autogluon}: that interpreter cannot import autogluon.tabular; install it in a "
                 f"virtual environment of its own (benchmarks/autogluon_medium.py says how)")
     run_args = ["--time-budget", str(args.time_budget)] if args.time_budget else []

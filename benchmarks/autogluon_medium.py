@@ -23,23 +23,22 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, roc_auc_score
 
-_EVAL_METRIC = {"roc_auc": "roc_auc", "log_loss": "log_loss", "accuracy": "accuracy",
-                "rmse": "root_mean_squared_error", "rmsle": "root_mean_squared_error"}
 
-
-def _score(metric: str, predictor, X: pd.DataFrame, truth: np.ndarray) -> float:
-    """The test score in the set's metric (rmsle: the model predicts log1p of the target)."""
-    if metric == "roc_auc":
-        return float(roc_auc_score(truth, predictor.predict_proba(X).iloc[:, 1]))
-    if metric == "log_loss":
-        proba = predictor.predict_proba(X)
-        return float(log_loss(truth, proba.to_numpy(), labels=list(proba.columns)))
-    if metric == "accuracy":
-        return float(accuracy_score(truth, predictor.predict(X)))
-    pred = predictor.predict(X).to_numpy()
-    if metric == "rmsle":
-        return float(np.sqrt(mean_squared_error(np.log1p(truth), np.log1p(np.clip(np.expm1(pred), 0, None)))))
+def _rmse(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(np.sqrt(mean_squared_error(truth, pred)))
+
+
+# metric -> (AutoGluon's eval_metric, the test score from the fitted predictor). rmsle: the model was fitted
+# on log1p of the target, so its predictions are the log already.
+_METRICS = {
+    "roc_auc": ("roc_auc", lambda p, X, y: float(roc_auc_score(y, p.predict_proba(X).iloc[:, 1]))),
+    "log_loss": ("log_loss", lambda p, X, y: float(log_loss(y, (proba := p.predict_proba(X)).to_numpy(),
+                                                            labels=list(proba.columns)))),
+    "accuracy": ("accuracy", lambda p, X, y: float(accuracy_score(y, p.predict(X)))),
+    "rmse": ("root_mean_squared_error", lambda p, X, y: _rmse(y, p.predict(X).to_numpy())),
+    "rmsle": ("root_mean_squared_error",
+              lambda p, X, y: _rmse(np.log1p(y), np.log1p(np.clip(np.expm1(p.predict(X).to_numpy()), 0, None)))),
+}
 
 
 def main(data: Path, name: str) -> dict:
@@ -53,10 +52,11 @@ def main(data: Path, name: str) -> dict:
         train[target] = np.log1p(train[target])
     truth = solution.set_index(about["id"]).loc[test[about["id"]]].iloc[:, 0].to_numpy()
     with tempfile.TemporaryDirectory() as tmp:
-        predictor = TabularPredictor(label=target, eval_metric=_EVAL_METRIC[metric], problem_type=about["task"],
-                                     path=tmp, verbosity=0)
+        eval_metric, score = _METRICS[metric]
+        predictor = TabularPredictor(label=target, eval_metric=eval_metric, problem_type=about["task"], path=tmp,
+                                     verbosity=0)
         predictor.fit(train, presets="medium_quality", time_limit=120)
-        return {"test": _score(metric, predictor, test.drop(columns=[about["id"]]), truth)}
+        return {"test": score(predictor, test.drop(columns=[about["id"]]), truth)}
 
 
 if __name__ == "__main__":

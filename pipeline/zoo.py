@@ -5,7 +5,7 @@ Each member is one entry of `ZOO`: a name, the model table per task kind (classi
 regression), when it applies (inputs it needs, the largest table it is worth its time on) and what
 it changes on a large table (`sized`: fewer rounds' patience, a faster learning rate, fewer epochs,
 where the small-table setting costs minutes and adds nothing measurable).
-Members are strong and diverse rather than many: LightGBM with the meta-tuned "TD" defaults of
+Members are strong and diverse rather than many: on a table, LightGBM with the meta-tuned "TD" defaults of
 Holzmueller et al. 2024 ("Better by Default", pytabkit), a small-leaf slow LightGBM, a seven-leaf one
 for noisy targets and an extra-trees LightGBM for diversity, a linear model on scaled / one-hot features, the snapshot MLP,
 and the DenseNet for a pixel grid (text reaches the models through the TF-IDF feature blocks). The
@@ -77,9 +77,12 @@ _LGBM_SHALLOW = {**_LGBM_SLOW, "num_leaves": 7, "min_child_samples": 20, "n_esti
 # Random split thresholds: a differently-biased tree ensemble at boosting's cost.
 _LGBM_EXTRA = {"extra_trees": True, "num_leaves": 63, "learning_rate": 0.03, "feature_fraction": 0.6}
 
-# On a pixel grid the CNN is the strong, different member; more tree ensembles on raw pixels cost
-# minutes (one tree per class per round) and add little (digits: 3 LightGBM variants 0.975-0.981 OOF
-# accuracy against the DenseNet's 0.992), so an image keeps one LightGBM.
+# On a pixel grid the CNN is the strong, different member, and trees on raw pixels cost minutes (one tree per
+# class per round) for nothing: on digits the three LightGBM variants scored 0.975-0.981 OOF accuracy against
+# the DenseNet's 0.992, and the one LightGBM the image kept got no weight in the chosen ensemble (method best,
+# the DenseNet alone; without it the ensemble's OOF accuracy is the same 0.99165) for 16 of the run's 64
+# seconds of training (benchmarks/members.py, 2026-12-04). So an image gets no LightGBM: the CNN, the MLP and
+# the linear model (cheap members for a grid the CNN does not suit).
 # Tables this large (rows x feature columns) make the costlier members not worth their minutes on 2 cores.
 _MLP_MAX_CELLS = 3_000_000
 
@@ -103,7 +106,7 @@ _MLP_ROW_PASSES = 500_000
 # its binary cost. Above this many rows x classes the two diversity variants (slow, extra trees) go. On
 # leaf (1,525 rows x 32 classes) they took 293 of the default run's 701 s, and the ensemble's OOF log loss
 # without them was 0.01402 against 0.01426 with them (benchmarks/members.py); no other set of the 18
-# crosses it (hpc: 3,464 x 4; digits is an image and keeps one LightGBM anyway).
+# crosses it (hpc: 3,464 x 4; digits is an image and has no LightGBM).
 MANY_CLASS_ROUND_ROWS = 20_000
 
 
@@ -116,10 +119,15 @@ def _mlp_epochs(facts: Facts) -> dict:
     return {"epochs": epochs} if epochs < 50 else {}
 
 
+def _trees(facts: Facts) -> bool:
+    """Whether LightGBM runs at all: on a table, not on a pixel grid (the CNN's)."""
+    return not facts.image
+
+
 def _diversity(facts: Facts) -> bool:
     """Whether the LightGBM diversity variants run: not on a pixel grid, nor with a tree per class per round
     on many rows x classes (a large single-output table has its own settings: `sized`)."""
-    return not facts.image and (facts.classes <= 1 or facts.round_rows <= MANY_CLASS_ROUND_ROWS)
+    return _trees(facts) and (facts.classes <= 1 or facts.round_rows <= MANY_CLASS_ROUND_ROWS)
 
 
 def _slow_diversity(facts: Facts) -> bool:
@@ -133,7 +141,7 @@ def _lgbm(params: dict) -> dict:
 
 ZOO: list[ZooEntry] = [
     ZooEntry("lgbm", "LightGBM with meta-tuned defaults (pytabkit TD), 31 leaves of at least 20 rows",
-             _lgbm(_LGBM_TD_CLASS), _lgbm(_LGBM_TD_REG),
+             _lgbm(_LGBM_TD_CLASS), _lgbm(_LGBM_TD_REG), _trees,
              sized=_large({"early_stopping_rounds": 100})),
     ZooEntry("lgbm_slow", "small-leaf, slow, column-subsampled LightGBM: diversity", _lgbm(_LGBM_SLOW),
            _lgbm(_LGBM_SLOW), _slow_diversity),

@@ -17,12 +17,15 @@ from core.errors import UserError
 class EarlyStoppedBooster(BaseEstimator):
     """The estimator shape the boosting wrappers share: a params table, a cap on the rounds, and early
     stopping on the validation rows the k-fold loop gives `fit` (`wants_validation`); CatBoost's and
-    XGBoost's wrappers subclass it (TD's patience of 300 rounds by default)."""
+    XGBoost's wrappers subclass it (TD's patience of 300 rounds by default). `refit = False` keeps each
+    fold's early-stopped model (trained on the inner split's rows) instead of refitting on all of them."""
 
-    def __init__(self, params: dict | None = None, num_boost_round: int = 1000, early_stopping_rounds: int = 300):
+    def __init__(self, params: dict | None = None, num_boost_round: int = 1000, early_stopping_rounds: int = 300,
+                 refit: bool = True):
         self.params = params
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
+        self.refit = refit
 
     def wants_validation(self) -> bool:
         """Whether fit uses validation rows (it stops early on them)."""
@@ -34,6 +37,16 @@ def refit_rounds(best: int, n_fit: int, n_all: int) -> int:
     fitting `n_fit` of them: scaled by their share of the rows (more rows, more rounds before the
     same overfitting), at least 1. By OOF score, refitting beat not refitting on 5 of 6 dev sets."""
     return max(1, math.ceil(best * n_all / n_fit))
+
+
+def take_refit(name: str, params: dict) -> tuple[dict, bool]:
+    """(params without `refit`, its value): `refit = false` is one fit per fold, the early-stopped model
+    kept; true (the default) refits on every training row (refit_rounds)."""
+    params = dict(params)
+    refit = params.pop("refit", True)
+    if not isinstance(refit, bool):
+        raise UserError(f"models.{name}.params.refit must be true or false, got {refit!r}")
+    return params, refit
 
 
 def _integer(name: str, key: str, value: Any) -> int:

@@ -1,6 +1,7 @@
 """CatBoost as a scikit-learn-style estimator over `catboost.CatBoost` and `Pool`: native categoricals
 (pandas category columns become `cat_features`), early stopping on the validation rows the k-fold loop
-holds out of the training rows, then the refit LightGBM's wrapper does (models._boost.refit_rounds)."""
+holds out of the training rows, then the refit LightGBM's wrapper does (models._boost.refit_rounds), or
+with `refit = false` the early-stopped model kept (one fit per fold)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from models._boost import EarlyStoppedBooster, refit_rounds, require, stack_rows, take_rounds, with_defaults
+from models._boost import (EarlyStoppedBooster, refit_rounds, require, stack_rows, take_refit, take_rounds,
+                           with_defaults)
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -56,20 +58,26 @@ class CatBoostModel(EarlyStoppedBooster):
         params = dict(self.params or {})
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         y = np.asarray(y)
+        model = None
         if X_valid is not None and self.early_stopping_rounds:
             stopped = catboost.CatBoost({**params, "iterations": self.num_boost_round})
             stopped.fit(_pool(catboost, X, y, weight), eval_set=_pool(catboost, X_valid, np.asarray(y_valid)),
-                        early_stopping_rounds=self.early_stopping_rounds, use_best_model=False)
+                        early_stopping_rounds=self.early_stopping_rounds, use_best_model=not self.refit)
             best = int(stopped.get_best_iteration()) + 1  # CatBoost counts from 0
-            del stopped
-            self.best_iteration_ = refit_rounds(best, len(y), len(y) + len(y_valid))
-            w_all = None if weight is None else np.concatenate([weight, np.ones(len(y_valid))])
-            pool = _pool(catboost, stack_rows(X, X_valid), np.concatenate([y, np.asarray(y_valid)]), w_all)
+            if self.refit:
+                del stopped
+                self.best_iteration_ = refit_rounds(best, len(y), len(y) + len(y_valid))
+                w_all = None if weight is None else np.concatenate([weight, np.ones(len(y_valid))])
+                pool = _pool(catboost, stack_rows(X, X_valid), np.concatenate([y, np.asarray(y_valid)]), w_all)
+            else:  # one fit per fold: the early-stopped model, cut to its best round
+                self.best_iteration_, model = best, stopped
         else:
             self.best_iteration_ = int(self.num_boost_round)
             pool = _pool(catboost, X, y, weight)
-        self.model_ = catboost.CatBoost({**params, "iterations": self.best_iteration_})
-        self.model_.fit(pool)
+        if model is None:
+            model = catboost.CatBoost({**params, "iterations": self.best_iteration_})
+            model.fit(pool)
+        self.model_ = model
         loss = str(params.get("loss_function", "RMSE")).split(":")[0]
         if loss in ("Logloss", "CrossEntropy"):
             self.classes_ = np.array([0, 1])
@@ -197,5 +205,6 @@ def cb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, in
 def build(name: str, spec: dict, ctx: ModelContext) -> Any:
     """The CatBoost template estimator for [models.NAME]."""
     require("catboost", name, "catboost")
-    params, rounds, early = cb_params(name, spec.get("params", {}), ctx)
-    return CatBoostModel(params, num_boost_round=rounds, early_stopping_rounds=early)
+    params, refit = take_refit(name, spec.get("params", {}))
+    params, rounds, early = cb_params(name, params, ctx)
+    return CatBoostModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from models._boost import refit_rounds, safe_names, take_rounds
+from models._boost import refit_rounds, safe_names, take_refit, take_rounds
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -270,10 +270,7 @@ def _unknown_params(params: dict) -> tuple[list[str], list[str]]:
 def build(name: str, spec: dict, ctx: ModelContext) -> Any:
     """The LightGBM template estimator for [models.NAME]. `params.refit = false` keeps each fold's
     early-stopped model instead of refitting on all the fold's training rows (one fit per fold)."""
-    params = dict(spec.get("params", {}))
-    refit = params.pop("refit", True)
-    if not isinstance(refit, bool):
-        raise UserError(f"models.{name}.params.refit must be true or false, got {refit!r}")
+    params, refit = take_refit(name, spec.get("params", {}))
     params, rounds, early = lgb_params(name, params, ctx)
     stop_metric = ctx.metric if getattr(ctx.metric, "stop_on", "") == "metric" else None
     return LightGBMModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit,

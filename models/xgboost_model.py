@@ -1,7 +1,7 @@
 """XGBoost as a scikit-learn-style estimator over `xgboost.train` and `DMatrix`: native categoricals
 (pandas category columns, `enable_categorical` with the hist tree method), early stopping on the
 validation rows the k-fold loop holds out of the training rows, then the refit LightGBM's wrapper does
-(models._boost.refit_rounds)."""
+(models._boost.refit_rounds), or with `refit = false` the early-stopped model kept (one fit per fold)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from models._boost import (EarlyStoppedBooster, refit_rounds, require, safe_names, stack_rows, take_rounds,
-                           with_defaults)
+from models._boost import (EarlyStoppedBooster, refit_rounds, require, safe_names, stack_rows, take_refit,
+                           take_rounds, with_defaults)
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -69,12 +69,16 @@ class XGBoostModel(EarlyStoppedBooster):
             stopped = xgb.train(params, dtrain, self.num_boost_round, evals=[(dvalid, "valid")],
                                 early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False)
             best = int(stopped.best_iteration) + 1  # XGBoost counts from 0
-            del stopped, dtrain, dvalid
-            self.best_iteration_ = refit_rounds(best, n, n_all)
+            if self.refit:
+                del stopped, dtrain, dvalid
+                self.best_iteration_ = refit_rounds(best, n, n_all)
+                self.booster_ = xgb.train(params, both, self.best_iteration_, verbose_eval=False)
+            else:  # one fit per fold: the early-stopped model, cut to its best round
+                self.best_iteration_, self.booster_ = best, stopped[:best]
         else:
             both = xgb.DMatrix(X, y, weight=weight, enable_categorical=True)
             self.best_iteration_ = int(self.num_boost_round)
-        self.booster_ = xgb.train(params, both, self.best_iteration_, verbose_eval=False)
+            self.booster_ = xgb.train(params, both, self.best_iteration_, verbose_eval=False)
         objective = str(params.get("objective", ""))
         if objective.startswith("binary:"):
             self.classes_ = np.array([0, 1])
@@ -191,5 +195,6 @@ def xgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
 def build(name: str, spec: dict, ctx: ModelContext) -> Any:
     """The XGBoost template estimator for [models.NAME]."""
     require("xgboost", name, "xgboost")
-    params, rounds, early = xgb_params(name, spec.get("params", {}), ctx)
-    return XGBoostModel(params, num_boost_round=rounds, early_stopping_rounds=early)
+    params, refit = take_refit(name, spec.get("params", {}))
+    params, rounds, early = xgb_params(name, params, ctx)
+    return XGBoostModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit)

@@ -1,0 +1,51 @@
+"""models/_boost.py: `refit = false` (one fit per fold) for every boosting type -- the early-stopped model
+is kept, cut to its best round, and predicts as it did -- and the default refit on all training rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.errors import UserError
+from core.metrics import get_metric
+from core.tasks import TaskInfo
+from models import ModelContext, build_model
+from models.testing import make_data
+
+BINARY = TaskInfo("binary", (0, 1))
+TYPES = {"catboost": ("catboost", lambda m: m.model_.tree_count_),
+         "xgboost": ("xgboost", lambda m: m.booster_.num_boosted_rounds())}
+
+
+def _fitted(kind: str, refit: bool | None):
+    pytest.importorskip(TYPES[kind][0])
+    X, y = make_data(BINARY, n=400, seed=3)
+    params = {"learning_rate": 0.3, "n_estimators": 400, "early_stopping_rounds": 10}
+    if refit is not None:
+        params["refit"] = refit
+    model = build_model("m", {"type": kind, "params": params}, ModelContext(BINARY, get_metric("log_loss")))
+    model.fit(X.iloc[:300], y[:300], X.iloc[300:], y[300:])
+    return model, X
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_refit_false_keeps_the_early_stopped_model_cut_to_its_best_round(kind):
+    kept, X = _fitted(kind, False)
+    refitted, _ = _fitted(kind, None)
+    trees = TYPES[kind][1]
+    best = kept.best_iteration_
+    assert 1 <= best < 400  # early stopping stopped it
+    assert trees(kept) == best  # the stopped model, cut to its best round: no second fit
+    assert refitted.best_iteration_ == math.ceil(best * 400 / 300) == trees(refitted)  # all 400 rows, rounds scaled
+    p_kept, p_refit = kept.predict_proba(X)[:, 1], refitted.predict_proba(X)[:, 1]
+    assert p_kept.shape == (400,) and not np.allclose(p_kept, p_refit)
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", *TYPES])
+def test_refit_must_be_a_boolean(kind):
+    if kind in TYPES:
+        pytest.importorskip(TYPES[kind][0])
+    with pytest.raises(UserError, match=r"models\.m\.params\.refit must be true or false, got 'no'"):
+        build_model("m", {"type": kind, "params": {"refit": "no"}}, ModelContext(BINARY, get_metric("log_loss")))

@@ -103,11 +103,17 @@ _MLP_MAX_CELLS = 3_000_000
 LARGE_ROWS = 10_000
 _MLP_ROW_PASSES = 500_000
 # Many classes: a boosting round grows one tree per class, so each LightGBM variant costs classes times
-# its binary cost. Above this many rows x classes the two diversity variants (slow, extra trees) go. On
-# leaf (1,525 rows x 32 classes) they took 293 of the default run's 701 s, and the ensemble's OOF log loss
-# without them was 0.01402 against 0.01426 with them (benchmarks/members.py); no other set of the 18
-# crosses it (hpc: 3,464 x 4; digits is an image and has no LightGBM).
-MANY_CLASS_ROUND_ROWS = 20_000
+# its binary cost. Above this many rows x classes -- the trees' rows a round grows, the large-table line of a
+# single-output target -- the three diversity variants (slow, shallow, extra trees) go. On leaf (1,525 rows x
+# 32 classes) the slow and extra-trees ones took 293 of the default run's 701 s, and the ensemble's OOF log
+# loss without them was 0.01402 against 0.01426 with them. On hpc (3,464 rows x 4 classes = 13,856) the
+# three took 59 of the members' 87 s and the ensemble without them scored 0.41420 against 0.41432
+# (benchmarks/members.py on the 2026-12-04 13:22 run; without two of them: -0.2 % to +0.4 %). No other set
+# of the 18 has a multiclass table; digits is an image and has no LightGBM.
+MANY_CLASS_ROUND_ROWS = LARGE_ROWS
+# Repeated k-fold doubles every member's training; with one LightGBM a many-class table up to this many
+# rows x classes stays cheap enough for it (hpc, 13,856: its repeats gave +1.2 %; leaf, 48,800: not).
+_REPEAT_ROUND_ROWS = 20_000
 
 
 def _large(changes: dict) -> Callable[[Facts], dict]:
@@ -190,7 +196,7 @@ ZOO: list[ZooEntry] = [
 # 274 s, digits 80 -> 153 s), as it would on a large table.
 def default_repeats(facts: Facts) -> int:
     """CV repeats for this table when cv.repeats = 0: 2 where training is cheap, else 1."""
-    cheap = facts.rows <= LARGE_ROWS and not facts.image and facts.round_rows <= MANY_CLASS_ROUND_ROWS
+    cheap = facts.rows <= LARGE_ROWS and not facts.image and facts.round_rows <= _REPEAT_ROUND_ROWS
     return 2 if cheap else 1
 
 

@@ -36,6 +36,10 @@ CASES = {
     "catboost-regression": ("regression", {"type": "catboost", "params": {"iterations": 30, "depth": 4}}, None),
     "xgboost-multiclass": ("multiclass", {"type": "xgboost", "params": BOOST}, None),
     "xgboost-regression": ("regression", {"type": "xgboost", "params": BOOST}, None),
+    # one fit per fold: the early-stopped model cut to its best round is what is saved
+    "catboost-kept": ("multiclass", {"type": "catboost", "params": {"iterations": 30, "early_stopping_rounds": 5,
+                                                                   "depth": 4, "refit": False}}, None),
+    "xgboost-kept": ("binary", {"type": "xgboost", "params": {**BOOST, "refit": False}}, None),
     "logistic": ("binary", {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"}, None),
     "ridge": ("regression", {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge"}, None),
     "random-forest": ("multiclass", {"type": "sklearn", "estimator": "sklearn.ensemble.RandomForestClassifier",

@@ -199,7 +199,8 @@ def main() -> int:
     p.add_argument("--save", type=Path, default=None, help="write per-set results as JSON (after every set)")
     p.add_argument("--together", action="append", default=[],
                    help="one configuration of several changes: comma-separated candidates (each in place of the "
-                        "member it is `like`, else added) and -MEMBER (left out); may be given again")
+                        "member it is `like`, else added) and -MEMBER (left out); may be given again; one that "
+                        "starts with '-' is written --together=-a,-b")
     p.add_argument("--ensemble", action="append", default=[],
                    help="one configuration: the zoo with an [ensemble] setting KEY=VALUE (a TOML value); may be given again")
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")

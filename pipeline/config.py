@@ -121,6 +121,8 @@ MODEL_SCHEMA: dict[str, tuple[Any, Any, str]] = {
                                   "this many robust standard deviations (0 = off)"),
     "preprocess": (str, "auto", "auto | none | impute | scale | splines: imputation/one-hot (+ scaling; + a cubic "
                                 "spline basis of each numeric column) before the model"),
+    "repeats": (int, 0, "CV repeats this model trains at most (0 = every one of cv.repeats); the ensemble "
+                        "reuses its repeats' average in the later ones"),
 }
 
 # The allowed range of each numeric key: (section, key) -> (lowest, highest or None). NaN is never in
@@ -145,7 +147,7 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("pseudo", "tolerance"): (0, None),
     ("runtime", "time_budget"): (0, None),
 }
-MODEL_RANGES: dict[str, tuple[float, float | None]] = {"trim_outliers": (0, 1_000)}
+MODEL_RANGES: dict[str, tuple[float, float | None]] = {"trim_outliers": (0, 1_000), "repeats": (0, 20)}
 
 
 

@@ -184,6 +184,11 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
 
     budget, comp = ctx.budget, ctx.comp
     wanted = training.repeats
+    own = {name: min(wanted, comp.models[name].get("repeats") or wanted) for name in results}  # models.NAME.repeats
+    capped = [name for name in results if own[name] < wanted]
+    if capped:
+        ctx.log("[cv] " + ", ".join(f"{name}: {own[name]} of {wanted} CV repeats" for name in capped)
+                + " (models.NAME.repeats); the ensemble reuses their average in the later repeats")
     unused = _unused(ctx, training, results)
     if unused:
         why = ("cv.repeat_unused = false" if not ctx.cfg["cv"]["repeat_unused"] else
@@ -194,15 +199,17 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
     for r in range(1, wanted):
         setup = training.for_repeat(r)
         if batched:  # no budget: every model has had every earlier repeat
-            names = [name for name in results if name not in unused]
+            names = [name for name in results if name not in unused and r < own[name]]
+            if not names:
+                continue
             ctx.log(f"[cv] CV repeat {r + 1} of {wanted}: {', '.join(names)}")
             for name, result, took in _batch(ctx, setup, names, estimates, here):
                 results[name].append(result)
                 seconds[name] += took
             continue
         for name in list(results):
-            if len(results[name]) < r or name in unused:
-                continue  # the budget stopped its repeats, or the ensemble leaves it out
+            if len(results[name]) < r or name in unused or r >= own[name]:
+                continue  # the budget stopped its repeats, the ensemble leaves it out, or its own cap
             each = seconds[name] / len(results[name])
             if budget.seconds and budget.left() < each:
                 ctx.log(f"[cv] {name}: CV repeats {r + 1}..{wanted} of {wanted} skipped (about {each:.0f} s each, "
@@ -217,7 +224,7 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
     for name, parts in results.items():
         result = average_repeats(parts, training.y, training.metric, rows, training.sample_weight)
         produced[name] = _write(ctx, training, name, result)
-        if len(parts) == wanted or name in unused:
+        if len(parts) == own[name] or name in unused:
             ctx.unit_done(name, produced[name])
         records.append(training.record(name, comp.models[name], result, seconds[name]))
     return records

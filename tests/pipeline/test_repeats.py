@@ -198,3 +198,37 @@ def test_automatic_repeats_are_two_on_a_small_table_and_one_for_a_fold_file(tmp_
     cfg.write_text(cfg.read_text().replace("[cv]\n", '[cv]\nscheme = "file"\nfile = "made_elsewhere.csv"\n'))
     assert main(["run", "--stage", "folds", "--root", str(ws)]) == 0
     assert list(pd.read_csv(comp / "runs" / "folds.csv").columns) == ["id", "fold"]
+
+
+def test_a_models_own_repeats_cap_its_cv_repeats_and_the_ensemble_reuses_their_average(tmp_path, capsys):
+    """models.NAME.repeats: a costly member (a net) can train fewer CV repeats than cv.repeats; its run is
+    finished with them, and the ensemble still fits each method on every repeat, with its one OOF."""
+    ws, comp = _workspace(tmp_path, repeats=3)
+    toml = comp / "competition.toml"
+    toml.write_text(toml.read_text().replace('type = "lightgbm"\n', 'type = "lightgbm"\nrepeats = 1\n'))
+    assert main(["run", "--root", str(ws)]) == 0
+    err = capsys.readouterr().err
+    assert "[cv] lgbm: 1 of 3 CV repeats (models.NAME.repeats)" in err
+    assert "lgbm: CV repeat 2 of 3" not in err and "seen: CV repeat 3 of 3" in err
+    runs = comp / "runs" / "models"
+    assert len(json.loads((runs / "lgbm" / "scores.json").read_text())["folds"]) == 5
+    assert not (runs / "lgbm" / "oof_repeats.parquet").exists()
+    assert len(json.loads((runs / "seen" / "scores.json").read_text())["folds"]) == 15
+    assert len(json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["folds"]) == 15
+    assert main(["run", "--root", str(ws)]) == 0  # its one repeat is its finished run
+    assert "[cv] fresh, skipped" in capsys.readouterr().err
+    # two repeats of three: the cap changed, so that model (only) trains again
+    toml.write_text(toml.read_text().replace("repeats = 1\n", "repeats = 2\n"))
+    assert main(["run", "--root", str(ws)]) == 0
+    err = capsys.readouterr().err
+    assert "[cv] lgbm: 2 of 3 CV repeats" in err and "seen: " not in err.split("[cv] running")[1].split("[ensemble]")[0]
+    assert len(json.loads((runs / "lgbm" / "scores.json").read_text())["folds"]) == 10
+
+
+def test_a_models_repeats_must_be_a_whole_number_in_range(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path, repeats=2)
+    toml = comp / "competition.toml"
+    toml.write_text(toml.read_text().replace('type = "lightgbm"\n', 'type = "lightgbm"\nrepeats = -1\n'))
+    assert main(["run", "--root", str(ws)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "models.lgbm.repeats" in err[0]

@@ -175,7 +175,8 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
             estimates: Callable[[], dict], batched: bool, here: bool) -> list:
     """CV repeats 1.. of every model trained (cv.repeats), repeat after repeat so that a time budget
     gives every model its first repeat before any gets a second; each model's run is rewritten with
-    its repeats averaged. A model whose repeats the budget cut stays stale: a later run retrains it.
+    its repeats averaged. A model whose repeats the budget cut stays stale: a later run retrains it; one
+    whose own `repeats` (models.NAME.repeats) caps them is finished with that many.
     `batched`: each repeat's folds of all models as one set of tasks, as in the first repeat (with one
     model at a time, each model's last fold left a worker idle: breast_cancer's second repeat took 4.1 s
     for about 3 s of folds on two workers)."""

@@ -197,10 +197,11 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
                f"cv.repeat_unused_share")
         ctx.log(f"[cv] {', '.join(unused)}: no weight in the first repeat's ensemble (hill climbing on its OOF "
                 f"predictions), so one CV repeat, which the ensemble reuses in every repeat ({why})")
+    own.update({name: 1 for name in unused})  # the repeats each model trains: one for a left-out model
     for r in range(1, wanted):
         setup = training.for_repeat(r)
         if batched:  # no budget: every model has had every earlier repeat
-            names = [name for name in results if name not in unused and r < own[name]]
+            names = [name for name in results if r < own[name]]
             if not names:
                 continue
             ctx.log(f"[cv] CV repeat {r + 1} of {wanted}: {', '.join(names)}")
@@ -209,8 +210,8 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
                 seconds[name] += took
             continue
         for name in list(results):
-            if len(results[name]) < r or name in unused or r >= own[name]:
-                continue  # the budget stopped its repeats, the ensemble leaves it out, or its own cap
+            if len(results[name]) < r or r >= own[name]:
+                continue  # the budget stopped its repeats, or it trains fewer (its own cap, or left out)
             each = seconds[name] / len(results[name])
             if budget.seconds and budget.left() < each:
                 ctx.log(f"[cv] {name}: CV repeats {r + 1}..{wanted} of {wanted} skipped (about {each:.0f} s each, "
@@ -225,7 +226,7 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
     for name, parts in results.items():
         result = average_repeats(parts, training.y, training.metric, rows, training.sample_weight)
         produced[name] = _write(ctx, training, name, result)
-        if len(parts) == own[name] or name in unused:
+        if len(parts) == own[name]:
             ctx.unit_done(name, produced[name])
         records.append(training.record(name, comp.models[name], result, seconds[name]))
     return records

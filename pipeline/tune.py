@@ -243,11 +243,13 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     done = _count(study, finished)
     log(f"[tune] study {name} in {_safe(url)}: {done} finished trial(s), target {trials}")
     ran = 0
+    deferred = False  # a trial was skipped for others' running trials, which may yet fail or be skipped
 
     def objective(trial) -> float:
-        nonlocal ran
+        nonlocal ran, deferred
         ahead = [t for t in study.get_trials(deepcopy=False, states=running) if t.number < trial.number]
         if _count(study, finished) + len(ahead) >= trials:
+            deferred = bool(ahead)
             study.stop()
             trial.set_user_attr("skipped", "enough trials")
             raise _Skip(f"trial {trial.number}: the study already has {trials} trials")
@@ -278,6 +280,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
         if _count(study, finished) >= trials:
             study.stop()
 
+    deadline = None if timeout is None else time.monotonic() + timeout
     if done < trials and not state.interrupted:
         from core.progress import progress
 
@@ -286,8 +289,15 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
                 if trial.state in finished:
                     bar.update(note=f"best {study.best_value:.5f}" if _count(study, finished[:1]) else "")
 
-            study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=timeout,
-                           catch=(_Skip,), callbacks=[enough, tick])
+            while True:  # until the study holds enough, not only until others' running trials would make it so
+                left = None if deadline is None else deadline - time.monotonic()
+                study.optimize(objective, n_trials=None if timeout else trials * 2, timeout=left,
+                               catch=(_Skip,), callbacks=[enough, tick])
+                _wait_for_others(study, state, log)
+                if not deferred or state.interrupted or _count(study, finished) >= trials or (
+                        deadline is not None and time.monotonic() >= deadline):
+                    break
+                deferred = False
     _wait_for_others(study, state, log)
     if state.interrupted:
         raise KeyboardInterrupt

@@ -221,3 +221,38 @@ def test_bad_tune_arguments_exit_2(titanic_ws, capsys, args, edit, message):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert re.search(message, err[-1]), err[-1]
+
+
+def test_a_trial_that_stopped_for_another_process_running_trial_goes_on_when_that_one_fails(titanic_ws,
+                                                                                           monkeypatch):
+    """The race two processes on one study can meet: this process stops because another's running trial
+    would fill the study, then that trial fails; the study must still reach its target, trained here."""
+    import optuna
+
+    from pipeline import tune as tuning
+    from pipeline.execution import SEQUENTIAL
+    from pipeline.workspace import Workspace
+
+    _use_fast_model(titanic_ws)
+    monkeypatch.delenv(ENV_URL, raising=False)
+    assert main(["run", "--root", str(titanic_ws), "--stage", "features"]) == 0
+    comp = Workspace(titanic_ws).competition(None)
+    first = tuning.tune(comp, "lgbm", trials=1, seed=1, backend=SEQUENTIAL, log=lambda _m: None)
+    assert first.n_complete + first.n_pruned == 1
+    other_process = _study(titanic_ws)
+    theirs = other_process.ask()  # running, in "another process", ahead of this one's next trial
+    real_wait = tuning._wait_for_others
+    failed_theirs = []
+
+    def wait(study, state, log, **kwargs):
+        if not failed_theirs:
+            other_process.tell(theirs.number, state=optuna.trial.TrialState.FAIL)
+            failed_theirs.append(theirs.number)
+        real_wait(study, state, log, **kwargs)
+
+    monkeypatch.setattr(tuning, "_wait_for_others", wait)
+    result = tuning.tune(comp, "lgbm", trials=2, seed=2, backend=SEQUENTIAL, log=lambda _m: None)
+    assert failed_theirs == [theirs.number]  # this process did stop for it first
+    assert result.n_complete + result.n_pruned == 2 and result.ran == 1, result
+    states = _states(_study(titanic_ws))
+    assert states.get("COMPLETE", 0) + states.get("PRUNED", 0) == 2 and "RUNNING" not in states, states

@@ -148,7 +148,7 @@ def test_two_processes_share_one_study_of_20_trials_then_it_resumes_after_an_int
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     trained = [int(err.split(" trained here")[0].rsplit("(", 1)[1]) for _, err in outs]
-    assert all(n > 0 for n in trained), trained  # both workers did part of the work
+    assert sum(trained) == 20, trained  # every trial trained once, by one of the two (which one is the scheduler's)
     assert not any("Traceback" in err for _, err in outs), outs  # skipped trials are no errors
     study = _study(titanic_ws)
     # each reports the study's best, never the best of what had finished when it stopped

@@ -287,12 +287,14 @@ def map_at_k(k: int) -> "Metric":
 def _fast_auc(y: np.ndarray, p: np.ndarray) -> float:
     """Binary ROC AUC as the Mann-Whitney statistic: the positives' rank sum, ties at their average rank
     (scipy's `rankdata` arithmetic, the same value to the bit, a third of its time on a few hundred rows:
-    the ensemble's weight searches call it thousands of times)."""
+    the ensemble's weight searches call it thousands of times). The sort need not be stable: every entry of
+    a run of ties gets the run's average rank, whatever their order, and numpy's quicksort argsort is 4x
+    faster than its stable one on 6,400 rows (0.055 against 0.23 ms)."""
     if p.ndim == 2:
         return float(_roc_auc(y, p))
     if np.isnan(p).any():
         return float("nan")
-    sorter = np.argsort(p, kind="mergesort")
+    sorter = np.argsort(p)
     ordered = p[sorter]
     starts = np.empty(len(p), dtype=bool)  # where a run of equal predictions starts
     starts[0] = True

@@ -564,11 +564,15 @@ def _skops_io():
 
 
 def _skops_dumps(obj: Any, where: str) -> bytes:
-    """skops' file of `obj`; NotSaveable unless every type in it is one `load_model` trusts."""
+    """skops' file of `obj`, deflated; NotSaveable unless every type in it is one `load_model` trusts. skops'
+    default (stored) leaves its JSON schema as written: 730 KB for one fold's spline basis on a 56-column
+    table, 40 KB deflated, for 5 ms more a fold."""
+    import zipfile
+
     sio = _skops_io()
 
     try:
-        content = sio.dumps(obj)
+        content = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
     except Exception as exc:
         raise NotSaveable(f"{where}: skops cannot write it ({_one_line(exc)}); give the class save_files / "
                           f"load_files (see {_PLUGIN_DOC})") from None

@@ -26,6 +26,8 @@ It prints each configuration's ensemble OOF score and its seconds (the members' 
 and a summary per configuration: the mean over sets of the relative OOF error reduction against `zoo`
 (an error is the metric itself when lower is better, 1 - score for AUC and accuracy, as
 benchmarks/quality.py), how many sets got worse and better, and the total seconds against `zoo`'s.
+"sig." counts only the sets whose change lies beyond a paired bootstrap over rows (`gain_interval`,
+90 %): a change inside it is one that another draw of the set's rows could reverse.
 Defaults are chosen by these OOF figures, never by solution.csv (which this script never reads).
 """
 
@@ -39,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -47,9 +51,11 @@ def _error(score: float, greater_is_better: bool) -> float:
     return 1.0 - score if greater_is_better else score
 
 
-def _ensemble_score(comp, state: dict, members: list[str], settings: dict | None = None) -> float:
+def _ensemble_score(comp, state: dict, members: list[str], settings: dict | None = None) -> tuple[float, "np.ndarray"]:
     """The ensemble stage's honest OOF score over `members` (its own code, its chosen method), with
-    `settings` in place of those [ensemble] keys."""
+    `settings` in place of those [ensemble] keys, and its OOF predictions (rows in train's order)."""
+    import pandas as pd
+
     from pipeline.context import CompetitionContext, StageContext
     from pipeline.stages import build_pipeline
     from pipeline.stages.ensemble import run
@@ -62,7 +68,38 @@ def _ensemble_score(comp, state: dict, members: list[str], settings: dict | None
     finally:
         comp.cfg["ensemble"].clear()
         comp.cfg["ensemble"].update(saved)
-    return float(json.loads((comp.runs / "ensemble" / "scores.json").read_text())["overall"])
+    oof = pd.read_parquet(comp.runs / "ensemble" / "oof.parquet").drop(columns=[comp.cfg["competition"]["id"]])
+    oof = oof.to_numpy()
+    return (float(json.loads((comp.runs / "ensemble" / "scores.json").read_text())["overall"]),
+            oof[:, 0] if oof.shape[1] == 1 else oof)
+
+
+BOOTSTRAP_RESAMPLES = 400
+BOOTSTRAP_LEVEL = 0.90  # two-sided: a set counts as worse (better) when the whole interval is below (above) 0
+_Z = 1.6449  # the normal quantile of that level's upper tail (0.95)
+
+
+def gain_interval(metric, y, base, other, *, weight=None, seed: int = 0,
+                  resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
+    """A paired bootstrap over rows of the relative error reduction of `other`'s OOF predictions against
+    `base`'s (+ is better): the BOOTSTRAP_LEVEL interval. Both are scored on the same resampled rows, so
+    what the interval measures is how much the difference itself depends on which rows a set happens
+    to hold: a change inside it is one that another draw of the same set's rows could reverse."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    greater = metric.greater_is_better
+    gains = []
+    for _ in range(resamples):
+        rows = rng.integers(0, n, n)
+        w = None if weight is None else weight[rows]
+        e0, e1 = (_error(metric(y[rows], p[rows], sample_weight=w), greater) for p in (base, other))
+        if np.isfinite(e0) and np.isfinite(e1) and e0 > 0:
+            gains.append((e0 - e1) / e0)
+    if not gains:
+        return float("nan"), float("nan")
+    tail = (1 - BOOTSTRAP_LEVEL) / 2
+    lo, hi = np.quantile(gains, [tail, 1 - tail])
+    return float(lo), float(hi)
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -154,20 +191,31 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         for text in ensemble:
             configs[f"[ensemble] {text}"] = zoo
             settings[f"[ensemble] {text}"] = dict([_setting(text)])
+        scored = setup.folds >= 0  # rows with an OOF prediction (forward chaining's first block has none)
+        y, weight = setup.y[scored], None if setup.sample_weight is None else setup.sample_weight[scored]
+        predictions = {}
         for label, members in configs.items():
-            out["configs"][label] = {"members": members, "oof": _ensemble_score(comp, state, members, settings[label]),
+            score, predictions[label] = _ensemble_score(comp, state, members, settings[label])
+            out["configs"][label] = {"members": members, "oof": score,
                                      "seconds": sum(seconds.get(m, 0.0) for m in members)}
-            log(f"  {label:<24} OOF {out['configs'][label]['oof']:.5f}  {out['configs'][label]['seconds']:.0f} s")
+            if label != "zoo":
+                lo, hi = gain_interval(setup.metric, y, predictions["zoo"][scored], predictions[label][scored],
+                                       weight=weight)
+                out["configs"][label]["gain_interval"] = [lo, hi]
+            log(f"  {label:<24} OOF {score:.5f}  {out['configs'][label]['seconds']:.0f} s"
+                + (f"  gain {lo:+.2%} .. {hi:+.2%}" if label != "zoo" else ""))
     return out
 
 
 def summary(results: dict[str, dict]) -> list[str]:
-    """Per configuration: mean relative OOF error reduction against `zoo`, sets worse / better, seconds."""
+    """Per configuration: mean relative OOF error reduction against `zoo` with its interval (the sets'
+    bootstrap intervals combined as independent normals), sets worse / better (beyond +-0.01 %), sets
+    worse / better beyond their paired bootstrap interval (`gain_interval`), seconds."""
     labels = sorted({label for r in results.values() for label in r["configs"]} - {"zoo"})
-    lines = [f"{'configuration':<24} {'sets':>4} {'mean OOF err. red.':>18} {'worse':>5} {'better':>6} "
-             f"{'seconds':>9} {'vs zoo':>7}  worse on"]
+    lines = [f"{'configuration':<24} {'sets':>4} {'mean, 90 % interval':>19} {'worse':>5} {'better':>6} "
+             f"{'sig.worse':>9} {'sig.better':>10} {'seconds':>9} {'vs zoo':>7}  worse on (* beyond the interval)"]
     for label in labels:
-        gains, worse, better, secs, base_secs = [], [], 0, 0.0, 0.0
+        gains, variances, worse, better, sig_worse, sig_better, secs, base_secs = [], [], [], 0, 0, 0, 0.0, 0.0
         for name, r in results.items():
             if label not in r["configs"]:
                 continue
@@ -175,8 +223,12 @@ def summary(results: dict[str, dict]) -> list[str]:
             e0, e1 = _error(r["configs"]["zoo"]["oof"], g), _error(r["configs"][label]["oof"], g)
             gain = (e0 - e1) / e0 if e0 > 0 else 0.0
             gains.append(gain)
+            lo, hi = r["configs"][label].get("gain_interval", (float("nan"), float("nan")))
+            sig_worse += hi < 0
+            sig_better += lo > 0
+            variances.append(((hi - lo) / (2 * _Z)) ** 2)  # the set's bootstrap spread as a normal's variance
             if gain < -1e-4:
-                worse.append(f"{name} {gain:+.2%}")
+                worse.append(f"{name} {gain:+.2%}{'*' if hi < 0 else ''}")
             elif gain > 1e-4:
                 better += 1
             secs += r["configs"][label]["seconds"]
@@ -184,8 +236,10 @@ def summary(results: dict[str, dict]) -> list[str]:
         if not gains:
             continue
         mean = sum(gains) / len(gains)
-        lines.append(f"{label:<24} {len(gains):>4} {mean:>+17.3%} {len(worse):>5} {better:>6} {secs:>8.0f}s "
-                     f"{secs / base_secs if base_secs else float('nan'):>6.2f}x  {', '.join(worse)}")
+        half = _Z * np.sqrt(np.nansum(variances)) / len(gains)  # the mean's interval: the sets' draws are independent
+        lines.append(f"{label:<24} {len(gains):>4} {mean:>+10.3%} ±{half:<6.2%} {len(worse):>5} {better:>6} {sig_worse:>9} "
+                     f"{sig_better:>10} {secs:>8.0f}s {secs / base_secs if base_secs else float('nan'):>6.2f}x  "
+                     f"{', '.join(worse)}")
     return lines
 
 

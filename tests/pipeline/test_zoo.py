@@ -14,16 +14,33 @@ from tests.conftest import DATA, make_workspace
 def test_the_zoo_for_each_task_kind():
     for task in TASKS:
         zoo = default_models(task, Facts(rows=1_000, cols=20))
-        assert list(zoo) == ["lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"]
-        assert {zoo[n]["type"] for n in zoo} == {"lightgbm", "sklearn", "mlp"}
+        assert list(zoo) == ["lgbm_slow", "lgbm_shallow", "lgbm_extra", "catboost", "linear", "mlp"]
+        assert {zoo[n]["type"] for n in zoo} == {"lightgbm", "catboost", "sklearn", "mlp"}
+        wide = default_models(task, Facts(rows=1_000, cols=40))  # 25 rows a column: no CatBoost, the TD LightGBM
+        assert list(wide) == ["lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"]
     assert default_models("binary", Facts(1_000, 20))["linear"]["estimator"].endswith("LogisticRegression")
     ridge = default_models("regression", Facts(1_000, 20))["linear"]
     assert ridge["estimator"].endswith("Ridge") and ridge["trim_outliers"] == 4.0
     # TD defaults differ by task (learning rate, bagging); the leaf shape is LightGBM's own for both
-    regression, binary = (default_models(task, Facts(1_000, 20))["lgbm"]["params"] for task in ("regression", "binary"))
+    regression, binary = (default_models(task, Facts(1_000, 40))["lgbm"]["params"] for task in ("regression", "binary"))
     assert (regression["learning_rate"], binary["learning_rate"]) == (0.05, 0.04)
     assert regression["num_leaves"] == binary["num_leaves"] == 31
     assert regression["min_data_in_leaf"] == binary["min_data_in_leaf"] == 20
+
+
+def test_catboost_joins_where_rows_per_column_and_classes_keep_it_cheap_and_takes_the_td_lightgbms_place():
+    # AutoGluon's shape: depth 6, lr 0.08, up to 1,000 rounds with 100 rounds' patience
+    params = default_models("binary", Facts(2_000, 13))["catboost"]["params"]
+    assert (params["depth"], params["learning_rate"], params["iterations"], params["early_stopping_rounds"]) == (6, 0.08, 1000, 100)
+    # 40 rows a column at least: a short, wide table (breast_cancer 455 x 30, cells 1,615 x 56) keeps the TD LightGBM
+    assert "catboost" in default_models("binary", Facts(1_200, 30)) and "lgbm" not in default_models("binary", Facts(1_200, 30))
+    assert "catboost" not in default_models("binary", Facts(1_199, 30)) and "lgbm" in default_models("binary", Facts(1_199, 30))
+    # where the slow LightGBM variants do not run, CatBoost joins beside the TD LightGBM: a large table, few classes
+    assert list(default_models("regression", Facts(47_030, 12))) == ["lgbm", "lgbm_extra", "catboost", "linear", "mlp"]
+    assert list(default_models("multiclass", Facts(3_464, 7, classes=4))) == ["lgbm", "catboost", "linear", "mlp"]
+    # one tree per class per round: not on many rows x classes, nor on a pixel grid
+    assert "catboost" not in default_models("multiclass", Facts(6_000, 7, classes=4))  # 24,000 trees' rows a round
+    assert "catboost" not in default_models("multiclass", Facts(1_437, 64, image=True, classes=10))
 
 
 def test_array_inputs_add_their_nets_and_large_tables_drop_the_mlp():
@@ -35,14 +52,14 @@ def test_array_inputs_add_their_nets_and_large_tables_drop_the_mlp():
 
 
 def test_large_tables_get_cheaper_settings_and_small_ones_keep_theirs():
-    small, large = default_models("binary", Facts(3_000, 20)), default_models("binary", Facts(50_000, 25))
+    small, large = default_models("binary", Facts(3_000, 100)), default_models("binary", Facts(50_000, 25))  # 30 rows a column: the TD LightGBM
     assert small["lgbm"]["params"]["early_stopping_rounds"] == 300 and "epochs" not in small["mlp"].get("params", {})
     assert small["lgbm_slow"]["params"]["learning_rate"] == 0.02 and small["lgbm_extra"]["params"]["learning_rate"] == 0.03
     # the noisy-target member: fewer, larger leaves than the slow one, and room for the rounds a small tree needs
     shallow, slow = small["lgbm_shallow"]["params"], small["lgbm_slow"]["params"]
     assert shallow["num_leaves"] < slow["num_leaves"] and shallow["min_child_samples"] > slow["min_child_samples"]
     assert shallow["n_estimators"] == 3000 and shallow["learning_rate"] == slow["learning_rate"]
-    assert list(large) == ["lgbm", "lgbm_extra", "linear", "mlp"]  # one diversity LightGBM, not two
+    assert list(large) == ["lgbm", "lgbm_extra", "catboost", "linear", "mlp"]  # one diversity LightGBM, not two
     assert large["lgbm"]["params"]["early_stopping_rounds"] == 100
     assert large["lgbm_extra"]["params"]["learning_rate"] == 0.06
     assert large["lgbm_extra"]["params"]["num_leaves"] == 63  # the rest of the member stays as it is
@@ -62,9 +79,9 @@ def test_many_classes_keep_one_lightgbm_and_few_keep_the_variants():
     assert list(many) == ["lgbm", "linear", "mlp"]
     assert many["lgbm"]["params"]["early_stopping_rounds"] == 300  # the member itself is unchanged
     # hpc: 3,464 rows x 4 classes = 13,856 trees' rows a round, above the large-table line: one LightGBM too
-    assert list(default_models("multiclass", Facts(3_464, 7, classes=4))) == ["lgbm", "linear", "mlp"]
+    assert [m for m in default_models("multiclass", Facts(3_464, 7, classes=4)) if m.startswith("lgbm")] == ["lgbm"]
     few = default_models("multiclass", Facts(2_000, 7, classes=4))  # 8,000: as a small single-output table
-    assert list(few) == ["lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"]
+    assert list(few) == ["lgbm_slow", "lgbm_shallow", "lgbm_extra", "catboost", "linear", "mlp"]
     assert Facts(1_525, 58, classes=32).round_rows == 48_800
 
 
@@ -113,13 +130,14 @@ def test_init_writes_the_zoo_and_a_config_without_models_uses_it(tmp_path, capsy
     assert main(["init", "titanic", "--root", str(ws), *[f"--{f.replace('_', '-')}={DATA / 'titanic' / (f + '.csv')}"
                                                           for f in ("train", "test", "sample_submission")]]) == 0
     text = (ws / "competition" / "titanic" / "competition.toml").read_text()
-    for name in ("lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"):
+    for name in ("lgbm_slow", "lgbm_shallow", "lgbm_extra", "catboost", "linear", "mlp"):  # 209 rows a column
         assert f"[models.{name}]" in text
+    assert "[models.lgbm]" not in text
     import tomllib
 
     raw = tomllib.loads(text)
     del raw["models"]
-    cfg = parse_config(raw, ws / "competition.toml")
+    cfg = parse_config(raw, ws / "competition.toml")  # no table read: no rows known, so no CatBoost
     assert list(cfg["models"]) == ["lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"]
 
 

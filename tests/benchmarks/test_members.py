@@ -1,0 +1,41 @@
+"""benchmarks/members.py's paired bootstrap: what counts as a change beyond the rows' noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.members import gain_interval
+from core.metrics import get_metric
+
+
+def _binary(n: int = 600, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    signal = y + rng.normal(0, 1.0, n)
+    return y, signal
+
+
+def test_the_same_predictions_give_an_interval_of_zero():
+    y, p = _binary()
+    lo, hi = gain_interval(get_metric("roc_auc"), y, p, p.copy())
+    assert lo == hi == 0.0
+
+
+def test_a_much_better_model_is_better_on_every_draw_and_a_tiny_change_is_not():
+    y, p = _binary()
+    rng = np.random.default_rng(1)
+    sharper = y + rng.normal(0, 0.4, len(y))  # far less noise: better on any resample of the rows
+    lo, hi = gain_interval(get_metric("roc_auc"), y, p, sharper)
+    assert 0 < lo <= hi
+    lo, hi = gain_interval(get_metric("roc_auc"), y, p, p + rng.normal(0, 0.01, len(y)))
+    assert lo < 0 < hi  # a reshuffle of near-ties: either sign, depending on the rows drawn
+
+
+def test_a_worse_regression_is_worse_and_weights_are_used():
+    rng = np.random.default_rng(2)
+    y = rng.normal(0, 1, 500)
+    good, bad = y + rng.normal(0, 0.3, 500), y + rng.normal(0, 0.6, 500)
+    lo, hi = gain_interval(get_metric("rmse"), y, good, bad)
+    assert lo <= hi < 0
+    weight = np.ones(500)
+    assert gain_interval(get_metric("rmse"), y, good, bad, weight=weight) == (lo, hi)

@@ -177,6 +177,18 @@ def _known(task: str) -> list[str]:
     return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
 
+def cost_scale(params: dict, task: str) -> float:
+    """How many times the default zoo's shape (depth 6, one leaf step, 100 rounds' patience) a model table
+    costs: 2x per level of depth (twice the leaves), +5 % per extra leaf-estimation step, and the rounds
+    past the best one that the patience adds (a stopped fit runs about 100 rounds, then its patience).
+    The TD defaults: 4x for classification, 31x for regression (models._types' cost, measured)."""
+    defaults = _TD_REG if task == "regression" else _TD_CLASS
+    depth = float(params.get("depth", params.get("max_depth", defaults["depth"])))
+    steps = float(params.get("leaf_estimation_iterations", defaults["leaf_estimation_iterations"]))
+    patience = next((float(params[k]) for k in _EARLY_KEYS if k in params), float(DEFAULT_EARLY_STOPPING))
+    return 2.0 ** (depth - 6) * (1 + 0.05 * (steps - 1)) * (patience + 100) / 200
+
+
 def cb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, int]:
     """(CatBoost params, boosting rounds, early-stopping rounds): the TD defaults for the task, then the
     user's; `device` = "cpu" | "cuda" | "gpu" picks CatBoost's task_type."""

@@ -5,7 +5,7 @@ whose estimated cost does not fit what is left is skipped (the output says which
 cheapest member always runs, so a run always ends with a valid submission. Estimates come from what
 already ran (the run registry's seconds for the same model and parameters on this competition) or,
 for a model never run here, from its type's cost per fold, per million cells (rows x feature
-columns) and per thousand rows, measured on a 2-core machine (`ModelType.cost`). After each member the plan is revised with
+columns) and per thousand rows, measured on a 2-core machine (`ModelType.cost`, scaled by a model table's params where they matter: `ModelType.cost_for`). After each member the plan is revised with
 the time actually spent.
 """
 

@@ -279,7 +279,8 @@ def _costs(training, names: list[str], *, measured: bool = True) -> dict:
         spec = comp.models[name]
         mtype = model_type(name, spec, training.plugin_dir)
         outputs = training.task.n_outputs if mtype.cost_per_class else 1
-        costs[name] = estimate(mtype.cost, rows=rows, cols=cols, folds=folds, outputs=outputs,
+        costs[name] = estimate(mtype.cost_for(spec.get("params", {}), training.task.task), rows=rows, cols=cols,
+                               folds=folds, outputs=outputs,
                                measured=measured_seconds(history, model=name, params_hash=training.params_hash(spec)))
     return costs
 

@@ -128,3 +128,18 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch):
         build_model("cb", {"type": "catboost", "params": {}}, _ctx("binary"))
     assert str(err.value) == ("models.cb: type 'catboost' needs the catboost package: pip install catboost "
                               "(or pip install -e '.[catboost]')")
+
+
+def test_the_cost_estimate_follows_depth_leaf_steps_and_patience():
+    from models._types import MODEL_TYPES
+    from models.catboost_model import cost_scale
+
+    zoo_shape = {"depth": 6, "learning_rate": 0.08, "leaf_estimation_iterations": 1, "early_stopping_rounds": 100}
+    assert cost_scale(zoo_shape, "binary") == cost_scale(zoo_shape, "regression") == 1.0
+    # the TD defaults: depth 7 and 300 rounds' patience; regression also depth 9 and 20 leaf steps
+    assert cost_scale({}, "binary") == 4.0 and round(cost_scale({}, "regression"), 1) == 31.2
+    assert cost_scale({"max_depth": 4, "od_wait": 100}, "binary") == 0.25  # CatBoost's other names count too
+    cb = MODEL_TYPES["catboost"]
+    assert cb.cost_for(zoo_shape, "binary") == cb.cost
+    assert cb.cost_for({}, "regression") == tuple(c * cost_scale({}, "regression") for c in cb.cost)
+    assert MODEL_TYPES["lightgbm"].cost_for({"num_leaves": 255}, "binary") == MODEL_TYPES["lightgbm"].cost

@@ -56,7 +56,7 @@ def test_full_run_writes_submission_matching_sample(tmp_path, capsys):
     assert pd.read_csv(last).equals(latest)
     folds = pd.read_csv(titanic_ws / "competition" / "titanic" / "runs" / "folds.csv")
     assert list(folds.columns) == ["id", "fold"] and sorted(folds["fold"].unique()) == [0, 1, 2, 3, 4]
-    for model in ("lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "linear", "mlp"):
+    for model in ("lgbm", "lgbm_slow", "lgbm_shallow", "lgbm_extra", "catboost", "linear", "mlp"):
         run_dir = titanic_ws / "competition" / "titanic" / "runs" / "models" / model
         for f in ("oof.parquet", "test.parquet", "scores.json", "params.json", "timings.json"):
             assert (run_dir / f).is_file(), f"{model}/{f}"

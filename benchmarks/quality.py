@@ -4,6 +4,7 @@
     python benchmarks/quality.py --sets titanic,hpc       # a subset
     python benchmarks/quality.py --save /tmp/suite/a.json # also write per-set results (OOF of each model)
     python benchmarks/quality.py --compare before.json    # ... and print the OOF deltas against a saved run
+                                                          # (with both runs' --keep: each set's noise interval)
     python benchmarks/quality.py --compare before.json --against after.json   # two saved runs, no run
     python benchmarks/quality.py --table saved.json       # print a saved run's table again
     python benchmarks/quality.py --config-extra extra.toml   # append [models.*] tables to each config
@@ -270,17 +271,44 @@ def print_table(rows: list[dict], ref: dict[str, dict]) -> None:
               f"{worst_gain:+.2%})")
 
 
+def oof_interval(before_ws: str | None, after_ws: str | None, name: str) -> tuple[float, float] | None:
+    """The paired bootstrap interval (benchmarks/members.py `gain_interval`) of the relative OOF error
+    reduction of the ensemble from one kept workspace of set `name` to another; None when either is gone."""
+    import pandas as pd
+
+    from benchmarks.members import gain_interval
+    from pipeline.context import CompetitionContext
+    from pipeline.workspace import Workspace
+
+    if not before_ws or not after_ws or not all((Path(w) / "competition" / name).is_dir() for w in (before_ws, after_ws)):
+        return None
+    comp = Workspace(Path(after_ws)).competition(name)
+    setup = CompetitionContext(comp, log=lambda m: None).training()
+    preds = []
+    for ws in (before_ws, after_ws):
+        frame = pd.read_parquet(Path(ws) / "competition" / name / "runs" / "ensemble" / "oof.parquet")
+        values = frame.drop(columns=[comp.cfg["competition"]["id"]]).to_numpy()
+        preds.append(values[:, 0] if values.shape[1] == 1 else values)
+    if len(preds[0]) != len(preds[1]):
+        return None
+    scored = setup.folds >= 0
+    weight = None if setup.sample_weight is None else setup.sample_weight[scored]
+    return gain_interval(setup.metric, setup.y[scored], preds[0][scored], preds[1][scored], weight=weight)
+
+
 def compare(before: dict, after: dict) -> None:
     """Per-set OOF deltas of the ensemble between two saved runs, their mean relative error reduction
-    and how many sets got worse."""
+    and how many sets got worse; with both runs' workspaces kept (`--keep`), each set's paired bootstrap
+    interval too, and how many sets got worse beyond it (the README's rule for a default)."""
     b_sets = {r["set"]: r for r in before["results"]}
     common = [r for r in after["results"] if r["set"] in b_sets]
     if not common:
         print("compare: no set in common")
         return
     print(f"OOF (CV) of the ensemble: {before.get('label', 'before')} -> {after.get('label', 'after')}")
-    print(f"{'set':<14}{'metric':<9}{'before':>9}{'after':>9}{'delta':>9}{'rel':>8}{'s before':>9}{'s after':>8}  members added/removed")
-    worse, rels = [], []
+    print(f"{'set':<14}{'metric':<9}{'before':>9}{'after':>9}{'delta':>9}{'rel':>8}{'90 % interval':>19}"
+          f"{'s before':>9}{'s after':>8}  members added/removed")
+    worse, rels, beyond, intervals = [], [], [], 0
     for r in common:
         b = b_sets[r["set"]]
         higher = r["greater_is_better"]
@@ -288,15 +316,24 @@ def compare(before: dict, after: dict) -> None:
         rels.append(rel)
         if (r["cv"] < b["cv"]) if higher else (r["cv"] > b["cv"]):
             worse.append(r["set"])
+        interval = oof_interval(b.get("workspace"), r.get("workspace"), r["set"])
+        shown = ""
+        if interval is not None:
+            intervals += 1
+            shown = f"[{interval[0]:+.2%}, {interval[1]:+.2%}]" + ("*" if interval[1] < 0 else "")
+            if interval[1] < 0:
+                beyond.append(r["set"])
         added = sorted(set(r["members"]) - set(b["members"]))
         removed = sorted(set(b["members"]) - set(r["members"]))
         moved = " ".join([f"+{m}" for m in added] + [f"-{m}" for m in removed])
         print(f"{r['set']:<14}{r['metric']:<9}{b['cv']:>9.4f}{r['cv']:>9.4f}{r['cv'] - b['cv']:>+9.4f}{rel:>+8.2%}"
-              f"{b['seconds']:>9.0f}{r['seconds']:>8.0f}  {moved}")
+              f"{shown:>19}{b['seconds']:>9.0f}{r['seconds']:>8.0f}  {moved}")
     tb, ta = sum(b_sets[r["set"]]["seconds"] for r in common), sum(r["seconds"] for r in common)
+    sig = (f"; worse beyond the interval on {len(beyond)}/{intervals}{': ' + ', '.join(beyond) if beyond else ''}"
+           if intervals else "")
     print(f"mean relative OOF error reduction {statistics.mean(rels):+.2%} over {len(common)} sets "
           f"(median {statistics.median(rels):+.2%}); worse on {len(worse)}/{len(common)}"
-          f"{': ' + ', '.join(worse) if worse else ''}; time {tb:.0f} -> {ta:.0f} s ({ta / tb:.2f}x)")
+          f"{': ' + ', '.join(worse) if worse else ''}{sig}; time {tb:.0f} -> {ta:.0f} s ({ta / tb:.2f}x)")
 
 
 def generated(root: Path, rows: int, *, seed: int = 0) -> float:
@@ -412,6 +449,8 @@ def main() -> None:
             print(f"running {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
             rows.append(run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra,
                                 settings=settings))
+            if args.keep:  # a later --compare against this run then reads its OOF predictions (the interval)
+                rows[-1]["workspace"] = str((Path(args.keep) / name).resolve())
             if args.autogluon:
                 print(f"AutoGluon medium on {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
                 rows[-1]["ag_medium_here"] = autogluon_medium(args.autogluon, name, data)

@@ -54,8 +54,6 @@ def _error(score: float, greater_is_better: bool) -> float:
 def _ensemble_score(comp, state: dict, members: list[str], settings: dict | None = None) -> tuple[float, "np.ndarray"]:
     """The ensemble stage's honest OOF score over `members` (its own code, its chosen method), with
     `settings` in place of those [ensemble] keys, and its OOF predictions (rows in train's order)."""
-    import pandas as pd
-
     from pipeline.context import CompetitionContext, StageContext
     from pipeline.stages import build_pipeline
     from pipeline.stages.ensemble import run
@@ -68,10 +66,25 @@ def _ensemble_score(comp, state: dict, members: list[str], settings: dict | None
     finally:
         comp.cfg["ensemble"].clear()
         comp.cfg["ensemble"].update(saved)
-    oof = pd.read_parquet(comp.runs / "ensemble" / "oof.parquet").drop(columns=[comp.cfg["competition"]["id"]])
-    oof = oof.to_numpy()
-    return (float(json.loads((comp.runs / "ensemble" / "scores.json").read_text())["overall"]),
-            oof[:, 0] if oof.shape[1] == 1 else oof)
+    return float(json.loads((comp.runs / "ensemble" / "scores.json").read_text())["overall"]), ensemble_oof(comp)
+
+
+def ensemble_oof(comp) -> np.ndarray:
+    """The ensemble stage's OOF predictions of a loaded competition (rows in train's order): one column
+    as a vector, class probabilities as a matrix."""
+    import pandas as pd
+
+    values = pd.read_parquet(comp.runs / "ensemble" / "oof.parquet").drop(columns=[comp.cfg["competition"]["id"]])
+    values = values.to_numpy()
+    return values[:, 0] if values.shape[1] == 1 else values
+
+
+def setup_interval(setup, base: np.ndarray, other: np.ndarray) -> tuple[float, float]:
+    """`gain_interval` of two OOF predictions of one training setup: its metric, target and weights, on
+    the rows with an OOF prediction (forward chaining's first block has none)."""
+    scored = setup.folds >= 0
+    weight = None if setup.sample_weight is None else setup.sample_weight[scored]
+    return gain_interval(setup.metric, setup.y[scored], base[scored], other[scored], weight=weight)
 
 
 BOOTSTRAP_RESAMPLES = 400
@@ -191,16 +204,13 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         for text in ensemble:
             configs[f"[ensemble] {text}"] = zoo
             settings[f"[ensemble] {text}"] = dict([_setting(text)])
-        scored = setup.folds >= 0  # rows with an OOF prediction (forward chaining's first block has none)
-        y, weight = setup.y[scored], None if setup.sample_weight is None else setup.sample_weight[scored]
         predictions = {}
         for label, members in configs.items():
             score, predictions[label] = _ensemble_score(comp, state, members, settings[label])
             out["configs"][label] = {"members": members, "oof": score,
                                      "seconds": sum(seconds.get(m, 0.0) for m in members)}
             if label != "zoo":
-                lo, hi = gain_interval(setup.metric, y, predictions["zoo"][scored], predictions[label][scored],
-                                       weight=weight)
+                lo, hi = setup_interval(setup, predictions["zoo"], predictions[label])
                 out["configs"][label]["gain_interval"] = [lo, hi]
             log(f"  {label:<24} OOF {score:.5f}  {out['configs'][label]['seconds']:.0f} s"
                 + (f"  gain {lo:+.2%} .. {hi:+.2%}" if label != "zoo" else ""))

@@ -274,26 +274,17 @@ def print_table(rows: list[dict], ref: dict[str, dict]) -> None:
 def oof_interval(before_ws: str | None, after_ws: str | None, name: str) -> tuple[float, float] | None:
     """The paired bootstrap interval (benchmarks/members.py `gain_interval`) of the relative OOF error
     reduction of the ensemble from one kept workspace of set `name` to another; None when either is gone."""
-    import pandas as pd
-
-    from benchmarks.members import gain_interval
+    from benchmarks.members import ensemble_oof, setup_interval
     from pipeline.context import CompetitionContext
     from pipeline.workspace import Workspace
 
     if not before_ws or not after_ws or not all((Path(w) / "competition" / name).is_dir() for w in (before_ws, after_ws)):
         return None
-    comp = Workspace(Path(after_ws)).competition(name)
-    setup = CompetitionContext(comp, log=lambda m: None).training()
-    preds = []
-    for ws in (before_ws, after_ws):
-        frame = pd.read_parquet(Path(ws) / "competition" / name / "runs" / "ensemble" / "oof.parquet")
-        values = frame.drop(columns=[comp.cfg["competition"]["id"]]).to_numpy()
-        preds.append(values[:, 0] if values.shape[1] == 1 else values)
-    if len(preds[0]) != len(preds[1]):
+    before, after = (Workspace(Path(w)).competition(name) for w in (before_ws, after_ws))
+    base, other = ensemble_oof(before), ensemble_oof(after)
+    if len(base) != len(other):
         return None
-    scored = setup.folds >= 0
-    weight = None if setup.sample_weight is None else setup.sample_weight[scored]
-    return gain_interval(setup.metric, setup.y[scored], preds[0][scored], preds[1][scored], weight=weight)
+    return setup_interval(CompetitionContext(after, log=lambda m: None).training(), base, other)
 
 
 def compare(before: dict, after: dict) -> None:

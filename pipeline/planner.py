@@ -111,9 +111,15 @@ def plan(costs: dict[str, Cost], seconds: float | None) -> tuple[list[str], list
     return keep, skip
 
 
-def measured_seconds(records: Iterable[dict], *, model: str, params_hash: str) -> float | None:
-    """The newest recorded total seconds of this model with these parameters, if any."""
+def measured_seconds(records: Iterable[dict], *, model: str, params_hash: str,
+                     folds: int | None = None) -> float | None:
+    """The newest recorded seconds of this model with these parameters, if any. With `folds`: the seconds of
+    one CV pass of that many folds (the record's seconds per recorded fold, all its CV repeats counted, times
+    `folds`), the unit of a type's estimate; a run of two repeats took twice one pass."""
     same = [r for r in records if r.get("model") == model and r.get("params_hash") == params_hash]
     if not same:
         return None
-    return float(max(same, key=lambda r: r.get("finished_at") or 0)["seconds"])
+    newest = max(same, key=lambda r: r.get("finished_at") or 0)
+    seconds = float(newest["seconds"])
+    recorded = int(newest.get("n_folds") or 0)
+    return seconds / recorded * folds if folds and recorded else seconds

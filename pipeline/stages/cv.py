@@ -31,7 +31,10 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     comp = ctx.comp
     names = list(ctx.units or [])
     estimates = functools.cache(lambda: _costs(ctx.training(), names))  # read the run registry once, if at all
-    training = _training(ctx, names, estimates)
+    # where the folds train follows the types' estimates, never a measurement: the same table and config
+    # choose the same workers on every run (measured seconds depend on the load and on the workers themselves)
+    sizes = functools.cache(lambda: _costs(ctx.training(), names, measured=False))
+    training = _training(ctx, names, sizes)
     produced: dict[str, list[Path]] = {}
     records = []
     budget = ctx.budget
@@ -43,7 +46,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     repeats = training.repeats
     # with several workers and no budget, each repeat's folds (model x fold) go to the workers as one set
     batched = not costs and training.executor.workers > 1 and bool(names)
-    here = batched and _small_work(ctx, training, estimates)
+    here = batched and _small_work(ctx, training, sizes)
     results: dict[str, list] = {}
     seconds: dict[str, float] = {}
     try:
@@ -68,7 +71,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     return produced
 
 
-def _training(ctx: StageContext, names: list[str], estimates: Callable[[], dict] | None = None):
+def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | None = None):
     """The model setup the folds train with. With automatic workers (runtime.n_jobs = 0, backend "auto")
     the folds run on one worker process per idle core once the estimated training pays for starting them
     (AUTO_WORKERS_FROM_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS rows has one thread, so the
@@ -78,12 +81,12 @@ def _training(ctx: StageContext, names: list[str], estimates: Callable[[], dict]
     from core import threads
 
     training = ctx.training()
-    estimates = estimates or functools.partial(_costs, training, names)  # the models' estimated seconds
+    sizes = sizes or functools.partial(_costs, training, names, measured=False)  # the types' estimates
     rt = ctx.cfg["runtime"]
     if rt["n_jobs"] != 0 or rt["backend"] != "auto" or threads.cpu_count() == 1 or not names:
         return training
     # the workers, started once, share every CV repeat's folds: the work is one repeat's times the repeats
-    if sum(c.seconds for c in estimates().values()) * ctx.repeats() < AUTO_WORKERS_FROM_SECONDS:
+    if sum(c.seconds for c in sizes().values()) * ctx.repeats() < AUTO_WORKERS_FROM_SECONDS:
         return training
     idle = threads.idle_cores()
     workers = min(threads.cpu_count(), int(idle + 0.5))
@@ -118,12 +121,12 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict, es
     yield from _batch(ctx, training, names, estimates, here)
 
 
-def _small_work(ctx: StageContext, training, estimates: Callable[[], dict]) -> bool:
-    """Whether the models' estimated training is too small to pay for starting the worker processes
-    (runtime.backend = "auto"): then the folds train in this process."""
+def _small_work(ctx: StageContext, training, sizes: Callable[[], dict]) -> bool:
+    """Whether the models' estimated training (their types' estimates) is too small to pay for starting the
+    worker processes (runtime.backend = "auto"): then the folds train in this process."""
     if ctx.cfg["runtime"]["backend"] != "auto":
         return False
-    work = sum(c.seconds for c in estimates().values())
+    work = sum(c.seconds for c in sizes().values())
     if work >= SMALL_WORK_SECONDS:
         return False
     ctx.log(f"[cv] about {work:.0f} s of training: less than starting {training.executor.workers} worker processes "
@@ -132,13 +135,13 @@ def _small_work(ctx: StageContext, training, estimates: Callable[[], dict]) -> b
 
 
 def _batch(ctx: StageContext, setup, names: list[str], estimates: Callable[[], dict], here: bool):
-    """(name, CVResult, seconds since the previous one) of the models' folds on `setup` (a CV repeat) as one
-    set of tasks: a worker goes from one model's folds to the next without waiting for a model's last fold."""
+    """(name, CVResult, training seconds) of the models' folds on `setup` (a CV repeat) as one set of tasks: a
+    worker goes from one model's folds to the next without waiting for a model's last fold. A model's seconds
+    are its folds' (what it takes alone in one process, as a model trained one at a time records), not the
+    wall time between two models' results: that recorded lgbm_slow at 0.02 s and put it first on the next run."""
     specs = {name: ctx.comp.models[name] for name in _longest_first(names, estimates())}
-    t0 = ctx.budget.clock()
     for name, result in track(setup.train_cv_many(specs, here=here), "[cv] models", unit="model", total=len(names)):
-        yield name, result, ctx.budget.clock() - t0
-        t0 = ctx.budget.clock()
+        yield name, result, float(sum(result.timings.get("folds", [])))
 
 
 def _longest_first(names: list[str], costs: dict) -> list[str]:
@@ -281,7 +284,8 @@ def _costs(training, names: list[str], *, measured: bool = True) -> dict:
         outputs = training.task.n_outputs if mtype.cost_per_class else 1
         costs[name] = estimate(mtype.cost_for(spec.get("params", {}), training.task.task), rows=rows, cols=cols,
                                folds=folds, outputs=outputs,
-                               measured=measured_seconds(history, model=name, params_hash=training.params_hash(spec)))
+                               measured=measured_seconds(history, model=name, params_hash=training.params_hash(spec),
+                                                         folds=folds))
     return costs
 
 

@@ -57,3 +57,8 @@ def test_estimates_scale_with_cells_and_folds_and_prefer_measurements():
                {"model": "lgbm", "params_hash": "b", "seconds": 9.0, "finished_at": 3}]
     assert measured_seconds(records, model="lgbm", params_hash="a") == 4.0
     assert measured_seconds(records, model="mlp", params_hash="a") is None
+    # one CV pass: a run of two repeats of 5 folds (10 recorded) took twice one pass of 5 folds
+    repeated = [{"model": "mlp", "params_hash": "a", "seconds": 12.0, "n_folds": 10, "finished_at": 1}]
+    assert measured_seconds(repeated, model="mlp", params_hash="a", folds=5) == 6.0
+    assert measured_seconds(repeated, model="mlp", params_hash="a", folds=8) == 9.6
+    assert measured_seconds(repeated, model="mlp", params_hash="a") == 12.0

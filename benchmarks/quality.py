@@ -194,7 +194,15 @@ def run_set(name: str, root: Path, data: Path, run_args: list[str], *, extra: Pa
     return {"set": name, "metric": metric, "greater_is_better": bool(scores.get("greater_is_better", False)),
             "test": test, "cv": float(scores["overall"]), "seconds": seconds,
             "members": member_results(comp_dir), "method": scores.get("method", "?"),
-            "load_start": load_start, "load_end": loadavg(), "skipped": skipped}
+            "load_start": load_start, "load_end": loadavg(), "skipped": skipped, **run_timeline(proc.stderr)}
+
+
+def run_timeline(output: str) -> dict:
+    """From a run's output: each stage's seconds ("[cv] done in 12.9s") and where the cv stage's folds
+    trained (its "[runtime] tasks run on ..." line, else this process), to explain a slow set."""
+    stages = {m[1]: float(m[2]) for m in re.finditer(r"^\[(\w+)\] done in ([\d.]+)s", output, re.MULTILINE)}
+    where = re.search(r"^\[runtime\] tasks run on (.+)$", output, re.MULTILINE)
+    return {"stages": stages, "folds_on": where[1] if where else "this process"}
 
 
 def autogluon_medium(python: str, name: str, data: Path) -> dict:
@@ -261,6 +269,11 @@ def print_table(rows: list[dict], ref: dict[str, dict]) -> None:
               f"{worst['seconds'] / _ag_seconds(worst, ref):.2f}x "
               f"({worst['seconds']:.0f} s / {_ag_seconds(worst, ref):.0f} s); slowest {slowest['set']} "
               f"{slowest['seconds']:.0f} s")
+        for r in timed:
+            if r["seconds"] > 1.5 * _ag_seconds(r, ref) and r.get("stages"):
+                print(f"over 1.5x: {r['set']} {r['seconds']:.0f} s: "
+                      + ", ".join(f"{stage} {sec:.1f} s" for stage, sec in r["stages"].items())
+                      + f"; folds on {r['folds_on']}")
     gains = [(r["set"], reduction(r["test"], ref[r["set"]]["lgbm"], r["greater_is_better"]))
              for r in rows if ref.get(r["set"], {}).get("lgbm") is not None]
     if gains:

@@ -38,3 +38,15 @@ def test_compare_prints_each_sets_interval_when_both_workspaces_are_kept(tmp_pat
     out = capsys.readouterr().out
     assert "beyond the interval" not in out
     assert "[" not in next(row for row in out.splitlines() if row.startswith("titanic"))
+
+
+def test_a_runs_timeline_names_each_stages_seconds_and_where_the_folds_trained():
+    from benchmarks.quality import run_timeline
+
+    output = ("[folds] done in 0.7s\n[runtime] tasks run on processes (2 worker processes on this machine)\n"
+              "[cv] mlp fold 0: roc_auc 0.8 (1.7s)\n[cv] done in 12.9s\n[ensemble] done in 0.8s\n"
+              "[explore] done in 13.4s (beside the other stages)\n")
+    assert run_timeline(output) == {"stages": {"folds": 0.7, "cv": 12.9, "ensemble": 0.8, "explore": 13.4},
+                                    "folds_on": "processes (2 worker processes on this machine)"}
+    assert run_timeline("[cv] 1.2 of 2 cores idle: the folds train in this process\n[cv] done in 3.0s\n") == {
+        "stages": {"cv": 3.0}, "folds_on": "this process"}

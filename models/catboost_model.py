@@ -127,6 +127,23 @@ def _pool(catboost, X, y=None, weight=None):
     return catboost.Pool(X, y, cat_features=cats or None, weight=weight)
 
 
+@functools.lru_cache(maxsize=1)
+def gpu_unusable() -> str | None:
+    """None when CatBoost trains on a GPU here, else why not (its error's first line): one round on four
+    rows with task_type GPU, once per process, before any fold trains (on a machine without a CUDA driver
+    CatBoost fails only when the first fold starts, with "CUDA error 35")."""
+    import re
+
+    import catboost
+
+    try:
+        catboost.CatBoost({"task_type": "GPU", "iterations": 1, "logging_level": "Silent",
+                           "allow_writing_files": False}).fit(np.arange(8.0).reshape(4, 2), np.arange(4.0))
+    except catboost.CatBoostError as exc:
+        return re.sub(r"^[\w/.]+:\d+: ", "", str(exc).strip().splitlines()[0]) if str(exc).strip() else "CatBoostError"
+    return None
+
+
 @functools.lru_cache(maxsize=64)
 def _probe(items: str, task: str) -> str | None:
     """CatBoost's verdict on the parameters (`items`: their JSON) for a task: a 4-row fit of one tree;
@@ -198,6 +215,9 @@ def cb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, in
     device = str(rest.pop("device", "cpu"))
     if device.lower() not in DEVICES:
         raise UserError(f"models.{name}.params: device = {device!r} is not one of {', '.join(DEVICES)}")
+    if DEVICES[device.lower()] == "GPU" and (why := gpu_unusable()):
+        raise UserError(f"models.{name}.params: device = {device!r}, but CatBoost cannot train on a GPU here "
+                        f"({why}); set device = 'cpu', or run where CatBoost sees a CUDA GPU")
     defaults = {"loss_function": _LOSS[task], **(_TD_REG if task == "regression" else _TD_CLASS),
                 "random_seed": 0, "logging_level": "Silent", "allow_writing_files": False,
                 "task_type": DEVICES[device.lower()]}

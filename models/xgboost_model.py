@@ -167,6 +167,29 @@ def _check(name: str, params: dict, task: str) -> None:
         raise UserError(f"models.{name}.params: {error}")
 
 
+@functools.lru_cache(maxsize=1)
+def gpu_unusable() -> str | None:
+    """None when XGBoost trains on a GPU here, else why not: one round on four rows with device "cuda", once
+    per process. Without a visible GPU XGBoost only warns and trains on the CPU, every fold."""
+    import re
+    import warnings
+
+    import xgboost
+
+    data = xgboost.DMatrix(np.arange(8.0).reshape(4, 2), label=np.arange(4.0))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            xgboost.train({"device": "cuda", "verbosity": 1}, data, 1)
+    except xgboost.core.XGBoostError as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else "XGBoostError"
+    for warning in caught:
+        text = str(warning.message)
+        if "GPU" in text:  # "No visible GPU is found, setting device to CPU."
+            return re.sub(r"^(?:\[[\d:]+\]\s+)?(?:WARNING:\s+)?\S+:\d+:\s*", "", text).strip()
+    return None
+
+
 def xgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, int]:
     """(XGBoost params, boosting rounds, early-stopping rounds): the TD defaults for the task, then the
     user's; `device` = "cpu" | "cuda" | "gpu" (XGBoost's own, "cuda:1" included)."""
@@ -178,6 +201,9 @@ def xgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
     if kind not in DEVICES or (index and not index.isdigit()):
         raise UserError(f"models.{name}.params: device = {device!r} is not one of {', '.join(DEVICES)} "
                         f"(or cuda:<index>)")
+    if DEVICES[kind] == "cuda" and (why := gpu_unusable()):
+        raise UserError(f"models.{name}.params: device = {device!r}, but XGBoost cannot train on a GPU here "
+                        f"({why}); set device = 'cpu', or run where XGBoost sees a CUDA GPU")
     defaults = {"objective": _OBJECTIVE[task], **(_TD_REG if task == "regression" else _TD_CLASS),
                 "seed": 0, "verbosity": 1}
     stop_metric = _ES_METRIC.get(ctx.metric.stop_on, {}).get(task)

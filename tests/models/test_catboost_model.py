@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from models import ModelContext, build_model, train_cv
+from models import catboost_model
 from models.testing import check_model, make_data
 from core.errors import UserError
 from core.metrics import get_metric
@@ -32,7 +33,8 @@ def test_catboost_passes_the_conformance_check(task):
     check_model(build_model("cb", {"type": "catboost", "params": FEW}, _ctx(task)), INFOS[task], X=X, y=y)
 
 
-def test_builder_defaults_are_td_and_follow_task_metric_and_threads():
+def test_builder_defaults_are_td_and_follow_task_metric_and_threads(monkeypatch):
+    monkeypatch.setattr(catboost_model, "gpu_unusable", lambda: None)  # a GPU model's table, as on a GPU machine
     model = build_model("cb", {"type": "catboost", "params": {}}, _ctx("multiclass", threads=3))
     p = model.params
     assert (model.num_boost_round, model.early_stopping_rounds) == (1000, 300)
@@ -143,3 +145,20 @@ def test_the_cost_estimate_follows_depth_leaf_steps_and_patience():
     assert cb.cost_for(zoo_shape, "binary") == cb.cost
     assert cb.cost_for({}, "regression") == tuple(c * cost_scale({}, "regression") for c in cb.cost)
     assert MODEL_TYPES["lightgbm"].cost_for({"num_leaves": 255}, "binary") == MODEL_TYPES["lightgbm"].cost
+
+
+def test_a_gpu_device_without_a_usable_gpu_fails_before_any_fold_with_the_fix(monkeypatch):
+    """device = "cuda" where CatBoost cannot use a GPU: one line naming the model, why, and the fix, raised
+    when the model is built (before any fold trains), not a CUDA error at the first fold."""
+    monkeypatch.setattr(catboost_model, "gpu_unusable", lambda: "no GPU here")
+    with pytest.raises(UserError, match=r"^models\.cb\.params: device = 'cuda', but CatBoost cannot train on a GPU "
+                                        r"here \(no GPU here\); set device = 'cpu'"):
+        build_model("cb", {"type": "catboost", "params": {"device": "cuda"}}, _ctx("binary"))
+    build_model("cb", {"type": "catboost", "params": {"device": "cpu"}}, _ctx("binary"))  # the CPU is never probed
+
+
+def test_the_gpu_probe_runs_catboost_for_real():
+    """On a machine without a GPU (CI) the real probe says why; with one it says nothing."""
+    catboost_model.gpu_unusable.cache_clear()
+    why = catboost_model.gpu_unusable()
+    assert why is None or (isinstance(why, str) and why and "\n" not in why)

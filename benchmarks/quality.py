@@ -36,8 +36,8 @@ reduction on OOF scores (mean over sets), and how many sets got worse.
 
 ANCHORS.md's seconds were measured once, on one day's machine; this VM's speed drifts by 2x from day to
 day. `--autogluon PYTHON` (an interpreter with AutoGluon installed: benchmarks/autogluon_medium.py) runs
-AutoGluon medium on each set right after ours, and the time line then compares wall times from the same
-machine in the same run (its test score is printed beside the anchor's, as a check of the protocol).
+AutoGluon medium on each set beside ours (after ours on the first set, before it on the second, and so
+on), and the time line then compares wall times from the same machine in the same run (its test score is printed beside the anchor's, as a check of the protocol).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ import sys
 import tomllib
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -203,6 +204,21 @@ def run_timeline(output: str) -> dict:
     stages = {m[1]: float(m[2]) for m in re.finditer(r"^\[(\w+)\] done in ([\d.]+)s", output, re.MULTILINE)}
     where = re.search(r"^\[runtime\] tasks run on (.+)$", output, re.MULTILINE)
     return {"stages": stages, "folds_on": where[1] if where else "this process"}
+
+
+def run_sets(sets: list[str], ours: Callable[[str], dict], theirs: Callable[[str], dict] | None, rows: list[dict],
+             *, after_each: Callable[[], None] = lambda: None) -> None:
+    """Our run of each set (a row appended to `rows`) and, with `theirs`, AutoGluon medium's beside it
+    (`ag_medium_here`). The two take turns going first, so each follows the other's run as often:
+    whatever a run leaves behind (caches, a warm or a throttled CPU) falls on both."""
+    for i, name in enumerate(sets):
+        first = theirs is not None and i % 2 == 1
+        agm = theirs(name) if first else None
+        row = ours(name)
+        if theirs is not None:
+            row["ag_medium_here"] = {**(agm if first else theirs(name)), "first": first}
+        rows.append(row)
+        after_each()
 
 
 def autogluon_medium(python: str, name: str, data: Path) -> dict:
@@ -395,8 +411,8 @@ def main() -> None:
     p.add_argument("--table", type=Path, metavar="SAVED.json", help="print a saved run's table and summary, run nothing")
     p.add_argument("--label", default="", help="a name for this run in --save / --compare output")
     p.add_argument("--autogluon", metavar="PYTHON", help="an interpreter with AutoGluon installed: time "
-                   "AutoGluon medium on each set right after ours (benchmarks/autogluon_medium.py), so both wall "
-                   "times come from this machine in this run")
+                   "AutoGluon medium on each set beside ours, the two taking turns going first "
+                   "(benchmarks/autogluon_medium.py), so both wall times come from this machine in this run")
     p.add_argument("--generated", type=int, default=0, metavar="ROWS",
                    help="instead: time the default run on a generated mixed table of ROWS train rows")
     args = p.parse_args()
@@ -449,17 +465,23 @@ def main() -> None:
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in sets:
+        def ours(name: str) -> dict:
             print(f"running {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
-            rows.append(run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra,
-                                settings=settings))
+            row = run_set(name, Path(args.keep or tmp) / name, data, run_args, extra=args.config_extra,
+                          settings=settings)
             if args.keep:  # a later --compare against this run then reads its OOF predictions (the interval)
-                rows[-1]["workspace"] = str((Path(args.keep) / name).resolve())
-            if args.autogluon:
-                print(f"AutoGluon medium on {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
-                rows[-1]["ag_medium_here"] = autogluon_medium(args.autogluon, name, data)
-            if args.save:  # after every set, so that a long suite stopped halfway keeps what it measured
+                row["workspace"] = str((Path(args.keep) / name).resolve())
+            return row
+
+        def theirs(name: str) -> dict:
+            print(f"AutoGluon medium on {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
+            return autogluon_medium(args.autogluon, name, data)
+
+        def saved_so_far() -> None:  # after every set, so that a long suite stopped halfway keeps what it measured
+            if args.save:
                 args.save.write_text(json.dumps(saved, indent=1))
+
+        run_sets(sets, ours, theirs if args.autogluon else None, rows, after_each=saved_so_far)
     print_table(rows, ref)
     print(f"load average at end {loadavg()}; {(datetime.datetime.now() - started).total_seconds():.0f} s in all")
     saved.update(load_end=loadavg(), complete=True)

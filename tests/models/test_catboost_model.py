@@ -146,19 +146,3 @@ def test_the_cost_estimate_follows_depth_leaf_steps_and_patience():
     assert cb.cost_for({}, "regression") == tuple(c * cost_scale({}, "regression") for c in cb.cost)
     assert MODEL_TYPES["lightgbm"].cost_for({"num_leaves": 255}, "binary") == MODEL_TYPES["lightgbm"].cost
 
-
-def test_a_gpu_device_without_a_usable_gpu_fails_before_any_fold_with_the_fix(monkeypatch):
-    """device = "cuda" where CatBoost cannot use a GPU: one line naming the model, why, and the fix, raised
-    when the model is built (before any fold trains), not a CUDA error at the first fold."""
-    monkeypatch.setattr(catboost_model, "gpu_unusable", lambda: "no GPU here")
-    with pytest.raises(UserError, match=r"^models\.cb\.params: device = 'cuda', but CatBoost cannot train on a GPU "
-                                        r"here \(no GPU here\); set device = 'cpu'"):
-        build_model("cb", {"type": "catboost", "params": {"device": "cuda"}}, _ctx("binary"))
-    build_model("cb", {"type": "catboost", "params": {"device": "cpu"}}, _ctx("binary"))  # the CPU is never probed
-
-
-def test_the_gpu_probe_runs_catboost_for_real():
-    """On a machine without a GPU (CI) the real probe says why; with one it says nothing."""
-    catboost_model.gpu_unusable.cache_clear()
-    why = catboost_model.gpu_unusable()
-    assert why is None or (isinstance(why, str) and why and "\n" not in why)

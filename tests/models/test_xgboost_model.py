@@ -137,19 +137,3 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch):
     assert str(err.value) == ("models.xgb: type 'xgboost' needs the xgboost package: pip install xgboost "
                               "(or pip install -e '.[xgboost]')")
 
-
-def test_a_gpu_device_without_a_usable_gpu_fails_before_any_fold_with_the_fix(monkeypatch):
-    """device = "gpu" where XGBoost cannot use a GPU: one line naming the model, why, and the fix, raised
-    when the model is built (before any fold trains), not a warning per fold and a CPU fit."""
-    monkeypatch.setattr(xgboost_model, "gpu_unusable", lambda: "no GPU here")
-    with pytest.raises(UserError, match=r"^models\.xgb\.params: device = 'gpu', but XGBoost cannot train on a GPU "
-                                        r"here \(no GPU here\); set device = 'cpu'"):
-        build_model("xgb", {"type": "xgboost", "params": {"device": "gpu"}}, _ctx("binary"))
-    build_model("xgb", {"type": "xgboost", "params": {"device": "cpu"}}, _ctx("binary"))  # the CPU is never probed
-
-
-def test_the_gpu_probe_runs_xgboost_for_real():
-    """On a machine without a GPU (CI) the real probe says why; with one it says nothing."""
-    xgboost_model.gpu_unusable.cache_clear()
-    why = xgboost_model.gpu_unusable()
-    assert why is None or (isinstance(why, str) and why and "\n" not in why)

@@ -37,7 +37,8 @@ reduction on OOF scores (mean over sets), and how many sets got worse.
 ANCHORS.md's seconds were measured once, on one day's machine; this VM's speed drifts by 2x from day to
 day. `--autogluon PYTHON` (an interpreter with AutoGluon installed: benchmarks/autogluon_medium.py) runs
 AutoGluon medium on each set beside ours (after ours on the first set, before it on the second, and so
-on), and the time line then compares wall times from the same machine in the same run (its test score is printed beside the anchor's, as a check of the protocol).
+on), and the time line then compares wall times from the same machine in the same run (its test score
+is printed beside the anchor's, as a check of the protocol).
 """
 
 from __future__ import annotations

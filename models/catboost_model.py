@@ -132,24 +132,28 @@ def gpu_unusable() -> str | None:
     """None when CatBoost trains on a GPU here, else why not (its error's first line): one round on four
     rows with task_type GPU, once per process, before any fold trains (on a machine without a CUDA driver
     CatBoost fails only when the first fold starts, with "CUDA error 35")."""
-    import re
-
     import catboost
 
     try:
         catboost.CatBoost({"task_type": "GPU", "iterations": 1, "logging_level": "Silent",
                            "allow_writing_files": False}).fit(np.arange(8.0).reshape(4, 2), np.arange(4.0))
     except catboost.CatBoostError as exc:
-        return re.sub(r"^[\w/.]+:\d+: ", "", str(exc).strip().splitlines()[0]) if str(exc).strip() else "CatBoostError"
+        return _first_line(exc)
     return None
+
+
+def _first_line(exc: BaseException) -> str:
+    """A CatBoost error's first line without its source path ("catboost/.../x.cpp:41: ")."""
+    import re
+
+    text = str(exc).strip()
+    return re.sub(r"^[\w/.]+:\d+: ", "", text.splitlines()[0]) if text else type(exc).__name__
 
 
 @functools.lru_cache(maxsize=64)
 def _probe(items: str, task: str) -> str | None:
     """CatBoost's verdict on the parameters (`items`: their JSON) for a task: a 4-row fit of one tree;
     None if it trains, else the first line of CatBoost's error, without its source path."""
-    import re
-
     import catboost
 
     params = json.loads(items)
@@ -158,7 +162,7 @@ def _probe(items: str, task: str) -> str | None:
     try:
         catboost.CatBoost({**params, "iterations": 1}).fit(np.arange(8.0).reshape(4, 2), y)
     except catboost.CatBoostError as exc:
-        return re.sub(r"^[\w/.]+:\d+: ", "", str(exc).strip().splitlines()[0])
+        return _first_line(exc)
     return None
 
 

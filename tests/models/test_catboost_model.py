@@ -145,4 +145,3 @@ def test_the_cost_estimate_follows_depth_leaf_steps_and_patience():
     assert cb.cost_for(zoo_shape, "binary") == cb.cost
     assert cb.cost_for({}, "regression") == tuple(c * cost_scale({}, "regression") for c in cb.cost)
     assert MODEL_TYPES["lightgbm"].cost_for({"num_leaves": 255}, "binary") == MODEL_TYPES["lightgbm"].cost
-

@@ -131,13 +131,14 @@ def _seconds(run_dir: Path) -> float:
 
 
 def _train_every_repeat(setup, name: str, spec: dict):
-    """A candidate trained as the cv stage trains a member: on each CV repeat of the workspace, averaged.
-    (A member of one repeat would limit the ensemble to the first repeat, and so lose what the
-    second repeat gives every other member.)"""
+    """A candidate trained as the cv stage trains a member: on each CV repeat of the workspace, averaged,
+    or on as many as its table's own `repeats` allows (the ensemble then reuses those in the later repeats,
+    as it does for such a member of a run)."""
     from core.folds import validated
     from models import average_repeats
 
-    parts = [setup.for_repeat(r).train_cv(name, spec, progress=False) for r in range(setup.repeats)]
+    repeats = min(setup.repeats, spec.get("repeats") or setup.repeats)  # a table's own cap, as the cv stage's
+    parts = [setup.for_repeat(r).train_cv(name, spec, progress=False) for r in range(repeats)]
     return average_repeats(parts, setup.y, setup.metric, validated(setup.folds), setup.sample_weight)
 
 

@@ -130,6 +130,17 @@ MANY_CLASS_ROUND_ROWS = LARGE_ROWS
 _REPEAT_ROUND_ROWS = 20_000
 
 
+# The snapshot MLP trains on the first CV repeat only (`repeats = 1`; the ensemble reuses its OOF in the
+# second repeat, each row still predicted by models that never saw it). It is the costliest member of a
+# small table (35-70 % of the estimated training), and its second repeat bought nothing measurable:
+# benchmarks/members.py (2026-12-04 23:20, the 22:12 workspaces, the 15 sets with two repeats, in place of
+# `mlp`): the ensemble's mean relative OOF error reduction +0.08 %, worse on 2 (ames_clean -0.44 %,
+# fine_foods -0.26 %, both inside their rows' noise), better on 6 (hpc +0.41 % beyond it), 0.82x the
+# members' seconds (deliveries 91 -> 77 s, hmda 16 -> 10 s); unchanged on the 7 sets whose ensemble gives the
+# MLP no weight.
+_MLP = {"type": "mlp", "repeats": 1}
+
+
 def _large(changes: dict) -> Callable[[Facts], dict]:
     return lambda facts: dict(changes) if facts.rows > LARGE_ROWS else {}
 
@@ -193,8 +204,9 @@ ZOO: list[ZooEntry] = [
             "params": {"C": 0.3, "max_iter": 2000}, "preprocess": "splines"},
            {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 3.0},
             "trim_outliers": 4.0, "preprocess": "splines"}),
-    ZooEntry("mlp", "torch MLP trained as a snapshot ensemble (5 cosine cycles, 5 snapshots averaged)",
-           {"type": "mlp"}, {"type": "mlp"}, lambda facts: facts.cells <= _MLP_MAX_CELLS, _mlp_epochs),
+    ZooEntry("mlp", "torch MLP trained as a snapshot ensemble (5 cosine cycles, 5 snapshots averaged), "
+                    "on the first CV repeat",
+           dict(_MLP), dict(_MLP), lambda facts: facts.cells <= _MLP_MAX_CELLS, _mlp_epochs),
     ZooEntry("cnn", "DenseNet-BC on the pixel grid", {"type": "densenet"}, {"type": "densenet"},
            lambda facts: facts.image),
 ]

@@ -63,7 +63,7 @@ def test_large_tables_get_cheaper_settings_and_small_ones_keep_theirs():
     assert large["lgbm"]["params"]["early_stopping_rounds"] == 100
     assert large["lgbm_extra"]["params"]["learning_rate"] == 0.06
     assert large["lgbm_extra"]["params"]["num_leaves"] == 63  # the rest of the member stays as it is
-    assert large["mlp"] == {"type": "mlp", "params": {"epochs": 10}}
+    assert large["mlp"] == {"type": "mlp", "repeats": 1, "params": {"epochs": 10}}
     # the MLP's epochs fall with the rows (about 500,000 training-row passes), between 10 and the default 50
     epochs = [default_models("regression", Facts(rows, 20))["mlp"].get("params", {}).get("epochs", 50)
               for rows in (1_000, 10_000, 20_000, 40_000, 100_000)]
@@ -184,6 +184,13 @@ def test_a_tiny_time_budget_still_gives_a_valid_submission_and_names_what_it_ski
     skipped = [line for line in err.splitlines() if line.startswith("[cv] skipped")]
     assert len(skipped) == 2 and any("skipped mlp: estimated" in line for line in skipped)
     assert "budget" in skipped[0]
+
+
+def test_the_mlp_trains_the_first_cv_repeat_only_where_the_others_train_both():
+    facts = Facts(rows=1_904, cols=12, classes=2)
+    zoo = default_models("binary", facts)
+    assert default_repeats(facts) == 2 and zoo["mlp"]["repeats"] == 1
+    assert [name for name, table in zoo.items() if "repeats" in table] == ["mlp"]  # the cheap members: every repeat
 
 
 def test_automatic_repeats_only_where_training_is_cheap():

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipeline.artifacts import read_run, scores_record, write_run
 from core.errors import UserError, did_you_mean
 from pipeline.context import StageContext
+
+if TYPE_CHECKING:
+    from models.ensemble import Problem
 
 ENSEMBLE_DIR = "ensemble"
 _BUILTIN_STACKERS = ("linear", "lightgbm")
@@ -123,10 +128,23 @@ def _weights_text(weights: dict[str, float]) -> str:
     return ", ".join(f"{n} {w:.3f}" for w, n in used)
 
 
-def run(ctx: StageContext) -> list[Path]:
+@dataclass(frozen=True)
+class FittedMethods:
+    """Every method the stage ran, fitted and scored honestly (each CV repeat on its own folds, averaged):
+    `problem` holds the members' OOF predictions averaged over the repeats, on the first repeat's folds."""
+
+    problem: Problem
+    results: dict  # method name -> models.ensemble.EnsembleResult
+    timings: dict[str, float]
+    member_scores: dict[str, float]
+
+
+def fit_methods(ctx: StageContext) -> FittedMethods:
+    """Load the members and fit every applicable method (or the pinned one), logging each one's honest
+    OOF score; `run` chooses among them and writes the chosen one."""
     from core.folds import validated
     from models.ensemble import (METHODS, Member, Problem, applicable, average_repeats, get_method, optimistic,
-                                 run_methods, select)
+                                 run_methods)
 
     comp, cfg = ctx.comp, ctx.cfg["ensemble"]
     train, test, _ = ctx.data()
@@ -188,6 +206,15 @@ def run(ctx: StageContext) -> list[Path]:
         caveat = ("  (optimistic: the level-2 model sees the features and member predictions made with the "
                   "held-out fold's labels; chosen only if pinned)") if optimistic(r) else ""
         ctx.log(f"[ensemble]   {name:<{width}}  {r.score:.5f}{extra}{weights}{caveat}")
+    return FittedMethods(problem, results, timings, member_scores)
+
+
+def run(ctx: StageContext) -> list[Path]:
+    from models.ensemble import select
+
+    cfg, metric = ctx.cfg["ensemble"], ctx.metric()
+    fitted = fit_methods(ctx)
+    results, member_scores = fitted.results, fitted.member_scores
     chosen = select(results, metric)
     how = "pinned by ensemble.method" if cfg["method"] != "auto" else "best honest OOF score"
     ctx.log(f"[ensemble] chose {chosen.method} ({how}): {metric.name} {chosen.score:.5f}")
@@ -195,8 +222,8 @@ def run(ctx: StageContext) -> list[Path]:
                            weights=chosen.weights, members=member_scores,
                            methods={n: r.score for n, r in results.items()})
     params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details,
-              "members": [m.name for m in members]}  # in the order fitted (a stack's inputs follow it)
-    paths = _write(ctx, chosen, scores, params, timings, member_scores, results)
+              "members": fitted.problem.names}  # in the order fitted (a stack's inputs follow it)
+    paths = _write(ctx, chosen, scores, params, fitted.timings, member_scores, results)
     from pipeline.tracking import mirror_ensemble
 
     mirror_ensemble(ctx.comp, ctx.comp.runs / ENSEMBLE_DIR, scores, params, log=ctx.log)

@@ -39,6 +39,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -142,10 +143,10 @@ def _train_every_repeat(setup, name: str, spec: dict):
     return average_repeats(parts, setup.y, setup.metric, validated(setup.folds), setup.sample_weight)
 
 
-def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = (),
-            ensemble: list[str] = ()) -> dict:
-    """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
-    from pipeline.context import CompetitionContext
+@contextmanager
+def workspace_copy(ws: Path):
+    """A saved set's competition loaded from a temporary copy of its workspace (the saved run is never
+    touched), with its cv and pseudo stages' recorded state: (competition, state)."""
     from pipeline.state import StateStore
     from pipeline.workspace import Workspace
 
@@ -154,7 +155,36 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("cache", "report.html"))
         comp = Workspace(copy).competition(None)
         store = StateStore(comp.runs)
-        state = {name: store.load(name) for name in ("cv", "pseudo")}
+        yield comp, {name: store.load(name) for name in ("cv", "pseudo")}
+
+
+def each_set(workspaces: Path, sets: str | None, save: Path | None, one, report=lambda name, result: None) -> dict:
+    """`one(workspace)` on every set's workspace (or the comma-separated `sets`), each result saved to
+    `save` as it comes (a rerun resumes, skipping the sets already there); a set that fails is reported
+    and the others still run."""
+    names = sets.split(",") if sets else sorted(p.name for p in workspaces.iterdir() if p.is_dir())
+    results: dict[str, dict] = json.loads(save.read_text()) if save and save.exists() else {}
+    for name in names:
+        if name in results:
+            continue
+        try:
+            results[name] = one(workspaces / name)
+        except Exception as exc:  # noqa: BLE001 - one set's failure is reported; the others still run
+            print(f"{name}: failed: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        report(name, results[name])
+        if save:
+            save.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = (),
+            ensemble: list[str] = ()) -> dict:
+    """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
+    from pipeline.context import CompetitionContext
+
+    log(f"{ws.name}:")
+    with workspace_copy(ws) as (comp, state):
         zoo = list(state.get("cv", {}).get("units", {}))
         setup = CompetitionContext(comp, log=lambda m: None).training()
         seconds = {m: _seconds(comp.runs / "models" / m) for m in zoo}
@@ -274,20 +304,9 @@ def main() -> int:
         print("\n".join(summary(json.loads(args.table.read_text()))))
         return 0
     candidates = tomllib.loads(args.candidates.read_text()).get("models", {}) if args.candidates else {}
-    sets = args.sets.split(",") if args.sets else sorted(p.name for p in args.workspaces.iterdir() if p.is_dir())
-    results: dict[str, dict] = json.loads(args.save.read_text()) if args.save and args.save.exists() else {}
-    for name in sets:
-        if name in results:
-            continue
-        print(f"{name}:", flush=True)
-        try:
-            results[name] = one_set(args.workspaces / name, candidates, lambda m: print(m, flush=True),
-                                    [g.split(",") for g in args.together], args.ensemble)
-        except Exception as exc:  # noqa: BLE001 - one set's failure is reported; the others still run
-            print(f"  failed: {type(exc).__name__}: {exc}", flush=True)
-            continue
-        if args.save:
-            args.save.write_text(json.dumps(results, indent=1))
+    results = each_set(args.workspaces, args.sets, args.save,
+                       lambda ws: one_set(ws, candidates, lambda m: print(m, flush=True),
+                                          [g.split(",") for g in args.together], args.ensemble))
     print("\n".join(summary(results)))
     return 0
 

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.members import _error, gain_interval  # noqa: E402 - the suite's bootstrap, one place
+from benchmarks.members import _error, each_set, gain_interval, workspace_copy  # noqa: E402 - one place each
 
 _DEFAULT = "hill_climb"
 _CHOICE_RESAMPLES = 200
@@ -46,15 +44,8 @@ def _fitted(ws: Path):
     from pipeline.context import CompetitionContext, StageContext
     from pipeline.stages import build_pipeline
     from pipeline.stages.ensemble import fit_methods
-    from pipeline.state import StateStore
-    from pipeline.workspace import Workspace
 
-    with tempfile.TemporaryDirectory(prefix="choice-") as tmp:
-        copy = Path(tmp) / "ws"
-        shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("cache", "report.html"))
-        comp = Workspace(copy).competition(None)
-        store = StateStore(comp.runs)
-        state = {name: store.load(name) for name in ("cv", "pseudo")}
+    with workspace_copy(ws) as (comp, state):
         ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None, state)
         return fit_methods(ctx)
 
@@ -154,22 +145,12 @@ def main() -> int:
     if args.table:
         print("\n".join(summary(json.loads(args.table.read_text()))))
         return 0
-    sets = args.sets.split(",") if args.sets else sorted(p.name for p in args.workspaces.iterdir() if p.is_dir())
-    results: dict[str, dict] = json.loads(args.save.read_text()) if args.save and args.save.exists() else {}
-    for name in sets:
-        if name in results:
-            continue
-        try:
-            results[name] = res = one_set(args.workspaces / name)
-        except Exception as exc:  # noqa: BLE001 - one set's failure is reported; the others still run
-            print(f"{name}: failed: {type(exc).__name__}: {exc}", flush=True)
-            continue
-        rules = res["rules"]
+    def report(name: str, result: dict) -> None:
+        shown = ("best", f"{_DEFAULT}+", _DEFAULT, "weighted")
         print(f"{name}: " + ", ".join(f"{r} {v['nested']:.5f} ({'/'.join(sorted(set(v['picks'])))})"
-                                      for r, v in rules.items() if r in ("best", f"{_DEFAULT}+", _DEFAULT, "weighted")),
-              flush=True)
-        if args.save:
-            args.save.write_text(json.dumps(results, indent=1))
+                                      for r, v in result["rules"].items() if r in shown), flush=True)
+
+    results = each_set(args.workspaces, args.sets, args.save, one_set, report)
     print("\n".join(summary(results)))
     return 0
 

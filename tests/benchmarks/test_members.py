@@ -39,3 +39,23 @@ def test_a_worse_regression_is_worse_and_weights_are_used():
     assert lo <= hi < 0
     weight = np.ones(500)
     assert gain_interval(get_metric("rmse"), y, good, bad, weight=weight) == (lo, hi)
+
+
+def test_each_set_saves_as_it_goes_reports_a_failure_and_resumes(tmp_path, capsys):
+    from benchmarks.members import each_set
+
+    for name in ("a", "b", "c"):
+        (tmp_path / "ws" / name).mkdir(parents=True)
+    save, seen = tmp_path / "out.json", []
+
+    def one(ws):
+        seen.append(ws.name)
+        if ws.name == "b":
+            raise ValueError("no ensemble state")
+        return {"score": len(ws.name)}
+
+    assert each_set(tmp_path / "ws", None, save, one) == {"a": {"score": 1}, "c": {"score": 1}}
+    assert "b: failed: ValueError: no ensemble state" in capsys.readouterr().out
+    seen.clear()
+    assert set(each_set(tmp_path / "ws", "a,b", save, one)) == {"a", "c"}  # a is saved: only b runs again
+    assert seen == ["b"]

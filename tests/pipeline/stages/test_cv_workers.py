@@ -13,14 +13,15 @@ from pipeline.planner import Cost
 from pipeline.stages import cv
 
 
-def _ctx(n_jobs: int = 0, backend: str = "auto", repeats: int = 1):
+def _ctx(n_jobs: int = 0, backend: str = "auto", repeats: int = 1, models: dict | None = None):
     made = []
 
     def training(*, backend=None):
         made.append(backend)
         return SimpleNamespace(backend=backend)
 
-    comp = SimpleNamespace(cfg={"runtime": {"n_jobs": n_jobs, "backend": backend, "scheduler": ""}}, runs=None)
+    comp = SimpleNamespace(cfg={"runtime": {"n_jobs": n_jobs, "backend": backend, "scheduler": ""}}, runs=None,
+                           models=models or {"a": {}, "b": {}})
     return SimpleNamespace(cfg=comp.cfg, comp=comp, log=lambda m: None, training=training,
                            repeats=lambda: repeats), made
 
@@ -79,6 +80,16 @@ def test_the_work_counts_every_cv_repeat(monkeypatch, opened):
     assert cv._training(ctx, ["a", "b"]).backend is None
     ctx, _ = _ctx(repeats=2)
     assert cv._training(ctx, ["a", "b"]).backend == "workers"
+    assert opened == [4]
+
+
+def test_a_model_capped_at_one_repeat_counts_once(monkeypatch, opened):
+    """models.NAME.repeats = 1 (the zoo's MLP): its second repeat is no work for the workers."""
+    monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS * 0.8))  # 0.4 of the line each
+    ctx, _ = _ctx(repeats=2, models={"a": {"repeats": 1}, "b": {"repeats": 1}})
+    assert cv._training(ctx, ["a", "b"]).backend is None  # 0.4 + 0.4: under the line
+    ctx, _ = _ctx(repeats=2, models={"a": {"repeats": 1}, "b": {}})
+    assert cv._training(ctx, ["a", "b"]).backend == "workers"  # 0.4 + 0.4 x 2: over it
     assert opened == [4]
 
 

@@ -137,8 +137,9 @@ def _train_every_repeat(setup, name: str, spec: dict):
     as it does for such a member of a run)."""
     from core.folds import validated
     from models import average_repeats
+    from pipeline.stages.cv import model_repeats
 
-    repeats = min(setup.repeats, spec.get("repeats") or setup.repeats)  # a table's own cap, as the cv stage's
+    repeats = model_repeats(spec, setup.repeats)  # a table's own cap, as in a run
     parts = [setup.for_repeat(r).train_cv(name, spec, progress=False) for r in range(repeats)]
     return average_repeats(parts, setup.y, setup.metric, validated(setup.folds), setup.sample_weight)
 

@@ -71,9 +71,9 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     return produced
 
 
-def _own_repeats(models: dict, name: str, wanted: int) -> int:
-    """The CV repeats a model trains: cv.repeats (`wanted`), capped by its own models.NAME.repeats."""
-    return min(wanted, models[name].get("repeats") or wanted)
+def model_repeats(spec: dict, wanted: int) -> int:
+    """The CV repeats a model table trains: cv.repeats (`wanted`), capped by its own models.NAME.repeats."""
+    return min(wanted, spec.get("repeats") or wanted)
 
 
 def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | None = None):
@@ -91,7 +91,7 @@ def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | N
     if rt["n_jobs"] != 0 or rt["backend"] != "auto" or threads.cpu_count() == 1 or not names:
         return training
     # the workers, started once, share every CV repeat's folds: the work is one repeat's times each model's repeats
-    work = sum(c.seconds * _own_repeats(ctx.comp.models, name, ctx.repeats()) for name, c in sizes().items())
+    work = sum(c.seconds * model_repeats(ctx.comp.models[name], ctx.repeats()) for name, c in sizes().items())
     if work < AUTO_WORKERS_FROM_SECONDS:
         return training
     idle = threads.idle_cores()
@@ -194,7 +194,7 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
 
     budget, comp = ctx.budget, ctx.comp
     wanted = training.repeats
-    own = {name: _own_repeats(comp.models, name, wanted) for name in results}
+    own = {name: model_repeats(comp.models[name], wanted) for name in results}
     capped = [name for name in results if own[name] < wanted]
     if capped:
         ctx.log("[cv] " + ", ".join(f"{name}: {own[name]} of {wanted} CV repeats" for name in capped)

@@ -136,4 +136,3 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch):
         build_model("xgb", {"type": "xgboost", "params": {}}, _ctx("binary"))
     assert str(err.value) == ("models.xgb: type 'xgboost' needs the xgboost package: pip install xgboost "
                               "(or pip install -e '.[xgboost]')")
-

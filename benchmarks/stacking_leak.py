@@ -11,8 +11,8 @@ ensemble library's own methods (`models.ensemble.run_methods`):
   other folds) and a combiner that never saw fold k's labels at all.
 
 Members: a scaled logistic regression and two LightGBM shapes (fixed rounds, no early stopping), on
-the numeric columns. Methods: hill climbing, the weighted blend, the linear stack, and the linear
-stack with the features (`ensemble.passthrough`). Binary and regression sets, the set's metric.
+the numeric columns. Methods: hill climbing, the weighted blend, the linear stack, the linear
+stack with the features (`ensemble.passthrough`), and the stack with a small LightGBM at level 2. Binary and regression sets, the set's metric.
 
     python benchmarks/stacking_leak.py                 # caravan, stackoverflow, cells, attrition, deliveries, wage
     python benchmarks/stacking_leak.py --sets caravan
@@ -89,7 +89,7 @@ def _table(name: str) -> tuple[np.ndarray, np.ndarray, str, str]:
 
 
 METHODS = (("hill_climb", "hill_climb", False), ("weighted", "weighted", False), ("stack", "stack", False),
-           ("stack + features", "stack", True))
+           ("stack + features", "stack", True), ("stack_lightgbm", "stack_lightgbm", False))
 
 
 def _methods(M: np.ndarray, y: np.ndarray, folds: np.ndarray, M_new: np.ndarray, X, X_new, task: str,

@@ -30,7 +30,7 @@ blend weights' searches (hill climbing, Powell); the stackers are fitted with th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -473,6 +473,13 @@ def _stack(problem: Problem, **options: Any) -> EnsembleResult:
     return stack(problem, **options)
 
 
+def _stack_lightgbm(problem: Problem, **options: Any) -> EnsembleResult:
+    """The stack with the small LightGBM (DEFAULT_LIGHTGBM_STACKER) at level 2, on the members' predictions
+    alone: trees can trust a member in one range of its predictions and not in another, which a linear
+    level 2 cannot. Beside `stack` (whatever ensemble.stackers makes it), not in its place."""
+    return replace(stack(problem, levels=[["lightgbm"]], **options), method="stack_lightgbm")
+
+
 # ---- calibration ---------------------------------------------------------------------------------
 def _tempered(problem: Problem, pred: np.ndarray, temperature: float) -> np.ndarray:
     """Probabilities with their log-odds (binary, per column for multilabel) or log-probabilities
@@ -548,6 +555,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
     Method("stack", "a level-2 model trained on the OOF predictions with the same folds (single-target tasks)",
            _stack, lambda task, metric: task.n_targets == 1),
+    Method("stack_lightgbm", "a stack whose level 2 is a small LightGBM on the members' OOF predictions "
+                             "(single-target tasks)", _stack_lightgbm, lambda task, metric: task.n_targets == 1),
 ]}
 
 

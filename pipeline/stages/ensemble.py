@@ -92,10 +92,13 @@ def method_options(cfg: dict, stackers: list, *, trainer, threads: int, log, X_t
     k-fold trainer and threads, its passthrough features (`X_train`, `X_test`), hill climbing's rounds.
     `pipeline.predict` replays the chosen method with the same options."""
     levels = [stackers] + ([["linear"]] if len(stackers) > 1 else [])
-    stack = {"levels": levels, "log": log, "train_cv": trainer, "threads": threads}
+    level_2 = {"log": log, "train_cv": trainer, "threads": threads}
+    stack = {"levels": levels, **level_2}
     if cfg["passthrough"]:
         stack.update(X=X_train, X_test=X_test)
-    return {"stack": stack, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
+    # the automatic second stack reports its score, not each of its level-2 folds
+    quiet = {**level_2, "log": lambda _message: None}
+    return {"stack": stack, "stack_lightgbm": quiet, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
 
 
 def _method_options(ctx: StageContext, repeat: int = 0) -> dict:

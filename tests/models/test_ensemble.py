@@ -72,6 +72,7 @@ def cancer():
     ([["linear"]], False),
     ([["linear"]], True),
     ([["linear", "lightgbm"], ["linear"]], False),
+    ([["lightgbm"]], False),  # the stack_lightgbm method's
 ])
 def test_stacker_oof_for_a_row_comes_from_a_model_that_never_saw_its_fold(cancer, levels, passthrough):
     members, _, y, folds, info, X, X_test = cancer
@@ -88,6 +89,18 @@ def test_stacker_oof_for_a_row_comes_from_a_model_that_never_saw_its_fold(cancer
     assert not np.allclose(again.oof[~held], base.oof[~held])
     assert base.score == pytest.approx(metric(y, base.oof))
     assert base.score > 0.95
+
+
+def test_stack_lightgbm_is_the_lightgbm_level_2_stack_beside_the_configured_one(cancer):
+    """`auto` runs both stacks: `stack` as ensemble.stackers makes it (linear by default) and `stack_lightgbm`."""
+    members, _, y, folds, info, _, _ = cancer
+    problem = Problem(members, y, folds, info, get_metric("roc_auc"))
+    results = run_methods(problem, ["stack", "stack_lightgbm"])
+    lightgbm = stack(problem, levels=[["lightgbm"]])
+    assert results["stack_lightgbm"].method == "stack_lightgbm"
+    np.testing.assert_allclose(results["stack_lightgbm"].oof, lightgbm.oof)
+    assert not np.allclose(results["stack"].oof, lightgbm.oof)
+    assert results["stack_lightgbm"].details["levels"] == [["lightgbm"]]
 
 
 def test_hill_climbing_picks_the_real_model_over_pure_noise(cancer):
@@ -188,7 +201,8 @@ def test_multiclass_and_rmsle_regression_methods():
         "ridge": make_pipeline(StandardScaler(), Ridge(alpha=10.0)),
         "knn": make_pipeline(StandardScaler(), KNeighborsRegressor(15))}, rows=800)
     rmsle = get_metric("rmsle")
-    assert applicable(TaskInfo("regression"), get_metric("rmse")) == ["best", "mean", "hill_climb", "weighted", "stack"]
+    assert applicable(TaskInfo("regression"), get_metric("rmse")) == ["best", "mean", "hill_climb", "weighted", "stack",
+                                                                  "stack_lightgbm"]
     results = run_methods(Problem(members, y, folds, info, rmsle), ["geometric", "stack"])
     assert results["stack"].score < min(rmsle(y, m.oof) for m in members)
     assert (results["geometric"].test > 0).all()

@@ -132,6 +132,14 @@ estimator = "sklearn.naive_bayes.GaussianNB"
     _same_as_latest(ws, comp, tmp_path)
 
 
+def test_predict_reproduces_a_stack_with_lightgbm_at_level_2(tmp_path):
+    """The stack_lightgbm method (one of auto's): predict refits its level-2 LightGBM per fold as the stage did."""
+    ws, comp = _workspace(tmp_path, FAST_MODELS, {"ensemble": 'method = "stack_lightgbm"'})
+    _run(ws)
+    assert json.loads((comp / "runs" / "ensemble" / "params.json").read_text())["method"] == "stack_lightgbm"
+    _same_as_latest(ws, comp, tmp_path)
+
+
 def test_predict_reproduces_a_pseudo_labelled_run(tmp_path):
     ws, comp = _workspace(tmp_path, FAST_MODELS, {"pseudo": "enabled = true"})
     _run(ws)

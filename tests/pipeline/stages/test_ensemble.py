@@ -52,11 +52,12 @@ def test_stage_reports_members_methods_weights_and_keeps_the_best(tmp_path):
     out = ws / "competition" / "titanic" / "runs" / "ensemble"
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["members"]) == {"lgbm", "logreg"}
-    assert set(scores["methods"]) == {"best", "mean", "rank", "geometric", "hill_climb", "weighted", "stack"}
+    assert set(scores["methods"]) == {"best", "mean", "rank", "geometric", "hill_climb", "weighted", "stack",
+                                      "stack_lightgbm"}
     assert scores["overall"] == max(scores["methods"].values())
     assert scores["methods"][scores["method"]] == scores["overall"]
     board = pd.read_csv(out / "leaderboard.csv")
-    assert board["kind"].tolist().count("member") == 2 and board["kind"].tolist().count("method") == 7
+    assert board["kind"].tolist().count("member") == 2 and board["kind"].tolist().count("method") == 8
     hill = json.loads(board.set_index("name").loc["hill_climb", "weights"])
     assert sum(hill.values()) == pytest.approx(1.0, abs=1e-5)
     text = "\n".join(logs)
@@ -112,7 +113,7 @@ def test_pinned_method_and_stackers_from_model_tables(tmp_path):
 
 
 @pytest.mark.parametrize("ensemble,message", [
-    ('method = "hillclimb"\n', "ensemble.method = 'hillclimb' is not one of auto, best, mean, rank, geometric, hill_climb, weighted, stack (did you mean 'hill_climb'?)"),
+    ('method = "hillclimb"\n', "ensemble.method = 'hillclimb' is not one of auto, best, mean, rank, geometric, hill_climb, weighted, stack, stack_lightgbm (did you mean 'hill_climb'?)"),
     ('models = ["lgbm", "xgb"]\n', "ensemble.models names 'xgb', which has no run"),
     ('stackers = ["ridge"]\n', "ensemble.stackers names 'ridge', which is neither linear, lightgbm"),
     ('method = "stack"\nstackers = []\n', "ensemble.stackers is empty"),

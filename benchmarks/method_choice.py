@@ -14,7 +14,10 @@ averages and probabilities are not comparable across folds for AUC). The rules:
 - `best`: the best OOF score (the stage's `select`);
 - `hill_climb`, `weighted`, ...: always that method;
 - `hill_climb+`: hill climbing unless the best method beats it beyond a paired bootstrap interval
-  (90 %) on the rows the choice is made on.
+  (90 %) on the rows the choice is made on;
+- `best without stack_lightgbm`, ...: the best OOF score among the other methods, so its loss against
+  `best` is what that method earns as a candidate (a method that costs seconds and is never chosen, or
+  is chosen on noise, shows here).
 
 It prints, per set, each rule's nested score, and a summary over the sets of its relative error
 reduction against `best` (+ is better), with a paired bootstrap over rows (resampled within each fold). The ensemble stage's
@@ -36,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.members import _error, each_set, gain_interval, workspace_copy  # noqa: E402 - one place each
 
 _DEFAULT = "hill_climb"
+_WITHOUT = "best without "
 _CHOICE_RESAMPLES = 200
 
 
@@ -58,6 +62,9 @@ def _choose(rule: str, results: dict, y, rows, metric) -> str:
     best = max(results, key=lambda n: metric.sign * score(n))
     if rule == "best":
         return best
+    if rule.startswith(_WITHOUT):  # the best among the others: what that method adds as a candidate
+        left_out = rule[len(_WITHOUT):]
+        return max((n for n in results if n != left_out), key=lambda n: metric.sign * score(n))
     if rule == f"{_DEFAULT}+":
         if best == _DEFAULT or _DEFAULT not in results:
             return best
@@ -74,7 +81,7 @@ def one_set(ws: Path) -> dict:
     problem = fitted.problem
     results = {n: r for n, r in fitted.results.items() if not optimistic(r)}
     y, folds, metric = problem.y, problem.folds, problem.metric
-    rules = ["best", f"{_DEFAULT}+", *results]
+    rules = ["best", f"{_DEFAULT}+", *results, *(f"{_WITHOUT}{n}" for n in results if len(results) > 1)]
     out = {"metric": metric.name, "greater_is_better": metric.greater_is_better,
            "methods": {n: r.score for n, r in results.items()}, "rules": {}}
     ks = np.unique(folds[folds >= 0])
@@ -112,7 +119,8 @@ def summary(results: dict[str, dict]) -> list[str]:
     """Per rule: the mean over sets of the relative error reduction of its nested score against `best`'s,
     sets worse / better (beyond +-0.01 %), and beyond their bootstrap interval."""
     rules = sorted({r for res in results.values() for r in res["rules"]} - {"best"})
-    lines = [f"{'rule':<14} {'sets':>4} {'mean':>8} {'worse':>5} {'better':>6} {'sig.worse':>9} {'sig.better':>10}"
+    width = max([14, *map(len, rules)])
+    lines = [f"{'rule':<{width}} {'sets':>4} {'mean':>8} {'worse':>5} {'better':>6} {'sig.worse':>9} {'sig.better':>10}"
              "  worse on (* beyond the interval)"]
     for rule in rules:
         gains, worse, better, sig_worse, sig_better = [], [], 0, 0, 0
@@ -130,7 +138,7 @@ def summary(results: dict[str, dict]) -> list[str]:
                 worse.append(f"{name} {gain:+.2%}{'*' if hi < 0 else ''}")
             elif gain > 1e-4:
                 better += 1
-        lines.append(f"{rule:<14} {len(gains):>4} {np.mean(gains):>+8.3%} {len(worse):>5} {better:>6} "
+        lines.append(f"{rule:<{width}} {len(gains):>4} {np.mean(gains):>+8.3%} {len(worse):>5} {better:>6} "
                      f"{sig_worse:>9} {sig_better:>10}  {', '.join(worse)}")
     return lines
 

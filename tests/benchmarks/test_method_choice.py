@@ -36,3 +36,10 @@ def test_the_fold_bootstrap_sees_a_clear_gain_and_none_between_equal_choices():
     lo, hi = _fold_gain_interval(auc, y, folds, ks, results, ["hill_climb"] * 5, ["sharp"] * 5, resamples=100)
     assert 0 < lo <= hi
     assert _fold_gain_interval(auc, y, folds, ks, results, ["tie"] * 5, ["tie"] * 5) == [0.0, 0.0]
+
+
+def test_a_rule_without_a_method_chooses_among_the_others():
+    y, results, folds = _results()
+    auc, rows = get_metric("roc_auc"), folds != 0
+    assert _choose("best without sharp", results, y, rows, auc) in ("hill_climb", "tie")
+    assert _choose("best without tie", results, y, rows, auc) == "sharp"

@@ -103,6 +103,14 @@ def test_stack_lightgbm_is_the_lightgbm_level_2_stack_beside_the_configured_one(
     assert results["stack_lightgbm"].details["levels"] == [["lightgbm"]]
 
 
+def test_stack_lightgbm_is_tried_up_to_ten_classes():
+    """Its cost grows with the square of the classes (a tree per class per round, a column per member and class)."""
+    log_loss = get_metric("log_loss")
+    assert "stack_lightgbm" in applicable(TaskInfo("multiclass", tuple(range(10))), log_loss)
+    assert "stack_lightgbm" not in applicable(TaskInfo("multiclass", tuple(range(11))), log_loss)
+    assert "stack" in applicable(TaskInfo("multiclass", tuple(range(32))), log_loss)
+
+
 def test_hill_climbing_picks_the_real_model_over_pure_noise(cancer):
     members, noise, y, folds, info, _, _ = cancer
     metric = get_metric("roc_auc")

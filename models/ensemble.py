@@ -591,8 +591,9 @@ def run_methods(problem: Problem, methods: list[str] | None = None, *,
     for name in names:
         method = get_method(name)
         if not method.applies(problem.task, problem.metric):
-            raise UserError(f"ensemble method {name!r} does not fit task {problem.task.task!r} with metric "
-                            f"{problem.metric.name!r}; use one of "
+            classes = f" of {problem.task.n_outputs} classes" if problem.task.kind.per_class_outputs else ""
+            raise UserError(f"ensemble method {name!r} does not fit task {problem.task.task!r}{classes} with metric "
+                            f"{problem.metric.name!r} (it is {method.doc}); use one of "
                             f"{', '.join(applicable(problem.task, problem.metric))}")
         results[name] = method.build(problem, **(options or {}).get(name, {}))
         if calibrate and calibrates(problem.task, problem.metric):

@@ -109,6 +109,12 @@ def test_stack_lightgbm_is_tried_up_to_ten_classes():
     assert "stack_lightgbm" in applicable(TaskInfo("multiclass", tuple(range(10))), log_loss)
     assert "stack_lightgbm" not in applicable(TaskInfo("multiclass", tuple(range(11))), log_loss)
     assert "stack" in applicable(TaskInfo("multiclass", tuple(range(32))), log_loss)
+    y = np.arange(64) % 32
+    members = [Member("a", np.full((64, 32), 1 / 32), np.full((4, 32), 1 / 32))]
+    problem = Problem(members, y, np.arange(64) % 2, TaskInfo("multiclass", tuple(range(32))), log_loss)
+    with pytest.raises(UserError, match=r"'stack_lightgbm' does not fit task 'multiclass' of 32 classes with metric "
+                                        r"'log_loss' \(it is .*up to 10 classes\)"):
+        run_methods(problem, ["stack_lightgbm"])
 
 
 def test_hill_climbing_picks_the_real_model_over_pure_noise(cancer):

@@ -15,9 +15,9 @@ averages and probabilities are not comparable across folds for AUC). The rules:
 - `hill_climb`, `weighted`, ...: always that method;
 - `hill_climb+`: hill climbing unless the best method beats it beyond a paired bootstrap interval
   (90 %) on the rows the choice is made on;
-- `best without stack_lightgbm`, ...: the best OOF score among the other methods, so its loss against
-  `best` is what that method earns as a candidate (a method that costs seconds and is never chosen, or
-  is chosen on noise, shows here).
+- `best without M`: the best OOF score among the other methods, so its loss against `best` is what method M
+  earns as a candidate (a method that costs seconds and is never chosen, or is chosen on noise, shows here).
+  `--candidate stack_lightgbm` adds a method `auto` does not try, so that its rule says what it would earn.
 
 It prints, per set, each rule's nested score, and a summary over the sets of its relative error
 reduction against `best` (+ is better), with a paired bootstrap over rows (resampled within each fold). The ensemble stage's
@@ -43,15 +43,25 @@ _WITHOUT = "best without "
 _CHOICE_RESAMPLES = 200
 
 
-def _fitted(ws: Path):
-    """The ensemble stage's fitted methods on a copy of the workspace (the saved run is not touched)."""
+def _fitted(ws: Path, pinned: tuple[str, ...] = ()):
+    """The ensemble stage's fitted methods on a copy of the workspace (the saved run is not touched): those
+    `method = "auto"` tries, and each `pinned` one (a method auto does not try, fitted as if pinned)."""
     from pipeline.context import CompetitionContext, StageContext
     from pipeline.stages import build_pipeline
     from pipeline.stages.ensemble import fit_methods
 
-    with workspace_copy(ws) as (comp, state):
-        ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None, state)
-        return fit_methods(ctx)
+    def fit(method: str):
+        with workspace_copy(ws) as (comp, state):
+            comp.cfg["ensemble"]["method"] = method
+            ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None,
+                               state)
+            return fit_methods(ctx)
+
+    fitted = fit("auto")
+    for method in pinned:
+        if method not in fitted.results:
+            fitted.results[method] = fit(method).results[method]
+    return fitted
 
 
 def _choose(rule: str, results: dict, y, rows, metric) -> str:
@@ -74,10 +84,10 @@ def _choose(rule: str, results: dict, y, rows, metric) -> str:
     return rule
 
 
-def one_set(ws: Path) -> dict:
+def one_set(ws: Path, pinned: tuple[str, ...] = ()) -> dict:
     from models.ensemble import optimistic
 
-    fitted = _fitted(ws)
+    fitted = _fitted(ws, pinned)
     problem = fitted.problem
     results = {n: r for n, r in fitted.results.items() if not optimistic(r)}
     y, folds, metric = problem.y, problem.folds, problem.metric
@@ -149,6 +159,9 @@ def main() -> int:
     p.add_argument("--sets", default=None, help="comma-separated subset")
     p.add_argument("--save", type=Path, default=None, help="write per-set results as JSON (after every set)")
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")
+    p.add_argument("--candidate", action="append", default=[], metavar="METHOD",
+                   help="a method auto does not try, fitted as if pinned and added to the candidates (repeatable), "
+                        "e.g. stack_lightgbm")
     args = p.parse_args()
     if args.table:
         print("\n".join(summary(json.loads(args.table.read_text()))))
@@ -158,7 +171,8 @@ def main() -> int:
         print(f"{name}: " + ", ".join(f"{r} {v['nested']:.5f} ({'/'.join(sorted(set(v['picks'])))})"
                                       for r, v in result["rules"].items() if r in shown), flush=True)
 
-    results = each_set(args.workspaces, args.sets, args.save, one_set, report)
+    pinned = tuple(args.candidate)
+    results = each_set(args.workspaces, args.sets, args.save, lambda ws: one_set(ws, pinned), report)
     print("\n".join(summary(results)))
     return 0
 

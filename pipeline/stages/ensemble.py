@@ -96,7 +96,7 @@ def method_options(cfg: dict, stackers: list, *, trainer, threads: int, log, X_t
     stack = {"levels": levels, **level_2}
     if cfg["passthrough"]:
         stack.update(X=X_train, X_test=X_test)
-    # the automatic second stack reports its score, not each of its level-2 folds
+    # the LightGBM-level-2 stack reports its score, not each of its level-2 folds
     quiet = {**level_2, "log": lambda _message: None}
     return {"stack": stack, "stack_lightgbm": quiet, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
 
@@ -146,7 +146,7 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
     """Load the members and fit every applicable method (or the pinned one), logging each one's honest
     OOF score; `run` chooses among them and writes the chosen one."""
     from core.folds import validated
-    from models.ensemble import (METHODS, Member, Problem, applicable, average_repeats, get_method, optimistic,
+    from models.ensemble import (METHODS, Member, Problem, automatic, average_repeats, get_method, optimistic,
                                  run_methods)
 
     comp, cfg = ctx.comp, ctx.cfg["ensemble"]
@@ -157,7 +157,7 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
     weights = ctx.sample_weight()
     sw = None if weights is None else weights[rows]  # [competition] weight: every score and search is weighted
     if cfg["method"] == "auto":
-        methods = applicable(task, metric)
+        methods = automatic(task, metric)
     else:
         get_method(cfg["method"])
         methods = [cfg["method"]]

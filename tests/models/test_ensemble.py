@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.ensemble import (METHODS, Member, Problem, applicable, get_method, hill_climb_weights,
+from models.ensemble import (METHODS, Member, Problem, applicable, automatic, get_method, hill_climb_weights,
                              optimise_weights, optimistic, run_methods, select, stack)
 from core.errors import UserError
 from core.metrics import get_metric
@@ -103,18 +103,19 @@ def test_stack_lightgbm_is_the_lightgbm_level_2_stack_beside_the_configured_one(
     assert results["stack_lightgbm"].details["levels"] == [["lightgbm"]]
 
 
-def test_stack_lightgbm_is_tried_up_to_ten_classes():
-    """Its cost grows with the square of the classes (a tree per class per round, a column per member and class)."""
-    log_loss = get_metric("log_loss")
-    assert "stack_lightgbm" in applicable(TaskInfo("multiclass", tuple(range(10))), log_loss)
-    assert "stack_lightgbm" not in applicable(TaskInfo("multiclass", tuple(range(11))), log_loss)
-    assert "stack" in applicable(TaskInfo("multiclass", tuple(range(32))), log_loss)
-    y = np.arange(64) % 32
-    members = [Member("a", np.full((64, 32), 1 / 32), np.full((4, 32), 1 / 32))]
-    problem = Problem(members, y, np.arange(64) % 2, TaskInfo("multiclass", tuple(range(32))), log_loss)
-    with pytest.raises(UserError, match=r"'stack_lightgbm' does not fit task 'multiclass' of 32 classes with metric "
-                                        r"'log_loss' \(it is .*up to 10 classes\)"):
-        run_methods(problem, ["stack_lightgbm"])
+def test_stack_lightgbm_runs_only_when_pinned():
+    """auto does not try it (a noisy level 2 whose OOF wins did not hold on held-out rows); named, it runs."""
+    auc, info = get_metric("roc_auc"), TaskInfo("binary", (0, 1))
+    assert "stack_lightgbm" in applicable(info, auc) and "stack_lightgbm" not in automatic(info, auc)
+    assert automatic(info, auc) == [n for n in applicable(info, auc) if n != "stack_lightgbm"]
+    y = (np.arange(40) // 4) % 2
+    members = [Member("a", np.linspace(0.2, 0.8, 40), np.full(4, 0.5))]
+    assert "stack_lightgbm" not in run_methods(Problem(members, y, np.arange(40) % 4, info, auc))
+    rmse = get_metric("rmse")
+    with pytest.raises(UserError, match=r"'stack_lightgbm' does not fit task 'multiregression' with metric 'rmse' "
+                                        r"\(it is .*single-target tasks"):
+        run_methods(Problem([Member("a", np.zeros((40, 2)), np.zeros((4, 2)))], np.zeros((40, 2)), np.arange(40) % 2,
+                            TaskInfo("multiregression", (), ("t1", "t2")), rmse), ["stack_lightgbm"])
 
 
 def test_hill_climbing_picks_the_real_model_over_pure_noise(cancer):
@@ -153,7 +154,8 @@ def test_every_method_scores_its_own_oof_and_select_keeps_the_best(cancer):
     members, _, y, folds, info, _, _ = cancer
     metric = get_metric("roc_auc")
     results = run_methods(Problem(members, y, folds, info, metric))
-    assert list(results) == applicable(TaskInfo("binary", (0, 1)), get_metric("roc_auc")) == list(METHODS)
+    assert list(results) == automatic(TaskInfo("binary", (0, 1)), get_metric("roc_auc")) == [
+        name for name, method in METHODS.items() if method.automatic]
     for r in results.values():
         assert r.score == pytest.approx(metric(y, r.oof))
         assert len(r.fold_scores) == 5 and r.test.shape == members[0].test.shape

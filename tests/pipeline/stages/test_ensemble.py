@@ -52,12 +52,11 @@ def test_stage_reports_members_methods_weights_and_keeps_the_best(tmp_path):
     out = ws / "competition" / "titanic" / "runs" / "ensemble"
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["members"]) == {"lgbm", "logreg"}
-    assert set(scores["methods"]) == {"best", "mean", "rank", "geometric", "hill_climb", "weighted", "stack",
-                                      "stack_lightgbm"}
+    assert set(scores["methods"]) == {"best", "mean", "rank", "geometric", "hill_climb", "weighted", "stack"}
     assert scores["overall"] == max(scores["methods"].values())
     assert scores["methods"][scores["method"]] == scores["overall"]
     board = pd.read_csv(out / "leaderboard.csv")
-    assert board["kind"].tolist().count("member") == 2 and board["kind"].tolist().count("method") == 8
+    assert board["kind"].tolist().count("member") == 2 and board["kind"].tolist().count("method") == 7
     hill = json.loads(board.set_index("name").loc["hill_climb", "weights"])
     assert sum(hill.values()) == pytest.approx(1.0, abs=1e-5)
     text = "\n".join(logs)

@@ -477,7 +477,8 @@ def _stack(problem: Problem, **options: Any) -> EnsembleResult:
 def _stack_lightgbm(problem: Problem, **options: Any) -> EnsembleResult:
     """The stack with the small LightGBM (DEFAULT_LIGHTGBM_STACKER) at level 2, on the members' predictions
     alone: trees can trust a member in one range of its predictions and not in another, which a linear
-    level 2 cannot. Beside `stack` (whatever ensemble.stackers makes it), not in its place."""
+    level 2 cannot. Beside `stack` (whatever ensemble.stackers makes it); only when pinned (the registry says
+    why)."""
     return replace(stack(problem, levels=[["lightgbm"]], **options), method="stack_lightgbm")
 
 
@@ -539,12 +540,6 @@ def calibrates(task, metric) -> bool:
 
 
 # ---- registry ------------------------------------------------------------------------------------
-# stack_lightgbm is pinned only: as a candidate of `auto` it raised the suite's nested OOF by +0.29 % (taxi, hpc,
-# wage), but a LightGBM level 2 is noisy (its score moves 0.01-0.02 AUC between fold seeds; as run against fully
-# nested it leans optimistic on taxi, benchmarks/stacking_leak.py), and its OOF wins did not hold on rows no
-# run had seen (benchmarks/holdout.py, a fifth of train.csv held out, 12 splits of taxi, hpc and wage: on the 4
-# where the best OOF picked it, the held-out score was 0.88 % worse on average than the pick without it, taxi
-# -7.0 % on one). Its cost grows with the square of the classes (leaf, 32 classes: 5.8 s of level-2 fits).
 def _always(task, metric) -> bool:
     return True
 
@@ -562,6 +557,12 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
     Method("stack", "a level-2 model trained on the OOF predictions with the same folds (single-target tasks)",
            _stack, lambda task, metric: task.n_targets == 1),
+    # stack_lightgbm is pinned only: as a candidate of `auto` it raised the suite's nested OOF by +0.29 % (taxi, hpc,
+    # wage), but a LightGBM level 2 is noisy (its score moves 0.01-0.02 AUC between fold seeds; as run against fully
+    # nested it leans optimistic on taxi, benchmarks/stacking_leak.py), and its OOF wins did not hold on rows no
+    # run had seen (benchmarks/holdout.py, a fifth of train.csv held out, 12 splits of taxi, hpc and wage: on the 4
+    # where the best OOF picked it, the held-out score was 0.88 % worse on average than the pick without it, taxi
+    # -7.0 % on one). Its cost grows with the square of the classes (leaf, 32 classes: 5.8 s of level-2 fits).
     Method("stack_lightgbm", "a stack whose level 2 is a small LightGBM on the members' OOF predictions "
                              "(single-target tasks; pinned only)", _stack_lightgbm,
            lambda task, metric: task.n_targets == 1, automatic=False),

@@ -1,6 +1,6 @@
 """AutoGluon medium_quality on one data set by ANCHORS.md's protocol; prints {"test": score} as JSON.
 
-    <python with autogluon.tabular> benchmarks/autogluon_medium.py ../shared/data titanic
+    <python with autogluon.tabular> benchmarks/autogluon_medium.py ../shared/data titanic [PREDICTIONS.csv]
 
 Run by `benchmarks/quality.py --autogluon PYTHON`, which times this whole process (its imports included, as
 our run's seconds include the CLI's), so that both wall times come from the same machine in the same
@@ -8,7 +8,10 @@ run: ANCHORS.md's seconds were measured once, on another day's machine. It needs
 (`pip install "autogluon.tabular[all]==1.6.3" -c constraints.txt` in a virtual environment of its own; it
 pins an older pandas), not this project. The protocol: train.csv without the id column, the set's metric
 as eval_metric (rmsle: RMSE on log1p of the target, predictions mapped back), presets medium_quality,
-time limit 120 s, the test score against solution.csv.
+time limit 120 s, the test score against solution.csv. With a third argument it also writes its test
+predictions there in the submission's shape (the id, then one probability column for a binary target, one
+column per class for log loss, the label for accuracy, the value for a regression), so that
+benchmarks/quality.py can compare them with ours row by row on the same test rows.
 """
 
 from __future__ import annotations
@@ -41,7 +44,28 @@ _METRICS = {
 }
 
 
-def main(data: Path, name: str) -> dict:
+def _positive(proba: pd.DataFrame) -> np.ndarray:
+    return proba[sorted(proba.columns)[1]].to_numpy()  # the second label, as sorted: our positive class too
+
+
+def _classes(proba: pd.DataFrame) -> dict:
+    values = proba.to_numpy(np.float64)
+    values /= values.sum(axis=1, keepdims=True)  # its float32 rows sum to 1 only to 1e-7
+    return {str(c): values[:, i] for i, c in enumerate(proba.columns)}
+
+
+# metric -> the test predictions' columns in the shape of our submission file (benchmarks/score_submission.py
+# reads both): one probability column, one per class, the label, or the value.
+_PREDICTIONS = {
+    "roc_auc": lambda p, X, target: {target: _positive(p.predict_proba(X))},
+    "log_loss": lambda p, X, target: _classes(p.predict_proba(X)),
+    "accuracy": lambda p, X, target: {target: p.predict(X).to_numpy()},
+    "rmse": lambda p, X, target: {target: p.predict(X).to_numpy()},
+    "rmsle": lambda p, X, target: {target: np.clip(np.expm1(p.predict(X).to_numpy()), 0, None)},
+}
+
+
+def main(data: Path, name: str, predictions: Path | None = None) -> dict:
     from autogluon.tabular import TabularPredictor
 
     about = json.loads((data / name / "about.json").read_text())
@@ -56,9 +80,13 @@ def main(data: Path, name: str) -> dict:
         predictor = TabularPredictor(label=target, eval_metric=eval_metric, problem_type=about["task"], path=tmp,
                                      verbosity=0)
         predictor.fit(train, presets="medium_quality", time_limit=120)
-        return {"test": score(predictor, test.drop(columns=[about["id"]]), truth)}
+        X = test.drop(columns=[about["id"]])
+        if predictions is not None:
+            columns = _PREDICTIONS[metric](predictor, X, target)
+            pd.DataFrame({about["id"]: test[about["id"]].to_numpy(), **columns}).to_csv(predictions, index=False)
+        return {"test": score(predictor, X, truth)}
 
 
 if __name__ == "__main__":
     warnings.filterwarnings("ignore")
-    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2])))
+    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]) if len(sys.argv) > 3 else None)))

@@ -38,7 +38,11 @@ ANCHORS.md's seconds were measured once, on one day's machine; this VM's speed d
 day. `--autogluon PYTHON` (an interpreter with AutoGluon installed: benchmarks/autogluon_medium.py) runs
 AutoGluon medium on each set beside ours (after ours on the first set, before it on the second, and so
 on), and the time line then compares wall times from the same machine in the same run (its test score
-is printed beside the anchor's, as a check of the protocol).
+is printed beside the anchor's, as a check of the protocol). Its test predictions are then set against
+ours on the same test rows: each set's relative test error reduction with a paired bootstrap interval
+over those rows (90 %), and a line counting where ours is better or worse beyond that noise. A few
+hundred test rows cannot tell apart two models a few thousandths of AUC apart, and a plain win count
+hides that; the wins line stays the issue's figure.
 """
 
 from __future__ import annotations
@@ -222,16 +226,32 @@ def run_sets(sets: list[str], ours: Callable[[str], dict], theirs: Callable[[str
         after_each()
 
 
-def autogluon_medium(python: str, name: str, data: Path) -> dict:
+def autogluon_medium(python: str, name: str, data: Path, predictions: Path | None = None) -> dict:
     """AutoGluon medium on one set with the `python` that has it (benchmarks/autogluon_medium.py): its test
-    score, and the wall time of the whole process (imports included, as our run's CLI's are)."""
+    score, and the wall time of the whole process (imports included, as our run's CLI's are); with
+    `predictions`, its test predictions written there in our submission's shape."""
     t0 = time.perf_counter()
-    proc = subprocess.run([python, str(REPO / "benchmarks" / "autogluon_medium.py"), str(data), name],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run([python, str(REPO / "benchmarks" / "autogluon_medium.py"), str(data), name,
+                           *([str(predictions)] if predictions else [])], capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"AutoGluon medium on {name} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "seconds": seconds}
+
+
+def submission_gain(ours: Path, theirs: Path, solution: Path, *, comp_dir: Path) -> dict:
+    """Our submission against another on the same test rows: the relative test error reduction (+: ours
+    better) and its paired bootstrap interval over the test rows (benchmarks/members.py `gain_interval`,
+    90 %). A difference inside it is one that another draw of the test rows could reverse: on a few
+    hundred or thousand rows, AUC moves by a hundredth from draw to draw."""
+    from benchmarks.members import gain_interval
+    from benchmarks.score_submission import submission_predictions
+
+    metric, y, pred = submission_predictions(ours, solution, comp_dir=comp_dir)
+    _, _, pred_theirs = submission_predictions(theirs, solution, comp_dir=comp_dir)  # the solution's rows and labels
+    lo, hi = gain_interval(metric, y, pred_theirs, pred)
+    return {"gain": reduction(metric(y, pred), metric(y, pred_theirs), metric.greater_is_better),
+            "interval": [lo, hi]}
 
 
 def _ag_seconds(row: dict, ref: dict[str, dict]) -> float | None:
@@ -242,6 +262,27 @@ def _ag_seconds(row: dict, ref: dict[str, dict]) -> float | None:
 
 def _fmt(value: float | None, width: int, digits: int = 4) -> str:
     return f"{'—':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def _gain(against: dict) -> str:
+    lo, hi = against["interval"]
+    return f"{against['gain']:+.2%} of its test error [{lo:+.2%}, {hi:+.2%}]"
+
+
+def print_noise(rows: list[dict]) -> None:
+    """Against AutoGluon medium timed in this run, on the same test rows: where ours is better and worse,
+    and where either lies beyond the test rows' noise (the paired bootstrap interval of `submission_gain`)."""
+    against = [(r["set"], r["against_ag_medium_here"]) for r in rows if r.get("against_ag_medium_here")]
+    if not against:
+        return
+    worse = [name for name, a in against if a["gain"] < 0]
+    beyond_worse = [name for name, a in against if a["interval"][1] < 0]
+    beyond_better = [name for name, a in against if a["interval"][0] > 0]
+    print(f"against AutoGluon medium timed in this run (same test rows, paired bootstrap, 90 %): ours better on "
+          f"{len(against) - len(worse)}/{len(against)}, worse on {len(worse)}"
+          f"{' (' + ', '.join(worse) + ')' if worse else ''}; beyond the test rows' noise: worse on "
+          f"{len(beyond_worse)}{' (' + ', '.join(beyond_worse) + ')' if beyond_worse else ''}, better on "
+          f"{len(beyond_better)}{' (' + ', '.join(beyond_better) + ')' if beyond_better else ''}")
 
 
 def print_table(rows: list[dict], ref: dict[str, dict]) -> None:
@@ -269,10 +310,13 @@ def print_table(rows: list[dict], ref: dict[str, dict]) -> None:
         for line in r["skipped"]:
             print(f"{'':14}{line}")
         if r.get("ag_medium_here"):
+            against = r.get("against_ag_medium_here")
             print(f"{'':14}AutoGluon medium timed in this run: test {r['ag_medium_here']['test']:.4f} "
                   f"(ANCHORS.md {_fmt(a.get('ag_medium'), 0)}), {r['ag_medium_here']['seconds']:.1f} s "
-                  f"(ANCHORS.md {_fmt(a.get('ag_medium_s'), 0, 0)} s)")
+                  f"(ANCHORS.md {_fmt(a.get('ag_medium_s'), 0, 0)} s)"
+                  + (f"; ours against it {_gain(against)}" if against else ""))
     print("wins: " + ", ".join(f"{ANCHOR_LABELS[k]} {w}/{n}" for k, (w, n) in wins.items()))
+    print_noise(rows)
     timed = [r for r in rows if _ag_seconds(r, ref)]
     if timed:
         total, ag_total = sum(r["seconds"] for r in timed), sum(_ag_seconds(r, ref) for r in timed)
@@ -476,9 +520,15 @@ def main() -> None:
 
         def theirs(name: str) -> dict:
             print(f"AutoGluon medium on {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
-            return autogluon_medium(args.autogluon, name, data)
+            return autogluon_medium(args.autogluon, name, data, predictions=Path(tmp) / f"{name}.autogluon.csv")
 
         def saved_so_far() -> None:  # after every set, so that a long suite stopped halfway keeps what it measured
+            row = rows[-1]
+            if row.get("ag_medium_here"):  # both submissions are on disk until the suite ends
+                root = Path(args.keep or tmp) / row["set"]
+                row["against_ag_medium_here"] = submission_gain(
+                    root / "submissions" / row["set"] / "latest.csv", Path(tmp) / f"{row['set']}.autogluon.csv",
+                    data / row["set"] / "solution.csv", comp_dir=root / "competition" / row["set"])
             if args.save:
                 args.save.write_text(json.dumps(saved, indent=1))
 

@@ -23,8 +23,9 @@ from core.metrics import get_metric  # noqa: E402
 from core.tasks import TaskInfo  # noqa: E402
 
 
-def score_submission(submission: Path, solution: Path, *, comp_dir: Path) -> tuple[str, float]:
-    """(metric name, score) of a submission file against a solution file."""
+def submission_predictions(submission: Path, solution: Path, *, comp_dir: Path):
+    """(metric, true labels, predictions) of a submission file against a solution file, rows in the
+    solution's order and encoded as the competition's metric reads them."""
     comp = load_competition(comp_dir)
     sub, sol = pd.read_csv(submission), pd.read_csv(solution)
     train_target = pd.read_csv(comp.train_path, usecols=[comp.target])[comp.target]
@@ -41,7 +42,12 @@ def score_submission(submission: Path, solution: Path, *, comp_dir: Path) -> tup
         pred = task.encode(sub[cols[0]]).astype(float)
     else:
         pred = sub[cols[0]].to_numpy(float)
-    metric = get_metric(comp.metric_name, comp.root)
+    return get_metric(comp.metric_name, comp.root), y, pred
+
+
+def score_submission(submission: Path, solution: Path, *, comp_dir: Path) -> tuple[str, float]:
+    """(metric name, score) of a submission file against a solution file."""
+    metric, y, pred = submission_predictions(submission, solution, comp_dir=comp_dir)
     return metric.name, metric(y, pred)
 
 

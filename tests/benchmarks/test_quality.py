@@ -73,3 +73,36 @@ def test_autogluon_and_our_run_take_turns_going_first():
     alone = []
     run_sets(["a", "b"], ours, None, alone)
     assert [r.get("ag_medium_here") for r in alone] == [None, None]
+
+
+def test_a_submission_is_set_against_another_on_the_same_test_rows(tmp_path, capsys):
+    """AutoGluon medium's test predictions against ours: the relative test error reduction, a paired bootstrap
+    interval over the test rows that excludes 0 only for a real difference, and the noise line's counts."""
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks.quality import print_noise, submission_gain
+    from tests.conftest import DATA
+
+    ws = make_workspace(tmp_path)
+    comp_dir = ws / "competition" / "titanic"
+    solution = DATA / "titanic" / "solution.csv"
+    truth = pd.read_csv(solution)
+    rng = np.random.default_rng(0)
+    good = truth.assign(survived=np.clip(truth["survived"] * 0.6 + rng.uniform(0, 0.5, len(truth)), 0, 1))
+    coin = truth.assign(survived=rng.uniform(0, 1, len(truth)))
+    for name, frame in (("good", good), ("coin", coin), ("good_again", good.sample(frac=1.0, random_state=1))):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)  # the rows' order differs: they are matched by id
+
+    better = submission_gain(tmp_path / "good.csv", tmp_path / "coin.csv", solution, comp_dir=comp_dir)
+    assert better["gain"] > 0.5 and 0 < better["interval"][0] <= better["gain"] <= better["interval"][1]
+    worse = submission_gain(tmp_path / "coin.csv", tmp_path / "good.csv", solution, comp_dir=comp_dir)
+    assert worse["interval"][1] < 0
+    same = submission_gain(tmp_path / "good_again.csv", tmp_path / "good.csv", solution, comp_dir=comp_dir)
+    assert same == {"gain": 0.0, "interval": [0.0, 0.0]}
+
+    print_noise([{"set": "a", "against_ag_medium_here": better}, {"set": "b", "against_ag_medium_here": worse},
+                 {"set": "c", "against_ag_medium_here": {"gain": -0.01, "interval": [-0.05, 0.03]}}, {"set": "d"}])
+    out = capsys.readouterr().out
+    assert "ours better on 1/3, worse on 2 (b, c)" in out
+    assert "beyond the test rows' noise: worse on 1 (b), better on 1 (a)" in out

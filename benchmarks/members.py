@@ -16,6 +16,8 @@ saved folds and features, then runs the ensemble stage's own code for each confi
   `like`, else added; `-C` leaves member C out);
 - a scikit-learn candidate that depends on the task names both estimators:
   `estimators = { classification = "sklearn.ensemble.ExtraTreesClassifier", regression = "...Regressor" }`;
+  `by_kind = { classification = { ... }, regression = { ... } }` puts any keys of the table (an
+  estimator, its `params`, `trim_outliers`) on top for that task kind;
 - `NAME=>CAND`: a candidate in place of the zoo member it varies: a candidate table with `like = "lgbm"`
   is that set's `lgbm` table with the candidate's `params` on top (e.g. `params = { refit = false }`:
   LightGBM keeping each fold's early-stopped model), and replaces it;
@@ -131,6 +133,23 @@ def _seconds(run_dir: Path) -> float:
         return float("nan")
 
 
+def candidate_table(spec: dict, tables: dict[str, dict], kind: str) -> dict:
+    """The model table a candidate trains on a set whose model tables are `tables` and whose task is of
+    `kind` (classification or regression): `like`'s table with the candidate's params and other keys on
+    top, then `by_kind[kind]`'s keys, then `estimators[kind]` as a scikit-learn estimator."""
+    if "like" in spec:  # the set's own table of that member, with the candidate's params on top
+        base = json.loads(json.dumps(tables[spec["like"]]))
+        base["params"] = {**base.get("params", {}), **spec.get("params", {})}
+        base.update({k: v for k, v in spec.items() if k not in ("like", "params")})  # e.g. preprocess
+        spec = base
+    if "by_kind" in spec:  # the table's keys for this task kind on top (an estimator and its params)
+        spec = {**{k: v for k, v in spec.items() if k != "by_kind"}, **spec["by_kind"].get(kind, {})}
+    if "estimators" in spec:  # a scikit-learn candidate per task kind: classification / regression
+        spec = {**{k: v for k, v in spec.items() if k != "estimators"}, "type": "sklearn",
+                "estimator": spec["estimators"][kind]}
+    return spec
+
+
 def _train_every_repeat(setup, name: str, spec: dict):
     """A candidate trained as the cv stage trains a member: on each CV repeat of the workspace, averaged,
     or on as many as its table's own `repeats` allows (the ensemble then reuses those in the later repeats,
@@ -189,18 +208,11 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         zoo = list(state.get("cv", {}).get("units", {}))
         setup = CompetitionContext(comp, log=lambda m: None).training()
         seconds = {m: _seconds(comp.runs / "models" / m) for m in zoo}
+        kind = "classification" if setup.task.is_classification else "regression"
         for name, spec in candidates.items():
             if spec.get("like") and spec["like"] not in zoo:  # this set's zoo has no such member
                 continue
-            if "like" in spec:  # the set's own table of that member, with the candidate's params on top
-                base = json.loads(json.dumps(comp.models[spec["like"]]))
-                base["params"] = {**base.get("params", {}), **spec.get("params", {})}
-                base.update({k: v for k, v in spec.items() if k not in ("like", "params")})  # e.g. preprocess
-                spec = base
-            if "estimators" in spec:  # a scikit-learn candidate per task kind: classification / regression
-                kind = "classification" if setup.task.is_classification else "regression"
-                spec = {**{k: v for k, v in spec.items() if k != "estimators"}, "type": "sklearn",
-                        "estimator": spec["estimators"][kind]}
+            spec = candidate_table(spec, comp.models, kind)
             t0 = time.perf_counter()
             result = _train_every_repeat(setup, name, spec)
             seconds[name] = time.perf_counter() - t0

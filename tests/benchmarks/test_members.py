@@ -59,3 +59,24 @@ def test_each_set_saves_as_it_goes_reports_a_failure_and_resumes(tmp_path, capsy
     seen.clear()
     assert set(each_set(tmp_path / "ws", "a,b", save, one)) == {"a", "c"}  # a is saved: only b runs again
     assert seen == ["b"]
+
+
+def test_a_candidate_table_is_the_members_table_with_its_changes_for_the_sets_task_kind():
+    from benchmarks.members import candidate_table
+
+    tables = {"linear": {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 3.0},
+                         "preprocess": "splines"}}
+    varied = candidate_table({"like": "linear", "params": {"alpha": 10.0}, "trim_outliers": 4.0}, tables, "regression")
+    assert varied == {**tables["linear"], "params": {"alpha": 10.0}, "trim_outliers": 4.0}
+    assert tables["linear"]["params"] == {"alpha": 3.0}  # the set's own table is not touched
+    per_kind = {"type": "sklearn", "preprocess": "splines", "by_kind": {
+        "classification": {"estimator": "sklearn.linear_model.LogisticRegressionCV", "params": {"Cs": [0.1, 1.0]}},
+        "regression": {"estimator": "sklearn.linear_model.RidgeCV", "params": {"alphas": [1.0, 3.0]},
+                       "trim_outliers": 4.0}}}
+    assert candidate_table(per_kind, tables, "classification") == {
+        "type": "sklearn", "preprocess": "splines", "estimator": "sklearn.linear_model.LogisticRegressionCV",
+        "params": {"Cs": [0.1, 1.0]}}
+    assert candidate_table(per_kind, tables, "regression")["trim_outliers"] == 4.0
+    forest = candidate_table({"estimators": {"classification": "sklearn.ensemble.RandomForestClassifier",
+                                             "regression": "sklearn.ensemble.RandomForestRegressor"}}, tables, "regression")
+    assert forest == {"type": "sklearn", "estimator": "sklearn.ensemble.RandomForestRegressor"}

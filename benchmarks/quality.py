@@ -524,10 +524,11 @@ def main() -> None:
 
         def saved_so_far() -> None:  # after every set, so that a long suite stopped halfway keeps what it measured
             row = rows[-1]
-            if row.get("ag_medium_here"):  # both submissions are on disk until the suite ends
+            theirs_csv = Path(tmp) / f"{row['set']}.autogluon.csv"
+            if row.get("ag_medium_here") and theirs_csv.is_file():  # both submissions stay until the suite ends
                 root = Path(args.keep or tmp) / row["set"]
                 row["against_ag_medium_here"] = submission_gain(
-                    root / "submissions" / row["set"] / "latest.csv", Path(tmp) / f"{row['set']}.autogluon.csv",
+                    root / "submissions" / row["set"] / "latest.csv", theirs_csv,
                     data / row["set"] / "solution.csv", comp_dir=root / "competition" / row["set"])
             if args.save:
                 args.save.write_text(json.dumps(saved, indent=1))

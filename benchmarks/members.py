@@ -98,24 +98,12 @@ _Z = 1.6449  # the normal quantile of that level's upper tail (0.95)
 def gain_interval(metric, y, base, other, *, weight=None, seed: int = 0,
                   resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
     """A paired bootstrap over rows of the relative error reduction of `other`'s OOF predictions against
-    `base`'s (+ is better): the BOOTSTRAP_LEVEL interval. Both are scored on the same resampled rows, so
-    what the interval measures is how much the difference itself depends on which rows a set happens
-    to hold: a change inside it is one that another draw of the same set's rows could reverse."""
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    greater = metric.greater_is_better
-    gains = []
-    for _ in range(resamples):
-        rows = rng.integers(0, n, n)
-        w = None if weight is None else weight[rows]
-        e0, e1 = (_error(metric(y[rows], p[rows], sample_weight=w), greater) for p in (base, other))
-        if np.isfinite(e0) and np.isfinite(e1) and e0 > 0:
-            gains.append((e0 - e1) / e0)
-    if not gains:
-        return float("nan"), float("nan")
-    tail = (1 - BOOTSTRAP_LEVEL) / 2
-    lo, hi = np.quantile(gains, [tail, 1 - tail])
-    return float(lo), float(hi)
+    `base`'s (+ is better): the BOOTSTRAP_LEVEL interval (core.metrics.paired_gain_interval, which `pipeline
+    diff` prints too). A change inside it is one that another draw of the same set's rows could reverse."""
+    from core.metrics import paired_gain_interval
+
+    return paired_gain_interval(metric, y, base, other, sample_weight=weight, resamples=resamples,
+                                level=BOOTSTRAP_LEVEL, seed=seed)
 
 
 def _setting(text: str) -> tuple[str, object]:

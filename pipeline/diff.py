@@ -10,8 +10,10 @@ registry recorded), else they are gone (the registry keeps scores only) and the 
 What is compared: the parameters (flattened to dotted keys) and feature blocks (params.json's
 "features"), the fold scores side by side with the per-fold difference and a paired t-test across
 the folds (scipy.stats.ttest_rel), the OOF correlation, the rows where the OOF predictions disagree
-most, and the OOF score of the 50/50 blend and of the best weight (searched on the same OOF rows, so
-optimistic).
+most, A's relative OOF error reduction against B with a paired bootstrap interval over the rows
+(core.metrics.paired_gain_interval: whether another draw of the rows could reverse it; five folds make
+a weak t-test), and the OOF score of the 50/50 blend and of the best weight (searched on the same OOF
+rows, so optimistic).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from typing import Any
 import numpy as np
 
 from core.errors import UserError, did_you_mean
+from core.metrics import paired_gain_interval, relative_gain
 from core.params import flatten_params
 
 MIN_ID_PREFIX = 4  # shortest run-id prefix accepted
 _HEX = re.compile(r"^[0-9a-f]+$")
 WEIGHTS = np.linspace(0.0, 1.0, 101)  # the best-weight blend's grid: w * A + (1 - w) * B
+GAIN_LEVEL = 0.90  # the paired bootstrap interval of A against B over the OOF rows
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Comparison:
     disagree: list[tuple[Any, Any, Any, Any]] = field(default_factory=list)  # (id, A, B, target)
     blend: float | None = None
     best: tuple[float, float] | None = None  # (weight of A, score)
+    gain: tuple[float, float, float] | None = None  # A against B on the OOF rows: relative error reduction, interval
     notes: list[str] = field(default_factory=list)
 
 
@@ -236,6 +241,8 @@ def compare(a: Side, b: Side, *, metric, ids: np.ndarray, y: np.ndarray, target:
     scores = [metric.objective(y, w * a.oof + (1 - w) * b.oof, sw) for w in WEIGHTS]
     w = float(WEIGHTS[int(np.argmax(metric.sign * np.asarray(scores)))])
     out.best = (w, float(metric(y, w * a.oof + (1 - w) * b.oof, sw)))
+    lo, hi = paired_gain_interval(metric, y, b.oof, a.oof, sample_weight=sw, level=GAIN_LEVEL)
+    out.gain = (relative_gain(metric, float(metric(y, b.oof, sw)), float(metric(y, a.oof, sw))), lo, hi)
     return out
 
 
@@ -314,9 +321,13 @@ def format_comparison(c: Comparison) -> list[str]:
                                                          for i, x, y, t in c.disagree])
         else:
             lines.append("  none: the OOF predictions are identical")
+        gain, lo, hi = c.gain
+        noise = "beyond" if lo > 0 or hi < 0 else "within"
+        lines += ["", f"A against B on the OOF rows: {gain:+.2%} of B's error, [{lo:+.2%}, {hi:+.2%}] over a paired "
+                      f"bootstrap of the rows ({GAIN_LEVEL:.0%}): {noise} the rows' noise"]
         w, best = c.best
-        lines += ["", f"blend on OOF: 50/50 {m.name} {c.blend:.5f}; best weight {w:.2f} A + {1 - w:.2f} B "
-                      f"{best:.5f} (weight searched on these OOF rows: optimistic)"]
+        lines += [f"blend on OOF: 50/50 {m.name} {c.blend:.5f}; best weight {w:.2f} A + {1 - w:.2f} B "
+                  f"{best:.5f} (weight searched on these OOF rows: optimistic)"]
     for note in c.notes:
         lines.append(f"note: {note}")
     return lines

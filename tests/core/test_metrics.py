@@ -203,3 +203,27 @@ def test_the_fast_roc_auc_is_the_rank_sum_statistic_to_the_bit_ties_included(see
     assert fast == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
     p[3] = np.nan
     assert np.isnan(METRICS["roc_auc"].objective(y, p))
+
+
+def test_relative_gain_reads_a_higher_is_better_score_by_its_headroom():
+    from core.metrics import get_metric, relative_gain
+
+    assert relative_gain(get_metric("roc_auc"), 0.80, 0.90) == pytest.approx(0.5)  # error 0.2 -> 0.1
+    assert relative_gain(get_metric("rmse"), 2.0, 2.5) == pytest.approx(-0.25)
+    assert np.isnan(relative_gain(get_metric("accuracy"), 1.0, 0.9))  # no error left to reduce
+
+
+def test_the_paired_interval_uses_the_weights_and_the_same_rows_for_both():
+    from core.metrics import get_metric, paired_gain_interval
+
+    metric = get_metric("rmse")
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=300)
+    base, other = y + rng.normal(scale=1.0, size=300), y + rng.normal(scale=0.7, size=300)
+    lo, hi = paired_gain_interval(metric, y, base, other)
+    assert 0 < lo < hi
+    assert paired_gain_interval(metric, y, base, base) == (0.0, 0.0)
+    # weights 0 on the rows where `other` is better: the same predictions now look worse on every draw
+    w = (np.abs(other - y) > np.abs(base - y)).astype(float)
+    lo_w, hi_w = paired_gain_interval(metric, y, base, other, sample_weight=w)
+    assert hi_w < 0

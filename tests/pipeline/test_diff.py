@@ -11,7 +11,7 @@ import pytest
 
 from core.metrics import get_metric
 from pipeline.cli import main
-from pipeline.diff import Side, compare
+from pipeline.diff import Side, compare, format_comparison
 from pipeline.run_registry import ENV_URL
 from tests.conftest import make_workspace
 
@@ -90,6 +90,10 @@ def test_two_models_are_compared_part_by_part(trained, capsys):
     train = pd.read_csv(trained / "competition" / "titanic" / "train.csv").set_index("id").loc[frame["id"]]
     blend = get_metric("roc_auc")(train["survived"].to_numpy(), (a + b) / 2)
     assert f"50/50 roc_auc {blend:.5f}" in out
+    auc = get_metric("roc_auc")
+    gain = ((1 - auc(train["survived"].to_numpy(), b)) - (1 - auc(train["survived"].to_numpy(), a))) / (
+        1 - auc(train["survived"].to_numpy(), b))
+    assert f"A against B on the OOF rows: {gain:+.2%} of B's error, [" in out and "the rows' noise" in out
 
 
 @pytest.mark.slow
@@ -162,3 +166,26 @@ def test_the_blend_and_the_paired_test_are_computed_on_aligned_rows():
     assert [row[0] for row in c.disagree] == list(np.argsort(-np.abs(a - b))[:3])
     assert "mean A - B -0.20000" in c.test and "scipy.stats.ttest_rel" in c.test
     assert any("feature blocks not recorded" in n for n in c.notes)
+
+
+def test_a_run_against_another_gets_a_paired_bootstrap_interval_over_the_oof_rows():
+    """A clearly better run lies beyond the rows' noise, an identical one gives exactly 0, and a run a hair
+    better lies within it: the interval is over the same resampled rows for both runs."""
+    metric = get_metric("rmse")
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=400)
+    good, bad = y + rng.normal(scale=0.5, size=400), y + rng.normal(scale=1.0, size=400)
+    hair = good + rng.normal(scale=0.01, size=400)
+
+    def side(name, oof):
+        return Side(name, name, "here", {}, {"blocks": [], "columns": []}, [1.0, 1.0], 1.0, oof=oof)
+
+    ids = np.arange(400)
+    gain, lo, hi = compare(side("a", good), side("b", bad), metric=metric, ids=ids, y=y).gain
+    assert 0 < lo < gain < hi and gain == pytest.approx(1 - metric(y, good) / metric(y, bad))
+    assert compare(side("a", good), side("b", good), metric=metric, ids=ids, y=y).gain == (0.0, 0.0, 0.0)
+    _, lo, hi = compare(side("a", hair), side("b", good), metric=metric, ids=ids, y=y).gain
+    assert lo < 0 < hi
+    lines = format_comparison(compare(side("a", bad), side("b", good), metric=metric, ids=ids, y=y))
+    assert any(line.startswith("A against B on the OOF rows: -") and line.endswith("beyond the rows' noise")
+               for line in lines)

@@ -27,7 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.members import _error, gain_interval  # noqa: E402 - one place each
+from benchmarks.members import gain_interval  # noqa: E402 - one place each
 from benchmarks.method_choice import _fitted  # noqa: E402
 from benchmarks.quality import default_data, run_set  # noqa: E402
 
@@ -59,6 +59,7 @@ def split_set(data: Path, name: str, out: Path, seed: int) -> None:
 def held_out_scores(ws: Path, labels, method: str) -> dict:
     """Every honest method's OOF and held-out score on one split's run, and `method` against `auto`'s pick
     without it."""
+    from core.metrics import relative_gain
     from models.ensemble import optimistic, select
 
     fitted = _fitted(ws, (method,))  # the methods auto tries, and `method` as if pinned
@@ -70,8 +71,8 @@ def held_out_scores(ws: Path, labels, method: str) -> dict:
            "methods": {n: {"oof": float(r.score), "held_out": float(metric(y, r.test))} for n, r in results.items()}}
     if method in results and len(results) > 1:
         without = select({n: r for n, r in results.items() if n != method}, metric).method
-        e0, e1 = (_error(out["methods"][n]["held_out"], metric.greater_is_better) for n in (without, method))
-        out["versus"] = {"method": method, "without": without, "gain": (e0 - e1) / e0 if e0 > 0 else 0.0,
+        gain = relative_gain(metric, out["methods"][without]["held_out"], out["methods"][method]["held_out"])
+        out["versus"] = {"method": method, "without": without, "gain": gain,
                          "interval": list(gain_interval(metric, y, results[without].test, results[method].test))}
     return out
 

@@ -242,16 +242,16 @@ def autogluon_medium(python: str, name: str, data: Path, predictions: Path | Non
 def submission_gain(ours: Path, theirs: Path, solution: Path, *, comp_dir: Path) -> dict:
     """Our submission against another on the same test rows: the relative test error reduction (+: ours
     better) and its paired bootstrap interval over the test rows (benchmarks/members.py `gain_interval`,
-    90 %). A difference inside it is one that another draw of the test rows could reverse: on a few
-    hundred or thousand rows, AUC moves by a hundredth from draw to draw."""
+    90 %), both by core.metrics' relative gain. A difference inside it is one that another draw of the
+    test rows could reverse: on a few hundred or thousand rows, AUC moves by a hundredth from draw to draw."""
     from benchmarks.members import gain_interval
     from benchmarks.score_submission import submission_predictions
+    from core.metrics import relative_gain
 
     metric, y, pred = submission_predictions(ours, solution, comp_dir=comp_dir)
     _, _, pred_theirs = submission_predictions(theirs, solution, comp_dir=comp_dir)  # the solution's rows and labels
     lo, hi = gain_interval(metric, y, pred_theirs, pred)
-    return {"gain": reduction(metric(y, pred), metric(y, pred_theirs), metric.greater_is_better),
-            "interval": [lo, hi]}
+    return {"gain": relative_gain(metric, metric(y, pred_theirs), metric(y, pred)), "interval": [lo, hi]}
 
 
 def _ag_seconds(row: dict, ref: dict[str, dict]) -> float | None:
@@ -522,7 +522,7 @@ def main() -> None:
             print(f"AutoGluon medium on {name} ... (load {loadavg()[0]:.2f})", file=sys.stderr, flush=True)
             return autogluon_medium(args.autogluon, name, data, predictions=Path(tmp) / f"{name}.autogluon.csv")
 
-        def saved_so_far() -> None:  # after every set, so that a long suite stopped halfway keeps what it measured
+        def after_each_set() -> None:  # set against AutoGluon, then saved: a suite stopped halfway keeps what it measured
             row = rows[-1]
             theirs_csv = Path(tmp) / f"{row['set']}.autogluon.csv"
             if row.get("ag_medium_here") and theirs_csv.is_file():  # both submissions stay until the suite ends
@@ -533,7 +533,7 @@ def main() -> None:
             if args.save:
                 args.save.write_text(json.dumps(saved, indent=1))
 
-        run_sets(sets, ours, theirs if args.autogluon else None, rows, after_each=saved_so_far)
+        run_sets(sets, ours, theirs if args.autogluon else None, rows, after_each=after_each_set)
     print_table(rows, ref)
     print(f"load average at end {loadavg()}; {(datetime.datetime.now() - started).total_seconds():.0f} s in all")
     saved.update(load_end=loadavg(), complete=True)

@@ -10,7 +10,10 @@ import numpy as np
 
 from core.columns import pixel_grid  # noqa: F401 - part of this module's API
 
-TEXT_MIN_WORDS = 4.0  # mean whitespace-separated tokens for a string column to count as free text
+# A string column counts as free text when its values average at least two words and most are distinct:
+# values that distinct carry nothing as category codes, while their words recur (movies' titles,
+# 2.9 words, 96 % distinct: as text its OOF RMSE fell 2 %). A two-word column of few values stays categorical.
+TEXT_MIN_WORDS = 2.0  # mean whitespace-separated tokens for a string column to count as free text
 TEXT_MIN_UNIQUE = 0.3  # ... and share of distinct values among non-missing ones
 SAMPLE_ROWS = 5000  # rows of train and of test looked at to decide a column's kind
 _DATE_RE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"

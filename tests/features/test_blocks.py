@@ -198,6 +198,9 @@ def test_column_kinds_and_pixel_grids():
     assert column_kind(s(["a quick brown fox", "jumps over the lazy dog"]), s(["and so on and on"])) == "text"
     assert column_kind(s(["red", "blue", "red"]), s(["green"])) == "categorical"
     assert column_kind(s(["1 2", "3"]), s([None])) == "categorical"
+    titles = s(["The Big Sleep", "Big Fish", "Sleepless in Seattle", "The Fish Tank"])  # short, all distinct
+    assert column_kind(titles, s(["Seattle Nights"])) == "text"
+    assert column_kind(s(["New York", "San Jose"] * 10), s(["New York"])) == "categorical"  # few values
     cols, shape = pixel_grid([f"pixel_{r}_{c}" for c in range(5) for r in range(4)])
     assert shape == (1, 4, 5) and cols[:2] == ["pixel_0_0", "pixel_0_1"]
     assert pixel_grid([f"pixel{i}" for i in range(3 * 16)])[1] == (3, 4, 4)

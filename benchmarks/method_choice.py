@@ -111,16 +111,17 @@ def _fold_gain_interval(metric, y, folds, ks, results, base: list[str], other: l
     fold-mean score of `other`'s per-fold methods against `base`'s: the 90 % interval."""
     if base == other:
         return [0.0, 0.0]
+    from core.metrics import relative_gain
+
     rng = np.random.default_rng(seed)
-    greater = metric.greater_is_better
     rows = [np.flatnonzero(folds == k) for k in ks]
     gains = []
     for _ in range(resamples):
         draw = [r[rng.integers(0, len(r), len(r))] for r in rows]
-        e0, e1 = (_error(float(np.mean([metric(y[d], results[n].oof[d]) for d, n in zip(draw, names)])), greater)
-                  for names in (base, other))
-        if np.isfinite(e0) and np.isfinite(e1) and e0 > 0:
-            gains.append((e0 - e1) / e0)
+        gain = relative_gain(metric, *(float(np.mean([metric(y[d], results[n].oof[d]) for d, n in zip(draw, names)]))
+                                       for names in (base, other)))
+        if np.isfinite(gain):
+            gains.append(gain)
     lo, hi = np.quantile(gains, [0.05, 0.95]) if gains else (float("nan"), float("nan"))
     return [float(lo), float(hi)]
 

@@ -18,7 +18,11 @@ and the cycles are laid over the T steps as above (every cycle must end inside t
 5 cycles of 2 but not 6, since 6 cycles of ceil(10 / 6) = 2 end after 5). With `early_stopping` =
 P > 0, a `valid_fraction` of the training rows is held out (an inner split: never the fold's
 validation rows, so an OOF score stays honest), training stops after P epochs without a better loss
-on it, and the best epoch's weights are kept.
+on it, and the best epoch's weights are kept. With `select_cycles`, the same inner split chooses how
+many of the M cycles to train: the cycles run on the other rows until the average of the last
+`snapshots` snapshots' raw outputs has not lowered the loss on the held-out rows for
+SELECT_PATIENCE cycles, and the net is then trained again on every row for the best number of cycles
+(each as long as before), as a boosted model is refit for its early-stopped rounds.
 
 Seeded: the same seed, data and thread count give the same weights on CPU (`torch.manual_seed` for
 initialisation and dropout, a separate generator for the shuffles).
@@ -35,6 +39,7 @@ import numpy as np
 
 PROGRESS_S = 10.0  # at most one progress line per this many seconds of training
 BUCKET_BATCHES = 20  # `bucket`: rows are sorted by length within windows of this many batches
+SELECT_PATIENCE = 1  # `select_cycles`: cycles without a better inner loss before the choosing run stops
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -128,6 +133,7 @@ class LoopConfig:
     snapshots: int = 1
     early_stopping: int = 0
     valid_fraction: float = 0.1
+    select_cycles: bool = False
     seed: int = 0
     device: str = "auto"
     threads: int = 1
@@ -160,6 +166,13 @@ class LoopConfig:
         if self.early_stopping and self.snapshots > 1:
             raise ValueError(f"early_stopping keeps one epoch's weights, snapshots ({self.snapshots}) average "
                              f"several; set snapshots = 1 or early_stopping = 0")
+        if self.select_cycles and self.early_stopping:
+            raise ValueError("select_cycles chooses how many cycles to train and early_stopping one epoch's "
+                             "weights, on the same inner split; set one of them (early_stopping = 0 or "
+                             "select_cycles = false)")
+        if self.select_cycles and self.cycles < 2:
+            raise ValueError(f"select_cycles chooses among the cycles, but cycles = {self.cycles}; set cycles "
+                             f"to 2 or more, or select_cycles = false")
         if not 0.0 < float(self.valid_fraction) <= 0.5:
             raise ValueError(f"valid_fraction must be in (0, 0.5], got {self.valid_fraction!r}")
         if self.device not in DEVICES:
@@ -179,6 +192,7 @@ class Fitted:
     best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
     epochs: int = 0  # planned: `epochs`, or ceil(`iterations` / iterations per epoch)
     steps: int = 0  # optimiser steps taken (fewer than planned when early stopping ends the run)
+    cycle_losses: list[float] = field(default_factory=list)  # select_cycles: the inner loss after each cycle
 
 
 def iterations_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
@@ -248,6 +262,54 @@ def _loss_on(net, inputs: tuple, target, loss_fn, device: str, chunk: int = 4096
     return total / max(n, 1)
 
 
+def _inner_split(n: int, cfg: LoopConfig):
+    """(held, kept) row indices: a seeded `valid_fraction` of the n training rows held out."""
+    import torch
+
+    perm = torch.from_numpy(np.random.default_rng(int(cfg.seed)).permutation(n))
+    cut = max(1, int(round(n * float(cfg.valid_fraction))))
+    return perm[:cut], perm[cut:]
+
+
+def _raw_outputs(net, inputs: tuple, device: str, chunk: int = 4096):
+    """The net's raw outputs for every row (evaluation mode, no gradient), on the CPU."""
+    import torch
+
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        out = torch.cat([net(*(x[i:i + chunk].to(device) for x in inputs)).cpu()
+                         for i in range(0, len(inputs[0]), chunk)])
+    net.train(was_training)
+    return out
+
+
+def _choose_cycles(build_net, inputs: tuple, target, loss_fn, cfg: LoopConfig, *, bucket=None,
+                   sample_weight=None, log=None) -> tuple[int, list[float]]:
+    """`select_cycles`: train on all but the inner split, scoring the average of the last `snapshots`
+    snapshots' raw outputs on it after each cycle; returns (the best number of cycles, the losses)."""
+    held, kept = _inner_split(len(target), cfg)
+    held_inputs, held_target = tuple(x[held] for x in inputs), target[held]
+    outputs: list = []
+    losses: list[float] = []
+
+    def after_cycle(net) -> bool:
+        outputs.append(_raw_outputs(net, held_inputs, resolve_device(cfg.device)))
+        window = outputs[-int(cfg.snapshots):]
+        losses.append(float(loss_fn(sum(window) / len(window), held_target)))
+        return len(losses) - 1 - int(np.argmin(losses)) >= SELECT_PATIENCE
+
+    choosing = LoopConfig(**{**cfg.__dict__, "select_cycles": False})
+    train(build_net, tuple(x[kept] for x in inputs), target[kept], loss_fn, choosing,
+          bucket=bucket[kept] if bucket is not None else None,
+          sample_weight=sample_weight[kept] if sample_weight is not None else None, after_cycle=after_cycle)
+    best = int(np.argmin(losses)) + 1
+    if log is not None:
+        log(f"{best} of {cfg.cycles} cycles chosen on {len(held)} held-out training rows (inner loss after each: "
+            f"{', '.join(f'{v:.4f}' for v in losses)})")
+    return best, losses
+
+
 def _row_losses(loss_fn):
     """`loss_fn` giving one loss per row (a torch loss module's copy with reduction 'none')."""
     import copy
@@ -261,7 +323,7 @@ def _row_losses(loss_fn):
 
 def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: LoopConfig, *,
           valid: tuple | None = None, bucket=None, log: Callable[[str], None] | None = None,
-          sample_weight=None) -> Fitted:
+          sample_weight=None, after_cycle: Callable[[Any], bool] | None = None) -> Fitted:
     """Train the net `build_net()` (called after seeding) on the row-aligned tensors `inputs` and `target`.
 
     `valid` = (inputs, target): rows that are only scored, after each cycle (`history`'s
@@ -269,10 +331,23 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     hold rows of similar length. `log` gets one progress line at most every PROGRESS_S seconds.
     `sample_weight` (a float tensor, one weight per row): each batch's loss is the mean of the rows'
     losses times their weights, over the mean weight of the training rows (a row of weight 0 never
-    moves the net); the inner split's and the valid rows' losses stay unweighted."""
+    moves the net); the inner split's and the valid rows' losses stay unweighted. `after_cycle(net)` is
+    called at the end of each cycle, after its snapshot; True ends the training there. `select_cycles`: see the module's docstring."""
     import torch
 
     cfg.check()
+    if cfg.select_cycles:
+        chosen, losses = _choose_cycles(build_net, inputs, target, loss_fn, cfg, bucket=bucket,
+                                        sample_weight=sample_weight, log=log)
+        n = len(target)
+        steps = iterations_per_epoch(n, min(int(cfg.batch_size), n), cfg.drop_last)
+        per_cycle = -(-(int(cfg.iterations) or steps * int(cfg.epochs)) // int(cfg.cycles))
+        refit = LoopConfig(**{**cfg.__dict__, "select_cycles": False, "iterations": per_cycle * chosen,
+                              "cycles": chosen, "snapshots": min(int(cfg.snapshots), chosen)})
+        fitted = train(build_net, inputs, target, loss_fn, refit, valid=valid, bucket=bucket, log=log,
+                       sample_weight=sample_weight)
+        fitted.cycle_losses = losses
+        return fitted
     torch.set_num_threads(int(cfg.threads))
     device = resolve_device(cfg.device)
     torch.manual_seed(int(cfg.seed))
@@ -281,10 +356,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     optimiser = OPTIMIZERS[cfg.optimizer].make(net.parameters(), cfg)
     inner = None
     if cfg.early_stopping:
-        rng = np.random.default_rng(int(cfg.seed))
-        perm = torch.from_numpy(rng.permutation(len(target)))
-        cut = max(1, int(round(len(target) * float(cfg.valid_fraction))))
-        held, kept = perm[:cut], perm[cut:]
+        held, kept = _inner_split(len(target), cfg)
         inner = (tuple(x[held] for x in inputs), target[held])
         inputs, target = tuple(x[kept] for x in inputs), target[kept]
         bucket = bucket[kept] if bucket is not None else None
@@ -318,7 +390,8 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         batches = batches[:total_steps - t]
         total = torch.zeros((), dtype=torch.float64, device=device)
-        cycle_ended = False
+        cycle_ended = stop = False
+        done = 0
         for rows in batches:
             lr = learning_rate(cfg, t, total_steps)
             optimiser.lr = lr
@@ -333,10 +406,14 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
             optimiser.step()
             total += loss.detach()
             t += 1
+            done += 1
             if t % per_cycle == 0 or t == total_steps:  # the end of a cycle: a snapshot
                 snapshots.append(_snapshot(net))
                 cycle_ended = True
-        record: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": float(total) / len(batches)}
+                if after_cycle is not None and after_cycle(net):
+                    stop = True
+                    break
+        record: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": float(total) / done}
         if inner is not None:
             record["inner_loss"] = _loss_on(net, *inner, loss_fn, device)
             if record["inner_loss"] < best[0]:
@@ -344,7 +421,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
         if valid is not None and (cycle_ended or epoch == epochs):
             record["valid_loss"] = _loss_on(net, *valid, loss_fn, device)
         history.append(record)
-        if inner is not None and epoch - best[1] >= int(cfg.early_stopping):
+        if stop or (inner is not None and epoch - best[1] >= int(cfg.early_stopping)):
             break
         now = time.perf_counter()
         if log is not None and now - last_report >= PROGRESS_S and epoch < epochs:

@@ -49,7 +49,9 @@ LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "cycles": (int, 1, "learning-rate cycles; a snapshot is saved at the end of each"),
     "snapshots": (int, 1, "the last snapshots averaged at prediction time"),
     "early_stopping": (int, 0, "patience in epochs on an inner split of the training rows (0 = off)"),
-    "valid_fraction": (float, 0.1, "share of the training rows held out for early stopping"),
+    "valid_fraction": (float, 0.1, "share of the training rows held out for early stopping or select_cycles"),
+    "select_cycles": (bool, False, ("choose how many of the cycles to train on an inner split (valid_fraction of the "
+                                    "training rows), then train again on every row for that many")),
     "min_frequency": (int, 3, "rarer categorical levels (table) and token ids (sequences) share one embedding"),
     "numeric_bins": (int, 0, ("piecewise-linear encoding of each numeric table column over up to this many quantile "
                               "bins of the training rows, beside its standardised value (0 = off)")),
@@ -254,7 +256,8 @@ class TorchNet(BaseEstimator):
                  drop_last: bool | None = None, optimizer: str | None = None, lr: float | None = None,
                  weight_decay: float | None = None, momentum: float | None = None, schedule: str | None = None,
                  cycles: int | None = None, snapshots: int | None = None, early_stopping: int | None = None,
-                 valid_fraction: float | None = None, min_frequency: int | None = None,
+                 valid_fraction: float | None = None, select_cycles: bool | None = None,
+                 min_frequency: int | None = None,
                  numeric_bins: int | None = None, device: str | None = None, seed: int | None = None,
                  threads: int = 1):
         self.task = task
@@ -274,6 +277,7 @@ class TorchNet(BaseEstimator):
         self.snapshots = snapshots
         self.early_stopping = early_stopping
         self.valid_fraction = valid_fraction
+        self.select_cycles = select_cycles
         self.min_frequency = min_frequency
         self.numeric_bins = numeric_bins
         self.device = device
@@ -302,7 +306,8 @@ class TorchNet(BaseEstimator):
                           optimizer=s["optimizer"], lr=float(s["lr"]), weight_decay=float(s["weight_decay"]),
                           momentum=float(s["momentum"]), schedule=s["schedule"], cycles=int(s["cycles"]),
                           snapshots=int(s["snapshots"]), early_stopping=int(s["early_stopping"]),
-                          valid_fraction=float(s["valid_fraction"]), seed=int(s["seed"]), device=s["device"],
+                          valid_fraction=float(s["valid_fraction"]), select_cycles=bool(s["select_cycles"]),
+                          seed=int(s["seed"]), device=s["device"],
                           threads=self._threads())
 
     def _threads(self) -> int:
@@ -409,6 +414,8 @@ class TorchNet(BaseEstimator):
         self.batch_size_, self.device_ = fitted.batch_size, fitted.device
         self.iterations_per_epoch_, self.epochs_, self.steps_ = fitted.iterations, fitted.epochs, fitted.steps
         self.best_epoch_ = fitted.best_epoch
+        self.cycle_losses_ = fitted.cycle_losses  # select_cycles: the inner loss after each cycle
+        self.cycles_ = int(np.argmin(fitted.cycle_losses)) + 1 if fitted.cycle_losses else cfg.cycles
         self.n_out_ = n_out
         return self
 

@@ -158,6 +158,46 @@ def test_early_stopping_holds_out_an_inner_split_and_keeps_the_best_epoch():
     assert all(torch.equal(fitted.snapshots[0][k], blind.snapshots[0][k]) for k in blind.snapshots[0])
 
 
+def test_select_cycles_chooses_on_the_inner_split_then_trains_every_row_for_that_many():
+    g = torch.Generator().manual_seed(0)
+    x, noise = torch.randn(120, 4, generator=g), torch.randn(120, 1, generator=g)  # a target no net can learn
+    wide = lambda: torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))  # noqa: E731
+    cfg = LoopConfig(epochs=60, cycles=6, snapshots=6, batch_size=16, lr=0.02, valid_fraction=0.25, device="cpu",
+                     select_cycles=True)
+    fitted = train(wide, (x,), noise, torch.nn.MSELoss(), cfg)
+    losses = fitted.cycle_losses
+    chosen = int(np.argmin(losses)) + 1
+    assert chosen < 6 and len(losses) == chosen + _loop.SELECT_PATIENCE  # the choosing run stopped early
+    # the result is a plain fit on every row for the chosen cycles, each as long as before (8 steps x 10 epochs)
+    plain = LoopConfig(**{**cfg.__dict__, "select_cycles": False, "iterations": 80 * chosen, "cycles": chosen,
+                          "snapshots": chosen})
+    again = train(wide, (x,), noise, torch.nn.MSELoss(), plain)
+    assert fitted.steps == 80 * chosen and len(fitted.snapshots) == chosen
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(fitted.snapshots, again.snapshots) for k in a)
+    # the losses are those of the held-out rows, scored after cycles trained on the other rows only
+    held, kept = _loop._inner_split(120, cfg)
+    first = train(wide, (x[kept],), noise[kept], torch.nn.MSELoss(), LoopConfig(**{**cfg.__dict__, "select_cycles": False}),
+                  after_cycle=lambda net: True)
+    with torch.no_grad():
+        first.net.eval()
+        assert losses[0] == pytest.approx(float(torch.nn.functional.mse_loss(first.net(x[held]), noise[held])))
+
+
+def test_select_cycles_keeps_every_cycle_while_the_inner_loss_falls():
+    x, y = _data(300)
+    cfg = LoopConfig(epochs=20, cycles=4, snapshots=4, batch_size=32, lr=0.01, device="cpu", select_cycles=True)
+    fitted = train(_net, (x,), y, torch.nn.MSELoss(), cfg)
+    assert len(fitted.cycle_losses) == 4 and fitted.cycle_losses == sorted(fitted.cycle_losses, reverse=True)
+    assert len(fitted.snapshots) == 4
+
+
+def test_select_cycles_needs_cycles_and_excludes_early_stopping():
+    with pytest.raises(ValueError, match="set cycles to 2 or more"):
+        LoopConfig(cycles=1, select_cycles=True).check()
+    with pytest.raises(ValueError, match="set one of them"):
+        LoopConfig(cycles=3, early_stopping=2, select_cycles=True).check()
+
+
 def test_early_stopping_and_several_snapshots_exclude_each_other():
     with pytest.raises(ValueError, match="set snapshots = 1 or early_stopping = 0"):
         LoopConfig(cycles=3, snapshots=3, early_stopping=5).check()

@@ -105,6 +105,9 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
                                            "(cycles x epochs_per_cycle); set epochs = 6"),
     ({"optimizer": "adam"}, "has 'adam', expected one of 'adamw', 'sgd'"),
     ({"early_stopping": 5}, "set snapshots = 1 or early_stopping = 0"),
+    ({"select_cycles": True, "early_stopping": 5, "snapshots": 1}, "set one of them (early_stopping = 0 or "
+                                                                    "select_cycles = false)"),
+    ({"select_cycles": True, "cycles": 1, "snapshots": 1}, "select_cycles chooses among the cycles, but cycles = 1"),
     ({"epochs": 10, "iterations": 100}, "models.net.params sets epochs (10) and iterations (100); keep one"),
     ({"iterations": 0}, "parameter 'iterations' must be at least 1, got 0"),
     ({"iterations": -3}, "parameter 'iterations' must be at least 1, got -3"),

@@ -58,9 +58,12 @@ class TableInput(nn.Module):
     """The feature table as one float vector per row: numeric columns, then one learned embedding per
     categorical column. forward(numeric (n, d) float, codes (n, c) int) -> (n, out_features)."""
 
-    def __init__(self, spec: InputSpec):
+    def __init__(self, spec: InputSpec, embedding_std: float = 1.0):
         super().__init__()
         self.embeddings = nn.ModuleList(nn.Embedding(c, embedding_size(c)) for c in spec.cardinalities)
+        if embedding_std != 1.0:  # 1: torch's own N(0, 1), each level as far from the others as a column's spread
+            for embedding in self.embeddings:
+                nn.init.normal_(embedding.weight, 0.0, float(embedding_std))
         self.out_features = int(spec.shape[0]) + sum(embedding_size(c) for c in spec.cardinalities)
 
     def forward(self, dense, codes):

@@ -105,7 +105,7 @@ def _mlp(inputs, n_out: int, p: dict):
 
         def __init__(self):
             super().__init__()
-            self.table = TableInput(inputs[0])
+            self.table = TableInput(inputs[0], p["embedding_std"])
             size = self.table.out_features
             layers: list[nn.Module] = []
             for _ in range(p["depth"]):
@@ -173,6 +173,12 @@ def _check_dropout(p: dict) -> None:
         raise ValueError(f"dropout must be in [0, 1), got {p['dropout']!r}")
 
 
+def _check_mlp(p: dict) -> None:
+    _check_dropout(p)
+    if not float(p["embedding_std"]) > 0.0:
+        raise ValueError(f"embedding_std must be positive, got {p['embedding_std']!r}")
+
+
 def _check_densenet(p: dict) -> None:
     _check_dropout(p)
     if not p["blocks"] or not all(isinstance(b, int) and b >= 1 for b in p["blocks"]):
@@ -213,8 +219,10 @@ NETS: dict[str, NetType] = {n.name: n for n in [
     NetType("mlp", "MLP on the feature table (embedded categoricals), a snapshot ensemble by default", _mlp,
             _mlp_inputs,
             {"width": (int, 256, "units per hidden layer"), "depth": (int, 2, "hidden layers"),
-             "dropout": (float, 0.1, "dropout after each hidden layer")},
-            {"epochs": 50, "cycles": 5, "snapshots": 5, "drop_last": True}, _check_dropout,
+             "dropout": (float, 0.1, "dropout after each hidden layer"),
+             "embedding_std": (float, 1.0, "standard deviation of the categorical embeddings' initial values "
+                                          "(1 = torch's N(0, 1))")},
+            {"epochs": 50, "cycles": 5, "snapshots": 5, "drop_last": True}, _check_mlp,
             # One thread: a batch of a few hundred rows times 256 units is too small a product to split.
             # 40,000 x 31 rows, batch 200, 2 epochs, quiet 2-core machine, the pipeline's short OpenMP
             # spin (GOMP_SPINCOUNT=1000): 1 thread 0.62-0.67 s, 2 threads 0.55-0.65 s (1.04-1.13x for a

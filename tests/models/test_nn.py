@@ -101,6 +101,7 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
     ({"widht": 64}, "did you mean 'width'"),
     ({"threads": 4}, "set by the pipeline"),
     ({"dropout": 1.5}, "dropout must be in [0, 1)"),
+    ({"embedding_std": 0.0}, "embedding_std must be positive, got 0.0"),
     ({"cycles": 2, "epochs_per_cycle": 3}, "epochs_per_cycle was replaced by epochs, the total over all cycles "
                                            "(cycles x epochs_per_cycle); set epochs = 6"),
     ({"optimizer": "adam"}, "has 'adam', expected one of 'adamw', 'sgd'"),
@@ -243,3 +244,18 @@ def test_piecewise_linear_encoding_is_fitted_on_the_training_rows_and_round_trip
     again = _Tabular.from_state(meta, arrays)
     assert np.array_equal(again.transform(X)[0], prep.transform(X)[0])
     assert _Tabular(1).fit(X).n_dense == 2  # off by default
+
+
+def test_embedding_std_sets_the_initial_spread_of_the_categorical_embeddings():
+    import torch
+
+    from models.layers import InputSpec, TableInput
+
+    spec = InputSpec("table", "table", (3,), cardinalities=(200, 8))
+    built = {}
+    for std in (None, 1.0, 0.01):
+        torch.manual_seed(0)
+        built[std] = TableInput(spec) if std is None else TableInput(spec, std)
+    torch_default, one, small = (built[s].embeddings[0].weight.detach() for s in (None, 1.0, 0.01))
+    assert torch.equal(torch_default, one)  # 1 leaves torch's own N(0, 1) as it was
+    assert 0.8 < float(one.std()) < 1.2 and 0.008 < float(small.std()) < 0.012

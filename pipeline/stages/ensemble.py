@@ -28,7 +28,9 @@ _BUILTIN_STACKERS = ("linear", "lightgbm")
 
 def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
     """The named runs (default: all) as ensemble members aligned with the validated train rows (every
-    row but forward chaining's earliest block, which no fold predicts) and test.csv's rows."""
+    row but forward chaining's earliest block, which no fold predicts) and test.csv's rows; in name
+    order, so that the blend does not depend on the order the models are listed or imported in (the
+    weights' search goes member by member, and on AUC or accuracy, step functions, it ends elsewhere)."""
     import pandas as pd
 
     from core.folds import validated
@@ -42,7 +44,7 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
     if not dirs:
         raise UserError(f"no model runs to ensemble in {comp.runs / 'models'} or {comp.imports_dir}; "
                         f"enable a [models.NAME] table or import a teammate's run")
-    names = names or list(dirs)
+    names = sorted(names or dirs)
     for name in names:
         if name not in dirs:
             raise UserError(f"ensemble.models names {name!r}, which has no run"

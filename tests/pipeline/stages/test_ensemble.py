@@ -71,6 +71,19 @@ def test_stage_reports_members_methods_weights_and_keeps_the_best(tmp_path):
     assert (ws / "competition" / "titanic" / "runs" / "models" / "logreg" / "oof.parquet").exists()
 
 
+def test_the_blend_does_not_depend_on_the_order_the_members_are_listed_in(tmp_path):
+    results = []
+    for order in ('["logreg", "lgbm"]', '["lgbm", "logreg"]'):
+        ws = _workspace(tmp_path / order[2:8], ensemble=f"models = {order}\n")
+        _run(ws)
+        out = ws / "competition" / "titanic" / "runs" / "ensemble"
+        board = pd.read_csv(out / "leaderboard.csv")
+        assert board.loc[board["kind"] == "member", "name"].tolist() == ["lgbm", "logreg"]  # name order
+        results.append((json.loads((out / "scores.json").read_text()), pd.read_parquet(out / "oof.parquet")))
+    assert results[0][0] == results[1][0]
+    pd.testing.assert_frame_equal(results[0][1], results[1][1])
+
+
 @pytest.mark.parametrize("metric, methods", [("roc_auc", {"best"}), ("log_loss", {"best", "stack"})])
 def test_one_member_is_kept_as_it_is_unless_a_stack_can_recalibrate_it(tmp_path, metric, methods):
     ws = _workspace(tmp_path, ensemble='models = ["lgbm"]\n')

@@ -302,7 +302,8 @@ def _choose_cycles(build_net, inputs: tuple, target, loss_fn, cfg: LoopConfig, *
     choosing = LoopConfig(**{**cfg.__dict__, "select_cycles": False})
     train(build_net, tuple(x[kept] for x in inputs), target[kept], loss_fn, choosing,
           bucket=bucket[kept] if bucket is not None else None,
-          sample_weight=sample_weight[kept] if sample_weight is not None else None, after_cycle=after_cycle)
+          sample_weight=sample_weight[kept] if sample_weight is not None else None, after_cycle=after_cycle,
+          log=(lambda line: log(f"choosing the cycles: {line}")) if log is not None else None)
     best = int(np.argmin(losses)) + 1
     if log is not None:
         log(f"{best} of {cfg.cycles} cycles chosen on {len(held)} held-out training rows (inner loss after each: "

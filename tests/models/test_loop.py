@@ -183,12 +183,18 @@ def test_select_cycles_chooses_on_the_inner_split_then_trains_every_row_for_that
         assert losses[0] == pytest.approx(float(torch.nn.functional.mse_loss(first.net(x[held]), noise[held])))
 
 
-def test_select_cycles_keeps_every_cycle_while_the_inner_loss_falls():
+def test_select_cycles_keeps_every_cycle_while_the_inner_loss_falls(monkeypatch):
     x, y = _data(300)
     cfg = LoopConfig(epochs=20, cycles=4, snapshots=4, batch_size=32, lr=0.01, device="cpu", select_cycles=True)
-    fitted = train(_net, (x,), y, torch.nn.MSELoss(), cfg)
+    monkeypatch.setattr(_loop, "PROGRESS_S", 0.0)  # a progress line after every epoch
+    lines: list[str] = []
+    fitted = train(_net, (x,), y, torch.nn.MSELoss(), cfg, log=lines.append)
     assert len(fitted.cycle_losses) == 4 and fitted.cycle_losses == sorted(fitted.cycle_losses, reverse=True)
     assert len(fitted.snapshots) == 4
+    # both runs report progress, the choosing one saying so, and the choice is one line
+    assert any(line.startswith("choosing the cycles: epoch ") for line in lines)
+    assert any(line.startswith("epoch ") for line in lines)
+    assert sum("of 4 cycles chosen on 30 held-out training rows" in line for line in lines) == 1
 
 
 def test_select_cycles_needs_cycles_and_excludes_early_stopping():

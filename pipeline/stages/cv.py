@@ -25,6 +25,10 @@ SMALL_WORK_SECONDS = 15.0
 # scikit-learn, LightGBM and torch first (about 8 s of CPU here). Titanic's zoo (estimated 18 s) took 25.8 s
 # in this process and 24.4 s on two workers; hpc's (estimated 39 s) 117 s and 68 s.
 AUTO_WORKERS_FROM_SECONDS = 25.0
+# Automatic workers: one per idle core, and at least this many where the machine has the cores. A worker
+# beside someone else's busy process gets a share of the core they share; the run's own process gets one
+# core at most (`_training`).
+MIN_AUTO_WORKERS = 2
 
 
 def run(ctx: StageContext) -> dict[str, list[Path]]:
@@ -78,11 +82,12 @@ def model_repeats(spec: dict, wanted: int) -> int:
 
 def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | None = None):
     """The model setup the folds train with. With automatic workers (runtime.n_jobs = 0, backend "auto")
-    the folds run on one worker process per idle core once the estimated training pays for starting them
-    (AUTO_WORKERS_FROM_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS rows has one thread, so the
-    other cores would otherwise wait. Beside a busy process there is no idle core to give: two workers
-    made hpc's default run 1.50x slower than quiet, so then the folds train here. Fits are the same on
-    workers, so are the predictions, whatever the load."""
+    the folds run on one worker process per idle core, and on two at least, once the estimated training
+    pays for starting them (AUTO_WORKERS_FROM_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS
+    rows has one thread, so the other cores would otherwise wait. Two workers beside a busy process still
+    get a share of the core they share: on 2 cores beside one busy process the default run took 1.50x its
+    quiet time on two workers (hpc, ames_clean) and 1.78x / 1.88x in this process (2026-12-05). Fits are the
+    same on workers, so are the predictions, whatever the load."""
     from core import threads
 
     training = ctx.training()
@@ -94,12 +99,7 @@ def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | N
     work = sum(c.seconds * model_repeats(ctx.comp.models[name], ctx.repeats()) for name, c in sizes().items())
     if work < AUTO_WORKERS_FROM_SECONDS:
         return training
-    idle = threads.idle_cores()
-    workers = min(threads.cpu_count(), int(idle + 0.5))
-    if workers < 2:
-        ctx.log(f"[cv] {idle:.1f} of {threads.cpu_count()} cores idle: the folds train in this process "
-                f"(automatic workers, runtime.n_jobs = 0)")
-        return training
+    workers = min(threads.cpu_count(), max(MIN_AUTO_WORKERS, int(threads.idle_cores() + 0.5)))
     from pipeline.execution import backend_for
 
     return ctx.training(backend=backend_for(ctx.comp, log=ctx.log, n_jobs=workers))

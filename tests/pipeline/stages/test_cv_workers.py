@@ -51,13 +51,21 @@ def test_work_that_pays_for_workers_runs_on_one_per_core(monkeypatch, opened):
     assert opened == [4]
 
 
-@pytest.mark.parametrize(("idle", "workers"), [(1.4, None), (2.6, 3), (0.2, None)])
-def test_workers_take_only_idle_cores(monkeypatch, opened, idle, workers):
+@pytest.mark.parametrize(("idle", "workers"), [(1.4, 2), (2.6, 3), (0.2, 2), (3.8, 4)])
+def test_workers_take_the_idle_cores_and_two_at_least(monkeypatch, opened, idle, workers):
+    # beside a busy process two workers still get a share of the core they share, where this process gets one
     monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS + 1))
     monkeypatch.setattr("core.threads.idle_cores", lambda: idle)
     ctx, _ = _ctx()
-    assert cv._training(ctx, ["a"]).backend == (None if workers is None else "workers")
-    assert opened == ([] if workers is None else [workers])
+    assert cv._training(ctx, ["a"]).backend == "workers"
+    assert opened == [workers]
+
+
+def test_one_core_trains_in_this_process(monkeypatch, opened):
+    monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS + 1))
+    monkeypatch.setattr("core.threads.cpu_count", lambda: 1)
+    ctx, _ = _ctx()
+    assert cv._training(ctx, ["a"]).backend is None and opened == []
 
 
 def test_idle_cores_are_a_share_of_this_process_cores():

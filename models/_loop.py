@@ -333,7 +333,8 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     `sample_weight` (a float tensor, one weight per row): each batch's loss is the mean of the rows'
     losses times their weights, over the mean weight of the training rows (a row of weight 0 never
     moves the net); the inner split's and the valid rows' losses stay unweighted. `after_cycle(net)` is
-    called at the end of each cycle, after its snapshot; True ends the training there. `select_cycles`: see the module's docstring."""
+    called at the end of each cycle, after its snapshot; True ends the training there. `select_cycles`:
+    see the module's docstring."""
     import torch
 
     cfg.check()

@@ -176,8 +176,8 @@ def test_select_cycles_chooses_on_the_inner_split_then_trains_every_row_for_that
     assert all(torch.equal(a[k], b[k]) for a, b in zip(fitted.snapshots, again.snapshots) for k in a)
     # the losses are those of the held-out rows, scored after cycles trained on the other rows only
     held, kept = _loop._inner_split(120, cfg)
-    first = train(wide, (x[kept],), noise[kept], torch.nn.MSELoss(), LoopConfig(**{**cfg.__dict__, "select_cycles": False}),
-                  after_cycle=lambda net: True)
+    one_cycle = LoopConfig(**{**cfg.__dict__, "select_cycles": False})
+    first = train(wide, (x[kept],), noise[kept], torch.nn.MSELoss(), one_cycle, after_cycle=lambda net: True)
     with torch.no_grad():
         first.net.eval()
         assert losses[0] == pytest.approx(float(torch.nn.functional.mse_loss(first.net(x[held]), noise[held])))

@@ -262,6 +262,14 @@ def _loss_on(net, inputs: tuple, target, loss_fn, device: str, chunk: int = 4096
     return total / max(n, 1)
 
 
+def _schedule(n: int, cfg: LoopConfig) -> tuple[int, int, int, int]:
+    """(rows per batch, iterations per epoch, iterations in all, iterations per cycle) for n training rows."""
+    batch = min(int(cfg.batch_size), n)
+    steps = iterations_per_epoch(n, batch, cfg.drop_last)
+    total_steps = int(cfg.iterations) or steps * int(cfg.epochs)
+    return batch, steps, total_steps, -(-total_steps // int(cfg.cycles))  # ceil(T / M) iterations per cycle
+
+
 def _inner_split(n: int, cfg: LoopConfig):
     """(held, kept) row indices: a seeded `valid_fraction` of the n training rows held out."""
     import torch
@@ -271,7 +279,7 @@ def _inner_split(n: int, cfg: LoopConfig):
     return perm[:cut], perm[cut:]
 
 
-def _raw_outputs(net, inputs: tuple, device: str, chunk: int = 4096):
+def _raw_outputs(net, inputs: tuple, device: str, chunk: int = 8192):
     """The net's raw outputs for every row (evaluation mode, no gradient), on the CPU."""
     import torch
 
@@ -341,9 +349,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     if cfg.select_cycles:
         chosen, losses = _choose_cycles(build_net, inputs, target, loss_fn, cfg, bucket=bucket,
                                         sample_weight=sample_weight, log=log)
-        n = len(target)
-        steps = iterations_per_epoch(n, min(int(cfg.batch_size), n), cfg.drop_last)
-        per_cycle = -(-(int(cfg.iterations) or steps * int(cfg.epochs)) // int(cfg.cycles))
+        per_cycle = _schedule(len(target), cfg)[3]
         refit = LoopConfig(**{**cfg.__dict__, "select_cycles": False, "iterations": per_cycle * chosen,
                               "cycles": chosen, "snapshots": min(int(cfg.snapshots), chosen)})
         fitted = train(build_net, inputs, target, loss_fn, refit, valid=valid, bucket=bucket, log=log,
@@ -370,12 +376,9 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
         row_loss = _row_losses(loss_fn)
         sample_weight = sample_weight.to(device=device, dtype=torch.float32)
         mean_weight = float(sample_weight.mean()) or 1.0  # every weight 0: every loss is 0
-    batch = min(int(cfg.batch_size), n)
-    steps = iterations_per_epoch(n, batch, cfg.drop_last)
-    total_steps = int(cfg.iterations) or steps * int(cfg.epochs)
+    batch, steps, total_steps, per_cycle = _schedule(n, cfg)
     epochs = -(-total_steps // steps)  # `iterations`: the last epoch stops when the steps run out
     check_cycles(total_steps, int(cfg.cycles))
-    per_cycle = -(-total_steps // int(cfg.cycles))  # ceil(T / M) iterations per cycle
     snapshots: list[dict] = []
     history: list[dict] = []
     best = (math.inf, None, None)  # early stopping: (inner loss, epoch, weights)
@@ -442,14 +445,9 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
 def predict(net, inputs: tuple, snapshots: list[dict], to_numpy: Callable[[Any], np.ndarray], *,
             device: str = "cpu", chunk: int = 8192) -> np.ndarray:
     """The mean over `snapshots` of `to_numpy(raw net outputs)` for the rows of `inputs` (eval mode)."""
-    import torch
-
-    net.eval()
     out: Any = 0.0
-    n = len(inputs[0])
-    with torch.no_grad():
-        for state in snapshots:
-            net.load_state_dict(state)
-            raw = torch.cat([net(*(x[i:i + chunk].to(device) for x in inputs)) for i in range(0, n, chunk)])
-            out = out + to_numpy(raw.cpu())
+    for state in snapshots:
+        net.load_state_dict(state)
+        out = out + to_numpy(_raw_outputs(net, inputs, device, chunk))
+    net.eval()
     return out / len(snapshots)

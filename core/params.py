@@ -109,14 +109,24 @@ def check_init_params(cls: Any, params: dict, *, where: str) -> None:
 
 
 def with_threads(cls: Any, params: dict, threads: int) -> dict:
-    """`params` plus the thread count under the name the estimator uses (n_jobs, num_threads, thread_count)."""
+    """`params` plus the thread count under the name the estimator uses (n_jobs, num_threads, thread_count).
+    A scikit-learn estimator's `n_jobs` is left as it is: its default (None) takes the joblib context each
+    fit runs in (the run's threads), and LogisticRegression warns on every fit that it is deprecated."""
     names, _ = init_params(cls)
     out = dict(params)
     for key in ("n_jobs", "num_threads", "thread_count", "nthread"):
         if key in names:
-            out[key] = threads
+            if not (key == "n_jobs" and _from_sklearn(cls)):
+                out[key] = threads
             break
     return out
+
+
+def _from_sklearn(cls: Any) -> bool:
+    """Whether `cls` is an estimator scikit-learn ships, or a subclass of one (not only of its base classes
+    and mixins, which a teammate's own estimator inherits too)."""
+    return any(c.__module__.split(".")[0] == "sklearn" and not c.__module__.startswith(("sklearn.base", "sklearn.utils"))
+               for c in getattr(cls, "__mro__", ()))
 
 
 # ---- user code -------------------------------------------------------------------------------------

@@ -193,6 +193,7 @@ class Fitted:
     epochs: int = 0  # planned: `epochs`, or ceil(`iterations` / iterations per epoch)
     steps: int = 0  # optimiser steps taken (fewer than planned when early stopping ends the run)
     cycle_losses: list[float] = field(default_factory=list)  # select_cycles: the inner loss after each cycle
+    chosen_cycles: int | None = None  # select_cycles: the number of cycles it chose (and trained on every row)
 
 
 def iterations_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
@@ -354,7 +355,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
                               "cycles": chosen, "snapshots": min(int(cfg.snapshots), chosen)})
         fitted = train(build_net, inputs, target, loss_fn, refit, valid=valid, bucket=bucket, log=log,
                        sample_weight=sample_weight)
-        fitted.cycle_losses = losses
+        fitted.cycle_losses, fitted.chosen_cycles = losses, chosen
         return fitted
     torch.set_num_threads(int(cfg.threads))
     device = resolve_device(cfg.device)

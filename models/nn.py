@@ -415,7 +415,7 @@ class TorchNet(BaseEstimator):
         self.iterations_per_epoch_, self.epochs_, self.steps_ = fitted.iterations, fitted.epochs, fitted.steps
         self.best_epoch_ = fitted.best_epoch
         self.cycle_losses_ = fitted.cycle_losses  # select_cycles: the inner loss after each cycle
-        self.cycles_ = int(np.argmin(fitted.cycle_losses)) + 1 if fitted.cycle_losses else cfg.cycles
+        self.cycles_ = fitted.chosen_cycles or cfg.cycles
         self.n_out_ = n_out
         return self
 

@@ -10,8 +10,17 @@ paired bootstrap over the held-out rows), and which of the two the best OOF pick
 gains come from the rows' noise or a leak, the held-out gains do not follow them. solution.csv is never
 read: the held-out rows are train.csv's own.
 
+`--stack NAME=TABLE` judges a stack configuration the same way: [ensemble] keys as an inline TOML table,
+the `stack` method fitted with them on the same run, its held-out gain over the default's pick (the best
+OOF among the methods `auto` tries). This is how a stack whose OOF cannot be trusted is judged: one that
+sees the features (`passthrough = true`) learns from member predictions made by models that trained on the
+rows it is scored on (README, "A stack that sees the features is not scored honestly"); the held-out rows
+were never in any model's training.
+
     python benchmarks/holdout.py --sets taxi --seeds 0,1,2,3
     python benchmarks/holdout.py --sets taxi,hpc,wage --method stack_lightgbm --keep /tmp/holdout
+    python benchmarks/holdout.py --sets hpc,wage --seeds 1,2 --stack 'features={ passthrough = true, stackers = [
+        { type = "lightgbm", name = "gb", params = { learning_rate = 0.05 } }, "linear"] }'
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.members import gain_interval  # noqa: E402 - one place each
+from benchmarks.members import gain_interval, parse_setting, workspace_copy  # noqa: E402 - one place each
 from benchmarks.method_choice import _fitted  # noqa: E402
 from benchmarks.quality import default_data, run_set  # noqa: E402
 
@@ -56,11 +65,11 @@ def split_set(data: Path, name: str, out: Path, seed: int) -> None:
                                                 "rows_test": int(held.sum())}, indent=1))
 
 
-def held_out_scores(ws: Path, labels, method: str) -> dict:
-    """Every honest method's OOF and held-out score on one split's run, and `method` against `auto`'s pick
-    without it."""
+def held_out_scores(ws: Path, labels, method: str, stacks: dict | None = None) -> dict:
+    """Every honest method's OOF and held-out score on one split's run, `method` against `auto`'s pick
+    without it, and each of `stacks` ({name: [ensemble] settings}) against the default's pick."""
     from core.metrics import relative_gain
-    from models.ensemble import optimistic, select
+    from models.ensemble import automatic, optimistic, select
 
     fitted = _fitted(ws, (method,))  # the methods auto tries, and `method` as if pinned
     problem = fitted.problem
@@ -69,15 +78,37 @@ def held_out_scores(ws: Path, labels, method: str) -> dict:
     results = {n: r for n, r in fitted.results.items() if not optimistic(r)}
     out = {"metric": metric.name, "greater_is_better": metric.greater_is_better, "chosen": select(results, metric).method,
            "methods": {n: {"oof": float(r.score), "held_out": float(metric(y, r.test))} for n, r in results.items()}}
+
+    def against(base: str, result) -> dict:
+        held = float(metric(y, result.test))
+        return {"oof": float(result.score), "held_out": held, "without": base,
+                "gain": relative_gain(metric, out["methods"][base]["held_out"], held),
+                "interval": list(gain_interval(metric, y, results[base].test, result.test))}
+
     if method in results and len(results) > 1:
         without = select({n: r for n, r in results.items() if n != method}, metric).method
-        gain = relative_gain(metric, out["methods"][without]["held_out"], out["methods"][method]["held_out"])
-        out["versus"] = {"method": method, "without": without, "gain": gain,
-                         "interval": list(gain_interval(metric, y, results[without].test, results[method].test))}
+        out["versus"] = {"method": method, **against(without, results[method])}
+    if stacks:
+        tried = automatic(task, metric)
+        default = select({n: r for n, r in results.items() if n in tried}, metric).method
+        out["default"] = default
+        out["stacks"] = {name: against(default, _stack_fitted(ws, settings)) for name, settings in stacks.items()}
     return out
 
 
-def one_split(data: Path, name: str, seed: int, root: Path, method: str) -> dict:
+def _stack_fitted(ws: Path, settings: dict):
+    """The `stack` method fitted with [ensemble] `settings` on a copy of the workspace (which is not touched)."""
+    from pipeline.context import CompetitionContext, StageContext
+    from pipeline.stages import build_pipeline
+    from pipeline.stages.ensemble import fit_methods
+
+    with workspace_copy(ws) as (comp, state):
+        comp.cfg["ensemble"].update(settings, method="stack")
+        ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None, state)
+        return fit_methods(ctx).results["stack"]
+
+
+def one_split(data: Path, name: str, seed: int, root: Path, method: str, stacks: dict | None = None) -> dict:
     import pandas as pd
 
     split = root / "data" / name
@@ -87,7 +118,7 @@ def one_split(data: Path, name: str, seed: int, root: Path, method: str) -> dict
     solution = pd.read_csv(split / "solution.csv")
     targets = about["target"] if isinstance(about["target"], list) else about["target"]
     return {"set": name, "seed": seed, "seconds": run["seconds"],
-            **held_out_scores(root / "ws" / name, solution[targets], method)}
+            **held_out_scores(root / "ws" / name, solution[targets], method, stacks)}
 
 
 def report(row: dict) -> str:
@@ -100,7 +131,47 @@ def report(row: dict) -> str:
         v = row["versus"]
         lines.append(f"  {v['method']} against {v['without']} (the best OOF without it), held out: {v['gain']:+.2%} "
                      f"(90 % interval {v['interval'][0]:+.2%} .. {v['interval'][1]:+.2%})")
+    for name, v in row.get("stacks", {}).items():
+        lo, hi = v["interval"]
+        lines.append(f"  stack {name}: OOF {v['oof']:.5f}  held out {v['held_out']:.5f}, against {v['without']} (the "
+                     f"default's pick) {v['gain']:+.2%} (90 % interval {lo:+.2%} .. {hi:+.2%})")
     return "\n".join(lines)
+
+
+def parse_stacks(texts: list[str]) -> dict[str, dict]:
+    """`--stack NAME=TABLE` arguments as {name: [ensemble] settings}; ValueError saying what is wrong."""
+    import tomllib
+
+    from pipeline.config import SCHEMA
+
+    stacks = {}
+    for text in texts:
+        try:
+            name, settings = parse_setting(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"--stack {text!r}: not TOML ({exc})") from None
+        if not name or not isinstance(settings, dict):
+            raise ValueError(f"--stack {text!r}: write NAME={{ key = value, ... }}, [ensemble] keys as an inline "
+                             f"TOML table")
+        unknown = sorted(set(settings) - set(SCHEMA["ensemble"]) | {"method", "models"} & set(settings))
+        if unknown:
+            raise ValueError(f"--stack {name}: {', '.join(unknown)} cannot be set here; the keys are "
+                             f"{', '.join(k for k in SCHEMA['ensemble'] if k not in ('method', 'models'))}")
+        stacks[name] = settings
+    return stacks
+
+
+def stack_summary(name: str, rows: list[dict]) -> str:
+    """One line for a `--stack` configuration over every split: its held-out gains against the default's pick."""
+    found = [r["stacks"][name] for r in rows if name in r.get("stacks", {})]
+    gains = [v["gain"] for v in found if np.isfinite(v["gain"])]
+    if not gains:
+        return f"stack {name}: no split with a finite held-out gain"
+    better, worse = sum(g > 1e-4 for g in gains), sum(g < -1e-4 for g in gains)
+    return (f"stack {name}: held-out gain over the default's pick, mean {np.mean(gains):+.2%}, median "
+            f"{np.median(gains):+.2%} over {len(gains)} split(s); better on {better} "
+            f"({sum(v['interval'][0] > 0 for v in found)} beyond the interval), worse on {worse} "
+            f"({sum(v['interval'][1] < 0 for v in found)} beyond it)")
 
 
 def main() -> int:
@@ -109,16 +180,23 @@ def main() -> int:
     p.add_argument("--sets", required=True, help="comma-separated data sets")
     p.add_argument("--seeds", default="0", help="comma-separated split seeds (default: %(default)s)")
     p.add_argument("--method", default="stack_lightgbm", help="the method judged against the best OOF pick without it")
+    p.add_argument("--stack", action="append", default=[], metavar="NAME=TABLE",
+                   help="a stack configuration judged on the held-out rows against the default's pick: [ensemble] "
+                        "keys as an inline TOML table, e.g. 'features={ passthrough = true }'; may be given again")
     p.add_argument("--keep", type=Path, default=None, help="keep each split's data and workspace under this folder")
     p.add_argument("--save", type=Path, default=None, help="write every split's scores as JSON")
     args = p.parse_args()
+    try:
+        stacks = parse_stacks(args.stack)
+    except ValueError as exc:
+        p.error(str(exc))
     data = args.data or default_data()
     rows, gains = [], []
     for name in args.sets.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             with tempfile.TemporaryDirectory(prefix="holdout-") as tmp:
                 root = (args.keep / f"{name}-{seed}") if args.keep else Path(tmp)
-                row = one_split(data, name, seed, root, args.method)
+                row = one_split(data, name, seed, root, args.method, stacks)
             rows.append(row)
             print(report(row), flush=True)
             if "versus" in row:
@@ -132,6 +210,8 @@ def main() -> int:
               f"{len(every)} split(s), better on {sum(g > 1e-4 for g in every)}, worse on {sum(g < -1e-4 for g in every)}; "
               f"on the {len(picked)} split(s) whose best OOF is {args.method}: "
               + (f"mean {np.mean(picked):+.2%}, what choosing it by OOF did there" if picked else "none"))
+    for name in stacks:
+        print(stack_summary(name, rows))
     return 0
 
 

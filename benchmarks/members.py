@@ -106,7 +106,7 @@ def gain_interval(metric, y, base, other, *, weight=None, seed: int = 0,
                                 level=BOOTSTRAP_LEVEL, seed=seed)
 
 
-def _setting(text: str) -> tuple[str, object]:
+def parse_setting(text: str) -> tuple[str, object]:
     """`KEY=VALUE` (a TOML value) as a pair."""
     import tomllib
 
@@ -235,7 +235,7 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         settings = {label: {} for label in configs}
         for text in ensemble:
             configs[f"[ensemble] {text}"] = zoo
-            settings[f"[ensemble] {text}"] = dict([_setting(text)])
+            settings[f"[ensemble] {text}"] = dict([parse_setting(text)])
         predictions = {}
         for label, members in configs.items():
             score, predictions[label] = _ensemble_score(comp, state, members, settings[label])

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.members import gain_interval, parse_setting, workspace_copy  # noqa: E402 - one place each
 from benchmarks.method_choice import _fitted  # noqa: E402
-from benchmarks.quality import default_data, run_set  # noqa: E402
+from benchmarks.quality import data_sets, default_data, run_set  # noqa: E402
 
 HELD_OUT_SHARE = 0.2
 
@@ -190,10 +190,18 @@ def main() -> int:
         stacks = parse_stacks(args.stack)
     except ValueError as exc:
         p.error(str(exc))
-    data = args.data or default_data()
+    data = (args.data or default_data()).resolve()
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [s for s in names if not (data / s / "train.csv").is_file()]
+    if unknown or not names:
+        p.error(f"no data set {unknown or args.sets!r} in {data}; choose from {', '.join(data_sets(data))}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds takes comma-separated integers, e.g. 0,1,2; got {args.seeds!r}")
     rows, gains = [], []
-    for name in args.sets.split(","):
-        for seed in (int(s) for s in args.seeds.split(",")):
+    for name in names:
+        for seed in seeds:
             with tempfile.TemporaryDirectory(prefix="holdout-") as tmp:
                 root = (args.keep / f"{name}-{seed}") if args.keep else Path(tmp)
                 row = one_split(data, name, seed, root, args.method, stacks)

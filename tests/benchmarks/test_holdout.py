@@ -71,3 +71,19 @@ def test_a_stack_that_sees_the_features_is_scored_on_rows_no_model_trained_on(tm
     base = row["methods"][row["default"]]["held_out"]  # AUC: the error is 1 - AUC
     assert abs(got["gain"] - (got["held_out"] - base) / (1 - base)) < 1e-12
     assert got["interval"][0] <= got["interval"][1]
+
+
+def test_an_unknown_set_or_seed_exits_2_with_one_line_naming_the_choices(tmp_path, monkeypatch, capsys):
+    from benchmarks.holdout import main
+
+    data = tmp_path / "data"
+    (data / "tiny").mkdir(parents=True)
+    (data / "tiny" / "train.csv").write_text("id,y\n1,0\n")
+    for argv, says in ((["--sets", "tiny,nope"], "no data set ['nope']"),
+                       (["--sets", "tiny", "--seeds", "a"], "--seeds")):
+        monkeypatch.setattr("sys.argv", ["holdout.py", "--data", str(data), *argv])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert says in err and ("choose from tiny" in err or "integers" in err)

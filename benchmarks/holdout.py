@@ -36,8 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.members import gain_interval, parse_setting, workspace_copy  # noqa: E402 - one place each
-from benchmarks.method_choice import _fitted  # noqa: E402
+from benchmarks.members import gain_interval, parse_setting  # noqa: E402 - one place each
+from benchmarks.method_choice import _fitted, fitted_methods  # noqa: E402
 from benchmarks.quality import data_sets, default_data, run_set  # noqa: E402
 
 HELD_OUT_SHARE = 0.2
@@ -92,20 +92,9 @@ def held_out_scores(ws: Path, labels, method: str, stacks: dict | None = None) -
         tried = automatic(task, metric)
         default = select({n: r for n, r in results.items() if n in tried}, metric).method
         out["default"] = default
-        out["stacks"] = {name: against(default, _stack_fitted(ws, settings)) for name, settings in stacks.items()}
+        out["stacks"] = {name: against(default, fitted_methods(ws, {**settings, "method": "stack"}).results["stack"])
+                         for name, settings in stacks.items()}
     return out
-
-
-def _stack_fitted(ws: Path, settings: dict):
-    """The `stack` method fitted with [ensemble] `settings` on a copy of the workspace (which is not touched)."""
-    from pipeline.context import CompetitionContext, StageContext
-    from pipeline.stages import build_pipeline
-    from pipeline.stages.ensemble import fit_methods
-
-    with workspace_copy(ws) as (comp, state):
-        comp.cfg["ensemble"].update(settings, method="stack")
-        ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None, state)
-        return fit_methods(ctx).results["stack"]
 
 
 def one_split(data: Path, name: str, seed: int, root: Path, method: str, stacks: dict | None = None) -> dict:
@@ -153,7 +142,7 @@ def parse_stacks(texts: list[str]) -> dict[str, dict]:
         if not name or not isinstance(settings, dict):
             raise ValueError(f"--stack {text!r}: write NAME={{ key = value, ... }}, [ensemble] keys as an inline "
                              f"TOML table")
-        unknown = sorted(set(settings) - set(SCHEMA["ensemble"]) | {"method", "models"} & set(settings))
+        unknown = sorted((set(settings) - set(SCHEMA["ensemble"])) | ({"method", "models"} & set(settings)))
         if unknown:
             raise ValueError(f"--stack {name}: {', '.join(unknown)} cannot be set here; the keys are "
                              f"{', '.join(k for k in SCHEMA['ensemble'] if k not in ('method', 'models'))}")

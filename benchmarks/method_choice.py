@@ -43,24 +43,26 @@ _WITHOUT = "best without "
 _CHOICE_RESAMPLES = 200
 
 
-def _fitted(ws: Path, pinned: tuple[str, ...] = ()):
-    """The ensemble stage's fitted methods on a copy of the workspace (the saved run is not touched): those
-    `method = "auto"` tries, and each `pinned` one (a method auto does not try, fitted as if pinned)."""
+def fitted_methods(ws: Path, settings: dict):
+    """The ensemble stage's `fit_methods` on a copy of the workspace with these [ensemble] `settings` (the
+    saved run is not touched)."""
     from pipeline.context import CompetitionContext, StageContext
     from pipeline.stages import build_pipeline
     from pipeline.stages.ensemble import fit_methods
 
-    def fit(method: str):
-        with workspace_copy(ws) as (comp, state):
-            comp.cfg["ensemble"]["method"] = method
-            ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None,
-                               state)
-            return fit_methods(ctx)
+    with workspace_copy(ws) as (comp, state):
+        comp.cfg["ensemble"].update(settings)
+        ctx = StageContext(CompetitionContext(comp, log=lambda m: None), build_pipeline().get("ensemble"), None, state)
+        return fit_methods(ctx)
 
-    fitted = fit("auto")
+
+def _fitted(ws: Path, pinned: tuple[str, ...] = ()):
+    """The ensemble stage's fitted methods on a copy of the workspace: those `method = "auto"` tries, and
+    each `pinned` one (a method auto does not try, fitted as if pinned)."""
+    fitted = fitted_methods(ws, {"method": "auto"})
     for method in pinned:
         if method not in fitted.results:
-            fitted.results[method] = fit(method).results[method]
+            fitted.results[method] = fitted_methods(ws, {"method": method}).results[method]
     return fitted
 
 

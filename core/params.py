@@ -125,8 +125,8 @@ def with_threads(cls: Any, params: dict, threads: int) -> dict:
 def _from_sklearn(cls: Any) -> bool:
     """Whether `cls` is an estimator scikit-learn ships, or a subclass of one (not only of its base classes
     and mixins, which a teammate's own estimator inherits too)."""
-    return any(c.__module__.split(".")[0] == "sklearn" and not c.__module__.startswith(("sklearn.base", "sklearn.utils"))
-               for c in getattr(cls, "__mro__", ()))
+    modules = (c.__module__ for c in getattr(cls, "__mro__", ()))
+    return any(m.split(".")[0] == "sklearn" and not m.startswith(("sklearn.base", "sklearn.utils")) for m in modules)
 
 
 # ---- user code -------------------------------------------------------------------------------------

@@ -99,7 +99,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "time_budget": (float, 0.0, "seconds for a whole run: models are trained cheapest first and those that "
                                     "would not fit are skipped (0 = no budget; `run --time-budget S` overrides)"),
         "alongside": (bool, True, "run the EDA report (explore) in its own process beside the other stages, "
-                                  "so nothing waits for it; false: in turn, in this process"),
+                                  "on idle CPU, and the run waits at its end for what is left of it; false: in turn, "
+                                  "in this process"),
         "save_models": (bool, True, "keep every fold model in its run folder (fitted/), so `predict` and `bundle` "
                                     "can score new rows; false keeps only predictions and scores"),
     },

@@ -335,8 +335,8 @@ class _Alongside:
     stage: Stage
     verdict: Verdict
     process: Any
-    results: Any  # the parent's end of a one-way pipe: the child sends one (ok, payload, log lines) tuple
-    started: float
+    results: Any  # the parent's end of a one-way pipe: the child sends one (ok, payload, log lines, ended) tuple
+    started: float  # time.time() at the start: the child's `ended` is on the same clock, shared by processes
 
     @classmethod
     def start(cls, runner: Runner, stage: Stage, v: Verdict) -> _Alongside:
@@ -346,9 +346,10 @@ class _Alongside:
         receive, send = mp.Pipe(duplex=False)
         process = mp.Process(target=_run_alongside, args=(runner.comp, stage, runner.state, runner.started, send),
                              name=f"pipeline-{stage.name}", daemon=True)
+        started = time.time()
         process.start()
         send.close()
-        return cls(stage, v, process, receive, time.perf_counter())
+        return cls(stage, v, process, receive, started)
 
     def stop(self) -> None:
         """End the process now (its stage writes atomically: nothing half-written stays)."""
@@ -359,25 +360,36 @@ class _Alongside:
     def finish(self, runner: Runner, *, raise_error: bool = True) -> None:
         """Wait for the stage, print its lines, record its state; its error is raised (or only logged)."""
         name = self.stage.name
+        waiting = time.perf_counter()
         try:
-            ok, payload, lines = self.results.recv()
+            ok, payload, lines, ended = self.results.recv()
         except EOFError:
-            ok, payload, lines = False, RuntimeError(f"the {name} stage's process ended without a result "
-                                                     f"(exit code {self.process.exitcode})"), []
+            ok, payload, lines, ended = False, RuntimeError(f"the {name} stage's process ended without a result "
+                                                            f"(exit code {self.process.exitcode})"), [], time.time()
+        waited = time.perf_counter() - waiting
         self.process.join()
         for line in lines:
             runner.log(line)
         if ok:
             runner._record(self.stage, self.verdict, [Path(p) for p in payload])
-            runner.log(f"[{name}] done in {time.perf_counter() - self.started:.1f}s (beside the other stages)")
+            runner.log(_beside_done(name, ended - self.started, waited))
         elif raise_error:
             raise payload
         else:
             runner.log(f"[{name}] failed: {payload}")
 
 
+def _beside_done(name: str, seconds: float, waited: float) -> str:
+    """The line that ends a stage run beside the others: its own time from start to result, and how long the
+    run waited for it once its own work was done (until 2026-12-05 the line gave only the time until the run
+    collected the result: digits' report read 48 s, the whole run)."""
+    return (f"[{name}] done in {max(seconds, 0.0):.1f}s (beside the other stages; "
+            f"the run waited {waited:.1f}s for it)")
+
+
 def _run_alongside(comp: Competition, stage: Stage, state: dict, started: float, send) -> None:
-    """The alongside process: run `stage` and send (True, output paths, log lines) or (False, error, lines)."""
+    """The alongside process: run `stage` and send (True, output paths, log lines, when it ended) or (False,
+    error, lines, when)."""
     import os
     import traceback
 
@@ -389,14 +401,14 @@ def _run_alongside(comp: Competition, stage: Stage, state: dict, started: float,
     competition = CompetitionContext(comp, log=lines.append)
     try:
         produced = _stage_function(stage)(StageContext(competition, stage, None, state, started))
-        send.send((True, [str(p) for p in (produced or [])], lines))
+        send.send((True, [str(p) for p in (produced or [])], lines, time.time()))
     except Exception as exc:  # noqa: BLE001 -- every failure goes back to the run, which reports it (Ctrl-C: it just ends)
         if not isinstance(exc, UserError):
             exc = RuntimeError(f"{stage.name} stage: {type(exc).__name__}: {exc}")
             exc.add_note(traceback.format_exc())
         try:
-            send.send((False, exc, lines))
+            send.send((False, exc, lines, time.time()))
         except Exception:  # noqa: BLE001 -- an error that does not pickle still ends the run in one line
-            send.send((False, RuntimeError(str(exc)), lines))
+            send.send((False, RuntimeError(str(exc)), lines, time.time()))
     finally:
         send.close()

@@ -5,12 +5,13 @@ off (the default of the Runner class; `python -m pipeline run` turns it on from 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
 from core.errors import UserError
 from pipeline.graph import Pipeline, Stage
-from pipeline.runner import Runner
+from pipeline.runner import Runner, _beside_done
 from pipeline.workspace import Workspace
 
 _HERE = "tests.pipeline._alongside_stages"
@@ -36,7 +37,8 @@ def test_an_alongside_stage_runs_in_its_own_process_and_is_recorded(titanic_ws):
     assert _pid(titanic_ws, "report") != os.getpid()
     assert "[report] running beside the other stages (never run)" in logs
     assert any(line.startswith("[report] wrote ") for line in logs)  # its own lines reach the run's log
-    assert logs[-1].startswith("[report] done in ") and logs[-1].endswith("(beside the other stages)")
+    assert re.fullmatch(r"\[report\] done in \d+\.\ds \(beside the other stages; the run waited \d+\.\ds for it\)",
+                        logs[-1])
     again: list[str] = []
     assert _runner(titanic_ws, _pipeline(), again).run() == []
     assert again == ["[report] fresh, skipped", "[work] fresh, skipped"]
@@ -98,10 +100,18 @@ def test_the_run_command_runs_the_report_beside_unless_the_config_says_no(titani
     assert main(["run", "--root", str(titanic_ws), "--stage", "features"]) == 0  # the target's upstream only
     assert main(["run", "--root", str(titanic_ws)]) == 0
     err = capsys.readouterr().err
-    assert "[explore] running beside the other stages" in err and "(beside the other stages)" in err
+    assert "[explore] running beside the other stages" in err and "(beside the other stages; the run waited" in err
     assert (titanic_ws / "competition" / "titanic" / "runs" / "explore" / "report.html").is_file()
     config = titanic_ws / "competition" / "titanic" / "competition.toml"
     config.write_text(config.read_text().replace("[runtime]\n", "[runtime]\nalongside = false\n", 1))
     assert main(["run", "--root", str(titanic_ws), "--force"]) == 0  # every stage again, the report in turn
     err = capsys.readouterr().err
     assert "[explore] running (forced)" in err and "beside" not in err
+
+
+def test_the_closing_line_gives_the_reports_own_time_and_the_runs_wait_for_it():
+    # its own time runs from its start to its result, not to when the run collected it
+    assert _beside_done("explore", 4.04, 0.0) == ("[explore] done in 4.0s (beside the other stages; "
+                                                   "the run waited 0.0s for it)")
+    assert _beside_done("explore", 3.0, 2.56).endswith("the run waited 2.6s for it)")
+    assert _beside_done("explore", -0.01, 0.0).startswith("[explore] done in 0.0s")  # a wall-clock step back

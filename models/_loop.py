@@ -294,7 +294,7 @@ def _raw_outputs(net, inputs: tuple, device: str, chunk: int = 8192):
 
 
 def _choose_cycles(build_net, inputs: tuple, target, loss_fn, cfg: LoopConfig, *, bucket=None,
-                   sample_weight=None, log=None) -> tuple[int, list[float]]:
+                   sample_weight=None, log=None, score_fn=None) -> tuple[int, list[float]]:
     """`select_cycles`: train on all but the inner split, scoring the average of the last `snapshots`
     snapshots' raw outputs on it after each cycle; returns (the best number of cycles, the losses)."""
     held, kept = _inner_split(len(target), cfg)
@@ -305,7 +305,7 @@ def _choose_cycles(build_net, inputs: tuple, target, loss_fn, cfg: LoopConfig, *
     def after_cycle(net) -> bool:
         outputs.append(_raw_outputs(net, held_inputs, resolve_device(cfg.device)))
         window = outputs[-int(cfg.snapshots):]
-        losses.append(float(loss_fn(sum(window) / len(window), held_target)))
+        losses.append(float((score_fn or loss_fn)(sum(window) / len(window), held_target)))
         return len(losses) - 1 - int(np.argmin(losses)) >= SELECT_PATIENCE
 
     choosing = LoopConfig(**{**cfg.__dict__, "select_cycles": False})
@@ -318,6 +318,24 @@ def _choose_cycles(build_net, inputs: tuple, target, loss_fn, cfg: LoopConfig, *
         log(f"{best} of {cfg.cycles} cycles chosen on {len(held)} held-out training rows (inner loss after each: "
             f"{', '.join(f'{v:.4f}' for v in losses)})")
     return best, losses
+
+
+def smoothed_loss(loss_fn, smoothing: float):
+    """`loss_fn` (a torch classification loss module) trained toward smoothed labels: (1 - e) on the true
+    class and e spread evenly over the classes (Szegedy et al. 2016). Cross-entropy takes it natively; the
+    binary loss's 0/1 targets become e / 2 and 1 - e / 2. Keeps `reduction`, so sample weights still work."""
+    import torch
+
+    if isinstance(loss_fn, torch.nn.CrossEntropyLoss):
+        return torch.nn.CrossEntropyLoss(label_smoothing=float(smoothing))
+    if not isinstance(loss_fn, torch.nn.BCEWithLogitsLoss):
+        raise ValueError(f"label smoothing needs a cross-entropy or binary cross-entropy loss, got {loss_fn!r}")
+
+    class SmoothedBCE(torch.nn.BCEWithLogitsLoss):
+        def forward(self, input, target):
+            return super().forward(input, target * (1.0 - smoothing) + smoothing / 2.0)
+
+    return SmoothedBCE()
 
 
 def _row_losses(loss_fn):
@@ -333,7 +351,7 @@ def _row_losses(loss_fn):
 
 def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: LoopConfig, *,
           valid: tuple | None = None, bucket=None, log: Callable[[str], None] | None = None,
-          sample_weight=None, after_cycle: Callable[[Any], bool] | None = None) -> Fitted:
+          sample_weight=None, after_cycle: Callable[[Any], bool] | None = None, score_fn=None) -> Fitted:
     """Train the net `build_net()` (called after seeding) on the row-aligned tensors `inputs` and `target`.
 
     `valid` = (inputs, target): rows that are only scored, after each cycle (`history`'s
@@ -342,21 +360,24 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     `sample_weight` (a float tensor, one weight per row): each batch's loss is the mean of the rows'
     losses times their weights, over the mean weight of the training rows (a row of weight 0 never
     moves the net); the inner split's and the valid rows' losses stay unweighted. `after_cycle(net)` is
-    called at the end of each cycle, after its snapshot; True ends the training there. `select_cycles`:
-    see the module's docstring."""
+    called at the end of each cycle, after its snapshot; True ends the training there. `score_fn`: the
+    loss held-out rows (inner split, `valid`) are scored on, where it differs from the training loss (label
+    smoothing trains on a smoothed loss, but chooses on the plain one). `select_cycles`: see the module's
+    docstring."""
     import torch
 
     cfg.check()
     if cfg.select_cycles:
         chosen, losses = _choose_cycles(build_net, inputs, target, loss_fn, cfg, bucket=bucket,
-                                        sample_weight=sample_weight, log=log)
+                                        sample_weight=sample_weight, log=log, score_fn=score_fn)
         per_cycle = _schedule(len(target), cfg)[3]
         refit = LoopConfig(**{**cfg.__dict__, "select_cycles": False, "iterations": per_cycle * chosen,
                               "cycles": chosen, "snapshots": min(int(cfg.snapshots), chosen)})
         fitted = train(build_net, inputs, target, loss_fn, refit, valid=valid, bucket=bucket, log=log,
-                       sample_weight=sample_weight)
+                       sample_weight=sample_weight, score_fn=score_fn)
         fitted.cycle_losses, fitted.chosen_cycles = losses, chosen
         return fitted
+    score_fn = score_fn or loss_fn
     torch.set_num_threads(int(cfg.threads))
     device = resolve_device(cfg.device)
     torch.manual_seed(int(cfg.seed))
@@ -421,11 +442,11 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
                     break
         record: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": float(total) / done}
         if inner is not None:
-            record["inner_loss"] = _loss_on(net, *inner, loss_fn, device)
+            record["inner_loss"] = _loss_on(net, *inner, score_fn, device)
             if record["inner_loss"] < best[0]:
                 best = (record["inner_loss"], epoch, _snapshot(net))
         if valid is not None and (cycle_ended or epoch == epochs):
-            record["valid_loss"] = _loss_on(net, *valid, loss_fn, device)
+            record["valid_loss"] = _loss_on(net, *valid, score_fn, device)
         history.append(record)
         if stop or (inner is not None and epoch - best[1] >= int(cfg.early_stopping)):
             break

@@ -27,7 +27,8 @@ from sklearn.base import BaseEstimator
 
 from core.errors import UserError
 from core.params import validate
-from models._loop import DEVICES, OPTIMIZERS, SCHEDULES, CyclesError, LoopConfig, check_device, predict, train
+from models._loop import (DEVICES, OPTIMIZERS, SCHEDULES, CyclesError, LoopConfig, check_device, predict,
+                          smoothed_loss, train)
 from models._types import ModelContext
 from models.nets import TABLE, NetType, array_kind, choose_inputs, get_net
 
@@ -52,6 +53,8 @@ LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "valid_fraction": (float, 0.1, "share of the training rows held out for early stopping or select_cycles"),
     "select_cycles": (bool, False, ("choose how many of the cycles to train on an inner split (valid_fraction of the "
                                     "training rows), then train again on every row for that many")),
+    "label_smoothing": (float, 0.0, ("classification: train toward 1 - e on the true class and e spread over all "
+                                     "classes (0 = off); held-out rows are scored on the plain log loss")),
     "min_frequency": (int, 3, "rarer categorical levels (table) and token ids (sequences) share one embedding"),
     "numeric_bins": (int, 0, ("piecewise-linear encoding of each numeric table column over up to this many quantile "
                               "bins of the training rows, beside its standardised value (0 = off)")),
@@ -257,7 +260,7 @@ class TorchNet(BaseEstimator):
                  weight_decay: float | None = None, momentum: float | None = None, schedule: str | None = None,
                  cycles: int | None = None, snapshots: int | None = None, early_stopping: int | None = None,
                  valid_fraction: float | None = None, select_cycles: bool | None = None,
-                 min_frequency: int | None = None,
+                 label_smoothing: float | None = None, min_frequency: int | None = None,
                  numeric_bins: int | None = None, device: str | None = None, seed: int | None = None,
                  threads: int = 1):
         self.task = task
@@ -278,6 +281,7 @@ class TorchNet(BaseEstimator):
         self.early_stopping = early_stopping
         self.valid_fraction = valid_fraction
         self.select_cycles = select_cycles
+        self.label_smoothing = label_smoothing
         self.min_frequency = min_frequency
         self.numeric_bins = numeric_bins
         self.device = device
@@ -329,6 +333,11 @@ class TorchNet(BaseEstimator):
         if int(s["batch_size"]) < 0:
             raise ValueError(f"batch_size must be 0 (automatic) or a positive number of rows, got {s['batch_size']!r}")
         self._config(1).check()
+        smoothing = float(s["label_smoothing"])
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be at least 0 and below 1, got {s['label_smoothing']!r}")
+        if smoothing and self.task == "regression":
+            raise ValueError(f"label_smoothing ({smoothing}) is for classification; remove it on a regression target")
 
     # ---- data --------------------------------------------------------------------------------------
     def _targets(self, y):
@@ -385,6 +394,8 @@ class TorchNet(BaseEstimator):
             self.classes_ = np.unique(y)
             n_out = 1 if self.task == "binary" else len(self.classes_)
             loss_fn = torch.nn.BCEWithLogitsLoss() if self.task == "binary" else torch.nn.CrossEntropyLoss()
+        smoothing = float(self._settings()["label_smoothing"])
+        train_loss = smoothed_loss(loss_fn, smoothing) if smoothing else loss_fn
         available = {TABLE: "table", **{k: array_kind(v) for k, v in (arrays or {}).items()}}
         self.inputs_ = choose_inputs(net_type, self._settings()["inputs"], available)
         min_frequency = int(self._settings()["min_frequency"])
@@ -406,8 +417,8 @@ class TorchNet(BaseEstimator):
         cfg = self._config(len(target))
         try:
             weights = None if sample_weight is None else torch.from_numpy(np.asarray(sample_weight, dtype=np.float32))
-            fitted = train(lambda: net_type.build(specs, n_out, net_params), tensors, target, loss_fn, cfg,
-                           valid=valid, bucket=bucket, log=log, sample_weight=weights)
+            fitted = train(lambda: net_type.build(specs, n_out, net_params), tensors, target, train_loss, cfg,
+                           valid=valid, bucket=bucket, log=log, sample_weight=weights, score_fn=loss_fn)
         except CyclesError as exc:  # with epochs, the iterations are known only now (the fold's rows)
             raise UserError(f"net {self.net!r} on {len(target)} training rows: {exc}") from None
         self.net_, self.snapshots_, self.history_ = fitted.net, fitted.snapshots, fitted.history

@@ -112,7 +112,10 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
     ({"epochs": 10, "iterations": 100}, "models.net.params sets epochs (10) and iterations (100); keep one"),
     ({"iterations": 0}, "parameter 'iterations' must be at least 1, got 0"),
     ({"iterations": -3}, "parameter 'iterations' must be at least 1, got -3"),
-    ({"iterations": 12}, "cycles (5) do not fit in 12 iterations"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
+    ({"iterations": 12}, "cycles (5) do not fit in 12 iterations"),
+    ({"label_smoothing": 0.1}, "label_smoothing (0.1) is for classification; remove it on a regression target"),
+    ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and below 1, got 1.0"),
+    ({"label_smoothing": -0.1}, "label_smoothing must be at least 0 and below 1, got -0.1"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
 ])
 def test_bad_parameters_are_one_clear_line(params, message):
     ctx = ModelContext(TaskInfo("regression"), get_metric("rmse"))
@@ -259,3 +262,37 @@ def test_embedding_std_sets_the_initial_spread_of_the_categorical_embeddings():
     torch_default, one, small = (built[s].embeddings[0].weight.detach() for s in (None, 1.0, 0.01))
     assert torch.equal(torch_default, one)  # 1 leaves torch's own N(0, 1) as it was
     assert 0.8 < float(one.std()) < 1.2 and 0.008 < float(small.std()) < 0.012
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_label_smoothing_trains_toward_softer_targets_but_scores_held_out_rows_on_the_plain_loss(task):
+    """Smoothed labels keep the net's probabilities away from 0 and 1 (a true class's target is 1 - e + e / k),
+    while the held-out rows' loss in `history_` stays the plain log loss the metric reads."""
+    import torch
+
+    from models._loop import smoothed_loss
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=800), "b": rng.normal(size=800)})
+    y = np.digitize(X["a"], [0.0] if task == "binary" else [-0.5, 0.5])  # separable: plain training goes to 0 / 1
+    X, y, X_va, y_va = X.iloc[:600], y[:600], X.iloc[600:], y[600:]
+    long = {"cycles": 1, "snapshots": 1, "epochs": 40, "width": 64, "lr": 0.01}  # trained to convergence
+    plain = SnapshotMLP(task, **long).fit(X, y, X_va, y_va)
+    smooth = SnapshotMLP(task, **long, label_smoothing=0.2).fit(X, y, X_va, y_va)
+    k = 2 if task == "binary" else 3
+    target = 1 - 0.2 * (k - 1) / k  # the true class's smoothed target: 1 - e + e / k
+    assert np.median(plain.predict_proba(X).max(axis=1)) > 0.99  # unsmoothed, the rows go to certainty
+    assert abs(np.median(smooth.predict_proba(X).max(axis=1)) - target) < 0.03  # smoothed, they stop near it
+    proba = smooth.predict_proba(X_va)
+    assert roc_auc_score(y_va, proba[:, 1] if task == "binary" else proba, multi_class="ovr") > 0.95
+    # the recorded valid loss is the plain log loss of the last snapshot, not the smoothed one
+    p = np.clip(smooth.predict_proba(X_va), 1e-7, 1)
+    codes = np.searchsorted(smooth.classes_, y_va)
+    assert smooth.history_[-1]["valid_loss"] == pytest.approx(-np.log(p[np.arange(len(p)), codes]).mean(), rel=1e-3)
+    # the binary loss's targets: 0 -> e / 2, 1 -> 1 - e / 2, per row when sample weights ask for it
+    loss = smoothed_loss(torch.nn.BCEWithLogitsLoss(), 0.2)
+    logits, labels = torch.tensor([[0.0], [2.0]]), torch.tensor([[0.0], [1.0]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([[0.1], [0.9]]))
+    assert torch.isclose(loss(logits, labels), expected)
+    loss.reduction = "none"
+    assert loss(logits, labels).shape == (2, 1)

@@ -68,7 +68,7 @@ class DenseNet(nn.Module):
     """DenseNet-BC for (C, H, W) images; `channels` lists the channel counts (see `channel_plan`)."""
 
     def __init__(self, in_channels: int, height: int, width: int, n_out: int, *, growth_rate: int = 12,
-                 blocks: tuple = (6, 6, 6), bottleneck: bool = True, compression: float = 0.5, stem: int = 0,
+                 blocks: tuple = (4, 4, 4), bottleneck: bool = True, compression: float = 0.5, stem: int = 0,
                  dropout: float = 0.0, shift: int = 1):
         super().__init__()
         halvings = len(blocks) - 1

@@ -107,7 +107,10 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
         reasons["target"] = "given"
     if target not in train.columns:
         raise UserError(f"target {target!r} not found in train; pass --target COLUMN")
-    y = train[target].dropna()
+    missing = int(train[target].isna().sum())
+    if missing:  # `run` refuses them too; say so before a competition folder is written
+        raise UserError(f"target {target!r} is missing in {missing} row(s) of train; drop or fill them")
+    y = train[target]
     _check_target(target, y, task)
     inferred = task is None
     values = sorted(map(str, y.unique()))

@@ -294,7 +294,7 @@ def _raw_outputs(net, inputs: tuple, device: str, chunk: int = 8192):
 
 
 def _choose_cycles(build_net, inputs: tuple, target, loss_fn, cfg: LoopConfig, *, bucket=None,
-                   sample_weight=None, log=None, score_fn=None) -> tuple[int, list[float]]:
+                   score_fn, sample_weight=None, log=None) -> tuple[int, list[float]]:
     """`select_cycles`: train on all but the inner split, scoring the average of the last `snapshots`
     snapshots' raw outputs on it after each cycle; returns (the best number of cycles, the losses)."""
     held, kept = _inner_split(len(target), cfg)
@@ -305,7 +305,7 @@ def _choose_cycles(build_net, inputs: tuple, target, loss_fn, cfg: LoopConfig, *
     def after_cycle(net) -> bool:
         outputs.append(_raw_outputs(net, held_inputs, resolve_device(cfg.device)))
         window = outputs[-int(cfg.snapshots):]
-        losses.append(float((score_fn or loss_fn)(sum(window) / len(window), held_target)))
+        losses.append(float(score_fn(sum(window) / len(window), held_target)))
         return len(losses) - 1 - int(np.argmin(losses)) >= SELECT_PATIENCE
 
     choosing = LoopConfig(**{**cfg.__dict__, "select_cycles": False})
@@ -367,9 +367,10 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     import torch
 
     cfg.check()
+    score_fn = score_fn or loss_fn
     if cfg.select_cycles:
-        chosen, losses = _choose_cycles(build_net, inputs, target, loss_fn, cfg, bucket=bucket,
-                                        sample_weight=sample_weight, log=log, score_fn=score_fn)
+        chosen, losses = _choose_cycles(build_net, inputs, target, loss_fn, cfg, bucket=bucket, score_fn=score_fn,
+                                        sample_weight=sample_weight, log=log)
         per_cycle = _schedule(len(target), cfg)[3]
         refit = LoopConfig(**{**cfg.__dict__, "select_cycles": False, "iterations": per_cycle * chosen,
                               "cycles": chosen, "snapshots": min(int(cfg.snapshots), chosen)})
@@ -377,7 +378,6 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
                        sample_weight=sample_weight, score_fn=score_fn)
         fitted.cycle_losses, fitted.chosen_cycles = losses, chosen
         return fitted
-    score_fn = score_fn or loss_fn
     torch.set_num_threads(int(cfg.threads))
     device = resolve_device(cfg.device)
     torch.manual_seed(int(cfg.seed))

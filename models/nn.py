@@ -9,7 +9,8 @@ the net's own (`NetType.schema`); README "Neural nets" lists them.
 
 Inputs are prepared inside the estimator, fitted on the training rows only. The feature table:
 numeric columns get median imputation (+ a missing indicator), a signed log for skewed columns,
-standardisation and clipping to +-5 standard deviations (with `numeric_bins`, also a piecewise-linear
+standardisation and clipping to +-5 standard deviations (`numeric_scaling = "quantile"`: the normal
+score of each value's rank instead of the log; with `numeric_bins`, also a piecewise-linear
 encoding over quantile bins); categorical columns become codes for
 learned embeddings (rare and unseen levels share index 0). Arrays (the features stage's `image` and
 `text_sequence` outputs) arrive per fold through `fit(..., arrays=)` / `predict(..., arrays=)`;
@@ -58,21 +59,28 @@ LOOP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "min_frequency": (int, 3, "rarer categorical levels (table) and token ids (sequences) share one embedding"),
     "numeric_bins": (int, 0, ("piecewise-linear encoding of each numeric table column over up to this many quantile "
                               "bins of the training rows, beside its standardised value (0 = off)")),
+    "numeric_scaling": (str, "standard", ("each numeric table column's shape before standardising: standard (a signed "
+                                          "log of long-tailed columns) | quantile (the normal score of its rank among "
+                                          "the training rows)")),
     "device": (str, "auto", "auto (a GPU when torch sees one) | cpu | cuda"),
     "seed": (int, 0, "random seed (initialisation, dropout, shuffles)"),
 }
-_CHOICES = {"optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES), "device": DEVICES}
+_CHOICES = {"optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES), "device": DEVICES,
+            "numeric_scaling": ("standard", "quantile")}
 _MINIMUM = {"epochs": 1, "iterations": 1, "batch_size": 0, "cycles": 1, "snapshots": 1, "early_stopping": 0,
             "min_frequency": 1, "numeric_bins": 0}
+_QUANTILES = 1000  # the training quantiles kept per column for numeric_scaling = "quantile" (scikit-learn's default)
 _PIPELINE_KEYS = ("task", "threads")  # set from [competition] task and [runtime] threads
 
 
 class _Tabular:
     """Column transforms fitted on training rows: numeric matrix (float32) and categorical codes (int64)."""
 
-    def __init__(self, min_frequency: int, numeric_bins: int = 0):
+    def __init__(self, min_frequency: int, numeric_bins: int = 0, numeric_scaling: str = "standard"):
         self.min_frequency = min_frequency
         self.numeric_bins = numeric_bins
+        self.numeric_scaling = numeric_scaling
+        self.quantiles = np.zeros((0, 0))
 
     def fit(self, X) -> "_Tabular":
         import pandas as pd
@@ -90,8 +98,12 @@ class _Tabular:
         self.median = np.nan_to_num(self.median)
         self.flagged = [j for j in range(num.shape[1]) if np.isnan(num[:, j]).any()]
         filled = np.where(np.isnan(num), self.median, num)
-        self.logged = [j for j in range(filled.shape[1]) if _skewed(filled[:, j])]
-        filled = self._log(filled)
+        if self.numeric_scaling == "quantile":
+            self.logged = []
+            self.quantiles = np.quantile(filled, np.linspace(0.0, 1.0, min(_QUANTILES, len(filled))), axis=0)
+        else:
+            self.logged = [j for j in range(filled.shape[1]) if _skewed(filled[:, j])]
+        filled = self._shaped(filled)
         self.edges = [_bin_edges(filled[:, j], self.numeric_bins) for j in range(filled.shape[1])]
         self.mean = filled.mean(axis=0)
         std = filled.std(axis=0)
@@ -109,7 +121,11 @@ class _Tabular:
         num = X[self.numeric].astype(np.float64).to_numpy(na_value=np.nan)
         return np.where(np.isfinite(num), num, np.nan)
 
-    def _log(self, a: np.ndarray) -> np.ndarray:
+    def _shaped(self, a: np.ndarray) -> np.ndarray:
+        """The imputed numeric columns reshaped before standardising: normal scores of their training
+        quantiles (`quantile`), else a signed log of the long-tailed ones."""
+        if self.numeric_scaling == "quantile":
+            return _normal_scores(a, self.quantiles)
         if self.logged:
             a = a.copy()
             a[:, self.logged] = np.sign(a[:, self.logged]) * np.log1p(np.abs(a[:, self.logged]))
@@ -118,7 +134,7 @@ class _Tabular:
     def transform(self, X) -> tuple[np.ndarray, np.ndarray]:
         num = self._numbers(X)
         missing = np.isnan(num[:, self.flagged]).astype(np.float64)
-        filled = self._log(np.where(np.isnan(num), self.median, num))
+        filled = self._shaped(np.where(np.isnan(num), self.median, num))
         z = (filled - self.mean) / self.std
         pieces = [_piecewise_linear(filled[:, j], e) for j, e in enumerate(self.edges) if len(e)]
         dense = np.hstack([np.clip(z, -5.0, 5.0), missing, *pieces]).astype(np.float32)
@@ -129,16 +145,20 @@ class _Tabular:
 
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """The fitted state as (JSON-able settings, arrays): models.persist writes it, `from_state` reads it."""
-        meta = {"min_frequency": self.min_frequency, "numeric_bins": self.numeric_bins, "numeric": list(self.numeric),
+        meta = {"min_frequency": self.min_frequency, "numeric_bins": self.numeric_bins,
+                "numeric_scaling": self.numeric_scaling, "numeric": list(self.numeric),
                 "categorical": list(self.categorical), "flagged": [int(j) for j in self.flagged],
                 "logged": [int(j) for j in self.logged], "levels": [list(m) for m in self.levels]}
         edges = {f"edges_{j}": e for j, e in enumerate(self.edges) if len(e)}
-        return meta, {"median": self.median, "mean": self.mean, "std": self.std, **edges}
+        quantiles = {"quantiles": self.quantiles} if self.numeric_scaling == "quantile" else {}
+        return meta, {"median": self.median, "mean": self.mean, "std": self.std, **quantiles, **edges}
 
     @classmethod
     def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "_Tabular":
         """The fitted transforms `state` gave (levels keep their order: code i + 1 for the i-th)."""
-        prep = cls(int(meta["min_frequency"]), int(meta.get("numeric_bins", 0)))
+        prep = cls(int(meta["min_frequency"]), int(meta.get("numeric_bins", 0)),
+                   str(meta.get("numeric_scaling", "standard")))
+        prep.quantiles = arrays.get("quantiles", np.zeros((0, 0)))
         prep.numeric, prep.categorical = list(meta["numeric"]), list(meta["categorical"])
         prep.flagged, prep.logged = [int(j) for j in meta["flagged"]], [int(j) for j in meta["logged"]]
         prep.levels = [{v: i + 1 for i, v in enumerate(values)} for values in meta["levels"]]
@@ -171,6 +191,23 @@ def _piecewise_linear(a: np.ndarray, edges: np.ndarray) -> np.ndarray:
     through many units (taxi's tip rate against distance: a bump at airport distances)."""
     left, width = edges[:-1], np.diff(edges)
     return np.clip((a[:, None] - left) / width, 0.0, 1.0)
+
+
+def _normal_scores(a: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Each column's values as standard-normal scores of their place among its training `quantiles`
+    (rows: equally spaced probabilities), interpolated (Gorishniy et al. 2021 feed MLPs this shape). Tied
+    quantiles give a value the middle of their range, also at the ends: scikit-learn's QuantileTransformer
+    (the same inside) sends the smallest and largest training values to -5.2 and 5.2, a 0/1 column's too."""
+    from scipy.special import ndtri
+
+    out = np.empty_like(a, dtype=np.float64)
+    probs = np.linspace(0.0, 1.0, len(quantiles))
+    for j in range(a.shape[1]):
+        q = quantiles[:, j]
+        up = np.interp(a[:, j], q, probs)
+        down = 1.0 - np.interp(-a[:, j], -q[::-1], probs)  # the same from above: the ties' other end
+        out[:, j] = (up + down) / 2.0
+    return ndtri(np.clip(out, 1e-7, 1.0 - 1e-7))
 
 
 def _skewed(a: np.ndarray) -> bool:
@@ -261,7 +298,8 @@ class TorchNet(BaseEstimator):
                  cycles: int | None = None, snapshots: int | None = None, early_stopping: int | None = None,
                  valid_fraction: float | None = None, select_cycles: bool | None = None,
                  label_smoothing: float | None = None, min_frequency: int | None = None,
-                 numeric_bins: int | None = None, device: str | None = None, seed: int | None = None,
+                 numeric_bins: int | None = None, numeric_scaling: str | None = None, device: str | None = None,
+                 seed: int | None = None,
                  threads: int = 1):
         self.task = task
         self.net = net
@@ -284,6 +322,7 @@ class TorchNet(BaseEstimator):
         self.label_smoothing = label_smoothing
         self.min_frequency = min_frequency
         self.numeric_bins = numeric_bins
+        self.numeric_scaling = numeric_scaling
         self.device = device
         self.seed = seed
         self.threads = threads
@@ -400,7 +439,8 @@ class TorchNet(BaseEstimator):
         self.inputs_ = choose_inputs(net_type, self._settings()["inputs"], available)
         min_frequency = int(self._settings()["min_frequency"])
         numeric_bins = int(self._settings()["numeric_bins"])
-        self.preps_ = {name: _Tabular(min_frequency, numeric_bins).fit(X) if name == TABLE
+        scaling = str(self._settings()["numeric_scaling"])
+        self.preps_ = {name: _Tabular(min_frequency, numeric_bins, scaling).fit(X) if name == TABLE
                        else _ArrayInput(min_frequency).fit(arrays[name]) for name in self.inputs_}
         specs = [_table_spec(prep) if name == TABLE else prep.spec(name) for name, prep in self.preps_.items()]
         tensors = self._tensors(X, arrays)

@@ -115,7 +115,8 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
     ({"iterations": 12}, "cycles (5) do not fit in 12 iterations"),
     ({"label_smoothing": 0.1}, "label_smoothing (0.1) is for classification; remove it on a regression target"),
     ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and below 1, got 1.0"),
-    ({"label_smoothing": -0.1}, "label_smoothing must be at least 0 and below 1, got -0.1"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
+    ({"label_smoothing": -0.1}, "label_smoothing must be at least 0 and below 1, got -0.1"),
+    ({"numeric_scaling": "rank"}, "parameter 'numeric_scaling' has 'rank', expected one of 'standard', 'quantile'"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
 ])
 def test_bad_parameters_are_one_clear_line(params, message):
     ctx = ModelContext(TaskInfo("regression"), get_metric("rmse"))
@@ -247,6 +248,42 @@ def test_piecewise_linear_encoding_is_fitted_on_the_training_rows_and_round_trip
     again = _Tabular.from_state(meta, arrays)
     assert np.array_equal(again.transform(X)[0], prep.transform(X)[0])
     assert _Tabular(1).fit(X).n_dense == 2  # off by default
+
+
+def test_quantile_scaling_gives_normal_scores_of_the_training_ranks_and_round_trips():
+    from sklearn.preprocessing import QuantileTransformer
+
+    from models.nn import _Tabular, _normal_scores
+
+    rng = np.random.default_rng(0)
+    a = np.column_stack([rng.lognormal(size=3000), rng.integers(0, 5, 3000).astype(float)])
+    quantiles = np.quantile(a, np.linspace(0.0, 1.0, 1000), axis=0)
+    new = np.column_stack([rng.normal(size=500) * 3, rng.normal(size=500) * 3])
+    reference = QuantileTransformer(n_quantiles=1000, output_distribution="normal", subsample=None).fit(a)
+    np.testing.assert_allclose(_normal_scores(new, quantiles), reference.transform(new), atol=1e-8)
+    scores = _normal_scores(a, quantiles)
+    assert abs(np.median(scores[:, 0])) < 0.01 and 0.95 < scores[:, 0].std() < 1.05  # a long tail made normal
+    levels = {v: float(scores[a[:, 1] == v, 1][0]) for v in range(5)}  # 5 equally common integers
+    assert np.allclose([levels[0], levels[4]], [-levels[4], 1.28], atol=0.02)  # ends at the middle of their fifth
+    X = pd.DataFrame({"x": a[:, 0], "n": a[:, 1]})
+    X.loc[:9, "x"] = np.nan
+    prep = _Tabular(1, numeric_scaling="quantile").fit(X)
+    dense, _ = prep.transform(X)
+    assert prep.logged == [] and np.abs(dense[:, :2].mean(axis=0)).max() < 0.01  # no log; standardised after
+    meta, arrays = prep.state()
+    assert np.array_equal(_Tabular.from_state(meta, arrays).transform(X)[0], dense)
+
+
+def test_quantile_scaling_learns_and_predicts_the_same_after_saving():
+    from models.persist import load_model, model_files
+
+    X, y, X_va, y_va = _split("binary")
+    X = X.assign(x0=np.exp(3 * X["x0"]))  # the signal's column with a long tail
+    X_va = X_va.assign(x0=np.exp(3 * X_va["x0"]))
+    model = SnapshotMLP("binary", **SMALL, numeric_scaling="quantile").fit(X, y)
+    proba = model.predict_proba(X_va)
+    assert roc_auc_score(y_va, proba[:, 1]) > 0.8
+    assert np.array_equal(load_model(model_files(model)).predict_proba(X_va), proba)
 
 
 def test_embedding_std_sets_the_initial_spread_of_the_categorical_embeddings():

@@ -6,13 +6,17 @@ interpreter, because the wait settings must be in the environment before LightGB
     python benchmarks/threads.py           # wait settings: 1 vs 2 threads alone, and 2 beside a busy process
     python benchmarks/threads.py --grid    # 1 vs 2 threads by rows x columns, PASSIVE vs the pipeline's
     python benchmarks/threads.py --end-to-end --sets titanic,hpc,ames_clean   # default runs, quiet and busy
+    python benchmarks/threads.py --end-to-end --own-session  # the busy process in a session of its own
 
 The end-to-end mode runs `init` + the default `run` of each set (benchmarks/quality.py's data sets)
 once per setting of `runtime.threads` (`--settings auto,1`: automatic and one thread; `cores` is an
 explicit thread per core, what automatic threads were before the one-thread rule; `jobs1` is
 `runtime.n_jobs = 1`, every fit in the run's own process, the default before automatic workers; `workers` is
 one worker per core whatever the load, `runtime.n_jobs` = the cores), quiet and then
-beside a process that keeps one core busy (a Python busy loop), and prints the wall times, busy /
+beside a process that keeps one core busy (a Python busy loop, in the benchmark's session, or with
+`--own-session` in a session of its own, as a browser or a notebook kernel started elsewhere is: with
+Linux's autogroup the scheduler then shares the cores between the two sessions, not between their
+processes, so the run's workers together get about one core), and prints the wall times, busy /
 quiet, and whether every run wrote the same predictions (the submission and every model's OOF and
 test parquet files, byte for byte) as the first.
 
@@ -87,15 +91,20 @@ def _digests(root) -> dict[str, str]:
     return {str(p.relative_to(root)).split("/runs/")[-1]: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
-def _timed_run(name: str, root, data, setting: str, busy: bool) -> tuple[float, dict[str, str], list[float]]:
-    """init + default run of one set with runtime.threads = setting; (seconds, digests, load at start)."""
+def _timed_run(name: str, root, data, setting: str, busy: bool,
+               own_session: bool = False) -> tuple[float, dict[str, str], list[float]]:
+    """init + default run of one set with runtime.threads = setting; (seconds, digests, load at start).
+    `own_session`: the busy process starts in a session of its own (setsid), as a program started elsewhere
+    (a browser, a notebook kernel) is: the scheduler then shares the cores between sessions (Linux's
+    autogroup; systemd's scopes and containers do the same with cgroups), not between processes."""
     from benchmarks.quality import _cli, init_set, loadavg
     from core.threads import cpu_count
 
     named = {"auto": None, "cores": {"threads": cpu_count()}, "jobs1": {"n_jobs": 1},
              "workers": {"n_jobs": cpu_count()}}  # workers: one per core whatever the load
     init_set(name, root, data, runtime=named[setting] if setting in named else {"threads": int(setting)})
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    hog = (subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=own_session)
+           if busy else None)
     try:
         if hog is not None:
             time.sleep(0.5)
@@ -110,15 +119,19 @@ def _timed_run(name: str, root, data, setting: str, busy: bool) -> tuple[float, 
     return seconds, _digests(root), load
 
 
-def end_to_end(sets: list[str], settings: list[str], data) -> None:
-    """Default runs of each set per thread setting, quiet and beside one busy process."""
+def end_to_end(sets: list[str], settings: list[str], data, own_session: bool = False) -> None:
+    """Default runs of each set per thread setting, quiet and beside one busy process (in this session, or
+    with `own_session` in a session of its own)."""
     import tempfile
     from pathlib import Path
 
     from benchmarks.quality import loadavg
 
-    print(f"cores: {os.cpu_count()}; init + default run; busy = beside a Python loop keeping one core busy; "
-          f"load at start {loadavg()}")
+    where = "in a session of its own" if own_session else "in this session"
+    autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    grouped = autogroup.read_text().strip() == "1" if autogroup.exists() else False
+    print(f"cores: {os.cpu_count()}; init + default run; busy = beside a Python loop keeping one core busy, {where} "
+          f"(autogroup {'on' if grouped else 'off'}); load at start {loadavg()}")
     print(f"{'set':<12}{'threads':>8}{'quiet s':>9}{'load':>6}{'busy s':>9}{'load':>6}{'busy/quiet':>11}  predictions")
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets:
@@ -127,7 +140,7 @@ def end_to_end(sets: list[str], settings: list[str], data) -> None:
                 figures = []
                 for busy in (False, True):
                     root = Path(tmp) / f"{name}-{setting}-{'busy' if busy else 'quiet'}"
-                    seconds, digests, load = _timed_run(name, root, data, setting, busy)
+                    seconds, digests, load = _timed_run(name, root, data, setting, busy, own_session)
                     first = first or digests
                     same = digests == first
                     figures.append((seconds, load, same, sorted(k for k in first if first[k] != digests.get(k))))
@@ -151,11 +164,13 @@ def main() -> None:
                                                             "(n_jobs = 1: no workers) | workers (n_jobs = cores) | N (threads = N), "
                                                             "comma-separated")
         p.add_argument("--data", default=None, help="folder of data sets (default: benchmarks/quality.py's)")
+        p.add_argument("--own-session", action="store_true",
+                       help="start the busy process in a session of its own, as a program started elsewhere is")
         args = p.parse_args()
         from pathlib import Path
 
         end_to_end([s for s in args.sets.split(",") if s], [s for s in args.settings.split(",") if s],
-                   Path(args.data) if args.data else default_data())
+                   Path(args.data) if args.data else default_data(), own_session=args.own_session)
         return
     if "--grid" in sys.argv[1:]:
         grid()

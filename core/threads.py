@@ -57,6 +57,48 @@ def idle_cores(sample_seconds: float = 0.3) -> float:
     return min(float(len(chosen)), idle + ours)
 
 
+def busy_only_in_other_groups(sample_seconds: float = 0.3) -> bool:
+    """Whether every process outside this run that kept a core busy over a short sample competes from
+    another scheduling group: another session under Linux's autogroup (a browser, a notebook kernel, a
+    second terminal) or another cgroup (a systemd scope, a container). The scheduler then shares the cores
+    between the groups, not their processes, so the run's worker processes together get about what its own
+    process alone would, and only add their start. False when nothing else is busy, when one busy process
+    shares this run's group, or where /proc cannot tell (not Linux)."""
+    import time
+
+    import psutil
+
+    mine = _group("self")
+    if mine is None:
+        return False
+    me = psutil.Process()
+    ours = {me.pid, *(child.pid for child in me.children(recursive=True))}
+    others = [p for p in psutil.process_iter() if p.pid not in ours]
+    for p in others:
+        _child_cpu(p)  # the first call starts each process's sample
+    time.sleep(sample_seconds)
+    busy = [p.pid for p in others if _child_cpu(p) >= 50.0]
+    return bool(busy) and all(_group(pid) not in (None, mine) for pid in busy)
+
+
+def _group(pid: int | str) -> tuple[str, str] | None:
+    """The scheduling group a process competes in: (its cgroups, its autogroup where autogroup is on);
+    None where /proc does not say (not Linux, or the process is gone)."""
+    from pathlib import Path
+
+    try:
+        cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return None
+    autogroup = ""
+    try:
+        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
+            autogroup = Path(f"/proc/{pid}/autogroup").read_text().split()[0]  # "/autogroup-42 nice 0"
+    except (OSError, IndexError):
+        pass
+    return cgroups, autogroup
+
+
 def _child_cpu(child) -> float:
     """A child process's CPU percent since the previous call (0 once it has ended)."""
     import psutil

@@ -26,8 +26,9 @@ SMALL_WORK_SECONDS = 15.0
 # in this process and 24.4 s on two workers; hpc's (estimated 39 s) 117 s and 68 s.
 AUTO_WORKERS_FROM_SECONDS = 25.0
 # Automatic workers: one per idle core, and at least this many where the machine has the cores. A worker
-# beside someone else's busy process gets a share of the core they share; the run's own process gets one
-# core at most (`_training`).
+# beside a busy process of the same scheduling group gets a share of the core they share; the run's own
+# process gets one core at most. Beside one of another group (session, cgroup) fewer idle cores train in
+# this process (`_training`).
 MIN_AUTO_WORKERS = 2
 
 
@@ -84,10 +85,13 @@ def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | N
     """The model setup the folds train with. With automatic workers (runtime.n_jobs = 0, backend "auto")
     the folds run on one worker process per idle core, and on two at least, once the estimated training
     pays for starting them (AUTO_WORKERS_FROM_SECONDS): every fit below core.threads.ONE_THREAD_BELOW_ROWS
-    rows has one thread, so the other cores would otherwise wait. Two workers beside a busy process still
-    get a share of the core they share: on 2 cores beside one busy process the default run took 1.50x its
-    quiet time on two workers (hpc, ames_clean) and 1.78x / 1.88x in this process (2026-12-05). Fits are the
-    same on workers, so are the predictions, whatever the load."""
+    rows has one thread, so the other cores would otherwise wait. Two workers beside a busy process of the
+    run's own session still get a share of the core they share: on 2 cores the default run took 1.50x its
+    quiet time on two workers (hpc, ames_clean) and 1.78x / 1.88x in this process (2026-12-05). Beside a
+    busy process of another session (autogroup) or cgroup the scheduler shares the cores between the two
+    groups, so fewer than two idle cores train here: hpc 86 s here against 93 s on two workers, ames_clean
+    94 s against 98 s, titanic 16.5 s against 21-23 s (2026-12-05 20:30). Fits are the same on workers, so
+    are the predictions, whatever the load."""
     from core import threads
 
     training = ctx.training()
@@ -99,7 +103,10 @@ def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | N
     work = sum(c.seconds * model_repeats(ctx.comp.models[name], ctx.repeats()) for name, c in sizes().items())
     if work < AUTO_WORKERS_FROM_SECONDS:
         return training
-    workers = min(threads.cpu_count(), max(MIN_AUTO_WORKERS, int(threads.idle_cores() + 0.5)))
+    idle = int(threads.idle_cores() + 0.5)
+    if idle < MIN_AUTO_WORKERS and threads.busy_only_in_other_groups():
+        return training  # the cores are shared between sessions: workers would get this process's share
+    workers = min(threads.cpu_count(), max(MIN_AUTO_WORKERS, idle))
     from pipeline.execution import backend_for
 
     return ctx.training(backend=backend_for(ctx.comp, log=ctx.log, n_jobs=workers))

@@ -33,6 +33,7 @@ def opened(monkeypatch):
     monkeypatch.setattr(execution, "backend_for", lambda comp, *, log, n_jobs=None: asked.append(n_jobs) or "workers")
     monkeypatch.setattr("core.threads.cpu_count", lambda: 4)
     monkeypatch.setattr("core.threads.idle_cores", lambda: 3.8)
+    monkeypatch.setattr("core.threads.busy_only_in_other_groups", lambda: False)  # not this machine's load
     return asked
 
 
@@ -53,7 +54,8 @@ def test_work_that_pays_for_workers_runs_on_one_per_core(monkeypatch, opened):
 
 @pytest.mark.parametrize(("idle", "workers"), [(1.4, 2), (2.6, 3), (0.2, 2), (3.8, 4)])
 def test_workers_take_the_idle_cores_and_two_at_least(monkeypatch, opened, idle, workers):
-    # beside a busy process two workers still get a share of the core they share, where this process gets one
+    # beside a busy process of the run's own group two workers still get a share of the core they share, where
+    # this process gets one
     monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS + 1))
     monkeypatch.setattr("core.threads.idle_cores", lambda: idle)
     ctx, _ = _ctx()
@@ -114,6 +116,84 @@ def test_automatic_n_jobs_is_one_worker_for_every_other_stage():
     s = execution.settings(comp)
     assert (s.backend, s.n_jobs) == ("sequential", 1)
     assert execution.settings(comp, n_jobs=2).backend == "processes"
+
+
+@pytest.mark.parametrize(("apart", "expected"), [(True, "here"), (False, "workers")])
+def test_fewer_than_two_idle_cores_train_here_when_the_busy_process_is_in_another_group(monkeypatch, opened,
+                                                                                           apart, expected):
+    """Beside a busy process of another session or cgroup the scheduler shares the cores between the groups,
+    so two workers would get what this process gets; beside one of the run's own group they get more."""
+    monkeypatch.setattr(cv, "_costs", _costs(cv.AUTO_WORKERS_FROM_SECONDS + 1))
+    monkeypatch.setattr("core.threads.cpu_count", lambda: 2)
+    monkeypatch.setattr("core.threads.idle_cores", lambda: 1.1)
+    monkeypatch.setattr("core.threads.busy_only_in_other_groups", lambda: apart)
+    ctx, _ = _ctx()
+    assert (cv._training(ctx, ["a"]).backend or "here") == expected
+    assert opened == ([] if apart else [2])
+    monkeypatch.setattr("core.threads.idle_cores", lambda: 1.6)  # two idle cores: workers, wherever the rest is
+    monkeypatch.setattr("core.threads.busy_only_in_other_groups", lambda: pytest.fail("not asked when idle"))
+    assert cv._training(ctx, ["a"]).backend == "workers"
+
+
+def test_busy_processes_count_by_their_scheduling_group(monkeypatch):
+    """Busy processes outside the run decide by their group; idle ones and the run's own children do not."""
+    import psutil
+
+    from core import threads
+
+    class Proc:
+        def __init__(self, pid, cpu):
+            self.pid, self.cpu = pid, cpu
+
+        def cpu_percent(self, interval=None):
+            return self.cpu
+
+    class Me:
+        pid = 1
+
+        def children(self, recursive=False):
+            return [Proc(2, 99.0)]
+
+    groups = {"self": ("cg", "/autogroup-1"), 2: ("cg", "/autogroup-1"), 3: ("cg", "/autogroup-9"),
+              4: ("cg", "/autogroup-1"), 5: ("other", "/autogroup-1")}
+    monkeypatch.setattr(threads, "_group", lambda pid: groups.get(pid))
+    monkeypatch.setattr(psutil, "Process", Me)
+    table = {"another session": ([Proc(2, 99.0), Proc(3, 98.0), Proc(4, 3.0)], True),
+             "another cgroup": ([Proc(5, 80.0)], True),
+             "the same group": ([Proc(3, 98.0), Proc(4, 70.0)], False),
+             "nothing busy": ([Proc(4, 10.0)], False),
+             "gone before it was read": ([Proc(6, 99.0)], False)}
+    for case, (procs, apart) in table.items():
+        monkeypatch.setattr(psutil, "process_iter", lambda procs=procs: iter(procs))
+        assert threads.busy_only_in_other_groups(0.0) is apart, case
+    monkeypatch.setattr(threads, "_group", lambda pid: None)  # /proc cannot tell: keep the workers
+    assert threads.busy_only_in_other_groups(0.0) is False
+
+
+def test_a_process_in_a_new_session_is_in_another_autogroup_exactly_when_autogroup_is_on():
+    """Read from /proc for real: a child started in a session of its own (as a program started elsewhere is)
+    and one in this session, against this process."""
+    import subprocess
+    import sys
+
+    from core.threads import _group
+
+    if not Path("/proc/self/cgroup").exists():
+        pytest.skip("no /proc here")
+    flag = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    autogroup_on = flag.exists() and flag.read_text().strip() == "1"
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+    apart, beside = subprocess.Popen(sleeper, start_new_session=True), subprocess.Popen(sleeper)
+    try:
+        mine = _group("self")
+        assert mine is not None and _group(beside.pid) == mine
+        assert (_group(apart.pid) != mine) == autogroup_on
+        assert _group(apart.pid)[0] == mine[0]  # the same cgroups: only the session differs
+    finally:
+        for p in (apart, beside):
+            p.kill()
+            p.wait()
+    assert _group(2 ** 22 + 1) is None  # no such process
 
 
 def test_the_runs_own_child_processes_count_as_idle(monkeypatch):

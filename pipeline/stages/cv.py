@@ -105,7 +105,9 @@ def _training(ctx: StageContext, names: list[str], sizes: Callable[[], dict] | N
         return training
     idle = int(threads.idle_cores() + 0.5)
     if idle < MIN_AUTO_WORKERS and threads.busy_only_in_other_groups():
-        return training  # the cores are shared between sessions: workers would get this process's share
+        # the cores are shared between sessions: two workers would get this process's share, less their start
+        ctx.log("[runtime] another session keeps a core busy: the folds train in this process")
+        return training
     workers = min(threads.cpu_count(), max(MIN_AUTO_WORKERS, idle))
     from pipeline.execution import backend_for
 

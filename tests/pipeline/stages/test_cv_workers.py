@@ -128,8 +128,11 @@ def test_fewer_than_two_idle_cores_train_here_when_the_busy_process_is_in_anothe
     monkeypatch.setattr("core.threads.idle_cores", lambda: 1.1)
     monkeypatch.setattr("core.threads.busy_only_in_other_groups", lambda: apart)
     ctx, _ = _ctx()
+    said = []
+    ctx.log = said.append
     assert (cv._training(ctx, ["a"]).backend or "here") == expected
     assert opened == ([] if apart else [2])
+    assert said == (["[runtime] another session keeps a core busy: the folds train in this process"] if apart else [])
     monkeypatch.setattr("core.threads.idle_cores", lambda: 1.6)  # two idle cores: workers, wherever the rest is
     monkeypatch.setattr("core.threads.busy_only_in_other_groups", lambda: pytest.fail("not asked when idle"))
     assert cv._training(ctx, ["a"]).backend == "workers"

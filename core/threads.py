@@ -82,21 +82,46 @@ def busy_only_in_other_groups(sample_seconds: float = 0.3) -> bool:
 
 
 def _group(pid: int | str) -> tuple[str, str] | None:
-    """The scheduling group a process competes in: (its cgroups, its autogroup where autogroup is on);
-    None where /proc does not say (not Linux, or the process is gone)."""
+    """The scheduling group a process competes in: (its CPU cgroup, its autogroup where that decides);
+    None where /proc does not say (not Linux, or the process is gone). Autogroup applies only inside the
+    root CPU cgroup, so elsewhere the cgroup alone is the group."""
     from pathlib import Path
 
     try:
-        cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+        cpu = _cpu_cgroup(Path(f"/proc/{pid}/cgroup").read_text().splitlines())
     except OSError:
         return None
     autogroup = ""
     try:
-        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
+        if cpu == "/" and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
             autogroup = Path(f"/proc/{pid}/autogroup").read_text().split()[0]  # "/autogroup-42 nice 0"
     except (OSError, IndexError):
         pass
-    return cgroups, autogroup
+    return cpu, autogroup
+
+
+def _cpu_cgroup(lines: list[str], root: str = "/sys/fs/cgroup") -> str:
+    """The cgroup whose CPU share the scheduler gives a process (`lines`: its /proc/PID/cgroup): cgroup v1's
+    cpu hierarchy; on v2 the deepest ancestor whose parent enables the cpu controller ("/" when none does,
+    however deep the process sits for memory or accounting)."""
+    from pathlib import Path
+
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            return path
+    unified = [line.split(":", 2)[2] for line in lines if line.startswith("0::")]
+    parts = [part for part in (unified[0] if unified else "/").split("/") if part]
+    group = "/"
+    for depth in range(len(parts)):
+        try:
+            enabled = Path(root, *parts[:depth], "cgroup.subtree_control").read_text().split()
+        except OSError:
+            break
+        if "cpu" not in enabled:
+            break
+        group = "/" + "/".join(parts[:depth + 1])
+    return group
 
 
 def _child_cpu(child) -> float:

@@ -199,6 +199,26 @@ def test_a_process_in_a_new_session_is_in_another_autogroup_exactly_when_autogro
     assert _group(2 ** 22 + 1) is None  # no such process
 
 
+def test_the_cpu_cgroup_is_where_the_cpu_controller_groups_a_process(tmp_path):
+    """cgroup v1: the cpu hierarchy's path, whatever the memory cgroup; v2: the deepest ancestor whose parent
+    enables the cpu controller, "/" when none does (autogroup then decides)."""
+    from core.threads import _cpu_cgroup
+
+    v1 = ["9:name=systemd:/user.slice", "4:memory:/process_api/e95d", "3:cpuset:/", "2:cpu,cpuacct:/user.slice",
+          "1:cpuacct:/"]
+    assert _cpu_cgroup(v1, root=str(tmp_path)) == "/user.slice"
+    assert _cpu_cgroup(["4:memory:/process_api/e95d", "1:cpu:/"], root=str(tmp_path)) == "/"
+    scope = ["0::/user.slice/user-1000.slice/app.slice/browser.scope"]
+    assert _cpu_cgroup(scope, root=str(tmp_path)) == "/"  # no controller files: the root group
+    (tmp_path / "cgroup.subtree_control").write_text("cpuset cpu io memory pids\n")
+    (tmp_path / "user.slice").mkdir()
+    (tmp_path / "user.slice" / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    (tmp_path / "user.slice" / "user-1000.slice").mkdir()
+    (tmp_path / "user.slice" / "user-1000.slice" / "cgroup.subtree_control").write_text("memory pids\n")
+    assert _cpu_cgroup(scope, root=str(tmp_path)) == "/user.slice/user-1000.slice"
+    assert _cpu_cgroup(["0::/"], root=str(tmp_path)) == "/"
+
+
 def test_the_runs_own_child_processes_count_as_idle(monkeypatch):
     """Both cores busy, one of them with this run's own child (the EDA report beside the cv stage): one
     core is the run's to give its workers; the other process's core is not."""

@@ -49,11 +49,11 @@ def idle_cores(sample_seconds: float = 0.3) -> float:
         mine = None
     children = psutil.Process().children(recursive=True)
     for child in children:
-        _child_cpu(child)  # the first call starts the child's sample
+        _cpu_percent(child)  # the first call starts the child's sample
     busy = psutil.cpu_percent(interval=sample_seconds, percpu=True)
     chosen = [busy[i] for i in mine if i < len(busy)] if mine else busy
     idle = sum(max(0.0, 100.0 - b) for b in chosen) / 100.0
-    ours = sum(_child_cpu(child) for child in children) / 100.0
+    ours = sum(_cpu_percent(child) for child in children) / 100.0
     return min(float(len(chosen)), idle + ours)
 
 
@@ -75,9 +75,9 @@ def busy_only_in_other_groups(sample_seconds: float = 0.3) -> bool:
     ours = {me.pid, *(child.pid for child in me.children(recursive=True))}
     others = [p for p in psutil.process_iter() if p.pid not in ours]
     for p in others:
-        _child_cpu(p)  # the first call starts each process's sample
+        _cpu_percent(p)  # the first call starts each process's sample
     time.sleep(sample_seconds)
-    busy = [p.pid for p in others if _child_cpu(p) >= 50.0]
+    busy = [p.pid for p in others if _cpu_percent(p) >= 50.0]
     return bool(busy) and all(_group(pid) not in (None, mine) for pid in busy)
 
 
@@ -124,12 +124,12 @@ def _cpu_cgroup(lines: list[str], root: str = "/sys/fs/cgroup") -> str:
     return group
 
 
-def _child_cpu(child) -> float:
-    """A child process's CPU percent since the previous call (0 once it has ended)."""
+def _cpu_percent(process) -> float:
+    """A process's CPU percent since the previous call on it (0 once it has ended or cannot be read)."""
     import psutil
 
     try:
-        return child.cpu_percent(None)
+        return process.cpu_percent(None)
     except psutil.Error:
         return 0.0
 

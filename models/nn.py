@@ -150,7 +150,7 @@ class _Tabular:
                 "categorical": list(self.categorical), "flagged": [int(j) for j in self.flagged],
                 "logged": [int(j) for j in self.logged], "levels": [list(m) for m in self.levels]}
         edges = {f"edges_{j}": e for j, e in enumerate(self.edges) if len(e)}
-        quantiles = {"quantiles": self.quantiles} if self.numeric_scaling == "quantile" else {}
+        quantiles = {"quantiles": self.quantiles} if self.quantiles.size else {}  # fitted for `quantile` only
         return meta, {"median": self.median, "mean": self.mean, "std": self.std, **quantiles, **edges}
 
     @classmethod

@@ -349,6 +349,15 @@ def _row_losses(loss_fn):
     return rows
 
 
+def _every_copy(out, y, copies: int):
+    """A net of k copies (`heads`) returns (rows, k, outputs) while training: each copy is scored on every
+    row, so its outputs and the targets repeated k times line up row by row (a row's k losses stay
+    together, for sample weights)."""
+    if copies == 1:
+        return out, y
+    return out.flatten(0, 1), y.repeat_interleave(copies, dim=0)
+
+
 def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: LoopConfig, *,
           valid: tuple | None = None, bucket=None, log: Callable[[str], None] | None = None,
           sample_weight=None, after_cycle: Callable[[Any], bool] | None = None, score_fn=None) -> Fitted:
@@ -383,6 +392,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     torch.manual_seed(int(cfg.seed))
     generator = torch.Generator().manual_seed(int(cfg.seed))
     net = build_net().to(device)
+    copies = int(getattr(net, "heads", 1) or 1)  # TabM-style nets: k outputs a row while training
     optimiser = OPTIMIZERS[cfg.optimizer].make(net.parameters(), cfg)
     inner = None
     if cfg.early_stopping:
@@ -424,10 +434,11 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
             optimiser.lr = lr
             optimiser.zero_grad()
             rows = rows.to(device)
+            out, y = _every_copy(net(*(x[rows] for x in inputs)), target[rows], copies)
             if sample_weight is None:
-                loss = loss_fn(net(*(x[rows] for x in inputs)), target[rows])
+                loss = loss_fn(out, y)
             else:
-                per_row = row_loss(net(*(x[rows] for x in inputs)), target[rows]).reshape(len(rows), -1).mean(1)
+                per_row = row_loss(out, y).reshape(len(rows), -1).mean(1)
                 loss = (per_row * sample_weight[rows]).mean() / mean_weight
             loss.backward()
             optimiser.step()

@@ -18,6 +18,7 @@ padding) and `AttentionPool` (a learned query, softmax weights over time steps, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -96,6 +97,37 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Heads(nn.Module):
+    """k output layers side by side, for a net that runs k copies of each row (TabM's parameter-efficient
+    ensemble). forward((n, k, d)) -> (n, k, out): copy j through layer j, each initialised as nn.Linear is."""
+
+    def __init__(self, k: int, in_features: int, out_features: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(k, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(k, out_features).uniform_(-bound, bound))
+
+    def forward(self, x):
+        return torch.einsum("nkd,kdo->nko", x, self.weight) + self.bias
+
+    @staticmethod
+    def random_signs(k: int, size: int):
+        """A (k, size) tensor of random +-1: each copy sees the row's features with its own signs, so the
+        copies start apart (TabM-mini's initialisation of its one adapter)."""
+        return torch.randint(0, 2, (k, size)).float() * 2.0 - 1.0
+
+    @staticmethod
+    def combine(out, training: bool):
+        """The k copies' outputs (n, k, out) as the loop wants them: all of them while training (each copy
+        is scored on every row, see models._loop), their mean in evaluation (for classes: a geometric mean
+        of the copies' probabilities, normalised, as the logits are averaged)."""
+        return out if training else out.mean(dim=1)
+
+    def extra_repr(self) -> str:
+        k, d, o = self.weight.shape
+        return f"heads={k}, in_features={d}, out_features={o}"
 
 
 class RandomShift(nn.Module):

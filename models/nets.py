@@ -98,24 +98,31 @@ def _rnn_inputs(requested: list[str], available: dict[str, str]) -> list[str]:
 def _mlp(inputs, n_out: int, p: dict):
     from torch import nn
 
-    from models.layers import Dropout, TableInput
+    from models.layers import Dropout, Heads, TableInput
 
     class MLP(nn.Module):
-        """Embedded table -> `depth` x (Linear(width), SiLU, Dropout) -> Linear(n_out)."""
+        """Embedded table -> `depth` x (Linear(width), SiLU, Dropout) -> Linear(n_out); with `heads` = k > 1,
+        TabM-mini (Gorishniy et al. 2024): k copies sharing every hidden weight, each scaling the embedded
+        row by its own vector first and with its own output layer (models.layers.Heads)."""
 
         def __init__(self):
             super().__init__()
             self.table = TableInput(inputs[0], p["embedding_std"])
             size = self.table.out_features
+            self.heads = int(p["heads"])
+            self.scale = nn.Parameter(Heads.random_signs(self.heads, size)) if self.heads > 1 else None
             layers: list[nn.Module] = []
             for _ in range(p["depth"]):
                 layers += [nn.Linear(size, p["width"]), nn.SiLU(), Dropout(p["dropout"])]
                 size = p["width"]
-            layers.append(nn.Linear(size, n_out))
+            layers.append(nn.Linear(size, n_out) if self.heads == 1 else Heads(self.heads, size, n_out))
             self.body = nn.Sequential(*layers)
 
         def forward(self, dense, codes):
-            return self.body(self.table(dense, codes))
+            x = self.table(dense, codes)
+            if self.scale is None:
+                return self.body(x)
+            return Heads.combine(self.body(x.unsqueeze(1) * self.scale), self.training)
 
     return MLP()
 
@@ -221,13 +228,15 @@ NETS: dict[str, NetType] = {n.name: n for n in [
             {"width": (int, 256, "units per hidden layer"), "depth": (int, 2, "hidden layers"),
              "dropout": (float, 0.1, "dropout after each hidden layer"),
              "embedding_std": (float, 1.0, "standard deviation of the categorical embeddings' initial values "
-                                          "(1 = torch's N(0, 1))")},
+                                          "(1 = torch's N(0, 1))"),
+             "heads": (int, 1, "k > 1: TabM-mini, k nets sharing their hidden weights, each with its own input "
+                               "scaling and output layer, trained on every row and averaged (1 = one net)")},
             {"epochs": 50, "cycles": 5, "snapshots": 5, "drop_last": True}, _check_mlp,
             # One thread: a batch of a few hundred rows times 256 units is too small a product to split.
             # 40,000 x 31 rows, batch 200, 2 epochs, quiet 2-core machine, the pipeline's short OpenMP
             # spin (GOMP_SPINCOUNT=1000): 1 thread 0.62-0.67 s, 2 threads 0.55-0.65 s (1.04-1.13x for a
             # whole second core); with PASSIVE waits 2 threads took 1.1 s.
-            minimum={"width": 1, "depth": 1}, max_threads=1, checked_by_range=True),
+            minimum={"width": 1, "depth": 1, "heads": 1}, max_threads=1, checked_by_range=True),
     NetType("sequential", "a Keras-like layer list on one input", _sequential, _sequential_inputs,
             {"layers": (list, REQUIRED, "layer tables, e.g. [{ type = \"dense\", units = 256 }]")},
             {"epochs": 30}),

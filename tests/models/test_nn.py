@@ -116,6 +116,7 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
     ({"label_smoothing": 0.1}, "label_smoothing (0.1) is for classification; remove it on a regression target"),
     ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and below 1, got 1.0"),
     ({"label_smoothing": -0.1}, "label_smoothing must be at least 0 and below 1, got -0.1"),
+    ({"heads": 0}, "parameter 'heads' must be at least 1, got 0"),
     ({"numeric_scaling": "rank"}, "parameter 'numeric_scaling' has 'rank', expected one of 'standard', 'quantile'"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
 ])
 def test_bad_parameters_are_one_clear_line(params, message):
@@ -284,6 +285,65 @@ def test_quantile_scaling_learns_and_predicts_the_same_after_saving():
     proba = model.predict_proba(X_va)
     assert roc_auc_score(y_va, proba[:, 1]) > 0.8
     assert np.array_equal(load_model(model_files(model)).predict_proba(X_va), proba)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_heads_train_k_copies_on_every_row_and_predict_their_mean(task):
+    """TabM-mini: while training the net gives each row k outputs (every copy is scored on it); in evaluation
+    it gives their mean, which is what the model predicts, saved or not."""
+    import torch
+
+    from models.persist import load_model, model_files
+
+    X, y, X_va, y_va = _split(task)
+    model = SnapshotMLP(task, **{**SMALL, "epochs": 30}, heads=4).fit(X, y)  # k copies learn more slowly
+    out = model.predict_proba(X_va) if task != "regression" else model.predict(X_va)
+    score = r2_score(y_va, out) if task == "regression" else (
+        roc_auc_score(y_va, out[:, 1]) if task == "binary" else roc_auc_score(y_va, out, multi_class="ovr"))
+    assert score > 0.8
+    net, tensors = model.net_, model._tensors(X_va, None)
+    net.load_state_dict(model.snapshots_[-1])
+    n_out = 3 if task == "multiclass" else 1
+    with torch.no_grad():
+        net.train()
+        copies = net(*tensors)
+        net.eval()
+        mean = net(*tensors)
+    assert copies.shape == (len(X_va), 4, n_out) and mean.shape == (len(X_va), n_out)
+    assert float((copies - copies.mean(1, keepdim=True)).abs().mean()) > 1e-3  # the copies differ
+    assert net.body[-1].weight.shape[0] == 4 and net.scale.shape[0] == 4
+    saved = load_model(model_files(model))
+    assert np.array_equal(saved.predict_proba(X_va) if task != "regression" else saved.predict(X_va), out)
+
+
+def test_a_row_of_every_copy_lines_up_with_its_target_and_weight():
+    """k copies' outputs (rows, k, outputs) are scored against each row's target k times, a row's copies
+    together: sample weights of 1 and 2 on a net of 3 copies weigh as on one copy."""
+    import torch
+
+    from models._loop import _every_copy
+
+    out = torch.arange(12.0).reshape(2, 3, 2)
+    y = torch.tensor([1, 0])
+    flat, repeated = _every_copy(out, y, 3)
+    assert flat.shape == (6, 2) and repeated.tolist() == [1, 1, 1, 0, 0, 0]
+    assert torch.equal(flat[3], out[1, 0])
+    assert _every_copy(out[:, 0], y, 1)[1] is y
+
+
+def test_heads_with_sample_weights_reach_the_net_through_the_cv_loop():
+    X, y, X_va, _ = _split("binary", n=240)
+    folds = np.arange(len(y)) % 3
+    w = 1.0 + (np.arange(len(y)) % 4)
+    params = {"epochs": 4, "cycles": 1, "snapshots": 1, "width": 32, "heads": 3}
+    metric = get_metric("roc_auc")
+    weighted = train_cv("net", {"type": "mlp", "params": params}, X, y, X_va, folds, TaskInfo("binary", (0, 1)),
+                        metric, sample_weight=w)
+    plain = train_cv("net", {"type": "mlp", "params": params}, X, y, X_va, folds, TaskInfo("binary", (0, 1)), metric)
+    doubled = train_cv("net", {"type": "mlp", "params": params}, X, y, X_va, folds, TaskInfo("binary", (0, 1)),
+                       metric, sample_weight=np.full(len(y), 2.0))
+    assert not np.allclose(weighted.oof, plain.oof)  # the weights changed the fits
+    np.testing.assert_allclose(doubled.oof, plain.oof, atol=1e-6)  # equal weights: the unweighted loss
 
 
 def test_embedding_std_sets_the_initial_spread_of_the_categorical_embeddings():

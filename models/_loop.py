@@ -350,9 +350,9 @@ def _row_losses(loss_fn):
 
 
 def _every_copy(out, y, copies: int):
-    """A net of k copies (`heads`) returns (rows, k, outputs) while training: each copy is scored on every
-    row, so its outputs and the targets repeated k times line up row by row (a row's k losses stay
-    together, for sample weights)."""
+    """A net whose `copies_per_row` is k (the mlp's `heads`) returns (rows, k, outputs) while training: each
+    copy is scored on every row, so its outputs and the targets repeated k times line up row by row (a row's
+    k losses stay together, for sample weights). In evaluation such a net returns one output a row."""
     if copies == 1:
         return out, y
     return out.flatten(0, 1), y.repeat_interleave(copies, dim=0)
@@ -392,7 +392,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     torch.manual_seed(int(cfg.seed))
     generator = torch.Generator().manual_seed(int(cfg.seed))
     net = build_net().to(device)
-    copies = int(getattr(net, "heads", 1) or 1)  # TabM-style nets: k outputs a row while training
+    copies = int(getattr(net, "copies_per_row", 1))  # TabM-style nets: k outputs a row while training
     optimiser = OPTIMIZERS[cfg.optimizer].make(net.parameters(), cfg)
     inner = None
     if cfg.early_stopping:

@@ -109,13 +109,14 @@ def _mlp(inputs, n_out: int, p: dict):
             super().__init__()
             self.table = TableInput(inputs[0], p["embedding_std"])
             size = self.table.out_features
-            self.heads = int(p["heads"])
-            self.scale = nn.Parameter(Heads.random_signs(self.heads, size)) if self.heads > 1 else None
+            self.copies_per_row = int(p["heads"])  # the loop scores each copy on every row (models._loop)
+            k = self.copies_per_row
+            self.scale = nn.Parameter(Heads.random_signs(k, size)) if k > 1 else None
             layers: list[nn.Module] = []
             for _ in range(p["depth"]):
                 layers += [nn.Linear(size, p["width"]), nn.SiLU(), Dropout(p["dropout"])]
                 size = p["width"]
-            layers.append(nn.Linear(size, n_out) if self.heads == 1 else Heads(self.heads, size, n_out))
+            layers.append(nn.Linear(size, n_out) if k == 1 else Heads(k, size, n_out))
             self.body = nn.Sequential(*layers)
 
         def forward(self, dense, codes):

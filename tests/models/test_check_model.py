@@ -33,6 +33,7 @@ BUILT_INS = {
                    {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression"},
                    {"type": "sklearn", "estimator": "sklearn.neighbors.KNeighborsClassifier"},
                    {"type": "mlp", "params": {"cycles": 2, "epochs": 6, "snapshots": 2}},
+                   {"type": "mlp", "params": {"cycles": 2, "epochs": 6, "snapshots": 2, "heads": 3}},
                    CNN, {"type": "rnn", "params": {**RNN["params"], "inputs": ["tokens", "table"]}},
                    {"type": "net", "params": {**TINY, "inputs": ["image"], "layers": [
                        {"type": "conv2d", "filters": 4}, {"type": "batchnorm"}, {"type": "global_avgpool"}]}}],
@@ -40,6 +41,7 @@ BUILT_INS = {
                    {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge"},
                    {"type": "sklearn", "estimator": "sklearn.ensemble.ExtraTreesRegressor", "params": {"n_estimators": 20}},
                    {"type": "mlp", "params": {"cycles": 2, "epochs": 6, "snapshots": 2}},
+                   {"type": "mlp", "params": {"cycles": 2, "epochs": 6, "snapshots": 2, "heads": 2}},
                    CNN, RNN, {"type": "net", "params": {**TINY, "inputs": ["tokens"], "layers": [
                        {"type": "embedding", "output_dim": 8}, {"type": "lstm", "units": 8}]}}],
 }

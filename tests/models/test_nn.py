@@ -311,7 +311,7 @@ def test_heads_train_k_copies_on_every_row_and_predict_their_mean(task):
         mean = net(*tensors)
     assert copies.shape == (len(X_va), 4, n_out) and mean.shape == (len(X_va), n_out)
     assert float((copies - copies.mean(1, keepdim=True)).abs().mean()) > 1e-3  # the copies differ
-    assert net.body[-1].weight.shape[0] == 4 and net.scale.shape[0] == 4
+    assert net.copies_per_row == 4 and net.body[-1].weight.shape[0] == 4 and net.scale.shape[0] == 4
     saved = load_model(model_files(model))
     assert np.array_equal(saved.predict_proba(X_va) if task != "regression" else saved.predict(X_va), out)
 

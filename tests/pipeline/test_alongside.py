@@ -115,3 +115,68 @@ def test_the_closing_line_gives_the_reports_own_time_and_the_runs_wait_for_it():
                                                    "the run waited 0.0s for it)")
     assert _beside_done("explore", 3.0, 2.56).endswith("the run waited 2.6s for it)")
     assert _beside_done("explore", -0.01, 0.0).startswith("[explore] done in 0.0s")  # a wall-clock step back
+
+
+def _lift_allowed() -> bool:
+    import resource
+
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
+def test_a_report_the_run_waits_for_is_lifted_to_normal_priority_thread_by_thread():
+    """Idle-only (as `_yield_cpu` starts it), with a second thread that inherited it: `_lift` puts every
+    thread back to normal priority where Linux allows it, and says False, changing nothing, where not."""
+    import subprocess
+    import sys
+
+    from pipeline.runner import _lift
+
+    code = ("import os, sys, threading; os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)); "
+            "threading.Thread(target=sys.stdin.read, daemon=True).start(); print('ready', flush=True); "
+            "sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        threads = [int(t) for t in os.listdir(f"/proc/{child.pid}/task")]
+        assert len(threads) == 2 and all(os.sched_getscheduler(t) == os.SCHED_IDLE for t in threads)
+        lifted = _lift(child.pid)
+        policies = {os.sched_getscheduler(t) for t in threads}
+        if _lift_allowed():
+            assert lifted and policies == {os.SCHED_OTHER}
+        else:
+            assert not lifted and policies == {os.SCHED_IDLE}
+    finally:
+        child.stdin.close()
+        child.wait()
+    assert not _lift(child.pid)  # gone: nothing to lift, no error
+
+
+def test_the_run_lifts_the_report_only_when_it_has_to_wait_for_it(monkeypatch):
+    import pipeline.runner as runner_module
+
+    lifted: list[int] = []
+    monkeypatch.setattr(runner_module, "_lift", lifted.append)
+
+    class Results:
+        def __init__(self, ready: bool):
+            self.ready = ready
+
+        def poll(self):
+            return self.ready
+
+        def recv(self):
+            return False, RuntimeError("the report failed"), [], 0.0
+
+    class Process:
+        pid, exitcode = 4242, 1
+
+        def join(self):
+            pass
+
+    logs: list[str] = []
+    runner = type("R", (), {"log": staticmethod(logs.append)})()
+    for ready in (True, False):
+        beside = runner_module._Alongside(Stage("report", "", "m:f", alongside=True), None, Process(), Results(ready), 0.0)
+        beside.finish(runner, raise_error=False)
+    assert lifted == [4242] and logs == ["[report] failed: the report failed"] * 2

@@ -48,3 +48,14 @@ def report_slow(ctx) -> list[Path]:
     while not (ctx.runs / "never").exists():
         time.sleep(0.05)
     return _write_pid(ctx, "report")
+
+
+def report_starved(ctx) -> list[Path]:
+    """The alongside stage as it is beside busy processes it may not be lifted above: in its own process it
+    never ends (the run must stop it and run it again in turn); in the run's process it writes its pid."""
+    import multiprocessing
+    import time
+
+    while multiprocessing.parent_process() is not None:
+        time.sleep(0.05)
+    return _write_pid(ctx, "report")

@@ -180,3 +180,39 @@ def test_the_run_lifts_the_report_only_when_it_has_to_wait_for_it(monkeypatch):
         beside = runner_module._Alongside(Stage("report", "", "m:f", alongside=True), None, Process(), Results(ready), 0.0)
         beside.finish(runner, raise_error=False)
     assert lifted == [4242] and logs == ["[report] failed: the report failed"] * 2
+
+
+def test_a_starved_report_that_may_not_be_lifted_runs_again_in_the_runs_process(titanic_ws, monkeypatch):
+    import pipeline.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "_lift", lambda pid: False)
+    monkeypatch.setattr(runner_module, "_starved", lambda pid: True)
+    logs: list[str] = []
+    assert _runner(titanic_ws, _pipeline(report="report_starved"), logs).run() == ["work", "report"]
+    assert _pid(titanic_ws, "report") == os.getpid()
+    assert ("[report] gets no CPU at idle priority beside this machine's other work, and may not be lifted: "
+            "running it again in this process") in logs
+    assert re.fullmatch(r"\[report\] done in \d+\.\ds", logs[-1])
+    assert _runner(titanic_ws, _pipeline(), []).run() == []  # recorded as any stage: fresh
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux process states")
+def test_a_sleeping_or_finished_process_is_not_starved():
+    """Only a process ready to run counts: one asleep (waiting on input) reads as not starved whatever its
+    CPU, and so does one that has ended. (A starved one's reading depends on the machine's load: not tested.)"""
+    import subprocess
+    import sys
+
+    from pipeline.runner import _starved
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    import psutil
+
+    assert child.stdout.readline().strip() == "ready"
+    while psutil.Process(child.pid).status() != psutil.STATUS_SLEEPING:  # until it waits on its input
+        pass
+    assert not _starved(child.pid, sample_seconds=0.05)
+    child.stdin.close()
+    child.wait()
+    assert not _starved(child.pid, sample_seconds=0.05)

@@ -400,7 +400,13 @@ class _Alongside:
                        f"lifted: running it again in this process")
             self.stop()
             t0 = time.perf_counter()
-            runner._execute(self.stage, self.verdict)
+            try:
+                runner._execute(self.stage, self.verdict)
+            except Exception as exc:  # noqa: BLE001 -- after a failure of the main work, only logged (as below)
+                if raise_error:
+                    raise
+                runner.log(f"[{name}] failed: {exc}")
+                return
             runner.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
             return
         try:

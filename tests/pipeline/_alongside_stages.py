@@ -59,3 +59,13 @@ def report_starved(ctx) -> list[Path]:
     while multiprocessing.parent_process() is not None:
         time.sleep(0.05)
     return _write_pid(ctx, "report")
+
+
+def report_starved_fails(ctx) -> list[Path]:
+    """As report_starved, but failing when it runs again in the run's process."""
+    import multiprocessing
+    import time
+
+    while multiprocessing.parent_process() is not None:
+        time.sleep(0.05)
+    raise UserError("report: the data has no column 'nope'; name an existing column in [explore]")

@@ -216,3 +216,16 @@ def test_a_sleeping_or_finished_process_is_not_starved():
     child.stdin.close()
     child.wait()
     assert not _starved(child.pid, sample_seconds=0.05)
+
+
+def test_after_a_crash_in_the_main_work_a_starved_reports_own_error_is_only_logged(titanic_ws, monkeypatch):
+    import pipeline.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "_lift", lambda pid: False)
+    monkeypatch.setattr(runner_module, "_starved", lambda pid: True)
+    logs: list[str] = []
+    with pytest.raises(RuntimeError, match="a bug, not bad input"):  # the main work's error, not the report's
+        _runner(titanic_ws, _pipeline(report="report_starved_fails", work="work_crashes"), logs).run()
+    assert logs[-1] == "[report] failed: report: the data has no column 'nope'; name an existing column in [explore]"
+    with pytest.raises(UserError, match="has no column 'nope'"):  # after a good main work: raised
+        _runner(titanic_ws, _pipeline(report="report_starved_fails"), []).run()

@@ -7,13 +7,14 @@ interpreter, because the wait settings must be in the environment before LightGB
     python benchmarks/threads.py --grid    # 1 vs 2 threads by rows x columns, PASSIVE vs the pipeline's
     python benchmarks/threads.py --end-to-end --sets titanic,hpc,ames_clean   # default runs, quiet and busy
     python benchmarks/threads.py --end-to-end --own-session  # the busy process in a session of its own
+    python benchmarks/threads.py --end-to-end --busy 2     # beside two busy processes (every core taken)
 
 The end-to-end mode runs `init` + the default `run` of each set (benchmarks/quality.py's data sets)
 once per setting of `runtime.threads` (`--settings auto,1`: automatic and one thread; `cores` is an
 explicit thread per core, what automatic threads were before the one-thread rule; `jobs1` is
 `runtime.n_jobs = 1`, every fit in the run's own process, the default before automatic workers; `workers` is
 one worker per core whatever the load, `runtime.n_jobs` = the cores), quiet and then
-beside a process that keeps one core busy (a Python busy loop, in the benchmark's session, or with
+beside a process that keeps one core busy (`--busy N`: N of them; a Python busy loop, in the benchmark's session, or with
 `--own-session` in a session of its own, as a browser or a notebook kernel started elsewhere is: with
 Linux's autogroup the scheduler then shares the cores between the two sessions, not between their
 processes, so the run's workers together get about one core), and prints the wall times, busy /
@@ -91,9 +92,10 @@ def _digests(root) -> dict[str, str]:
     return {str(p.relative_to(root)).split("/runs/")[-1]: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
-def _timed_run(name: str, root, data, setting: str, busy: bool,
+def _timed_run(name: str, root, data, setting: str, busy: int,
                own_session: bool = False) -> tuple[float, dict[str, str], list[float]]:
-    """init + default run of one set with runtime.threads = setting; (seconds, digests, load at start).
+    """init + default run of one set with runtime.threads = setting, beside `busy` busy loops; (seconds,
+    digests, load at start).
     `own_session`: the busy process starts in a session of its own (setsid), as a program started elsewhere
     (a browser, a notebook kernel) is: the scheduler then shares the cores between sessions (Linux's
     autogroup; systemd's scopes and containers do the same with cgroups), not between processes."""
@@ -103,25 +105,25 @@ def _timed_run(name: str, root, data, setting: str, busy: bool,
     named = {"auto": None, "cores": {"threads": cpu_count()}, "jobs1": {"n_jobs": 1},
              "workers": {"n_jobs": cpu_count()}}  # workers: one per core whatever the load
     init_set(name, root, data, runtime=named[setting] if setting in named else {"threads": int(setting)})
-    hog = (subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=own_session)
-           if busy else None)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=own_session)
+            for _ in range(busy)]
     try:
-        if hog is not None:
+        if hogs:
             time.sleep(0.5)
         load = loadavg()
         t0 = time.perf_counter()
         _cli(root, "run")
         seconds = time.perf_counter() - t0
     finally:
-        if hog is not None:
+        for hog in hogs:
             hog.kill()
             hog.wait()
     return seconds, _digests(root), load
 
 
-def end_to_end(sets: list[str], settings: list[str], data, own_session: bool = False) -> None:
-    """Default runs of each set per thread setting, quiet and beside one busy process (in this session, or
-    with `own_session` in a session of its own)."""
+def end_to_end(sets: list[str], settings: list[str], data, own_session: bool = False, busy: int = 1) -> None:
+    """Default runs of each set per thread setting, quiet and beside `busy` busy processes (in this session,
+    or with `own_session` in a session of its own)."""
     import tempfile
     from pathlib import Path
 
@@ -130,7 +132,8 @@ def end_to_end(sets: list[str], settings: list[str], data, own_session: bool = F
     where = "in a session of its own" if own_session else "in this session"
     autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
     grouped = autogroup.read_text().strip() == "1" if autogroup.exists() else False
-    print(f"cores: {os.cpu_count()}; init + default run; busy = beside a Python loop keeping one core busy, {where} "
+    loops = "a Python loop keeping one core busy" if busy == 1 else f"{busy} Python loops each keeping a core busy"
+    print(f"cores: {os.cpu_count()}; init + default run; busy = beside {loops}, {where} "
           f"(autogroup {'on' if grouped else 'off'}); load at start {loadavg()}")
     print(f"{'set':<12}{'threads':>8}{'quiet s':>9}{'load':>6}{'busy s':>9}{'load':>6}{'busy/quiet':>11}  predictions")
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,9 +141,9 @@ def end_to_end(sets: list[str], settings: list[str], data, own_session: bool = F
             first = None
             for setting in settings:
                 figures = []
-                for busy in (False, True):
-                    root = Path(tmp) / f"{name}-{setting}-{'busy' if busy else 'quiet'}"
-                    seconds, digests, load = _timed_run(name, root, data, setting, busy, own_session)
+                for hogs in (0, busy):
+                    root = Path(tmp) / f"{name}-{setting}-{'busy' if hogs else 'quiet'}"
+                    seconds, digests, load = _timed_run(name, root, data, setting, hogs, own_session)
                     first = first or digests
                     same = digests == first
                     figures.append((seconds, load, same, sorted(k for k in first if first[k] != digests.get(k))))
@@ -166,11 +169,14 @@ def main() -> None:
         p.add_argument("--data", default=None, help="folder of data sets (default: benchmarks/quality.py's)")
         p.add_argument("--own-session", action="store_true",
                        help="start the busy process in a session of its own, as a program started elsewhere is")
+        p.add_argument("--busy", type=int, default=1, help="busy processes beside the run (default: one)")
         args = p.parse_args()
+        if args.busy < 1:
+            p.error(f"--busy must be 1 or more busy processes, got {args.busy}")
         from pathlib import Path
 
         end_to_end([s for s in args.sets.split(",") if s], [s for s in args.settings.split(",") if s],
-                   Path(args.data) if args.data else default_data(), own_session=args.own_session)
+                   Path(args.data) if args.data else default_data(), own_session=args.own_session, busy=args.busy)
         return
     if "--grid" in sys.argv[1:]:
         grid()

@@ -208,9 +208,7 @@ class Runner:
                     beside = _Alongside.start(self, stage, v)
                     continue
                 self.log(f"[{name}] running ({'; '.join(v.reasons)})")
-                t0 = time.perf_counter()
                 self._execute(stage, v)
-                self.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
                 ran.append(name)
         except KeyboardInterrupt:
             if beside is not None:  # Ctrl-C ends it too
@@ -231,6 +229,8 @@ class Runner:
         return ran
 
     def _execute(self, stage: Stage, v: Verdict) -> None:
+        """Run `stage` in this process, record it, and log its time."""
+        t0 = time.perf_counter()
         func = _stage_function(stage)
         ctx = StageContext(self.competition, stage, v.stale_units if stage.units else None, self.state,
                            self.started)
@@ -241,6 +241,7 @@ class Runner:
         finally:
             ctx.release_data()  # the next stage does not find this one's frames still in memory
         self._record(stage, v, produced)
+        self.log(f"[{stage.name}] done in {time.perf_counter() - t0:.1f}s")
 
     def _record(self, stage: Stage, v: Verdict, produced) -> None:
         """Save a finished stage's state: its fingerprint, parts, output paths and their digests."""
@@ -399,15 +400,12 @@ class _Alongside:
             runner.log(f"[{name}] gets no CPU at idle priority beside this machine's other work, and may not be "
                        f"lifted: running it again in this process")
             self.stop()
-            t0 = time.perf_counter()
             try:
                 runner._execute(self.stage, self.verdict)
             except Exception as exc:  # noqa: BLE001 -- after a failure of the main work, only logged (as below)
                 if raise_error:
                     raise
                 runner.log(f"[{name}] failed: {exc}")
-                return
-            runner.log(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
             return
         try:
             ok, payload, lines, ended = self.results.recv()

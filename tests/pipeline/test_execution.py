@@ -117,12 +117,17 @@ def sequential(tmp_path_factory) -> dict:
     return _predictions(ws)
 
 
+# The scheduler serves HTTP (health, metrics) even without a dashboard, on 8787 unless told otherwise; a
+# second cluster beside the module's would find it taken and warn. Any free port keeps the two apart.
+_ANY_PORT = ":0"
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A real dask.distributed LocalCluster: 2 worker processes, 1 thread each."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=_ANY_PORT) as c:
         yield c
         execution.close_all()
 
@@ -297,7 +302,7 @@ def test_on_a_dask_cluster_a_task_that_kills_its_worker_fails_the_stage_in_one_l
 
     # a task whose worker died is retried on another (allowed-failures); here no retry, to fail at once
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+            LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=_ANY_PORT) as c:
         ws = _workspace(tmp_path, _runtime("dask", c))
         kill = ws / "competition" / "titanic" / "models" / "KILL"
         kill.write_text("")

@@ -50,22 +50,23 @@ def report_slow(ctx) -> list[Path]:
     return _write_pid(ctx, "report")
 
 
-def report_starved(ctx) -> list[Path]:
-    """The alongside stage as it is beside busy processes it may not be lifted above: in its own process it
-    never ends (the run must stop it and run it again in turn); in the run's process it writes its pid."""
+def _never_in_its_own_process() -> None:
+    """Block for ever in a spawned process (a report starved beside busy processes); return in the run's."""
     import multiprocessing
     import time
 
     while multiprocessing.parent_process() is not None:
         time.sleep(0.05)
+
+
+def report_starved(ctx) -> list[Path]:
+    """The alongside stage as it is beside busy processes it may not be lifted above: in its own process it
+    never ends (the run must stop it and run it again in turn); in the run's process it writes its pid."""
+    _never_in_its_own_process()
     return _write_pid(ctx, "report")
 
 
 def report_starved_fails(ctx) -> list[Path]:
     """As report_starved, but failing when it runs again in the run's process."""
-    import multiprocessing
-    import time
-
-    while multiprocessing.parent_process() is not None:
-        time.sleep(0.05)
+    _never_in_its_own_process()
     raise UserError("report: the data has no column 'nope'; name an existing column in [explore]")

@@ -28,6 +28,10 @@ _ROUND_KEYS = ("n_estimators", "num_boost_round", "num_iterations", "num_iterati
                "num_trees", "num_round", "num_rounds", "nrounds")
 DEFAULT_ROUNDS = 1000
 DEFAULT_EARLY_STOPPING = 100
+# LightGBM's names for the boosting mode. dart ("dropouts meet multiple additive regression trees")
+# rescales earlier trees as it adds new ones, so LightGBM cannot stop it early: it trains the capped
+# rounds once, on every training row of the fold, with no rows held out (early_stopping_rounds is ignored).
+_BOOSTING_KEYS = ("boosting", "boosting_type", "boost")
 # LightGBM picks row- or column-wise histograms by timing both, so two runs could build them differently
 # and differ in the last bits (with more than one thread the row-wise sums are merged across threads).
 # A fixed rule instead: column-wise (its sums are the same on any thread count) up to this many rows,
@@ -197,6 +201,8 @@ def lgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
         out["num_class"] = ctx.task.n_classes
     rest, rounds, early = take_rounds(name, params, round_keys=_ROUND_KEYS, early_keys=("early_stopping_rounds",),
                                       thread_keys=_THREAD_KEYS, rounds=DEFAULT_ROUNDS, early=DEFAULT_EARLY_STOPPING)
+    if any(params.get(key) == "dart" for key in _BOOSTING_KEYS):
+        early = 0  # whatever a shared params table (or a tuning trial's gbdt siblings) says
     out.update(rest)
     out["num_threads"] = ctx.threads
     return out, rounds, early

@@ -38,3 +38,17 @@ def test_refit_must_be_a_boolean():
     with pytest.raises(UserError, match=r"models\.m\.params\.refit must be true or false, got 'no'"):
         build_model("m", {"type": "lightgbm", "params": {"refit": "no"}},
                     ModelContext(BINARY, get_metric("log_loss")))
+
+
+@pytest.mark.parametrize("early", [None, 50])
+def test_dart_trains_its_rounds_once_on_every_row_without_holding_rows_out(early):
+    # LightGBM cannot stop dart early: before, the fold held 20 % of its rows out for nothing, trained all
+    # rounds on the rest, then refitted for the rounds scaled up by the rows' share
+    X, y = make_data(BINARY, n=300, seed=4)
+    params = {"boosting": "dart", "n_estimators": 40, "learning_rate": 0.1}
+    if early is not None:  # a params table shared with gbdt (a tuning trial) may carry a patience
+        params["early_stopping_rounds"] = early
+    model = build_model("m", {"type": "lightgbm", "params": params}, ModelContext(BINARY, get_metric("log_loss")))
+    assert not model.wants_validation()  # the CV loop gives it every training row of the fold
+    model.fit(X, y)
+    assert model.booster_.current_iteration() == model.best_iteration_ == 40

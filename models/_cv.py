@@ -186,7 +186,8 @@ class FoldTask:
 @dataclass
 class FoldResult:
     """What one fold's fit sends back: its validation and test predictions (n, outputs) in the target's
-    scale, score, seconds, feature importance, best iteration and the rows trimming dropped."""
+    scale, score, seconds, feature importance, best iteration, the rows trimming dropped, and the cap its
+    training length ran into while still improving (e.g. "n_estimators = 1000"; the model's `capped_`)."""
 
     fold: int
     valid: np.ndarray
@@ -197,6 +198,7 @@ class FoldResult:
     best_iteration: int | None = None
     dropped: int = 0
     fitted: FittedFold | None = None
+    capped: str | None = None
 
 
 # map_folds(run_fold, data, tasks): run_fold(data, task) for each task, results in the tasks' order.
@@ -374,7 +376,7 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
         imp = _importance(model, list(X_tr.columns) if hasattr(X_tr, "columns") else [])
         best = int(model.best_iteration_) if hasattr(model, "best_iteration_") else None
     fitted = _fitted(model, int(k), clip) if data.save_models else None
-    return FoldResult(int(k), p_va, p_te, score, seconds, imp, best, dropped, fitted)
+    return FoldResult(int(k), p_va, p_te, score, seconds, imp, best, dropped, fitted, getattr(model, "capped_", None))
 
 
 def _target_range(y: np.ndarray) -> tuple:
@@ -447,7 +449,7 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     fold_scores: list[float] = []
     fold_times: list[float] = []
     test_by_fold: list[np.ndarray] = []
-    importances, best_iterations, trimmed = [], [], []
+    importances, best_iterations, trimmed, capped = [], [], [], []
     trim = float(spec.get("trim_outliers", 0.0) or 0.0)
     # the folds' test predictions are averaged; forward chaining weighs them by training rows (the
     # later folds have seen more of the past)
@@ -467,6 +469,8 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
             importances.append(res.importance)
         if res.best_iteration is not None:
             best_iterations.append(res.best_iteration)
+        if res.capped:
+            capped.append(res.capped)
         note = f", {res.dropped} outlying training rows dropped" if res.dropped else ""
         log(f"[cv] {name} fold {k}: {metric.name} {res.score:.5f} ({res.seconds:.1f}s{note})")
         if on_fold is not None:
@@ -486,6 +490,10 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
         params["best_iterations"] = best_iterations
     if trimmed:
         params["trimmed_rows"] = trimmed
+    if capped:
+        params["capped_folds"] = len(capped)
+        log(f"[cv] note: {name}: still improving on its inner split when it reached {capped[0]} in {len(capped)} "
+            f"of {len(fold_scores)} folds; alone it may score better with more (or a higher learning rate)")
     extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}
     if data.sample_weight is not None:
         params["sample_weight"] = takes_sample_weight(template)  # whether the fits were weighted

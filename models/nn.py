@@ -467,6 +467,8 @@ class TorchNet(BaseEstimator):
         self.best_epoch_ = fitted.best_epoch
         self.cycle_losses_ = fitted.cycle_losses  # select_cycles: the inner loss after each cycle
         self.cycles_ = fitted.chosen_cycles or cfg.cycles
+        # select_cycles chose every cycle: the inner loss was still falling at the last (models._cv says so)
+        self.capped_ = f"cycles = {cfg.cycles}" if cfg.cycles > 1 and fitted.chosen_cycles == cfg.cycles else None
         self.n_out_ = n_out
         return self
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from models._boost import (EarlyStoppedBooster, refit_rounds, require, safe_names, stack_rows, take_refit,
+from models._boost import (EarlyStoppedBooster, refit_rounds, require, round_cap, safe_names, stack_rows, take_refit,
                            take_rounds, with_defaults)
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
@@ -69,6 +69,7 @@ class XGBoostModel(EarlyStoppedBooster):
             stopped = xgb.train(params, dtrain, self.num_boost_round, evals=[(dvalid, "valid")],
                                 early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False)
             best = int(stopped.best_iteration) + 1  # XGBoost counts from 0
+            self.capped_ = round_cap(best, self.num_boost_round)
             if self.refit:
                 del stopped, dtrain, dvalid
                 self.best_iteration_ = refit_rounds(best, n, n_all)
@@ -77,7 +78,7 @@ class XGBoostModel(EarlyStoppedBooster):
                 self.best_iteration_, self.booster_ = best, stopped[:best]
         else:
             both = xgb.DMatrix(X, y, weight=weight, enable_categorical=True)
-            self.best_iteration_ = int(self.num_boost_round)
+            self.best_iteration_, self.capped_ = int(self.num_boost_round), None
             self.booster_ = xgb.train(params, both, self.best_iteration_, verbose_eval=False)
         objective = str(params.get("objective", ""))
         if objective.startswith("binary:"):

@@ -49,3 +49,26 @@ def test_refit_must_be_a_boolean(kind):
         pytest.importorskip(TYPES[kind][0])
     with pytest.raises(UserError, match=r"models\.m\.params\.refit must be true or false, got 'no'"):
         build_model("m", {"type": kind, "params": {"refit": "no"}}, ModelContext(BINARY, get_metric("log_loss")))
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", *TYPES])
+def test_a_fit_still_improving_at_its_round_cap_says_so_and_an_early_stopped_one_does_not(kind):
+    if kind in TYPES:
+        pytest.importorskip(TYPES[kind][0])
+    X, y = make_data("regression", n=400, seed=5)
+    ctx = ModelContext(TaskInfo("regression"), get_metric("rmse"))
+
+    def fitted(**params):
+        model = build_model("m", {"type": kind, "params": {**params, "early_stopping_rounds": 10}}, ctx)
+        return model.fit(X.iloc[:300], y[:300], X.iloc[300:], y[300:])
+
+    assert fitted(learning_rate=0.01, n_estimators=20).capped_ == "n_estimators = 20"  # the loss still falls
+    assert fitted(learning_rate=0.3, n_estimators=400).capped_ is None  # stopped well before the cap
+    assert build_model("m", {"type": kind, "params": {"n_estimators": 20, "early_stopping_rounds": 0}},
+                       ctx).fit(X, y).capped_ is None  # every round by design: nothing chose them
+
+
+def test_round_cap_is_the_last_tenth_of_the_rounds():
+    from models._boost import round_cap
+
+    assert round_cap(901, 1000) == "n_estimators = 1000" and round_cap(900, 1000) is None

@@ -393,3 +393,12 @@ def test_label_smoothing_trains_toward_softer_targets_but_scores_held_out_rows_o
     assert torch.isclose(loss(logits, labels), expected)
     loss.reduction = "none"
     assert loss(logits, labels).shape == (2, 1)
+
+
+def test_select_cycles_says_when_it_chose_every_cycle_and_not_when_it_stopped_before():
+    X, y, _, _ = _split("regression")
+    still_learning = SnapshotMLP("regression", **SMALL, select_cycles=True, lr=0.001).fit(X, y)
+    assert still_learning.cycles_ == 3 and still_learning.capped_ == "cycles = 3"  # the k-fold loop names it
+    X, y, _, _ = _split("binary", n=200)
+    overfitting = SnapshotMLP("binary", **{**SMALL, "width": 256}, select_cycles=True, lr=0.03).fit(X, y)
+    assert overfitting.cycles_ < 3 and overfitting.capped_ is None

@@ -139,6 +139,23 @@ def test_lightgbm_trainer_matches_a_hand_written_loop(titanic):
     json.dumps(res.params)  # params.json must be plain JSON
 
 
+@pytest.mark.parametrize(("rate", "rounds", "capped"), [(0.002, 20, 5), (0.3, 500, 0)])
+def test_a_member_cut_short_by_its_round_cap_is_named_with_its_folds(titanic, rate, rounds, capped):
+    # at a tiny learning rate the inner split's loss still falls at round 20 in every fold; at 0.3 early
+    # stopping ends every fold long before 500 rounds, and nothing is said
+    spec = {"type": "lightgbm", "params": {"learning_rate": rate, "n_estimators": rounds, "early_stopping_rounds": 10}}
+    logs = []
+    res = train_cv("lgbm", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task,
+                   titanic.metric, threads=1, log=logs.append)
+    notes = [m for m in logs if m.startswith("[cv] note: lgbm:")]
+    if capped:
+        assert res.params["capped_folds"] == capped
+        assert notes == [f"[cv] note: lgbm: still improving on its inner split when it reached n_estimators = {rounds} "
+                         f"in {capped} of 5 folds; alone it may score better with more (or a higher learning rate)"]
+    else:
+        assert "capped_folds" not in res.params and notes == []
+
+
 def test_sklearn_trainer_handles_categoricals_and_missing_values(titanic):
     assert titanic.X.isna().any().any() and any(str(t) == "category" for t in titanic.X.dtypes)
     spec = {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.5},

@@ -492,6 +492,7 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
         params["trimmed_rows"] = trimmed
     if capped:
         params["capped_folds"] = len(capped)
+    if 2 * len(capped) > len(fold_scores):  # most folds: one fold's luck is not worth a line
         log(f"[cv] note: {name}: still improving on its inner split when it reached {capped[0]} in {len(capped)} "
             f"of {len(fold_scores)} folds; alone it may score better with more (or a higher learning rate)")
     extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}

@@ -156,6 +156,46 @@ def test_a_member_cut_short_by_its_round_cap_is_named_with_its_folds(titanic, ra
         assert "capped_folds" not in res.params and notes == []
 
 
+# A plug-in that reports running into its cap (`capped_`) in the folds that train on row 0 (four of five),
+# or in the one fold that holds row 0 out.
+CAPPED = '''
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Model(ClassifierMixin, BaseEstimator):
+    def __init__(self, when_row0_trains=True):
+        self.when_row0_trains = when_row0_trains
+
+    def fit(self, X, y):
+        trains_row0 = bool((X["rowid"] == 0).any())
+        self.capped_ = "rounds = 9" if trains_row0 == self.when_row0_trains else None
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), 0.5)
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+'''
+
+
+@pytest.mark.parametrize(("most", "capped"), [(True, 4), (False, 1)])
+def test_the_cap_note_needs_most_folds_and_params_count_every_capped_fold(titanic, tmp_path, most, capped):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "capped.py").write_text(CAPPED)
+    logs = []
+    res = train_cv("c", {"type": "capped", "params": {"when_row0_trains": most}}, with_rowid(titanic.X), titanic.y,
+                   with_rowid(titanic.X_test, 5000), titanic.folds, titanic.task, titanic.metric,
+                   plugin_dir=plugins, log=logs.append)
+    assert res.params["capped_folds"] == capped
+    notes = [m for m in logs if m.startswith("[cv] note: c:")]
+    assert notes == (["[cv] note: c: still improving on its inner split when it reached rounds = 9 in 4 of 5 folds; "
+                      "alone it may score better with more (or a higher learning rate)"] if most else [])
+
+
 def test_sklearn_trainer_handles_categoricals_and_missing_values(titanic):
     assert titanic.X.isna().any().any() and any(str(t) == "category" for t in titanic.X.dtypes)
     spec = {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.5},

@@ -77,7 +77,11 @@ class LightGBMModel(BaseEstimator):
         if X_valid is not None and self.early_stopping_rounds:
             self.booster_ = self._fit_stopped(lgb, params, X, np.asarray(y), X_valid, np.asarray(y_valid), weight)
         else:
-            dtrain = lgb.Dataset(X, np.asarray(y), weight=weight)
+            init = _dart_start(params, np.asarray(y), weight)
+            if init is not None:
+                self.init_score_ = init
+            start = None if init is None else np.tile(init, (len(y), 1)) if len(init) > 1 else np.full(len(y), init[0])
+            dtrain = lgb.Dataset(X, np.asarray(y), weight=weight, init_score=start)
             self.booster_ = lgb.train(params, dtrain, self.num_boost_round)
             self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
             self.capped_ = None  # all rounds by design: nothing chose them
@@ -127,7 +131,13 @@ class LightGBMModel(BaseEstimator):
     def _raw(self, X) -> np.ndarray:
         threads = getattr(self, "predict_threads_", None)
         extra = {"num_threads": threads} if threads else {}
-        return self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_, **extra)
+        init = getattr(self, "init_score_", None)
+        if init is None:
+            return self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_, **extra)
+        raw = self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_, raw_score=True, **extra)
+        if raw.ndim > 1:
+            return _softmax(raw + init)
+        return 1.0 / (1.0 + np.exp(-(raw + init[0]))) if hasattr(self, "classes_") else raw + init[0]
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n, k)."""
@@ -139,6 +149,31 @@ class LightGBMModel(BaseEstimator):
         if hasattr(self, "classes_"):
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
         return self._raw(X)
+
+
+def _softmax(raw: np.ndarray) -> np.ndarray:
+    e = np.exp(raw - raw.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _dart_start(params: dict, y: np.ndarray, weight: np.ndarray | None) -> np.ndarray | None:
+    """The constant raw score dart starts from, outside its trees (one value, or one per class): the
+    target's mean, the base rate's log-odds or the classes' log frequencies. LightGBM puts that start
+    into the first tree, and dart drops and rescales the first tree like any other, so a target far from
+    0 is never reached (y = 12 +- 0.4: mean prediction 11.66 after 500 rounds at lr 0.05). None when not
+    dart, or for another objective (LightGBM's own start then)."""
+    dart = any(params.get(key) == "dart" for key in _BOOSTING_KEYS)
+    objective = params.get("objective")
+    if not dart or objective not in ("regression", "binary", "multiclass"):
+        return None
+    w = np.ones(len(y)) if weight is None else weight
+    if objective == "regression":
+        return np.array([np.average(y, weights=w)])
+    if objective == "binary":
+        p = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
+        return np.array([np.log(p / (1 - p))])
+    counts = np.bincount(y.astype(np.int64), weights=w, minlength=int(params["num_class"]))
+    return np.log(np.maximum(counts / counts.sum(), 1e-6))
 
 
 def _feval(metric: Any, objective: str | None):

@@ -336,8 +336,8 @@ def _load_plugin(attributes: dict, files: dict[str, bytes], plugin_dir: Path | N
 
 
 # ---- LightGBM ----------------------------------------------------------------------------------------
-_LGBM_FITTED = ("best_iteration_", "classes_", "feature_names_in_", "feature_importances_")
-_ARRAYS = ("classes_", "feature_names_in_", "feature_importances_")
+_LGBM_FITTED = ("best_iteration_", "classes_", "feature_names_in_", "feature_importances_", "init_score_")
+_ARRAYS = ("classes_", "feature_names_in_", "feature_importances_", "init_score_")
 
 
 def _dump_lightgbm(model: Any) -> tuple[dict[str, bytes], dict]:

@@ -31,6 +31,10 @@ CASES = {
     "lightgbm-binary": ("binary", {"type": "lightgbm", "params": BOOST}, None),
     "lightgbm-multiclass": ("multiclass", {"type": "lightgbm", "params": BOOST}, None),
     "lightgbm-regression": ("regression", {"type": "lightgbm", "params": BOOST}, None),
+    # dart starts from a constant raw score outside its trees (init_score_), saved beside the model text
+    "lightgbm-dart-binary": ("binary", {"type": "lightgbm", "params": {**BOOST, "boosting": "dart"}}, None),
+    "lightgbm-dart-multiclass": ("multiclass", {"type": "lightgbm", "params": {**BOOST, "boosting": "dart"}}, None),
+    "lightgbm-dart-regression": ("regression", {"type": "lightgbm", "params": {**BOOST, "boosting": "dart"}}, None),
     "catboost-binary": ("binary", {"type": "catboost", "params": {"iterations": 30, "early_stopping_rounds": 10,
                                                                  "depth": 4}}, None),
     "catboost-regression": ("regression", {"type": "catboost", "params": {"iterations": 30, "depth": 4}}, None),

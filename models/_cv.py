@@ -37,6 +37,16 @@ class CVResult:
     fitted: list[list["FittedFold"]] = field(default_factory=list)
     fold_share: list[list[float] | None] = field(default_factory=list)  # per repeat: test weight per fold
 
+    def cap_note(self, name: str) -> str | None:
+        """One line when most of the folds (every repeat's) ran into the cap on their training length while
+        still improving on their inner split (the models' `capped_`), else None: one fold's luck is not
+        worth a line. Alone the member may score better with a higher cap; the ensemble often does not."""
+        capped, folds = int(self.params.get("capped_folds", 0)), len(self.fold_scores)
+        if 2 * capped <= folds:
+            return None
+        return (f"[cv] note: {name}: still improving on its inner split when it reached {self.params['capped_at']} "
+                f"in {capped} of {folds} folds; alone it may score better with a higher cap")
+
 
 @dataclass
 class FittedFold:
@@ -64,9 +74,14 @@ def average_repeats(results: list[CVResult], y: np.ndarray, metric, rows: np.nda
     rows = np.ones(len(y), dtype=bool) if rows is None else rows
     timings = {"folds": [t for r in results for t in r.timings.get("folds", [])],
                "total": float(sum(r.timings.get("total", 0.0) for r in results)), "repeats": len(results)}
+    params = {**first.params, "repeats": len(results)}
+    capped = [r.params for r in results if r.params.get("capped_folds")]
+    if capped:  # every repeat's folds count
+        params["capped_folds"] = sum(p["capped_folds"] for p in capped)
+        params["capped_at"] = capped[0]["capped_at"]
     return CVResult(oof, np.mean([r.test for r in results], axis=0), [s for r in results for s in r.fold_scores],
                     metric(y[rows], oof[rows], None if sample_weight is None else sample_weight[rows]),
-                    {**first.params, "repeats": len(results)}, timings,
+                    params, timings,
                     first.test_by_fold, first.extra_tables, [r.oof for r in results],
                     [f for r in results for f in r.fitted], [f for r in results for f in r.fold_share])
 
@@ -491,10 +506,7 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     if trimmed:
         params["trimmed_rows"] = trimmed
     if capped:
-        params["capped_folds"] = len(capped)
-    if 2 * len(capped) > len(fold_scores):  # most folds: one fold's luck is not worth a line
-        log(f"[cv] note: {name}: still improving on its inner split when it reached {capped[0]} in {len(capped)} "
-            f"of {len(fold_scores)} folds; alone it may score better with more (or a higher learning rate)")
+        params["capped_folds"], params["capped_at"] = len(capped), capped[0]
     extra = {"feature_importance.csv": _importance_table(importances)} if importances else {}
     if data.sample_weight is not None:
         params["sample_weight"] = takes_sample_weight(template)  # whether the fits were weighted

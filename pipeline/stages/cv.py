@@ -57,7 +57,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     try:
         for name, result, took in _first_repeat(ctx, training, names, costs, estimates, batched, here):
             results[name], seconds[name] = [result], took
-            produced[name] = _write(ctx, training, name, results[name][0])
+            produced[name] = _write(ctx, training, name, results[name][0], final=repeats == 1)
             if repeats == 1:
                 ctx.unit_done(name, produced[name])  # kept fresh even if a later model fails
                 records.append(training.record(name, comp.models[name], results[name][0], seconds[name]))
@@ -166,12 +166,17 @@ def _longest_first(names: list[str], costs: dict) -> list[str]:
     return sorted(names, key=lambda n: -costs[n].seconds if n in costs else 0.0)  # stable: ties keep their order
 
 
-def _write(ctx: StageContext, training, name: str, result) -> list[Path]:
+def _write(ctx: StageContext, training, name: str, result, *, final: bool = True) -> list[Path]:
+    """Write a model's run folder and say its score; the `final` write (every repeat in) also says when
+    most folds ran into the cap on their training length (CVResult.cap_note)."""
     path = training.write(ctx.comp.runs / MODELS_DIR / name, result)
     repeats = f", {len(result.oof_repeats)} CV repeats averaged" if result.oof_repeats else ""
     saved = _saved_note(path, result)
     ctx.log(f"[cv] {name}: {training.metric.name} {result.overall:.5f} overall{repeats} "
             f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)}){saved}")
+    note = result.cap_note(name) if final else None
+    if note:
+        ctx.log(note)
     files = ("oof.parquet", "test.parquet", "scores.json", "params.json")
     return [path / f for f in files] + ([path / FITTED_DIR / "manifest.json"] if result.fitted else [])
 

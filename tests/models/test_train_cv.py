@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from models import train_cv
+from models import average_repeats, train_cv
 
 def with_rowid(frame, start: int = 0):
     """A copy of `frame` with a `rowid` column numbering its rows from `start`."""
@@ -144,16 +144,15 @@ def test_a_member_cut_short_by_its_round_cap_is_named_with_its_folds(titanic, ra
     # at a tiny learning rate the inner split's loss still falls at round 20 in every fold; at 0.3 early
     # stopping ends every fold long before 500 rounds, and nothing is said
     spec = {"type": "lightgbm", "params": {"learning_rate": rate, "n_estimators": rounds, "early_stopping_rounds": 10}}
-    logs = []
     res = train_cv("lgbm", spec, titanic.X, titanic.y, titanic.X_test, titanic.folds, titanic.task,
-                   titanic.metric, threads=1, log=logs.append)
-    notes = [m for m in logs if m.startswith("[cv] note: lgbm:")]
+                   titanic.metric, threads=1, log=lambda m: None)
     if capped:
-        assert res.params["capped_folds"] == capped
-        assert notes == [f"[cv] note: lgbm: still improving on its inner split when it reached n_estimators = {rounds} "
-                         f"in {capped} of 5 folds; alone it may score better with more (or a higher learning rate)"]
+        assert (res.params["capped_folds"], res.params["capped_at"]) == (capped, f"n_estimators = {rounds}")
+        assert res.cap_note("lgbm") == (f"[cv] note: lgbm: still improving on its inner split when it reached "
+                                        f"n_estimators = {rounds} in {capped} of 5 folds; alone it may score better "
+                                        f"with a higher cap")
     else:
-        assert "capped_folds" not in res.params and notes == []
+        assert "capped_folds" not in res.params and res.cap_note("lgbm") is None
 
 
 # A plug-in that reports running into its cap (`capped_`) in the folds that train on row 0 (four of five),
@@ -181,19 +180,25 @@ class Model(ClassifierMixin, BaseEstimator):
 '''
 
 
-@pytest.mark.parametrize(("most", "capped"), [(True, 4), (False, 1)])
-def test_the_cap_note_needs_most_folds_and_params_count_every_capped_fold(titanic, tmp_path, most, capped):
+def test_the_cap_note_needs_most_folds_of_every_repeat_and_params_count_every_capped_fold(titanic, tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "capped.py").write_text(CAPPED)
-    logs = []
-    res = train_cv("c", {"type": "capped", "params": {"when_row0_trains": most}}, with_rowid(titanic.X), titanic.y,
-                   with_rowid(titanic.X_test, 5000), titanic.folds, titanic.task, titanic.metric,
-                   plugin_dir=plugins, log=logs.append)
-    assert res.params["capped_folds"] == capped
-    notes = [m for m in logs if m.startswith("[cv] note: c:")]
-    assert notes == (["[cv] note: c: still improving on its inner split when it reached rounds = 9 in 4 of 5 folds; "
-                      "alone it may score better with more (or a higher learning rate)"] if most else [])
+
+    def repeat(most: bool):
+        return train_cv("c", {"type": "capped", "params": {"when_row0_trains": most}}, with_rowid(titanic.X),
+                        titanic.y, with_rowid(titanic.X_test, 5000), titanic.folds, titanic.task, titanic.metric,
+                        plugin_dir=plugins, log=lambda m: None)
+
+    most, few = repeat(True), repeat(False)
+    assert (most.params["capped_folds"], few.params["capped_folds"]) == (4, 1)
+    assert most.cap_note("c") == ("[cv] note: c: still improving on its inner split when it reached rounds = 9 in 4 "
+                                  "of 5 folds; alone it may score better with a higher cap")
+    assert few.cap_note("c") is None  # one fold's luck
+    # repeats averaged: their folds are counted together (4 + 1 of 10 is not most; 4 + 4 is)
+    assert average_repeats([most, few], titanic.y, titanic.metric).cap_note("c") is None
+    both = average_repeats([few, most, most], titanic.y, titanic.metric)
+    assert both.params["capped_folds"] == 9 and "in 9 of 15 folds" in both.cap_note("c")
 
 
 def test_sklearn_trainer_handles_categoricals_and_missing_values(titanic):

@@ -232,3 +232,22 @@ def test_a_models_repeats_must_be_a_whole_number_in_range(tmp_path, capsys):
     assert main(["run", "--root", str(ws)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "models.lgbm.repeats" in err[0]
+
+
+def test_a_member_cut_short_by_its_round_cap_is_one_line_over_every_repeat(tmp_path, capsys):
+    ws = make_workspace(tmp_path, repeats=2)
+    config = ws / "competition" / "titanic" / "competition.toml"
+    text = config.read_text()
+    start = text.index("params = {learning_rate = 0.04")
+    end = text.index("\n", start)
+    # a learning rate so small that the inner split's loss still falls at round 10 in every fold
+    config.write_text(text[:start] + "params = {learning_rate = 0.002, n_estimators = 10, early_stopping_rounds = 5}"
+                      + text[end:])
+    assert main(["run", "--stage", "cv", "--root", str(ws)]) == 0
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert out.count("[cv] note: lgbm:") == 1
+    assert ("[cv] note: lgbm: still improving on its inner split when it reached n_estimators = 10 in 10 of 10 "
+            "folds; alone it may score better with a higher cap") in out
+    params = json.loads((ws / "competition" / "titanic" / "runs" / "models" / "lgbm" / "params.json").read_text())
+    assert (params["capped_folds"], params["capped_at"]) == (10, "n_estimators = 10")

@@ -39,13 +39,6 @@ def refit_rounds(best: int, n_fit: int, n_all: int) -> int:
     return max(1, math.ceil(best * n_all / n_fit))
 
 
-def round_cap(best: int, cap: int) -> str | None:
-    """"n_estimators = CAP" when early stopping's best round lies in the last tenth of the round cap -- the
-    inner split's loss was still falling when the rounds ran out, so the member may score better with
-    more -- else None. The k-fold loop counts such folds and says so (models._cv)."""
-    return f"n_estimators = {cap}" if best > 0.9 * cap else None
-
-
 def take_refit(name: str, params: dict) -> tuple[dict, bool]:
     """(params without `refit`, its value): `refit = false` is one fit per fold, the early-stopped model
     kept; true (the default) refits on every training row (refit_rounds)."""

@@ -144,3 +144,8 @@ def fit_honest(model: Any, X, y: np.ndarray, task, *, seed: int, n_own: int | No
                      arrays_valid={n: a[held] for n, a in (arrays or {}).items()})
 
 
+def cap_reached(best: int, cap: int, name: str = "n_estimators") -> str | None:
+    """"NAME = CAP" when the best round (epoch) an inner split chose lies in the last tenth of the cap on
+    them -- its loss was still falling when training ran out, so the member may score better with more --
+    else None: a fitted model's `capped_`, which the k-fold loop counts (CVResult.cap_note)."""
+    return f"{name} = {cap}" if best > 0.9 * cap else None

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from models._boost import (EarlyStoppedBooster, refit_rounds, require, round_cap, stack_rows, take_refit, take_rounds,
+from models._boost import (EarlyStoppedBooster, refit_rounds, require, stack_rows, take_refit, take_rounds,
                            with_defaults)
+from models._fit import cap_reached
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -64,7 +65,7 @@ class CatBoostModel(EarlyStoppedBooster):
             stopped.fit(_pool(catboost, X, y, weight), eval_set=_pool(catboost, X_valid, np.asarray(y_valid)),
                         early_stopping_rounds=self.early_stopping_rounds, use_best_model=not self.refit)
             best = int(stopped.get_best_iteration()) + 1  # CatBoost counts from 0
-            self.capped_ = round_cap(best, self.num_boost_round)
+            self.capped_ = cap_reached(best, self.num_boost_round)
             if self.refit:
                 del stopped
                 self.best_iteration_ = refit_rounds(best, len(y), len(y) + len(y_valid))

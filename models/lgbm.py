@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from models._boost import refit_rounds, round_cap, safe_names, take_refit, take_rounds
+from models._boost import refit_rounds, safe_names, take_refit, take_rounds
+from models._fit import cap_reached
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -114,7 +115,7 @@ class LightGBMModel(BaseEstimator):
                             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
                             keep_training_booster=self.refit)
         best = int(stopped.best_iteration or stopped.current_iteration())
-        self.capped_ = round_cap(best, self.num_boost_round)
+        self.capped_ = cap_reached(best, self.num_boost_round)
         if not self.refit:  # one fit per fold: the early-stopped model, trained on the inner split's rows
             self.best_iteration_ = best
             return stopped

@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator
 
 from core.errors import UserError
 from core.params import validate
+from models._fit import cap_reached
 from models._loop import (DEVICES, OPTIMIZERS, SCHEDULES, CyclesError, LoopConfig, check_device, predict,
                           smoothed_loss, train)
 from models._types import ModelContext
@@ -467,8 +468,10 @@ class TorchNet(BaseEstimator):
         self.best_epoch_ = fitted.best_epoch
         self.cycle_losses_ = fitted.cycle_losses  # select_cycles: the inner loss after each cycle
         self.cycles_ = fitted.chosen_cycles or cfg.cycles
-        # select_cycles chose every cycle: the inner loss was still falling at the last (models._cv says so)
-        self.capped_ = f"cycles = {cfg.cycles}" if cfg.cycles > 1 and fitted.chosen_cycles == cfg.cycles else None
+        # the inner split's loss still falling at the end (models._cv says so): select_cycles chose every
+        # cycle, or early stopping's best epoch is in the last tenth of them
+        self.capped_ = (f"cycles = {cfg.cycles}" if cfg.cycles > 1 and fitted.chosen_cycles == cfg.cycles else
+                        cap_reached(fitted.best_epoch, fitted.epochs, "epochs") if fitted.best_epoch else None)
         self.n_out_ = n_out
         return self
 

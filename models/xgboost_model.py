@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from models._boost import (EarlyStoppedBooster, refit_rounds, require, round_cap, safe_names, stack_rows, take_refit,
+from models._boost import (EarlyStoppedBooster, refit_rounds, require, safe_names, stack_rows, take_refit,
                            take_rounds, with_defaults)
+from models._fit import cap_reached
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
 
@@ -69,7 +70,7 @@ class XGBoostModel(EarlyStoppedBooster):
             stopped = xgb.train(params, dtrain, self.num_boost_round, evals=[(dvalid, "valid")],
                                 early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False)
             best = int(stopped.best_iteration) + 1  # XGBoost counts from 0
-            self.capped_ = round_cap(best, self.num_boost_round)
+            self.capped_ = cap_reached(best, self.num_boost_round)
             if self.refit:
                 del stopped, dtrain, dvalid
                 self.best_iteration_ = refit_rounds(best, n, n_all)

@@ -68,7 +68,8 @@ def test_a_fit_still_improving_at_its_round_cap_says_so_and_an_early_stopped_one
                        ctx).fit(X, y).capped_ is None  # every round by design: nothing chose them
 
 
-def test_round_cap_is_the_last_tenth_of_the_rounds():
-    from models._boost import round_cap
+def test_the_cap_is_reached_in_its_last_tenth():
+    from models._fit import cap_reached
 
-    assert round_cap(901, 1000) == "n_estimators = 1000" and round_cap(900, 1000) is None
+    assert cap_reached(901, 1000) == "n_estimators = 1000" and cap_reached(900, 1000) is None
+    assert cap_reached(46, 50, "epochs") == "epochs = 50"

@@ -402,3 +402,13 @@ def test_select_cycles_says_when_it_chose_every_cycle_and_not_when_it_stopped_be
     X, y, _, _ = _split("binary", n=200)
     overfitting = SnapshotMLP("binary", **{**SMALL, "width": 256}, select_cycles=True, lr=0.03).fit(X, y)
     assert overfitting.cycles_ < 3 and overfitting.capped_ is None
+
+
+def test_early_stopping_says_when_its_best_epoch_was_the_last_and_not_when_it_stopped():
+    plain = {"cycles": 1, "snapshots": 1, "early_stopping": 3}
+    X, y, _, _ = _split("regression")
+    still_learning = SnapshotMLP("regression", **plain, epochs=10, width=64, lr=0.0005).fit(X, y)
+    assert still_learning.best_epoch_ == 10 and still_learning.capped_ == "epochs = 10"
+    X, y, _, _ = _split("binary", n=200)
+    stopped = SnapshotMLP("binary", **plain, epochs=40, width=256, lr=0.03).fit(X, y)
+    assert len(stopped.history_) < 40 and stopped.capped_ is None

@@ -157,15 +157,18 @@ def _softmax(raw: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _is_dart(params: dict) -> bool:
+    return any(params.get(key) == "dart" for key in _BOOSTING_KEYS)
+
+
 def _dart_start(params: dict, y: np.ndarray, weight: np.ndarray | None) -> np.ndarray | None:
     """The constant raw score dart starts from, outside its trees (one value, or one per class): the
     target's mean, the base rate's log-odds or the classes' log frequencies. LightGBM puts that start
     into the first tree, and dart drops and rescales the first tree like any other, so a target far from
     0 is never reached (y = 12 +- 0.4: mean prediction 11.66 after 500 rounds at lr 0.05). None when not
     dart, or for another objective (LightGBM's own start then)."""
-    dart = any(params.get(key) == "dart" for key in _BOOSTING_KEYS)
     objective = params.get("objective")
-    if not dart or objective not in ("regression", "binary", "multiclass"):
+    if not _is_dart(params) or objective not in ("regression", "binary", "multiclass"):
         return None
     w = np.ones(len(y)) if weight is None else weight
     if objective == "regression":
@@ -239,7 +242,7 @@ def lgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
         out["num_class"] = ctx.task.n_classes
     rest, rounds, early = take_rounds(name, params, round_keys=_ROUND_KEYS, early_keys=("early_stopping_rounds",),
                                       thread_keys=_THREAD_KEYS, rounds=DEFAULT_ROUNDS, early=DEFAULT_EARLY_STOPPING)
-    if any(params.get(key) == "dart" for key in _BOOSTING_KEYS):
+    if _is_dart(params):
         early = 0  # whatever a shared params table (or a tuning trial's gbdt siblings) says
     out.update(rest)
     out["num_threads"] = ctx.threads

@@ -108,6 +108,12 @@ class PerTarget(BaseEstimator):
         return np.mean(values, axis=0)
 
     @property
+    def capped_(self) -> str | None:
+        """The first column model's cap its training length ran into while still improving (their `capped_`),
+        else None: a fold counts as cut short when any target column's model was (CVResult.cap_note)."""
+        return next((m.capped_ for m in self.estimators_ if getattr(m, "capped_", None)), None)
+
+    @property
     def feature_names_out_(self):
         """The first fitted column model's feature names (what its importances are of)."""
         fitted = [m for m in self.estimators_ if m is not None]

@@ -140,3 +140,19 @@ def test_multiregression_under_the_cv_loop(cancer):
                       log=lambda m: None)
     assert result.oof.shape == (len(X), 2)
     assert all(np.sqrt(np.mean((result.oof[:, j] - y[:, j]) ** 2)) < 0.5 * y[:, j].std() for j in range(2))
+
+
+def test_a_fold_is_cut_short_when_any_target_columns_model_was(cancer):
+    X, labels = cancer
+    task = TaskInfo.from_target("multilabel", labels)
+    metric = get_metric("log_loss")
+    y, folds = task.encode(labels), np.arange(len(X)) % 4
+
+    def cv(rate: float):
+        spec = {"type": "lightgbm", "params": {"learning_rate": rate, "n_estimators": 20, "early_stopping_rounds": 5}}
+        return train_cv("m", spec, X, y, X.iloc[:5], folds, task, metric, log=lambda m: None)
+
+    crawling, quick = cv(0.002), cv(0.5)  # still improving at round 20 / stopped within a few rounds
+    assert crawling.params["capped_folds"] == 4 and crawling.params["capped_at"] == "n_estimators = 20"
+    assert "in 4 of 4 folds" in crawling.cap_note("m")
+    assert "capped_folds" not in quick.params and quick.cap_note("m") is None

@@ -135,10 +135,12 @@ class LightGBMModel(BaseEstimator):
         init = getattr(self, "init_score_", None)
         if init is None:
             return self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_, **extra)
+        from scipy.special import expit, softmax
+
         raw = self.booster_.predict(_lgb_names(X), num_iteration=self.best_iteration_, raw_score=True, **extra)
         if raw.ndim > 1:
-            return _softmax(raw + init)
-        return 1.0 / (1.0 + np.exp(-(raw + init[0]))) if hasattr(self, "classes_") else raw + init[0]
+            return softmax(raw + init, axis=1)
+        return expit(raw + init[0]) if hasattr(self, "classes_") else raw + init[0]
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n, k)."""
@@ -150,11 +152,6 @@ class LightGBMModel(BaseEstimator):
         if hasattr(self, "classes_"):
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
         return self._raw(X)
-
-
-def _softmax(raw: np.ndarray) -> np.ndarray:
-    e = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _is_dart(params: dict) -> bool:

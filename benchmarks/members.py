@@ -22,7 +22,12 @@ saved folds and features, then runs the ensemble stage's own code for each confi
   is that set's `lgbm` table with the candidate's `params` on top (e.g. `params = { refit = false }`:
   LightGBM keeping each fold's early-stopped model), and replaces it;
 - `[ensemble] KEY=VALUE` (`--ensemble KEY=VALUE`, a TOML value): the zoo's members with one ensemble setting
-  changed, e.g. `--ensemble calibrate=false` (no candidate is trained; `--candidates` may be left out).
+  changed, e.g. `--ensemble calibrate=false` (no candidate is trained; `--candidates` may be left out);
+- `+pseudo` (`--pseudo`): the zoo and the pseudo stage's own run with its defaults (`[pseudo] enabled = true`:
+  the best cv member by OOF whose fit takes sample weights, trained again on each fold's rows plus test rows
+  labelled by that fold's models); `+control`: the zoo and the same member trained again, as the pseudo run
+  is, on the first CV repeat, under another seed and without pseudo rows. What `+pseudo` gains beyond
+  `+control` is pseudo-labelling's, not one more member's.
 
 It prints each configuration's ensemble OOF score and its seconds (the members' training time) per set,
 and a summary per configuration: the mean over sets of the relative OOF error reduction against `zoo`
@@ -186,8 +191,45 @@ def each_set(workspaces: Path, sets: str | None, save: Path | None, one, report=
     return results
 
 
+_SEED_KEYS = {"lightgbm": "seed", "catboost": "random_seed", "xgboost": "seed", "mlp": "seed", "net": "seed",
+              "densenet": "seed", "rnn": "seed"}
+
+
+def _pseudo_runs(comp, state: dict, setup, seconds: dict, log) -> list[str]:
+    """Run the pseudo stage's own code with its defaults on the loaded copy, and the control (its member under
+    another seed, first CV repeat, no pseudo rows) as a cv unit; returns [pseudo run, control] names, or []
+    when the stage chose no member."""
+    from pipeline.context import CompetitionContext, StageContext
+    from pipeline.stages import build_pipeline
+    from pipeline.stages.pseudo import run
+
+    comp.cfg["pseudo"]["enabled"] = True
+    lines: list[str] = []
+    t0 = time.perf_counter()
+    paths = run(StageContext(CompetitionContext(comp, log=lines.append), build_pipeline().get("pseudo"), None, state))
+    if not paths:
+        return []
+    pseudo = paths[0].parent.name
+    seconds[pseudo] = time.perf_counter() - t0
+    state["pseudo"] = {"paths": [str(p.relative_to(comp.workspace)) for p in paths]}
+    member = pseudo.removesuffix("-pseudo")
+    spec = json.loads(json.dumps(comp.models[member]))
+    key = _SEED_KEYS.get(spec["type"], "random_state")
+    spec["params"] = {**spec.get("params", {}), key: int(spec.get("params", {}).get(key, 0)) + 1}
+    t0 = time.perf_counter()
+    control = setup.for_repeat(0).train_cv("control", spec, progress=False)
+    seconds["control"] = time.perf_counter() - t0
+    setup.write(comp.runs / "models" / "control", control)
+    state["cv"]["units"]["control"] = {}
+    for line in lines:
+        if "kept round" in line or "round 1:" in line:
+            log(f"  {line}")
+    log(f"  control ({member}, {key} + 1): OOF {control.overall:.5f} in {seconds['control']:.0f} s")
+    return [pseudo, "control"]
+
+
 def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = (),
-            ensemble: list[str] = ()) -> dict:
+            ensemble: list[str] = (), pseudo: bool = False) -> dict:
     """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
     from pipeline.context import CompetitionContext
 
@@ -209,6 +251,7 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s")
         greater = setup.metric.greater_is_better
         candidates = {n: spec for n, spec in candidates.items() if n in seconds}
+        extra = _pseudo_runs(comp, state, setup, seconds, log) if pseudo else []
         configs: dict[str, list[str]] = {"zoo": zoo}
         for group in together:  # several changes at once: candidates in place of (or beside) members, -NAME out
             members = list(zoo)
@@ -226,12 +269,17 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
                 configs[f"{replaced}=>{name}"] = [name if m == replaced else m for m in zoo]
         if len(candidates) > 1:
             configs["+all"] = [*zoo, *candidates]
-        for member in zoo if candidates or not ensemble else []:  # leave-outs, unless only settings are compared
+        if extra:
+            configs["+pseudo"], configs["+control"] = [*zoo, extra[0]], [*zoo, extra[1]]
+        for member in zoo if candidates or not (ensemble or extra) else []:  # leave-outs, unless only settings or pseudo
             if len(zoo) > 1:
                 configs[f"-{member}"] = [m for m in zoo if m != member]
         out = {"metric": setup.metric.name, "greater_is_better": greater, "zoo": zoo, "seconds": seconds,
                "members": {m: float(json.loads((comp.runs / "models" / m / "scores.json").read_text())["overall"])
                            for m in [*zoo, *candidates]}, "configs": {}}
+        if extra:  # the pseudo run's own score, and which member it pseudo-trained
+            out["members"][extra[0]] = float(json.loads((comp.runs / "pseudo" / extra[0] / "scores.json").read_text())["overall"])
+            out["members"]["control"] = float(json.loads((comp.runs / "models" / "control" / "scores.json").read_text())["overall"])
         settings = {label: {} for label in configs}
         for text in ensemble:
             configs[f"[ensemble] {text}"] = zoo
@@ -299,6 +347,8 @@ def main() -> int:
                         "starts with '-' is written --together=-a,-b")
     p.add_argument("--ensemble", action="append", default=[],
                    help="one configuration: the zoo with an [ensemble] setting KEY=VALUE (a TOML value); may be given again")
+    p.add_argument("--pseudo", action="store_true",
+                   help="also score the zoo with the pseudo stage's default run (+pseudo) and with a reseeded control")
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")
     args = p.parse_args()
     if args.table:
@@ -307,7 +357,8 @@ def main() -> int:
     candidates = tomllib.loads(args.candidates.read_text()).get("models", {}) if args.candidates else {}
     results = each_set(args.workspaces, args.sets, args.save,
                        lambda ws: one_set(ws, candidates, lambda m: print(m, flush=True),
-                                          [g.split(",") for g in args.together], args.ensemble))
+                                          [g.split(",") for g in args.together], args.ensemble,
+                                          args.pseudo))
     print("\n".join(summary(results)))
     return 0
 

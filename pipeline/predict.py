@@ -239,7 +239,8 @@ class Predictor:
     def member_predictions(self, X, arrays: dict) -> dict[str, np.ndarray]:
         """Each member's predictions for feature rows X: its fold models averaged per CV repeat as the
         run averaged its test predictions, then the repeats averaged."""
-        from models._cv import predict_folds, wanted_arrays
+        from models import wanted_arrays
+        from models._cv import predict_folds
 
         out = {}
         for name in self.spec["members"]:

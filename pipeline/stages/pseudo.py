@@ -163,18 +163,33 @@ def takes_sample_weight(training, name: str) -> bool:
     return takes(build_model(name, training.comp.models[name], ctx))
 
 
+def reads_arrays(training, name: str) -> list[str]:
+    """The array inputs (an image, token sequences) [models.NAME]'s estimator reads: pseudo-labelled rows
+    carry only the feature table's columns, so such a model cannot be pseudo-trained."""
+    from models import ModelContext, build_model, wanted_arrays
+
+    arrays = training.features[2]
+    ctx = ModelContext(training.task, training.metric, 1, training.plugin_dir, arrays)
+    return list(wanted_arrays(build_model(name, training.comp.models[name], ctx), arrays))
+
+
 def chosen_models(cfg: dict, pool: dict[str, FoldRun], metric, *, weighted: bool = False,
                   takes_weight: Callable[[str], bool] = lambda name: True,
+                  arrays_of: Callable[[str], list[str]] = lambda name: [],
                   log: Callable[[str], None] = print) -> list[str]:
-    """pseudo.models, or the top_k cv runs by CV score; with `weighted` rows (soft labels, a weight
-    other than 1), only models whose fit takes sample weights: a named one that does not is an error,
-    the automatic choice passes over it."""
+    """pseudo.models, or the top_k cv runs by CV score, of the models that read no array inputs
+    (`arrays_of`); with `weighted` rows (soft labels, a weight other than 1), only models whose fit takes
+    sample weights. A named model that does not qualify is an error; the automatic choice passes over it
+    (on an image set the DenseNet is the best member, and the models of the feature table qualify)."""
     if not pool:
         raise UserError("pseudo-labelling needs at least one model run; run the cv stage first")
     for name in cfg["models"]:
         if name not in pool:
             raise UserError(f"pseudo.models names {name!r}, which has no cv run{did_you_mean(str(name), tuple(pool))}"
                             f"; run `pipeline run --stage cv` or choose one of {', '.join(pool)}")
+        if arrays_of(name):
+            raise UserError(f"pseudo.models names {name!r}, which reads array inputs ({', '.join(arrays_of(name))}) "
+                            f"that pseudo-labelled rows do not carry; pseudo-train a model of the feature table")
         if weighted and not takes_weight(name):
             raise UserError(f"pseudo.models names {name!r}, whose fit takes no sample_weight, which soft labels "
                             f"and pseudo.weight != 1 need; use selection = 'threshold' or 'top' with weight = 1, "
@@ -182,6 +197,13 @@ def chosen_models(cfg: dict, pool: dict[str, FoldRun], metric, *, weighted: bool
     if cfg["models"]:
         return list(cfg["models"])
     ranked = sorted(pool, key=lambda n: -metric.sign * pool[n].overall)
+    on_arrays = [n for n in ranked if arrays_of(n)]
+    if on_arrays:
+        log(f"[pseudo] passing over {', '.join(on_arrays)}: reads array inputs, which pseudo-labelled rows do not carry")
+        ranked = [n for n in ranked if n not in on_arrays]
+        if not ranked:
+            raise UserError("every cv model reads array inputs, which pseudo-labelled rows do not carry; add a model "
+                            "of the feature table (lightgbm) or set pseudo.enabled = false")
     if weighted:
         skipped = [n for n in ranked if not takes_weight(n)]
         ranked = [n for n in ranked if n not in skipped]
@@ -205,7 +227,8 @@ def run(ctx: StageContext) -> list[Path]:
     pool = load_pool(ctx, training)
     takes_weight = functools.cache(lambda name: takes_sample_weight(training, name))
     names = chosen_models(cfg, pool, metric, weighted=bool(pinned and pinned.weighted) or cfg["weight"] != 1.0,
-                          takes_weight=takes_weight, log=ctx.log)
+                          takes_weight=takes_weight, arrays_of=functools.cache(lambda name: reads_arrays(training, name)),
+                          log=ctx.log)
     paths: list[Path] = []
     records = []
     try:

@@ -405,3 +405,50 @@ def test_every_selection_mode_fits_some_task_and_auto_picks_one():
     assert selection_for("auto", TASKS["regression"]).name == "agreement"
     for s in SELECTIONS.values():
         assert any(s.applies(kind) for kind in TASKS.values()) and s.doc
+
+
+_DIGITS = """
+[competition]
+task = "multiclass"
+target = "target"
+id = "id"
+metric = "accuracy"
+submission = "label"
+
+[cv]
+repeats = 1
+
+[pseudo]
+enabled = true
+top_k = 2
+
+[models.logreg]
+type = "sklearn"
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { C = 0.3, max_iter = 500 }
+
+[models.cnn]
+type = "densenet"
+params = { epochs = 1, cycles = 1, snapshots = 1, blocks = [1, 1, 1] }
+"""
+
+
+def test_the_automatic_choice_passes_over_a_model_of_array_inputs_and_naming_one_is_one_line(tmp_path):
+    """On an image set the DenseNet reads the pixel array, which pseudo-labelled rows do not carry: with
+    top_k = 2 the stage pseudo-trains the feature table's model and says it passed over the DenseNet
+    (it used to fail inside the DenseNet's CV); naming it is a one-line error before anything trains."""
+    ws = make_workspace(tmp_path, "digits", config=_DIGITS, repeats=None)
+    comp = Workspace(ws).competition("digits")
+    lines: list[str] = []
+    ran = Runner(build_pipeline(), comp, log=lines.append).run("ensemble")
+    assert "pseudo" in ran
+    assert any("passing over cnn: reads array inputs" in line for line in lines)
+    assert sorted(p.name for p in (comp.runs / "pseudo").iterdir() if not p.name.startswith(".")) == ["logreg-pseudo"]
+    members = json.loads((comp.runs / "ensemble" / "scores.json").read_text())["members"]
+    assert "logreg-pseudo" in members and "cnn" in members
+
+    config = ws / "competition" / "digits" / "competition.toml"
+    config.write_text(_DIGITS.replace("top_k = 2", 'models = ["cnn"]'))
+    comp = Workspace(ws).competition("digits")
+    with pytest.raises(UserError, match=r"^pseudo.models names 'cnn', which reads array inputs \(image\)"):
+        Runner(build_pipeline(), comp, log=lambda m: None).run("pseudo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks.members import gain_interval
 from core.metrics import get_metric
@@ -80,3 +81,30 @@ def test_a_candidate_table_is_the_members_table_with_its_changes_for_the_sets_ta
     forest = candidate_table({"estimators": {"classification": "sklearn.ensemble.RandomForestClassifier",
                                              "regression": "sklearn.ensemble.RandomForestRegressor"}}, tables, "regression")
     assert forest == {"type": "sklearn", "estimator": "sklearn.ensemble.RandomForestRegressor"}
+
+
+@pytest.mark.slow  # a real titanic cv stage, then the pseudo stage and a reseeded control
+def test_pseudo_scores_the_pseudo_stages_default_run_against_the_same_member_reseeded(tmp_path):
+    """`--pseudo`: the pseudo stage's own run of its best member and that member trained again under the next
+    seed without pseudo rows (its first CV repeat, as the pseudo run) join the zoo as two configurations; the
+    saved workspace is not touched."""
+    from benchmarks.members import one_set
+    from pipeline.runner import Runner
+    from pipeline.stages import build_pipeline
+    from pipeline.workspace import Workspace
+    from tests.conftest import make_workspace
+
+    ws = make_workspace(tmp_path, "titanic", all_models=True)
+    comp = Workspace(ws).competition("titanic")
+    Runner(build_pipeline(), comp, log=lambda m: None).run("ensemble")
+    before = sorted(p.name for p in comp.runs.iterdir())
+    lines: list[str] = []
+    out = one_set(ws, {}, lines.append, pseudo=True)
+    pseudo = next(m for m in out["members"] if m.endswith("-pseudo"))
+    best = pseudo.removesuffix("-pseudo")
+    assert out["configs"]["+pseudo"]["members"] == [*out["zoo"], pseudo]
+    assert out["configs"]["+control"]["members"] == [*out["zoo"], "control"]
+    assert not any(label.startswith("-") for label in out["configs"])  # no leave-outs without candidates
+    assert len({out["members"][best], out["members"][pseudo], out["members"]["control"]}) == 3
+    assert any(f"control ({best}, " in line for line in lines)
+    assert sorted(p.name for p in comp.runs.iterdir()) == before and not (comp.runs / "pseudo").exists()

@@ -27,7 +27,8 @@ saved folds and features, then runs the ensemble stage's own code for each confi
   the best cv member by OOF whose fit takes sample weights, trained again on each fold's rows plus test rows
   labelled by that fold's models); `+control`: the zoo and the same member trained again, as the pseudo run
   is, on the first CV repeat, under another seed and without pseudo rows. What `+pseudo` gains beyond
-  `+control` is pseudo-labelling's, not one more member's.
+  `+control` is pseudo-labelling's, not one more member's. `--pseudo-setting KEY=VALUE` (a TOML value) changes
+  one `[pseudo]` key of that run, e.g. `labels="ensemble"`.
 
 It prints each configuration's ensemble OOF score and its seconds (the members' training time) per set,
 and a summary per configuration: the mean over sets of the relative OOF error reduction against `zoo`
@@ -195,7 +196,7 @@ _SEED_KEYS = {"lightgbm": "seed", "catboost": "random_seed", "xgboost": "seed", 
               "densenet": "seed", "rnn": "seed"}
 
 
-def _pseudo_runs(comp, state: dict, setup, seconds: dict, log) -> list[str]:
+def _pseudo_runs(comp, state: dict, setup, seconds: dict, log, settings: dict | None = None) -> list[str]:
     """Run the pseudo stage's own code with its defaults on the loaded copy, and the control (its member under
     another seed, first CV repeat, no pseudo rows) as a cv unit; returns [pseudo run, control] names, or []
     when the stage chose no member."""
@@ -203,7 +204,7 @@ def _pseudo_runs(comp, state: dict, setup, seconds: dict, log) -> list[str]:
     from pipeline.stages import build_pipeline
     from pipeline.stages.pseudo import run
 
-    comp.cfg["pseudo"]["enabled"] = True
+    comp.cfg["pseudo"].update(settings or {}, enabled=True)
     lines: list[str] = []
     t0 = time.perf_counter()
     paths = run(StageContext(CompetitionContext(comp, log=lines.append), build_pipeline().get("pseudo"), None, state))
@@ -229,7 +230,7 @@ def _pseudo_runs(comp, state: dict, setup, seconds: dict, log) -> list[str]:
 
 
 def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = (),
-            ensemble: list[str] = (), pseudo: bool = False) -> dict:
+            ensemble: list[str] = (), pseudo: bool = False, pseudo_settings: list[str] = ()) -> dict:
     """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
     from pipeline.context import CompetitionContext
 
@@ -251,7 +252,8 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s")
         greater = setup.metric.greater_is_better
         candidates = {n: spec for n, spec in candidates.items() if n in seconds}
-        extra = _pseudo_runs(comp, state, setup, seconds, log) if pseudo else []
+        extra = (_pseudo_runs(comp, state, setup, seconds, log, dict(map(parse_setting, pseudo_settings)))
+                 if pseudo else [])
         configs: dict[str, list[str]] = {"zoo": zoo}
         for group in together:  # several changes at once: candidates in place of (or beside) members, -NAME out
             members = list(zoo)
@@ -349,6 +351,8 @@ def main() -> int:
                    help="one configuration: the zoo with an [ensemble] setting KEY=VALUE (a TOML value); may be given again")
     p.add_argument("--pseudo", action="store_true",
                    help="also score the zoo with the pseudo stage's default run (+pseudo) and with a reseeded control")
+    p.add_argument("--pseudo-setting", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --pseudo: one [pseudo] key of the pseudo run (a TOML value); may be given again")
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")
     args = p.parse_args()
     if args.table:
@@ -358,7 +362,7 @@ def main() -> int:
     results = each_set(args.workspaces, args.sets, args.save,
                        lambda ws: one_set(ws, candidates, lambda m: print(m, flush=True),
                                           [g.split(",") for g in args.together], args.ensemble,
-                                          args.pseudo))
+                                          args.pseudo, args.pseudo_setting))
     print("\n".join(summary(results)))
     return 0
 

@@ -16,8 +16,8 @@ from core.tasks import TASKS, TaskInfo
 from pipeline.context import CompetitionContext, StageContext
 from pipeline.runner import Runner
 from pipeline.stages import build_pipeline
-from pipeline.pseudo_labels import (SELECTIONS, SOURCES, Candidates, FoldRun, label_summary, soft_targets,
-                                    training_rows)
+from pipeline.pseudo_labels import (SELECTIONS, SOFT_FLOOR, SOURCES, Candidates, FoldRun, label_summary, soft_shares,
+                                    soft_targets, training_rows)
 from pipeline.stages.pseudo import chosen_models, fold_labels, load_pool, pseudo_rounds, takes_sample_weight
 from pipeline.workspace import Workspace
 from tests.conftest import DATA, make_workspace
@@ -121,12 +121,30 @@ def test_soft_labels_round_trip_into_weighted_duplicates_and_back(hpc_proba, tit
     X, y, w = training_rows(X_test, labels, weight=0.5)
     assert set(np.unique(y)) <= {0, 1, 2, 3} and (w > 0).all()
     np.testing.assert_allclose(np.bincount(X["row"], weights=w, minlength=len(proba)), 0.5)  # each row weighs 0.5
-    np.testing.assert_allclose(soft_targets(y, w, X["row"].to_numpy(), len(proba), 4), proba, atol=1e-12)
+    back = soft_targets(y, w, X["row"].to_numpy(), len(proba), 4)
+    np.testing.assert_allclose(back, soft_shares(proba), atol=1e-12)
+    faint = proba < SOFT_FLOOR  # below the floor: no duplicate, its share goes to the row's other classes
+    assert faint.sum() > 100 and (back[faint] == 0).all()
+    np.testing.assert_allclose(back[~faint.any(axis=1)], proba[~faint.any(axis=1)], atol=1e-12)
     p = titanic.pool["lgbm"].by_fold[0]  # binary: two rows per test row, label 1 weighted p, label 0 weighted 1 - p
     labels = SELECTIONS["soft"].select(_candidates(titanic.training.task, p))
     X, y, w = training_rows(pd.DataFrame({"row": np.arange(len(p))}), labels)
     back = soft_targets(y, w, X["row"].to_numpy(), len(p), 2)
-    np.testing.assert_allclose(back[:, 1], p, atol=1e-12)
+    inside = (p >= SOFT_FLOOR) & (p <= 1 - SOFT_FLOOR)
+    np.testing.assert_allclose(back[inside, 1], p[inside], atol=1e-12)
+    np.testing.assert_array_equal(back[~inside, 1], np.round(p[~inside]))  # a near-certain row: its class alone
+
+
+def test_the_soft_floor_keeps_a_rows_most_likely_class_when_every_class_is_faint():
+    """With more classes than 1 / SOFT_FLOOR a row can have no class above the floor: its most likely class
+    is kept, so every test row still weighs `weight`."""
+    proba = np.full((2, 200), 1 / 200)
+    proba[1, 7] += 0.001
+    proba[1] /= proba[1].sum()
+    shares = soft_shares(proba)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    np.testing.assert_allclose(shares[0], 1 / 200)  # a tie at the top keeps every tied class
+    assert shares[1, 7] == 1.0
 
 
 def test_lightgbm_learns_soft_labels_from_weighted_duplicates(titanic):

@@ -8,9 +8,10 @@ clone per fold. `models.testing.check_model` checks that a teammate's model hono
 
 from models._cv import (CVResult, FoldReport, average_repeats, fit_model, predict_model, takes_sample_weight, train_cv,
                         train_cv_many, wanted_arrays)
-from models._types import MODEL_TYPES, ModelContext, ModelType, build_model, register_model_type
+from models._types import (MODEL_TYPES, ModelContext, ModelType, build_model, register_model_type,
+                           soft_label_spec)
 from models.persist import NotSaveable, load_model, model_files, why_not_saveable
 
 __all__ = ["CVResult", "FoldReport", "MODEL_TYPES", "ModelContext", "ModelType", "NotSaveable", "average_repeats",
            "build_model", "fit_model", "load_model", "model_files", "predict_model", "register_model_type",
-           "takes_sample_weight", "train_cv", "train_cv_many", "wanted_arrays", "why_not_saveable"]
+           "soft_label_spec", "takes_sample_weight", "train_cv", "train_cv_many", "wanted_arrays", "why_not_saveable"]

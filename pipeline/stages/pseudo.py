@@ -217,6 +217,8 @@ def chosen_models(cfg: dict, pool: dict[str, FoldRun], metric, *, weighted: bool
 
 
 def run(ctx: StageContext) -> list[Path]:
+    from models import soft_label_spec
+
     cfg = ctx.cfg["pseudo"]
     if not cfg["enabled"]:
         return []
@@ -235,7 +237,8 @@ def run(ctx: StageContext) -> list[Path]:
         for name in names:
             t0 = time.perf_counter()
             selection = pinned or selection_for("auto", training.task.kind, takes_weight=takes_weight(name))
-            rounds = pseudo_rounds(training, pool, name, comp.models[name], selection=selection, source=source,
+            spec = soft_label_spec(comp.models[name]) if selection.weighted else comp.models[name]
+            rounds = pseudo_rounds(training, pool, name, spec, selection=selection, source=source,
                                    threshold=cfg["threshold"], fraction=cfg["fraction"], weight=cfg["weight"],
                                    rounds=cfg["rounds"], tolerance=cfg["tolerance"], log=ctx.log)
             if not rounds:
@@ -250,7 +253,7 @@ def run(ctx: StageContext) -> list[Path]:
                                   params={**result.params, "pseudo": settings})
             paths += [path / f for f in ("oof.parquet", "test.parquet", "test_by_fold.parquet", "scores.json",
                                          "params.json")]
-            records.append(training.record(f"{name}-pseudo", comp.models[name], result,
+            records.append(training.record(f"{name}-pseudo", spec, result,
                                            time.perf_counter() - t0, stage="pseudo"))
     finally:  # runs that finished are recorded even when a later model fails
         training.save_records(records, prefix="[pseudo]", folder=comp.runs / PSEUDO_DIR)

@@ -327,6 +327,10 @@ def test_rounds_several_models_registry_and_ensemble(titanic):
         assert params["round"] == kept["round"] and scores["overall"] == pytest.approx(kept["overall"])
         assert len(pd.read_parquet(run_dir / "test_by_fold.parquet")) == 5 * 262
         assert f"{name}-pseudo" in members and f"{name}-pseudo" in board
+        lgbm_params = json.loads((run_dir / "params.json").read_text())["params"].get("params", {})
+        if comp.models[name]["type"] == "lightgbm":  # soft labels train with LightGBM's own hessian floor
+            assert lgbm_params["min_sum_hessian_in_leaf"] == 1e-3
+    assert any(comp.models[n]["type"] == "lightgbm" for n in chosen)
     assert sorted(p.name for p in (comp.runs / "pseudo").iterdir() if not p.name.startswith(".")) == \
         sorted(f"{n}-pseudo" for n in chosen)
     again: list[str] = []

@@ -273,15 +273,15 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             configs["+all"] = [*zoo, *candidates]
         if extra:
             configs["+pseudo"], configs["+control"] = [*zoo, extra[0]], [*zoo, extra[1]]
-        for member in zoo if candidates or not (ensemble or extra) else []:  # leave-outs, unless only settings or pseudo
+        # leave-outs, unless only ensemble settings or the pseudo run are compared
+        for member in zoo if candidates or not (ensemble or extra) else []:
             if len(zoo) > 1:
                 configs[f"-{member}"] = [m for m in zoo if m != member]
         out = {"metric": setup.metric.name, "greater_is_better": greater, "zoo": zoo, "seconds": seconds,
                "members": {m: float(json.loads((comp.runs / "models" / m / "scores.json").read_text())["overall"])
                            for m in [*zoo, *candidates]}, "configs": {}}
-        if extra:  # the pseudo run's own score, and which member it pseudo-trained
-            out["members"][extra[0]] = float(json.loads((comp.runs / "pseudo" / extra[0] / "scores.json").read_text())["overall"])
-            out["members"]["control"] = float(json.loads((comp.runs / "models" / "control" / "scores.json").read_text())["overall"])
+        for run_dir in ([comp.runs / "pseudo" / extra[0], comp.runs / "models" / extra[1]] if extra else []):
+            out["members"][run_dir.name] = float(json.loads((run_dir / "scores.json").read_text())["overall"])
         settings = {label: {} for label in configs}
         for text in ensemble:
             configs[f"[ensemble] {text}"] = zoo

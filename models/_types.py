@@ -47,9 +47,9 @@ class ModelType:
     # fits and predicts several target columns itself (y of shape (n, targets)); else a multi-target task
     # trains it once per target column (`PER_TARGET`)
     multi_target: bool = False
-    # params on top of a table's when the type learns soft pseudo-labels (weighted duplicates of one row
-    # under several classes; `soft_label_spec`)
-    soft_label_params: dict[str, Any] = field(default_factory=dict)
+    # lower bounds a table's params are raised to when the type learns soft pseudo-labels (weighted duplicates
+    # of one row under several classes; `soft_label_spec`)
+    soft_label_floors: dict[str, float] = field(default_factory=dict)
 
     def cost_for(self, params: dict, task: str) -> tuple[float, float, float]:
         """`cost` for a model table's `params` and a task kind (core.tasks.TASKS): scaled by `cost_scale`."""
@@ -76,12 +76,15 @@ PER_TARGET = "models._multi:per_target"
 
 
 def soft_label_spec(spec: dict) -> dict:
-    """A [models.NAME] table as it trains on soft pseudo-labels: its registered type's `soft_label_params` on
-    top of its params (a plug-in type's table as it is)."""
+    """A [models.NAME] table as it trains on soft pseudo-labels: its params raised to at least its registered
+    type's `soft_label_floors` (a higher value of the table's own is kept; a plug-in type's table as it is)."""
     kind = MODEL_TYPES.get(spec.get("type", ""))
-    if kind is None or not kind.soft_label_params:
+    if kind is None or not kind.soft_label_floors:
         return spec
-    return {**spec, "params": {**spec.get("params", {}), **kind.soft_label_params}}
+    params = dict(spec.get("params", {}))
+    for key, low in kind.soft_label_floors.items():
+        params[key] = max(float(params.get(key, low)), low)
+    return {**spec, "params": params}
 
 
 def _resolve(func: str | Callable) -> Callable:
@@ -123,7 +126,7 @@ MODEL_TYPES: dict[str, ModelType] = {
     # floor of 1e-7 let it (leaf's 32 classes, 2026-12-06: one fold's log loss 33.7, with 1e-3 0.003).
     "lightgbm": ModelType("lightgbm", "models.lgbm:build", "LightGBM with early stopping and native categoricals",
                           _LGBM_SPACE, own_threads=True, cost=(0.6, 4.0, 0.0),
-                          cost_per_class=True, soft_label_params={"min_sum_hessian_in_leaf": 1e-3}),
+                          cost_per_class=True, soft_label_floors={"min_sum_hessian_in_leaf": 1e-3}),
     # The default zoo's shape (depth 6, one leaf step, 100 rounds' patience), one thread, CPU seconds of one
     # fold fit with its refit (the median over the 18-set suite's 2026-12-04 19:30 run): titanic 0.09 s,
     # wage 0.10, taxi 0.23, stackoverflow 0.29, hmda 0.32, caravan 0.43 (0.40 M cells), concrete 0.95,

@@ -199,7 +199,8 @@ def chosen_models(cfg: dict, pool: dict[str, FoldRun], metric, *, weighted: bool
     ranked = sorted(pool, key=lambda n: -metric.sign * pool[n].overall)
     on_arrays = [n for n in ranked if arrays_of(n)]
     if on_arrays:
-        log(f"[pseudo] passing over {', '.join(on_arrays)}: reads array inputs, which pseudo-labelled rows do not carry")
+        log(f"[pseudo] passing over {', '.join(on_arrays)}: reads array inputs, which pseudo-labelled rows do "
+            f"not carry")
         ranked = [n for n in ranked if n not in on_arrays]
         if not ranked:
             raise UserError("every cv model reads array inputs, which pseudo-labelled rows do not carry; add a model "
@@ -229,8 +230,8 @@ def run(ctx: StageContext) -> list[Path]:
     pool = load_pool(ctx, training)
     takes_weight = functools.cache(lambda name: takes_sample_weight(training, name))
     names = chosen_models(cfg, pool, metric, weighted=bool(pinned and pinned.weighted) or cfg["weight"] != 1.0,
-                          takes_weight=takes_weight, arrays_of=functools.cache(lambda name: reads_arrays(training, name)),
-                          log=ctx.log)
+                          takes_weight=takes_weight, log=ctx.log,
+                          arrays_of=functools.cache(lambda name: reads_arrays(training, name)))
     paths: list[Path] = []
     records = []
     try:

@@ -82,9 +82,9 @@ def test_dart_starts_from_the_targets_average_outside_its_trees(task):
 
 
 def test_soft_pseudo_labels_train_lightgbm_with_its_own_hessian_floor():
-    """A table that trains on soft pseudo-labels gets LightGBM's default min_sum_hessian_in_leaf on top of its
-    params (the zoo's 1e-7 let a leaf of bagged duplicates of unlikely classes take a step of about 1 / p);
-    other types and plug-ins keep their table."""
+    """A table that trains on soft pseudo-labels has its min_sum_hessian_in_leaf raised to LightGBM's default
+    (the zoo's 1e-7 let a leaf of bagged duplicates of unlikely classes take a step of about 1 / p); a higher
+    value of its own stays, and other types and plug-ins keep their table."""
     from models import soft_label_spec
 
     table = {"type": "lightgbm", "params": {"learning_rate": 0.04, "min_sum_hessian_in_leaf": 1e-7}}
@@ -92,5 +92,7 @@ def test_soft_pseudo_labels_train_lightgbm_with_its_own_hessian_floor():
     assert soft["params"] == {"learning_rate": 0.04, "min_sum_hessian_in_leaf": 1e-3}
     assert table["params"]["min_sum_hessian_in_leaf"] == 1e-7  # the member's own table is not changed
     assert soft_label_spec({"type": "lightgbm"})["params"] == {"min_sum_hessian_in_leaf": 1e-3}
+    strict = {"type": "lightgbm", "params": {"min_sum_hessian_in_leaf": 0.5}}
+    assert soft_label_spec(strict)["params"]["min_sum_hessian_in_leaf"] == 0.5
     for other in ({"type": "catboost", "params": {"depth": 6}}, {"type": "my_model.py"}):
         assert soft_label_spec(other) == other

@@ -107,7 +107,8 @@ def test_stack_lightgbm_runs_only_when_pinned():
     """auto does not try it (a noisy level 2 whose OOF wins did not hold on held-out rows); named, it runs."""
     auc, info = get_metric("roc_auc"), TaskInfo("binary", (0, 1))
     assert "stack_lightgbm" in applicable(info, auc) and "stack_lightgbm" not in automatic(info, auc)
-    assert automatic(info, auc) == [n for n in applicable(info, auc) if n != "stack_lightgbm"]
+    pinned_only = {"stack_lightgbm", "bagged_hill_climb"}  # neither paid as a candidate of auto on the suite
+    assert automatic(info, auc) == [n for n in applicable(info, auc) if n not in pinned_only]
     y = (np.arange(40) // 4) % 2
     members = [Member("a", np.linspace(0.2, 0.8, 40), np.full(4, 0.5))]
     assert "stack_lightgbm" not in run_methods(Problem(members, y, np.arange(40) % 4, info, auc))
@@ -127,6 +128,22 @@ def test_hill_climbing_picks_the_real_model_over_pure_noise(cancer):
     result = run_methods(Problem([noise, good], y, folds, info, metric), ["hill_climb"])["hill_climb"]
     assert result.weights == {"noise": 0.0, "logreg": 1.0}
     assert max(w[0] for w in result.details["weights_by_fold"].values()) < 0.2  # noise, fitted per fold
+
+
+def test_bagged_hill_climbing_spreads_weight_over_bootstrap_samples_and_repeats_itself(cancer):
+    members, noise, y, folds, info, _, _ = cancer
+    metric = get_metric("roc_auc")
+    problem = Problem([*members, noise], y, folds, info, metric)
+    plain = run_methods(problem, ["hill_climb"])["hill_climb"]
+    bagged = run_methods(problem, ["bagged_hill_climb"])["bagged_hill_climb"]
+    w = np.array(list(bagged.weights.values()))
+    assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+    assert bagged.weights["noise"] < 0.05
+    # each sample's climb picks its own members: more of them share the weight than in one climb on all rows
+    assert np.count_nonzero(w) > np.count_nonzero(list(plain.weights.values()))
+    assert bagged.score == pytest.approx(metric(y, bagged.oof))
+    again = run_methods(problem, ["bagged_hill_climb"])["bagged_hill_climb"]
+    assert again.weights == bagged.weights and np.array_equal(again.oof, bagged.oof)
 
 
 @pytest.mark.parametrize("metric_name", ["roc_auc", "log_loss"])
@@ -217,8 +234,8 @@ def test_multiclass_and_rmsle_regression_methods():
         "ridge": make_pipeline(StandardScaler(), Ridge(alpha=10.0)),
         "knn": make_pipeline(StandardScaler(), KNeighborsRegressor(15))}, rows=800)
     rmsle = get_metric("rmsle")
-    assert applicable(TaskInfo("regression"), get_metric("rmse")) == ["best", "mean", "hill_climb", "weighted", "stack",
-                                                                  "stack_lightgbm"]
+    assert applicable(TaskInfo("regression"), get_metric("rmse")) == ["best", "mean", "hill_climb", "bagged_hill_climb",
+                                                                  "weighted", "stack", "stack_lightgbm"]
     results = run_methods(Problem(members, y, folds, info, rmsle), ["geometric", "stack"])
     assert results["stack"].score < min(rmsle(y, m.oof) for m in members)
     assert (results["geometric"].test > 0).all()

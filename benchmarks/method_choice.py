@@ -58,10 +58,13 @@ def fitted_methods(ws: Path, settings: dict):
 
 def _fitted(ws: Path, pinned: tuple[str, ...] = ()):
     """The ensemble stage's fitted methods on a copy of the workspace: those `method = "auto"` tries, and
-    each `pinned` one (a method auto does not try, fitted as if pinned)."""
+    each `pinned` one that fits the task and metric (a method auto does not try, fitted as if pinned)."""
+    from models.ensemble import applicable
+
     fitted = fitted_methods(ws, {"method": "auto"})
+    fits = applicable(fitted.problem.task, fitted.problem.metric)
     for method in pinned:
-        if method not in fitted.results:
+        if method not in fitted.results and method in fits:  # where it does not fit, the set keeps its choice
             fitted.results[method] = fitted_methods(ws, {"method": method}).results[method]
     return fitted
 

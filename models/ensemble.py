@@ -203,14 +203,39 @@ def _rank(problem: Problem) -> EnsembleResult:
     return _result(problem, "rank", oof, test, w)
 
 
-def _geometric_of(problem: Problem, preds: list[np.ndarray]) -> np.ndarray:
-    if not problem.task.is_classification:  # the mean in the metric's transformed space (rmsle: log1p)
+def _to_log_space(problem: Problem, p: np.ndarray) -> np.ndarray:
+    """Predictions where a weighted average is `_geometric_of`'s blend: log-odds for a binary (per target column
+    for multilabel), log-probabilities for classes, the metric's transformed space for regression (rmsle: log1p)."""
+    if not problem.task.is_classification:
+        return problem.metric.target_transform.forward(np.clip(p, 0, None))
+    if np.ndim(p) == 1 or problem.task.n_targets > 1:
+        return np.log(np.clip(p, _EPS, 1.0)) - np.log(np.clip(1.0 - p, _EPS, 1.0))
+    return np.log(np.clip(p, _EPS, 1.0))
+
+
+def _from_log_space(problem: Problem, z: np.ndarray) -> np.ndarray:
+    """The inverse of `_to_log_space` for an average there: sigmoid, softmax or the inverse transform."""
+    if not problem.task.is_classification:
+        return problem.metric.target_transform.inverse(z)
+    if np.ndim(z) == 1 or problem.task.n_targets > 1:
+        return 1.0 / (1.0 + np.exp(-z))
+    g = np.exp(z - z.max(axis=1, keepdims=True))
+    return g / g.sum(axis=1, keepdims=True)
+
+
+def _geometric_of(problem: Problem, preds: list[np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
+    """The geometric mean of probabilities, weighted by `weights` (default: equal); for regression the mean in
+    the metric's transformed space (rmsle: log1p)."""
+    def average(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.mean(arrays, axis=0) if weights is None else blend(arrays, weights)
+
+    if not problem.task.is_classification:
         tf = problem.metric.target_transform
-        return tf.inverse(np.mean([tf.forward(np.clip(p, 0, None)) for p in preds], axis=0))
-    logs = np.mean([np.log(np.clip(p, _EPS, 1.0)) for p in preds], axis=0)
+        return tf.inverse(average([tf.forward(np.clip(p, 0, None)) for p in preds]))
+    logs = average([np.log(np.clip(p, _EPS, 1.0)) for p in preds])
     if logs.ndim == 1 or problem.task.n_targets > 1:
         # binary (per target column for multilabel): the geometric mean of P(1) against that of P(0)
-        log_neg = np.mean([np.log(np.clip(1.0 - p, _EPS, 1.0)) for p in preds], axis=0)
+        log_neg = average([np.log(np.clip(1.0 - p, _EPS, 1.0)) for p in preds])
         return 1.0 / (1.0 + np.exp(log_neg - logs))
     g = np.exp(logs - logs.max(axis=1, keepdims=True))
     return g / g.sum(axis=1, keepdims=True)
@@ -259,21 +284,46 @@ def optimise_weights(preds: list[np.ndarray], y: np.ndarray, metric, *,
 
 
 def _cross_fitted(problem: Problem, method: str,
-                  fit: Callable[[list[np.ndarray], np.ndarray, np.ndarray | None], np.ndarray]) -> EnsembleResult:
+                  fit: Callable[[list[np.ndarray], np.ndarray, np.ndarray | None], np.ndarray], *,
+                  combine: Callable[[list[np.ndarray], np.ndarray], np.ndarray] = blend) -> EnsembleResult:
     """Weights fitted on the other folds for each fold's OOF rows (honest), and on all rows for test;
-    `fit(preds, y, sample_weight)` gets the rows' sample weights (None without)."""
+    `fit(preds, y, sample_weight)` gets the rows' sample weights (None without); `combine(preds, weights)`
+    blends (default: the weighted average)."""
     oofs = [m.oof for m in problem.members]
     oof = np.zeros_like(np.asarray(oofs[0], dtype=np.float64))
     per_fold = {}
     for k in np.unique(problem.folds):
         held = problem.folds == k
         w_k = fit([p[~held] for p in oofs], problem.y[~held], problem.weights_of(~held))
-        oof[held] = blend([p[held] for p in oofs], w_k)
+        oof[held] = combine([p[held] for p in oofs], w_k)
         per_fold[int(k)] = [round(float(x), 4) for x in w_k]
     w = fit(oofs, problem.y, problem.sample_weight)
-    fit_score = problem.score(blend(oofs, w))
-    return _result(problem, method, oof, blend([m.test for m in problem.members], w), w, fit_score,
+    fit_score = problem.score(combine(oofs, w))
+    return _result(problem, method, oof, combine([m.test for m in problem.members], w), w, fit_score,
                    weights_by_fold=per_fold)
+
+
+class _InLogSpace:
+    """A metric scored on predictions given in `_to_log_space`'s space (for hill climbing there)."""
+
+    def __init__(self, problem: Problem):
+        self.problem, self.sign = problem, problem.metric.sign
+
+    def objective(self, y: np.ndarray, z: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        return self.problem.metric.objective(y, _from_log_space(self.problem, z), sample_weight)
+
+
+def _geometric_hill_climb(problem: Problem, *, max_iter: int = 50, patience: int = 10) -> EnsembleResult:
+    """Hill climbing whose blend is a weighted geometric mean (log-odds or log-probabilities averaged): the
+    geometric mean's sharper consensus, with a weak member's weight left to the selection."""
+    metric = _InLogSpace(problem)
+
+    def fit(P: list[np.ndarray], y: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
+        return hill_climb_weights([_to_log_space(problem, p) for p in P], y, metric, max_iter=max_iter,
+                                  patience=patience, sample_weight=sw)
+
+    return _cross_fitted(problem, "geometric_hill_climb", fit,
+                         combine=lambda P, w: _geometric_of(problem, P, w))
 
 
 def _hill_climb(problem: Problem, *, max_iter: int = 50, patience: int = 10) -> EnsembleResult:
@@ -581,6 +631,12 @@ METHODS: dict[str, Method] = {m.name: m for m in [
                         "transformed space, e.g. log1p for rmsle)", _geometric,
            lambda task, metric: task.is_classification or metric.target_transform is not None),
     Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
+    # geometric_hill_climb is pinned only: as a candidate of `auto` it scored -0.02 % on the suite's nested choice
+    # (benchmarks/method_choice.py --candidate geometric_hill_climb, 2026-12-06; on leaf its weights lost to the plain
+    # geometric mean's equal ones).
+    Method("geometric_hill_climb", "hill climbing whose blend is a weighted geometric mean (pinned only)",
+           _geometric_hill_climb, lambda task, metric: task.is_classification or metric.target_transform is not None,
+           automatic=False),
     # bagged_hill_climb is pinned only: always used, it beat plain hill climbing on the suite's nested choice
     # (-2.7 % against the best-OOF choice, hill climbing -4.5 %), but as a candidate of `auto` it added +0.005 %
     # (benchmarks/method_choice.py --candidate bagged_hill_climb, 2026-12-06), for 16 climbs' time.

@@ -78,7 +78,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
                                        "inline table; several -> a linear level 3 combines them"),
         "passthrough": (bool, False, "stack: give the level-2 model the original features as well (its OOF "
                         "score is then optimistic, so method = auto does not choose it)"),
-        "hill_climb_rounds": (int, 50, "hill_climb: most greedy selection rounds"),
+        "hill_climb_rounds": (int, 50, "hill_climb (and its bagged and log-space forms): most greedy selection rounds"),
         "calibrate": (bool, True, "log loss: each method's probabilities get a temperature, fitted on the "
                                   "other folds for each fold's rows"),
     },

@@ -101,7 +101,8 @@ def method_options(cfg: dict, stackers: list, *, trainer, threads: int, log, X_t
     # the LightGBM-level-2 stack reports its score, not each of its level-2 folds
     quiet = {**level_2, "log": lambda _message: None}
     return {"stack": stack, "stack_lightgbm": quiet, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]},
-            "bagged_hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
+            "bagged_hill_climb": {"max_iter": cfg["hill_climb_rounds"]},
+            "geometric_hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
 
 
 def _method_options(ctx: StageContext, repeat: int = 0) -> dict:

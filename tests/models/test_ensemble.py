@@ -107,7 +107,7 @@ def test_stack_lightgbm_runs_only_when_pinned():
     """auto does not try it (a noisy level 2 whose OOF wins did not hold on held-out rows); named, it runs."""
     auc, info = get_metric("roc_auc"), TaskInfo("binary", (0, 1))
     assert "stack_lightgbm" in applicable(info, auc) and "stack_lightgbm" not in automatic(info, auc)
-    pinned_only = {"stack_lightgbm", "bagged_hill_climb"}  # neither paid as a candidate of auto on the suite
+    pinned_only = {"stack_lightgbm", "bagged_hill_climb", "geometric_hill_climb"}  # none paid as a candidate of auto
     assert automatic(info, auc) == [n for n in applicable(info, auc) if n not in pinned_only]
     y = (np.arange(40) // 4) % 2
     members = [Member("a", np.linspace(0.2, 0.8, 40), np.full(4, 0.5))]
@@ -144,6 +144,35 @@ def test_bagged_hill_climbing_spreads_weight_over_bootstrap_samples_and_repeats_
     assert bagged.score == pytest.approx(metric(y, bagged.oof))
     again = run_methods(problem, ["bagged_hill_climb"])["bagged_hill_climb"]
     assert again.weights == bagged.weights and np.array_equal(again.oof, bagged.oof)
+
+
+def test_geometric_hill_climbing_blends_log_probabilities_with_the_climbs_weights():
+    """Each fold's rows get the softmax of the members' log-probabilities weighted as the climb on the other
+    folds chose; a member the climb leaves out weighs nothing, which the plain geometric mean cannot do."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    members, y, folds, info, _, _ = _members("digits", "target", "multiclass", {
+        "logreg": make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=500)),
+        "nb": GaussianNB()}, rows=600)
+    rng = np.random.default_rng(0)
+    noise = Member("noise", rng.dirichlet(np.ones(10), 600), rng.dirichlet(np.ones(10), len(members[0].test)))
+    metric = get_metric("log_loss")
+    problem = Problem([*members, noise], y, folds, info, metric)
+    results = run_methods(problem, ["geometric", "geometric_hill_climb"])
+    climbed = results["geometric_hill_climb"]
+    assert climbed.weights["noise"] == 0.0 and climbed.score < results["geometric"].score
+    for k, w_k in climbed.details["weights_by_fold"].items():
+        held = folds == k
+        logs = sum(w * np.log(np.clip(m.oof[held], 1e-6, 1.0)) for w, m in zip(w_k, problem.members))
+        expected = np.exp(logs - logs.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(climbed.oof[held], expected / expected.sum(axis=1, keepdims=True), atol=2e-4)
+    np.testing.assert_allclose(climbed.test.sum(axis=1), 1.0, atol=1e-9)
+    assert climbed.score == pytest.approx(metric(y, climbed.oof))
+    assert "geometric_hill_climb" in applicable(TaskInfo("regression"), get_metric("rmsle"))
+    assert "geometric_hill_climb" not in applicable(TaskInfo("regression"), get_metric("rmse"))  # hill climbing there
 
 
 @pytest.mark.parametrize("metric_name", ["roc_auc", "log_loss"])

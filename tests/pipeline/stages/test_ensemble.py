@@ -125,7 +125,7 @@ def test_pinned_method_and_stackers_from_model_tables(tmp_path):
 
 
 @pytest.mark.parametrize("ensemble,message", [
-    ('method = "hillclimb"\n', "ensemble.method = 'hillclimb' is not one of auto, best, mean, rank, geometric, hill_climb, bagged_hill_climb, weighted, stack, stack_lightgbm (did you mean 'hill_climb'?)"),
+    ('method = "hillclimb"\n', "ensemble.method = 'hillclimb' is not one of auto, best, mean, rank, geometric, hill_climb, geometric_hill_climb, bagged_hill_climb, weighted, stack, stack_lightgbm (did you mean 'hill_climb'?)"),
     ('models = ["lgbm", "xgb"]\n', "ensemble.models names 'xgb', which has no run"),
     ('stackers = ["ridge"]\n', "ensemble.stackers names 'ridge', which is neither linear, lightgbm"),
     ('method = "stack"\nstackers = []\n', "ensemble.stackers is empty"),

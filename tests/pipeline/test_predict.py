@@ -140,12 +140,14 @@ def test_predict_reproduces_a_stack_with_lightgbm_at_level_2(tmp_path):
     _same_as_latest(ws, comp, tmp_path)
 
 
-def test_predict_reproduces_bagged_hill_climbing_over_two_repeats(tmp_path):
-    """A pinned bagged_hill_climb: predict draws the same bootstrap samples of each repeat's rows as the stage."""
-    ws, comp = _workspace(tmp_path, FAST_MODELS, {"ensemble": 'method = "bagged_hill_climb"', "cv": "repeats = 2"})
+@pytest.mark.parametrize("method", ["bagged_hill_climb", "geometric_hill_climb"])
+def test_predict_reproduces_a_pinned_hill_climbing_over_two_repeats(tmp_path, method):
+    """A pinned bagged_hill_climb (predict draws the same bootstrap samples of each repeat's rows as the stage) or
+    geometric_hill_climb (the same weights, blended in log-odds)."""
+    ws, comp = _workspace(tmp_path, FAST_MODELS, {"ensemble": f'method = "{method}"', "cv": "repeats = 2"})
     _run(ws)
     params = json.loads((comp / "runs" / "ensemble" / "params.json").read_text())
-    assert params["method"] == "bagged_hill_climb"
+    assert params["method"] == method
     _same_as_latest(ws, comp, tmp_path)
 
 

@@ -621,6 +621,11 @@ def _always(task, metric) -> bool:
     return True
 
 
+def _has_log_space(task, metric) -> bool:
+    """Whether a geometric blend differs from the plain one: probabilities, or a metric with a target transform."""
+    return task.is_classification or metric.target_transform is not None
+
+
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always),
     Method("mean", "plain average of the members", _mean, _always),
@@ -629,13 +634,13 @@ METHODS: dict[str, Method] = {m.name: m for m in [
            and metric.rank_based),
     Method("geometric", "geometric mean of probabilities (for regression: the mean in the metric's "
                         "transformed space, e.g. log1p for rmsle)", _geometric,
-           lambda task, metric: task.is_classification or metric.target_transform is not None),
+           _has_log_space),
     Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
     # geometric_hill_climb is pinned only: as a candidate of `auto` it scored -0.02 % on the suite's nested choice
     # (benchmarks/method_choice.py --candidate geometric_hill_climb, 2026-12-06; on leaf its weights lost to the plain
     # geometric mean's equal ones).
     Method("geometric_hill_climb", "hill climbing whose blend is a weighted geometric mean (pinned only)",
-           _geometric_hill_climb, lambda task, metric: task.is_classification or metric.target_transform is not None,
+           _geometric_hill_climb, _has_log_space,
            automatic=False),
     # bagged_hill_climb is pinned only: always used, it beat plain hill climbing on the suite's nested choice
     # (-2.7 % against the best-OOF choice, hill climbing -4.5 %), but as a candidate of `auto` it added +0.005 %

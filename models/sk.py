@@ -163,8 +163,8 @@ def check_task(name: str, estimator: Any, ctx: ModelContext) -> None:
         return
     if ctx.metric.needs_proba and not hasattr(estimator, "predict_proba"):
         raise UserError(f"models.{name}: {type(estimator).__name__} has no predict_proba, which metric "
-                        f"{ctx.metric.name!r} needs; choose a probabilistic estimator (or e.g. probability = "
-                        f"true for SVC) or a label metric such as accuracy")
+                        f"{ctx.metric.name!r} needs; choose a probabilistic estimator (e.g. sklearn.linear_model."
+                        f"LogisticRegression) or a label metric such as accuracy")
 
 
 def build(name: str, spec: dict, ctx: ModelContext) -> Any:

@@ -226,19 +226,8 @@ def _from_log_space(problem: Problem, z: np.ndarray) -> np.ndarray:
 def _geometric_of(problem: Problem, preds: list[np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
     """The geometric mean of probabilities, weighted by `weights` (default: equal); for regression the mean in
     the metric's transformed space (rmsle: log1p)."""
-    def average(arrays: list[np.ndarray]) -> np.ndarray:
-        return np.mean(arrays, axis=0) if weights is None else blend(arrays, weights)
-
-    if not problem.task.is_classification:
-        tf = problem.metric.target_transform
-        return tf.inverse(average([tf.forward(np.clip(p, 0, None)) for p in preds]))
-    logs = average([np.log(np.clip(p, _EPS, 1.0)) for p in preds])
-    if logs.ndim == 1 or problem.task.n_targets > 1:
-        # binary (per target column for multilabel): the geometric mean of P(1) against that of P(0)
-        log_neg = average([np.log(np.clip(1.0 - p, _EPS, 1.0)) for p in preds])
-        return 1.0 / (1.0 + np.exp(log_neg - logs))
-    g = np.exp(logs - logs.max(axis=1, keepdims=True))
-    return g / g.sum(axis=1, keepdims=True)
+    logs = [_to_log_space(problem, p) for p in preds]
+    return _from_log_space(problem, np.mean(logs, axis=0) if weights is None else blend(logs, weights))
 
 
 def _geometric(problem: Problem) -> EnsembleResult:

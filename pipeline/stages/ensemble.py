@@ -100,9 +100,9 @@ def method_options(cfg: dict, stackers: list, *, trainer, threads: int, log, X_t
         stack.update(X=X_train, X_test=X_test)
     # the LightGBM-level-2 stack reports its score, not each of its level-2 folds
     quiet = {**level_2, "log": lambda _message: None}
-    return {"stack": stack, "stack_lightgbm": quiet, "hill_climb": {"max_iter": cfg["hill_climb_rounds"]},
-            "bagged_hill_climb": {"max_iter": cfg["hill_climb_rounds"]},
-            "geometric_hill_climb": {"max_iter": cfg["hill_climb_rounds"]}}
+    climb = {"max_iter": cfg["hill_climb_rounds"]}
+    return {"stack": stack, "stack_lightgbm": quiet,
+            **{name: climb for name in ("hill_climb", "bagged_hill_climb", "geometric_hill_climb")}}
 
 
 def _method_options(ctx: StageContext, repeat: int = 0) -> dict:

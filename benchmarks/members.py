@@ -20,7 +20,9 @@ saved folds and features, then runs the ensemble stage's own code for each confi
   estimator, its `params`, `trim_outliers`) on top for that task kind;
 - `NAME=>CAND`: a candidate in place of the zoo member it varies: a candidate table with `like = "lgbm"`
   is that set's `lgbm` table with the candidate's `params` on top (e.g. `params = { refit = false }`:
-  LightGBM keeping each fold's early-stopped model), and replaces it;
+  LightGBM keeping each fold's early-stopped model), and replaces it. A candidate whose OOF predictions
+  equal its member's to the last bit is named on its line and in the saved `same_as_like`: its change is
+  a setting the member already has (a model type's own default under the zoo's table), so it measured nothing;
 - `[ensemble] KEY=VALUE` (`--ensemble KEY=VALUE`, a TOML value): the zoo's members with one ensemble setting
   changed, e.g. `--ensemble calibrate=false` (no candidate is trained; `--candidates` may be left out);
 - `+pseudo` (`--pseudo`): the zoo and the pseudo stage's own run with its defaults (`[pseudo] enabled = true`:
@@ -144,6 +146,14 @@ def candidate_table(spec: dict, tables: dict[str, dict], kind: str) -> dict:
     return spec
 
 
+def _same_oof(models: Path, candidate: str, member: str) -> bool:
+    """Whether a candidate's OOF predictions equal its `like` member's to the last bit: its change is a
+    setting the member already has (a model type's own default under the zoo's table), so it measured nothing."""
+    import pandas as pd
+
+    return pd.read_parquet(models / candidate / "oof.parquet").equals(pd.read_parquet(models / member / "oof.parquet"))
+
+
 def _train_every_repeat(setup, name: str, spec: dict):
     """A candidate trained as the cv stage trains a member: on each CV repeat of the workspace, averaged,
     or on as many as its table's own `repeats` allows (the ensemble then reuses those in the later repeats,
@@ -240,8 +250,10 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         setup = CompetitionContext(comp, log=lambda m: None).training()
         seconds = {m: _seconds(comp.runs / "models" / m) for m in zoo}
         kind = "classification" if setup.task.is_classification else "regression"
+        unchanged = []
         for name, spec in candidates.items():
-            if spec.get("like") and spec["like"] not in zoo:  # this set's zoo has no such member
+            like = spec.get("like")
+            if like and like not in zoo:  # this set's zoo has no such member
                 continue
             spec = candidate_table(spec, comp.models, kind)
             t0 = time.perf_counter()
@@ -249,7 +261,11 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             seconds[name] = time.perf_counter() - t0
             setup.write(comp.runs / "models" / name, result)
             state["cv"]["units"][name] = {}
-            log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s")
+            same = bool(like) and _same_oof(comp.runs / "models", name, like)
+            unchanged += [name] if same else []
+            log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s"
+                + (f" -- the same OOF predictions as {like}: on this set the change is what {like} already does"
+                   if same else ""))
         greater = setup.metric.greater_is_better
         candidates = {n: spec for n, spec in candidates.items() if n in seconds}
         extra = (_pseudo_runs(comp, state, setup, seconds, log, dict(map(parse_setting, pseudo_settings)))
@@ -278,6 +294,7 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             if len(zoo) > 1:
                 configs[f"-{member}"] = [m for m in zoo if m != member]
         out = {"metric": setup.metric.name, "greater_is_better": greater, "zoo": zoo, "seconds": seconds,
+               "same_as_like": unchanged,
                "members": {m: float(json.loads((comp.runs / "models" / m / "scores.json").read_text())["overall"])
                            for m in [*zoo, *candidates]}, "configs": {}}
         for run_dir in ([comp.runs / "pseudo" / extra[0], comp.runs / "models" / extra[1]] if extra else []):

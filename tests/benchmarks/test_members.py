@@ -108,3 +108,25 @@ def test_pseudo_scores_the_pseudo_stages_default_run_against_the_same_member_res
     assert len({out["members"][best], out["members"][pseudo], out["members"]["control"]}) == 3
     assert any(f"control ({best}, " in line for line in lines)
     assert sorted(p.name for p in comp.runs.iterdir()) == before and not (comp.runs / "pseudo").exists()
+
+
+def test_a_candidate_that_changes_nothing_is_named(tmp_path):
+    """A candidate whose change is already its `like` member's setting trains the same OOF predictions: the
+    run says so and lists it, so a 0.00 % is not read as a measurement; a real change is not named."""
+    from benchmarks.members import one_set
+    from pipeline.runner import Runner
+    from pipeline.stages import build_pipeline
+    from pipeline.workspace import Workspace
+    from tests.conftest import make_workspace
+
+    ws = make_workspace(tmp_path, "titanic")
+    comp = Workspace(ws).competition("titanic")
+    Runner(build_pipeline(), comp, log=lambda m: None).run("ensemble")
+    candidates = {"lgbm_same": {"like": "lgbm", "params": {"learning_rate": 0.04}},  # the table's own rate
+                  "lgbm_fast": {"like": "lgbm", "params": {"learning_rate": 0.2}}}
+    lines: list[str] = []
+    out = one_set(ws, candidates, lines.append)
+    assert out["same_as_like"] == ["lgbm_same"]
+    assert any(line.startswith("  lgbm_same:") and "the same OOF predictions as lgbm" in line for line in lines)
+    assert not any(line.startswith("  lgbm_fast:") and "the same OOF" in line for line in lines)
+    assert out["members"]["lgbm_fast"] != out["members"]["lgbm"]

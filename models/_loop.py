@@ -41,6 +41,10 @@ PROGRESS_S = 10.0  # at most one progress line per this many seconds of training
 BUCKET_BATCHES = 20  # `bucket`: rows are sorted by length within windows of this many batches
 SELECT_PATIENCE = 1  # `select_cycles`: cycles without a better inner loss before the choosing run stops
 DEVICES = ("auto", "cpu", "cuda")
+# The dtype of a training step's forward pass and loss (torch autocast; weights, optimiser state, inner-split
+# losses and predictions stay float32). bfloat16 needs no loss scaling (float32's exponent range). "auto":
+# bfloat16 where the device computes it natively (`resolve_precision`), else float32.
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 # ---- registries --------------------------------------------------------------------------------
@@ -115,6 +119,22 @@ def resolve_device(device: str) -> str:
     return "cuda" if device == "auto" and has_gpu else ("cpu" if device == "auto" else device)
 
 
+def resolve_precision(precision: str, device: str) -> str:
+    """'auto' -> 'bfloat16' where `device` ('cpu' or 'cuda', resolved) multiplies in bfloat16 natively (a GPU that
+    torch says supports it; a CPU with AMX or AVX512-BF16), else 'float32'. Elsewhere a CPU emulates bfloat16,
+    slower than float32. The other values are returned as they are."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    if device == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:  # torch.cpu's feature probes are private: a torch without them is taken to have neither
+        native = any(getattr(torch.cpu, probe, lambda: False)()
+                     for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return "bfloat16" if native else "float32"
+
+
 # ---- the loop ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LoopConfig:
@@ -137,6 +157,7 @@ class LoopConfig:
     seed: int = 0
     device: str = "auto"
     threads: int = 1
+    precision: str = "float32"
 
     def check(self) -> None:
         """ValueError naming the first bad setting."""
@@ -177,6 +198,8 @@ class LoopConfig:
             raise ValueError(f"valid_fraction must be in (0, 0.5], got {self.valid_fraction!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 @dataclass
@@ -194,6 +217,7 @@ class Fitted:
     steps: int = 0  # optimiser steps taken (fewer than planned when early stopping ends the run)
     cycle_losses: list[float] = field(default_factory=list)  # select_cycles: the inner loss after each cycle
     chosen_cycles: int | None = None  # select_cycles: the number of cycles it chose (and trained on every row)
+    precision: str = "float32"  # the training steps' (`resolve_precision`)
 
 
 def iterations_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
@@ -415,6 +439,8 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     history: list[dict] = []
     best = (math.inf, None, None)  # early stopping: (inner loss, epoch, weights)
     started = last_report = time.perf_counter()
+    precision = resolve_precision(cfg.precision, device)
+    low_precision = precision == "bfloat16"
     t = 0
     lr = float(cfg.lr)
     for epoch in range(1, epochs + 1):
@@ -434,12 +460,13 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
             optimiser.lr = lr
             optimiser.zero_grad()
             rows = rows.to(device)
-            out, y = _every_copy(net(*(x[rows] for x in inputs)), target[rows], copies)
-            if sample_weight is None:
-                loss = loss_fn(out, y)
-            else:
-                per_row = row_loss(out, y).reshape(len(rows), -1).mean(1)
-                loss = (per_row * sample_weight[rows]).mean() / mean_weight
+            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=low_precision):
+                out, y = _every_copy(net(*(x[rows] for x in inputs)), target[rows], copies)
+                if sample_weight is None:
+                    loss = loss_fn(out, y)
+                else:
+                    per_row = row_loss(out, y).reshape(len(rows), -1).mean(1)
+                    loss = (per_row * sample_weight[rows]).mean() / mean_weight
             loss.backward()
             optimiser.step()
             total += loss.detach()
@@ -472,7 +499,8 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
         kept = [best[2]]
     else:
         kept = snapshots[-int(cfg.snapshots):]
-    return Fitted(net, kept, history, steps, batch, device, best[1] if inner is not None else None, epochs, t)
+    return Fitted(net, kept, history, steps, batch, device, best[1] if inner is not None else None, epochs, t,
+                  precision=precision)
 
 
 def predict(net, inputs: tuple, snapshots: list[dict], to_numpy: Callable[[Any], np.ndarray], *,

@@ -452,7 +452,7 @@ def _load_xgboost(attributes: dict, files: dict[str, bytes], plugin_dir: Path | 
 
 # ---- torch nets --------------------------------------------------------------------------------------
 _NET_FITTED = ("inputs_", "n_out_", "y_mean_", "y_std_", "batch_size_", "device_", "iterations_per_epoch_",
-               "epochs_", "steps_", "best_epoch_", "history_", "classes_", "cycles_", "cycle_losses_")
+               "epochs_", "steps_", "best_epoch_", "history_", "classes_", "cycles_", "cycle_losses_", "precision_")
 
 
 def _dump_torch(model: Any) -> tuple[dict[str, bytes], dict]:

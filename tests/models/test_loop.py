@@ -1,6 +1,6 @@
 """The one training loop: the snapshot schedule's formula, snapshots per cycle, early stopping on an
 inner split only, iterations per epoch, a number of iterations instead of epochs, progress lines,
-devices and seeds."""
+devices, seeds and bfloat16 training steps."""
 
 from __future__ import annotations
 
@@ -217,6 +217,67 @@ def test_same_seed_same_weights_other_seed_different():
     c = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(**{**cfg.__dict__, "seed": 4})).snapshots[0]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+class _RecordsDtypes(torch.nn.Module):
+    """The test net, noting the dtype of its output on every training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.seen = _net(), []
+
+    def forward(self, x):
+        out = self.body(x)
+        if self.training:
+            self.seen.append(out.dtype)
+        return out
+
+
+@pytest.mark.parametrize("precision, dtype", [("float32", torch.float32), ("bfloat16", torch.bfloat16)])
+def test_bfloat16_runs_each_training_step_in_bfloat16_and_keeps_float32_weights(precision, dtype):
+    x, y = _data()
+    nets: list[_RecordsDtypes] = []
+
+    def build():
+        nets.append(_RecordsDtypes())
+        return nets[-1]
+
+    cfg = LoopConfig(epochs=20, batch_size=32, lr=1e-2, device="cpu", precision=precision, early_stopping=5)
+    fitted = train(build, (x,), y, torch.nn.MSELoss(), cfg)
+    assert set(nets[0].seen) == {dtype} and fitted.precision == precision
+    assert all(v.dtype == torch.float32 for v in fitted.snapshots[0].values() if v.is_floating_point())
+    out = _loop.predict(fitted.net, (x,), fitted.snapshots, lambda raw: raw.numpy(), device="cpu")
+    assert out.dtype == np.float32
+    assert float(((torch.from_numpy(out) - y) ** 2).mean()) < 0.2 * float(y.var())  # it learned in either precision
+    assert fitted.history[-1]["inner_loss"] < 0.2 * float(y.var())  # the inner split is scored as well
+
+
+def test_bfloat16_trains_other_weights_than_float32_and_a_bad_precision_is_refused():
+    x, y = _data()
+    cfg = LoopConfig(epochs=3, batch_size=32, device="cpu", seed=3)
+    a = train(_net, (x,), y, torch.nn.MSELoss(), cfg).snapshots[0]
+    b = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(**{**cfg.__dict__, "precision": "bfloat16"})).snapshots[0]
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16, got 'float16'"):
+        LoopConfig(precision="float16").check()
+
+
+@pytest.mark.parametrize("amx, avx512_bf16, cuda_bf16, cpu, cuda", [
+    (False, False, False, "float32", "float32"),
+    (True, False, False, "bfloat16", "float32"),
+    (False, True, True, "bfloat16", "bfloat16"),
+])
+def test_auto_precision_is_bfloat16_only_where_the_device_has_it_natively(monkeypatch, amx, avx512_bf16, cuda_bf16,
+                                                                          cpu, cuda):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
+    assert (_loop.resolve_precision("auto", "cpu"), _loop.resolve_precision("auto", "cuda")) == (cpu, cuda)
+    assert _loop.resolve_precision("float32", "cuda") == "float32"
+    assert _loop.resolve_precision("bfloat16", "cpu") == "bfloat16"  # asked for: emulated where it must be
+    x, y = _data()
+    fitted = train(_net, (x,), y, torch.nn.MSELoss(), LoopConfig(epochs=1, device="cpu", precision="auto"))
+    assert fitted.precision == cpu
 
 
 def test_progress_lines_show_the_epoch_and_the_iterations(monkeypatch):

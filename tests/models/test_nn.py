@@ -117,6 +117,7 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
     ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and below 1, got 1.0"),
     ({"label_smoothing": -0.1}, "label_smoothing must be at least 0 and below 1, got -0.1"),
     ({"heads": 0}, "parameter 'heads' must be at least 1, got 0"),
+    ({"precision": "float16"}, "parameter 'precision' has 'float16', expected one of 'auto', 'float32', 'bfloat16'"),
     ({"numeric_scaling": "rank"}, "parameter 'numeric_scaling' has 'rank', expected one of 'standard', 'quantile'"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
 ])
 def test_bad_parameters_are_one_clear_line(params, message):

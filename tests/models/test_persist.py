@@ -162,9 +162,19 @@ def test_a_net_keeps_its_snapshots_history_and_preprocessing():
     for a, b in zip(model.snapshots_, loaded.snapshots_):
         assert a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
     assert loaded.history_ == model.history_ and loaded.inputs_ == model.inputs_
+    assert loaded.precision_ == model.precision_ == "float32"  # the precision the steps trained in
     prep, back = model.preps_["table"], loaded.preps_["table"]
     assert back.levels == prep.levels and back.cardinalities == prep.cardinalities  # the embedding's levels
     assert back.logged == prep.logged and np.array_equal(back.std, prep.std)
+
+
+def test_the_densenet_trains_in_the_precision_its_machine_has_natively_and_says_so():
+    from models._loop import resolve_precision
+
+    task, spec, array = CASES["densenet"]
+    model, _X, _ = _fitted(task, spec, array)
+    assert model.precision == "auto"  # the net type's default
+    assert load_model(model_files(model)).precision_ == model.precision_ == resolve_precision("auto", "cpu")
 
 
 FACTORY = '''

@@ -1,6 +1,7 @@
 """The GPU paths, run for real where a CUDA GPU is present (skipped elsewhere, CI included): every net type
-trains on the GPU and scores as on the CPU, a GPU-trained net saves and predicts on a CPU, sample weights,
-early stopping, label smoothing and the MLP's cycle choice run on the GPU, and CatBoost's and XGBoost's
+trains on the GPU and scores as on the CPU, the DenseNet's bfloat16 steps, a GPU-trained net saves and predicts
+on a CPU, sample weights, early stopping, label smoothing and the MLP's cycle choice run on the GPU, and CatBoost's
+and XGBoost's
 `device = "cuda"` train on it and predict like their CPU models."""
 
 from __future__ import annotations
@@ -97,6 +98,20 @@ def test_a_gpu_trained_net_saves_and_predicts_on_a_cpu_and_on_the_gpu(monkeypatc
     on_cpu = load_model(files)
     assert on_cpu.device_ == "cpu" and not next(on_cpu.net_.parameters()).is_cuda
     np.testing.assert_allclose(on_cpu.predict_proba(X.iloc[cut:], arrays=held_arrays), on_gpu, rtol=0, atol=1e-4)
+
+
+def test_the_densenet_trains_its_steps_in_bfloat16_on_a_gpu_that_has_it_and_scores_as_in_float32():
+    X, y, cut, arrays, fit_arrays, held_arrays = _net_data(THREE, "image")
+    scores = {}
+    for precision in ("auto", "float32"):
+        spec = {"type": "densenet", "params": {**SHORT, "growth_rate": 4, "blocks": [1, 1], "batch_size": 32,
+                                               "inputs": ["image"], "device": "cuda", "precision": precision}}
+        model = _build(THREE, spec, {"image": (arrays["image"], arrays["image"])}).fit(X.iloc[:cut], y[:cut],
+                                                                                       arrays=fit_arrays)
+        expected = "bfloat16" if precision == "auto" and torch.cuda.is_bf16_supported() else "float32"
+        assert model.precision_ == expected and next(model.net_.parameters()).dtype == torch.float32
+        scores[precision] = _score(THREE, y[cut:], model, X.iloc[cut:], held_arrays)
+    assert min(scores.values()) > 0.8, scores
 
 
 def test_weights_early_stopping_label_smoothing_and_cycle_choice_run_on_the_gpu():

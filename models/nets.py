@@ -258,7 +258,7 @@ NETS: dict[str, NetType] = {n.name: n for n in [
             # at 24 epochs: 0.9896; batch 64, 30 epochs: 0.9917; growth rate 8: 0.9903)
             # bottleneck = false: 0.70x the time, a quarter more OOF errors over three seeds (README, 2026-12-05)
             # precision auto (bfloat16 steps on this AMX CPU), seeds 0-2: 12, 13, 13 OOF errors against 11-14 in
-            # float32, 0.86x the seconds (README, 2026-12-06); the MLP's small products gain nothing from it
+            # float32, 0.88x the seconds (README, 2026-12-06); the MLP's small products gain nothing from it
             {"epochs": 30, "cycles": 3, "snapshots": 3, "batch_size": 128, "lr": 6e-3, "precision": "auto"},
             _check_densenet,
             minimum={"growth_rate": 1, "stem": 0, "shift": 0}),

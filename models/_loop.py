@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -440,7 +442,9 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
     best = (math.inf, None, None)  # early stopping: (inner loss, epoch, weights)
     started = last_report = time.perf_counter()
     precision = resolve_precision(cfg.precision, device)
-    low_precision = precision == "bfloat16"
+    # float32 steps enter no autocast at all: the code of before, with nothing added to each step
+    step_dtype = (partial(torch.autocast, device_type=device, dtype=torch.bfloat16) if precision == "bfloat16"
+                  else nullcontext)
     t = 0
     lr = float(cfg.lr)
     for epoch in range(1, epochs + 1):
@@ -460,7 +464,7 @@ def train(build_net: Callable[[], Any], inputs: tuple, target, loss_fn, cfg: Loo
             optimiser.lr = lr
             optimiser.zero_grad()
             rows = rows.to(device)
-            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=low_precision):
+            with step_dtype():
                 out, y = _every_copy(net(*(x[rows] for x in inputs)), target[rows], copies)
                 if sample_weight is None:
                     loss = loss_fn(out, y)

@@ -6,7 +6,8 @@ layer l receives the concatenation of the block input and every earlier layer's 
 channels (the bottleneck, DenseNet-B) then BN-ReLU-Conv3x3 to k. Between blocks a transition layer
 (BN-ReLU-Conv1x1 then 2x2 average pooling) compresses c channels to floor(`compression` * c)
 (DenseNet-C) and halves height and width. The head is BN-ReLU, global average pooling and a linear
-layer. `shift` > 0 shifts training images by up to that many pixels (light augmentation).
+layer. `shift` > 0 shifts training images by up to that many pixels (light augmentation); with `tta` a
+prediction averages the logits of every shift training drew from (test-time augmentation).
 
 Three blocks halve an 8x8 digit twice (8 -> 4 -> 2) and a 28x28 one to 7x7.
 """
@@ -69,7 +70,7 @@ class DenseNet(nn.Module):
 
     def __init__(self, in_channels: int, height: int, width: int, n_out: int, *, growth_rate: int = 12,
                  blocks: tuple = (4, 4, 4), bottleneck: bool = True, compression: float = 0.5, stem: int = 0,
-                 dropout: float = 0.0, shift: int = 1):
+                 dropout: float = 0.0, shift: int = 1, tta: bool = False):
         super().__init__()
         halvings = len(blocks) - 1
         if min(height, width) >> halvings < 1:
@@ -77,6 +78,7 @@ class DenseNet(nn.Module):
                              f"below one pixel; use at most {max(1, min(height, width).bit_length())} blocks")
         self.channels = channel_plan(growth_rate, list(blocks), compression, stem)
         self.shift = RandomShift(shift)
+        self.tta = bool(tta) and shift > 0
         self.stem = nn.Conv2d(in_channels, self.channels[0], 3, padding=1, bias=False)
         parts: list[nn.Module] = []
         c = self.channels[0]
@@ -93,4 +95,7 @@ class DenseNet(nn.Module):
                                   nn.Linear(c, n_out))
 
     def forward(self, x):
+        if self.tta and not self.training:
+            logits = self.head(self.features(self.stem(self.shift.views(x))))
+            return logits.view(-1, len(x), logits.shape[-1]).mean(0)
         return self.head(self.features(self.stem(self.shift(x))))

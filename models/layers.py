@@ -150,6 +150,13 @@ class RandomShift(nn.Module):
         out = padded[torch.arange(b, device=x.device)[:, None, None], :, rows, cols]  # (b, h, w, c)
         return out.permute(0, 3, 1, 2).contiguous()
 
+    def views(self, x):
+        """Every shift training draws from, stacked: ((2p + 1)^2 * b, c, h, w), view-major (the unshifted
+        images among them), for test-time augmentation."""
+        s, (b, c, h, w) = self.pixels, x.shape
+        padded = nn.functional.pad(x, (s, s, s, s))
+        return torch.cat([padded[:, :, dy:dy + h, dx:dx + w] for dy in range(2 * s + 1) for dx in range(2 * s + 1)])
+
 
 def left_align(x, mask):
     """Rows' real steps moved to the front in order (pre- or post-padded alike), trimmed to the

@@ -103,6 +103,37 @@ def test_random_shifts_only_while_training():
                    for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 
 
+def test_shift_views_are_every_shift_training_draws():
+    from models.layers import RandomShift
+
+    shift = RandomShift(1).train()
+    x = torch.arange(3 * 64, dtype=torch.float32).reshape(3, 1, 8, 8)
+    views = shift.views(x).view(9, 3, 1, 8, 8)
+    assert torch.equal(views[4], x)  # the unshifted images are one of the nine
+    torch.manual_seed(0)
+    for _ in range(10):  # every image's random shift in training is one of its views
+        moved = shift(x)
+        for i in range(3):
+            assert any(torch.equal(moved[i], v[i]) for v in views)
+
+
+def test_densenet_tta_averages_the_logits_of_every_view_in_evaluation_only():
+    torch.manual_seed(0)
+    net = DenseNet(1, 8, 8, 4, growth_rate=4, blocks=(1, 1), tta=True)
+    x = torch.randn(5, 1, 8, 8)
+    net.eval()
+    with torch.no_grad():
+        plain = net.head(net.features(net.stem(x)))
+        per_view = net.head(net.features(net.stem(net.shift.views(x)))).view(9, 5, 4)
+        averaged = net(x)
+    assert averaged.shape == (5, 4)
+    assert torch.allclose(averaged, per_view.mean(0), atol=1e-6)
+    assert not torch.allclose(averaged, plain, atol=1e-4)  # the views moved the prediction
+    net.train()
+    assert net(x).shape == (5, 4)  # one random shift per image while training, no views
+    assert not DenseNet(1, 8, 8, 4, growth_rate=4, blocks=(1, 1), shift=0, tta=True).tta  # nothing to average
+
+
 # ---- RNN with attention --------------------------------------------------------------------------
 def test_attention_weights_sum_to_one_and_are_zero_on_padding():
     torch.manual_seed(0)

@@ -17,7 +17,7 @@ predicts (README, "A stack that sees the features is not scored honestly").
     params = { n_jobs = 1, random_state = 0, trees = false }
     preprocess = "none"
 
-Measured on hpc (2026-12-05, README "Measured on the suite and not adopted"): the ensemble's OOF log loss
+Measured on hpc (2026-12-05, benchmarks/SUITE.md "Measured on the suite and not adopted"): the ensemble's OOF log loss
 0.40841 -> 0.40812 (+0.07 %), with `trees` 0.40668 (+0.42 %), for 1.45x and 2.02x the members' seconds.
 """
 

@@ -36,7 +36,7 @@ def refit_rounds(best: int, n_fit: int, n_all: int) -> int:
     """Rounds for the refit on all `n_all` training rows after early stopping chose `best` rounds
     fitting `n_fit` of them: scaled by their share of the rows (more rows, more rounds before the
     same overfitting), at least 1. By OOF score, refitting beat not refitting on 5 of 6 dev sets; on the 18
-    sets the unscaled rounds lost (-0.49 %, worse on 12) and the ratio squared was worse on 11 (README)."""
+    sets the unscaled rounds lost (-0.49 %, worse on 12) and the ratio squared was worse on 11 (benchmarks/SUITE.md)."""
     return max(1, math.ceil(best * n_all / n_fit))
 
 

@@ -86,7 +86,7 @@ def predict_model(model: Any, X, task, *, needs_proba: bool = True, arrays: dict
 # Measured by honest OOF score on the six dev sets (LightGBM, held-out rows then refitted on):
 # 20% + refit beat 20% without refit on 5 of 6 (`python benchmarks/honesty.py`). On the 18 sets
 # (benchmarks/quality.py --compare, 2026-12-06) both neighbours lost: 10 % -3.37 % (worse on 11 of 18),
-# 30 % -0.33 % (worse on 10; README "The share of a fold's rows held out for early stopping").
+# 30 % -0.33 % (worse on 10; benchmarks/SUITE.md "The share of a fold's rows held out for early stopping").
 EARLY_STOPPING_FRACTION = 0.2
 MIN_EARLY_STOPPING_ROWS = 10  # fewer training rows: no early stopping, no rows held out
 

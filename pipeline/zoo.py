@@ -235,7 +235,7 @@ ZOO: list[ZooEntry] = [
 # each better on some sets and worse on others: breast_cancer -3.1 / +3.1 %, attrition +1.6 / -2.1 %).
 # Choosing C / alpha inside each fold by an inner CV instead (LogisticRegressionCV / RidgeCV, 2026-12-05, all
 # 18 sets) improved the member on leaf and hpc, but the ensemble only by +0.18 % without digits, worse beyond
-# the rows' noise on hpc (-0.58 %): the fixed penalties stay (README, "Measured ... 2026-12-05").
+# the rows' noise on hpc (-0.58 %): the fixed penalties stay (benchmarks/SUITE.md, "Measured ... 2026-12-05").
 # The RNN with attention (type = "rnn") is not a default member: on fine_foods it scored OOF AUC 0.828
 # alone (TF-IDF + logistic: 0.868) and raised the default ensemble's OOF AUC by 0.0011 (0.8648 ->
 # 0.8659) for five times the run time (32 s -> 170 s, benchmarks/nets.py). Text already reaches the

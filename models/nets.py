@@ -261,7 +261,7 @@ NETS: dict[str, NetType] = {n.name: n for n in [
             # bottleneck = false: 0.70x the time, a quarter more OOF errors over three seeds (benchmarks/SUITE.md, 2026-12-05)
             # precision auto (bfloat16 steps on this AMX CPU), seeds 0-2: 12, 13, 13 OOF errors against 11-14 in
             # float32, 0.88x the seconds (benchmarks/SUITE.md, 2026-12-06); the MLP's small products gain nothing from it
-            # tta (nine shifted views per prediction): 11, 17, 11 errors, 1.18x the seconds; with 20 epochs 11, 20, 15
+            # tta (nine shifted views per prediction): 11, 17, 11 errors, 1.23x the seconds; with 20 epochs 11, 20, 15
             {"epochs": 30, "cycles": 3, "snapshots": 3, "batch_size": 128, "lr": 6e-3, "precision": "auto"},
             _check_densenet,
             minimum={"growth_rate": 1, "stem": 0, "shift": 0}),

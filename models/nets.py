@@ -254,14 +254,15 @@ NETS: dict[str, NetType] = {n.name: n for n in [
              "dropout": (float, 0.0, "dropout after each dense layer"),
              "shift": (int, 1, "training-time random shifts up to this many pixels (0 = off)"),
              "tta": (bool, False, "predictions average the logits of every shift training drew from, (2 shift + 1)^2 "
-                                  "views (test-time augmentation)")},
+                                  "views (test-time augmentation; needs shift > 0)")},
             # digits OOF accuracy (5-fold, one thread): 40 epochs, 4 cycles, batch 64, lr 3e-3: 0.9923 in 74 s;
             # batch 128 with lr 6e-3 (lr scaled with the batch), 30 epochs, 3 cycles: 0.9937 in 53 s (same
             # at 24 epochs: 0.9896; batch 64, 30 epochs: 0.9917; growth rate 8: 0.9903)
-            # bottleneck = false: 0.70x the time, a quarter more OOF errors over three seeds (benchmarks/SUITE.md, 2026-12-05)
+            # bottleneck = false: 0.70x the time, a quarter more OOF errors over three seeds (2026-12-05)
             # precision auto (bfloat16 steps on this AMX CPU), seeds 0-2: 12, 13, 13 OOF errors against 11-14 in
-            # float32, 0.88x the seconds (benchmarks/SUITE.md, 2026-12-06); the MLP's small products gain nothing from it
+            # float32, 0.88x the seconds (2026-12-06); the MLP's small products gain nothing from it
             # tta (nine shifted views per prediction): 11, 17, 11 errors, 1.23x the seconds; with 20 epochs 11, 20, 15
+            # (2026-12-06); each measured in benchmarks/SUITE.md
             {"epochs": 30, "cycles": 3, "snapshots": 3, "batch_size": 128, "lr": 6e-3, "precision": "auto"},
             _check_densenet,
             minimum={"growth_rate": 1, "stem": 0, "shift": 0}),

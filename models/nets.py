@@ -96,6 +96,7 @@ def _rnn_inputs(requested: list[str], available: dict[str, str]) -> list[str]:
 
 
 def _mlp(inputs, n_out: int, p: dict):
+    import torch
     from torch import nn
 
     from models.layers import Dropout, Heads, TableInput
@@ -112,6 +113,11 @@ def _mlp(inputs, n_out: int, p: dict):
             self.copies_per_row = int(p["heads"])  # the loop scores each copy on every row (models._loop)
             k = self.copies_per_row
             self.scale = nn.Parameter(Heads.random_signs(k, size)) if k > 1 else None
+            # RealMLP's scaling layer: one learned weight per input, stored divided by its learning-rate factor
+            # (Adam steps a parameter by about lr whatever its gradient, so x * f * u moves x's weight f times
+            # as fast as the layer after it)
+            self.front_factor = float(p["front_scale"])
+            self.front = nn.Parameter(torch.full((size,), 1.0 / self.front_factor)) if self.front_factor else None
             layers: list[nn.Module] = []
             for _ in range(p["depth"]):
                 layers += [nn.Linear(size, p["width"]), nn.SiLU(), Dropout(p["dropout"])]
@@ -121,6 +127,8 @@ def _mlp(inputs, n_out: int, p: dict):
 
         def forward(self, dense, codes):
             x = self.table(dense, codes)
+            if self.front is not None:
+                x = x * (self.front_factor * self.front)
             if self.scale is None:
                 return self.body(x)
             return Heads.combine(self.body(x.unsqueeze(1) * self.scale), self.training)
@@ -183,6 +191,8 @@ def _check_dropout(p: dict) -> None:
 
 def _check_mlp(p: dict) -> None:
     _check_dropout(p)
+    if float(p["front_scale"]) < 0.0:
+        raise ValueError(f"front_scale must be 0 (off) or a positive learning-rate factor, got {p['front_scale']!r}")
     if not float(p["embedding_std"]) > 0.0:
         raise ValueError(f"embedding_std must be positive, got {p['embedding_std']!r}")
 
@@ -231,7 +241,9 @@ NETS: dict[str, NetType] = {n.name: n for n in [
              "embedding_std": (float, 1.0, "standard deviation of the categorical embeddings' initial values "
                                           "(1 = torch's N(0, 1))"),
              "heads": (int, 1, "k > 1: TabM-mini, k nets sharing their hidden weights, each with its own input "
-                               "scaling and output layer, trained on every row and averaged (1 = one net)")},
+                               "scaling and output layer, trained on every row and averaged (1 = one net)"),
+             "front_scale": (float, 0.0, "f > 0: a learned weight per input before the first layer, learning f times "
+                                         "as fast (RealMLP's scaling layer; 0 = none)")},
             {"epochs": 50, "cycles": 5, "snapshots": 5, "drop_last": True}, _check_mlp,
             # One thread: a batch of a few hundred rows times 256 units is too small a product to split.
             # 40,000 x 31 rows, batch 200, 2 epochs, quiet 2-core machine, the pipeline's short OpenMP

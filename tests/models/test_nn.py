@@ -117,6 +117,7 @@ def test_trains_under_the_pipelines_cv_on_titanic(titanic):
     ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and below 1, got 1.0"),
     ({"label_smoothing": -0.1}, "label_smoothing must be at least 0 and below 1, got -0.1"),
     ({"heads": 0}, "parameter 'heads' must be at least 1, got 0"),
+    ({"front_scale": -1.0}, "front_scale must be 0 (off) or a positive learning-rate factor, got -1.0"),
     ({"precision": "float16"}, "parameter 'precision' has 'float16', expected one of 'auto', 'float32', 'bfloat16'"),
     ({"numeric_scaling": "rank"}, "parameter 'numeric_scaling' has 'rank', expected one of 'standard', 'quantile'"),  # the mlp's 5 cycles: ceil(12 / 5) = 3 make 4
 ])
@@ -315,6 +316,32 @@ def test_heads_train_k_copies_on_every_row_and_predict_their_mean(task):
     assert net.copies_per_row == 4 and net.body[-1].weight.shape[0] == 4 and net.scale.shape[0] == 4
     saved = load_model(model_files(model))
     assert np.array_equal(saved.predict_proba(X_va) if task != "regression" else saved.predict(X_va), out)
+
+
+def test_the_front_scale_starts_as_the_identity_learns_a_weight_per_input_and_is_saved():
+    """RealMLP's scaling layer: one weight per input, stored divided by its factor f so that Adam moves it f
+    times as fast; a fresh net predicts as one without it, a trained one has weighed its inputs apart."""
+    import torch
+
+    from models.persist import load_model, model_files
+
+    X, y, X_va, y_va = _split("regression")
+    model = SnapshotMLP("regression", **SMALL, front_scale=6.0).fit(X, y)
+    assert r2_score(y_va, model.predict(X_va)) > 0.8
+    net, tensors = model.net_, model._tensors(X_va, None)
+    trained = model.snapshots_[-1]["front"]
+    assert trained.shape == (net.table.out_features,) and net.front_factor == 6.0
+    assert float((6.0 * trained).std()) > 0.05  # the inputs weighed apart (each starts at 1)
+    saved = load_model(model_files(model))
+    assert np.array_equal(saved.predict(X_va), model.predict(X_va))
+    net.load_state_dict(model.snapshots_[-1])
+    net.eval()
+    with torch.no_grad():
+        net.front.fill_(1.0 / 6.0)  # as built
+        as_built = net(*tensors)
+        net.front = None  # no scaling layer
+        without = net(*tensors)
+    assert torch.equal(as_built, without)
 
 
 def test_a_row_of_every_copy_lines_up_with_its_target_and_weight():

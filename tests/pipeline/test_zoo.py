@@ -63,7 +63,8 @@ def test_large_tables_get_cheaper_settings_and_small_ones_keep_theirs():
     assert large["lgbm"]["params"]["early_stopping_rounds"] == 100
     assert large["lgbm_extra"]["params"]["learning_rate"] == 0.06
     assert large["lgbm_extra"]["params"]["num_leaves"] == 63  # the rest of the member stays as it is
-    assert large["mlp"] == {"type": "mlp", "repeats": 1, "params": {"select_cycles": True, "epochs": 10}}
+    assert large["mlp"] == {"type": "mlp", "repeats": 1, "params": {"select_cycles": True, "front_scale": 2.0,
+                                                                     "epochs": 10}}
     # the MLP's epochs fall with the rows (about 500,000 training-row passes), between 10 and the default 50
     epochs = [default_models("regression", Facts(rows, 20))["mlp"].get("params", {}).get("epochs", 50)
               for rows in (1_000, 10_000, 20_000, 40_000, 100_000)]

@@ -23,6 +23,11 @@ saved folds and features, then runs the ensemble stage's own code for each confi
   LightGBM keeping each fold's early-stopped model), and replaces it. A candidate whose OOF predictions
   equal its member's to the last bit is named on its line and in the saved `same_as_like`: its change is
   a setting the member already has (a model type's own default under the zoo's table), so it measured nothing;
+- `LIKE=>NAME@S` (`--seeds S,...`): each `like` candidate and its member trained again at seed S (the type's
+  seed parameter), and the zoo with the candidate at seed S in its member's place scored against the zoo with the
+  member at seed S (`LIKE@S`, itself scored against `zoo`, which shows what the seed alone moves). A net's seed
+  moves a set by more than most changes (the MLP at seed 2: the suite -0.47 %), and the rows' bootstrap does not
+  hold that spread, so a change to a seeded member is judged pair by pair, each seed against its own baseline;
 - `[ensemble] KEY=VALUE` (`--ensemble KEY=VALUE`, a TOML value): the zoo's members with one ensemble setting
   changed, e.g. `--ensemble calibrate=false` (no candidate is trained; `--candidates` may be left out);
 - `+pseudo` (`--pseudo`): the zoo and the pseudo stage's own run with its defaults (`[pseudo] enabled = true`:
@@ -33,9 +38,10 @@ saved folds and features, then runs the ensemble stage's own code for each confi
   one `[pseudo]` key of that run, e.g. `labels="ensemble"`.
 
 It prints each configuration's ensemble OOF score and its seconds (the members' training time) per set,
-and a summary per configuration: the mean over sets of the relative OOF error reduction against `zoo`
-(an error is the metric itself when lower is better, 1 - score for AUC and accuracy, as
-benchmarks/quality.py), how many sets got worse and better, and the total seconds against `zoo`'s.
+and a summary per configuration: the mean over sets of the relative OOF error reduction against `zoo` (or
+the configuration's own baseline, `--seeds`; an error is the metric itself when lower is better, 1 - score for
+AUC and accuracy, as benchmarks/quality.py), how many sets got worse and better, and the total seconds against
+the baseline's.
 "sig." counts only the sets whose change lies beyond a paired bootstrap over rows (`gain_interval`,
 90 %): a change inside it is one that another draw of the set's rows could reverse.
 Defaults are chosen by these OOF figures, never by solution.csv (which this script never reads).
@@ -239,8 +245,26 @@ def _pseudo_runs(comp, state: dict, setup, seconds: dict, log, settings: dict | 
     return [pseudo, "control"]
 
 
+def with_seed(spec: dict, seed: int) -> dict:
+    """A model table with its type's seed parameter set to `seed` (`random_state` for a scikit-learn estimator)."""
+    spec = json.loads(json.dumps(spec))
+    spec["params"] = {**spec.get("params", {}), _SEED_KEYS.get(spec["type"], "random_state"): int(seed)}
+    return spec
+
+
+def _seeded(candidates: dict[str, dict], zoo: list[str], seeds: list[int]) -> dict[str, tuple[str, str, int]]:
+    """The extra models `--seeds` trains, {name: (table to copy, `like` member, seed)}: each member that a
+    candidate is `like`, then each such candidate, at every seed."""
+    likes = list(dict.fromkeys(spec["like"] for spec in candidates.values() if spec.get("like") in zoo))
+    out = {f"{like}@{s}": (like, like, s) for like in likes for s in seeds}
+    out.update({f"{name}@{s}": (name, spec["like"], s) for name, spec in candidates.items()
+                if spec.get("like") in zoo for s in seeds})
+    return out
+
+
 def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]] = (),
-            ensemble: list[str] = (), pseudo: bool = False, pseudo_settings: list[str] = ()) -> dict:
+            ensemble: list[str] = (), pseudo: bool = False, pseudo_settings: list[str] = (),
+            seeds: list[int] = ()) -> dict:
     """Train the candidates in a copy of `ws` and score every configuration (see the module docstring)."""
     from pipeline.context import CompetitionContext
 
@@ -266,6 +290,15 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s"
                 + (f" -- the same OOF predictions as {like}: on this set the change is what {like} already does"
                    if same else ""))
+        seeded = _seeded({n: spec for n, spec in candidates.items() if n in seconds}, zoo, list(seeds))
+        for name, (source, like, seed) in seeded.items():
+            table = comp.models[like] if source == like else candidate_table(candidates[source], comp.models, kind)
+            t0 = time.perf_counter()
+            result = _train_every_repeat(setup, name, with_seed(table, seed))
+            seconds[name] = time.perf_counter() - t0
+            setup.write(comp.runs / "models" / name, result)
+            state["cv"]["units"][name] = {}
+            log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s")
         greater = setup.metric.greater_is_better
         candidates = {n: spec for n, spec in candidates.items() if n in seconds}
         extra = (_pseudo_runs(comp, state, setup, seconds, log, dict(map(parse_setting, pseudo_settings)))
@@ -285,6 +318,12 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             replaced = spec.get("like")
             if replaced in zoo:
                 configs[f"{replaced}=>{name}"] = [name if m == replaced else m for m in zoo]
+        baselines: dict[str, str] = {}  # a configuration scored against another than `zoo`
+        for name, (source, like, seed) in seeded.items():
+            label = f"{like}@{seed}" if source == like else f"{like}=>{name}"
+            configs[label] = [name if m == like else m for m in zoo]
+            if source != like:
+                baselines[label] = f"{like}@{seed}"
         if len(candidates) > 1:
             configs["+all"] = [*zoo, *candidates]
         if extra:
@@ -296,7 +335,7 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         out = {"metric": setup.metric.name, "greater_is_better": greater, "zoo": zoo, "seconds": seconds,
                "same_as_like": unchanged,
                "members": {m: float(json.loads((comp.runs / "models" / m / "scores.json").read_text())["overall"])
-                           for m in [*zoo, *candidates]}, "configs": {}}
+                           for m in [*zoo, *candidates, *seeded]}, "configs": {}}
         for run_dir in ([comp.runs / "pseudo" / extra[0], comp.runs / "models" / extra[1]] if extra else []):
             out["members"][run_dir.name] = float(json.loads((run_dir / "scores.json").read_text())["overall"])
         settings = {label: {} for label in configs}
@@ -304,32 +343,39 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
             configs[f"[ensemble] {text}"] = zoo
             settings[f"[ensemble] {text}"] = dict([parse_setting(text)])
         predictions = {}
-        for label, members in configs.items():
-            score, predictions[label] = _ensemble_score(comp, state, members, settings[label])
+        for label in sorted(configs, key=lambda c: c in baselines):  # each baseline before what it is against
+            members = configs[label]
+            score, predictions[label] = _ensemble_score(comp, state, members, settings.get(label, {}))
             out["configs"][label] = {"members": members, "oof": score,
                                      "seconds": sum(seconds.get(m, 0.0) for m in members)}
+            base = baselines.get(label, "zoo")
             if label != "zoo":
-                lo, hi = setup_interval(setup, predictions["zoo"], predictions[label])
+                lo, hi = setup_interval(setup, predictions[base], predictions[label])
                 out["configs"][label]["gain_interval"] = [lo, hi]
+                if base != "zoo":
+                    out["configs"][label]["against"] = base
             log(f"  {label:<24} OOF {score:.5f}  {out['configs'][label]['seconds']:.0f} s"
-                + (f"  gain {lo:+.2%} .. {hi:+.2%}" if label != "zoo" else ""))
+                + (f"  gain {lo:+.2%} .. {hi:+.2%}" if label != "zoo" else "")
+                + (f" against {base}" if base != "zoo" else ""))
     return out
 
 
 def summary(results: dict[str, dict]) -> list[str]:
-    """Per configuration: mean relative OOF error reduction against `zoo` with its interval (the sets'
-    bootstrap intervals combined as independent normals), sets worse / better (beyond +-0.01 %), sets
-    worse / better beyond their paired bootstrap interval (`gain_interval`), seconds."""
+    """Per configuration: mean relative OOF error reduction against its baseline (`zoo`, or the member at the same
+    seed for `--seeds`) with its interval (the sets' bootstrap intervals combined as independent normals), sets
+    worse / better (beyond +-0.01 %), sets worse / better beyond their paired bootstrap interval
+    (`gain_interval`), seconds against the baseline's."""
     labels = sorted({label for r in results.values() for label in r["configs"]} - {"zoo"})
     lines = [f"{'configuration':<24} {'sets':>4} {'mean, 90 % interval':>19} {'worse':>5} {'better':>6} "
-             f"{'sig.worse':>9} {'sig.better':>10} {'seconds':>9} {'vs zoo':>7}  worse on (* beyond the interval)"]
+             f"{'sig.worse':>9} {'sig.better':>10} {'seconds':>9} {'vs base':>7}  worse on (* beyond the interval)"]
     for label in labels:
         gains, variances, worse, better, sig_worse, sig_better, secs, base_secs = [], [], [], 0, 0, 0, 0.0, 0.0
         for name, r in results.items():
             if label not in r["configs"]:
                 continue
             g = r["greater_is_better"]
-            e0, e1 = _error(r["configs"]["zoo"]["oof"], g), _error(r["configs"][label]["oof"], g)
+            base = r["configs"][r["configs"][label].get("against", "zoo")]
+            e0, e1 = _error(base["oof"], g), _error(r["configs"][label]["oof"], g)
             gain = (e0 - e1) / e0 if e0 > 0 else 0.0
             gains.append(gain)
             lo, hi = r["configs"][label].get("gain_interval", (float("nan"), float("nan")))
@@ -341,7 +387,7 @@ def summary(results: dict[str, dict]) -> list[str]:
             elif gain > 1e-4:
                 better += 1
             secs += r["configs"][label]["seconds"]
-            base_secs += r["configs"]["zoo"]["seconds"]
+            base_secs += base["seconds"]
         if not gains:
             continue
         mean = sum(gains) / len(gains)
@@ -370,16 +416,23 @@ def main() -> int:
                    help="also score the zoo with the pseudo stage's default run (+pseudo) and with a reseeded control")
     p.add_argument("--pseudo-setting", action="append", default=[], metavar="KEY=VALUE",
                    help="with --pseudo: one [pseudo] key of the pseudo run (a TOML value); may be given again")
+    p.add_argument("--seeds", default="", metavar="S,...",
+                   help="also train each `like` candidate and its member at these seeds, and score each "
+                        "seed's candidate against its member at the same seed (LIKE=>NAME@S against LIKE@S)")
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")
     args = p.parse_args()
     if args.table:
         print("\n".join(summary(json.loads(args.table.read_text()))))
         return 0
     candidates = tomllib.loads(args.candidates.read_text()).get("models", {}) if args.candidates else {}
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        p.error(f"--seeds takes whole numbers separated by commas, e.g. --seeds 1,2; got {args.seeds!r}")
     results = each_set(args.workspaces, args.sets, args.save,
                        lambda ws: one_set(ws, candidates, lambda m: print(m, flush=True),
                                           [g.split(",") for g in args.together], args.ensemble,
-                                          args.pseudo, args.pseudo_setting))
+                                          args.pseudo, args.pseudo_setting, seeds))
     print("\n".join(summary(results)))
     return 0
 

@@ -130,3 +130,30 @@ def test_a_candidate_that_changes_nothing_is_named(tmp_path):
     assert any(line.startswith("  lgbm_same:") and "the same OOF predictions as lgbm" in line for line in lines)
     assert not any(line.startswith("  lgbm_fast:") and "the same OOF" in line for line in lines)
     assert out["members"]["lgbm_fast"] != out["members"]["lgbm"]
+
+
+def test_seeds_score_each_seeds_candidate_against_its_member_at_that_seed(tmp_path):
+    """`--seeds`: the candidate and its `like` member are trained again at each seed, the zoo with the member at
+    seed S is scored against the zoo (what the seed alone moves), and the zoo with the candidate at seed S against
+    the zoo with the member at seed S; the summary's gain is against that baseline too."""
+    from benchmarks.members import _error, one_set, summary
+    from pipeline.runner import Runner
+    from pipeline.stages import build_pipeline
+    from pipeline.workspace import Workspace
+    from tests.conftest import make_workspace
+
+    ws = make_workspace(tmp_path, "titanic")
+    comp = Workspace(ws).competition("titanic")
+    Runner(build_pipeline(), comp, log=lambda m: None).run("ensemble")
+    lines: list[str] = []
+    out = one_set(ws, {"lgbm_fast": {"like": "lgbm", "params": {"learning_rate": 0.2}}}, lines.append, seeds=[1])
+    assert {"lgbm@1", "lgbm_fast@1"} <= set(out["members"])
+    assert out["members"]["lgbm@1"] != out["members"]["lgbm"]  # the seed moves the member (bagging)
+    assert out["members"]["lgbm_fast@1"] != out["members"]["lgbm_fast"]
+    seeded, paired = out["configs"]["lgbm@1"], out["configs"]["lgbm=>lgbm_fast@1"]
+    assert seeded["members"] == ["lgbm@1"] and "against" not in seeded  # against the zoo
+    assert paired["members"] == ["lgbm_fast@1"] and paired["against"] == "lgbm@1"
+    assert any("lgbm=>lgbm_fast@1" in line and line.endswith("against lgbm@1") for line in lines)
+    row = next(line for line in summary({"titanic": out}) if line.startswith("lgbm=>lgbm_fast@1 "))
+    e0, e1 = _error(seeded["oof"], True), _error(paired["oof"], True)
+    assert f"{(e0 - e1) / e0:+.3%}" in row

@@ -157,3 +157,19 @@ def test_seeds_score_each_seeds_candidate_against_its_member_at_that_seed(tmp_pa
     row = next(line for line in summary({"titanic": out}) if line.startswith("lgbm=>lgbm_fast@1 "))
     e0, e1 = _error(seeded["oof"], True), _error(paired["oof"], True)
     assert f"{(e0 - e1) / e0:+.3%}" in row
+
+
+def test_the_summary_gives_the_median_beside_the_mean():
+    """One small set's swing moves the suite's mean; the median beside it says whether the sets moved."""
+    from benchmarks.members import summary
+
+    def one(zoo: float, other: float) -> dict:
+        return {"greater_is_better": False, "configs": {
+            "zoo": {"oof": zoo, "seconds": 10.0},
+            "x": {"oof": other, "seconds": 10.0, "gain_interval": [-0.5, 0.5]}}}
+
+    results = {"a": one(1.0, 0.5), "b": one(1.0, 1.0), "c": one(1.0, 1.0)}  # +50 %, 0, 0
+    header, row = summary(results)
+    assert "median" in header
+    fields = row.split()
+    assert (fields[0], fields[1], fields[2], fields[4]) == ("x", "3", "+16.667%", "+0.000%")  # mean, then median

@@ -344,6 +344,18 @@ def test_the_front_scale_starts_as_the_identity_learns_a_weight_per_input_and_is
     assert torch.equal(as_built, without)
 
 
+def test_the_front_scale_works_with_heads_and_classes():
+    """The front weight comes before TabM-mini's per-copy scaling: one weight per input, shared by the k copies."""
+    from models.persist import load_model, model_files
+
+    X, y, X_va, y_va = _split("multiclass")
+    model = SnapshotMLP("multiclass", **{**SMALL, "epochs": 30}, heads=2, front_scale=2.0).fit(X, y)
+    proba = model.predict_proba(X_va)
+    assert roc_auc_score(y_va, proba, multi_class="ovr") > 0.8
+    assert model.net_.front.shape == (model.net_.table.out_features,) and model.net_.scale.shape[0] == 2
+    assert np.array_equal(load_model(model_files(model)).predict_proba(X_va), proba)
+
+
 def test_a_row_of_every_copy_lines_up_with_its_target_and_weight():
     """k copies' outputs (rows, k, outputs) are scored against each row's target k times, a row's copies
     together: sample weights of 1 and 2 on a net of 3 copies weigh as on one copy."""

@@ -230,9 +230,9 @@ def _pseudo_runs(comp, state: dict, setup, seconds: dict, log, settings: dict | 
     seconds[pseudo] = time.perf_counter() - t0
     state["pseudo"] = {"paths": [str(p.relative_to(comp.workspace)) for p in paths]}
     member = pseudo.removesuffix("-pseudo")
-    spec = json.loads(json.dumps(comp.models[member]))
-    key = _SEED_KEYS.get(spec["type"], "random_state")
-    spec["params"] = {**spec.get("params", {}), key: int(spec.get("params", {}).get(key, 0)) + 1}
+    spec = comp.models[member]
+    key = _seed_key(spec)
+    spec = with_seed(spec, int(spec.get("params", {}).get(key, 0)) + 1)
     t0 = time.perf_counter()
     control = setup.for_repeat(0).train_cv("control", spec, progress=False)
     seconds["control"] = time.perf_counter() - t0
@@ -245,10 +245,15 @@ def _pseudo_runs(comp, state: dict, setup, seconds: dict, log, settings: dict | 
     return [pseudo, "control"]
 
 
+def _seed_key(spec: dict) -> str:
+    """The seed parameter of a model table's type (`random_state` for a scikit-learn estimator)."""
+    return _SEED_KEYS.get(spec["type"], "random_state")
+
+
 def with_seed(spec: dict, seed: int) -> dict:
-    """A model table with its type's seed parameter set to `seed` (`random_state` for a scikit-learn estimator)."""
+    """A copy of a model table with its type's seed parameter set to `seed`."""
     spec = json.loads(json.dumps(spec))
-    spec["params"] = {**spec.get("params", {}), _SEED_KEYS.get(spec["type"], "random_state"): int(seed)}
+    spec["params"] = {**spec.get("params", {}), _seed_key(spec): int(seed)}
     return spec
 
 
@@ -275,30 +280,31 @@ def one_set(ws: Path, candidates: dict[str, dict], log, together: list[list[str]
         seconds = {m: _seconds(comp.runs / "models" / m) for m in zoo}
         kind = "classification" if setup.task.is_classification else "regression"
         unchanged = []
-        for name, spec in candidates.items():
-            like = spec.get("like")
-            if like and like not in zoo:  # this set's zoo has no such member
-                continue
-            spec = candidate_table(spec, comp.models, kind)
+
+        def train(name: str, spec: dict) -> float:
+            """Train one extra model on the set's folds as a cv unit of the copy; its OOF score."""
             t0 = time.perf_counter()
             result = _train_every_repeat(setup, name, spec)
             seconds[name] = time.perf_counter() - t0
             setup.write(comp.runs / "models" / name, result)
             state["cv"]["units"][name] = {}
+            return result.overall
+
+        for name, spec in candidates.items():
+            like = spec.get("like")
+            if like and like not in zoo:  # this set's zoo has no such member
+                continue
+            score = train(name, candidate_table(spec, comp.models, kind))
             same = bool(like) and _same_oof(comp.runs / "models", name, like)
             unchanged += [name] if same else []
-            log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s"
+            log(f"  {name}: OOF {score:.5f} in {seconds[name]:.0f} s"
                 + (f" -- the same OOF predictions as {like}: on this set the change is what {like} already does"
                    if same else ""))
         seeded = _seeded({n: spec for n, spec in candidates.items() if n in seconds}, zoo, list(seeds))
         for name, (source, like, seed) in seeded.items():
             table = comp.models[like] if source == like else candidate_table(candidates[source], comp.models, kind)
-            t0 = time.perf_counter()
-            result = _train_every_repeat(setup, name, with_seed(table, seed))
-            seconds[name] = time.perf_counter() - t0
-            setup.write(comp.runs / "models" / name, result)
-            state["cv"]["units"][name] = {}
-            log(f"  {name}: OOF {result.overall:.5f} in {seconds[name]:.0f} s")
+            score = train(name, with_seed(table, seed))
+            log(f"  {name}: OOF {score:.5f} in {seconds[name]:.0f} s")
         greater = setup.metric.greater_is_better
         candidates = {n: spec for n, spec in candidates.items() if n in seconds}
         extra = (_pseudo_runs(comp, state, setup, seconds, log, dict(map(parse_setting, pseudo_settings)))

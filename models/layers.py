@@ -42,6 +42,7 @@ class InputSpec:
     shape: tuple
     vocab: int = 0
     cardinalities: tuple = ()
+    numeric: int = 0  # the table: its first `numeric` columns are the standardised numeric values (then flags, bins)
 
     @property
     def n_tensors(self) -> int:
@@ -97,6 +98,30 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class PeriodicEmbedding(nn.Module):
+    """RealMLP's PBLD embedding of numeric columns (Holzmüller et al. 2024; the periodic embeddings of
+    Gorishniy et al. 2022): each column x becomes `outputs` learned values, a linear map of cos(2π w x + b)
+    over `frequencies` learned (w, b) pairs, w ~ N(0, sigma²), per column; the net reads them beside x
+    itself. A curve per column that the first layer need not build from many units' kinks.
+    forward((n, columns)) -> (n, columns * outputs)."""
+
+    def __init__(self, columns: int, frequencies: int = 16, sigma: float = 0.1, outputs: int = 3):
+        super().__init__()
+        self.frequency = nn.Parameter(sigma * torch.randn(columns, frequencies))
+        self.phase = nn.Parameter(math.pi * (2.0 * torch.rand(columns, frequencies) - 1.0))
+        bound = 1.0 / math.sqrt(frequencies)
+        self.weight = nn.Parameter(torch.empty(columns, frequencies, outputs).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(columns, outputs).uniform_(-bound, bound))
+
+    def forward(self, x):
+        waves = torch.cos(2.0 * math.pi * x.unsqueeze(-1) * self.frequency + self.phase)  # (n, columns, frequencies)
+        return (torch.einsum("ncf,cfo->nco", waves, self.weight) + self.bias).flatten(1)
+
+    def extra_repr(self) -> str:
+        columns, frequencies, outputs = self.weight.shape
+        return f"columns={columns}, frequencies={frequencies}, outputs={outputs}"
 
 
 class Heads(nn.Module):

@@ -99,7 +99,7 @@ def _mlp(inputs, n_out: int, p: dict):
     import torch
     from torch import nn
 
-    from models.layers import Dropout, Heads, TableInput
+    from models.layers import Dropout, Heads, PeriodicEmbedding, TableInput
 
     class MLP(nn.Module):
         """Embedded table -> `depth` x (Linear(width), SiLU, Dropout) -> Linear(n_out); with `heads` = k > 1,
@@ -110,6 +110,11 @@ def _mlp(inputs, n_out: int, p: dict):
             super().__init__()
             self.table = TableInput(inputs[0], p["embedding_std"])
             size = self.table.out_features
+            self.numeric = int(inputs[0].numeric) if int(p["periodic"]) else 0
+            self.periodic = (PeriodicEmbedding(self.numeric, int(p["periodic"]), float(p["periodic_sigma"]))
+                             if self.numeric else None)
+            if self.periodic is not None:
+                size += self.periodic.weight.shape[0] * self.periodic.weight.shape[2]
             self.copies_per_row = int(p["heads"])  # the loop scores each copy on every row (models._loop)
             k = self.copies_per_row
             self.scale = nn.Parameter(Heads.random_signs(k, size)) if k > 1 else None
@@ -127,6 +132,8 @@ def _mlp(inputs, n_out: int, p: dict):
 
         def forward(self, dense, codes):
             x = self.table(dense, codes)
+            if self.periodic is not None:
+                x = torch.cat([x, self.periodic(dense[:, :self.numeric])], dim=1)
             if self.front is not None:
                 x = x * (self.front_factor * self.front)
             if self.scale is None:
@@ -191,6 +198,8 @@ def _check_dropout(p: dict) -> None:
 
 def _check_mlp(p: dict) -> None:
     _check_dropout(p)
+    if not float(p["periodic_sigma"]) > 0.0:
+        raise ValueError(f"periodic_sigma must be positive, got {p['periodic_sigma']!r}")
     if float(p["front_scale"]) < 0.0:
         raise ValueError(f"front_scale must be 0 (off) or a positive learning-rate factor, got {p['front_scale']!r}")
     if not float(p["embedding_std"]) > 0.0:
@@ -243,13 +252,16 @@ NETS: dict[str, NetType] = {n.name: n for n in [
              "heads": (int, 1, "k > 1: TabM-mini, k nets sharing their hidden weights, each with its own input "
                                "scaling and output layer, trained on every row and averaged (1 = one net)"),
              "front_scale": (float, 0.0, "f > 0: a learned weight per input before the first layer, learning f times "
-                                         "as fast (RealMLP's scaling layer; 0 = none)")},
+                                         "as fast (RealMLP's scaling layer; 0 = none)"),
+             "periodic": (int, 0, "k > 0: each numeric column also enters as 3 learned mixes of cos(2 pi w x + b) over "
+                                  "k learned frequencies (RealMLP's PBLD embedding; 0 = none)"),
+             "periodic_sigma": (float, 0.1, "standard deviation of the periodic embedding's initial frequencies")},
             {"epochs": 50, "cycles": 5, "snapshots": 5, "drop_last": True}, _check_mlp,
             # One thread: a batch of a few hundred rows times 256 units is too small a product to split.
             # 40,000 x 31 rows, batch 200, 2 epochs, quiet 2-core machine, the pipeline's short OpenMP
             # spin (GOMP_SPINCOUNT=1000): 1 thread 0.62-0.67 s, 2 threads 0.55-0.65 s (1.04-1.13x for a
             # whole second core); with PASSIVE waits 2 threads took 1.1 s.
-            minimum={"width": 1, "depth": 1, "heads": 1}, max_threads=1, checked_by_range=True),
+            minimum={"width": 1, "depth": 1, "heads": 1, "periodic": 0}, max_threads=1, checked_by_range=True),
     NetType("sequential", "a Keras-like layer list on one input", _sequential, _sequential_inputs,
             {"layers": (list, REQUIRED, "layer tables, e.g. [{ type = \"dense\", units = 256 }]")},
             {"epochs": 30}),

@@ -285,7 +285,8 @@ class _ArrayInput:
 def _table_spec(prep: _Tabular):
     from models.layers import InputSpec
 
-    return InputSpec(TABLE, "table", (prep.n_dense,), cardinalities=tuple(prep.cardinalities))
+    return InputSpec(TABLE, "table", (prep.n_dense,), cardinalities=tuple(prep.cardinalities),
+                     numeric=len(prep.numeric))
 
 
 class TorchNet(BaseEstimator):

@@ -33,8 +33,9 @@ from core.params import REQUIRED, validate
 class InputSpec:
     """One input of a net, as a factory or layer sees it.
 
-    kind: "table" (the feature table: `shape` = (numeric columns,), `cardinalities` = levels per
-    categorical column, index 0 for rare/unseen), "image" (float (C, H, W)), "sequence" (token ids
+    kind: "table" (the feature table: `shape` = (dense columns,), the first `numeric` of them the
+    standardised numeric values, then missing flags and bins; `cardinalities` = levels per categorical
+    column, index 0 for rare/unseen), "image" (float (C, H, W)), "sequence" (token ids
     (L,), 0 = padding, `vocab` = largest id + 1) or "array" (any other float array)."""
 
     name: str
@@ -42,7 +43,7 @@ class InputSpec:
     shape: tuple
     vocab: int = 0
     cardinalities: tuple = ()
-    numeric: int = 0  # the table: its first `numeric` columns are the standardised numeric values (then flags, bins)
+    numeric: int = 0
 
     @property
     def n_tensors(self) -> int:

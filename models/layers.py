@@ -115,6 +115,7 @@ class PeriodicEmbedding(nn.Module):
         bound = 1.0 / math.sqrt(frequencies)
         self.weight = nn.Parameter(torch.empty(columns, frequencies, outputs).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(columns, outputs).uniform_(-bound, bound))
+        self.out_features = columns * outputs
 
     def forward(self, x):
         waves = torch.cos(2.0 * math.pi * x.unsqueeze(-1) * self.frequency + self.phase)  # (n, columns, frequencies)

@@ -102,7 +102,8 @@ def _mlp(inputs, n_out: int, p: dict):
     from models.layers import Dropout, Heads, PeriodicEmbedding, TableInput
 
     class MLP(nn.Module):
-        """Embedded table -> `depth` x (Linear(width), SiLU, Dropout) -> Linear(n_out); with `heads` = k > 1,
+        """Embedded table [+ its numeric values' periodic embedding] [x a learned weight per input] -> `depth` x
+        (Linear(width), SiLU, Dropout) -> Linear(n_out); with `heads` = k > 1,
         TabM-mini (Gorishniy et al. 2024): k copies sharing every hidden weight, each scaling the embedded
         row by its own vector first and with its own output layer (models.layers.Heads)."""
 
@@ -113,8 +114,7 @@ def _mlp(inputs, n_out: int, p: dict):
             self.numeric = int(inputs[0].numeric) if int(p["periodic"]) else 0
             self.periodic = (PeriodicEmbedding(self.numeric, int(p["periodic"]), float(p["periodic_sigma"]))
                              if self.numeric else None)
-            if self.periodic is not None:
-                size += self.periodic.weight.shape[0] * self.periodic.weight.shape[2]
+            size += self.periodic.out_features if self.periodic is not None else 0
             self.copies_per_row = int(p["heads"])  # the loop scores each copy on every row (models._loop)
             k = self.copies_per_row
             self.scale = nn.Parameter(Heads.random_signs(k, size)) if k > 1 else None

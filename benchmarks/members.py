@@ -41,7 +41,8 @@ It prints each configuration's ensemble OOF score and its seconds (the members' 
 and a summary per configuration: the mean over sets of the relative OOF error reduction against `zoo` (or
 the configuration's own baseline, `--seeds`; an error is the metric itself when lower is better, 1 - score for
 AUC and accuracy, as benchmarks/quality.py), how many sets got worse and better, and the total seconds against
-the baseline's.
+the baseline's. Then, for each candidate in its member's place, the candidate alone against that member (their
+own OOF scores and seconds): a better model the ensemble does not want reads differently from a worse model.
 "sig." counts only the sets whose change lies beyond a paired bootstrap over rows (`gain_interval`,
 90 %): a change inside it is one that another draw of the set's rows could reverse.
 Defaults are chosen by these OOF figures, never by solution.csv (which this script never reads).
@@ -405,6 +406,44 @@ def summary(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def member_summary(results: dict[str, dict]) -> list[str]:
+    """Per candidate in its member's place (`LIKE=>NAME`, and `LIKE=>NAME@S` against `LIKE@S`): the candidate
+    alone against the member it replaces, by their own OOF scores (relative error reduction: mean, median,
+    sets worse / better beyond +-0.01 %) and seconds. Beside the ensemble's figures, it tells a better model
+    that the ensemble does not want (a curve per column for the MLP: better alone on 12 sets, the ensemble
+    worse) from a change that did not make the member better."""
+    labels = sorted({label for r in results.values() for label in r["configs"] if "=>" in label})
+    lines = [f"{'member alone':<24} {'sets':>4} {'mean':>9} {'median':>8} {'worse':>5} {'better':>6} "
+             f"{'seconds':>9} {'vs base':>7}  worse on"]
+    for label in labels:
+        gains, worse, better, secs, base_secs = [], [], 0, 0.0, 0.0
+        for name, r in results.items():
+            config = r["configs"].get(label)
+            if config is None:
+                continue
+            # the one member the configuration swaps in, and the one its baseline has in that place
+            base = r["configs"][config.get("against", "zoo")]["members"]
+            new, old = (set(config["members"]) - set(base)), (set(base) - set(config["members"]))
+            if len(new) != 1 or len(old) != 1:
+                continue
+            new_name, old_name = new.pop(), old.pop()
+            g = r["greater_is_better"]
+            e0, e1 = _error(r["members"][old_name], g), _error(r["members"][new_name], g)
+            gain = (e0 - e1) / e0 if e0 > 0 else 0.0
+            gains.append(gain)
+            if gain < -1e-4:
+                worse.append(f"{name} {gain:+.2%}")
+            elif gain > 1e-4:
+                better += 1
+            secs += r["seconds"].get(new_name, 0.0)
+            base_secs += r["seconds"].get(old_name, 0.0)
+        if gains:
+            lines.append(f"{label:<24} {len(gains):>4} {np.mean(gains):>+9.3%} {float(np.median(gains)):>+8.3%} "
+                         f"{len(worse):>5} {better:>6} {secs:>8.0f}s "
+                         f"{secs / base_secs if base_secs else float('nan'):>6.2f}x  {', '.join(worse)}")
+    return lines if len(lines) > 1 else []
+
+
 def main() -> int:
     import tomllib
 
@@ -429,7 +468,8 @@ def main() -> int:
     p.add_argument("--table", type=Path, default=None, help="print a saved file's summary, run nothing")
     args = p.parse_args()
     if args.table:
-        print("\n".join(summary(json.loads(args.table.read_text()))))
+        saved = json.loads(args.table.read_text())
+        print("\n".join([*summary(saved), *member_summary(saved)]))
         return 0
     candidates = tomllib.loads(args.candidates.read_text()).get("models", {}) if args.candidates else {}
     try:
@@ -440,7 +480,7 @@ def main() -> int:
                        lambda ws: one_set(ws, candidates, lambda m: print(m, flush=True),
                                           [g.split(",") for g in args.together], args.ensemble,
                                           args.pseudo, args.pseudo_setting, seeds))
-    print("\n".join(summary(results)))
+    print("\n".join([*summary(results), *member_summary(results)]))
     return 0
 
 

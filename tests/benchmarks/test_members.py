@@ -173,3 +173,30 @@ def test_the_summary_gives_the_median_beside_the_mean():
     assert "median" in header
     fields = row.split()
     assert (fields[0], fields[1], fields[2], fields[4]) == ("x", "3", "+16.667%", "+0.000%")  # mean, then median
+
+
+def test_the_member_summary_scores_each_candidate_alone_against_the_member_it_replaces():
+    """`LIKE=>NAME`: the candidate's own OOF against its member's; `LIKE=>NAME@S`: against the member at seed S
+    (not the zoo's member); the seconds are the two members' own. Configurations that swap no single member
+    (`+NAME`, `-NAME`) are not listed."""
+    from benchmarks.members import member_summary
+
+    def one(m: float, c: float, m1: float, c1: float) -> dict:
+        return {"greater_is_better": False,
+                "members": {"a": 1.0, "m": m, "c": c, "m@1": m1, "c@1": c1},
+                "seconds": {"a": 5.0, "m": 10.0, "c": 20.0, "m@1": 10.0, "c@1": 30.0},
+                "configs": {"zoo": {"members": ["a", "m"]}, "m=>c": {"members": ["a", "c"]},
+                            "+c": {"members": ["a", "m", "c"]}, "-m": {"members": ["a"]},
+                            "m@1": {"members": ["a", "m@1"]},
+                            "m=>c@1": {"members": ["a", "c@1"], "against": "m@1"}}}
+
+    # set x: c halves m's error, c@1 equals m@1; set y: c doubles it, c@1 halves m@1's (0.5 -> 0.25)
+    header, *rows = member_summary({"x": one(1.0, 0.5, 0.5, 0.5), "y": one(1.0, 2.0, 0.5, 0.25)})
+    assert header.startswith("member alone")
+    by_label = {row.split()[0]: row.split() for row in rows}
+    assert set(by_label) == {"m=>c", "m=>c@1"}
+    assert by_label["m=>c"][1:6] == ["2", "-25.000%", "-25.000%", "1", "1"]  # +50 % and -100 %
+    assert by_label["m=>c"][6:8] == ["40s", "2.00x"]
+    assert by_label["m=>c@1"][1:6] == ["2", "+25.000%", "+25.000%", "0", "1"]  # 0 and +50 %, against m@1
+    assert by_label["m=>c@1"][6:8] == ["60s", "3.00x"]
+    assert member_summary({"x": {**one(1.0, 0.5, 0.5, 0.5), "configs": {"zoo": {"members": ["a", "m"]}}}}) == []

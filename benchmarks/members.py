@@ -69,6 +69,12 @@ def _error(score: float, greater_is_better: bool) -> float:
     return 1.0 - score if greater_is_better else score
 
 
+def relative_gain(base: float, other: float, greater_is_better: bool) -> float:
+    """The share of `base`'s error that `other` removes (+ is better; 0 when `base` has no error)."""
+    e0, e1 = _error(base, greater_is_better), _error(other, greater_is_better)
+    return (e0 - e1) / e0 if e0 > 0 else 0.0
+
+
 def _ensemble_score(comp, state: dict, members: list[str], settings: dict | None = None) -> tuple[float, "np.ndarray"]:
     """The ensemble stage's honest OOF score over `members` (its own code, its chosen method), with
     `settings` in place of those [ensemble] keys, and its OOF predictions (rows in train's order)."""
@@ -382,8 +388,7 @@ def summary(results: dict[str, dict]) -> list[str]:
                 continue
             g = r["greater_is_better"]
             base = r["configs"][r["configs"][label].get("against", "zoo")]
-            e0, e1 = _error(base["oof"], g), _error(r["configs"][label]["oof"], g)
-            gain = (e0 - e1) / e0 if e0 > 0 else 0.0
+            gain = relative_gain(base["oof"], r["configs"][label]["oof"], g)
             gains.append(gain)
             lo, hi = r["configs"][label].get("gain_interval", (float("nan"), float("nan")))
             sig_worse += hi < 0
@@ -428,8 +433,7 @@ def member_summary(results: dict[str, dict]) -> list[str]:
                 continue
             new_name, old_name = new.pop(), old.pop()
             g = r["greater_is_better"]
-            e0, e1 = _error(r["members"][old_name], g), _error(r["members"][new_name], g)
-            gain = (e0 - e1) / e0 if e0 > 0 else 0.0
+            gain = relative_gain(r["members"][old_name], r["members"][new_name], g)
             gains.append(gain)
             if gain < -1e-4:
                 worse.append(f"{name} {gain:+.2%}")

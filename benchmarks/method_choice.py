@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.members import _error, each_set, gain_interval, workspace_copy  # noqa: E402 - one place each
+from benchmarks.members import each_set, gain_interval, relative_gain, workspace_copy  # noqa: E402 - one place each
 
 _DEFAULT = "hill_climb"
 _WITHOUT = "best without "
@@ -144,8 +144,7 @@ def summary(results: dict[str, dict]) -> list[str]:
             if rule not in res["rules"]:
                 continue
             g = res["greater_is_better"]
-            e0, e1 = (_error(res["rules"][r]["nested"], g) for r in ("best", rule))
-            gain = (e0 - e1) / e0 if e0 > 0 else 0.0
+            gain = relative_gain(res["rules"]["best"]["nested"], res["rules"][rule]["nested"], g)
             gains.append(gain)
             lo, hi = res["rules"][rule]["gain_interval"]
             sig_worse += hi < 0

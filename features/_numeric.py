@@ -173,3 +173,55 @@ class Rank(Block):
             pct[np.isnan(x)] = np.nan
             out[f"{c}__rank"] = pct.astype(np.float32)
         return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
+
+
+class Pairs(Block):
+    """Products and ratios of every pair of numeric columns: ``{a}__x__{b}`` = a * b and ``{a}__per__{b}`` = a / b.
+
+    A tree cuts one column at a time, so a ratio or a product of two quantities (water per cement, a job's
+    fields times its iterations) costs it many splits to approximate, and a linear model cannot form it at
+    all. b / a is left out: for trees it orders the rows as a / b does. A zero or missing denominator, or a
+    value beyond float32, gives a missing value. Stateless: a row's columns depend on that row alone.
+    Example: ``{block = "pairs", columns = ["water", "cement", "age"]}``.
+    """
+
+    name = "pairs"
+    accepts = ("numeric",)
+    default_kinds = ("numeric",)
+    params = {"products": (bool, True, "a * b for each pair"), "ratios": (bool, True, "a / b for each pair")}
+    MAX_COLUMNS = 20  # 190 pairs: beyond this the block's columns swamp the table
+
+    def check(self) -> str | None:
+        if len(self.columns) > self.MAX_COLUMNS:
+            return (f"{len(self.columns)} columns make {len(self.columns) * (len(self.columns) - 1) // 2} pairs; "
+                    f"name at most {self.MAX_COLUMNS} in columns")
+        if not (self.p["products"] or self.p["ratios"]):
+            return "products and ratios are both false: the block would make no column"
+        return None
+
+    def fit_state(self, train, test, ctx: BlockContext) -> dict:
+        """Nothing to learn: {}."""
+        return {}
+
+    def transform(self, state: dict, X) -> Transformed:
+        """a * b and a / b for each pair a before b in `columns`, as float32."""
+        import pandas as pd
+
+        values = {c: X[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.columns}
+        out = {}
+        for i, a in enumerate(self.columns):
+            for b in self.columns[i + 1:]:
+                if self.p["products"]:
+                    out[f"{a}__x__{b}"] = _finite32(values[a] * values[b])
+                if self.p["ratios"]:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        out[f"{a}__per__{b}"] = _finite32(values[a] / np.where(values[b] == 0, np.nan, values[b]))
+        return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
+
+
+def _finite32(x: np.ndarray) -> np.ndarray:
+    """x as float32, with every value float32 cannot hold (and inf) missing."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = x.astype(np.float32)
+    out[~np.isfinite(out)] = np.nan
+    return out

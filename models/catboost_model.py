@@ -47,7 +47,13 @@ _MISSING = "__missing__"  # a missing categorical value: CatBoost takes strings 
 
 class CatBoostModel(EarlyStoppedBooster):
     """`catboost.CatBoost` with the given params; with (X_valid, y_valid), rounds chosen by early stopping
-    on them, then a refit on all rows."""
+    on them, then a refit on all rows. `ignored_features`: column names or glob patterns (`*__per__*`)
+    CatBoost leaves out, matched against the columns `fit` gets; the model still takes every column."""
+
+    def __init__(self, params: dict | None = None, num_boost_round: int = 1000, early_stopping_rounds: int = 300,
+                 refit: bool = True, ignored_features: list | None = None):
+        super().__init__(params, num_boost_round, early_stopping_rounds, refit)
+        self.ignored_features = ignored_features
 
     def fit(self, X, y, X_valid=None, y_valid=None, sample_weight=None) -> "CatBoostModel":
         """Train (rows weighted by `sample_weight` when given). With validation rows -- rows held out of
@@ -57,6 +63,9 @@ class CatBoostModel(EarlyStoppedBooster):
         import catboost
 
         params = dict(self.params or {})
+        ignored = _matching(X, self.ignored_features or [])
+        if ignored:
+            params["ignored_features"] = ignored
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         y = np.asarray(y)
         model = None
@@ -106,6 +115,16 @@ class CatBoostModel(EarlyStoppedBooster):
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
         loss = str((self.params or {}).get("loss_function", "RMSE")).split(":")[0]
         return self._predict(X, "Exponent" if loss in ("Poisson", "Tweedie") else "RawFormulaVal")
+
+
+def _matching(X, patterns: list) -> list:
+    """The columns of X a name or glob pattern of `patterns` matches (in X's order), and integer positions as
+    they are; a pattern matching no column is passed over (a table without that block's columns)."""
+    from fnmatch import fnmatchcase
+
+    names = [str(c) for c in X.columns] if hasattr(X, "columns") else []
+    texts = [p for p in patterns if isinstance(p, str)]
+    return [p for p in patterns if not isinstance(p, str)] + [c for c in names if any(fnmatchcase(c, p) for p in texts)]
 
 
 def _categorical(X) -> list[int]:
@@ -244,5 +263,11 @@ def build(name: str, spec: dict, ctx: ModelContext) -> Any:
     """The CatBoost template estimator for [models.NAME]."""
     require("catboost", name, "catboost")
     params, refit = take_refit(name, spec.get("params", {}))
+    ignored = params.pop("ignored_features", None)
+    if ignored is not None and not (isinstance(ignored, list)
+                                    and all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in ignored)):
+        raise UserError(f"models.{name}.params: ignored_features = {ignored!r} must be a list of column names, "
+                        f"glob patterns or positions, e.g. [\"*__per__*\"]")
     params, rounds, early = cb_params(name, params, ctx)
-    return CatBoostModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit)
+    return CatBoostModel(params, num_boost_round=rounds, early_stopping_rounds=early, refit=refit,
+                         ignored_features=ignored)

@@ -26,7 +26,8 @@ def _all_blocks(ds) -> list[dict]:
                "aggs": ["mean", "std", "count"], "diff": True},
               {"block": "text_sequence", "maxlen": 30}, {"block": "bag_of_words", "max_words": 20},
               {"block": "tfidf_svd", "n_components": 4, **SMALL_TEXT}, {"block": "tfidf_linear", **SMALL_TEXT},
-              {"block": "image"}]
+              {"block": "image"},
+              {"block": "pairs", "columns": numeric[:4]} if len(numeric) >= 2 else {"block": "pairs"}]
     if not [c for c in numeric if c != keyed[0]]:
         blocks = [b for b in blocks if b["block"] != "group_agg"]
     cats = [c for c in cols if kinds[c] == "categorical"]
@@ -114,6 +115,48 @@ def test_log_and_rank(tmp_path):
     fs = _build(train, test, [{"block": "log"}, {"block": "rank"}], tmp_path)
     np.testing.assert_allclose(fs.train["x__log"], [-np.log(10), 0.0, np.log(100)], rtol=1e-6)
     assert fs.train["x__rank"].tolist() == [0.25, 0.5, 1.0] and fs.test["x__rank"].tolist() == [0.75]
+
+
+def test_pairs_products_and_ratios(tmp_path):
+    train, test = _frames({"id": [1, 2, 3], "a": [6.0, 1.0, np.nan], "b": [3.0, 0.0, 2.0], "c": [1e38, 2.0, 1.0],
+                           "y": [0.0, 1.0, 2.0]},
+                          {"id": [4], "a": [-2.0], "b": [4.0], "c": [0.5]})
+    fs = _build(train, test, [{"block": "pairs", "columns": ["a", "b", "c"]}], tmp_path)
+    assert list(fs.train.columns) == ["a__x__b", "a__per__b", "a__x__c", "a__per__c", "b__x__c", "b__per__c"]
+    assert fs.train["a__x__b"].tolist()[:2] == [18.0, 0.0] and np.isnan(fs.train["a__x__b"][2])  # missing stays
+    assert fs.train["a__per__b"][0] == 2.0 and np.isnan(fs.train["a__per__b"][1])  # a zero denominator
+    assert np.isnan(fs.train["a__x__c"][0])  # 6e38 is beyond float32: missing, not inf
+    assert fs.test["a__per__b"].tolist() == [-0.5] and fs.train.dtypes.unique().tolist() == [np.float32]
+    ratios = _build(train, test, [{"block": "pairs", "columns": ["a", "b"], "products": False}], tmp_path)
+    assert list(ratios.train.columns) == ["a__per__b"]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"block": "pairs", "columns": [f"x{i}" for i in range(21)]}, "21 columns make 210 pairs"),
+    ({"block": "pairs", "columns": ["x0", "x1"], "products": False, "ratios": False}, "make no column"),
+])
+def test_pairs_refuses_what_cannot_work(entry, message, tmp_path):
+    from core.errors import UserError
+
+    frame = pd.DataFrame({"id": range(4), **{f"x{i}": np.arange(4.0) for i in range(21)}, "y": np.arange(4.0)})
+    with pytest.raises(UserError, match=message):
+        _build(frame, frame.drop(columns="y"), [entry], tmp_path)
+
+
+def test_default_pairs_take_a_few_quantities_only():
+    from features import default_blocks
+
+    rng = np.random.default_rng(0)
+    quantities = {f"q{i}": rng.normal(size=40) for i in range(3)}
+    flags = {"flag": np.arange(40) % 2, "count": np.arange(40) % 5}  # fewer than 10 values: not quantities
+    frame = pd.DataFrame({**quantities, **flags})
+    kinds = dict.fromkeys(frame.columns, "numeric")
+    pairs = [b for b in default_blocks(frame, frame, kinds) if b["block"] == "pairs"]
+    assert pairs == [{"block": "pairs", "columns": ["q0", "q1", "q2"]}]
+    wide = pd.DataFrame({f"q{i}": rng.normal(size=40) for i in range(9)})  # 36 pairs: too many
+    assert not [b for b in default_blocks(wide, wide, dict.fromkeys(wide.columns, "numeric")) if b["block"] == "pairs"]
+    one = frame[["q0", "flag"]]
+    assert not [b for b in default_blocks(one, one, {"q0": "numeric", "flag": "numeric"}) if b["block"] == "pairs"]
 
 
 def test_label_codes_unseen_and_missing(tmp_path):

@@ -112,7 +112,21 @@ def test_fits_are_deterministic():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
+def test_ignored_features_by_glob_pattern_train_as_without_those_columns():
+    X, y = make_data("binary", n=200)
+    wide = X.assign(**{f"{X.columns[0]}__per__{X.columns[1]}": y * 1.0})  # a column that gives y away
+    ctx = _ctx("binary")
+    raw = build_model("cb", {"type": "catboost", "params": FEW}, ctx).fit(X, y)
+    spec = {"type": "catboost", "params": {**FEW, "ignored_features": ["*__per__*", "*__x__*"]}}
+    ignoring = build_model("cb", spec, ctx).fit(wide, y)
+    np.testing.assert_array_equal(ignoring.predict_proba(wide), raw.predict_proba(X))  # takes every column
+    assert ignoring.feature_importances_[-1] == 0 and len(ignoring.feature_names_in_) == wide.shape[1]
+    seeing = build_model("cb", {"type": "catboost", "params": FEW}, ctx).fit(wide, y)
+    assert not np.array_equal(seeing.predict_proba(wide), raw.predict_proba(X))
+
+
 @pytest.mark.parametrize("params,message", [
+    ({"ignored_features": "*__per__*"}, r"^models\.cb\.params: ignored_features = '\*__per__\*' must be a list of "),
     ({"deptj": 3}, r"^models\.cb\.params: CatBoost has no parameter 'deptj' \(did you mean 'depth'\?\)"),
     ({"depth": -3}, r"^models\.cb\.params: Can't parse parameter \"depth\" with value: -3$"),
     ({"device": "tpu"}, r"^models\.cb\.params: device = 'tpu' is not one of cpu, cuda, gpu$"),

@@ -43,6 +43,18 @@ def test_catboost_joins_where_rows_per_column_and_classes_keep_it_cheap_and_take
     assert "catboost" not in default_models("multiclass", Facts(1_437, 64, image=True, classes=10))
 
 
+def test_catboost_ignores_exactly_the_pairs_blocks_columns():
+    from fnmatch import fnmatchcase
+
+    from features import BUILTIN_BLOCKS
+
+    patterns = default_models("regression", Facts(2_000, 8))["catboost"]["params"]["ignored_features"]
+    frame = pd.DataFrame({"water": [1.0, 2.0], "cement": [3.0, 4.0], "cement_per_m3": [5.0, 6.0]})
+    made = BUILTIN_BLOCKS["pairs"](list(frame.columns), products=True, ratios=True).transform({}, frame).frame
+    assert all(any(fnmatchcase(c, p) for p in patterns) for c in made.columns)
+    assert not any(fnmatchcase(c, p) for c in frame.columns for p in patterns)
+
+
 def test_array_inputs_add_their_nets_and_large_tables_drop_the_mlp():
     image = default_models("multiclass", Facts(1_500, 64, image=True))
     assert list(image) == ["linear", "mlp", "cnn"]  # trees on raw pixels got no weight beside the CNN

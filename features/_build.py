@@ -89,8 +89,9 @@ def load_plugin(path: Path) -> dict[str, type[Block]]:
 
 def default_blocks(train, test, kinds: dict[str, str], levels: Callable[[str], int] | None = None) -> list[dict]:
     """Blocks chosen from the column kinds: numeric passthrough (+ missing indicators, + an image
-    array for a pixel grid, else products and ratios of a few quantities); categoricals as native categories (<= LOW_CARDINALITY values) or label
-    + target encoding, both with counts; date parts; TF-IDF features and sequences for free text."""
+    array for a pixel grid, else products and ratios of a few quantities); categoricals as native
+    categories (<= LOW_CARDINALITY values) or label + target encoding, both with counts; date parts;
+    TF-IDF features and sequences for free text."""
     by_kind: dict[str, list[str]] = {}
     for col, kind in kinds.items():
         by_kind.setdefault(kind, []).append(col)

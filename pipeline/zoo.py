@@ -88,9 +88,9 @@ _LGBM_EXTRA = {"extra_trees": True, "num_leaves": 63, "learning_rate": 0.03, "fe
 # (+6.2 %), hpc (+1.0 %), deliveries (+0.4 %) and movies (+0.08 %) beyond the rows' noise. No set was worse
 # beyond it; an identical second copy of `lgbm` showed noise of the same size (breast_cancer -6.3 %).
 # It leaves out the `pairs` block's products and ratios (features/_numeric.py; chosen for a table of 2-8
-# quantities): scoring every border of 56 more columns cost it 4-11x its seconds (hpc 80 -> 328 s of fold fits)
-# and, on concrete, its lead (OOF RMSE 4.00 -> 4.14) where every LightGBM and the linear member gained; on the raw
-# columns it is also the member that sees the table differently from the others.
+# quantities): scoring every border of up to 56 more columns cost it up to 11x its seconds (concrete 19 -> 212 s,
+# hpc 80 -> 328 s of fold fits) and, on concrete, its lead (OOF RMSE 4.00 -> 4.14) where every LightGBM and the
+# linear member gained; on the raw columns it is also the member that sees the table differently from the others.
 PAIR_COLUMNS = ["*__x__*", "*__per__*"]
 _CATBOOST = {"depth": 6, "learning_rate": 0.08, "l2_leaf_reg": 3.0, "random_strength": 1.0,
              "leaf_estimation_iterations": 1, "iterations": 1000, "early_stopping_rounds": 100,

@@ -38,6 +38,9 @@ CASES = {
     "catboost-binary": ("binary", {"type": "catboost", "params": {"iterations": 30, "early_stopping_rounds": 10,
                                                                  "depth": 4}}, None),
     "catboost-regression": ("regression", {"type": "catboost", "params": {"iterations": 30, "depth": 4}}, None),
+    # columns left out by a glob pattern: the saved model still takes every column, and ignores the same ones
+    "catboost-ignoring": ("regression", {"type": "catboost", "params": {"iterations": 30, "depth": 4,
+                                                                       "ignored_features": ["x[34]"]}}, None),
     "xgboost-multiclass": ("multiclass", {"type": "xgboost", "params": BOOST}, None),
     "xgboost-regression": ("regression", {"type": "xgboost", "params": BOOST}, None),
     # one fit per fold: the early-stopped model cut to its best round is what is saved

@@ -95,6 +95,7 @@ def default_blocks(train, test, kinds: dict[str, str], levels: Callable[[str], i
     by_kind: dict[str, list[str]] = {}
     for col, kind in kinds.items():
         by_kind.setdefault(kind, []).append(col)
+    count = levels or (lambda c: _n_levels(train[c], test[c]))
     blocks: list[dict] = []
     numeric = by_kind.get("numeric", [])
     if numeric:
@@ -106,14 +107,12 @@ def default_blocks(train, test, kinds: dict[str, str], levels: Callable[[str], i
         if grid:
             blocks.append({"block": "image", "columns": grid[0], "shape": list(grid[1])})
         else:
-            count = levels or (lambda c: _n_levels(train[c], test[c]))
             quantities = [c for c in numeric if count(c) >= PAIRS_MIN_LEVELS]
             if 2 <= len(quantities) <= PAIRS_MAX_COLUMNS:
                 blocks.append({"block": "pairs", "columns": quantities})
     low, high = [], []
     for col in by_kind.get("categorical", []):
-        n_levels = levels(col) if levels else _n_levels(train[col], test[col])
-        (low if n_levels <= LOW_CARDINALITY else high).append(col)
+        (low if count(col) <= LOW_CARDINALITY else high).append(col)
     if low:
         blocks.append({"block": "category", "columns": low})
     if high:

@@ -208,6 +208,7 @@ class Pairs(Block):
         import pandas as pd
 
         values = {c: X[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.columns}
+        denominators = {c: np.where(v == 0, np.nan, v) for c, v in values.items()} if self.p["ratios"] else {}
         out = {}
         for i, a in enumerate(self.columns):
             for b in self.columns[i + 1:]:
@@ -215,7 +216,7 @@ class Pairs(Block):
                     out[f"{a}__x__{b}"] = _finite32(values[a] * values[b])
                 if self.p["ratios"]:
                     with np.errstate(invalid="ignore", divide="ignore"):
-                        out[f"{a}__per__{b}"] = _finite32(values[a] / np.where(values[b] == 0, np.nan, values[b]))
+                        out[f"{a}__per__{b}"] = _finite32(values[a] / denominators[b])
         return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
 
 

@@ -24,7 +24,9 @@ def downcast(values: np.ndarray) -> np.ndarray:
 
 
 class Numeric(Block):
-    """Numeric columns as they are, downcast: ints to the smallest int type, floats to float32.
+    """Numeric columns as they are, downcast: ints to the smallest int type, floats to float32. An infinite
+    value (a division by zero upstream) or one float32 cannot hold is missing: XGBoost and scikit-learn's
+    estimators refuse inf, and LightGBM would read +inf and -inf as the two extreme bins.
 
     Example: ``{block = "numeric"}`` (every numeric column) or ``{block = "numeric", columns = ["age"]}``.
     """
@@ -69,7 +71,7 @@ def _cast(series, dtype: np.dtype, column: str) -> np.ndarray:
     numeric = isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf"
     if dtype.kind == "f":
         floats = numeric and values.dtype.kind == "f"  # integers go through float64, as the run's concatenation
-        return (values if floats else series.to_numpy(dtype=np.float64, na_value=np.nan)).astype(dtype)
+        return _finite32(values if floats else series.to_numpy(dtype=np.float64, na_value=np.nan))
     if not (numeric and values.dtype.kind in "biu"):
         floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
         fits = np.isfinite(floats) & (floats == np.round(floats))
@@ -86,7 +88,8 @@ def _cast(series, dtype: np.dtype, column: str) -> np.ndarray:
 
 
 class MissingIndicator(Block):
-    """One int8 column per input, 1 where the value is missing: ``{c}__isna``.
+    """One int8 column per input, 1 where the value is missing, infinite or beyond float32 (what `numeric`
+    makes missing): ``{c}__isna``.
 
     Example: ``{block = "missing_indicator"}`` (every column with a missing value in train or test).
     """
@@ -97,17 +100,28 @@ class MissingIndicator(Block):
 
     @staticmethod
     def select_default(train, test, columns: list[str]) -> list[str]:
-        return [c for c in columns if train[c].isna().any() or test[c].isna().any()]
+        return [c for c in columns if _absent(train[c]).any() or _absent(test[c]).any()]
 
     def fit_state(self, train, test, ctx: BlockContext) -> dict:
         """Nothing to learn: {}."""
         return {}
 
     def transform(self, state: dict, X) -> Transformed:
-        """1 where the value is missing (int8)."""
+        """1 where the value is missing or infinite (int8)."""
         import pandas as pd
 
-        return Transformed(pd.DataFrame({f"{c}__isna": X[c].isna().to_numpy().astype(np.int8) for c in self.columns}))
+        return Transformed(pd.DataFrame({f"{c}__isna": _absent(X[c]).astype(np.int8) for c in self.columns}))
+
+
+def _absent(series) -> np.ndarray:
+    """Missing, or (a float column) what `numeric` makes missing: infinite or beyond float32."""
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return ~(np.abs(values) <= np.finfo(np.float32).max)
+    return series.isna().to_numpy()
 
 
 class Log(Block):
@@ -125,13 +139,13 @@ class Log(Block):
         return {}
 
     def transform(self, state: dict, X) -> Transformed:
-        """sign(x) * log1p(|x|) as float32 (elementwise)."""
+        """sign(x) * log1p(|x|) as float32 (elementwise; an infinite value is missing, as in `numeric`)."""
         import pandas as pd
 
         out = {}
         for c in self.columns:
             x = X[c].to_numpy(dtype=np.float64, na_value=np.nan)
-            out[f"{c}__log"] = (np.sign(x) * np.log1p(np.abs(x))).astype(np.float32)
+            out[f"{c}__log"] = _finite32(np.sign(x) * np.log1p(np.abs(x)))
         return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X))))
 
 

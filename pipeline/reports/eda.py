@@ -282,8 +282,11 @@ def _columns(eda: EDA) -> None:
         }
         if kind == "numeric":
             v = eda.train[c].astype(float)
+            infinite = np.isinf(v.to_numpy(na_value=np.nan))
+            v = v[~infinite]  # the summary of the finite values; the infinite ones are counted
             row.update(mean=float(v.mean()), std=float(v.std()), min=float(v.min()), max=float(v.max()),
-                       skew=float(v.skew()) if len(counts) > 1 else 0.0)
+                       skew=float(v.skew()) if len(counts) > 1 else 0.0, infinite_train=int(infinite.sum()),
+                       infinite_test=None if b is None else _n_infinite(b))
         row["integer"] = bool(kind == "numeric" and a.dtype.kind in "iu")
         if kind == "text":
             row["mean_chars"] = float(eda.view(c).mean()) if len(eda.train_s) else 0.0
@@ -306,6 +309,15 @@ def _columns(eda: EDA) -> None:
         facts[c] = row
     order = sorted(facts, key=lambda c: (-(facts[c].get("drift") or -1.0), c))
     eda.columns = {c: facts[c] for c in order}
+
+
+def _n_infinite(column) -> int:
+    """How many values of a numeric column are +inf or -inf (0 for any other column)."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        return 0
+    return int(np.isinf(column.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
 
 
 def _jsonable(value: Any) -> Any:
@@ -562,6 +574,13 @@ def _check_missing(eda: EDA) -> list[Finding]:
     return out
 
 
+def _check_infinite(eda: EDA) -> list[Finding]:
+    return [Finding("infinite", c, f"{c}: {f['infinite_train']:,} infinite values in train, "
+                                   f"{f['infinite_test'] or 0:,} in test (a division by zero upstream?); the "
+                                   f"numeric block reads them as missing, and missing_indicator flags them")
+            for c, f in eda.columns.items() if f.get("infinite_train") or f.get("infinite_test")]
+
+
 def _check_cardinality(eda: EDA) -> list[Finding]:
     return [Finding("high_cardinality", c, f"{c}: {f['unique']:,} categories; one-hot encoding would explode, "
                                            f"count or target encoding suits it (the default features use both)")
@@ -610,6 +629,7 @@ CHECKS: list[Check] = [
     Check("drift", "Drifted columns", _check_drift),
     Check("unseen", "Unseen categories", _check_unseen),
     Check("missing", "Heavy missingness", _check_missing),
+    Check("infinite", "Infinite values", _check_infinite),
     Check("high_cardinality", "High-cardinality categoricals", _check_cardinality),
     Check("constant", "Constant columns", _check_constant),
     Check("duplicates", "Duplicate rows", _check_duplicates),

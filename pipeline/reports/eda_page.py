@@ -250,7 +250,8 @@ def _column_plot(eda: E.EDA, column: str) -> str:
                           fontsize=7)
             ax.set_yticks([])
         h.style_axes(ax)
-    ax.legend(fontsize=7, frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # a column with no finite value draws nothing to label
+        ax.legend(fontsize=7, frameon=False)
     return h.image(fig, f"{column}: train vs test")
 
 

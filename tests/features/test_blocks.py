@@ -110,6 +110,40 @@ def test_numeric_downcasts_and_keeps_missing(tmp_path):
     assert fs.train["f__isna"].tolist() == [0, 1, 0]
 
 
+def test_infinite_values_are_missing_and_flagged(tmp_path):
+    # XGBoost and scikit-learn's estimators refuse inf; numeric, log and missing_indicator read it as missing
+    train, test = _frames({"id": [1, 2, 3], "f": [np.inf, 1.0, -np.inf], "huge": [1e39, 1.0, 2.0],
+                           "g": [1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0]},
+                          {"id": [4, 5], "f": [2.0, -np.inf], "huge": [3.0, 4.0], "g": [4.0, np.inf]})
+    fs = _build(train, test, [{"block": "numeric"}, {"block": "missing_indicator"}, {"block": "log",
+                                                                                     "columns": ["f"]}], tmp_path)
+    assert np.isnan(fs.train["f"]).tolist() == [True, False, True] and np.isnan(fs.test["f"]).tolist() == [False, True]
+    assert np.isnan(fs.train["huge"]).tolist() == [True, False, False]  # beyond float32
+    assert fs.train["f__isna"].tolist() == [1, 0, 1] and fs.test["g__isna"].tolist() == [0, 1]
+    assert fs.train["huge__isna"].tolist() == [1, 0, 0]
+    assert np.isnan(fs.train["f__log"]).tolist() == [True, False, True]
+    assert all(np.isfinite(fs.train[c]).sum() + np.isnan(fs.train[c]).sum() == 3 for c in fs.train.columns)
+
+
+def test_estimators_that_refuse_inf_train_on_a_column_with_it(tmp_path):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    x[::7] = np.inf
+    train, test = _frames({"id": np.arange(60), "x": x, "z": rng.normal(size=60), "y": rng.normal(size=60)},
+                          {"id": [60, 61], "x": [-np.inf, 0.5], "z": [0.0, 1.0]})
+    fs = _build(train, test, [{"block": "numeric"}, {"block": "missing_indicator"}], tmp_path)
+    for model in (make_pipeline(SimpleImputer(), Ridge()), HistGradientBoostingRegressor(max_iter=5)):
+        assert np.isfinite(model.fit(fs.train, train["y"]).predict(fs.test)).all()
+    xgboost = pytest.importorskip("xgboost")
+    model = xgboost.XGBRegressor(n_estimators=5, nthread=1).fit(fs.train, train["y"])
+    assert np.isfinite(model.predict(fs.test)).all()
+
+
 def test_log_and_rank(tmp_path):
     train, test = _frames({"id": [1, 2, 3], "x": [-9.0, 0.0, 99.0], "y": [0.0, 1.0, 2.0]}, {"id": [4], "x": [3.0]})
     fs = _build(train, test, [{"block": "log"}, {"block": "rank"}], tmp_path)

@@ -132,6 +132,8 @@ def test_warnings_name_leaks_ids_train_only_columns_and_missingness(tmp_path):
     train["cabin"] = np.where(rng.random(len(train)) < 0.8, None, "C")
     test["cabin"] = np.where(rng.random(len(test)) < 0.8, None, "C")
     train["lifeboat"] = rng.integers(0, 5, len(train))  # only known after the fact: not in test
+    train["age_per_sibling"] = train["age"] / train["sibsp"]  # inf where sibsp is 0 and age is not
+    test["age_per_sibling"] = test["age"] / test["sibsp"]
     train.to_csv(comp / "train.csv", index=False)
     test.to_csv(comp / "test.csv", index=False)
     report, summary = explore(ws, "titanic")
@@ -140,6 +142,10 @@ def test_warnings_name_leaks_ids_train_only_columns_and_missingness(tmp_path):
     assert ("id_like", "ticket") in kinds
     assert ("train_only", "lifeboat") in kinds
     assert ("missing", "cabin") in kinds
+    assert ("infinite", "age_per_sibling") in kinds and ("infinite", "age") not in kinds
+    ratio = next(c for c in summary["columns"] if c["column"] == "age_per_sibling")
+    assert ratio["infinite_train"] == int(np.isinf(train["age_per_sibling"]).sum()) > 0
+    assert np.isfinite(ratio["mean"]) and np.isfinite(ratio["max"])
     assert ("leak", "sex") not in kinds and ("id_like", "age") not in kinds
     ticket = next(c for c in summary["columns"] if c["column"] == "ticket")
     assert ticket["unseen_in_test"] == 1.0

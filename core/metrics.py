@@ -102,6 +102,13 @@ class Metric:
             return self(y_true, y_pred, sample_weight)
         return self.fast(y_true, y_pred) if self.fast is not None else self(y_true, y_pred)
 
+    def check_target(self, y, *, classification: bool) -> None:
+        """UserError unless the metric can score this target (a non-negative metric, negative values)."""
+        if self.non_negative and not classification:
+            lowest = float(np.nanmin(np.asarray(y, dtype=np.float64)))
+            if lowest < 0:
+                raise UserError(f"metric {self.name} needs a target >= 0, found {lowest:g}; use rmse or mae")
+
     def check_weighted(self) -> None:
         """UserError unless the metric can score with per-row weights."""
         if self.weighted is None:

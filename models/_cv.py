@@ -301,8 +301,7 @@ def train_cv_many(specs: dict[str, dict], X_train, y: np.ndarray, X_test, folds:
 
 
 def _check_target(y: np.ndarray, task, metric) -> None:
-    if metric.non_negative and not task.is_classification and np.any(y < 0):
-        raise UserError(f"metric {metric.name} needs a target >= 0, found {float(y.min())}; use rmse or mae")
+    metric.check_target(y, classification=task.is_classification)
 
 
 def _check_weights(name: str, template: Any, sample_weight: np.ndarray | None, y: np.ndarray, metric,

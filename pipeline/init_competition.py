@@ -313,6 +313,14 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     if len(frames[0]) == 0:
         raise UserError(f"{train}: no data rows")
     inf = infer(*frames, target=target, id_col=id_col, metric=metric, task=task)
+    from core.tasks import TaskInfo
+    from pipeline.submission import check_format
+
+    task_info = TaskInfo.from_target(inf.task, frames[0][inf.target])
+    check_format(frames[2], id_col=inf.id, task=task_info, style=inf.submission, where=str(sample_submission))
+    from core.metrics import get_metric
+
+    get_metric(inf.metric).check_target(frames[0][inf.target], classification=task_info.is_classification)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _io.temp_dir(dest.parent, f".{name}.")
     try:

@@ -191,6 +191,7 @@ class Runner:
         ran = []
         beside: _Alongside | None = None
         order = self.plan(target)
+        checked = False
         if self.alongside:
             order.sort(key=lambda n: not (self.pipeline.stages[n].alongside and not self.pipeline.stages[n].needs
                                           and n != target))
@@ -202,6 +203,11 @@ class Runner:
                 if not v.stale:
                     self.log(f"[{name}] fresh, skipped")
                     continue
+                if not checked:  # bad input a later stage would meet, found before the first one runs
+                    for planned in order:
+                        if self.pipeline.stages[planned].check:
+                            _imported(self.pipeline.stages[planned].check)(self.competition)
+                    checked = True
                 if stage.alongside and self.alongside and name != target and beside is None:
                     self.log(f"[{name}] running beside the other stages ({'; '.join(v.reasons)})")
                     self.competition.data()  # the data snapshot exists before two processes read it
@@ -311,7 +317,12 @@ class Runner:
 
 def _stage_function(stage: Stage) -> Callable:
     """The stage's run function, imported from its "module:function"."""
-    module_name, func_name = stage.run.split(":")
+    return _imported(stage.run)
+
+
+def _imported(path: str) -> Callable:
+    """The function a "module:function" path names."""
+    module_name, func_name = path.split(":")
     return getattr(importlib.import_module(module_name), func_name)
 
 

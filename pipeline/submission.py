@@ -139,6 +139,19 @@ def make_submission(sample, *, id_col: str, test_ids, pred: np.ndarray, task, st
     return out
 
 
+def check_format(sample, *, id_col: str, task, style: str = "", where: str = "sample submission") -> None:
+    """UserError, before any model trains, when no submission in `sample`'s format can be written for
+    `task`: placeholder predictions go through `make_submission` and its checks."""
+    n_outputs = task.n_outputs
+    placeholder = task.squeeze(np.full((len(sample), n_outputs), 1.0 / n_outputs if n_outputs > 1 else 0.0))
+    try:
+        make_submission(sample, id_col=id_col, test_ids=sample[id_col], pred=placeholder, task=task, style=style)
+    except UserError as exc:
+        raise UserError(f"{where}: no submission in its format can be written ({exc}); make its columns hold "
+                        f"what the target holds, or set competition.submission to one of "
+                        f"{', '.join(STYLES)}") from None
+
+
 def _kind_ok(sample_kind: str, sub_kind: str) -> bool:
     if sample_kind in "iu":
         return sub_kind in "iu"

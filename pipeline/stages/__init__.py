@@ -32,7 +32,7 @@ STAGES = [
           sections=("competition", "ensemble", "models"), imports=True, plugins=("models", "metrics.py")),
     Stage("submit", "write the submission CSV in the sample submission's exact format",
           "pipeline.stages.submit:run", needs=("ensemble",), sections=("competition",), data=True,
-          plugins=("metrics.py",)),
+          plugins=("metrics.py",), check="pipeline.stages.submit:check"),
 ]
 
 

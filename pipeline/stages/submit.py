@@ -12,7 +12,7 @@ from pathlib import Path
 from core import io as _io
 from pipeline.artifacts import read_run
 from pipeline.context import StageContext
-from pipeline.submission import infer_style, make_submission, write_submission
+from pipeline.submission import check_format, infer_style, make_submission, write_submission
 
 
 def run(ctx: StageContext) -> list[Path]:
@@ -38,6 +38,14 @@ def run(ctx: StageContext) -> list[Path]:
     ctx.log(f"[submit] {len(sub)} rows from the ensemble ({method}), {ens.scores['metric']} "
             f"{ens.overall:.5f} OOF")
     return [path, latest]  # the CLI prints the first as its last line
+
+
+def check(competition) -> None:
+    """A sample submission no submission can match (its column an int, the target's labels text): a
+    UserError before the first stage runs, not after every model has trained."""
+    comp = competition.comp
+    check_format(competition.data()[2], id_col=comp.id_col, task=competition.task_info(),
+                 style=comp.cfg["competition"]["submission"], where=str(comp.sample_path))
 
 
 def decided(metric, style: str, oof, pred, *, log=print):

@@ -257,6 +257,11 @@ CASES: dict[str, Case] = {
     "missing file": Case(r"test\.csv: data file not found", lambda ws: (ws / COMP / "test.csv").unlink()),
     "target column absent": Case(r"target column 'survive' not found \(did you mean 'survived'\?\)",
                                  edit('target = "survived"', 'target = "survive"')),
+    "sample cannot hold the labels": Case(r"sample_submission\.csv: no submission in its format can be written "
+                                          r"\(submission column 'survived' has dtype .*, the sample's is float64\)",
+                                          both(edit('submission = "proba"', 'submission = "label"'),
+                                               csv_lines("train.csv", _target(lambda i, old: "yes" if old == "1"
+                                                                              else "no")))),
     "sample ids differ": Case(r"sample_submission\.csv: ids differ from test\.csv",
                               csv_lines("sample_submission.csv", lambda ls: ls[:-1])),
     "weekday time column": Case(r"cv\.time_column 'day' holds 'Mon.*', neither a number nor a date",
@@ -274,6 +279,9 @@ CASES: dict[str, Case] = {
     "rare class stratified": Case(r"the rarest class has 1 rows, fewer than cv\.n_splits = 5",
                                   both(edit('task = "binary"', 'task = "multiclass"'),
                                        edit('metric = "roc_auc"', 'metric = "log_loss"'),
+                                       edit('submission = "proba"', 'submission = "label"'),
+                                       csv_lines("sample_submission.csv",
+                                                 lambda ls: [ls[0]] + [x.replace(",0.5", ",0") for x in ls[1:]]),
                                        csv_cell("train.csv", 3, "survived", "2"))),
     "file scheme without a file": Case(r"cv\.scheme = 'file' needs cv\.file = 'PATH'", section("cv", 'scheme = "file"')),
     "fold file not found": Case(r"folds_team\.csv: fold file not found \(cv\.file\)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from pipeline.cli import main
@@ -58,3 +59,34 @@ def test_the_shipped_competition_has_the_models_init_writes_today(tmp_path):
     assert "lgbm" in ours
     written = load_competition(tmp_path / "competition" / "titanic").cfg["models"]
     assert {k: v for k, v in ours.items() if k != "lgbm"} == written
+
+
+def test_init_refuses_a_sample_submission_no_submission_can_match(tmp_path, capsys):
+    # a True / False target whose sample submission holds 0: the labels cannot be written as its int column,
+    # which the submit stage would find only after every model trained
+    train = pd.DataFrame({"id": range(40), "x": range(40), "y": [True, False] * 20})
+    test = pd.DataFrame({"id": range(40, 50), "x": range(10)})
+    paths = {}
+    for name, frame in (("train", train), ("test", test), ("sample", pd.DataFrame({"id": test["id"], "y": 0}))):
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    args = ["init", "b", "--root", str(tmp_path), "--train", str(paths["train"]), "--test", str(paths["test"])]
+    assert main([*args, "--sample-submission", str(paths["sample"])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "sample.csv: no submission in its format can be written" in err
+    assert not (tmp_path / "competition" / "b").exists()
+    pd.DataFrame({"id": test["id"], "y": False}).to_csv(paths["sample"], index=False)  # what Kaggle ships
+    assert main([*args, "--sample-submission", str(paths["sample"])]) == 0
+
+
+def test_init_refuses_a_metric_the_target_cannot_take(tmp_path, capsys):
+    train = pd.DataFrame({"id": range(30), "x": range(30), "y": [v * 0.37 - 5 for v in range(30)]})
+    test = pd.DataFrame({"id": range(30, 35), "x": range(5)})
+    for name, frame in (("train", train), ("test", test), ("sample", pd.DataFrame({"id": test["id"], "y": 0.0}))):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    args = ["init", "r", "--root", str(tmp_path), "--train", str(tmp_path / "train.csv"), "--test",
+            str(tmp_path / "test.csv"), "--sample-submission", str(tmp_path / "sample.csv")]
+    assert main([*args, "--metric", "rmsle"]) == 2
+    assert "metric rmsle needs a target >= 0, found -5; use rmse or mae" in capsys.readouterr().err
+    assert not (tmp_path / "competition" / "r").exists()
+    assert main(args) == 0  # rmse, the regression default

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import UserError
 from core.metrics import get_metric
-from pipeline.submission import make_submission, write_submission
+from pipeline.submission import check_format, make_submission, write_submission
 from core.tasks import TaskInfo
 from tests.conftest import DATA, DATASETS
 
@@ -103,3 +103,20 @@ def test_labels_keep_the_sample_dtype_for_string_classes():
         pd.Index(test["id"]).get_indexer(sample["id"][:5])]]
     with pytest.raises(UserError, match="unknown submission style 'prob' \\(did you mean 'proba'\\?\\)"):
         make_submission(sample, id_col="id", test_ids=test["id"], pred=pred, task=task, style="prob")
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_check_format_passes_every_shipped_sample(name):
+    about, task, train, test, sample = _load(name)
+    check_format(sample, id_col="id", task=task, style=about["submission"])
+
+
+def test_check_format_names_the_sample_and_what_cannot_be_written():
+    task = TaskInfo.from_target("binary", pd.Series(["yes", "no", "yes"]))
+    sample = pd.DataFrame({"id": [1, 2], "y": [0.5, 0.5]})
+    check_format(sample, id_col="id", task=task)  # probabilities: fine
+    with pytest.raises(UserError, match=r"^sub\.csv: no submission in its format can be written \(submission "
+                                        r"column 'y' has dtype .*, the sample's is float64\)"):
+        check_format(sample, id_col="id", task=task, style="label", where="sub.csv")
+    with pytest.raises(UserError, match="do not match the classes"):
+        check_format(pd.DataFrame({"id": [1], "a": [0.5], "b": [0.5]}), id_col="id", task=task)

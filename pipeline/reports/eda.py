@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from core.errors import shown
 
 KINDS = ("numeric", "categorical", "text", "datetime")
 ID_LIKE_SHARE = 0.95  # distinct values per row above which an integer or string column looks like an id
@@ -552,6 +553,30 @@ def _check_test_only(eda: EDA) -> list[Finding]:
             for c in eda.overview["test_only"]]
 
 
+def _check_types(eda: EDA) -> list[Finding]:
+    """A column of numbers in one file and of text in the other (a stray 'n/a', a merged file): read as
+    categorical, it loses the numbers' order."""
+    import pandas as pd
+
+    out = []
+    for c in eda.kinds:
+        if c not in eda.test.columns:
+            continue
+        a, b = eda.train[c], eda.test[c]
+        numbers = [pd.api.types.is_numeric_dtype(x) or x.isna().all() for x in (a, b)]
+        if numbers[0] == numbers[1]:
+            continue
+        texts, where = (b, "test") if numbers[0] else (a, "train")
+        values = texts.dropna()
+        stray = values[pd.to_numeric(values, errors="coerce").isna()]
+        example = (f" (e.g. {shown(stray.iloc[0])}, {len(stray):,} of {len(values):,} values not a number)"
+                   if len(stray) else "")
+        out.append(Finding("types", c, f"{c}: numbers in {'train' if numbers[0] else 'test'}, text in {where}"
+                                       f"{example}; read as categorical, the numbers' order is lost: fix the file "
+                                       f"or drop the column"))
+    return out
+
+
 def _check_drift(eda: EDA) -> list[Finding]:
     return [Finding("drift", c, f"{c}: distribution differs between train and test ({f['drift_stat']} "
                                 f"{f['drift']:.2f})") for c, f in eda.columns.items()
@@ -626,6 +651,7 @@ CHECKS: list[Check] = [
     Check("adversarial", "Train and test differ", _check_adversarial),
     Check("train_only", "Columns only in train", _check_train_only),
     Check("test_only", "Columns only in test", _check_test_only),
+    Check("types", "Numbers in one file, text in the other", _check_types),
     Check("drift", "Drifted columns", _check_drift),
     Check("unseen", "Unseen categories", _check_unseen),
     Check("missing", "Heavy missingness", _check_missing),

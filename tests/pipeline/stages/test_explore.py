@@ -134,6 +134,9 @@ def test_warnings_name_leaks_ids_train_only_columns_and_missingness(tmp_path):
     train["lifeboat"] = rng.integers(0, 5, len(train))  # only known after the fact: not in test
     train["age_per_sibling"] = train["age"] / train["sibsp"]  # inf where sibsp is 0 and age is not
     test["age_per_sibling"] = test["age"] / test["sibsp"]
+    train["deck_number"] = rng.integers(1, 9, len(train))
+    test["deck_number"] = [str(v) for v in rng.integers(1, 9, len(test))]
+    test.loc[3, "deck_number"] = "upper"  # one stray string makes the test column text
     train.to_csv(comp / "train.csv", index=False)
     test.to_csv(comp / "test.csv", index=False)
     report, summary = explore(ws, "titanic")
@@ -143,6 +146,9 @@ def test_warnings_name_leaks_ids_train_only_columns_and_missingness(tmp_path):
     assert ("train_only", "lifeboat") in kinds
     assert ("missing", "cabin") in kinds
     assert ("infinite", "age_per_sibling") in kinds and ("infinite", "age") not in kinds
+    assert ("types", "deck_number") in kinds and ("types", "age") not in kinds
+    clash = next(w["message"] for w in summary["warnings"] if w["kind"] == "types")
+    assert "numbers in train, text in test (e.g. 'upper', 1 of" in clash
     ratio = next(c for c in summary["columns"] if c["column"] == "age_per_sibling")
     assert ratio["infinite_train"] == int(np.isinf(train["age_per_sibling"]).sum()) > 0
     assert np.isfinite(ratio["mean"]) and np.isfinite(ratio["max"])

@@ -26,7 +26,7 @@ def downcast(values: np.ndarray) -> np.ndarray:
 class Numeric(Block):
     """Numeric columns as they are, downcast: ints to the smallest int type, floats to float32. An infinite
     value (a division by zero upstream) or one float32 cannot hold is missing: XGBoost and scikit-learn's
-    estimators refuse inf, and LightGBM would read +inf and -inf as the two extreme bins.
+    estimators refuse inf, so every model reads it one way.
 
     Example: ``{block = "numeric"}`` (every numeric column) or ``{block = "numeric", columns = ["age"]}``.
     """

@@ -34,7 +34,7 @@ class Stage:
     units: Callable[[Competition], dict[str, Any]] | None = None  # unit name -> its config
     alongside: bool = False  # no stage needs it: the runner may run it in its own process beside the others
     # "module:function" taking the run's CompetitionContext: bad input this stage would meet only after the
-    # stages before it (UserError), checked before any stage of the run starts
+    # stages before it (UserError), checked before the run's first stale stage starts
     check: str = ""
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.errors import UserError
 from features._base import KINDS, Block, BlockContext, Transformed
 
 
@@ -57,16 +56,18 @@ class Numeric(Block):
         return {"dtypes": dtypes}
 
     def transform(self, state: dict, X) -> Transformed:
-        """Each column cast to its frozen type (UserError when a value does not fit an integer type)."""
+        """Each column cast to its frozen type (float32 for new rows whose values do not fit an integer type)."""
         import pandas as pd
 
-        out = {c: _cast(X[c], np.dtype(state["dtypes"][c]), c) for c in self.columns}
+        out = {c: _cast(X[c], np.dtype(state["dtypes"][c])) for c in self.columns}
         # copy=False: the columns become the frame as they are (a consolidating copy would hold the table twice)
         return Transformed(pd.DataFrame(out, index=pd.RangeIndex(len(X)), copy=False))
 
 
-def _cast(series, dtype: np.dtype, column: str) -> np.ndarray:
-    """A numeric column as `dtype`: floats through float64, integers only when every value fits."""
+def _cast(series, dtype: np.dtype) -> np.ndarray:
+    """A numeric column as `dtype`: floats through float64, integers when every value fits. New rows with a
+    value the run's integer type cannot hold (a missing value, a fraction, a larger number) come out as
+    float32, which every model reads as the number or as missing: a scoring job does not stop on one row."""
     values = series.to_numpy()
     numeric = isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf"
     if dtype.kind == "f":
@@ -74,16 +75,13 @@ def _cast(series, dtype: np.dtype, column: str) -> np.ndarray:
         return _finite32(values if floats else series.to_numpy(dtype=np.float64, na_value=np.nan))
     if not (numeric and values.dtype.kind in "biu"):
         floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        fits = np.isfinite(floats) & (floats == np.round(floats))
-        if not fits.all():
-            raise UserError(f"column {column!r}: value {floats[~fits][0]} is not an integer, but the column was "
-                            f"{dtype.name} in the run's features (a missing value where the run had none?)")
+        if not (np.isfinite(floats) & (floats == np.round(floats))).all():
+            return _finite32(floats)
         values = floats.astype(np.int64)
     if len(values) and dtype.kind in "iu" and values.dtype.kind in "iu":
-        info, lo, hi = np.iinfo(dtype), values.min(), values.max()
-        if lo < info.min or hi > info.max:
-            raise UserError(f"column {column!r}: value {lo if lo < info.min else hi} does not fit {dtype.name}, "
-                            f"the column's type in the run's features")
+        info = np.iinfo(dtype)
+        if values.min() < info.min or values.max() > info.max:
+            return _finite32(values.astype(np.float64))
     return values.astype(dtype)
 
 

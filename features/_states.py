@@ -206,6 +206,8 @@ def _as_dtype(series, dtype):
     if isinstance(dtype, pd.CategoricalDtype):
         return as_category(series.astype("str"), dtype)  # a value outside the run's categories -> NaN
     if pd.api.types.is_numeric_dtype(series) and pd.api.types.is_numeric_dtype(dtype):
+        if dtype.kind in "iu" and series.dtype.kind == "f":  # new rows the run's integers cannot hold stay float
+            return series
         return series.astype(dtype)
     return series.astype("str").astype(dtype)
 

@@ -176,6 +176,28 @@ def test_new_rows_are_scored_with_ids_in_their_order(tmp_path):
     np.testing.assert_allclose(got[col], whole.loc[test["id"].iloc[[5, 1, 3]], col], rtol=0, atol=1e-12)
 
 
+def test_new_rows_the_runs_integer_columns_cannot_hold_are_scored(tmp_path):
+    # a missing count, a fraction and an infinite age where the run had none: scored as the models read a
+    # number or a missing value, not a stopped job; the untouched rows score as the run did
+    ws, comp = _workspace(tmp_path)
+    _run(ws)
+    test = pd.read_csv(comp / "test.csv")
+    new = test.iloc[[5, 1, 3, 7]].copy()
+    new["id"] = [900001, 900002, 900003, 900004]
+    new[["sibsp", "parch"]] = new[["sibsp", "parch"]].astype("float64")
+    new.iloc[0, new.columns.get_loc("sibsp")] = np.nan
+    new.iloc[1, new.columns.get_loc("parch")] = 1.5
+    new.iloc[2, new.columns.get_loc("age")] = np.inf
+    path, out = tmp_path / "new.csv", tmp_path / "new_pred.csv"
+    new.to_csv(path, index=False)
+    assert main(["predict", "--root", str(ws), "--test", str(path), "--out", str(out)]) == 0
+    got = pd.read_csv(out)
+    col = [c for c in got.columns if c != "id"][0]
+    assert got["id"].tolist() == new["id"].tolist() and np.isfinite(got[col]).all()
+    whole = _same_as_latest(ws, comp, tmp_path).set_index("id")
+    np.testing.assert_allclose(got[col].iloc[3], whole.loc[test["id"].iloc[7], col], rtol=0, atol=1e-12)
+
+
 def _one_line_error(capsys, argv) -> str:
     capsys.readouterr()  # what ran before
     assert main(argv) == 2

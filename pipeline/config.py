@@ -457,10 +457,15 @@ def column_hint(name: str, columns: list[str]) -> str:
     close = difflib.get_close_matches(name, [c for c in columns if len(c) <= 200], n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]!r}?)"
-    separator = next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in columns[0]), None)
-    if separator:
-        return f" (the file has 1 column: its fields look separated by {separator!r}; save it comma-separated)"
-    return f" (the file has {len(columns)} column(s))"
+    return f" ({separator_hint(columns) or f'the file has {len(columns)} column(s)'})"
+
+
+def separator_hint(columns: list[str]) -> str:
+    """What a header of one column holding ';', a tab or '|' says (a spreadsheet's CSV with another
+    separator), else ''."""
+    separator = next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in str(columns[0])), None)
+    return f"the file has 1 column: its fields look separated by {separator!r}; save it comma-separated" \
+        if separator else ""
 
 
 def load_competition(root: Path) -> Competition:

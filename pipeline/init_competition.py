@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import REQUIRED, SCHEMA, registry_choices
+from pipeline.config import REQUIRED, SCHEMA, registry_choices, separator_hint
 from core.errors import UserError
 
 MAX_LABEL_CLASSES = 50
@@ -31,16 +31,15 @@ class Inferred:
 
 
 def _read(path: Path):
-    import pandas as pd
+    from pipeline.data import csv_errors, read_csv
 
     if not Path(path).is_file():
         raise UserError(f"{path}: file not found; pass an existing CSV file")
-    try:
-        frame = pd.read_csv(path, low_memory=False)
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: file is empty; it needs a header row and data") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0]})") from None
+    with csv_errors(Path(path)):
+        frame = read_csv(Path(path))
+    hint = separator_hint([str(c) for c in frame.columns])
+    if hint:
+        raise UserError(f"{path}: {hint}")
     return frame
 
 

@@ -337,6 +337,8 @@ CASES: dict[str, Case] = {
                              r"\(2: 1 row\)", argv=init(_target(lambda i, old: "2" if i == 3 else old))),
     "init target missing": Case(r"target 'survived' is missing in 2 row\(s\) of train; drop or fill them",
                                 argv=init(_target(lambda i, old: "" if i in (3, 7) else old))),
+    "init semicolon file": Case(r"train\.csv: the file has 1 column: its fields look separated by ';'; save it "
+                                r"comma-separated", argv=init(lambda ls: [line.replace(",", ";") for line in ls])),
     "init name escaping": Case(r"competition name '\.\./x': use letters", argv=init(name="../x")),
     "init given task misfit": Case(r"--task binary: the target has 3 values",
                                    argv=init(_target(lambda i, old: str(i % 3)), "--task", "binary")),

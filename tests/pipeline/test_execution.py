@@ -181,8 +181,11 @@ def test_cv_stage_on_workers_equals_the_sequential_run_and_sends_the_data_once(k
 
 
 @pytest.mark.parametrize("kind", ["processes", "dask"])
-def test_a_tuning_study_on_workers_runs_trials_in_two_processes_with_sequential_scores(kind, tmp_path, cluster,
-                                                                                      capsys):
+def test_a_tuning_study_on_workers_runs_trial_loops_in_worker_processes_with_sequential_scores(kind, tmp_path,
+                                                                                              cluster, capsys):
+    import os
+    import socket
+
     import optuna
 
     from pipeline.config import load_competition
@@ -198,7 +201,11 @@ def test_a_tuning_study_on_workers_runs_trials_in_two_processes_with_sequential_
     study = optuna.load_study(study_name=summary.study_name, storage=url)
     done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(done) == 4
-    assert len({t.user_attrs["worker"] for t in done}) == 2  # both worker processes trained trials
+    # two trial loops share the study; how many trials each trains depends on when its process starts (one
+    # started late on a loaded machine may train none), so only where they trained is asserted
+    assert "[tune] 2 trial loops on" in out + err
+    workers = {t.user_attrs["worker"] for t in done}
+    assert 1 <= len(workers) <= 2 and f"{socket.gethostname()}:{os.getpid()}" not in workers
     assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # their samplers' seeds differ
     # the best trial's score is exactly what a sequential CV with its parameters gives
     comp = load_competition(ws / "competition" / "titanic")

@@ -291,6 +291,18 @@ def render_config(inf: Inferred, files: dict[str, str], models: dict[str, dict] 
     return "\n".join(lines)
 
 
+def _check_late_refusals(inf: Inferred, train, sample, sample_path: Path) -> None:
+    """What a run would refuse only after training, refused now: a sample submission no submission can
+    match, a metric the target cannot take (rmsle on negative values)."""
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
+    from pipeline.submission import check_format
+
+    task = TaskInfo.from_target(inf.task, train[inf.target])
+    check_format(sample, id_col=inf.id, task=task, style=inf.submission, where=str(sample_path))
+    get_metric(inf.metric).check_target(train[inf.target], classification=task.is_classification)
+
+
 def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sample_submission: Path,
                      target: str | None = None, id_col: str | None = None, metric: str | None = None,
                      task: str | None = None, log=print) -> Path:
@@ -312,14 +324,7 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     if len(frames[0]) == 0:
         raise UserError(f"{train}: no data rows")
     inf = infer(*frames, target=target, id_col=id_col, metric=metric, task=task)
-    from core.tasks import TaskInfo
-    from pipeline.submission import check_format
-
-    task_info = TaskInfo.from_target(inf.task, frames[0][inf.target])
-    check_format(frames[2], id_col=inf.id, task=task_info, style=inf.submission, where=str(sample_submission))
-    from core.metrics import get_metric
-
-    get_metric(inf.metric).check_target(frames[0][inf.target], classification=task_info.is_classification)
+    _check_late_refusals(inf, frames[0], frames[2], sample_submission)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _io.temp_dir(dest.parent, f".{name}.")
     try:

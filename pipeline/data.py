@@ -328,15 +328,7 @@ def _parse_data(comp: Competition):
     if len(test) == 0:
         raise UserError(f"{comp.test_path}: no data rows")
     for frame, path in ((train, comp.train_path), (test, comp.test_path), (sample, comp.sample_path)):
-        missing = frame[comp.id_col].isna()
-        if missing.any():
-            raise UserError(f"{path}: {int(missing.sum())} row(s) have no id in column {comp.id_col!r} (first on "
-                            f"line {int(np.flatnonzero(missing.to_numpy())[0]) + 2}); give every row a unique id")
-        dup = frame[comp.id_col].duplicated()
-        if dup.any():
-            first = frame[comp.id_col][dup].iloc[0]
-            raise UserError(f"{path}: {int(dup.sum())} duplicate id(s) in column {comp.id_col!r} "
-                            f"(first: {_short(first)}); ids must be unique")
+        check_ids(frame, path, comp.id_col)
     for target in comp.target_columns:
         if train[target].isna().any():
             n = int(train[target].isna().sum())
@@ -350,6 +342,19 @@ def _parse_data(comp: Competition):
         raise UserError(f"{comp.train_path}: {len(train)} rows cannot fill cv.n_splits = {n_splits} folds of at "
                         f"least 2 rows; set cv.n_splits to at most {max(2, len(train) // 2)}")
     return train, test, sample
+
+
+def check_ids(frame, path: Path, id_col: str) -> None:
+    """UserError naming the first row without an id, or the first id seen twice."""
+    missing = frame[id_col].isna()
+    if missing.any():
+        raise UserError(f"{path}: {int(missing.sum())} row(s) have no id in column {id_col!r} (first on "
+                        f"line {int(np.flatnonzero(missing.to_numpy())[0]) + 2}); give every row a unique id")
+    dup = frame[id_col].duplicated()
+    if dup.any():
+        first = frame[id_col][dup].iloc[0]
+        raise UserError(f"{path}: {int(dup.sum())} duplicate id(s) in column {id_col!r} "
+                        f"(first: {_short(first)}); ids must be unique")
 
 
 CSV_CHUNK_ROWS = 100_000

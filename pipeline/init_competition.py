@@ -291,13 +291,17 @@ def render_config(inf: Inferred, files: dict[str, str], models: dict[str, dict] 
     return "\n".join(lines)
 
 
-def _check_late_refusals(inf: Inferred, train, sample, sample_path: Path) -> None:
-    """What a run would refuse only after training, refused now: a sample submission no submission can
-    match, a metric the target cannot take (rmsle on negative values)."""
+def _check_late_refusals(inf: Inferred, frames: list, paths: list[Path]) -> None:
+    """What a run would refuse later, refused now: ids missing or seen twice, a sample submission no
+    submission can match, a metric the target cannot take (rmsle on negative values)."""
     from core.metrics import get_metric
     from core.tasks import TaskInfo
+    from pipeline.data import check_ids
     from pipeline.submission import check_format
 
+    for frame, path in zip(frames, paths):
+        check_ids(frame, path, inf.id)
+    train, sample, sample_path = frames[0], frames[2], paths[2]
     task = TaskInfo.from_target(inf.task, train[inf.target])
     check_format(sample, id_col=inf.id, task=task, style=inf.submission, where=str(sample_path))
     get_metric(inf.metric).check_target(train[inf.target], classification=task.is_classification)
@@ -324,7 +328,7 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     if len(frames[0]) == 0:
         raise UserError(f"{train}: no data rows")
     inf = infer(*frames, target=target, id_col=id_col, metric=metric, task=task)
-    _check_late_refusals(inf, frames[0], frames[2], sample_submission)
+    _check_late_refusals(inf, frames, [Path(train), Path(test), Path(sample_submission)])
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _io.temp_dir(dest.parent, f".{name}.")
     try:

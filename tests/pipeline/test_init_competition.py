@@ -90,3 +90,15 @@ def test_init_refuses_a_metric_the_target_cannot_take(tmp_path, capsys):
     assert "metric rmsle needs a target >= 0, found -5; use rmse or mae" in capsys.readouterr().err
     assert not (tmp_path / "competition" / "r").exists()
     assert main(args) == 0  # rmse, the regression default
+
+
+def test_init_refuses_an_id_seen_twice_as_run_would(tmp_path, capsys):
+    train = pd.DataFrame({"id": range(30), "x": range(30), "y": [v * 0.37 for v in range(30)]})
+    test = pd.DataFrame({"id": [30, 31, 31, 33], "x": range(4)})
+    for name, frame in (("train", train), ("test", test), ("sample", pd.DataFrame({"id": test["id"], "y": 0.0}))):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    args = ["init", "d", "--root", str(tmp_path), "--train", str(tmp_path / "train.csv"), "--test",
+            str(tmp_path / "test.csv"), "--sample-submission", str(tmp_path / "sample.csv")]
+    assert main(args) == 2
+    assert "test.csv: 1 duplicate id(s) in column 'id' (first: 31); ids must be unique" in capsys.readouterr().err
+    assert not (tmp_path / "competition" / "d").exists()

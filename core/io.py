@@ -1,4 +1,5 @@
-"""Atomic writes (a temp file or folder renamed into place) and content hashing for the stage cache."""
+"""Atomic writes (a temp file or folder renamed into place), content hashing for the stage cache, and what a
+CSV header that did not split says."""
 
 from __future__ import annotations
 
@@ -96,6 +97,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def separator_hint(columns: list[str]) -> str:
+    """What a header of one column holding ';', a tab or '|' says (a spreadsheet's CSV with another
+    separator), else ''."""
+    separator = next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in str(columns[0])), None)
+    return f"the file has 1 column: its fields look separated by {separator!r}; save it comma-separated" \
+        if separator else ""
 
 
 def write_parquet(path: str | os.PathLike, frame) -> None:

@@ -29,6 +29,7 @@ one that does not (f1, qwk, map@K, roc_auc_ovr) is refused for it with one line 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -88,12 +89,17 @@ class Metric:
         return (_load_metric, (self.name, self.source))
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        """The score; with `sample_weight` (one weight per row, or None) the weighted form's."""
-        if sample_weight is None:
-            return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
-        self.check_weighted()
-        return float(self.weighted(np.asarray(y_true), np.asarray(y_pred),
-                                   np.asarray(sample_weight, dtype=np.float64)))
+        """The score; with `sample_weight` (one weight per row, or None) the weighted form's. A score the rows
+        cannot define (AUC on one class) is NaN without scikit-learn's warning: callers say it in their words."""
+        from sklearn.exceptions import UndefinedMetricWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            if sample_weight is None:
+                return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
+            self.check_weighted()
+            return float(self.weighted(np.asarray(y_true), np.asarray(y_pred),
+                                       np.asarray(sample_weight, dtype=np.float64)))
 
     def objective(self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> float:
         """The score by the fast form when there is one (search loops); final scores use `__call__`.

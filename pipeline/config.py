@@ -14,7 +14,7 @@ from typing import Any
 from core.errors import UserError, did_you_mean
 from core.params import REQUIRED, check_choice, validate
 
-from core.io import tomllib
+from core.io import separator_hint, tomllib
 
 # section -> key -> (type(s), default, one-line help). README documents the same keys.
 SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
@@ -458,14 +458,6 @@ def column_hint(name: str, columns: list[str]) -> str:
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f" ({separator_hint(columns) or f'the file has {len(columns)} column(s)'})"
-
-
-def separator_hint(columns: list[str]) -> str:
-    """What a header of one column holding ';', a tab or '|' says (a spreadsheet's CSV with another
-    separator), else ''."""
-    separator = next((sep for sep in (";", "\t", "|") if len(columns) == 1 and sep in str(columns[0])), None)
-    return f"the file has 1 column: its fields look separated by {separator!r}; save it comma-separated" \
-        if separator else ""
 
 
 def load_competition(root: Path) -> Competition:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import REQUIRED, SCHEMA, registry_choices, separator_hint
 from core.errors import UserError
+from core.io import separator_hint
+from pipeline.config import REQUIRED, SCHEMA, registry_choices
 
 MAX_LABEL_CLASSES = 50
 # A class needs this many rows: one in each fold of the default 5-fold stratified CV. Rarer values of a

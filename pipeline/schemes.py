@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.errors import UserError, shown
+from core.io import separator_hint
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,15 @@ def read_fold_file(path, train, *, id_col: str, n_splits: int, repeats: int) -> 
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{where}: cannot read it as CSV ({type(exc).__name__}); save it as a CSV with columns "
                         f"{id_col}, fold[, repeat]") from None
+    columns = [str(c) for c in table.columns]
     for column in (id_col, "fold"):
         if column not in table.columns:
-            raise UserError(f"{where}: no column {column!r}; it needs the columns {id_col}, fold and optionally "
-                            f"repeat")
+            hint = separator_hint(columns) or f"it needs the columns {id_col}, fold and optionally repeat"
+            close = [c for c in columns if c.lower() in (column.lower(), f"k{column}".lower())]
+            raise UserError(f"{where}: no column {column!r}"
+                            f"{f' (did you mean {close[0]!r}? rename it)' if close else ''}; {hint}")
+    if table.empty:
+        raise UserError(f"{where}: holds no rows; it needs one row per train id ({id_col}, fold)")
     extra = [c for c in table.columns if c not in (id_col, "fold", "repeat")]
     if extra:
         raise UserError(f"{where}: unexpected column {str(extra[0])!r}; it holds {id_col}, fold and optionally repeat")

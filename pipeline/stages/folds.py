@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from core import io as _io
+from core.errors import UserError
 from pipeline.context import StageContext
 from pipeline.schemes import assign_folds, train_from_of
 
@@ -31,8 +32,10 @@ def run(ctx: StageContext) -> list[Path]:
     frame = pd.DataFrame({ctx.comp.id_col: train[ctx.comp.id_col], "fold": folds})
     if train_from is not None:
         frame["train_from"] = train_from
+    _check_classes(ctx, train, folds, train_from, repeat=0)
     for r in range(1, repeats):  # repeat r: the same scheme with seed + r (a fold file: its repeat r)
         frame[f"fold_r{r}"] = assign_folds(train, seed=(cv["seed"] + r) % 2**32, repeat=r, **where)
+        _check_classes(ctx, train, frame[f"fold_r{r}"].to_numpy(), train_from, repeat=r)
     _io.write_csv(ctx.comp.folds_path, frame)
     sizes = np.bincount(folds[folds >= 0])
     said = (f"; {repeats} repeats{'' if cv['repeats'] else ' (automatic)'}, seeds {cv['seed']}.."
@@ -47,6 +50,34 @@ def run(ctx: StageContext) -> list[Path]:
                 "also trains on the later blocks (every row gets an OOF prediction); it is not a forecast's score -- "
                 "scheme = 'forward' trains only on the past")
     return [ctx.comp.folds_path]
+
+
+def _check_classes(ctx: StageContext, train, folds: np.ndarray, train_from, *, repeat: int) -> None:
+    """A fold whose training rows miss a class of the target trains models that never see it (a fold file, a
+    group or time scheme can do that): a binary target's models would predict one constant -> UserError;
+    a multiclass fold or a multilabel column -> a warning naming the fold and the class."""
+    from core.folds import train_mask
+    from core.tasks import TASKS
+
+    task = TASKS[ctx.comp.task]
+    if not task.classification:
+        return
+    how = f"cv.file {ctx.cfg['cv']['file']!r}" if ctx.comp.fold_file else f"scheme {ctx.cfg['cv']['scheme']!r}"
+    in_repeat = f" in repeat {repeat}" if repeat else ""
+    for column in ctx.comp.target_columns:
+        y = train[column].astype(str).to_numpy()
+        classes = np.unique(y)
+        for k in np.unique(folds[folds >= 0]).tolist():
+            missing = np.setdiff1d(classes, y[train_mask(folds, k, train_from)])
+            if not len(missing):
+                continue
+            said = (f"fold {k}'s training rows{in_repeat} hold no row of {column} = {missing[0]!r} ({how}), so "
+                    f"its models never see that class")
+            if task.name == "binary":
+                raise UserError(f"{said} and would predict one constant; make every fold's training rows hold "
+                                f"both classes (scheme = 'stratified' or 'stratified_group', or fewer folds)")
+            ctx.log(f"[folds] warning: {said}; its validation rows are scored without it")
+            break
 
 
 def _automatic_repeats(ctx: StageContext, train) -> int:

@@ -227,3 +227,10 @@ def test_the_paired_interval_uses_the_weights_and_the_same_rows_for_both():
     w = (np.abs(other - y) > np.abs(base - y)).astype(float)
     lo_w, hi_w = paired_gain_interval(metric, y, base, other, sample_weight=w)
     assert hi_w < 0
+
+
+@pytest.mark.parametrize("weights", [None, np.ones(6)])
+def test_a_score_the_rows_cannot_define_is_nan_without_a_warning(weights, recwarn):
+    # a fold of one class: the cv stage says so in its own words, scikit-learn's warning would be noise
+    assert np.isnan(get_metric("roc_auc")(np.zeros(6), np.linspace(0, 1, 6), weights))
+    assert not [w for w in recwarn if "ROC AUC" in str(w.message)]

@@ -59,6 +59,9 @@ def _bad(train, change):
     (lambda f: f.assign(fold=f["fold"] % 3), r"folds 0\.\.2, but cv.n_splits = 4 needs exactly 0\.\.3; set cv.n_splits = 3"),
     (lambda f: f.assign(fold=f["fold"] + 0.5), r"fold 0.5 is not an integer"),
     (lambda f: f.rename(columns={"fold": "k"}), r"no column 'fold'; it needs the columns id, fold and optionally repeat"),
+    (lambda f: f.rename(columns={"fold": "kfold"}), r"no column 'fold' \(did you mean 'kfold'\? rename it\); it needs"),
+    (lambda f: f.rename(columns={"id": "ID"}), r"no column 'id' \(did you mean 'ID'\? rename it\)"),
+    (lambda f: f.iloc[:0], r"holds no rows; it needs one row per train id \(id, fold\)"),
     (lambda f: f.assign(extra=1), r"unexpected column 'extra'"),
     (lambda f: f.assign(repeat=1), r"repeats 1, but cv.repeats = 1 needs exactly 0\.\.0; number the repeats"),
 ])
@@ -67,6 +70,14 @@ def test_a_bad_fold_file_is_one_line(tmp_path, change, message):
     with pytest.raises(UserError, match=message) as info:
         _from_file(train, _file(tmp_path, _bad(train, change)))
     assert "\n" not in str(info.value) and "np." not in str(info.value)
+
+
+def test_a_fold_file_separated_by_semicolons_says_so(tmp_path):
+    train = _train()
+    path = tmp_path / "folds_team.csv"
+    pd.DataFrame({"id": train["id"], "fold": np.arange(len(train)) % 4}).to_csv(path, index=False, sep=";")
+    with pytest.raises(UserError, match=r"no column 'id'; the file has 1 column: its fields look separated by ';'"):
+        _from_file(train, str(path))
 
 
 def test_missing_group_values_form_one_group_of_their_own():

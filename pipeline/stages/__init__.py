@@ -23,7 +23,7 @@ STAGES = [
           plugins=("features.py",)),
     Stage("cv", "train every model on the saved folds: OOF and test predictions, scores",
           "pipeline.stages.cv:run", needs=("folds", "features"), sections=("competition",),
-          plugins=("metrics.py",), units=_model_units),  # each model's own plug-in file and import paths
+          plugins=("metrics.py",), units=_model_units, check="pipeline.stages.cv:check"),  # each model's own plug-in file and import paths
     # are in its unit's code; metrics.py (the competition's own metrics) is in every stage that scores
     Stage("pseudo", "retrain with confident test predictions as extra training rows",
           "pipeline.stages.pseudo:run", needs=("cv",), sections=("pseudo",), plugins=("models", "metrics.py")),

@@ -76,6 +76,12 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     return produced
 
 
+def check(competition) -> None:
+    """A sample-weight column the models cannot take (text, missing, negative, all 0): a UserError before
+    the first stage runs, not after the features are built."""
+    competition.sample_weight()
+
+
 def model_repeats(spec: dict, wanted: int) -> int:
     """The CV repeats a model table trains: cv.repeats (`wanted`), capped by its own models.NAME.repeats."""
     return min(wanted, spec.get("repeats") or wanted)

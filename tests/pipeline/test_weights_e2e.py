@@ -114,6 +114,7 @@ def test_a_bad_weight_column_or_an_unweighted_metric_is_one_line(tmp_path, capsy
     assert main(["run", "--stage", "cv", "--root", str(ws)]) == 2
     w = pd.to_numeric(train["w"], errors="coerce")
     assert message.format(negative=int((w < 0).sum()), missing=int(w.isna().sum())) in _error(capsys)
+    assert not (comp / "runs" / "folds.csv").exists()  # refused before the first stage, not after the features
 
 
 def test_a_weight_column_that_is_not_there_is_one_line(tmp_path, capsys):

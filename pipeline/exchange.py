@@ -28,6 +28,7 @@ import numpy as np
 from core import io as _io
 from pipeline.config import Competition
 from core.errors import UserError, shown
+from core.io import separator_hint
 from core.folds import fold_ids
 
 BUNDLE_FORMAT = "kaggle-pipeline-bundle"
@@ -260,6 +261,9 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
               params={"imported": provenance, "params": params}, timings={})
     log(f"[import] {name}: OOF {metric.name} {scores['overall']:.5f} "
         f"(folds {', '.join(f'{s:.4f}' for s in fold_scores)})")
+    if task.is_classification and np.isin(oof, (0.0, 1.0)).all():
+        log(f"[import] warning: the OOF predictions of {name} are all 0 or 1, labels rather than probabilities: a blend "
+            f"or a ranking metric gets little from them; export each row's predicted probability instead")
     return dest
 
 
@@ -357,14 +361,17 @@ def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str 
     oof_path, test_path = Path(oof_path), Path(test_path)
     name = name or oof_path.stem
     _check_name(comp, name)
+    from pipeline.data import csv_errors
+
     frames = []
     for p in (oof_path, test_path):
         if not p.is_file():
             raise UserError(f"{p}: not found")
-        try:
+        with csv_errors(p):
             frames.append(pd.read_csv(p))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise UserError(f"{p}: cannot parse CSV ({str(exc).splitlines()[0] if str(exc) else 'empty'})") from None
+        hint = separator_hint([str(c) for c in frames[-1].columns])
+        if hint:
+            raise UserError(f"{p}: {hint}")
     oof_frame, test_frame = frames
     train, test, folds, task = _competition_rows(comp, context)
     if "fold" not in oof_frame.columns:
@@ -378,6 +385,9 @@ def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str 
             raise UserError(f"{oof_path}: fold assignment differs from {comp.folds_path} for {len(differ)} "
                             f"row(s) (first id: {shown(differ[0])}); retrain on our folds.csv")
     columns = _csv_columns(oof_frame, comp, task, str(oof_path))
+    ignored = [str(c) for c in oof_frame.columns if c not in (comp.id_col, "fold", *columns)]
+    if ignored:
+        log(f"[import] predictions from column {columns[0]!r}; other column(s) ignored: {', '.join(ignored)}")
     missing = [c for c in columns if c not in test_frame.columns]
     if missing:
         raise UserError(f"{test_path}: lacks prediction column(s) {missing} found in {oof_path.name}")

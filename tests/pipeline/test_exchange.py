@@ -152,6 +152,32 @@ def test_notebook_csvs_import_when_made_on_our_folds(tmp_path, bundle, capsys):
     assert "pass a bundle PATH, or both --oof" in _error_line(capsys)
 
 
+def test_notebook_csvs_that_need_a_word(tmp_path, bundle, capsys):
+    """An extra column is named as ignored, 0/1 labels get a warning, a ';'-separated file is refused."""
+    mate, _ = bundle
+    ws = _ws(tmp_path, "me")
+    assert main(["run", "--root", str(ws), "--stage", "folds"]) == 0
+    folds = pd.read_csv(_comp(ws) / "runs" / "folds.csv")
+    oof = pd.read_parquet(_comp(mate) / "runs" / "models" / "lgbm" / "oof.parquet").merge(folds, on="id")
+    pd.read_parquet(_comp(mate) / "runs" / "models" / "lgbm" / "test.parquet").to_csv(tmp_path / "t.csv", index=False)
+    capsys.readouterr()
+
+    def imported(frame, name, **csv):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False, **csv)
+        return main(["import", "--oof", str(tmp_path / f"{name}.csv"), "--test", str(tmp_path / "t.csv"),
+                     "--name", name, "--root", str(ws)])
+
+    assert imported(oof.assign(rank=1.0), "extra") == 0
+    assert "[import] predictions from column 'pred'; other column(s) ignored: rank" in capsys.readouterr().err
+    assert imported(oof.assign(pred=(oof["pred"] > 0.5).astype(int)), "labels") == 0
+    assert "[import] warning: the OOF predictions of labels are all 0 or 1, labels rather than probabilities" \
+        in capsys.readouterr().err
+    assert imported(oof, "semi", sep=";") == 2
+    assert _error_line(capsys).endswith("semi.csv: the file has 1 column: its fields look separated by ';'; save "
+                                        "it comma-separated")
+    assert sorted(p.name for p in (_comp(ws) / "imports").iterdir()) == ["extra", "labels"]
+
+
 def test_export_of_an_unknown_run_suggests_the_known_ones(bundle, capsys):
     mate, _ = bundle
     assert main(["export", "lgbn", "--root", str(mate)]) == 2

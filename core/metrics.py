@@ -96,17 +96,32 @@ class Metric:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             if sample_weight is None:
-                return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
+                return self._number(self.func, np.asarray(y_true), np.asarray(y_pred))
             self.check_weighted()
-            return float(self.weighted(np.asarray(y_true), np.asarray(y_pred),
-                                       np.asarray(sample_weight, dtype=np.float64)))
+            return self._number(self.weighted, np.asarray(y_true), np.asarray(y_pred),
+                                np.asarray(sample_weight, dtype=np.float64))
+
+    def _number(self, func: Callable, *args) -> float:
+        """func(*args) as a float; a competition's own metric that fails or returns no number is the
+        user's code: a UserError naming its file, not an internal error."""
+        if not self.source:
+            return float(func(*args))
+        try:
+            return float(func(*args))
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- any failure of the user's function is theirs to fix
+            raise UserError(f"{self.source}: metric {self.name!r} failed ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:120] if str(exc) else ''}); it gets the true values and "
+                            f"the predictions as NumPy arrays and returns one number (--debug for the "
+                            f"traceback)") from exc
 
     def objective(self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> float:
         """The score by the fast form when there is one (search loops); final scores use `__call__`.
         Weighted scores have no fast form: `sample_weight` goes to `__call__`."""
         if sample_weight is not None:
             return self(y_true, y_pred, sample_weight)
-        return self.fast(y_true, y_pred) if self.fast is not None else self(y_true, y_pred)
+        return self._number(self.fast, y_true, y_pred) if self.fast is not None else self(y_true, y_pred)
 
     def check_target(self, y, *, classification: bool) -> None:
         """UserError unless the metric can score this target (a non-negative metric, negative values)."""
@@ -456,9 +471,15 @@ def competition_metrics(folder: Path | str | None) -> dict[str, Metric]:
     path = Path(folder) / "metrics.py"
     module = load_module_file(path, prefix="pipeline_metrics", what="metrics file")
     found: dict[str, Metric] = {}
+    defined: dict[str, Metric] = {}  # as the file defines them (one object under two names is one metric)
     for value in vars(module).values():
-        if not isinstance(value, Metric) or value.name in found:
+        if not isinstance(value, Metric):
             continue
+        if value.name in defined:
+            if defined[value.name] is not value:
+                raise UserError(f"{path}: two metrics are named {value.name!r}; give each its own name")
+            continue
+        defined[value.name] = value
         if value.name in METRICS or _family_name(value.name):
             raise UserError(f"{path}: metric {value.name!r} is a built-in's name; give yours another name")
         if value.stop_on not in STOP_ON:

@@ -510,6 +510,11 @@ def _combine(name: str, spec: dict, template: Any, data: CVData, fold_ids: list,
     if data.sample_weight is not None:
         params["sample_weight"] = takes_sample_weight(template)  # whether the fits were weighted
     overall = metric(y[rows], oof_out[rows], None if data.sample_weight is None else data.sample_weight[rows])
+    if not np.isfinite(overall):  # its predictions are finite (each fold's are checked): the metric gave none
+        raise UserError(f"models.{name}: {metric.name} of its OOF predictions is {overall}, so no model or blend "
+                        f"can be chosen by it; " + (f"metric {metric.name!r} ({metric.source}) must return a "
+                                                   f"finite number" if metric.source else
+                                                   "check the target holds more than one value"))
     unsaved = next((f.unsaved for f in fitted if f.unsaved), None)
     if unsaved:
         log(f"[cv] {name}: fold models not saved ({unsaved}); `predict` cannot apply this model to new rows")

@@ -234,3 +234,12 @@ def test_a_score_the_rows_cannot_define_is_nan_without_a_warning(weights, recwar
     # a fold of one class: the cv stage says so in its own words, scikit-learn's warning would be noise
     assert np.isnan(get_metric("roc_auc")(np.zeros(6), np.linspace(0, 1, 6), weights))
     assert not [w for w in recwarn if "ROC AUC" in str(w.message)]
+
+
+def test_two_metrics_of_one_name_are_refused_one_object_under_two_names_is_not(tmp_path):
+    text = "from core.metrics import Metric\nm = Metric('x', abs, False, ('regression',), False, 'rmse')\n"
+    (tmp_path / "metrics.py").write_text(text + "alias = m\n")
+    assert get_metric("x", tmp_path).name == "x"
+    (tmp_path / "metrics.py").write_text(text + "n = Metric('x', abs, True, ('regression',), False, 'rmse')\n")
+    with pytest.raises(UserError, match=r"metrics\.py: two metrics are named 'x'; give each its own name"):
+        get_metric("x", tmp_path)

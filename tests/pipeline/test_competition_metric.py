@@ -178,3 +178,20 @@ def test_a_new_built_in_runs_a_competition(tmp_path, data, task, target, metric)
     ensemble = json.loads((comp.runs / "ensemble" / "scores.json").read_text())
     assert ensemble["metric"] == metric and 0.3 < ensemble["overall"] <= 1
     assert (comp.submissions_dir / "latest.csv").is_file()
+
+
+@pytest.mark.parametrize("body, message", [
+    ('raise KeyError("survived")', "metrics.py: metric 'broken' failed (KeyError: 'survived'); it gets the true "
+                                   "values and the predictions as NumPy arrays and returns one number"),
+    ("return p[:2]", "metrics.py: metric 'broken' failed (TypeError: only 0-dimensional arrays can be converted"),
+    ('return float("nan")', "models.lgbm: broken of its OOF predictions is nan, so no model or blend can be "
+                            "chosen by it; metric 'broken'"),
+])
+def test_a_competition_metric_that_fails_is_the_users_one_line(tmp_path, capsys, body, message):
+    # the user's own code, so exit 2 naming the file, not an internal error asking to report it
+    own = ("from core.metrics import Metric\n\n\ndef score(y, p):\n    " + body + "\n\n\n"
+           "broken = Metric('broken', score, True, ('binary',), True, 'log_loss')\n")
+    comp = _workspace(tmp_path, metric="broken", metrics_py=own)
+    assert main(["run", "--stage", "cv", "--models", "lgbm", "--root", str(comp.root.parent.parent)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and err[-1].startswith("error: ") and "internal error" not in err[-1]

@@ -27,7 +27,7 @@ class Stage:
     doc: str
     run: str  # "module:function", imported only when the stage runs
     needs: tuple[str, ...] = ()
-    sections: tuple[str, ...] = ()  # config sections in the fingerprint
+    sections: tuple[str, ...] = ()  # config sections ("cv") or single keys ("features.drop") in the fingerprint
     plugins: tuple[str, ...] = ()  # paths under the competition folder (plug-in code) in the fingerprint
     data: bool = False  # the raw data files are inputs
     imports: bool = False  # teammates' imported runs (competition/<name>/imports) are inputs
@@ -36,6 +36,14 @@ class Stage:
     # "module:function" taking the run's CompetitionContext: bad input this stage would meet only after the
     # stages before it (UserError), checked before the run's first stale stage starts
     check: str = ""
+
+    def config(self, cfg: dict) -> dict:
+        """The part of the config in this stage's fingerprint: each of its sections, or one key of one."""
+        found = {}
+        for name in self.sections:
+            section, _, key = name.partition(".")
+            found[name] = cfg.get(section) if not key else (cfg.get(section) or {}).get(key)
+        return found
 
 
 class Pipeline:

@@ -108,7 +108,7 @@ class Runner:
 
     def verdict(self, stage: Stage, *, force: bool = False, only_units: list[str] | None = None) -> Verdict:
         """Compare the stage's fingerprint (and its units') with the recorded state."""
-        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
+        sections = stage.config(self.comp.cfg)
         fingerprint = _io.hash_obj({"sections": sections, "inputs": self._input_digests(stage),
                                     "code": self._code_digest(stage)})
         recorded = self.state[stage.name]
@@ -251,7 +251,7 @@ class Runner:
 
     def _record(self, stage: Stage, v: Verdict, produced) -> None:
         """Save a finished stage's state: its fingerprint, parts, output paths and their digests."""
-        sections = {s: self.comp.cfg.get(s) for s in stage.sections}
+        sections = stage.config(self.comp.cfg)
         parts = self._parts(stage, sections)
         root = self.comp.workspace
         if stage.units is None:

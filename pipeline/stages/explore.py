@@ -33,9 +33,13 @@ def run(ctx: StageContext) -> list[Path]:
     options = Options(sample_rows=cfg["sample_rows"], column_plots=cfg["column_plots"], threads=ctx.threads())
     comp = ctx.comp
     with progress(7 + len(SECTIONS), "[explore]", unit="step") as bar:
-        # a multi-target task's report describes its first target column, as that column's own task
-        eda = analyze(train, test, name=comp.name, target=comp.target_columns[0], id_col=comp.id_col,
-                      task=ctx.task_info().column(),
+        # a multi-target task's report describes its first target column, as that column's own task; the
+        # other target columns, the weight column and the columns features.drop names are never features,
+        # so neither described nor warned of (a leak, a column only in train) as one
+        not_features = [*comp.target_columns[1:], *([comp.weight_col] if comp.weight_col else []),
+                        *ctx.cfg["features"]["drop"]]
+        eda = analyze(train.drop(columns=not_features, errors="ignore"), test.drop(columns=not_features, errors="ignore"),
+                      name=comp.name, target=comp.target_columns[0], id_col=comp.id_col, task=ctx.task_info().column(),
                       metric=ctx.metric(), options=options, on_step=lambda part: bar.update(note=part))
         page = render(eda, on_section=lambda key: bar.update(note=f"{key} plots"))
     out = ctx.runs / EXPLORE_DIR

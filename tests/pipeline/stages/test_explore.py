@@ -161,6 +161,50 @@ def test_warnings_name_leaks_ids_train_only_columns_and_missingness(tmp_path):
     assert "Leak hints" in text and "boarding_code" in text
 
 
+def test_columns_that_are_no_features_are_neither_described_nor_warned_of(tmp_path, capsys):
+    """features.drop's columns, the weight column and a multi-target task's other targets are no features:
+    the report leaves them out, and changing features.drop (not the blocks) runs it again."""
+    ws = make_workspace(tmp_path)
+    comp = ws / "competition" / "titanic"
+    train = pd.read_csv(comp / "train.csv")
+    train["lifeboat"] = train["survived"] * 3  # only known after the fact, and the target itself
+    train["w"] = 1.0
+    train.to_csv(comp / "train.csv", index=False)
+    text = (comp / "competition.toml").read_text()
+    (comp / "competition.toml").write_text(text.replace("[competition]\n", '[competition]\nweight = "w"\n', 1))
+    _, summary = explore(ws, "titanic")
+    assert {("leak", "lifeboat"), ("train_only", "lifeboat")} <= {(w["kind"], w["column"]) for w in summary["warnings"]}
+    assert "w" not in {c["column"] for c in summary["columns"]}  # the weight column (not in test either)
+    config = (comp / "competition.toml").read_text()
+    (comp / "competition.toml").write_text(config.replace("[features]\n", '[features]\ndrop = ["lifeboat"]\n', 1))
+    assert main(["status", "--root", str(ws)]) == 0
+    assert "explore   stale     changed: config" in capsys.readouterr().out
+    _, summary = explore(ws, "titanic")
+    described = {c["column"] for c in summary["columns"]}
+    assert not {"lifeboat", "w"} & described and {"age", "sex"} <= described
+    assert not [w for w in summary["warnings"] if w["column"] in ("lifeboat", "w")]
+    explored = (comp / "competition.toml").read_text()
+    (comp / "competition.toml").write_text(explored.replace("[features]\n", '[features]\nblocks = ["numeric"]\n', 1))
+    assert main(["status", "--root", str(ws)]) == 0
+    assert "explore   fresh" in capsys.readouterr().out
+
+
+def test_a_multilabel_tasks_other_targets_are_no_columns_only_in_train(tmp_path):
+    ws = make_workspace(tmp_path)
+    comp = ws / "competition" / "titanic"
+    train = pd.read_csv(comp / "train.csv")
+    train["alone"] = ((train["sibsp"] + train["parch"]) == 0).astype(int)
+    train.to_csv(comp / "train.csv", index=False)
+    sample = pd.read_csv(comp / "sample_submission.csv").assign(alone=0.5)
+    sample.to_csv(comp / "sample_submission.csv", index=False)
+    text = (comp / "competition.toml").read_text().replace('target = "survived"', 'target = ["survived", "alone"]')
+    (comp / "competition.toml").write_text(text.replace('task = "binary"', 'task = "multilabel"')
+                                           .replace('submission = "proba"', 'submission = "targets"'))
+    _, summary = explore(ws, "titanic")
+    assert "alone" not in {c["column"] for c in summary["columns"]}
+    assert not [w for w in summary["warnings"] if w["column"] == "alone"]
+
+
 def test_fine_foods_product_column_is_flagged_id_like_and_unseen(tmp_path):
     ws = make_workspace(tmp_path, "fine_foods")
     set_explore(ws, "fine_foods", "column_plots = 2")

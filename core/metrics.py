@@ -82,6 +82,8 @@ class Metric:
     # the score rewards calibrated probabilities (log loss), so the ensemble fits a temperature
     # (models.ensemble.calibrated); order-only and decision metrics do not see one
     calibrate: bool = False
+    # the scores it can give (AUC 0..1, a loss >= 0): a public leaderboard score outside them is a typo
+    bounds: tuple[float, float] = (-np.inf, np.inf)
 
     def __reduce__(self):
         # a metric travels to worker processes by name (and file): a competition's metrics.py is not
@@ -308,7 +310,7 @@ def map_at_k(k: int) -> "Metric":
         hits = top == np.asarray(y).reshape(-1, 1)
         return float(np.mean((hits / np.arange(1, top.shape[1] + 1)).sum(axis=1)))
 
-    return Metric(f"map@{k}", score, True, ("multiclass",), True, "log_loss")
+    return Metric(f"map@{k}", score, True, ("multiclass",), True, "log_loss", bounds=_UNIT)
 
 
 # ---- fast forms for search loops (same values, no input checks) ------------------------------------
@@ -412,28 +414,30 @@ def per_column(func: Callable | None) -> Callable | None:
 
 
 _CLASSIFICATION, _REGRESSION = ("binary", "multiclass", "multilabel"), ("regression", "multiregression")
+_UNIT, _LOSS = (0.0, 1.0), (0.0, np.inf)  # the bounds of a share or an area; of a loss or an error
 
 # The metric registry: adding a metric is one entry here.
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         Metric("roc_auc", _roc_auc, True, _CLASSIFICATION, True, "log_loss", rank_based=True, fast=_fast_auc,
-               weighted=_w_roc_auc),
+               weighted=_w_roc_auc, bounds=_UNIT),
         Metric("log_loss", _log_loss, False, _CLASSIFICATION, True, "log_loss", fast=_fast_log_loss,
-               weighted=_w_log_loss, calibrate=True),
-        Metric("accuracy", _accuracy, True, _CLASSIFICATION, False, "log_loss", weighted=_w_accuracy),
+               weighted=_w_log_loss, calibrate=True, bounds=_LOSS),
+        Metric("accuracy", _accuracy, True, _CLASSIFICATION, False, "log_loss", weighted=_w_accuracy, bounds=_UNIT),
         Metric("rmse", _rmse, False, _REGRESSION, False, "rmse",
-               fast=lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))), weighted=_w_rmse),
+               fast=lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))), weighted=_w_rmse, bounds=_LOSS),
         Metric("rmsle", _rmsle, False, _REGRESSION, False, "rmse", target_transform=LOG1P, non_negative=True,
                fast=lambda y, p: float(np.sqrt(np.mean((np.log1p(y) - np.log1p(np.clip(p, 0, None))) ** 2))),
-               weighted=_w_rmsle),
+               weighted=_w_rmsle, bounds=_LOSS),
         Metric("mae", _mae, False, _REGRESSION, False, "mae", fast=lambda y, p: float(np.mean(np.abs(y - p))),
-               weighted=_w_mae),
-        Metric("r2", _r2, True, _REGRESSION, False, "rmse", weighted=_w_r2),
-        Metric("f1", _f1, True, ("binary",), True, "log_loss", decide=_f1_decide),
-        Metric("qwk", _qwk, True, ("multiclass", "regression"), False, "log_loss", decide=_qwk_decide),
-        Metric("pr_auc", _pr_auc, True, ("binary", "multilabel"), True, "log_loss", rank_based=True, weighted=_w_pr_auc),
-        Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss", weighted=_w_roc_auc_ovr),
+               weighted=_w_mae, bounds=_LOSS),
+        Metric("r2", _r2, True, _REGRESSION, False, "rmse", weighted=_w_r2, bounds=(-np.inf, 1.0)),
+        Metric("f1", _f1, True, ("binary",), True, "log_loss", decide=_f1_decide, bounds=_UNIT),
+        Metric("qwk", _qwk, True, ("multiclass", "regression"), False, "log_loss", decide=_qwk_decide, bounds=(-1.0, 1.0)),
+        Metric("pr_auc", _pr_auc, True, ("binary", "multilabel"), True, "log_loss", rank_based=True, weighted=_w_pr_auc,
+               bounds=_UNIT),
+        Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss", weighted=_w_roc_auc_ovr, bounds=_UNIT),
     ]
 }
 

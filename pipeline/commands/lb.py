@@ -36,6 +36,10 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"{path.name}: no CV score in the file name (run writes <name>-<time>-cv<score>.csv); "
                         f"pass it with --cv SCORE")
     metric = get_metric(comp.metric_name, comp.root)
+    low, high = metric.bounds
+    if not low <= lb <= high:
+        raise UserError(f"score {args.score} is outside what {metric.name} can give ({low:g} .. {high:g}); give the "
+                        f"score as Kaggle shows it, e.g. 0.78468")
     record = LbRecord(competition=comp.name, submission=path.name, lb=lb, cv=cv, metric=metric.name,
                       greater_is_better=metric.greater_is_better, digest=hash_file(path), note=args.note)
     registry = open_registry(ws.root)

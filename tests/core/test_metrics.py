@@ -243,3 +243,19 @@ def test_two_metrics_of_one_name_are_refused_one_object_under_two_names_is_not(t
     (tmp_path / "metrics.py").write_text(text + "n = Metric('x', abs, True, ('regression',), False, 'rmse')\n")
     with pytest.raises(UserError, match=r"metrics\.py: two metrics are named 'x'; give each its own name"):
         get_metric("x", tmp_path)
+
+
+@pytest.mark.parametrize("name", [*METRICS, "map@3"])
+def test_every_score_lies_within_the_metrics_bounds(name):
+    # bounds tell a typed leaderboard score (84.65 for 0.8465) from a real one; they must hold every score
+    metric, rng = get_metric(name), np.random.default_rng(0)
+    task = metric.tasks[0]
+    for _ in range(5):
+        if task in ("binary",):
+            y, p = rng.integers(0, 2, 60), rng.random(60)
+        elif task == "multiclass":
+            y, p = rng.integers(0, 3, 60), rng.dirichlet(np.ones(3), 60)
+        else:
+            y, p = rng.gamma(2.0, 2.0, 60), rng.gamma(2.0, 2.0, 60) * rng.choice([0.1, 1.0, 5.0])
+        low, high = metric.bounds
+        assert low <= metric(y, p) <= high

@@ -116,12 +116,21 @@ def test_report_warns_when_lb_and_cv_diverge(trained, capsys):
     (["lb", "latest.csv", "nan"], "score 'nan' is not a finite number"),
     (["lb", "competition/titanic/train.csv", "0.8"], "train.csv is not a submission for titanic"),
     (["lb", "latest.csv", "0.8", "--cv", "x"], "--cv 'x' is not a number"),
+    (["lb", "latest.csv", "84.65"], "score 84.65 is outside what roc_auc can give (0 .. 1); give the score as"),
 ])
 def test_lb_bad_input_exits_2_with_one_line(trained, capsys, args, message):
     capsys.readouterr()
     assert main([*args, "--root", str(trained)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_report_out_a_folder_writes_the_page_into_it(trained, tmp_path, capsys):
+    folder = tmp_path / "share"
+    folder.mkdir()
+    assert main(["report", "--root", str(trained), "--out", str(folder)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(folder / "report.html")
+    assert "<html" in (folder / "report.html").read_text()[:500].lower()
 
 
 def test_report_before_any_run_exits_2(tmp_path, capsys):

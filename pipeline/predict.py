@@ -425,7 +425,7 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
     from pipeline.data import csv_errors
 
     with csv_errors(path):
-        first = True
+        first, rows = True, False
         for chunk in pd.read_csv(path, chunksize=chunk_rows, low_memory=False):
             if first:
                 missing = [c for c in columns if c not in chunk.columns]
@@ -433,7 +433,11 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
                     raise UserError(f"{path}: missing column(s) {missing[:5]} of test.csv; the rows to score need "
                                     f"every column test.csv had")
                 first = False
-            yield _checked_chunk(chunk[list(columns)], columns, path, id_col)
+            if len(chunk):
+                rows = True
+                yield _checked_chunk(chunk[list(columns)], columns, path, id_col)
+    if not rows:
+        raise UserError(f"{path}: a header and no rows; give at least one row to score")
 
 
 def _checked_chunk(chunk, columns: dict[str, str], path: Path, id_col: str):

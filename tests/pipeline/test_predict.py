@@ -216,6 +216,7 @@ def test_bad_input_to_predict_is_one_line_and_writes_nothing(tmp_path, capsys):
         "missing": (test.drop(columns=["age"]), "missing column"),
         "dtype": (test.assign(age=test["age"].astype("str").where(test.index != 3, "old")), "numeric in test.csv"),
         "twice": (pd.concat([test, test.iloc[[0]]]), "more than once"),
+        "header_only": (test.iloc[:0], "a header and no rows; give at least one row to score"),
     }
     for name, (frame, said) in cases.items():
         path = tmp_path / f"{name}.csv"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import socket
 import time
@@ -341,8 +342,13 @@ def record_runs(workspace: str | os.PathLike, records: list[RunRecord]) -> tuple
     run that reaches the registry: nothing is lost, the leaderboard only shows the runs later."""
     pending = Path(workspace) / PENDING_DIR
     claimed = _claim_pending(pending)
+    # a run without a finite overall score (a metric that gave NaN) ranks nowhere, and a NOT NULL column would
+    # refuse it, and with it every batch queued after it, on every later run: it is left out
     batch = [r for _, rs in claimed for r in rs] + list(records)
+    batch = [r for r in batch if math.isfinite(r.overall)]
     if not batch:
+        for path, _ in claimed:
+            path.unlink(missing_ok=True)
         return 0, ""
     url = registry_url(workspace)
     try:

@@ -46,7 +46,7 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     costs = estimates() if budget.seconds else {}
     if costs:  # cheapest first, so the budget buys as many members as it can
         names = order(costs)
-        ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({budget.left():.0f} s left for models): "
+        ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({max(0.0, budget.left()):.0f} s left for models): "
                 + ", ".join(f"{n} ~{costs[n].seconds:.0f} s" for n in names))
     repeats = training.repeats
     # with several workers and no budget, each repeat's folds (model x fold) go to the workers as one set
@@ -244,7 +244,7 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
             each = seconds[name] / len(results[name])
             if budget.seconds and budget.left() < each:
                 ctx.log(f"[cv] {name}: CV repeats {r + 1}..{wanted} of {wanted} skipped (about {each:.0f} s each, "
-                        f"{budget.left():.0f} s of the time budget left); a later run with more time trains them")
+                        f"{max(0.0, budget.left()):.0f} s of the time budget left); a later run with more time trains them")
                 continue
             ctx.log(f"[cv] {name}: CV repeat {r + 1} of {wanted}")
             t0 = budget.clock()

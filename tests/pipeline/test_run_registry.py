@@ -42,6 +42,19 @@ def test_a_fold_with_an_undefined_score_is_recorded_without_it(tmp_path):
     reg.dispose()
 
 
+def test_a_run_without_a_finite_score_never_blocks_the_queue(tmp_path):
+    # queued by an earlier run, it would fail the NOT NULL column on every later run, and the good runs with it
+    from core.io import write_json
+    from pipeline.run_registry import PENDING_DIR, _to_json, record_runs
+
+    (tmp_path / PENDING_DIR).mkdir()
+    write_json(tmp_path / PENDING_DIR / "old.json", [_to_json(_rec("a", "nan_run", "mine", True, float("nan")))])
+    assert record_runs(tmp_path, [_rec("a", "good", "roc_auc", True, 0.8)]) == (1, "")
+    db = sqlite3.connect(tmp_path / "runs.db")
+    assert db.execute("select model from pipeline_runs").fetchall() == [("good",)]
+    assert not list((tmp_path / PENDING_DIR).iterdir())
+
+
 def test_leaderboard_sorts_by_each_metrics_direction_and_filters(tmp_path):
     reg = open_registry(tmp_path)
     reg.record([_rec("auc-comp", "low", "roc_auc", True, 0.70), _rec("auc-comp", "high", "roc_auc", True, 0.90),

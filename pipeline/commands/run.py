@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.commands import duration
+
 HELP = "run the pipeline's stale stages (make-like); --stage X stops after X"
 
 
@@ -13,9 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run this stage and the stale stages it needs, nothing after it")
     p.add_argument("--force", action="store_true", help="re-run the named stage (all stages without --stage)")
     p.add_argument("--models", default=None, help="comma-separated models to (re)train in the cv stage")
-    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="seconds for the whole run: models train cheapest first, those that would not fit are "
-                        "skipped (overrides [runtime] time_budget)")
+    p.add_argument("--time-budget", type=duration, default=None, metavar="SECONDS",
+                   help="time for the whole run, in seconds or with s, m or h (1.5h): models train cheapest "
+                        "first, those that would not fit are skipped (overrides [runtime] time_budget)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run folds on a dask cluster: the scheduler's address, e.g. tcp://host:8786 "
                         "(overrides [runtime] backend and scheduler)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.commands import duration
+
 HELP = "tune a model's parameters with Optuna (full k-fold CV, pruning, resumable shared study)"
 
 
@@ -12,7 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", required=True, help="the [models.NAME] table to tune")
     p.add_argument("--trials", "-n", type=int, required=True,
                    help="finished trials the study should hold (a resumed study runs only the rest)")
-    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
+    p.add_argument("--timeout", type=duration, default=None,
+                   help="stop starting trials after this long (seconds, or with s, m or h: 30m)")
     p.add_argument("--apply", action="store_true", help="write the best parameters into competition.toml")
     p.add_argument("--storage", default=None,
                    help="SQLAlchemy URL of the study store (default: the run registry, <workspace>/runs.db)")

@@ -28,3 +28,12 @@ def train_mask(folds: np.ndarray, k: int, train_from: np.ndarray | None = None) 
     if train_from is not None:
         rows &= np.asarray(train_from) <= k
     return rows
+
+
+def folds_digest(ids, folds) -> str:
+    """SHA-256 of a fold assignment as sorted (id, fold) pairs, independent of row order and file format: a
+    run folder records the one its OOF predictions were made on, so a member made on other folds is known."""
+    from core import io as _io
+
+    pairs = sorted(zip((str(i) for i in ids), (int(f) for f in folds)))
+    return _io.hash_bytes("\n".join(f"{i}\t{f}" for i, f in pairs))

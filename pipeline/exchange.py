@@ -29,19 +29,13 @@ from core import io as _io
 from pipeline.config import Competition
 from core.errors import UserError, shown
 from core.io import separator_hint
-from core.folds import fold_ids
+from core.folds import fold_ids, folds_digest
 
 BUNDLE_FORMAT = "kaggle-pipeline-bundle"
 BUNDLE_VERSION = 1
 BUNDLE_FILES = ("bundle.json", "oof.parquet", "test.parquet", "scores.json", "params.json")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _MAX_MEMBER_BYTES = 2 << 30
-
-
-def folds_digest(ids, folds) -> str:
-    """SHA-256 of the fold assignment as sorted (id, fold) pairs: independent of row order and CSV format."""
-    pairs = sorted(zip((str(i) for i in ids), (int(f) for f in folds)))
-    return _io.hash_bytes("\n".join(f"{i}\t{f}" for i, f in pairs))
 
 
 def _competition_rows(comp: Competition, context=None):
@@ -76,11 +70,16 @@ def export_run(comp: Competition, run_dir: Path, out: Path, *, context=None) -> 
         oof = repeats[repeats["repeat"] == 0].drop(columns="repeat").reset_index(drop=True)
     test = pd.read_parquet(run_dir / "test.parquet")
     scores_path, params_path = run_dir / "scores.json", run_dir / "params.json"
+    ours = folds_digest(train[comp.id_col], folds)
+    made_on = _io.read_json(scores_path).get("folds_sha256", ours) if scores_path.is_file() else ours
+    if made_on != ours:  # the manifest would vouch for folds the run was not made on
+        raise UserError(f"run {run_dir.name!r} was made on other folds than {comp.folds_path.name} holds now; "
+                        f"retrain it (python -m pipeline run --models {run_dir.name}) before exporting it")
     manifest = {
         "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "competition": comp.name, "run": run_dir.name,
         "id": comp.id_col, "task": task.task, "classes": list(task.classes),
         "prediction_columns": task.prediction_columns(), "metric": comp.metric_name,
-        "folds_sha256": folds_digest(train[comp.id_col], folds), "n_splits": len(fold_ids(folds)),
+        "folds_sha256": ours, "n_splits": len(fold_ids(folds)),
         "rows": {"oof": len(oof), "test": len(test)}, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     with _io.atomic_path(out) as tmp:
@@ -252,7 +251,9 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
     w = read_weights(comp, train)  # [competition] weight: scored like the cv runs it is compared with
     fold_scores = [metric(y[folds == k], oof[folds == k], None if w is None else w[folds == k])
                    for k in np.unique(folds)]
-    scores = scores_record(metric, fold_scores, metric(y, oof, w))
+    # checked against our folds.csv, so made on them: recorded as a cv run records its folds
+    scores = scores_record(metric, fold_scores, metric(y, oof, w),
+                           folds_sha256=folds_digest(train[comp.id_col], folds))
     dest = comp.imports_dir / name
     if dest.exists():
         log(f"[import] replacing the earlier import {name!r}")

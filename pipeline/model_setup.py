@@ -47,6 +47,17 @@ class ModelSetup:
 
         return fold_repeats(self.comp, self.train)
 
+    @functools.cached_property
+    def folds_sha256(self) -> str:
+        """The digest of the first CV repeat's fold assignment (core.folds.folds_digest, the validated rows),
+        recorded in every run folder: the ensemble leaves out a member made on other folds."""
+        from core.folds import folds_digest, validated
+        from pipeline.data import read_folds
+
+        folds = self.folds if self.repeat == 0 else read_folds(self.comp, self.train, repeat=0)
+        rows = validated(folds)
+        return folds_digest(self.train[self.comp.id_col].to_numpy()[rows], folds[rows])
+
     def for_repeat(self, repeat: int) -> "ModelSetup":
         """The same setup on CV repeat `repeat`'s folds and train matrix (repeat 0: this one)."""
         if repeat == self.repeat:
@@ -149,7 +160,7 @@ class ModelSetup:
 
     def scores(self, result: Any, **extra: Any) -> dict:
         """scores.json of a CV result."""
-        return scores_record(self.metric, result.fold_scores, result.overall, **extra)
+        return scores_record(self.metric, result.fold_scores, result.overall, folds_sha256=self.folds_sha256, **extra)
 
     def write(self, path: Path, result: Any, *, params: dict | None = None, scores: dict | None = None,
               by_fold: bool = True) -> Path:

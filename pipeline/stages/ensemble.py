@@ -49,9 +49,13 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
         if name not in dirs:
             raise UserError(f"ensemble.models names {name!r}, which has no run"
                             f"{did_you_mean(str(name), tuple(dirs))}")
-    members = []
+    members, elsewhere = [], []
+    ours = folds_sha256(ctx)
     for name in names:
         run = read_run(dirs[name], id_col=comp.id_col, task=task)
+        if run.scores.get("folds_sha256", ours) != ours:  # its rows' OOF models trained on other rows
+            elsewhere.append(name)
+            continue
         parts = []
         for ids, preds, want, what in ((run.oof_ids, [run.oof, *run.oof_repeats], train[comp.id_col], "train"),
                                        (run.test_ids, [run.test], test[comp.id_col], "test")):
@@ -64,7 +68,26 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
                 raise UserError(f"run {name!r} has missing or infinite {what} predictions; re-run it")
             parts.append(aligned)
         members.append(Member(name, parts[0][0], parts[1][0], parts[0][1:]))
+    if elsewhere:
+        trained = [n for n in elsewhere if not (comp.imports_dir / n).is_dir()]
+        ctx.log(f"[ensemble] left out {', '.join(elsewhere)}: made on other folds than {comp.folds_path.name} holds "
+                f"now (a stack or a weight fitted on the other folds would see rows their models trained on); "
+                + (f"retrain with --models {','.join(trained)}" if trained else "")
+                + ("; " if trained and len(trained) < len(elsewhere) else "")
+                + ("re-import the teammates' runs made on the current folds" if len(trained) < len(elsewhere) else ""))
+    if not members:
+        raise UserError(f"every run was made on other folds than {comp.folds_path} holds now; retrain them "
+                        f"(python -m pipeline run --stage cv)")
     return members
+
+
+def folds_sha256(ctx: StageContext) -> str:
+    """The digest of runs/folds.csv's first repeat as a run folder records the folds it was made on."""
+    from core.folds import folds_digest, validated
+
+    folds = ctx.folds()
+    rows = validated(folds)
+    return folds_digest(ctx.data()[0][ctx.comp.id_col].to_numpy()[rows], folds[rows])
 
 
 def resolve_stackers(specs: list, tables: dict) -> list:
@@ -225,8 +248,8 @@ def run(ctx: StageContext) -> list[Path]:
     chosen = select(results, metric)
     how = "pinned by ensemble.method" if cfg["method"] != "auto" else "best honest OOF score"
     ctx.log(f"[ensemble] chose {chosen.method} ({how}): {metric.name} {chosen.score:.5f}")
-    scores = scores_record(metric, chosen.fold_scores, chosen.score, method=chosen.method,
-                           weights=chosen.weights, members=member_scores,
+    scores = scores_record(metric, chosen.fold_scores, chosen.score, folds_sha256=folds_sha256(ctx),
+                           method=chosen.method, weights=chosen.weights, members=member_scores,
                            methods={n: r.score for n, r in results.items()})
     params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details,
               "members": fitted.problem.names}  # in the order fitted (a stack's inputs follow it)

@@ -362,7 +362,11 @@ CSV_CHUNK_ROWS = 100_000
 
 @contextlib.contextmanager
 def csv_errors(path: Path):
-    """Turn pandas' errors while reading the CSV `path` into one-line UserErrors (empty, unparsable, not UTF-8)."""
+    """Turn pandas' errors while reading the CSV `path` into one-line UserErrors (empty, unparsable, not UTF-8,
+    a compressed download that does not decompress)."""
+    import lzma
+    import zipfile
+
     import pandas as pd
 
     try:
@@ -374,6 +378,11 @@ def csv_errors(path: Path):
                         f"and the number of fields on that line") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
+    except (EOFError, OSError, lzma.LZMAError, zipfile.BadZipFile) as exc:  # a broken .gz, .bz2, .xz or .zip
+        if Path(path).suffix.lower() not in (".gz", ".bz2", ".xz", ".zip"):
+            raise
+        raise UserError(f"{path}: cannot decompress it ({type(exc).__name__}: {str(exc)[:80]}); download it again, "
+                        f"or decompress it yourself and pass the CSV") from None
 
 
 def read_csv(path: Path):

@@ -31,11 +31,52 @@ class Inferred:
     train_only: list[str] = field(default_factory=list)
 
 
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip")  # what pandas reads by the name's ending, as Kaggle downloads come
+
+
+def _zip_member(path: Path) -> str:
+    """The one CSV inside a .zip (pandas reads a zip of one file; a Kaggle download of several is refused)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile:
+        raise UserError(f"{path}: not a readable zip file; unzip it and pass the CSV") from None
+    if len(names) != 1:
+        raise UserError(f"{path}: the zip holds {len(names)} files; unzip it and pass train, test and the sample "
+                        f"submission one by one")
+    return names[0]
+
+
+def _copy_plain(src: Path, dest: Path) -> None:
+    """Copy a data file as the plain CSV the competition folder holds: a .gz, .bz2, .xz or one-file .zip
+    download is decompressed (every later reader opens train.csv as text)."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    suffix = src.suffix.lower()
+    if suffix not in _COMPRESSED:
+        shutil.copyfile(src, dest)
+        return
+    if suffix == ".zip":
+        with zipfile.ZipFile(src) as archive, archive.open(_zip_member(src)) as packed, open(dest, "wb") as out:
+            shutil.copyfileobj(packed, out, 1 << 20)
+        return
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix]
+    with opener(src, "rb") as packed, open(dest, "wb") as out:
+        shutil.copyfileobj(packed, out, 1 << 20)
+
+
 def _read(path: Path):
     from pipeline.data import csv_errors, read_csv
 
     if not Path(path).is_file():
         raise UserError(f"{path}: file not found; pass an existing CSV file")
+    if Path(path).suffix.lower() == ".zip":
+        _zip_member(Path(path))
     with csv_errors(Path(path)):
         frame = read_csv(Path(path))
     hint = separator_hint([str(c) for c in frame.columns])
@@ -335,7 +376,7 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     try:
         files = {"train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv"}
         for src, key in ((train, "train"), (test, "test"), (sample_submission, "sample_submission")):
-            shutil.copyfile(src, tmp / files[key])
+            _copy_plain(Path(src), tmp / files[key])
         from pipeline.zoo import default_models, describe, facts_of
 
         facts = facts_of(frames[0], frames[1], id_col=inf.id, target=inf.target, task=inf.task)
@@ -345,6 +386,9 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for src in (train, test, sample_submission):
+        if Path(src).suffix.lower() in _COMPRESSED:
+            log(f"{Path(src).name}: decompressed into the competition folder")
     for key in ("id", "target", "task", "metric"):
         log(f"{key}: {getattr(inf, key)}  ({inf.reasons[key]})")
     log(f"submission: {inf.submission}")

@@ -102,3 +102,36 @@ def test_init_refuses_an_id_seen_twice_as_run_would(tmp_path, capsys):
     assert main(args) == 2
     assert "test.csv: 1 duplicate id(s) in column 'id' (first: 31); ids must be unique" in capsys.readouterr().err
     assert not (tmp_path / "competition" / "d").exists()
+
+
+def test_init_takes_kaggles_compressed_downloads_as_plain_csv(tmp_path, capsys):
+    # Kaggle's files come as train.csv.zip and the like: pandas reads them, so init must not copy the bytes
+    import bz2
+    import gzip
+    import zipfile
+
+    src = DATA / "titanic"
+    with zipfile.ZipFile(tmp_path / "train.csv.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(src / "train.csv", "train.csv")
+    (tmp_path / "test.csv.gz").write_bytes(gzip.compress((src / "test.csv").read_bytes()))
+    (tmp_path / "sample.csv.bz2").write_bytes(bz2.compress((src / "sample_submission.csv").read_bytes()))
+    base = ["init", "t", "--root", str(tmp_path), "--sample-submission", str(tmp_path / "sample.csv.bz2")]
+    assert main([*base, "--train", str(tmp_path / "train.csv.zip"), "--test", str(tmp_path / "test.csv.gz")]) == 0
+    comp = tmp_path / "competition" / "t"
+    for name, original in (("train.csv", "train.csv"), ("test.csv", "test.csv"),
+                           ("sample_submission.csv", "sample_submission.csv")):
+        assert (comp / name).read_bytes() == (src / original).read_bytes()
+    assert "train.csv.zip: decompressed into the competition folder" in capsys.readouterr().out
+    assert main(["run", "--stage", "folds", "--root", str(tmp_path), "--competition", "t"]) == 0
+    # a zip of several files, a download cut short: one line each, nothing created
+    with zipfile.ZipFile(tmp_path / "all.zip", "w") as archive:
+        archive.write(src / "train.csv", "train.csv")
+        archive.write(src / "test.csv", "test.csv")
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress((src / "test.csv").read_bytes())[:200])
+    for train, test, said in (("all.zip", "test.csv.gz", "all.zip: the zip holds 2 files; unzip it"),
+                              ("train.csv.zip", "cut.csv.gz", "cut.csv.gz: cannot decompress it (EOFError")):
+        base[1] = f"u{len(said)}"
+        capsys.readouterr()
+        assert main([*base, "--train", str(tmp_path / train), "--test", str(tmp_path / test)]) == 2
+        assert said in capsys.readouterr().err
+        assert not (tmp_path / "competition" / base[1]).exists()

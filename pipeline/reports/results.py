@@ -12,7 +12,7 @@ CV-vs-leaderboard log with its warnings
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -214,12 +214,18 @@ def _render_folds(res: Results) -> str:
 
 def _render_oof(res: Results) -> str:
     members = res.members
+    said = ""
+    if res.task.n_targets > 1:  # a multi-target task: its first target column, as that column's own task
+        said = h.para(f"The first target column, {res.task.targets[0]}, of {res.task.n_targets} (each column's "
+                      f"score is in the runs' scores).", "note")
+        res = replace(res, task=res.task.column(), y=np.asarray(res.y)[:, 0])
+        members = {name: np.asarray(p)[:, 0] for name, p in members.items()}
     shown = dict(list(members.items())[-6:]) if len(members) > 6 else members
     if res.task.is_classification and res.task.n_classes == 2:
-        return _calibration(res, shown)
+        return said + _calibration(res, shown)
     if res.task.is_classification:
-        return _reliability(res, shown)
-    return _residuals(res, members)
+        return said + _reliability(res, shown)
+    return said + _residuals(res, members)
 
 
 def _calibration(res: Results, members: dict[str, np.ndarray]) -> str:
@@ -410,7 +416,9 @@ def _render_diff(res: Results) -> str:
             run.overall, oof=run.oof))
     c = compare(*sides, metric=res.metric, ids=res.row_ids, y=res.y, rows=10)
     fa, fb = (np.asarray(x.oof, dtype=float) for x in sides)
-    if fa.ndim == 2 and fa.shape[1] > 1:  # multiclass: the probability each gives the true class
+    if res.task.n_targets > 1:  # a multi-target task: its first target column, as the OOF section shows it
+        fa, fb, what = fa[:, 0], fb[:, 0], f"OOF prediction of {res.task.targets[0]}"
+    elif fa.ndim == 2 and fa.shape[1] > 1:  # multiclass: the probability each gives the true class
         rows = np.arange(len(res.y))
         fa, fb, what = fa[rows, res.y], fb[rows, res.y], "probability of the true class"
     else:

@@ -90,6 +90,7 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
         assert expected > 0.68  # survived, female and parch > 0 from pclass, age and sibsp
     assert "stack" not in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
     _predicts_latest(comp, tmp_path)
+    _reports(comp, "survived")
     # a teammate's multilabel run imports (its rows need not sum to 1) and joins the ensemble
     ws, bundle = comp.parents[1], tmp_path / "lgbm.zip"
     assert main(["export", "lgbm", "--root", str(ws), "--out", str(bundle)]) == 0
@@ -119,6 +120,7 @@ def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):
         for t in targets:
             assert oof[t].min() >= y[t].min() - 1e-12 and oof[t].max() <= y[t].max() + 1e-12
     _predicts_latest(comp, tmp_path)
+    _reports(comp, "worst texture")
 
 
 def _predicts_latest(comp, tmp_path) -> None:
@@ -126,3 +128,10 @@ def _predicts_latest(comp, tmp_path) -> None:
     ws, out = comp.parents[1], tmp_path / "predicted.csv"
     assert main(["predict", "--root", str(ws), "--test", str(comp / "test.csv"), "--out", str(out)]) == 0
     assert out.read_bytes() == (ws / "submissions" / comp.name / "latest.csv").read_bytes()
+
+
+def _reports(comp, first: str) -> None:
+    """The results report shows the first target column's OOF predictions and the two best runs' rows."""
+    assert main(["report", "--root", str(comp.parents[1])]) == 0
+    page = (comp / "runs" / "report.html").read_text()
+    assert f"The first target column, {first}, of" in page

@@ -330,7 +330,7 @@ class FeaturePlan:
                         y = self.task.encode(train[self.target])
                     ctx = BlockContext(task=self.task, folds=self.folds, y=y if block.supervised else None,
                                        threads=threads, seed=self.seed, log=log, train_from=self.train_from)
-                    out = _checked(block, block.build(train[cols], test[cols], ctx), len(train), len(test))
+                    out = _checked(block, _built(block, train[cols], test[cols], ctx), len(train), len(test))
                     out.state = _frozen_state(block, out.state, lambda: block.fit_state(train[cols], test[cols], ctx))
                     _cache.save(self.cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
                 seconds = time.perf_counter() - t0
@@ -410,6 +410,43 @@ def build_features(train, test, **options: Any) -> FeatureSet:
     return plan_features(train, test, **options).build()
 
 
+def _built(block: Block, train, test, ctx: BlockContext) -> BlockOutput:
+    """block.build(...); a plug-in block's failure is the user's code: one line naming its file, not an
+    internal error."""
+    source = getattr(block, "_source_file", "")
+    if not source:
+        return block.build(train, test, ctx)
+    try:
+        return block.build(train, test, ctx)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- any failure of the plug-in's code is the plug-in's
+        text = str(exc).splitlines()[0][:120] if str(exc) else ""
+        raise UserError(f"{source}: feature block {block.name!r} failed ({type(exc).__name__}: {text}); fix the "
+                        f"block (--debug for the traceback)") from exc
+
+
+def _feature_column(block: Block, name: str, values):
+    """A block's output column as the models take it: numbers, booleans or a pandas category. A nullable
+    pandas number becomes a float with NaN; ±inf becomes missing, as the numeric block reads it (XGBoost
+    and scikit-learn refuse inf); anything else (text, dates, objects) -> UserError."""
+    import pandas as pd
+
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return values
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+        if not isinstance(dtype, np.dtype):  # a nullable pandas Int64, Float64 or boolean: NA as NaN
+            values = values.astype("float64")
+        if values.dtype.kind == "f":
+            infinite = np.isinf(values.to_numpy())
+            if infinite.any():
+                values = values.mask(infinite)
+        return values
+    raise UserError(f"block {block.name!r}: column {name!r} holds {dtype} values; a feature column holds numbers, "
+                    f"booleans or a pandas category (e.g. .astype('category'))")
+
+
 def _checked(block: Block, out: BlockOutput, n_train: int, n_test: int) -> BlockOutput:
     import pandas as pd
 
@@ -429,7 +466,18 @@ def _checked(block: Block, out: BlockOutput, n_train: int, n_test: int) -> Block
                             f"{n_train} / {n_test} rows with the same trailing shape")
     out.train.columns = [str(c) for c in out.train.columns]
     out.test.columns = [str(c) for c in out.test.columns]
-    return BlockOutput(out.train.reset_index(drop=True), out.test.reset_index(drop=True), out.arrays, state=out.state)
+    return BlockOutput(feature_frame(block, out.train.reset_index(drop=True)),
+                       feature_frame(block, out.test.reset_index(drop=True)), out.arrays, state=out.state)
+
+
+def feature_frame(block: Block, frame):
+    """A block's output frame with every column as the models take it (`_feature_column`): what the run's
+    rows got, and what `predict` gives new rows."""
+    for name in frame.columns:
+        checked = _feature_column(block, name, frame[name])
+        if checked is not frame[name]:
+            frame[name] = checked
+    return frame
 
 
 def _frozen_state(block: Block, state: Any, fit: Callable[[], Any]) -> Any:

@@ -29,7 +29,7 @@ import numpy as np
 from core import io as _io
 from core.errors import UserError
 from features._base import Block, Transformed
-from features._build import BUILTIN_BLOCKS, FeatureSet, load_plugin
+from features._build import BUILTIN_BLOCKS, FeatureSet, feature_frame, load_plugin
 from features._categorical import as_category
 from features._portable import Unportable, read_state, write_state
 
@@ -132,8 +132,8 @@ class FrozenFeatures:
                                                       index=pd.RangeIndex(n)))
             _check(entry, out, n)
             if out.frame.shape[1]:
-                frames.append(out.frame.set_axis([str(c) for c in out.frame.columns], axis=1)
-                              .reset_index(drop=True))
+                frames.append(feature_frame(block, out.frame.set_axis([str(c) for c in out.frame.columns], axis=1)
+                                            .reset_index(drop=True)))
             arrays.update(out.arrays)
         X = pd.concat(frames, axis=1) if frames else pd.DataFrame(index=pd.RangeIndex(n))
         if list(X.columns) != self.columns:

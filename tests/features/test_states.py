@@ -116,6 +116,11 @@ def family(frame, offset=1):
     return pd.DataFrame({"family": frame["sibsp"] + frame["parch"] + offset})
 
 
+@feature_block("per_parent", columns=["sibsp", "parch"])
+def per_parent(frame):
+    return pd.DataFrame({"per_parent": frame["sibsp"] / frame["parch"]})  # inf where parch is 0: read as missing
+
+
 @feature_block("age_centred", columns=["age"])
 def age_centred(frame):
     return pd.DataFrame({"age_centred": frame["age"] - frame["age"].mean()})
@@ -173,8 +178,9 @@ def _plugin_run(titanic, tmp_path, names):
 
 
 def test_row_wise_function_and_stateful_plugin_blocks_transform_new_rows(titanic, tmp_path):
-    fs, plugin = _plugin_run(titanic, tmp_path, ["family", "sex_rate", "age_band", "numeric"])
+    fs, plugin = _plugin_run(titanic, tmp_path, ["family", "sex_rate", "age_band", "per_parent", "numeric"])
     assert fs.test["age_band"].nunique() == 4
+    assert fs.test["per_parent"].isna().any() and not np.isinf(fs.test["per_parent"].to_numpy()).any()
     assert [s.state for s in fs.states][0] == {"row_wise": True}
     with pytest.raises(UserError, match=r"come from the competition's features.py; pass plugin_file"):
         FrozenFeatures.load(tmp_path / "states")

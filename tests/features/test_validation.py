@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from features import build_features
@@ -62,6 +64,43 @@ def test_plugin_problems_are_user_errors(titanic, tmp_path):
     plugin.write_text("from features import Block\n\nclass Mine(Block):\n    name = 'numeric'\n")
     with pytest.raises(UserError, match="block name 'numeric' is a built-in block; rename"):
         build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [], plugin_file=plugin))
+
+
+ONE_FUNCTION = """
+import pandas as pd
+from features import feature_block
+
+
+@feature_block("mine", columns=["sibsp", "parch"])
+def mine(frame):
+    return pd.DataFrame({BODY})
+"""
+
+
+@pytest.mark.parametrize("body, message", [
+    ('"f": frame["sibsq"]', r"features.py: feature block 'mine' failed \(KeyError: 'sibsq'\); fix the block"),
+    ('"f": frame["sibsp"].astype(str)', r"block 'mine': column 'f' holds str values; a feature column holds numbers"),
+    ('"f": pd.to_datetime(frame["sibsp"])', r"column 'f' holds datetime64\[ns\] values"),
+])
+def test_a_plugin_block_that_fails_or_gives_no_numbers_is_the_users_one_line(titanic, tmp_path, body, message):
+    # the user's code: one line naming the file, not an internal error (or LightGBM's own complaint later)
+    plugin = tmp_path / "features.py"
+    plugin.write_text(ONE_FUNCTION.replace("BODY", body))
+    with pytest.raises(UserError, match=message):
+        build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [{"block": "mine"}], plugin_file=plugin))
+
+
+def test_a_plugin_blocks_inf_and_nullable_columns_become_what_the_models_take(titanic, tmp_path):
+    plugin = tmp_path / "features.py"
+    plugin.write_text(ONE_FUNCTION.replace("BODY", '"ratio": frame["sibsp"] / frame["parch"], '
+                                             '"any": (frame["sibsp"] > 0).astype("boolean"), '
+                                             '"kids": frame["parch"].astype("Int64"), '
+                                             '"band": frame["parch"].astype("category")'))
+    fs = build_features(titanic.train, titanic.test, **titanic.kwargs(tmp_path, [{"block": "mine"}], plugin_file=plugin))
+    for X in (fs.train, fs.test):
+        assert not np.isinf(X["ratio"].to_numpy()).any() and X["ratio"].isna().any()  # x / 0: missing, as numeric
+        assert X["any"].dtype == np.float64 and X["kids"].dtype == np.float64
+        assert isinstance(X["band"].dtype, pd.CategoricalDtype)
 
 
 def _set_blocks(ws, blocks_toml: str) -> None:

@@ -374,15 +374,24 @@ def run_fold(data: CVData, task: FoldTask, *, template: Any = None,
             model, dropped = _fit_fold(template, X_tr, y_tr, dtask, n_own=int(tr.sum()), seed=int(k),
                                        trim=0.0 if dtask.is_classification else trim, log=progress,
                                        sample_weight=w_tr, arrays=a_tr, rows=rows)
+        except UserError:
+            raise
         except Exception as exc:
             _raise_if_bad_params(name, exc)
+            _raise_if_plugin(name, mtype, exc, f"fold {k}'s fit")
             raise
         # a model should not predict far outside what it was trained on: linear models extrapolate
         # wildly on outlying rows; the range is the fold's own training rows
         clip = (low, high) if not dtask.is_classification and task.spec.get("clip", True) else None
         finish = dict(clip=clip, one_job=not mtype.own_threads)
-        p_va = fold_predict(model, X_train[va], dtask, metric, arrays=a_va, **finish)
-        p_te = fold_predict(model, X_test, dtask, metric, arrays=a_te, **finish)
+        try:
+            p_va = fold_predict(model, X_train[va], dtask, metric, arrays=a_va, **finish)
+            p_te = fold_predict(model, X_test, dtask, metric, arrays=a_te, **finish)
+        except UserError:
+            raise
+        except Exception as exc:
+            _raise_if_plugin(name, mtype, exc, f"fold {k}'s predictions")
+            raise
         if not (np.isfinite(p_va).all() and np.isfinite(p_te).all()):
             raise UserError(f"models.{name}: fold {k} predictions contain NaN or infinity; check the model")
         score = metric(y[va], dtask.squeeze(p_va), None if data.sample_weight is None else data.sample_weight[va])
@@ -578,6 +587,15 @@ def _one_job():
     from joblib import parallel_config
 
     return parallel_config(n_jobs=1)
+
+
+def _raise_if_plugin(name: str, mtype, exc: Exception, what: str) -> None:
+    """A plug-in model's failure is its author's code: one line naming the model (exit 2), not an internal
+    error to report; a built-in's stays one."""
+    if mtype.plugin:
+        text = str(exc).splitlines()[0][:120] if str(exc) else ""
+        raise UserError(f"models.{name} ({mtype.doc}): {what} failed ({type(exc).__name__}: {text}); fix the "
+                        f"model (--debug for the traceback)") from exc
 
 
 def _raise_if_bad_params(name: str, exc: Exception) -> None:

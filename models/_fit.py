@@ -60,6 +60,12 @@ def _with_arrays(method: Callable, arrays: dict | None) -> dict:
     return {"arrays": arrays or {}} if "arrays" in init_params(method)[0] else {}
 
 
+def _shown_name(model: Any) -> str:
+    """The class a message names: the estimator itself, not the preprocessing wrapper around it."""
+    inner = getattr(model, "estimator", None)
+    return type(inner if inner is not None and hasattr(inner, "fit") else model).__name__
+
+
 def predict_model(model: Any, X, task, *, needs_proba: bool = True, arrays: dict | None = None) -> np.ndarray:
     """Predictions in the pipeline's convention: binary P(class 1), multiclass (n, k), regression values.
     `arrays` (the rows' array inputs) reach a predict method that names `arrays`."""
@@ -68,7 +74,7 @@ def predict_model(model: Any, X, task, *, needs_proba: bool = True, arrays: dict
     k = task.n_classes
     if hasattr(model, "predict_proba"):
         proba = np.asarray(model.predict_proba(X, **_with_arrays(model.predict_proba, arrays)), dtype=np.float64)
-        classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])))
+        classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[-1] if proba.ndim else 0)))
     elif needs_proba:
         raise UserError(f"{type(model).__name__} has no predict_proba, which the metric needs")
     else:  # hard labels as one-hot "probabilities" (label metrics only)
@@ -76,8 +82,16 @@ def predict_model(model: Any, X, task, *, needs_proba: bool = True, arrays: dict
         classes = np.arange(k)
         proba = np.eye(k)[labels]
     if proba.ndim != 2 or proba.shape[0] != len(X) or proba.shape[1] != len(classes):
-        raise UserError(f"{type(model).__name__}.predict_proba returned shape {proba.shape}; expected "
+        raise UserError(f"{_shown_name(model)}.predict_proba returned shape {proba.shape}; expected "
                         f"({len(X)}, {len(classes)}): one row per input row, one column per class in classes_")
+    finite = proba[np.isfinite(proba)]  # NaN or inf: the fold's own check names the model and the fold
+    if finite.size and (finite.min() < -1e-6 or finite.max() > 1 + 1e-6):
+        raise UserError(f"{_shown_name(model)}.predict_proba returned {finite.min():.4g}..{finite.max():.4g}; "
+                        f"class probabilities lie in 0..1")
+    sums = proba[np.isfinite(proba).all(axis=1)].sum(axis=1)
+    if not task.kind.multi_target and len(sums) and not np.allclose(sums, 1.0, atol=1e-3):  # multilabel: P(1) each
+        raise UserError(f"{_shown_name(model)}.predict_proba returned rows summing to {sums.min():.4g}.."
+                        f"{sums.max():.4g}; each row's class probabilities sum to 1")
     return task.from_proba(task.class_matrix(proba, classes))  # a fold may lack a class: its column is 0
 
 

@@ -51,6 +51,12 @@ class ModelType:
     # of one row under several classes; `soft_label_spec`)
     soft_label_floors: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def plugin(self) -> bool:
+        """A competition's own model (a file in its models/ folder or an import path), not a built-in type:
+        its failures are its author's to fix, reported as such."""
+        return MODEL_TYPES.get(self.name) is not self
+
     def cost_for(self, params: dict, task: str) -> tuple[float, float, float]:
         """`cost` for a model table's `params` and a task kind (core.tasks.TASKS): scaled by `cost_scale`."""
         if self.cost_scale is None:

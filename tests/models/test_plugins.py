@@ -98,3 +98,43 @@ def test_editing_the_plugin_file_retrains_it(ws):
     plugin.write_text(PLUGIN.replace("X[:, :3] ** 2", "X[:, :2] ** 3"))
     assert main(["run", "--root", str(ws), "--stage", "cv"]) == 0
     assert not np.allclose(pd.read_parquet(run)["pred"].to_numpy(), before)
+
+
+BROKEN = '''
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Model(ClassifierMixin, BaseEstimator):
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        FIT
+        return self
+
+    def predict_proba(self, X):
+        return PROBA
+
+    def predict(self, X):
+        return np.zeros(len(X))
+'''
+
+
+@pytest.mark.parametrize("fit, proba, message", [
+    ("raise KeyError('age')", "None", "models.mine (plug-in file {path}): fold 0's fit failed (KeyError: 'age'); "
+                                      "fix the model (--debug for the traceback)"),
+    ("pass", "1 / 0", "models.mine (plug-in file {path}): fold 0's predictions failed (ZeroDivisionError: "
+                      "division by zero)"),
+    ("pass", "np.full(len(X), 0.5)", "Model.predict_proba returned shape ("),
+    ("pass", "np.full((len(X), 2), 1.5)", "Model.predict_proba returned 1.5..1.5; class probabilities lie in 0..1"),
+    ("pass", "np.full((len(X), 2), 0.3)", "Model.predict_proba returned rows summing to 0.6..0.6; each row's class "
+                                          "probabilities sum to 1"),
+])
+def test_a_plugin_that_fails_or_breaks_the_contract_is_its_authors_one_line(ws, capsys, fit, proba, message):
+    plugin = ws / "competition" / "titanic" / "models" / "teammate.py"
+    plugin.write_text(BROKEN.replace("FIT", fit).replace("PROBA", proba))
+    assert main(["run", "--stage", "cv", "--models", "mine", "--root", str(ws)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message.format(path=str(plugin)) in err[-1] and "internal error" not in err[-1]

@@ -104,7 +104,7 @@ def resolve_stackers(specs: list, tables: dict) -> list:
         elif spec in tables:
             out.append({**tables[spec], "name": spec})
         else:
-            choices = (*_BUILTIN_STACKERS, *tables)
+            choices = tuple(dict.fromkeys((*_BUILTIN_STACKERS, *tables)))
             raise UserError(f"ensemble.stackers names {spec!r}, which is neither linear, lightgbm nor a "
                             f"[models.NAME] table{did_you_mean(str(spec), choices)}")
     if not out:

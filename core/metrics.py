@@ -434,10 +434,12 @@ METRICS: dict[str, Metric] = {
                weighted=_w_mae, bounds=_LOSS),
         Metric("r2", _r2, True, _REGRESSION, False, "rmse", weighted=_w_r2, bounds=(-np.inf, 1.0)),
         Metric("f1", _f1, True, ("binary",), True, "log_loss", decide=_f1_decide, bounds=_UNIT),
-        Metric("qwk", _qwk, True, ("multiclass", "regression"), False, "log_loss", decide=_qwk_decide, bounds=(-1.0, 1.0)),
+        Metric("qwk", _qwk, True, ("multiclass", "regression"), False, "log_loss", decide=_qwk_decide,
+               bounds=(-1.0, 1.0)),
         Metric("pr_auc", _pr_auc, True, ("binary", "multilabel"), True, "log_loss", rank_based=True, weighted=_w_pr_auc,
                bounds=_UNIT),
-        Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss", weighted=_w_roc_auc_ovr, bounds=_UNIT),
+        Metric("roc_auc_ovr", _roc_auc_ovr, True, ("multiclass",), True, "log_loss", weighted=_w_roc_auc_ovr,
+               bounds=_UNIT),
     ]
 }
 

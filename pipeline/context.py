@@ -71,6 +71,17 @@ class CompetitionContext:
             self._cache[key] = read_folds(self.comp, self.data()[0], repeat=repeat, digest=self.digest)
         return self._cache[key]
 
+    def folds_sha256(self) -> str:
+        """The digest of runs/folds.csv's first repeat (its validated rows; core.folds.folds_digest): every run
+        folder records the one it was made on, so the ensemble and `export` know a run made on other folds."""
+        if "folds_sha256" not in self._cache:
+            from core.folds import folds_digest, validated
+
+            folds = self.folds()
+            rows = validated(folds)
+            self._cache["folds_sha256"] = folds_digest(self.data()[0][self.comp.id_col].to_numpy()[rows], folds[rows])
+        return self._cache["folds_sha256"]
+
     def repeats(self) -> int:
         """How many CV repeats runs/folds.csv holds."""
         from pipeline.data import fold_repeats
@@ -123,7 +134,7 @@ class CompetitionContext:
 
             self._cache[key] = ModelSetup(self.comp, *self.data()[:2], self.task_info(), self.metric(), self.folds(),
                                         self.log, backend=backend, train_from=self.train_from(),
-                                        sample_weight=self.sample_weight())
+                                        sample_weight=self.sample_weight(), folds_sha256=self.folds_sha256())
         return self._cache[key]
 
     def run_dirs(self, state: dict[str, dict] | None = None) -> dict[str, Path]:

@@ -263,8 +263,8 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
     log(f"[import] {name}: OOF {metric.name} {scores['overall']:.5f} "
         f"(folds {', '.join(f'{s:.4f}' for s in fold_scores)})")
     if task.is_classification and np.isin(oof, (0.0, 1.0)).all():
-        log(f"[import] warning: the OOF predictions of {name} are all 0 or 1, labels rather than probabilities: a blend "
-            f"or a ranking metric gets little from them; export each row's predicted probability instead")
+        log(f"[import] warning: the OOF predictions of {name} are all 0 or 1, labels rather than probabilities: a "
+            f"blend or a ranking metric gets little from them; export each row's predicted probability instead")
     return dest
 
 

@@ -39,6 +39,8 @@ class ModelSetup:
     train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
     repeat: int = 0  # which CV repeat's folds (and, with supervised feature blocks, train matrix)
     sample_weight: np.ndarray | None = None  # per train row ([competition] weight), or None
+    # the first repeat's folds as a run folder records them (CompetitionContext.folds_sha256); "": not recorded
+    folds_sha256: str = ""
 
     @functools.cached_property
     def repeats(self) -> int:
@@ -46,17 +48,6 @@ class ModelSetup:
         from pipeline.data import fold_repeats
 
         return fold_repeats(self.comp, self.train)
-
-    @functools.cached_property
-    def folds_sha256(self) -> str:
-        """The digest of the first CV repeat's fold assignment (core.folds.folds_digest, the validated rows),
-        recorded in every run folder: the ensemble leaves out a member made on other folds."""
-        from core.folds import folds_digest, validated
-        from pipeline.data import read_folds
-
-        folds = self.folds if self.repeat == 0 else read_folds(self.comp, self.train, repeat=0)
-        rows = validated(folds)
-        return folds_digest(self.train[self.comp.id_col].to_numpy()[rows], folds[rows])
 
     def for_repeat(self, repeat: int) -> "ModelSetup":
         """The same setup on CV repeat `repeat`'s folds and train matrix (repeat 0: this one)."""
@@ -160,7 +151,8 @@ class ModelSetup:
 
     def scores(self, result: Any, **extra: Any) -> dict:
         """scores.json of a CV result."""
-        return scores_record(self.metric, result.fold_scores, result.overall, folds_sha256=self.folds_sha256, **extra)
+        made_on = {"folds_sha256": self.folds_sha256} if self.folds_sha256 else {}
+        return scores_record(self.metric, result.fold_scores, result.overall, **made_on, **extra)
 
     def write(self, path: Path, result: Any, *, params: dict | None = None, scores: dict | None = None,
               by_fold: bool = True) -> Path:

@@ -50,10 +50,10 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
             raise UserError(f"ensemble.models names {name!r}, which has no run"
                             f"{did_you_mean(str(name), tuple(dirs))}")
     members, elsewhere = [], []
-    ours = folds_sha256(ctx)
+    ours = ctx.competition.folds_sha256()
     for name in names:
         run = read_run(dirs[name], id_col=comp.id_col, task=task)
-        if run.scores.get("folds_sha256", ours) != ours:  # its rows' OOF models trained on other rows
+        if run.scores.get("folds_sha256") not in (None, ours):  # its rows' OOF models trained on other rows
             elsewhere.append(name)
             continue
         parts = []
@@ -79,15 +79,6 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
         raise UserError(f"every run was made on other folds than {comp.folds_path} holds now; retrain them "
                         f"(python -m pipeline run --stage cv)")
     return members
-
-
-def folds_sha256(ctx: StageContext) -> str:
-    """The digest of runs/folds.csv's first repeat as a run folder records the folds it was made on."""
-    from core.folds import folds_digest, validated
-
-    folds = ctx.folds()
-    rows = validated(folds)
-    return folds_digest(ctx.data()[0][ctx.comp.id_col].to_numpy()[rows], folds[rows])
 
 
 def resolve_stackers(specs: list, tables: dict) -> list:
@@ -248,7 +239,7 @@ def run(ctx: StageContext) -> list[Path]:
     chosen = select(results, metric)
     how = "pinned by ensemble.method" if cfg["method"] != "auto" else "best honest OOF score"
     ctx.log(f"[ensemble] chose {chosen.method} ({how}): {metric.name} {chosen.score:.5f}")
-    scores = scores_record(metric, chosen.fold_scores, chosen.score, folds_sha256=folds_sha256(ctx),
+    scores = scores_record(metric, chosen.fold_scores, chosen.score, folds_sha256=ctx.competition.folds_sha256(),
                            method=chosen.method, weights=chosen.weights, members=member_scores,
                            methods={n: r.score for n, r in results.items()})
     params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details,

@@ -15,6 +15,7 @@ the ensemble's method is fitted on are in predictor/target.parquet).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,8 @@ def make_bundle(predictor, out: Path, *, project_root: Path, competition_toml: P
                 log: Callable[[str], None] = print) -> Path:
     """Write the bundle folder `out` atomically (nothing is left behind on failure)."""
     out = Path(out)
+    if python_version is not None and not re.fullmatch(r"3(\.\d{1,2})?|3\d{1,2}", python_version.strip()):
+        raise UserError(f"--python-version {python_version!r}: give the predicting machine's Python as 3.11 (or 311)")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out} exists and is not empty; give a new folder")
     if not (Path(project_root) / "pyproject.toml").is_file():
@@ -100,15 +103,18 @@ def _wheels(folder: Path, project_root: Path, reqs: list[str], *, platform: str 
         target += ["--platform", platform]
     if python_version:
         target += ["--python-version", python_version]
-    _pip(["download", "--only-binary=:all:", "-d", str(folder), *target, *reqs], "download the wheels")
+    hint = (f" (none built for --platform {platform or 'this one'} / --python-version {python_version or 'this one'}? "
+            f"Kaggle's is manylinux2014_x86_64 with its image's Python)") if target else ""
+    _pip(["download", "--only-binary=:all:", "-d", str(folder), *target, *reqs], "download the wheels", hint)
 
 
-def _pip(args: list[str], what: str) -> None:
+def _pip(args: list[str], what: str, hint: str = "") -> None:
     proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-        raise UserError(f"bundle: pip could not {what}: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
+        raise UserError(f"bundle: pip could not {what}: {lines[-1] if lines else 'exit ' + str(proc.returncode)}"
+                        f"{hint}")
 
 
 _SCRIPT = """#!/bin/sh

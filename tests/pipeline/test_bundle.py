@@ -59,3 +59,6 @@ def test_bad_input_to_bundle_is_one_line_and_leaves_nothing(tmp_path, capsys):
     line = _one_line_error(capsys, ["bundle", "--root", str(ws), "--out", str(fresh), "--no-wheels"])
     assert "SHA-256" in line and not fresh.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".fresh")]
+    line = _one_line_error(capsys, ["bundle", "--root", str(ws), "--out", str(fresh), "--python-version", "2.7"])
+    assert "--python-version '2.7': give the predicting machine's Python as 3.11 (or 311)" in line
+    assert not fresh.exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
+from core.errors import UserError, did_you_mean
 from core.io import separator_hint
 from pipeline.config import REQUIRED, SCHEMA, registry_choices
 
@@ -113,6 +113,17 @@ def _check_target(target: str, y, task: str | None) -> None:
                         f"too few for one in each fold; fix, merge or drop those rows")
 
 
+def _close(name: str, frame) -> str:
+    """' (did you mean X?)' for a header name close to `name` (a stray space, another case), else ''; the
+    header itself is never listed."""
+    columns = [str(c) for c in frame.columns]
+    same = [c for c in columns if c.strip().lower() == str(name).strip().lower()]
+    if same:
+        return f" (did you mean {same[0]!r}?)"
+    hint = did_you_mean(str(name), columns)
+    return hint if hint.startswith(" (did") else ""
+
+
 def infer(train, test, sample, *, target: str | None = None, id_col: str | None = None,
           metric: str | None = None, task: str | None = None) -> Inferred:
     """Infer the competition's settings from its three tables (explicit values win)."""
@@ -126,7 +137,8 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
         reasons["id"] = "given"
     for frame, what in ((train, "train"), (test, "test"), (sample, "sample submission")):
         if id_col not in frame.columns:
-            raise UserError(f"id column {id_col!r} not found in {what}; pass --id COLUMN")
+            raise UserError(f"id column {id_col!r} not found in {what}{_close(id_col, frame)}; pass --id COLUMN "
+                            f"(or fix the header)")
     pred_cols = [c for c in sample.columns if c != id_col]
     if not pred_cols:
         raise UserError("the sample submission has no prediction column besides the id")
@@ -147,7 +159,7 @@ def infer(train, test, sample, *, target: str | None = None, id_col: str | None 
     else:
         reasons["target"] = "given"
     if target not in train.columns:
-        raise UserError(f"target {target!r} not found in train; pass --target COLUMN")
+        raise UserError(f"target {target!r} not found in train{_close(target, train)}; pass --target COLUMN")
     missing = int(train[target].isna().sum())
     if missing:  # `run` refuses them too; say so before a competition folder is written
         raise UserError(f"target {target!r} is missing in {missing} row(s) of train; drop or fill them")

@@ -135,3 +135,14 @@ def test_init_takes_kaggles_compressed_downloads_as_plain_csv(tmp_path, capsys):
         assert main([*base, "--train", str(tmp_path / train), "--test", str(tmp_path / test)]) == 2
         assert said in capsys.readouterr().err
         assert not (tmp_path / "competition" / base[1]).exists()
+
+
+def test_a_header_name_with_a_stray_space_or_another_case_gets_a_did_you_mean(tmp_path, capsys):
+    src = DATA / "titanic"
+    sample = pd.read_csv(src / "sample_submission.csv").rename(columns={"id": "id "})
+    sample.to_csv(tmp_path / "sample.csv", index=False)
+    base = ["init", "t", "--root", str(tmp_path), "--train", str(src / "train.csv"), "--test", str(src / "test.csv")]
+    assert main([*base, "--sample-submission", str(tmp_path / "sample.csv")]) == 2
+    assert "id column 'id ' not found in train (did you mean 'id'?); pass --id COLUMN" in capsys.readouterr().err
+    assert main([*base, "--sample-submission", str(src / "sample_submission.csv"), "--target", "Survived"]) == 2
+    assert "target 'Survived' not found in train (did you mean 'survived'?)" in capsys.readouterr().err

@@ -49,6 +49,7 @@ class Side:
     overall: float
     oof: np.ndarray | None = None  # aligned with the rows compared (None: not available)
     note: str = ""  # why the OOF is missing
+    folds_sha256: str | None = None  # the folds it was made on (its scores.json), None: not recorded
 
 
 @dataclass
@@ -90,7 +91,7 @@ def resolve(context, spec: str, *, registry_rows=None) -> Side:
             params = dict(params["params"])  # a teammate's import: compare what their run trained with
         features = params.pop("features", None)
         return Side(spec, run.name, source, params, features, [float(s) for s in run.scores.get("folds", [])],
-                    run.overall, oof=_aligned(context, run))
+                    run.overall, oof=_aligned(context, run), folds_sha256=run.scores.get("folds_sha256"))
     if len(spec) >= MIN_ID_PREFIX and _HEX.match(spec.lower()):
         rows, error = _registry_rows(context, spec.lower(), registry_rows)
         if len(rows) > 1:
@@ -224,6 +225,9 @@ def compare(a: Side, b: Side, *, metric, ids: np.ndarray, y: np.ndarray, target:
         out.notes.append(f"feature blocks not recorded for {missing} (a run from before features were recorded "
                          f"in params.json, or a registry run without its folder)")
     out.test = paired_test(a.folds, b.folds)
+    if a.folds_sha256 and b.folds_sha256 and a.folds_sha256 != b.folds_sha256:
+        out.notes.append("A and B were made on different folds: their fold scores and the paired t-test compare "
+                         "different rows (the OOF parts still pair each row with itself)")
     for side in (a, b):
         if side.oof is None:
             out.notes.append(side.note or f"{side.label}: its OOF rows are not this competition's train rows "

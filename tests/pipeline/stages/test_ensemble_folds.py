@@ -46,5 +46,9 @@ def test_runs_made_on_other_folds_are_left_out_and_not_exported(tmp_path, capsys
     assert main(["export", "linear", "--root", str(ws)]) == 2
     assert "run 'linear' was made on other folds than folds.csv holds now; retrain it" in capsys.readouterr().err
     assert main(["export", "lgbm", "--root", str(ws)]) == 0
+    capsys.readouterr()
+    assert main(["diff", "lgbm", "linear", "--root", str(ws)]) == 0
+    assert "note: A and B were made on different folds: their fold scores and the paired t-test compare different " \
+        "rows" in capsys.readouterr().out
     assert main(["run", "--models", "linear", "--root", str(ws)]) == 0  # retrained: it joins again
     assert sorted(json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["members"]) == ["lgbm", "linear"]

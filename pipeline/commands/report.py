@@ -9,7 +9,8 @@ HELP = "write the results report (runs/report.html): runs, folds, OOF, ensemble,
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
-    p.add_argument("--out", default=None, help="write the page here, a file or a folder (default: competition/<name>/runs/report.html)")
+    p.add_argument("--out", default=None,
+                   help="write the page here, a file or a folder (default: competition/<name>/runs/report.html)")
 
 
 def main(args: argparse.Namespace) -> int:

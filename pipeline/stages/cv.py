@@ -244,7 +244,8 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
             each = seconds[name] / len(results[name])
             if budget.seconds and budget.left() < each:
                 ctx.log(f"[cv] {name}: CV repeats {r + 1}..{wanted} of {wanted} skipped (about {each:.0f} s each, "
-                        f"{max(0.0, budget.left()):.0f} s of the time budget left); a later run with more time trains them")
+                        f"{max(0.0, budget.left()):.0f} s of the time budget left); a later run with more time "
+                        f"trains them")
                 continue
             ctx.log(f"[cv] {name}: CV repeat {r + 1} of {wanted}")
             t0 = budget.clock()

@@ -38,9 +38,10 @@ def run(ctx: StageContext) -> list[Path]:
         # so neither described nor warned of (a leak, a column only in train) as one
         not_features = [*comp.target_columns[1:], *([comp.weight_col] if comp.weight_col else []),
                         *ctx.cfg["features"]["drop"]]
-        eda = analyze(train.drop(columns=not_features, errors="ignore"), test.drop(columns=not_features, errors="ignore"),
-                      name=comp.name, target=comp.target_columns[0], id_col=comp.id_col, task=ctx.task_info().column(),
-                      metric=ctx.metric(), options=options, on_step=lambda part: bar.update(note=part))
+        train, test = (frame.drop(columns=not_features, errors="ignore") for frame in (train, test))
+        eda = analyze(train, test, name=comp.name, target=comp.target_columns[0], id_col=comp.id_col,
+                      task=ctx.task_info().column(), metric=ctx.metric(), options=options,
+                      on_step=lambda part: bar.update(note=part))
         page = render(eda, on_section=lambda key: bar.update(note=f"{key} plots"))
     out = ctx.runs / EXPLORE_DIR
     with _io.atomic_dir(out) as tmp:

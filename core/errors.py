@@ -17,6 +17,12 @@ def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (valid: {', '.join(sorted(choices))})"
 
 
+def exception_line(exc: BaseException, limit: int = 120) -> str:
+    """An exception as a message shows it: its type and the first line of its text, cut to `limit` characters."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:limit]}" if text else type(exc).__name__
+
+
 def shown(value) -> str:
     """A value as a message shows it: its repr, a NumPy scalar as the plain Python value (100456, not
     np.int64(100456)), cut to 60 characters."""

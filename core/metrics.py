@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean, exception_line
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,8 @@ class Metric:
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 -- any failure of the user's function is theirs to fix
-            raise UserError(f"{self.source}: metric {self.name!r} failed ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0][:120] if str(exc) else ''}); it gets the true values and "
-                            f"the predictions as NumPy arrays and returns one number (--debug for the "
+            raise UserError(f"{self.source}: metric {self.name!r} failed ({exception_line(exc)}); it gets the true "
+                            f"values and the predictions as NumPy arrays and returns one number (--debug for the "
                             f"traceback)") from exc
 
     def objective(self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> float:

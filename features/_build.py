@@ -22,7 +22,7 @@ from features._target import TargetEncoding
 from features.text import BagOfWords, TextSequence, TfidfLinear, TfidfSVD
 from core import fingerprint
 from core import io as _io
-from core.errors import UserError, did_you_mean
+from core.errors import UserError, did_you_mean, exception_line
 from core.params import load_module_file
 
 BUILTIN_BLOCKS: dict[str, type[Block]] = {cls.name: cls for cls in (
@@ -421,9 +421,8 @@ def _built(block: Block, train, test, ctx: BlockContext) -> BlockOutput:
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 -- any failure of the plug-in's code is the plug-in's
-        text = str(exc).splitlines()[0][:120] if str(exc) else ""
-        raise UserError(f"{source}: feature block {block.name!r} failed ({type(exc).__name__}: {text}); fix the "
-                        f"block (--debug for the traceback)") from exc
+        raise UserError(f"{source}: feature block {block.name!r} failed ({exception_line(exc)}); fix the block "
+                        f"(--debug for the traceback)") from exc
 
 
 def _feature_column(block: Block, name: str, values):

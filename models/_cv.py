@@ -16,7 +16,7 @@ from models._fit import (EARLY_STOPPING_FRACTION, MIN_EARLY_STOPPING_ROWS, _take
                          early_stopping_rows, fit_honest, fit_model, predict_model, takes_arrays, takes_sample_weight,
                          wants_validation)
 from models._types import ModelContext, model_type
-from core.errors import UserError
+from core.errors import UserError, exception_line
 
 
 @dataclass
@@ -593,9 +593,8 @@ def _raise_if_plugin(name: str, mtype, exc: Exception, what: str) -> None:
     """A plug-in model's failure is its author's code: one line naming the model (exit 2), not an internal
     error to report; a built-in's stays one."""
     if mtype.plugin:
-        text = str(exc).splitlines()[0][:120] if str(exc) else ""
-        raise UserError(f"models.{name} ({mtype.doc}): {what} failed ({type(exc).__name__}: {text}); fix the "
-                        f"model (--debug for the traceback)") from exc
+        raise UserError(f"models.{name} ({mtype.doc}): {what} failed ({exception_line(exc)}); fix the model "
+                        f"(--debug for the traceback)") from exc
 
 
 def _raise_if_bad_params(name: str, exc: Exception) -> None:

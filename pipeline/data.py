@@ -358,6 +358,7 @@ def check_ids(frame, path: Path, id_col: str) -> None:
 
 
 CSV_CHUNK_ROWS = 100_000
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip")  # what pandas decompresses by a file name's ending
 
 
 @contextlib.contextmanager
@@ -379,7 +380,7 @@ def csv_errors(path: Path):
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
     except (EOFError, OSError, lzma.LZMAError, zipfile.BadZipFile) as exc:  # a broken .gz, .bz2, .xz or .zip
-        if Path(path).suffix.lower() not in (".gz", ".bz2", ".xz", ".zip"):
+        if Path(path).suffix.lower() not in COMPRESSED_SUFFIXES:
             raise
         raise UserError(f"{path}: cannot decompress it ({type(exc).__name__}: {str(exc)[:80]}); download it again, "
                         f"or decompress it yourself and pass the CSV") from None

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from core.errors import UserError
+from core.errors import UserError, exception_line
 
 CONNECT_TIMEOUT_S = 5  # an unreachable scheduler is reported within this (the CLI's promise: 10 s)
 WORKERS_TIMEOUT_S = 10  # a reachable scheduler without workers is reported after this
@@ -370,8 +370,7 @@ def _worker_errors():
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
+    return exception_line(exc, limit=300)
 
 
 def _cluster_shape(client) -> tuple[int, int]:

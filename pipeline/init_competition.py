@@ -11,6 +11,7 @@ import numpy as np
 from core.errors import UserError, did_you_mean
 from core.io import separator_hint
 from pipeline.config import REQUIRED, SCHEMA, registry_choices
+from pipeline.data import COMPRESSED_SUFFIXES
 
 MAX_LABEL_CLASSES = 50
 # A class needs this many rows: one in each fold of the default 5-fold stratified CV. Rarer values of a
@@ -29,9 +30,6 @@ class Inferred:
     submission: str
     reasons: dict[str, str]
     train_only: list[str] = field(default_factory=list)
-
-
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zip")  # what pandas reads by the name's ending, as Kaggle downloads come
 
 
 def _zip_member(path: Path) -> str:
@@ -58,7 +56,7 @@ def _copy_plain(src: Path, dest: Path) -> None:
     import zipfile
 
     suffix = src.suffix.lower()
-    if suffix not in _COMPRESSED:
+    if suffix not in COMPRESSED_SUFFIXES:
         shutil.copyfile(src, dest)
         return
     if suffix == ".zip":
@@ -399,7 +397,7 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for src in (train, test, sample_submission):
-        if Path(src).suffix.lower() in _COMPRESSED:
+        if Path(src).suffix.lower() in COMPRESSED_SUFFIXES:
             log(f"{Path(src).name}: decompressed into the competition folder")
     for key in ("id", "target", "task", "metric"):
         log(f"{key}: {getattr(inf, key)}  ({inf.reasons[key]})")

@@ -70,11 +70,12 @@ def load_members(ctx: StageContext, names: list[str] | None = None) -> list:
         members.append(Member(name, parts[0][0], parts[1][0], parts[0][1:]))
     if elsewhere:
         trained = [n for n in elsewhere if not (comp.imports_dir / n).is_dir()]
+        fixes = [f"retrain with --models {','.join(trained)}"] if trained else []
+        if len(trained) < len(elsewhere):
+            fixes.append("re-import the teammates' runs made on the current folds")
         ctx.log(f"[ensemble] left out {', '.join(elsewhere)}: made on other folds than {comp.folds_path.name} holds "
                 f"now (a stack or a weight fitted on the other folds would see rows their models trained on); "
-                + (f"retrain with --models {','.join(trained)}" if trained else "")
-                + ("; " if trained and len(trained) < len(elsewhere) else "")
-                + ("re-import the teammates' runs made on the current folds" if len(trained) < len(elsewhere) else ""))
+                f"{'; '.join(fixes)}")
     if not members:
         raise UserError(f"every run was made on other folds than {comp.folds_path} holds now; retrain them "
                         f"(python -m pipeline run --stage cv)")

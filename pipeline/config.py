@@ -410,7 +410,7 @@ def _check_pseudo(cfg: dict, file: Path) -> None:
     for name in ps["models"]:
         if name not in enabled:
             raise UserError(f"{file}: pseudo.models names {name!r}, which is not an enabled [models.NAME] table"
-                            f"{did_you_mean(str(name), enabled)}; choose among {', '.join(enabled)}")
+                            f"{did_you_mean(str(name), enabled)}; name an enabled model, or [] for the top_k best")
     if ps["enabled"] and TASKS[task].multi_target:  # labels of several columns per test row: not built yet
         raise UserError(f"{file}: pseudo.enabled with task {task!r}: pseudo-labelling supports single-target "
                         f"tasks only; set pseudo.enabled = false")

@@ -127,7 +127,9 @@ def pseudo_rounds(training, pool: dict[str, FoldRun], model: str, spec: dict, *,
 
 # ---- the stage -------------------------------------------------------------------------------------
 def load_pool(ctx: StageContext, training) -> dict[str, FoldRun]:
-    """The cv runs with their per-fold test predictions, aligned with train.csv's and test.csv's rows."""
+    """The cv runs with their per-fold test predictions, aligned with train.csv's and test.csv's rows, each
+    scored on CV repeat 0, the folds a pseudo run trains on (a run of two repeats averages its OOF predictions
+    over both, which scores better than one repeat does: the rounds would count that as pseudo-labels' loss)."""
     import pandas as pd
 
     from pipeline.artifacts import read_run
@@ -150,7 +152,8 @@ def load_pool(ctx: StageContext, training) -> dict[str, FoldRun]:
                 raise UserError(f"{by_fold_path}: fold {k} lacks {int((pos < 0).sum())} test id(s); "
                                 f"re-run cv with --force")
             by_fold[int(k)] = task.from_frame(g.iloc[pos])
-        pool[name] = FoldRun(name, oof, by_fold, run.overall)
+        pool[name] = FoldRun(name, oof, by_fold, run.overall if run.repeats == 1 else
+                             training.metric(training.y, oof, training.sample_weight))
     return pool
 
 
@@ -247,7 +250,7 @@ def run(ctx: StageContext) -> list[Path]:
             best = max(rounds, key=lambda r: metric.sign * r.result.overall)
             result = best.result
             ctx.log(f"[pseudo] {name}-pseudo: kept round {best.number} of {len(rounds)}, {metric.name} "
-                    f"{result.overall:.5f} (cv run {pool[name].overall:.5f})")
+                    f"{result.overall:.5f} (cv run on the same folds {pool[name].overall:.5f})")
             settings = {**cfg, "selection": selection.name, "source": name, "round": best.number,
                         "rows_per_fold": best.rows_per_fold, "rounds": [r.record() for r in rounds]}
             path = training.write(comp.runs / PSEUDO_DIR / f"{name}-pseudo", result,

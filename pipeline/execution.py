@@ -200,7 +200,11 @@ class DaskBackend(Backend):
         self.address = address
         try:
             self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
-        except (OSError, ValueError, TypeError, distributed.TimeoutError) as exc:
+        except (ValueError, TypeError) as exc:  # not an address: no scheduler to start there
+            raise UserError(f"cannot reach the dask scheduler at {address!r} ({_first_line(exc)}); give its "
+                            f"address as `dask scheduler` prints it, e.g. tcp://host:8786 (runtime.scheduler or "
+                            f"--scheduler)") from None
+        except (OSError, distributed.TimeoutError) as exc:
             raise UserError(f"cannot reach the dask scheduler at {address!r} "
                             f"({_first_line(exc)}); start one (`dask scheduler`, then `dask worker {address}`) "
                             f"or fix runtime.scheduler / --scheduler") from None

@@ -231,8 +231,8 @@ def label_summary(labels: dict[int, Labels], task) -> dict:
         values = np.concatenate([np.asarray(lab.target, dtype=np.float64) for lab in labels.values()])
         if not len(values):
             return {}
-        return {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-                "max": float(values.max())}
+        return {name: float(f"{value:.6g}") for name, value in  # six digits, as the class shares' four
+                (("mean", values.mean()), ("std", values.std()), ("min", values.min()), ("max", values.max()))}
     counts = np.zeros(task.n_classes)
     for lab in labels.values():
         if lab.soft:

@@ -172,14 +172,15 @@ def _longest_first(names: list[str], costs: dict) -> list[str]:
     return sorted(names, key=lambda n: -costs[n].seconds if n in costs else 0.0)  # stable: ties keep their order
 
 
-def _write(ctx: StageContext, training, name: str, result, *, final: bool = True) -> list[Path]:
-    """Write a model's run folder and say its score; the `final` write (every repeat in) also says when
-    most folds ran into the cap on their training length (CVResult.cap_note)."""
+def _write(ctx: StageContext, training, name: str, result, *, final: bool = True, said: bool = False) -> list[Path]:
+    """Write a model's run folder and say its score (unless `said`: a model of one repeat, whose score the
+    first repeat's write said); the `final` write (every repeat in) also says when most folds ran into the
+    cap on their training length (CVResult.cap_note)."""
     path = training.write(ctx.comp.runs / MODELS_DIR / name, result)
     repeats = f", {len(result.oof_repeats)} CV repeats averaged" if result.oof_repeats else ""
-    saved = _saved_note(path, result)
-    ctx.log(f"[cv] {name}: {training.metric.name} {result.overall:.5f} overall{repeats} "
-            f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)}){saved}")
+    if not said:
+        ctx.log(f"[cv] {name}: {training.metric.name} {result.overall:.5f} overall{repeats} "
+                f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)}){_saved_note(path, result)}")
     note = result.cap_note(name) if final else None
     if note:
         ctx.log(note)
@@ -255,7 +256,7 @@ def _repeat(ctx: StageContext, training, results: dict, seconds: dict, produced:
     rows = validated(training.folds)
     for name, parts in results.items():
         result = average_repeats(parts, training.y, training.metric, rows, training.sample_weight)
-        produced[name] = _write(ctx, training, name, result)
+        produced[name] = _write(ctx, training, name, result, said=len(parts) == 1)
         if len(parts) == own[name]:
             ctx.unit_done(name, produced[name])
         records.append(training.record(name, comp.models[name], result, seconds[name]))

@@ -235,6 +235,16 @@ def test_an_unreachable_scheduler_exits_2_with_one_line(tmp_path):
     assert not (_runs(ws) / "models").exists()  # nothing ran
 
 
+@pytest.mark.parametrize("address", ["garbage", "localhost"])
+def test_a_scheduler_address_that_is_not_one_says_what_an_address_looks_like(address):
+    """Not an address (no port): the line shows one, rather than `dask worker garbage` to start a scheduler at it."""
+    from core.errors import UserError
+
+    with pytest.raises(UserError, match=rf"^cannot reach the dask scheduler at '{address}' \(ValueError: .*\); give "
+                                        r"its address as `dask scheduler` prints it, e.g. tcp://host:8786"):
+        execution.DaskBackend(address)
+
+
 def test_model_code_the_workers_cannot_import_is_one_clear_line(tmp_path, cluster, monkeypatch, capsys):
     # a plug-in package importable here (its folder added to sys.path after the workers started), not there
     package = tmp_path / "pkgs"

@@ -589,11 +589,19 @@ def _one_job():
     return parallel_config(n_jobs=1)
 
 
+# what numpy, scikit-learn and pandas say when a model takes the feature table's categorical columns for numbers
+_TEXT_AS_NUMBER = ("could not convert string to float", "Cannot cast str dtype to float",
+                   "Cannot cast object dtype to float")
+
+
 def _raise_if_plugin(name: str, mtype, exc: Exception, what: str) -> None:
     """A plug-in model's failure is its author's code: one line naming the model (exit 2), not an internal
     error to report; a built-in's stays one."""
     if mtype.plugin:
-        raise UserError(f"models.{name} ({mtype.doc}): {what} failed ({exception_line(exc)}); fix the model "
+        fix = ("fix the model, or set preprocess = \"impute\" to give it numeric arrays (by default it gets the "
+               "feature table, categorical columns included)" if any(m in str(exc) for m in _TEXT_AS_NUMBER)
+               else "fix the model")
+        raise UserError(f"models.{name} ({mtype.doc}): {what} failed ({exception_line(exc)}); {fix} "
                         f"(--debug for the traceback)") from exc
 
 

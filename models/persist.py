@@ -189,7 +189,10 @@ def _format_of(model: Any) -> Format | None:
 
 def _no_route(model: Any) -> str:
     cls = type(model)
-    return (f"{_name(model)} ({cls.__module__}) has no way to be saved: give the class save_files(self) -> "
+    module = sys.modules.get(cls.__module__)
+    where = (getattr(module, "__file__", None) or cls.__module__) if cls.__module__.startswith("_pipeline_plugin_") \
+        else cls.__module__  # a plug-in file's module name is ours, its path is the author's
+    return (f"{_name(model)} ({where}) has no way to be saved: give the class save_files(self) -> "
             f"{{name: bytes}} and a classmethod load_files(cls, files) (see {_PLUGIN_DOC})")
 
 

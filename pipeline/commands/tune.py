@@ -50,8 +50,10 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         log("interrupted: finished trials are kept in the study; run the same command to resume")
         return 130
+    others = result.n_complete + result.n_pruned + result.n_failed - result.ran
     log(f"[tune] {result.n_complete} complete, {result.n_pruned} pruned, {result.n_failed} failed "
-        f"({result.ran} trained here)")
+        f"({result.ran} trained by this command" + (f", {others} by earlier or other processes sharing the study"
+                                                    if others > 0 else "") + ")")
     print(f"best {comp.metric_name} {result.best_value:.5f}: params = {inline_table(result.best_params)}")
     if args.apply:
         with competition_lock(comp):

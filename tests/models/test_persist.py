@@ -329,9 +329,10 @@ def test_skops_files_are_deflated_and_read_back_the_same():
 
 
 @pytest.mark.parametrize("spec, expected", [
-    ({"type": "mine", "estimator": "Estimator"}, r"^Estimator \(_pipeline_plugin_\w+\) has no way to be saved: give "
+    ({"type": "mine", "estimator": "Estimator"}, r"^Estimator \(/\S+/competition/demo/models/mine\.py\) has no way to "
+                                                 r"be saved: give "
                                                  r"the class save_files"),
-    ({"type": "mine", "estimator": "NoRoute"}, r"^NoRoute \(_pipeline_plugin_\w+\) has no way to be saved"),
+    ({"type": "mine", "estimator": "NoRoute"}, r"^NoRoute \(/\S+/mine\.py\) has no way to be saved"),  # its file
     ({"type": "sk_mine"}, r"^Model holds _pipeline_plugin_\w+\.Model, which skops files may not load"),
 ])
 def test_a_plugin_without_a_way_to_be_saved_gets_one_line(plugins, spec, expected):

@@ -125,6 +125,9 @@ class Model(ClassifierMixin, BaseEstimator):
 @pytest.mark.parametrize("fit, proba, message", [
     ("raise KeyError('age')", "None", "models.mine (plug-in file {path}): fold 0's fit failed (KeyError: 'age'); "
                                       "fix the model (--debug for the traceback)"),
+    ("float('3rd')", "None", "models.mine (plug-in file {path}): fold 0's fit failed (ValueError: could not "
+                                "convert string to float: '3rd'); fix the model, or set preprocess = \"impute\" to "
+                                "give it numeric arrays"),
     ("pass", "1 / 0", "models.mine (plug-in file {path}): fold 0's predictions failed (ZeroDivisionError: "
                       "division by zero)"),
     ("pass", "np.full(len(X), 0.5)", "Model.predict_proba returned shape ("),

@@ -147,7 +147,7 @@ def test_two_processes_share_one_study_of_20_trials_then_it_resumes_after_an_int
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    trained = [int(err.split(" trained here")[0].rsplit("(", 1)[1]) for _, err in outs]
+    trained = [int(err.split(" trained by this command")[0].rsplit("(", 1)[1]) for _, err in outs]
     assert sum(trained) == 20, trained  # every trial trained once, by one of the two (which one is the scheduler's)
     assert not any("Traceback" in err for _, err in outs), outs  # skipped trials are no errors
     study = _study(titanic_ws)

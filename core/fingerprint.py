@@ -83,6 +83,16 @@ def project_modules(root: Path = PACKAGES_ROOT) -> dict[str, Path]:
     return found
 
 
+def project_digest(root: Path = PACKAGES_ROOT) -> str:
+    """sha256 over every project module's dotted name and source under `root`: which code a process imports."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, path in sorted(project_modules(root).items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 _PARSED: dict[str, tuple] = {}  # file -> (its summary in the memo, that summary as sets)
 
 

@@ -214,8 +214,29 @@ class DaskBackend(Backend):
             self.client.close()
             raise UserError(f"the dask scheduler at {address!r} has no workers (waited {WORKERS_TIMEOUT_S} s); "
                             f"start some with `dask worker {address} --nthreads 1`") from None
+        self._check_code(address)
         self.workers, self.budget = _cluster_shape(self.client)
         self._shared = _SharedCache(self._publish, self._forget)
+
+    def _check_code(self, address: str) -> None:
+        """UserError (one line) when a worker runs other project code than this process: a worker keeps the
+        modules it imported, so one started before the code was edited would train the old models while
+        the run records the new code's fingerprints."""
+        here = loaded_code()
+        try:
+            there = self.client.run(loaded_code)
+        except Exception as exc:  # a worker without this module, or with one of before this check
+            self.client.close()
+            raise UserError(f"the dask workers at {address!r} cannot say which project code they run "
+                            f"({_first_line(exc)}); restart them (`dask worker {address} --nthreads 1`) with this "
+                            f"version; {_IMPORTABLE}") from None
+        stale = sorted(worker for worker, digest in there.items() if digest != here)
+        if stale:
+            self.client.close()
+            raise UserError(f"{len(stale)} of {len(there)} dask worker(s) at {address!r} run other project code "
+                            f"than this process ({stale[0]}{', ...' if len(stale) > 1 else ''}: started before "
+                            f"the code was edited, or another version installed there); restart them (`dask "
+                            f"worker {address} --nthreads 1`) with this version") from None
 
     @property
     def fold_map(self) -> Callable:
@@ -512,9 +533,24 @@ _IMPORTABLE = ("model code, plug-ins included, must be importable on every worke
                "every machine (plug-in files are read from competition/<name>/models/ there)")
 
 
+_LOADED_CODE: list[str] = []  # the project code's digest when this process first asked (loaded_code)
+
+
+def loaded_code() -> str:
+    """The digest of the project's source (core.fingerprint.project_digest) when this process first asked,
+    kept however the files change after: a dask worker asks at its first task or check (DaskBackend), so
+    it answers for the modules it imported then."""
+    if not _LOADED_CODE:
+        from core.fingerprint import project_digest
+
+        _LOADED_CODE.append(project_digest())
+    return _LOADED_CODE[0]
+
+
 def on_worker(func: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
     """In a worker: func(shared, item), with code that cannot be imported there reported as a UserError
     naming the worker (a message the sequential run would never give). Other errors pass unchanged."""
+    loaded_code()  # this worker's code from now on, for the next run's check
     where = f"worker {socket.gethostname()} (pid {os.getpid()})"
     plugin_dir = getattr(shared, "plugin_dir", None)
     if plugin_dir is not None and not Path(plugin_dir).is_dir():

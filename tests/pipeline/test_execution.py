@@ -377,3 +377,60 @@ def test_the_command_line_ends_its_workers_when_the_command_returns_and_main_kee
     assert not execution._OPEN
     for worker in _loky_workers():  # killed: gone, or a zombie until loky's manager thread reaps it
         assert worker.status() == "zombie"
+
+
+def test_workers_started_before_the_code_was_edited_are_refused_in_one_line(tmp_path):
+    """A dask worker keeps the modules it imported: after an edit of the project's code it would train the
+    old models while the run records the new code's fingerprints. A real scheduler and worker run a copy
+    of the project; the first run trains, the same run after an edit of that copy exits 2 with one line
+    before any stage, and a worker started after the edit trains again."""
+    import json
+    import shutil
+    import time
+
+    project = tmp_path / "project"
+    for package in ("core", "features", "models", "pipeline"):
+        shutil.copytree(REPO / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    ws = _workspace(tmp_path)
+    address_file = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m"]
+    started = [subprocess.Popen([*dask, "distributed.cli.dask_scheduler", "--port", "0", "--dashboard-address",
+                                 ":0", "--scheduler-file", str(address_file)], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+
+    def worker() -> subprocess.Popen:
+        return subprocess.Popen([*dask, "distributed.cli.dask_worker", "--scheduler-file", str(address_file),
+                                 "--nthreads", "1", "--nworkers", "1"], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipeline", "run", "--root", str(ws), "--stage", "cv",
+                               "--models", "lgbm", "--scheduler", address], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=600)
+
+    try:
+        for _ in range(600):  # the scheduler writes its address when it listens
+            if address_file.exists() and address_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        started.append(worker())
+        first = run()
+        assert first.returncode == 0, first.stderr
+        (project / "models" / "lgbm.py").write_text((project / "models" / "lgbm.py").read_text() + "# edited\n")
+        edited = run()
+        assert edited.returncode == 2, edited.stderr
+        lines = edited.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: 1 of 1 dask worker(s) at '{address}' run other "
+                                                      f"project code than this process"), lines
+        assert "started before the code was edited" in lines[0] and "restart them" in lines[0]
+        started.pop().terminate()
+        started.append(worker())
+        again = run()
+        assert again.returncode == 0, again.stderr
+        assert "[cv] lgbm: roc_auc" in again.stderr  # the edit is code: the model trained again, on the new worker
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=60)

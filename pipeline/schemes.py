@@ -30,6 +30,8 @@ class Scheme:
     train_from: Callable[..., np.ndarray] | None = None
     shuffled: bool = True  # another seed (a fold file: its next repeat) gives other folds (cv.repeats needs it)
     column_is_file: bool = False  # column_key names a file (cv.file), not a train column
+    # its folds follow time, or were chosen by whoever made them (a fold file): explore's split-in-time hint is moot
+    validates_in_time: bool = False
 
 
 def _kfold(train, n_splits, seed, target, column, **_):
@@ -246,12 +248,12 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in [
     Scheme("stratified_group", "a group never spans two folds, class shares kept as far as the groups allow "
            "(scikit-learn's StratifiedGroupKFold)", _stratified_group, "group_column"),
     Scheme("file", "the folds in cv.file (columns id, fold[, repeat]), made elsewhere", _from_file, "file",
-           column_is_file=True),
+           column_is_file=True, validates_in_time=True),
     Scheme("time", "contiguous blocks in time order (each fold also trains on later blocks)", _time, "time_column",
-           shuffled=False),
+           shuffled=False, validates_in_time=True),
     Scheme("forward", "forward chaining in time: fold k trains only on earlier blocks (less cv.gap distinct "
            "times) and validates on the next; the earliest block is never validated", _forward, "time_column",
-           _forward_train_from, shuffled=False),
+           _forward_train_from, shuffled=False, validates_in_time=True),
 ]}
 
 

@@ -40,6 +40,7 @@ class Options:
     association_rows: int = 5_000  # train rows for mutual information (k-NN estimates are slow)
     seed: int = 0
     threads: int = 1
+    validates_in_time: bool = False  # the CV scheme orders rows in time or comes from a file (no split-in-time hint)
 
 
 @dataclass
@@ -198,9 +199,10 @@ def _as_float(series, kind: str, categories) -> np.ndarray:
     if kind == "text":
         return series.astype(str).str.len().where(series.notna()).to_numpy(dtype=np.float64, na_value=np.nan)
     stamps = pd.to_datetime(series, errors="coerce", format="mixed")
-    seconds = stamps.astype("int64").to_numpy(dtype=np.float64) / 1e9
-    seconds[stamps.isna().to_numpy()] = np.nan
-    return seconds
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert(None)
+    # seconds since 1970 whatever the resolution (pandas 3 reads text as microseconds, not nanoseconds)
+    return ((stamps - pd.Timestamp(0)) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _overview(eda: EDA) -> None:
@@ -577,6 +579,39 @@ def _check_types(eda: EDA) -> list[Finding]:
     return out
 
 
+def _check_after(eda: EDA) -> list[Finding]:
+    """A numeric or date column whose every test value is at or after train's last (and some beyond it): a
+    split in time when the column is time, where random folds validate on rows among their training rows
+    and overstate CV. A random split almost never puts every test row at train's end."""
+    if eda.options.validates_in_time:
+        return []
+    out = []
+    for c in eda.shared:
+        kind = eda.kinds[c]
+        if kind not in ("numeric", "datetime") or id_like(eda, c):
+            continue
+        a, b = (_as_float(frame[c], kind, None) for frame in (eda.train, eda.test))
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        if len(np.unique(a)) < 2 or not len(b) or not (b.min() >= a.max() and b.max() > a.max()):
+            continue
+        span = (lambda lo, hi: f"{_when(lo, kind)}..{_when(hi, kind)}")
+        out.append(Finding("after", c, f"{c}: every test row is at or after train's last value (train "
+                                       f"{span(a.min(), a.max())}, test {span(b.min(), b.max())}); if it is time, "
+                                       f"this is a split in time and random folds overstate CV -- validate "
+                                       f"forward: cv.scheme = \"forward\", cv.time_column = \"{c}\""))
+    return out
+
+
+def _when(value: float, kind: str) -> str:
+    """A value of a numeric or date column (seconds, as `_as_float` makes dates) as the report prints it."""
+    if kind == "datetime":
+        import pandas as pd
+
+        stamp = pd.Timestamp(value, unit="s")
+        return str(stamp.date()) if stamp == stamp.normalize() else str(stamp)
+    return f"{value:g}"
+
+
 def _check_drift(eda: EDA) -> list[Finding]:
     return [Finding("drift", c, f"{c}: distribution differs between train and test ({f['drift_stat']} "
                                 f"{f['drift']:.2f})") for c, f in eda.columns.items()
@@ -652,6 +687,7 @@ CHECKS: list[Check] = [
     Check("train_only", "Columns only in train", _check_train_only),
     Check("test_only", "Columns only in test", _check_test_only),
     Check("types", "Numbers in one file, text in the other", _check_types),
+    Check("after", "Test after train", _check_after),
     Check("drift", "Drifted columns", _check_drift),
     Check("unseen", "Unseen categories", _check_unseen),
     Check("missing", "Heavy missingness", _check_missing),

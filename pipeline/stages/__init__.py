@@ -17,7 +17,7 @@ STAGES = [
     Stage("folds", "assign every train row a fold, once, saved as runs/folds.csv",
           "pipeline.stages.folds:run", sections=("competition", "cv"), data=True),
     Stage("explore", "HTML EDA report: overview, target, drift, adversarial validation, relation to the target, warnings",
-          "pipeline.stages.explore:run", sections=("competition", "explore", "features.drop"), data=True, alongside=True),
+          "pipeline.stages.explore:run", sections=("competition", "explore", "features.drop", "cv.scheme"), data=True, alongside=True),
     Stage("features", "build the feature matrices for train and test",
           "pipeline.stages.features:run", needs=("folds",), sections=("competition", "features"), data=True,
           plugins=("features.py",)),

@@ -30,7 +30,11 @@ def run(ctx: StageContext) -> list[Path]:
     if cfg["column_plots"] < 0:
         raise UserError(f"explore.column_plots must be 0 or more, got {cfg['column_plots']}")
     train, test, _ = ctx.data()
-    options = Options(sample_rows=cfg["sample_rows"], column_plots=cfg["column_plots"], threads=ctx.threads())
+    from pipeline.schemes import SCHEMES
+
+    scheme = SCHEMES.get(ctx.cfg["cv"]["scheme"])
+    options = Options(sample_rows=cfg["sample_rows"], column_plots=cfg["column_plots"], threads=ctx.threads(),
+                      validates_in_time=scheme is not None and scheme.validates_in_time)
     comp = ctx.comp
     with progress(7 + len(SECTIONS), "[explore]", unit="step") as bar:
         # a multi-target task's report describes its first target column, as that column's own task; the

@@ -232,3 +232,28 @@ def test_bad_explore_settings_exit_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: explore.sample_rows must be at least 100, got 5")
     assert not (ws / "competition" / "titanic" / "runs" / "explore" / "report.html").exists()
+
+
+def test_a_test_set_after_train_in_time_is_named_until_the_folds_follow_time(tmp_path):
+    """Every test row dated after the last train row: random folds would validate on rows among their training
+    rows. The warning names the column and the dates (pandas 3 reads them as microseconds: they were shown
+    in 1970), and goes once cv.scheme = "forward" orders the folds by that column."""
+    ws = make_workspace(tmp_path)
+    comp = ws / "competition" / "titanic"
+    train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
+    train["booked"] = (pd.Timestamp("2012-01-01") + pd.to_timedelta(np.arange(len(train)) % 366, unit="D")).astype(str)
+    test["booked"] = (pd.Timestamp("2013-01-01") + pd.to_timedelta(np.arange(len(test)) % 60, unit="D")).astype(str)
+    train["deck_number"] = np.arange(len(train)) % 9  # a number whose test values lie inside train's: no warning
+    test["deck_number"] = np.arange(len(test)) % 9
+    train.to_csv(comp / "train.csv", index=False)
+    test.to_csv(comp / "test.csv", index=False)
+    _, summary = explore(ws, "titanic")
+    after = [w for w in summary["warnings"] if w["kind"] == "after"]
+    assert [w["column"] for w in after] == ["booked"], after
+    assert ("booked: every test row is at or after train's last value (train 2012-01-01..2012-12-31, test "
+            "2013-01-01..2013-03-01)") in after[0]["message"]
+    assert 'cv.scheme = "forward", cv.time_column = "booked"' in after[0]["message"]
+    cfg = comp / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("[cv]\n", '[cv]\nscheme = "forward"\ntime_column = "booked"\n', 1))
+    _, summary = explore(ws, "titanic")  # the scheme is in the stage's fingerprint: it runs again
+    assert not [w for w in summary["warnings"] if w["kind"] == "after"]

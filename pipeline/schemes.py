@@ -172,7 +172,8 @@ def _from_file(train, n_splits, seed, target, column, *, id_col: str = "id", rep
 
 def time_values(train, column: str) -> np.ndarray:
     """The time column as sortable numbers: numbers as they are, dates (datetime64, or text in one date
-    format pandas recognises) as nanoseconds. Text that is neither -- weekday names, mixed formats --
+    format pandas recognises) as integers of their resolution (pandas 3 reads text as microseconds; only
+    the order and the distinct times count here). Text that is neither -- weekday names, mixed formats --
     would sort as strings, so it is refused, as are missing times."""
     import pandas as pd
     from pandas.tseries.api import guess_datetime_format

@@ -33,6 +33,7 @@ def run(ctx: StageContext) -> list[Path]:
     if train_from is not None:
         frame["train_from"] = train_from
     _check_classes(ctx, train, folds, train_from, repeat=0)
+    _check_groups(ctx, train, ctx.data()[1])
     for r in range(1, repeats):  # repeat r: the same scheme with seed + r (a fold file: its repeat r)
         frame[f"fold_r{r}"] = assign_folds(train, seed=(cv["seed"] + r) % 2**32, repeat=r, **where)
         _check_classes(ctx, train, frame[f"fold_r{r}"].to_numpy(), train_from, repeat=r)
@@ -78,6 +79,28 @@ def _check_classes(ctx: StageContext, train, folds: np.ndarray, train_from, *, r
                                 f"both classes (scheme = 'stratified' or 'stratified_group', or fewer folds)")
             ctx.log(f"[folds] warning: {said}; its validation rows are scored without it")
             break
+
+
+# a test set with at least this share of its rows in groups seen in train is not one of new groups
+_SEEN_GROUPS_WARN = 0.5
+
+
+def _check_groups(ctx: StageContext, train, test) -> None:
+    """Group folds validate every group unseen, which is honest when the test's groups are new. When most
+    test rows' groups occur in train (a random split of the rows), CV scores a harder task than the test
+    and favours what generalises to new groups: a warning saying so."""
+    from pipeline.schemes import SCHEMES
+
+    scheme = SCHEMES.get(ctx.cfg["cv"]["scheme"])
+    column = ctx.cfg["cv"]["group_column"]
+    if scheme is None or scheme.column_key != "group_column" or column not in test.columns or not len(test):
+        return
+    seen = float(test[column].isin(set(train[column].dropna())).mean())
+    if seen >= _SEEN_GROUPS_WARN:
+        ctx.log(f"[folds] warning: {seen:.0%} of the test rows have a {column} seen in train, but group folds "
+                f"score every group unseen: CV measures a harder task than the test's and favours what "
+                f"generalises to new groups; group folds fit a test of new groups (else scheme = 'kfold' or "
+                f"'stratified')")
 
 
 def _automatic_repeats(ctx: StageContext, train) -> int:

@@ -64,3 +64,22 @@ def test_group_schemes_on_a_column_with_missing_values(tmp_path, scheme):
     shares = [train["survived"][folds == k].mean() for k in range(5)]
     if scheme == "stratified_group":
         assert np.ptp(shares) < 0.15
+
+
+def test_group_folds_on_groups_the_test_shares_with_train_get_a_warning(tmp_path, capsys):
+    """Group folds score every group unseen; titanic's test rows mostly have an age seen in train (a random
+    split), so CV would measure a harder task than the test's: the folds stage says so. A test of new groups
+    (ages shifted past train's) gets no warning."""
+    ws = _workspace(tmp_path, 'scheme = "group"\ngroup_column = "age"')
+    comp = ws.joinpath(*COMP)
+    assert main(["run", "--stage", "folds", "--root", str(ws)]) == 0
+    err = capsys.readouterr().err
+    train, test = pd.read_csv(comp / "train.csv"), pd.read_csv(comp / "test.csv")
+    seen = test["age"].isin(set(train["age"].dropna())).mean()
+    assert seen > 0.5
+    assert (f"[folds] warning: {seen:.0%} of the test rows have a age seen in train, but group folds score every "
+            f"group unseen") in err
+    test["age"] = test["age"] + 1000  # every test row of a new group
+    test.to_csv(comp / "test.csv", index=False)
+    assert main(["run", "--stage", "folds", "--root", str(ws), "--force"]) == 0
+    assert "group folds score every group unseen" not in capsys.readouterr().err

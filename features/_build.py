@@ -336,7 +336,7 @@ class FeaturePlan:
                 seconds = time.perf_counter() - t0
                 report.append({"block": block.name, "columns": cols, "cached": cached, "seconds": seconds})
                 log(f"[features] {block.describe()}: {'cached' if cached else 'computed'} "
-                    f"({out.train.shape[1]} columns{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, "
+                    f"({out.train.shape[1]} column{'' if out.train.shape[1] == 1 else 's'}{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, "
                     f"{seconds:.2f}s)")
                 outputs.append((block, out))
                 states.append(_block_state(block, key, out))

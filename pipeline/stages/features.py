@@ -38,7 +38,9 @@ def run(ctx: StageContext) -> list[Path]:
             folds=ctx.folds(repeat),
             blocks=ctx.cfg["features"]["blocks"], drop=[*ctx.cfg["features"]["drop"], *weight],
             cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,
-            log=ctx.log, threads=ctx.threads(), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
+            log=ctx.log if not repeat else (  # a later CV repeat's lines say which repeat they are
+                lambda line: ctx.log(line.replace("[features] ", f"[features] CV repeat {repeat + 1}: ", 1))),
+            threads=ctx.threads(), seed=ctx.cfg["cv"]["seed"], data_digest=digest,
             train_from=ctx.train_from(),
         )
 

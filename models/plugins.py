@@ -82,4 +82,10 @@ def build(name: str, spec: dict, ctx: ModelContext) -> Any:
     params = with_threads(cls, params, ctx.threads)
     estimator = instantiate(cls, params, where=f"models.{name}")
     check_task(name, estimator, ctx)
-    return wrap(name, estimator, spec, default="none")
+    wrapped = wrap(name, estimator, spec, default="none")
+    if wrapped is not estimator and not hasattr(cls, "get_params"):  # the wrapper's folds clone it (sklearn's clone)
+        raise UserError(f"models.{name}: {cls.__name__} has no get_params, which preprocess = "
+                        f"{spec.get('preprocess')!r} needs to copy it for each fold; subclass "
+                        f"sklearn.base.BaseEstimator (get_params and set_params from __init__'s arguments) or set "
+                        f"preprocess = \"none\"")
+    return wrapped

@@ -98,6 +98,7 @@ class ProcessesBackend(Backend):
             workers = cores
         self.workers = workers
         self._scratch = Path(scratch) if scratch is not None else None
+        _quiet_resource_tracker()
         self._shared: _SharedCache = _SharedCache(self._publish, self._forget)
 
     @property
@@ -169,6 +170,19 @@ class ProcessesBackend(Backend):
             with contextlib.suppress(Exception):
                 get_reusable_executor(max_workers=self.workers, kill_workers=True).shutdown(wait=True,
                                                                                              kill_workers=True)
+
+
+_TRACKER_NOTE = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_tracker() -> None:
+    """Silence loky's resource tracker on the folders joblib registers for each map and never makes here
+    (max_nbytes=None): joblib forgets them in an exit hook, which a failed or interrupted command skips
+    (pipeline.__main__ leaves through os._exit), and the tracker -- a process started from this environment at
+    the first map -- then printed "leaked folder objects" under the run's last line. Nothing is on disk."""
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if _TRACKER_NOTE not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [current, _TRACKER_NOTE]))
 
 
 def _remove_orphans(folder: Path) -> None:

@@ -141,3 +141,22 @@ def test_a_plugin_that_fails_or_breaks_the_contract_is_its_authors_one_line(ws, 
     assert main(["run", "--stage", "cv", "--models", "mine", "--root", str(ws)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message.format(path=str(plugin)) in err[-1] and "internal error" not in err[-1]
+
+
+def test_a_plugin_without_get_params_behind_preprocessing_is_one_line_before_any_fold(ws, capsys):
+    """preprocess = "scale" wraps the model, and the wrapper's per-fold copy is scikit-learn's clone, which
+    needs get_params: a class without it failed in fold 0 with clone's TypeError, cut mid-sentence. Without
+    preprocessing the model is copied as it is and trains."""
+    plugin = ws / "competition" / "titanic" / "models" / "plain.py"
+    plugin.write_text(BROKEN.replace("(ClassifierMixin, BaseEstimator)", "").replace("FIT", "pass")
+                      .replace("PROBA", "np.full((len(X), 2), 0.5)"))
+    config = ws / "competition" / "titanic" / "competition.toml"
+    base = config.read_text()
+    config.write_text(base + '\n[models.plain]\ntype = "plain"\npreprocess = "scale"\n')
+    assert main(["run", "--stage", "cv", "--models", "plain", "--root", str(ws)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("error: models.plain: Model has no get_params, which preprocess = 'scale' needs to copy it for "
+                   "each fold; subclass sklearn.base.BaseEstimator (get_params and set_params from __init__'s "
+                   "arguments) or set preprocess = \"none\"")
+    config.write_text(base + '\n[models.plain]\ntype = "plain"\n')
+    assert main(["run", "--stage", "cv", "--models", "plain", "--root", str(ws)]) == 0

@@ -18,6 +18,7 @@ rows, so optimistic).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Side:
     oof: np.ndarray | None = None  # aligned with the rows compared (None: not available)
     note: str = ""  # why the OOF is missing
     folds_sha256: str | None = None  # the folds it was made on (its scores.json), None: not recorded
+    repeat_oofs: list[np.ndarray] | None = None  # a run folder's OOF per CV repeat (aligned as `oof`); None: one
 
 
 @dataclass
@@ -90,8 +92,12 @@ def resolve(context, spec: str, *, registry_rows=None) -> Side:
             source += f" (imported {params['imported'].get('kind', '')}; the exporter's parameters)".replace(" ;", ";")
             params = dict(params["params"])  # a teammate's import: compare what their run trained with
         features = params.pop("features", None)
+        oof = _aligned(context, run)
+        repeats = None
+        if run.oof_repeats and oof is not None:
+            repeats = [_aligned(context, dataclasses.replace(run, oof=r)) for r in run.oof_repeats]
         return Side(spec, run.name, source, params, features, [float(s) for s in run.scores.get("folds", [])],
-                    run.overall, oof=_aligned(context, run), folds_sha256=run.scores.get("folds_sha256"))
+                    run.overall, oof=oof, folds_sha256=run.scores.get("folds_sha256"), repeat_oofs=repeats)
     if len(spec) >= MIN_ID_PREFIX and _HEX.match(spec.lower()):
         rows, error = _registry_rows(context, spec.lower(), registry_rows)
         if len(rows) > 1:
@@ -204,8 +210,33 @@ def diff_runs(context, a: str, b: str, *, rows: int = 10, registry_rows=None) ->
         from core.folds import validated
 
         weights = weights[validated(context.folds())]
-    return compare(side_a, side_b, metric=context.metric(), ids=ids.to_numpy(), y=y, target=target, rows=rows,
-                   sample_weight=weights)
+    notes = _on_shared_repeats(side_a, side_b, context.metric(), y, weights)
+    out = compare(side_a, side_b, metric=context.metric(), ids=ids.to_numpy(), y=y, target=target, rows=rows,
+                  sample_weight=weights)
+    out.notes[:0] = notes
+    return out
+
+
+def _on_shared_repeats(a: Side, b: Side, metric, y: np.ndarray, sample_weight) -> list[str]:
+    """Two runs of different CV repeat counts (a pseudo run trains on repeat 1's folds, the model's cv run on
+    two; a net keeps one) are compared on the repeats both have: the one with more keeps its first repeats'
+    fold scores and OOF average, rescored. An average over more repeats scores better for reasons the runs'
+    settings have no part in, and its fold scores would not pair with the other's. The notes say so."""
+    counts = [len(s.repeat_oofs) if s.repeat_oofs else 1 for s in (a, b)]
+    if counts[0] == counts[1] or any(s.oof is None for s in (a, b)):
+        return []
+    shared = min(counts)
+    more = a if counts[0] > counts[1] else b
+    n = max(counts)
+    if len(more.folds) % n or more.repeat_oofs is None:
+        return []
+    was = more.overall
+    more.folds = more.folds[: len(more.folds) // n * shared]
+    more.oof = np.mean(more.repeat_oofs[:shared], axis=0)
+    more.overall = float(metric(y, more.oof, sample_weight))
+    first = "repeat 1's folds" if shared == 1 else f"the first {shared} repeats"
+    return [f"{more.label} has {n} CV repeats, the other {shared}: both compared on {first} ({more.label}'s "
+            f"{n}-repeat average scores {was:.5f})"]
 
 
 def compare(a: Side, b: Side, *, metric, ids: np.ndarray, y: np.ndarray, target: np.ndarray | None = None,

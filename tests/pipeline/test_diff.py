@@ -189,3 +189,34 @@ def test_a_run_against_another_gets_a_paired_bootstrap_interval_over_the_oof_row
     lines = format_comparison(compare(side("a", bad), side("b", good), metric=metric, ids=ids, y=y))
     assert any(line.startswith("A against B on the OOF rows: -") and line.endswith("beyond the rows' noise")
                for line in lines)
+
+
+@pytest.mark.slow
+def test_runs_of_different_cv_repeats_are_compared_on_the_repeats_both_have(tmp_path, capsys, monkeypatch):
+    """lgbm trains two CV repeats, logreg one (its own `repeats`): the two-repeat average scored better for
+    reasons neither model's settings have a part in, and ten fold scores did not pair with five. Both are
+    compared on repeat 1: five folds paired, lgbm's score that of its first repeat's OOF, and a note."""
+    import pandas as pd
+
+    monkeypatch.delenv(ENV_URL, raising=False)
+    ws = make_workspace(tmp_path, repeats=2)
+    cfg = ws / "competition" / "titanic" / "competition.toml"
+    text = cfg.read_text()
+    cfg.write_text(text[: text.index("\n[models.") + 1] + MODELS.replace('type = "sklearn"\n',
+                                                                         'type = "sklearn"\nrepeats = 1\n'))
+    assert main(["run", "--stage", "cv", "--root", str(ws)]) == 0
+    capsys.readouterr()
+    assert main(["diff", "logreg", "lgbm", "--root", str(ws)]) == 0
+    out = capsys.readouterr().out
+    scores = json.loads((_runs(ws) / "lgbm" / "scores.json").read_text())
+    assert len(scores["folds"]) == 10
+    repeat0 = pd.read_parquet(_runs(ws) / "lgbm" / "oof_repeats.parquet")
+    assert "paired t-test (scipy.stats.ttest_rel) over 5 folds" in out
+    assert (f"note: lgbm has 2 CV repeats, the other 1: both compared on repeat 1's folds (lgbm's 2-repeat "
+            f"average scores {scores['overall']:.5f})") in out
+    header = next(line for line in out.splitlines() if line.startswith("roc_auc"))
+    b = float(header.split(" B ")[1].split(",")[0])
+    first = repeat0[repeat0["repeat"] == 0].set_index("id")["pred"]
+    train = pd.read_csv(ws / "competition" / "titanic" / "train.csv")
+    assert b == round(get_metric("roc_auc")(train["survived"].to_numpy(), first.loc[train["id"]].to_numpy()), 5)
+    assert b != round(scores["overall"], 5)

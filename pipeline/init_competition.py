@@ -30,6 +30,7 @@ class Inferred:
     submission: str
     reasons: dict[str, str]
     train_only: list[str] = field(default_factory=list)
+    cv: dict = field(default_factory=dict)  # [cv] keys set (forward chaining on a test set after train in time)
 
 
 def _zip_member(path: Path) -> str:
@@ -311,6 +312,8 @@ def render_config(inf: Inferred, files: dict[str, str], models: dict[str, dict] 
                               "submission": inf.submission, **files}}
     if inf.train_only:  # not features: absent from test
         values["features"] = {"drop": inf.train_only}
+    if inf.cv:
+        values["cv"] = dict(inf.cv)
     lines = ["# Competition definition: every key is documented in README.md (section 'competition.toml').",
              "# Commented keys show their defaults.", ""]
     choices = registry_choices()
@@ -341,6 +344,33 @@ def render_config(inf: Inferred, files: dict[str, str], models: dict[str, dict] 
             lines.append(f"{key} = {(item if item is not None else tomlkit.item(value)).as_string()}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _split_in_time(train, test, inf: Inferred) -> None:
+    """A date column whose every test row is at or after train's last (some beyond it): the test set is the
+    future, so the folds should validate on later rows than they train on -- forward chaining on that column
+    (set in inf.cv, with the reason). Only dates, which say they are time (a number after train's range may be
+    anything), and only a column forward chaining can order (no missing time, one date format)."""
+    import pandas as pd
+
+    from features.columns import column_kind
+    from pipeline.schemes import time_values
+
+    targets = inf.target if isinstance(inf.target, list) else [inf.target]
+    for c in (c for c in train.columns if c in test.columns and c not in (inf.id, *targets)):
+        if column_kind(train[c], test[c]) != "datetime":
+            continue
+        try:
+            both = time_values(pd.concat([train[[c]], test[[c]]], ignore_index=True), c)
+        except UserError:
+            continue
+        a, b = both[: len(train)], both[len(train):]
+        if len(np.unique(a)) >= 2 and len(b) and b.min() >= a.max() and b.max() > a.max():
+            inf.cv = {"scheme": "forward", "time_column": c}
+            inf.reasons["cv"] = (f"every test row's {c} is at or after train's last: the test is the future, so "
+                                 f"each fold validates on later rows than it trains on; scheme = \"auto\" for "
+                                 f"shuffled folds")
+            return
 
 
 def _check_late_refusals(inf: Inferred, frames: list, paths: list[Path]) -> None:
@@ -381,6 +411,7 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
         raise UserError(f"{train}: no data rows")
     inf = infer(*frames, target=target, id_col=id_col, metric=metric, task=task)
     _check_late_refusals(inf, frames, [Path(train), Path(test), Path(sample_submission)])
+    _split_in_time(frames[0], frames[1], inf)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _io.temp_dir(dest.parent, f".{name}.")
     try:
@@ -402,6 +433,8 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     for key in ("id", "target", "task", "metric"):
         log(f"{key}: {getattr(inf, key)}  ({inf.reasons[key]})")
     log(f"submission: {inf.submission}")
+    if inf.cv:
+        log(f"cv: forward chaining on {inf.cv['time_column']}  ({inf.reasons['cv']})")
     for column in inf.train_only:
         log(f"column {column!r} is in train but not in test, so it cannot be a feature: listed in features.drop")
     return dest

@@ -26,6 +26,7 @@ def test_init_infers_each_shipped_data_set(tmp_path, capsys, name):
     assert (c["task"], c["target"], c["id"]) == (about["task"], about["target"], about["id"])
     assert c["submission"] == about["submission"]
     assert c["metric"] == about["metric"]
+    assert comp.cfg["cv"]["scheme"] == "auto" and "cv: " not in printed  # random splits: shuffled folds
     assert (comp.root / "train.csv").read_bytes() == (src / "train.csv").read_bytes()
 
 
@@ -146,3 +147,33 @@ def test_a_header_name_with_a_stray_space_or_another_case_gets_a_did_you_mean(tm
     assert "id column 'id ' not found in train (did you mean 'id'?); pass --id COLUMN" in capsys.readouterr().err
     assert main([*base, "--sample-submission", str(src / "sample_submission.csv"), "--target", "Survived"]) == 2
     assert "target 'Survived' not found in train (did you mean 'survived'?)" in capsys.readouterr().err
+
+
+def test_a_test_set_after_train_in_a_date_column_gets_forward_chaining(tmp_path, capsys):
+    """Titanic with a booking date, split by it: every test row after train's last date, so init sets
+    forward chaining on it and says why. The same rows split at random, or with a missing date (forward
+    chaining refuses missing times), keep the shuffled default."""
+    src = pd.read_csv(DATA / "titanic" / "train.csv")
+    src["booked"] = (pd.Timestamp("2012-01-01") + pd.to_timedelta(range(len(src)), unit="h")).strftime("%Y-%m-%d")
+
+    def init(name: str, train, test) -> tuple[dict, str]:
+        folder = tmp_path / name
+        folder.mkdir()
+        train.to_csv(folder / "train.csv", index=False)
+        test.drop(columns="survived").to_csv(folder / "test.csv", index=False)
+        test[["id"]].assign(survived=0.5).to_csv(folder / "sample.csv", index=False)
+        assert main(["init", name, "--root", str(tmp_path), "--train", str(folder / "train.csv"), "--test",
+                     str(folder / "test.csv"), "--sample-submission", str(folder / "sample.csv")]) == 0
+        return load_competition(tmp_path / "competition" / name).cfg["cv"], capsys.readouterr().out
+
+    cut = int(len(src) * 0.8)
+    cv, out = init("by_date", src.iloc[:cut], src.iloc[cut:])
+    assert (cv["scheme"], cv["time_column"]) == ("forward", "booked")
+    assert "cv: forward chaining on booked  (every test row's booked is at or after train's last" in out
+    shuffled = src.sample(frac=1.0, random_state=0)
+    cv, out = init("at_random", shuffled.iloc[:cut], shuffled.iloc[cut:])
+    assert cv["scheme"] == "auto" and "cv: " not in out
+    gap = src.copy()
+    gap.loc[3, "booked"] = None
+    cv, _ = init("missing_date", gap.iloc[:cut], gap.iloc[cut:])
+    assert cv["scheme"] == "auto"

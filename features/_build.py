@@ -335,9 +335,10 @@ class FeaturePlan:
                     _cache.save(self.cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
                 seconds = time.perf_counter() - t0
                 report.append({"block": block.name, "columns": cols, "cached": cached, "seconds": seconds})
+                width = out.train.shape[1]
                 log(f"[features] {block.describe()}: {'cached' if cached else 'computed'} "
-                    f"({out.train.shape[1]} column{'' if out.train.shape[1] == 1 else 's'}{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, "
-                    f"{seconds:.2f}s)")
+                    f"({width} column{'' if width == 1 else 's'}"
+                    f"{', arrays ' + ', '.join(out.arrays) if out.arrays else ''}, {seconds:.2f}s)")
                 outputs.append((block, out))
                 states.append(_block_state(block, key, out))
         X_train, X_test, arrays = _combine(outputs, len(train), len(test))

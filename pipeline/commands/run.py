@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from core.errors import UserError
+    from core.errors import UserError, did_you_mean
     from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
     from pipeline.workspace import Workspace, competition_lock, log
@@ -49,8 +49,12 @@ def main(args: argparse.Namespace) -> int:
         only = [m.strip() for m in args.models.split(",") if m.strip()]
         unknown = [m for m in only if m not in comp.models]
         if unknown:
+            base = unknown[0].removesuffix("-pseudo")
+            close = did_you_mean(unknown[0], list(comp.models))  # the list of models follows in any case
+            hint = (f" ({unknown[0]!r} is the pseudo stage's run of {base!r}: --models {base} retrains both)"
+                    if base != unknown[0] and base in comp.models else close if "did you mean" in close else "")
             raise UserError(f"--models names {unknown[0]!r}, which is not an enabled model in "
-                            f"{comp.config_path.name}; models: {', '.join(comp.models)}")
+                            f"{comp.config_path.name}{hint}; models: {', '.join(comp.models)}")
     with competition_lock(comp):  # a second run of this competition waits here; state is read after
         runner = Runner(pipe, comp, log=log, alongside=comp.cfg["runtime"]["alongside"])
         runner.run(args.stage, force=args.force, only_units=only)

@@ -329,7 +329,12 @@ CASES: dict[str, Case] = {
     "pipeline.toml malformed": Case(r"pipeline\.toml: malformed TOML", write("pipeline.toml", "default_competition = \n")),
     "pipeline.toml wrong type": Case(r"pipeline\.toml: default_competition must be a string", write("pipeline.toml", "default_competition = 3\n")),
     "unknown stage": Case(r"unknown stage 'cvv' \(did you mean 'cv'\?\)", argv=["run", "--stage", "cvv"]),
-    "unknown --models": Case(r"--models names 'xgb'", argv=["run", "--models", "xgb"]),
+    "unknown --models": Case(r"--models names 'xgb', which is not an enabled model in competition.toml; models: lgbm",
+                             argv=["run", "--models", "xgb"]),
+    "--models misspelt": Case(r"--models names 'lgmb', which is not an enabled model in competition.toml \(did you mean "
+                              r"'lgbm'\?\); models: lgbm", argv=["run", "--models", "lgmb"]),
+    "--models a pseudo run": Case(r"--models names 'lgbm-pseudo', .* \('lgbm-pseudo' is the pseudo stage's run of "
+                                  r"'lgbm': --models lgbm retrains both\)", argv=["run", "--models", "lgbm-pseudo"]),
     # init
     "init one class": Case(r"target 'survived' has one value \(1: 1047 rows\): there is nothing to learn",
                            argv=init(_target(lambda i, old: "1"))),

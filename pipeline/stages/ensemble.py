@@ -213,7 +213,9 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
     member_scores = {}
     for m in members:
         member_scores[m.name] = problem.score(m.oof)
-        ctx.log(f"[ensemble]   {m.name:<{width}}  {member_scores[m.name]:.5f}")
+        own = max(1, len(next(x for x in loaded if x.name == m.name).oof_repeats))
+        ctx.log(f"[ensemble]   {m.name:<{width}}  {member_scores[m.name]:.5f}"
+                + (f"  ({own} of {repeats} repeats; an average of more scores better)" if m.name in fewer else ""))
     ctx.log("[ensemble] methods, honest OOF (weights fitted on the other folds):")
     results, timings = {}, {}
     for name in methods:

@@ -211,6 +211,9 @@ def test_a_models_own_repeats_cap_its_cv_repeats_and_the_ensemble_reuses_their_a
     assert "[cv] lgbm: 1 of 3 CV repeats (models.NAME.repeats)" in err
     assert "lgbm: CV repeat 2 of 3" not in err and "seen: CV repeat 3 of 3" in err
     assert err.count("[cv] lgbm: roc_auc") == 1  # its one repeat's score, said once (it was said again at the end)
+    member = next(line for line in err.splitlines() if line.startswith("[ensemble]   lgbm "))
+    assert member.endswith("(1 of 3 repeats; an average of more scores better)")
+    assert not next(line for line in err.splitlines() if line.startswith("[ensemble]   seen ")).endswith(")")
     runs = comp / "runs" / "models"
     assert len(json.loads((runs / "lgbm" / "scores.json").read_text())["folds"]) == 5
     assert not (runs / "lgbm" / "oof_repeats.parquet").exists()

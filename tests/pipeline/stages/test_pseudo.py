@@ -49,14 +49,19 @@ def titanic(tmp_path_factory):
     config = ws / "competition" / "titanic" / "competition.toml"
     base = config.read_text() + _EXTRA_MODELS
     config.write_text(base)
+    comp, ctx, training = _through_cv(ws)
+    return SimpleNamespace(ws=ws, config=config, base=base, comp=comp, ctx=ctx, training=training,
+                           pool=load_pool(ctx, training))
+
+
+def _through_cv(ws):
+    """(competition, the pseudo stage's context, its training setup) once titanic in `ws` is trained through cv."""
     comp = Workspace(ws).competition("titanic")
     pipe = build_pipeline()
     runner = Runner(pipe, comp, log=lambda m: None)
     runner.run("cv")
     ctx = StageContext(CompetitionContext(comp, log=lambda m: None), pipe.get("pseudo"), None, runner.state)
-    training = ctx.training()
-    return SimpleNamespace(ws=ws, config=config, base=base, comp=comp, ctx=ctx, training=training,
-                           pool=load_pool(ctx, training))
+    return comp, ctx, ctx.training()
 
 
 def _run_with(titanic, pseudo: str, *, log=None) -> list[str]:
@@ -483,13 +488,7 @@ def test_a_pseudo_run_is_compared_with_its_cv_run_on_the_same_folds(tmp_path):
     no part in (titanic: lgbm's 0.85532 over two repeats against 0.85706 on repeat 0)."""
     from pipeline.artifacts import read_run
 
-    ws = make_workspace(tmp_path, "titanic", repeats=2)
-    comp = Workspace(ws).competition("titanic")
-    pipe = build_pipeline()
-    runner = Runner(pipe, comp, log=lambda m: None)
-    runner.run("cv")
-    ctx = StageContext(CompetitionContext(comp, log=lambda m: None), pipe.get("pseudo"), None, runner.state)
-    training = ctx.training()
+    comp, ctx, training = _through_cv(make_workspace(tmp_path, "titanic", repeats=2))
     run = read_run(comp.runs / "models" / "lgbm", id_col=comp.id_col, task=training.task)
     assert run.repeats == 2
     pool = load_pool(ctx, training)

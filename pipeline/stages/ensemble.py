@@ -211,9 +211,9 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
     width = max(len(n) for n in [*problem.names, *METHODS])
     ctx.log(f"[ensemble] {len(members)} member(s), OOF {metric.name} ({direction} is better):")
     member_scores = {}
-    for m in members:
+    for m, source in zip(members, loaded):  # members are made from `loaded`, in its order
         member_scores[m.name] = problem.score(m.oof)
-        own = max(1, len(next(x for x in loaded if x.name == m.name).oof_repeats))
+        own = max(1, len(source.oof_repeats))
         ctx.log(f"[ensemble]   {m.name:<{width}}  {member_scores[m.name]:.5f}"
                 + (f"  ({own} of {repeats} repeats; an average of more scores better)" if m.name in fewer else ""))
     ctx.log("[ensemble] methods, honest OOF (weights fitted on the other folds):")

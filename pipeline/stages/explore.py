@@ -22,6 +22,7 @@ _MIN_SAMPLE_ROWS = 100
 def run(ctx: StageContext) -> list[Path]:
     from pipeline.reports.eda import Options, analyze
     from pipeline.reports.eda_page import SECTIONS, render
+    from pipeline.schemes import SCHEMES
 
     cfg = ctx.cfg["explore"]
     if cfg["sample_rows"] < _MIN_SAMPLE_ROWS:
@@ -30,8 +31,6 @@ def run(ctx: StageContext) -> list[Path]:
     if cfg["column_plots"] < 0:
         raise UserError(f"explore.column_plots must be 0 or more, got {cfg['column_plots']}")
     train, test, _ = ctx.data()
-    from pipeline.schemes import SCHEMES
-
     scheme = SCHEMES.get(ctx.cfg["cv"]["scheme"])
     options = Options(sample_rows=cfg["sample_rows"], column_plots=cfg["column_plots"], threads=ctx.threads(),
                       validates_in_time=scheme is not None and scheme.validates_in_time)

@@ -62,8 +62,11 @@ def format_rows(rows: list[dict]) -> list[str]:
         groups.setdefault((row["competition"], row["metric"]), []).append(row)
     for (competition, metric), group in groups.items():
         better = "higher" if group[0]["greater_is_better"] else "lower"
-        header = ("#", "id", "model", "type", metric, "folds mean ± std", "params", "s", "finished (UTC)", "by")
-        body = [(str(i), r["run_id"][:8], r["model"], r["model_type"], f"{r['overall']:.5f}",
+        # "folds": how many fold scores the run has (10 = two CV repeats of 5): an average of more repeats scores
+        # better, so runs of different counts do not rank on equal terms (`diff` compares them on shared repeats)
+        header = ("#", "id", "model", "type", metric, "folds", "folds mean ± std", "params", "s", "finished (UTC)",
+                  "by")
+        body = [(str(i), r["run_id"][:8], r["model"], r["model_type"], f"{r['overall']:.5f}", str(r["n_folds"]),
                  f"{r['fold_mean']:.5f} ± {r['fold_std']:.5f}" if r["fold_mean"] is not None else "-",
                  r["params_hash"], f"{r['seconds']:.1f}", r["finished_at"].strftime("%Y-%m-%d %H:%M"),
                  f"{r['user']}@{r['host']}") for i, r in enumerate(group, 1)]

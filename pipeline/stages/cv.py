@@ -336,8 +336,8 @@ def summary_table(records: list) -> list[str]:
     import numpy as np
 
     rows = sorted(records, key=lambda r: -r.overall if r.greater_is_better else r.overall)
-    header = ("model", "type", rows[0].metric, "folds mean ± std", "seconds")
-    body = [(r.model, r.model_type, f"{r.overall:.5f}",
+    header = ("model", "type", rows[0].metric, "folds", "folds mean ± std", "seconds")  # folds: 10 = 2 repeats of 5
+    body = [(r.model, r.model_type, f"{r.overall:.5f}", str(len(r.fold_scores)),
              f"{np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}", f"{r.seconds:.1f}") for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
     fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731

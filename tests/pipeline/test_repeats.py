@@ -214,6 +214,16 @@ def test_a_models_own_repeats_cap_its_cv_repeats_and_the_ensemble_reuses_their_a
     member = next(line for line in err.splitlines() if line.startswith("[ensemble]   lgbm "))
     assert member.endswith("(1 of 3 repeats; an average of more scores better)")
     assert not next(line for line in err.splitlines() if line.startswith("[ensemble]   seen ")).endswith(")")
+    # the cv stage's table (and the leaderboard's) count each run's folds: 5 against 3 repeats' 15
+    header = next(line for line in err.splitlines() if line.startswith("[cv] model "))
+    column = header.index("folds ")
+    table = err.splitlines()[err.splitlines().index(header) + 2:][:2]  # the two models' rows, best first
+    assert sorted((line.split()[1], line[column:].split()[0]) for line in table) == [("lgbm", "5"), ("seen", "15")]
+    capsys.readouterr()
+    assert main(["leaderboard", "--root", str(ws)]) == 0
+    board = capsys.readouterr().out.splitlines()
+    column = next(line for line in board if line.startswith("#")).index("folds ")
+    assert sorted(line[column:].split()[0] for line in board if line[:1].isdigit()) == ["15", "5"]
     runs = comp / "runs" / "models"
     assert len(json.loads((runs / "lgbm" / "scores.json").read_text())["folds"]) == 5
     assert not (runs / "lgbm" / "oof_repeats.parquet").exists()

@@ -149,14 +149,14 @@ def _render_leaderboard(res: Results) -> str:
         body += h.para(f"run registry not readable ({h.esc(res.registry_error)}); showing the run folders only.",
                        "note")
     if rows:
-        table = [(i, r["model"], r["model_type"], r["stage"], h.num(r["overall"], 5),
+        table = [(i, r["model"], r["model_type"], r["stage"], h.num(r["overall"], 5), r["n_folds"],
                   f"{r['fold_mean']:.5f} ± {r['fold_std']:.5f}" if r["fold_mean"] is not None else "-",
                   r["params_hash"], h.num(r["seconds"], 1), r["finished_at"].strftime("%Y-%m-%d %H:%M"),
                   f"{r['user']}@{r['host']}") for i, r in enumerate(rows[:30], 1)]
         body += h.para(f"Every recorded run of {h.esc(res.comp.name)} (run registry), best first"
                        + (f"; the best 30 of {len(rows)}" if len(rows) > 30 else "") + ".", "note")
-        body += h.table(("#", "model", "type", "stage", res.metric.name, "folds mean ± std", "params", "s",
-                         "finished (UTC)", "by"), table, numeric=(0, 4, 7), scroll=True)
+        body += h.table(("#", "model", "type", "stage", res.metric.name, "folds", "folds mean ± std", "params", "s",
+                         "finished (UTC)", "by"), table, numeric=(0, 4, 5, 8), scroll=True)
     scores = {n: r.overall for n, r in res.runs.items()}
     if res.ensemble is not None:
         scores["ensemble"] = res.ensemble.overall

@@ -69,6 +69,7 @@ def test_report_holds_every_section_with_a_plot_and_the_lb_log(trained, capsys):
     text = report.read_text()
     assert first.name in text and "0.84650" in text and "first try" in text
     assert "lgbm" in text and "logreg" in text and "calibration" in text
+    assert "<th>folds</th><th>folds mean ± std</th>" in text  # each run's fold count (10 = two CV repeats of 5)
 
 
 def test_report_marks_a_stack_whose_score_is_optimistic(trained, capsys):

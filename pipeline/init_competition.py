@@ -354,7 +354,7 @@ def _split_in_time(train, test, inf: Inferred) -> None:
     import pandas as pd
 
     from features.columns import column_kind
-    from pipeline.schemes import time_values
+    from pipeline.schemes import lies_after_train, time_values
 
     targets = inf.target if isinstance(inf.target, list) else [inf.target]
     for c in (c for c in train.columns if c in test.columns and c not in (inf.id, *targets)):
@@ -364,8 +364,7 @@ def _split_in_time(train, test, inf: Inferred) -> None:
             both = time_values(pd.concat([train[[c]], test[[c]]], ignore_index=True), c)
         except UserError:
             continue
-        a, b = both[: len(train)], both[len(train):]
-        if len(np.unique(a)) >= 2 and len(b) and b.min() >= a.max() and b.max() > a.max():
+        if lies_after_train(both[: len(train)], both[len(train):]):
             inf.cv = {"scheme": "forward", "time_column": c}
             inf.reasons["cv"] = (f"every test row's {c} is at or after train's last: the test is the future, so "
                                  f"each fold validates on later rows than it trains on; scheme = \"auto\" for "

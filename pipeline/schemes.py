@@ -170,6 +170,15 @@ def _from_file(train, n_splits, seed, target, column, *, id_col: str = "id", rep
     return rows.set_index("_key")["fold"].reindex(train_ids).to_numpy(dtype=np.int64)
 
 
+def lies_after_train(train_values: np.ndarray, test_values: np.ndarray) -> bool:
+    """Whether every test value lies at or after train's last and some beyond it (train holding two values or
+    more; missing ones ignored): a split in time when the column is time. A random split of the rows almost
+    never puts every test row at train's end."""
+    a, b = (np.asarray(v, dtype=np.float64) for v in (train_values, test_values))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    return len(np.unique(a)) >= 2 and len(b) > 0 and b.min() >= a.max() and b.max() > a.max()
+
+
 def time_values(train, column: str) -> np.ndarray:
     """The time column as sortable numbers: numbers as they are, dates (datetime64, or text in one date
     format pandas recognises) as integers of their resolution (pandas 3 reads text as microseconds; only

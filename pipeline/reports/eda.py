@@ -583,6 +583,8 @@ def _check_after(eda: EDA) -> list[Finding]:
     """A numeric or date column whose every test value is at or after train's last (and some beyond it): a
     split in time when the column is time, where random folds validate on rows among their training rows
     and overstate CV. A random split almost never puts every test row at train's end."""
+    from pipeline.schemes import lies_after_train
+
     if eda.options.validates_in_time:
         return []
     out = []
@@ -591,9 +593,9 @@ def _check_after(eda: EDA) -> list[Finding]:
         if kind not in ("numeric", "datetime") or id_like(eda, c):
             continue
         a, b = (_as_float(frame[c], kind, None) for frame in (eda.train, eda.test))
-        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        if len(np.unique(a)) < 2 or not len(b) or not (b.min() >= a.max() and b.max() > a.max()):
+        if not lies_after_train(a, b):
             continue
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         span = (lambda lo, hi: f"{_when(lo, kind)}..{_when(hi, kind)}")
         out.append(Finding("after", c, f"{c}: every test row is at or after train's last value (train "
                                        f"{span(a.min(), a.max())}, test {span(b.min(), b.max())}); if it is time, "

@@ -74,7 +74,7 @@ class CatBoostModel(EarlyStoppedBooster):
             stopped.fit(_pool(catboost, X, y, weight), eval_set=_pool(catboost, X_valid, np.asarray(y_valid)),
                         early_stopping_rounds=self.early_stopping_rounds, use_best_model=not self.refit)
             best = int(stopped.get_best_iteration()) + 1  # CatBoost counts from 0
-            self.capped_ = cap_reached(best, self.num_boost_round)
+            self.capped_ = cap_reached(best, self.num_boost_round, _ROUND_KEYS[0])
             if self.refit:
                 del stopped
                 self.best_iteration_ = refit_rounds(best, len(y), len(y) + len(y_valid))

@@ -278,15 +278,22 @@ def default_repeats(facts: Facts) -> int:
     return 2 if cheap else 1
 
 
+# Model keys that work on one target column only (config validation refuses them on a multi-target task):
+# a multi-target task's zoo leaves them out.
+_SINGLE_TARGET_KEYS = ("trim_outliers",)
+
+
 def default_models(task: str, facts: Facts) -> dict[str, dict]:
     """The zoo's model tables for a task kind (core.tasks.TASKS) and data shape, in zoo order."""
     from core.tasks import TASKS
 
-    classification = TASKS[task].classification
+    kind = TASKS[task]
     out = {}
     for member in ZOO:
-        table = member.classification if classification else member.regression
+        table = member.classification if kind.classification else member.regression
         if table is not None and member.applies(facts):
+            if kind.multi_target:
+                table = {key: value for key, value in table.items() if key not in _SINGLE_TARGET_KEYS}
             out[member.name] = {**table, "params": {**table.get("params", {}), **member.sized(facts)}}
     return out
 

@@ -28,6 +28,20 @@ def test_the_zoo_for_each_task_kind():
     assert regression["min_data_in_leaf"] == binary["min_data_in_leaf"] == 20
 
 
+def test_every_task_kinds_zoo_passes_the_config_checks(tmp_path):
+    """The zoo init writes, and a config without [models] trains, is a valid config for every task kind;
+    a multi-target regression leaves out the single-target keys (the ridge's trimmed outliers)."""
+    for task in TASKS:
+        target = ["a", "b"] if TASKS[task].multi_target else "a"
+        for facts in (Facts(rows=1_000, cols=20), Facts(rows=1_000, cols=40), Facts(rows=0, cols=0)):
+            zoo = default_models(task, facts)
+            competition = {"task": task, "target": target, "id": "id", "metric": TASKS[task].default_metric}
+            cfg = parse_config({"competition": competition, "models": zoo}, tmp_path / "competition.toml")
+            assert list(cfg["models"]) == list(zoo)
+        trim = default_models(task, Facts(1_000, 20))["linear"].get("trim_outliers", 0.0)
+        assert trim == (4.0 if task == "regression" else 0.0)
+
+
 def test_catboost_joins_where_rows_per_column_and_classes_keep_it_cheap_and_takes_the_td_lightgbms_place():
     # AutoGluon's shape: depth 6, lr 0.08, up to 1,000 rounds with 100 rounds' patience
     params = default_models("binary", Facts(2_000, 13))["catboost"]["params"]

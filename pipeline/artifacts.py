@@ -87,8 +87,9 @@ def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids
               extra_tables: dict[str, Any] | None = None,
               test_by_fold: list[np.ndarray] | None = None, oof_repeats: list[np.ndarray] | None = None,
               fitted: list[list] | None = None, fold_share: list | None = None,
-              fitted_about: dict | None = None) -> Path:
-    """Write a complete run folder atomically; `extra_tables` maps file name -> DataFrame (CSV).
+              fitted_about: dict | None = None, files: dict[str, bytes] | None = None) -> Path:
+    """Write a complete run folder atomically; `extra_tables` maps file name -> DataFrame (CSV); `files`
+    relative path -> bytes (an imported run's fold models and feature states, checked by the caller).
 
     `test_by_fold` (each fold model's test predictions) goes to test_by_fold.parquet with a `fold`
     column; pseudo-labelling reads it so that fold k's pseudo-labels come from fold k's model only.
@@ -109,7 +110,18 @@ def write_run(path: str | os.PathLike, *, id_col: str, task: TaskInfo, train_ids
             frame.to_csv(tmp / name, index=False)
         if fitted:
             write_fitted(tmp / FITTED_DIR, fitted, fold_share or [None] * len(fitted), fitted_about or {})
+        for rel, content in (files or {}).items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(content)
     return path
+
+
+def run_model_type(params: dict) -> str:
+    """The model type a run's params.json records ("" when none): a cv run's own, an imported run's as its
+    exporter recorded it (under "params", once per export and import it went through)."""
+    while isinstance(params, dict) and not params.get("type") and "imported" in params:
+        params = params.get("params")
+    return str(params.get("type", "")) if isinstance(params, dict) else ""
 
 
 FITTED_DIR = "fitted"  # in a run folder: the fold models (manifest.json + r<repeat>/f<fold>/ files)

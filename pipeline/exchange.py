@@ -8,6 +8,12 @@ A bundle is a zip (or a folder) of plain files -- nothing in it is executed, no 
     test.parquet    id + prediction columns, one row per test row
     scores.json     the exporter's scores (informative; re-computed on import)
     params.json     the exporter's model parameters (kept as provenance)
+    fitted/         the run's fold models (manifest.json with each file's SHA-256, each library's own
+                    format) and
+    features/       the saved feature-block states they read (JSON and .npy): with both, the
+                    importer's `predict` and `bundle` score new rows with the teammate's models on the
+                    teammate's features. Left out for a run that kept no fold models, one of a plug-in
+                    model type or plug-in feature blocks (code a bundle does not carry), or `--no-models`.
 
 Import validates before writing anything: same id sets (no missing, extra or repeated ids), the same
 fold assignment as runs/folds.csv, prediction columns that fit the task, no NaN/inf, probabilities in
@@ -34,6 +40,10 @@ from core.folds import fold_ids, folds_digest
 BUNDLE_FORMAT = "kaggle-pipeline-bundle"
 BUNDLE_VERSION = 1
 BUNDLE_FILES = ("bundle.json", "oof.parquet", "test.parquet", "scores.json", "params.json")
+# the folders of fold models and feature states (`_model_files`); a member's path below them: plain names
+MODEL_FOLDERS = ("fitted", "features")
+IMPORTED_FEATURES = "features"  # in an imported run's folder: the feature states its fold models read
+_MODEL_MEMBER = re.compile(r"^(fitted|features)(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}){1,4}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _MAX_MEMBER_BYTES = 2 << 30
 
@@ -57,10 +67,48 @@ def _competition_rows(comp: Competition, context=None):
     return train, test, folds, task
 
 
-def export_run(comp: Competition, run_dir: Path, out: Path, *, context=None) -> Path:
-    """Write the run in `run_dir` as a bundle zip at `out` (atomically); returns `out`."""
+def _model_files(comp: Competition, run_dir: Path, context) -> tuple[dict[str, bytes], str]:
+    """The run's fold models and the feature states they read, as bundle members (`fitted/...`,
+    `features/...`), or ({}, why they cannot travel)."""
+    from features import FrozenFeatures
+    from models._types import MODEL_TYPES
+    from pipeline.artifacts import FEATURE_STATES_DIR, FEATURES_DIR, FITTED_DIR, run_model_type
+
+    fitted = run_dir / FITTED_DIR
+    if not (fitted / "manifest.json").is_file():
+        if run_dir.parent == comp.runs:  # the ensemble: its fold models are its members'
+            return {}, "an ensemble's fold models are its members'; export each member to send them"
+        return {}, "it kept no fold models (runtime.save_models = false when it trained)"
+    manifest = _io.read_json(fitted / "manifest.json")
+    if manifest.get("unsaved"):
+        return {}, str(manifest["unsaved"])
+    kind = run_model_type(_io.read_json(run_dir / "params.json")) if (run_dir / "params.json").is_file() else ""
+    if kind not in MODEL_TYPES:
+        return {}, f"its model type {kind!r} is a plug-in, code a bundle does not carry"
+    states = run_dir / IMPORTED_FEATURES  # a teammate's run imported with its models carries their states
+    if not states.is_dir():
+        if manifest.get("features_digest") != context.training().features_digest():
+            return {}, "its fold models were trained on features built before the current ones; retrain it first"
+        states = comp.runs / FEATURES_DIR / FEATURE_STATES_DIR
+    frozen = FrozenFeatures.load(states, plugin_file=comp.root / "features.py")
+    if any("source" in entry for entry, _, _ in frozen.blocks):
+        return {}, "its features include plug-in blocks (features.py), code a bundle does not carry"
+    files = {}
+    for folder, prefix in ((fitted, "fitted"), (states, "features")):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            files[f"{prefix}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
+    return files, ""
+
+
+def export_run(comp: Competition, run_dir: Path, out: Path, *, context=None, models: bool = True,
+               log=print) -> Path:
+    """Write the run in `run_dir` as a bundle zip at `out` (atomically); returns `out`. `models`: send its
+    fold models and the feature states they read too, where they can travel (`_model_files`)."""
     import pandas as pd
 
+    from pipeline.context import CompetitionContext
+
+    context = context or CompetitionContext(comp)
     train, _, folds, task = _competition_rows(comp, context)
     oof = pd.read_parquet(run_dir / "oof.parquet")
     if (run_dir / "oof_repeats.parquet").is_file():
@@ -82,6 +130,15 @@ def export_run(comp: Competition, run_dir: Path, out: Path, *, context=None) -> 
         "folds_sha256": ours, "n_splits": len(fold_ids(folds)),
         "rows": {"oof": len(oof), "test": len(test)}, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    model_files, why_not = _model_files(comp, run_dir, context) if models else ({}, "")
+    if model_files:
+        manifest["models"] = {"files": len(model_files), "bytes": sum(map(len, model_files.values()))}
+        log(f"[export] {run_dir.name}: with its fold models and the feature states they read "
+            f"({manifest['models']['bytes'] / 1e6:.1f} MB): the teammate's `predict` and `bundle` can score new "
+            f"rows with it")
+    elif why_not:
+        log(f"[export] {run_dir.name}: predictions only (a teammate can blend it, not score new rows with it): "
+            f"{why_not}")
     with _io.atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("bundle.json", _json(manifest))
@@ -92,6 +149,8 @@ def export_run(comp: Competition, run_dir: Path, out: Path, *, context=None) -> 
             zf.write(run_dir / "test.parquet", "test.parquet")
             zf.writestr("scores.json", scores_path.read_text() if scores_path.exists() else "{}\n")
             zf.writestr("params.json", params_path.read_text() if params_path.exists() else "{}\n")
+            for name, content in model_files.items():
+                zf.writestr(name, content)
     return out
 
 
@@ -109,6 +168,8 @@ _TABLE_BASE, _TABLE_PER_CELL = 4 << 20, 256
 
 
 def _member_limit(name: str, rows: int, columns: int) -> int:
+    if _MODEL_MEMBER.match(name):  # a fold model's or a feature state's file: no size follows from the rows
+        return _MAX_MEMBER_BYTES
     if name.endswith(".json"):
         return _JSON_LIMIT
     return _TABLE_BASE + _TABLE_PER_CELL * rows * (columns + 1)
@@ -118,9 +179,10 @@ def _bundle_members(path: Path, names: list[str], sizes: dict[str, int], *, rows
     """Every member a known bundle file, once, within its size limit; UserError naming the first that is not."""
     seen: set[str] = set()
     for name in names:
-        if name not in BUNDLE_FILES:
+        if name not in BUNDLE_FILES and not (_MODEL_MEMBER.match(name) and ".." not in name.split("/")):
             raise UserError(f"{path}: unexpected member {name[:80]!r}; a bundle holds only "
-                            f"{', '.join(BUNDLE_FILES)} -- re-export it with `python -m pipeline export`")
+                            f"{', '.join(BUNDLE_FILES)} and the folders {', '.join(MODEL_FOLDERS)}/ -- re-export "
+                            f"it with `python -m pipeline export`")
         if name in seen:
             raise UserError(f"{path}: {name} appears twice; a bundle holds each file once -- re-export it")
         seen.add(name)
@@ -138,20 +200,25 @@ def _read_bundle(path: Path, *, rows: int, columns: int) -> dict[str, bytes]:
 
     files: dict[str, bytes] = {}
     if path.is_dir():
-        entries = sorted(path.iterdir())
+        entries = sorted(p for p in path.rglob("*") if not (p.is_dir() and not p.is_symlink()
+                                                            and p.relative_to(path).parts[0] in MODEL_FOLDERS))
         for entry in entries:
             if entry.is_symlink() or not entry.is_file():
-                raise UserError(f"{path}: {entry.name[:80]!r} is a link or a folder; a bundle folder holds "
-                                f"only the plain files {', '.join(BUNDLE_FILES)}")
-        names = [e.name for e in entries]
-        _bundle_members(path, names, {e.name: e.stat().st_size for e in entries}, rows=rows, columns=columns)
-        files = {e.name: e.read_bytes() for e in entries}
+                raise UserError(f"{path}: {entry.relative_to(path).as_posix()[:80]!r} is a link or a folder; a "
+                                f"bundle folder holds only the plain files {', '.join(BUNDLE_FILES)} and the "
+                                f"folders {', '.join(MODEL_FOLDERS)}/")
+        names = [e.relative_to(path).as_posix() for e in entries]
+        _bundle_members(path, names, {n: e.stat().st_size for n, e in zip(names, entries)}, rows=rows,
+                        columns=columns)
+        files = {n: e.read_bytes() for n, e in zip(names, entries)}
     elif zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as zf:
                 infos = zf.infolist()
                 prefix = _common_folder([i.filename for i in infos])
-                members = [i for i in infos if i.filename != prefix]
+                # the folder entries a zip tool writes for fitted/ and features/ (and their subfolders)
+                members = [i for i in infos if i.filename != prefix and not (
+                    i.is_dir() and i.filename[len(prefix):].split("/", 1)[0] in MODEL_FOLDERS)]
                 for info in members:
                     if stat.S_ISLNK(info.external_attr >> 16) or info.is_dir():
                         raise UserError(f"{path}: member {info.filename[:80]!r} is a link or a folder; a bundle "
@@ -240,7 +307,7 @@ def _aligned(frame, ids, *, id_col: str, columns: list[str], task, what: str, so
 
 
 def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof: np.ndarray,
-                  test_pred: np.ndarray, provenance: dict, params: dict, log) -> Path:
+                  test_pred: np.ndarray, provenance: dict, params: dict, log, files: dict | None = None) -> Path:
     from pipeline.artifacts import scores_record, write_run
     from core.metrics import get_metric
 
@@ -259,7 +326,7 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
         log(f"[import] replacing the earlier import {name!r}")
     write_run(dest, id_col=comp.id_col, task=task, train_ids=train[comp.id_col], oof=oof,
               test_ids=test[comp.id_col], test=test_pred, scores=scores,
-              params={"imported": provenance, "params": params}, timings={})
+              params={"imported": provenance, "params": params}, timings={}, files=files)
     log(f"[import] {name}: OOF {metric.name} {scores['overall']:.5f} "
         f"(folds {', '.join(f'{s:.4f}' for s in fold_scores)})")
     if task.is_classification and np.isin(oof, (0.0, 1.0)).all():
@@ -268,8 +335,10 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
     return dest
 
 
-def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log=print, context=None) -> Path:
-    """Validate a bundle against the competition and add it as competition/<name>/imports/<run>/."""
+def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log=print, context=None,
+                  models: bool = True) -> Path:
+    """Validate a bundle against the competition and add it as competition/<name>/imports/<run>/, with
+    the fold models and feature states it carries unless `models` is false."""
 
     import pandas as pd
 
@@ -313,8 +382,67 @@ def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log
     params = _loads(files.get("params.json"), path, "params.json")
     provenance = {"source": str(path), "kind": "bundle", "manifest": manifest,
                   "exporter_scores": _loads(files.get("scores.json"), path, "scores.json")}
-    return _write_import(comp, name, train=train, test=test, folds=folds, task=task, oof=arrays[0],
-                         test_pred=arrays[1], provenance=provenance, params=params, log=log)
+    model_files = {} if not models else {n: b for n, b in files.items() if n.split("/", 1)[0] in MODEL_FOLDERS}
+    if model_files:
+        _check_model_files(model_files, path, test)
+    dest = _write_import(comp, name, train=train, test=test, folds=folds, task=task, oof=arrays[0],
+                         test_pred=arrays[1], provenance=provenance, params=params, log=log, files=model_files)
+    if model_files:
+        log(f"[import] {name}: with its fold models and feature states, so `predict` and `bundle` score new rows "
+            f"with it")
+    return dest
+
+
+def _check_model_files(files: dict[str, bytes], path: Path, test) -> None:
+    """A bundle's fold models and feature states, checked before anything is written: every file its
+    manifest lists (SHA-256) and no other, each fold model loadable from the trusted formats alone (no
+    plug-in code), the feature states readable without plug-in blocks, reading columns test.csv has."""
+    import hashlib
+    import tempfile
+
+    from features import FrozenFeatures
+    from models.persist import load_model
+
+    retry = "or import it as predictions only with --no-models"
+    if "fitted/manifest.json" not in files or "features/manifest.json" not in files:
+        raise UserError(f"{path}: carries fold models or feature states without their manifests; ask for a new "
+                        f"export, {retry}")
+    fitted = _loads(files["fitted/manifest.json"], path, "fitted/manifest.json")
+    listed = {"fitted/manifest.json"}
+    try:
+        for rep in fitted["repeats"]:
+            for entry in rep["folds"]:
+                fold = {}
+                for fname, digest in entry["files"].items():
+                    member = f"fitted/{entry['dir']}/{fname}"
+                    if member not in files or hashlib.sha256(files[member]).hexdigest() != digest:
+                        raise UserError(f"{path}: {member} is missing or differs from its manifest's SHA-256; ask "
+                                        f"for a new export, {retry}")
+                    listed.add(member)
+                    fold[fname] = files[member]
+                try:
+                    load_model(fold)
+                except UserError as exc:
+                    raise UserError(f"{path}: {entry['dir']}: {exc}; {retry}") from None
+    except (KeyError, TypeError, AttributeError):
+        raise UserError(f"{path}: fitted/manifest.json is not a fold-model manifest; ask for a new export, "
+                        f"{retry}") from None
+    extra = sorted(n for n in files if n.startswith("fitted/") and n not in listed)
+    if extra:
+        raise UserError(f"{path}: {extra[0]} is not in fitted/manifest.json; ask for a new export, {retry}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for member, content in files.items():
+            if member.startswith("features/"):
+                (Path(tmp) / member).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / member).write_bytes(content)
+        try:
+            frozen = FrozenFeatures.load(Path(tmp) / "features")
+        except UserError as exc:
+            raise UserError(f"{path}: its feature states: {str(exc).split(': ', 1)[-1]}; {retry}") from None
+    missing = [c for c in frozen.inputs if c not in test.columns]
+    if missing:
+        raise UserError(f"{path}: its features read column(s) {', '.join(map(repr, missing[:5]))} that test.csv "
+                        f"lacks; {retry}")
 
 
 def _loads(data: bytes | None, path: Path, name: str) -> dict:

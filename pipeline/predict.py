@@ -45,6 +45,7 @@ class Predictor:
     sample: Any  # the sample submission (DataFrame)
     log: Callable[[str], None] = print
     _models: dict = field(default_factory=dict)
+    _states: dict = field(default_factory=dict)  # feature states folder -> features.FrozenFeatures, loaded once
 
     # ---- building -------------------------------------------------------------------------------
     @classmethod
@@ -59,16 +60,23 @@ class Predictor:
         params = _io.read_json(ensemble / "params.json")
         dirs = ctx.run_dirs()
         members = _member_names(params, ensemble)
+        from pipeline.artifacts import FITTED_DIR
+        from pipeline.exchange import IMPORTED_FEATURES
+
         imported = comp.imports_dir
-        paths = {}
+        paths, own_features = {}, {}
         for name in members:
             if name not in dirs:
                 raise UserError(f"ensemble member {name!r} has no run folder any more; run `python -m pipeline run`")
             path = dirs[name]
             if path.parent == imported:
-                raise UserError(f"ensemble member {name!r} is an imported teammate run (predictions only, no fold "
-                                f"models), so new rows cannot be scored with it; leave it out with ensemble.models "
-                                f"and run the ensemble again")
+                if not ((path / FITTED_DIR / "manifest.json").is_file() and (path / IMPORTED_FEATURES).is_dir()):
+                    raise UserError(f"ensemble member {name!r} is an imported teammate run without fold models "
+                                    f"(predictions only), so new rows cannot be scored with it; ask for an export "
+                                    f"with them (`export` sends them unless --no-models) or leave it out with "
+                                    f"ensemble.models and run the ensemble again")
+                # the teammate's models read the teammate's features: their saved states came with them
+                own_features[name] = os.path.relpath(path / IMPORTED_FEATURES, comp.root)
             paths[name] = os.path.relpath(path, comp.root)
         frame = {comp.id_col: train[comp.id_col].to_numpy()}
         for col in comp.target_columns:  # one or several (multi-target tasks)
@@ -91,7 +99,7 @@ class Predictor:
             "columns": {str(c): str(test[c].dtype) for c in test.columns},
             "members": paths, "ensemble": os.path.relpath(ensemble, comp.root),
             "features": os.path.relpath(comp.runs / FEATURES_DIR / FEATURE_STATES_DIR, comp.root),
-            "features_digest": ctx.training().features_digest(),
+            "features_digest": ctx.training().features_digest(), "member_features": own_features,
             "ensemble_config": cfg["ensemble"], "stacker_tables": _stacker_tables(cfg),
             "threads": ctx.threads(),
         }
@@ -168,16 +176,40 @@ class Predictor:
             out += [p for p in self.plugin_dir.rglob("*.py")]
         return [p.relative_to(self.root) for p in out]
 
-    @functools.cached_property
+    @property
     def features(self):
+        """The run's own feature states (`features.FrozenFeatures`)."""
+        return self._frozen(self.spec["features"])
+
+    def _states_of(self, name: str) -> str:
+        """The feature states member `name`'s fold models read: the run's, or an imported teammate run's own."""
+        return self.spec.get("member_features", {}).get(name, self.spec["features"])
+
+    def _feature_sets(self) -> list[str]:
+        """The feature states these rows must be transformed with: the members' (and the run's own for a
+        stack that passes the features through)."""
+        sets = [self.spec["features"]] if self._passthrough else []
+        return list(dict.fromkeys([*sets, *(self._states_of(n) for n in self.spec["members"])]))
+
+    def _frozen(self, rel: str):
+        if rel not in self._states:
+            self._states[rel] = self._load_states(rel)
+        return self._states[rel]
+
+    def _load_states(self, rel: str):
         from features import FrozenFeatures
 
-        plugin = self.root / "features.py"
-        states = self.root / self.spec["features"]
+        states = self.root / rel
         if not states.is_dir():
             raise UserError(f"{states}: no saved feature states; re-run the features stage "
                             f"(`python -m pipeline run --stage features --force`)")
-        return FrozenFeatures.load(states, plugin_file=plugin if plugin.is_file() else None)
+        plugin = self.root / "features.py"  # a teammate's states hold no plug-in blocks (pipeline.exchange)
+        own = rel == self.spec["features"] and plugin.is_file()
+        return FrozenFeatures.load(states, plugin_file=plugin if own else None)
+
+    def transform(self, rows) -> dict[str, tuple[Any, dict]]:
+        """(X, arrays) of a DataFrame of new rows under each feature state set a member reads."""
+        return {rel: self._frozen(rel).transform(rows) for rel in self._feature_sets()}
 
     def _fold_models(self, name: str) -> tuple[bool, list[tuple[list, list, Any]]]:
         """Member `name`'s fold models, loaded once: whether its model type sets its own threads, and per
@@ -186,6 +218,7 @@ class Predictor:
             return self._models[name]
         from models._types import model_type
         from models.persist import load_model
+        from pipeline.artifacts import run_model_type
 
         folder = self.root / self.spec["members"][name] / "fitted"
         manifest_path = folder / "manifest.json"
@@ -195,7 +228,9 @@ class Predictor:
         manifest = _io.read_json(manifest_path)
         if manifest.get("unsaved"):
             raise UserError(f"ensemble member {name!r} cannot score new rows: {manifest['unsaved']}")
-        if manifest.get("features_digest") and manifest["features_digest"] != self.spec["features_digest"]:
+        own_states = name in self.spec.get("member_features", {})  # checked against its states at import
+        if not own_states and manifest.get("features_digest") and \
+                manifest["features_digest"] != self.spec["features_digest"]:
             raise UserError(f"{folder}: these fold models were trained on other features (another competition, "
                             f"or features built since); re-train them with `python -m pipeline run`")
         repeats = []
@@ -224,26 +259,29 @@ class Predictor:
             repeats.append((models, clips, share))
         if not repeats:
             raise UserError(f"ensemble member {name!r} kept no fold models; re-train it with runtime.save_models = true")
-        kind = _io.read_json(self.root / self.spec["members"][name] / "params.json").get("type", "")
+        kind = run_model_type(_io.read_json(self.root / self.spec["members"][name] / "params.json"))
         own = model_type(name, {"type": kind}, self.plugin_dir).own_threads if kind else False
         self._models[name] = (own, repeats)
         return self._models[name]
 
     def check(self) -> None:
         """Load every member's fold models and the feature states now (bad files fail before any row is read)."""
-        _ = self.features
+        for rel in self._feature_sets():
+            self._frozen(rel)
         for name in self.spec["members"]:
             self._fold_models(name)
 
     # ---- predicting -----------------------------------------------------------------------------
-    def member_predictions(self, X, arrays: dict) -> dict[str, np.ndarray]:
-        """Each member's predictions for feature rows X: its fold models averaged per CV repeat as the
-        run averaged its test predictions, then the repeats averaged."""
+    def member_predictions(self, features: dict[str, tuple[Any, dict]]) -> dict[str, np.ndarray]:
+        """Each member's predictions for new rows, `transform`ed (X and arrays per feature state set): its
+        fold models averaged per CV repeat as the run averaged its test predictions, then the repeats
+        averaged."""
         from models import wanted_arrays
         from models._cv import predict_folds
 
         out = {}
         for name in self.spec["members"]:
+            X, arrays = features[self._states_of(name)]
             own, repeats = self._fold_models(name)
             per_repeat = []
             for models, clips, share in repeats:
@@ -325,8 +363,9 @@ class Predictor:
 
     def predict_frame(self, rows) -> np.ndarray:
         """The ensemble's predictions (the convention's shape) for a DataFrame of new rows."""
-        X, arrays = self.features.transform(rows)
-        return self.combine(self.member_predictions(X, arrays), X if self._passthrough else None)
+        features = self.transform(rows)
+        X_new = features[self.spec["features"]][0] if self._passthrough else None
+        return self.combine(self.member_predictions(features), X_new)
 
     @property
     def _passthrough(self) -> bool:
@@ -348,12 +387,12 @@ class Predictor:
         n_rows = 0
         try:
             for chunk in reader:
-                X, arrays = self.features.transform(chunk)
-                for name, pred in self.member_predictions(X, arrays).items():
+                features = self.transform(chunk)
+                for name, pred in self.member_predictions(features).items():
                     member_parts[name].append(pred)
                 ids_parts.append(chunk[id_col].to_numpy())
                 if self._passthrough:
-                    X_parts.append(X)
+                    X_parts.append(features[self.spec["features"]][0])
                 n_rows += len(chunk)
                 bar.update(len(chunk))
         finally:

@@ -14,6 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", default=None,
                    help="bundle path, or a folder to write it into: an existing one, or any path ending in '/' "
                         "(created) (default: exports/<competition>/<competition>-<RUN_ID>.zip)")
+    p.add_argument("--no-models", action="store_true",
+                   help="predictions only: leave out the fold models and feature states that let the teammate's "
+                        "`predict` and `bundle` score new rows with the run (a smaller file)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -40,6 +43,6 @@ def main(args: argparse.Namespace) -> int:
     folder = bool(args.out) and str(args.out).endswith(("/", os.sep))  # Path() drops the slash that says so
     if out.is_dir() or folder:  # a folder (created when new): the bundle goes into it under its usual name
         out = out / name
-    path = export_run(comp, runs[args.run_id], out, context=runner.competition)
+    path = export_run(comp, runs[args.run_id], out, context=runner.competition, models=not args.no_models, log=log)
     print(path)
     return 0

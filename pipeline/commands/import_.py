@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None,
                    help="run name in imports/ (default: the bundle's run, or the OOF file's stem)")
     p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
+    p.add_argument("--no-models", action="store_true",
+                   help="a bundle's predictions only, without the fold models and feature states it carries")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -27,6 +29,8 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.workspace import Workspace, competition_lock, log
 
     csvs = (args.oof, args.test)
+    if args.no_models and args.path is None:
+        raise UserError("--no-models applies to a bundle PATH; CSVs carry predictions only")
     if args.path is not None and any(csvs):
         raise UserError("pass either a bundle PATH or --oof and --test CSVs, not both")
     if args.path is None and not all(csvs):
@@ -37,7 +41,8 @@ def main(args: argparse.Namespace) -> int:
         runner = Runner(build_pipeline(), comp, log=log)
         runner.run("folds")  # the fold file the import is checked against
         if args.path is not None:
-            dest = import_bundle(comp, args.path, name=args.name, log=log, context=runner.competition)
+            dest = import_bundle(comp, args.path, name=args.name, log=log, context=runner.competition,
+                                 models=not args.no_models)
         else:
             dest = import_csv(comp, args.oof, args.test, name=args.name, log=log, context=runner.competition)
     log("[import] the ensemble stage will combine it on the next `python -m pipeline run`")

@@ -50,9 +50,16 @@ def _error_line(capsys) -> str:
 def test_export_then_import_joins_the_ensemble(tmp_path, bundle, capsys):
     mate, path = bundle
     with zipfile.ZipFile(path) as zf:
-        assert sorted(zf.namelist()) == ["bundle.json", "oof.parquet", "params.json", "scores.json",
-                                         "test.parquet"]
+        names = sorted(zf.namelist())
         manifest = json.loads(zf.read("bundle.json"))
+    # the predictions, and the fold models with the feature states they read (each library's own format,
+    # JSON and .npy: no pickle)
+    assert [n for n in names if "/" not in n] == ["bundle.json", "oof.parquet", "params.json", "scores.json",
+                                                 "test.parquet"]
+    assert {"fitted/manifest.json", "fitted/r0/f0/model.txt", "features/manifest.json"} <= set(names)
+    assert {n.split("/")[0] for n in names if "/" in n} == {"fitted", "features"}
+    assert not any(n.endswith((".pkl", ".pickle", ".joblib")) for n in names)
+    assert manifest["models"]["files"] == len(names) - 5
     assert manifest["task"] == "binary" and manifest["metric"] == "roc_auc" and manifest["id"] == "id"
     assert len(manifest["folds_sha256"]) == 64 and manifest["rows"] == {"oof": 1047, "test": 262}
     ws = _ws(tmp_path, "me")
@@ -112,6 +119,10 @@ def _parquet_change(fn):
     ("oof.parquet", _parquet_change(lambda f: f.assign(pred=f["pred"] * 3)), "must lie in [0, 1]"),
     ("oof.parquet", _parquet_change(lambda f: f.rename(columns={"pred": "p"})), "lacks prediction column(s)"),
     ("bundle.json", lambda b: b.replace(b'"binary"', b'"regression"'), "bundle task 'regression' differs"),
+    ("fitted/r0/f0/model.txt", lambda b: b.replace(b"Tree=0", b"Tree=1", 1),
+     "fitted/r0/f0/model.txt is missing or differs from its manifest's SHA-256; ask for a new export, or import "
+     "it as predictions only with --no-models"),
+    ("features/00-numeric/state.json", lambda b: b + b" ", "its feature states:"),
 ])
 def test_bad_bundles_are_refused_with_one_line(tmp_path, bundle, capsys, name, change, message):
     _, path = bundle
@@ -183,3 +194,43 @@ def test_export_of_an_unknown_run_suggests_the_known_ones(bundle, capsys):
     assert main(["export", "lgbn", "--root", str(mate)]) == 2
     line = _error_line(capsys)
     assert "no run 'lgbn'" in line and "(did you mean 'lgbm'?)" in line
+
+
+def test_a_teammates_run_with_its_fold_models_scores_new_rows_on_its_own_features(tmp_path, bundle, capsys):
+    """An import that carries its fold models and feature states joins `predict` and the offline bundle:
+    the teammate's models read the teammate's features (here they keep a column we drop), and the
+    ensemble's predictions for test.csv are the run's submission, byte for byte."""
+    _, path = bundle
+    ws = _ws(tmp_path, "me")
+    comp = _comp(ws)
+    cfg = comp / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("# drop = []", 'drop = ["age"]')
+                   .replace('# method = "auto"', 'method = "mean"'))
+    assert main(["import", str(path), "--name", "mate", "--root", str(ws)]) == 0
+    assert (comp / "imports" / "mate" / "fitted" / "manifest.json").is_file()
+    assert main(["run", "--root", str(ws)]) == 0
+    assert set(json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["members"]) == {"lgbm", "mate"}
+    submission = (ws / "submissions" / "titanic" / "latest.csv").read_bytes()
+    out = tmp_path / "predicted.csv"
+    assert main(["predict", "--root", str(ws), "--test", str(comp / "test.csv"), "--out", str(out)]) == 0
+    assert out.read_bytes() == submission
+    # the offline bundle carries the teammate's models and states and predicts the same
+    folder = tmp_path / "offline"
+    assert main(["bundle", "--root", str(ws), "--out", str(folder), "--no-wheels"]) == 0
+    assert (folder / "competition" / "titanic" / "imports" / "mate" / "features" / "manifest.json").is_file()
+    out = tmp_path / "offline.csv"
+    assert main(["predict", "--from", str(folder / "competition" / "titanic"), "--test", str(comp / "test.csv"),
+                 "--out", str(out)]) == 0
+    assert out.read_bytes() == submission
+    # the imported run travels on with its models and the teammate's states
+    again = tmp_path / "again.zip"
+    assert main(["export", "mate", "--root", str(ws), "--out", str(again)]) == 0
+    with zipfile.ZipFile(again) as zf:
+        assert zf.read("features/manifest.json") == (comp / "imports" / "mate" / "features" / "manifest.json").read_bytes()
+    # predictions only: blended, but new rows cannot be scored with it
+    assert main(["import", str(path), "--name", "mate", "--root", str(ws), "--no-models"]) == 0
+    assert not (comp / "imports" / "mate" / "fitted").exists()
+    assert main(["run", "--root", str(ws)]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--root", str(ws), "--test", str(comp / "test.csv"), "--out", str(out)]) == 2
+    assert "imported teammate run without fold models (predictions only)" in _error_line(capsys)

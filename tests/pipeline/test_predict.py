@@ -239,7 +239,9 @@ def test_bad_input_to_predict_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_an_imported_teammate_run_is_refused_in_one_line(tmp_path, capsys):
+def test_an_imported_teammate_run_predicts_with_its_fold_models_and_is_refused_without_them(tmp_path, capsys):
+    """A scikit-learn member (skops files) exported with its fold models scores new rows in the importer's
+    workspace as it did in the exporter's; imported as predictions only, predict refuses it in one line."""
     ws, comp = _workspace(tmp_path)
     _run(ws)
     zip_path = tmp_path / "linear.zip"
@@ -249,9 +251,14 @@ def test_an_imported_teammate_run_is_refused_in_one_line(tmp_path, capsys):
     cfg.write_text(cfg.read_text().split("\n[models.linear]")[0])
     assert main(["import", str(zip_path), "--root", str(ws), "--name", "bob_linear"]) == 0
     _run(ws)
+    out = tmp_path / "o.csv"
+    assert main(["predict", "--root", str(ws), "--test", str(comp / "test.csv"), "--out", str(out)]) == 0
+    assert out.read_bytes() == (ws / "submissions" / comp.name / "latest.csv").read_bytes()
+    assert main(["import", str(zip_path), "--root", str(ws), "--name", "bob_linear", "--no-models"]) == 0
+    _run(ws)
     line = _one_line_error(capsys, ["predict", "--root", str(ws), "--test", str(comp / "test.csv"),
-                                    "--out", str(tmp_path / "o.csv")])
-    assert "imported teammate run" in line and "bob_linear" in line
+                                    "--out", str(tmp_path / "o2.csv")])
+    assert "imported teammate run without fold models" in line and "bob_linear" in line
 
 
 def test_runtime_save_models_false_keeps_no_models_and_predict_says_so(tmp_path, capsys):

@@ -43,7 +43,8 @@ BUNDLE_FILES = ("bundle.json", "oof.parquet", "test.parquet", "scores.json", "pa
 # the folders of fold models and feature states (`_model_files`); a member's path below them: plain names
 MODEL_FOLDERS = ("fitted", "features")
 IMPORTED_FEATURES = "features"  # in an imported run's folder: the feature states its fold models read
-_MODEL_MEMBER = re.compile(r"^(fitted|features)(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}){1,4}$")
+# (a multi-target run's fold holds a model per target column, each with its estimator: r0/f0/target_0/estimator/)
+_MODEL_MEMBER = re.compile(r"^(fitted|features)(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}){1,8}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _MAX_MEMBER_BYTES = 2 << 30
 
@@ -181,8 +182,8 @@ def _bundle_members(path: Path, names: list[str], sizes: dict[str, int], *, rows
     for name in names:
         if name not in BUNDLE_FILES and not (_MODEL_MEMBER.match(name) and ".." not in name.split("/")):
             raise UserError(f"{path}: unexpected member {name[:80]!r}; a bundle holds only "
-                            f"{', '.join(BUNDLE_FILES)} and the folders {', '.join(MODEL_FOLDERS)}/ -- re-export "
-                            f"it with `python -m pipeline export`")
+                            f"{', '.join(BUNDLE_FILES)} and the folders {', '.join(f + '/' for f in MODEL_FOLDERS)} -- "
+                            f"re-export it with `python -m pipeline export`")
         if name in seen:
             raise UserError(f"{path}: {name} appears twice; a bundle holds each file once -- re-export it")
         seen.add(name)
@@ -206,7 +207,7 @@ def _read_bundle(path: Path, *, rows: int, columns: int) -> dict[str, bytes]:
             if entry.is_symlink() or not entry.is_file():
                 raise UserError(f"{path}: {entry.relative_to(path).as_posix()[:80]!r} is a link or a folder; a "
                                 f"bundle folder holds only the plain files {', '.join(BUNDLE_FILES)} and the "
-                                f"folders {', '.join(MODEL_FOLDERS)}/")
+                                f"folders {', '.join(f + '/' for f in MODEL_FOLDERS)}")
         names = [e.relative_to(path).as_posix() for e in entries]
         _bundle_members(path, names, {n: e.stat().st_size for n, e in zip(names, entries)}, rows=rows,
                         columns=columns)

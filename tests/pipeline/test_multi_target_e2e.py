@@ -91,12 +91,14 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
     assert "stack" not in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
     _predicts_latest(comp, tmp_path)
     _reports(comp, "survived")
-    # a teammate's multilabel run imports (its rows need not sum to 1) and joins the ensemble
-    ws, bundle = comp.parents[1], tmp_path / "lgbm.zip"
-    assert main(["export", "lgbm", "--root", str(ws), "--out", str(bundle)]) == 0
+    # a teammate's multilabel run imports (its rows need not sum to 1) and joins the ensemble, with its fold
+    # models (one per target column, each a pipeline around the estimator: nested folders), which predict
+    ws, bundle = comp.parents[1], tmp_path / "linear.zip"
+    assert main(["export", "linear", "--root", str(ws), "--out", str(bundle)]) == 0
     assert main(["import", str(bundle), "--root", str(ws), "--name", "mate"]) == 0
     assert main(["run", "--root", str(ws)]) == 0
     assert "mate" in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["members"]
+    _predicts_latest(comp, tmp_path)
 
 
 def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):

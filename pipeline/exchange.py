@@ -79,6 +79,8 @@ def _model_files(comp: Competition, run_dir: Path, context) -> tuple[dict[str, b
     if not (fitted / "manifest.json").is_file():
         if run_dir.parent == comp.runs:  # the ensemble: its fold models are its members'
             return {}, "an ensemble's fold models are its members'; export each member to send them"
+        if run_dir.parent == comp.imports_dir:
+            return {}, "it was imported as predictions only"
         return {}, "it kept no fold models (runtime.save_models = false when it trained)"
     manifest = _io.read_json(fitted / "manifest.json")
     if manifest.get("unsaved"):
@@ -181,9 +183,10 @@ def _bundle_members(path: Path, names: list[str], sizes: dict[str, int], *, rows
     seen: set[str] = set()
     for name in names:
         if name not in BUNDLE_FILES and not (_MODEL_MEMBER.match(name) and ".." not in name.split("/")):
+            folders = ", ".join(f + "/" for f in MODEL_FOLDERS)
             raise UserError(f"{path}: unexpected member {name[:80]!r}; a bundle holds only "
-                            f"{', '.join(BUNDLE_FILES)} and the folders {', '.join(f + '/' for f in MODEL_FOLDERS)} -- "
-                            f"re-export it with `python -m pipeline export`")
+                            f"{', '.join(BUNDLE_FILES)} and the folders {folders} -- re-export it with "
+                            f"`python -m pipeline export`")
         if name in seen:
             raise UserError(f"{path}: {name} appears twice; a bundle holds each file once -- re-export it")
         seen.add(name)

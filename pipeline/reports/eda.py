@@ -457,7 +457,12 @@ def _association(eda: EDA) -> None:
     discrete = np.array([eda.kinds[c] == "categorical" for c in cols])
     y = eda.y_s[:n]
     func = mutual_info_classif if eda.task.is_classification else mutual_info_regression
-    mi = func(X, y, discrete_features=discrete, random_state=eda.options.seed, n_jobs=max(1, eda.options.threads))
+    import multiprocessing
+
+    # beside the other stages the report runs in a daemon process, where joblib's worker processes cannot
+    # start (it would say so on the terminal and use one): the columns are then estimated in turn
+    jobs = 1 if multiprocessing.current_process().daemon else max(1, eda.options.threads)
+    mi = func(X, y, discrete_features=discrete, random_state=eda.options.seed, n_jobs=jobs)
     eda.association = {c: round(float(v), 5) for c, v in sorted(zip(cols, mi), key=lambda kv: -kv[1])}
 
 

@@ -257,3 +257,38 @@ def test_a_test_set_after_train_in_time_is_named_until_the_folds_follow_time(tmp
     cfg.write_text(cfg.read_text().replace("[cv]\n", '[cv]\nscheme = "forward"\ntime_column = "booked"\n', 1))
     _, summary = explore(ws, "titanic")  # the scheme is in the stage's fingerprint: it runs again
     assert not [w for w in summary["warnings"] if w["kind"] == "after"]
+
+
+def _association_in_a_daemon(queue) -> None:
+    """Mutual information with two threads in a daemon process, as the report runs beside the other
+    stages: the warnings it raised, and its result, go back through `queue`."""
+    import warnings
+
+    from core.metrics import get_metric
+    from core.tasks import TaskInfo
+    from pipeline.reports.eda import Options, analyze
+    from tests.conftest import DATA
+
+    train = pd.read_csv(DATA / "titanic" / "train.csv")
+    test = pd.read_csv(DATA / "titanic" / "test.csv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        eda = analyze(train, test, name="titanic", target="survived", id_col="id",
+                      task=TaskInfo("binary", (0, 1)), metric=get_metric("roc_auc"), options=Options(threads=2))
+    queue.put(([str(w.message) for w in caught], eda.association))
+
+
+def test_the_report_beside_the_stages_estimates_mutual_information_without_joblibs_warning():
+    """joblib cannot start worker processes from a daemon process (and says so on the terminal): the
+    report's mutual information there runs on one, quietly, with the same result."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_association_in_a_daemon, args=(queue,), daemon=True)
+    child.start()
+    said, association = queue.get(timeout=300)
+    child.join(timeout=60)
+    assert not [m for m in said if "Loky" in m or "n_jobs" in m]
+    assert association and set(association) >= {"sex", "pclass"}
+    assert max(association, key=association.get) == "sex"

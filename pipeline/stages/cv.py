@@ -49,6 +49,12 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
         ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({max(0.0, budget.left()):.0f} s left for models): "
                 + ", ".join(f"{n} ~{costs[n].seconds:.0f} s" for n in names))
     repeats = training.repeats
+    if not costs and names:
+        line = expected_line({n: estimates()[n] for n in names},
+                             {n: model_repeats(comp.models[n], ctx.repeats()) for n in names},
+                             workers=training.executor.workers)
+        if line:
+            ctx.log(line)
     # with several workers and no budget, each repeat's folds (model x fold) go to the workers as one set
     batched = not costs and training.executor.workers > 1 and bool(names)
     here = batched and _small_work(ctx, training, sizes)
@@ -74,6 +80,27 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
             if old.is_dir() and not old.name.startswith(".") and old.name not in comp.models:
                 shutil.rmtree(old, ignore_errors=True)
     return produced
+
+
+# From this much expected training (seconds of the run's wall time) the cv stage says how long it expects,
+# so a large table's first minutes without a finished fold are not a silence.
+SAY_EXPECTED_FROM_SECONDS = 60.0
+
+
+def expected_line(costs: dict, repeats: dict[str, int], *, workers: int) -> str | None:
+    """"[cv] expected training: about ..." when the models' estimated seconds (planner.Cost, one CV repeat
+    each, times its repeats) shared by the workers reach SAY_EXPECTED_FROM_SECONDS, else None."""
+    work = sum(c.seconds * repeats[n] for n, c in costs.items())
+    wall = work / max(1, workers)
+    if wall < SAY_EXPECTED_FROM_SECONDS:
+        return None
+    source = ("their earlier runs here" if all(c.source == "measured" for c in costs.values()) else
+              "the model types' costs on this table" if all(c.source != "measured" for c in costs.values()) else
+              "earlier runs here and the model types' costs")
+    took = f"{wall / 60:.0f} min" if wall >= 90 else f"{wall:.0f} s"
+    on = f" on {workers} workers" if workers > 1 else ""
+    return (f"[cv] expected training: about {took} for {len(costs)} model(s){on} (from {source}); each fold "
+            f"is reported as it finishes")
 
 
 def check(competition) -> None:

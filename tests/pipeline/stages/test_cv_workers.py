@@ -276,8 +276,8 @@ def test_a_long_training_says_how_long_it_expects_and_a_short_one_says_nothing()
     what the models' estimates add up to, shared by the workers (each model's seconds times its repeats)."""
     costs = {"lgbm": Cost(492.0, "estimated"), "linear": Cost(246.0, "estimated")}
     line = cv.expected_line(costs, {"lgbm": 1, "linear": 1}, workers=2)
-    assert line == ("[cv] expected training: about 6 min for 2 model(s) on 2 workers (from the model types' costs "
-                    "on this table); each fold is reported as it finishes")
+    assert line == ("[cv] expected training: about 6 min for 2 model(s) on 2 workers (a rough estimate from the "
+                    "model types' costs on this table); each fold is reported as it finishes")
     assert "about 25 min" in cv.expected_line(costs, {"lgbm": 2, "linear": 2}, workers=1)
     assert "from their earlier runs here" in cv.expected_line({"a": Cost(80.0, "measured")}, {"a": 1}, workers=1)
     assert "about 80 s for 1 model(s) (from" in cv.expected_line({"a": Cost(80.0, "measured")}, {"a": 1}, workers=1)

@@ -35,6 +35,14 @@ TYPE_REQUIREMENTS = {"catboost": ("catboost",), "xgboost": ("xgboost",), "mlp": 
 PROJECT = "kaggle-pipeline"
 
 
+def member_types(predictor) -> set[str]:
+    """The ensemble members' model types, an imported teammate run's as its exporter recorded it."""
+    from pipeline.artifacts import run_model_type
+
+    return {run_model_type(_io.read_json(predictor.root / rel / "params.json"))
+            for rel in predictor.spec["members"].values()}
+
+
 def requirements(types: set[str]) -> list[str]:
     """`name==version` for every distribution predict needs with these member model types, pinned to
     the versions installed here (the ones the run used), with their own dependencies."""
@@ -65,9 +73,7 @@ def make_bundle(predictor, out: Path, *, project_root: Path, competition_toml: P
                         f"bundle from a checkout of the project (pip install -e .)")
     predictor.check()  # every member's fold models load and every file matches its digest
     name = predictor.spec["competition"]
-    types = {_io.read_json(predictor.root / rel / "params.json").get("type", "")
-             for rel in predictor.spec["members"].values()}
-    reqs = requirements(types)
+    reqs = requirements(member_types(predictor))
     if out.exists():
         out.rmdir()
     with _io.atomic_dir(out) as tmp:

@@ -62,3 +62,24 @@ def test_bad_input_to_bundle_is_one_line_and_leaves_nothing(tmp_path, capsys):
     line = _one_line_error(capsys, ["bundle", "--root", str(ws), "--out", str(fresh), "--python-version", "2.7"])
     assert "--python-version '2.7': give the predicting machine's Python as 3.11 (or 311)" in line
     assert not fresh.exists()
+
+
+def test_the_wheels_follow_every_members_type_an_imported_ones_too(tmp_path):
+    """An imported teammate run's params.json keeps the exporter's under "params": its type still brings its
+    library's wheel (a CatBoost or torch member scored offline needs catboost or torch)."""
+    import json
+    from types import SimpleNamespace
+
+    from pipeline.bundle import member_types, requirements
+
+    runs = {"models/lgbm": {"type": "lightgbm"},
+            "imports/mate": {"imported": {"kind": "bundle"}, "params": {"type": "catboost"}},
+            "imports/again": {"imported": {}, "params": {"imported": {}, "params": {"type": "mlp"}}}}
+    for rel, params in runs.items():
+        (tmp_path / rel).mkdir(parents=True)
+        (tmp_path / rel / "params.json").write_text(json.dumps(params))
+    predictor = SimpleNamespace(root=tmp_path, spec={"members": {rel.split("/")[1]: rel for rel in runs}})
+    assert member_types(predictor) == {"lightgbm", "catboost", "mlp"}
+    pytest.importorskip("catboost")
+    names = {r.split("==")[0].lower() for r in requirements(member_types(predictor))}
+    assert {"catboost", "torch", "lightgbm"} <= names

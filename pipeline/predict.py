@@ -228,7 +228,7 @@ class Predictor:
         manifest = _io.read_json(manifest_path)
         if manifest.get("unsaved"):
             raise UserError(f"ensemble member {name!r} cannot score new rows: {manifest['unsaved']}")
-        own_states = name in self.spec.get("member_features", {})  # checked against its states at import
+        own_states = name in self.spec.get("member_features", {})  # an import: its states came with it
         if not own_states and manifest.get("features_digest") and \
                 manifest["features_digest"] != self.spec["features_digest"]:
             raise UserError(f"{folder}: these fold models were trained on other features (another competition, "

@@ -194,7 +194,7 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
     # every guarantee holds per repeat), then averaged; a member of fewer repeats (an import, a pseudo
     # run, a model the first repeat's ensemble left out) brings its own OOF to every repeat
     repeats = ctx.repeats()
-    fewer = [m.name for m in loaded if len(m.oof_repeats) < repeats]
+    fewer = [m.name for m in loaded if max(1, len(m.oof_repeats)) < repeats]  # one repeat keeps no per-repeat OOF
     problems = [Problem([m.repeat(r) for m in loaded], y, ctx.folds(r)[rows], task, metric, sw)
                 for r in range(repeats)]
     options = [_method_options(ctx, r) for r in range(repeats)]

@@ -61,6 +61,8 @@ def test_stage_reports_members_methods_weights_and_keeps_the_best(tmp_path):
     assert sum(hill.values()) == pytest.approx(1.0, abs=1e-5)
     text = "\n".join(logs)
     assert "[ensemble]   lgbm" in text and "in-sample" in text and f"chose {scores['method']}" in text
+    # one CV repeat: no member has fewer than the others (it read "(1 of 1 repeats ...)" on every one)
+    assert "repeats" not in text
     # the OOF artifact follows train.csv's rows and scores as reported
     train = pd.read_csv(ws / "competition" / "titanic" / "train.csv")
     oof = pd.read_parquet(out / "oof.parquet")

@@ -471,7 +471,9 @@ def _csv_columns(frame, comp: Competition, task, source: str) -> list[str]:
     if task.n_outputs > 1:
         names = task.prediction_columns()
         if sorted(map(str, rest)) != sorted(names):
-            raise UserError(f"{source}: prediction columns {rest} must be the classes {names}, one probability "
+            what = "target columns" if task.kind.multi_target else "classes"
+            value = "probability" if task.is_classification else "prediction"
+            raise UserError(f"{source}: prediction columns {rest} must be the {what} {names}, one {value} "
                             f"column each")
         return names
     if len(rest) == 1:

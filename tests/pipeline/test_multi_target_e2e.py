@@ -123,6 +123,16 @@ def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):
             assert oof[t].min() >= y[t].min() - 1e-12 and oof[t].max() <= y[t].max() + 1e-12
     _predicts_latest(comp, tmp_path)
     _reports(comp, "worst texture")
+    # a notebook's CSVs must name the target columns (not "classes", not "probability")
+    ws, folds = comp.parents[1], pd.read_csv(comp / "runs" / "folds.csv")[["id", "fold"]]
+    oof = pd.read_parquet(comp / "runs" / "models" / "linear" / "oof.parquet").merge(folds, on="id")
+    oof.rename(columns={targets[1]: "smoothness"}).to_csv(tmp_path / "oof.csv", index=False)
+    pd.read_parquet(comp / "runs" / "models" / "linear" / "test.parquet").to_csv(tmp_path / "test.csv", index=False)
+    capsys.readouterr()
+    assert main(["import", "--oof", str(tmp_path / "oof.csv"), "--test", str(tmp_path / "test.csv"), "--name", "nb",
+                 "--root", str(ws)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"must be the target columns {targets}, one prediction column each")
 
 
 def _predicts_latest(comp, tmp_path) -> None:

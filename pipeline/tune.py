@@ -101,8 +101,21 @@ def model_space(comp, model: str) -> dict[str, Any]:
         space = MODEL_TYPES[spec["type"]].default_space
     if not space:
         raise UserError(f"models.{model} has no search space; add [models.{model}.search_space] with ranges "
-                        f"like C = {{ low = 0.01, high = 100.0, log = true }}")
+                        f"like {_space_example(spec.get('params', {}))}")
     return space
+
+
+def _space_example(params: dict) -> str:
+    """A search-space line for the model's first positive numeric parameter (a tenth to ten times its value,
+    log scale), else a generic one: the hint names a parameter the model has."""
+    for name, value in params.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            if isinstance(value, int):  # an integer range samples integers
+                low, high = str(max(1, value // 10)), str(value * 10)
+            else:  # written with a decimal point, so the range samples floats
+                low, high = repr(round(value / 10, 12)), repr(round(value * 10, 12))
+            return f"{name} = {{ low = {low}, high = {high}, log = true }}"
+    return "C = { low = 0.01, high = 100.0, log = true }"
 
 
 def study_name(comp, model: str, space: dict, data_digest: str) -> str:

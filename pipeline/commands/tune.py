@@ -11,7 +11,9 @@ HELP = "tune a model's parameters with Optuna (full k-fold CV, pruning, resumabl
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
-    p.add_argument("--model", "-m", required=True, help="the [models.NAME] table to tune")
+    p.add_argument("model_name", metavar="MODEL", nargs="?", default=None,
+                   help="the [models.NAME] table to tune (or --model NAME)")
+    p.add_argument("--model", "-m", default=None, help="the [models.NAME] table to tune")
     p.add_argument("--trials", "-n", type=int, required=True,
                    help="finished trials the study should hold (a resumed study runs only the rest)")
     p.add_argument("--timeout", type=duration, default=None,
@@ -32,12 +34,19 @@ def main(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.model and args.model_name and args.model != args.model_name:
+        raise UserError(f"tune: two models named, {args.model_name!r} and --model {args.model!r}; tune one at a time")
+    args.model = args.model or args.model_name
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
+    if not args.model:
+        example = next(iter(comp.models), "lgbm")
+        raise UserError(f"tune: name the model to tune, e.g. `python -m pipeline tune {example} --trials 20` "
+                        f"(models: {', '.join(comp.models)})")
     if args.model not in comp.models:
         from core.errors import did_you_mean
 
-        raise UserError(f"--model {args.model!r} is not an enabled model in {comp.config_path.name}"
+        raise UserError(f"tune: {args.model!r} is not an enabled model in {comp.config_path.name}"
                         f"{did_you_mean(args.model, tuple(comp.models))}")
     with competition_lock(comp):  # trials need fresh folds and features; a run writing them goes first
         runner = Runner(build_pipeline(), comp, log=log)

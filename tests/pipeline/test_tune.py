@@ -202,12 +202,18 @@ def test_apply_writes_the_best_parameters_and_the_next_run_reproduces_the_score(
 
 
 @pytest.mark.parametrize("args,edit,message", [
-    (["--model", "lgbmx"], None, r"--model 'lgbmx' is not an enabled model .*\(did you mean 'lgbm'\?\)"),
+    (["--model", "lgbmx"], None, r"tune: 'lgbmx' is not an enabled model .*\(did you mean 'lgbm'\?\)"),
     (["--model", "lr"], '\n[models.lr]\ntype = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegression"\n',
      r"models\.lr has no search space; add \[models\.lr\.search_space\]"),
     (["--model", "lgbm"], '\n[models.lgbm.search_space]\nnum_leafs = { low = 4, high = 8 }\n',
      r"models\.lgbm\.search_space .*LightGBM has no parameter 'num_leafs' \(did you mean 'num_leaves'\?\)"),
     (["--model", "lgbm", "--trials", "0"], None, r"--trials must be at least 1, got 0"),
+    # the hint's range is for a parameter the model has, written as its type reads it
+    (["lr"], '\n[models.lr]\ntype = "sklearn"\nestimator = "sklearn.linear_model.Ridge"\nparams = { alpha = 3.0 }\n',
+     r"with ranges like alpha = \{ low = 0\.3, high = 30\.0, log = true \}$"),
+    (["lgbmx"], None, r"tune: 'lgbmx' is not an enabled model .*\(did you mean 'lgbm'\?\)"),
+    ([], None, r"tune: name the model to tune, e\.g\. `python -m pipeline tune lgbm --trials 20` \(models: lgbm"),
+    (["lgbm", "--model", "lr"], None, r"tune: two models named, 'lgbm' and --model 'lr'; tune one at a time"),
 ])
 def test_bad_tune_arguments_exit_2(titanic_ws, capsys, args, edit, message):
     import re

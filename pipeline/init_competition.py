@@ -48,6 +48,64 @@ def _zip_member(path: Path) -> str:
     return names[0]
 
 
+# The three files of a Kaggle download, by their name without compression suffixes (lower case): train.csv,
+# test.csv, and the sample submission, whatever the competition calls it (sample_submission.csv,
+# sampleSubmission.csv, titanic's gender_submission.csv).
+DOWNLOAD_ROLES = {"train": lambda stem: stem == "train", "test": lambda stem: stem == "test",
+                  "sample_submission": lambda stem: "submission" in stem}
+_ROLE_FLAGS = {"train": "--train", "test": "--test", "sample_submission": "--sample-submission"}
+
+
+def _csv_stem(name: str) -> str | None:
+    """'train' for train.csv, train.csv.zip or Train.CSV.gz; None for a file that is not a CSV."""
+    lower = Path(name).name.lower()
+    for suffix in COMPRESSED_SUFFIXES:
+        lower = lower.removesuffix(suffix)
+    return lower.removesuffix(".csv") if lower.endswith(".csv") else None
+
+
+def download_files(path: Path, into: Path, given: dict[str, Path | None]) -> dict[str, Path]:
+    """The train, test and sample-submission files of a Kaggle download: a folder, or the zip `kaggle
+    competitions download` writes (the files found are extracted into `into`). A file in `given` (the
+    command's --train, --test, --sample-submission) is taken as it is; one not found, or found twice,
+    is a UserError naming the flag that settles it."""
+    import zipfile
+
+    path = Path(path)
+    wanted = [role for role in DOWNLOAD_ROLES if given.get(role) is None]
+    if path.is_dir():
+        names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*")
+                       if p.is_file() and len(p.relative_to(path).parts) <= 2)  # the files, or one folder down
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(n for n in archive.namelist() if not n.endswith("/") and n.count("/") <= 1)
+    elif path.exists():
+        raise UserError(f"--data {path}: not a folder or a zip; pass the competition's download (its folder or "
+                        f"its .zip), or --train, --test and --sample-submission")
+    else:
+        raise UserError(f"--data {path}: not found; pass the competition's download (its folder or its .zip)")
+    found = {role: [n for n in names if (stem := _csv_stem(n)) is not None and DOWNLOAD_ROLES[role](stem)]
+             for role in wanted}
+    for role in wanted:
+        if len(found[role]) != 1:
+            what = (f"holds {len(found[role])} candidates for it ({', '.join(found[role])})" if found[role] else
+                    f"has none (files: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''})")
+            raise UserError(f"--data {path}: looked for the {role.replace('_', ' ')} CSV and {what}; pass "
+                            f"{_ROLE_FLAGS[role]} FILE")
+    out = {role: Path(p) for role, p in given.items() if p is not None}
+    if path.is_dir():
+        out.update({role: path / found[role][0] for role in wanted})
+        return out
+    with zipfile.ZipFile(path) as archive:
+        for role in wanted:
+            member = found[role][0]
+            dest = Path(into) / Path(member).name
+            with archive.open(member) as packed, open(dest, "wb") as unpacked:
+                shutil.copyfileobj(packed, unpacked, 1 << 20)
+            out[role] = dest
+    return out
+
+
 def _copy_plain(src: Path, dest: Path) -> None:
     """Copy a data file as the plain CSV the competition folder holds: a .gz, .bz2, .xz or one-file .zip
     download is decompressed (every later reader opens train.csv as text)."""

@@ -177,3 +177,79 @@ def test_a_test_set_after_train_in_a_date_column_gets_forward_chaining(tmp_path,
     gap.loc[3, "booked"] = None
     cv, _ = init("missing_date", gap.iloc[:cut], gap.iloc[cut:])
     assert cv["scheme"] == "auto"
+
+
+def _download(tmp_path, names: dict[str, str]):
+    """A Kaggle download's folder: titanic's files under the names given (role -> file name)."""
+    import shutil
+
+    folder = tmp_path / "download"
+    folder.mkdir()
+    for role, name in names.items():
+        shutil.copyfile(DATA / "titanic" / f"{role}.csv", folder / name)
+    shutil.copyfile(DATA / "titanic" / "solution.csv", folder / "solution.csv")
+    return folder
+
+
+def test_init_finds_the_three_files_in_a_kaggle_download_folder_or_zip(tmp_path, capsys):
+    """`init NAME --data PATH`: the folder or the zip `kaggle competitions download` writes, its files found by
+    name (the sample submission whatever the competition calls it, a file compressed inside the zip, one
+    folder down); the competition is the one three explicit files give."""
+    import zipfile
+
+    folder = _download(tmp_path, {"train": "train.csv", "test": "test.csv",
+                                  "sample_submission": "gender_submission.csv"})
+    ws = tmp_path / "ws"
+    assert main(["init", "a", "--root", str(ws), "--data", str(folder)]) == 0
+    archive = tmp_path / "titanic.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("test.csv", "gender_submission.csv", "solution.csv"):
+            zf.write(folder / name, f"titanic/{name}")
+        with zipfile.ZipFile(tmp_path / "train.csv.zip", "w") as inner:  # a large file zipped on its own
+            inner.write(folder / "train.csv", "train.csv")
+        zf.write(tmp_path / "train.csv.zip", "titanic/train.csv.zip")
+    assert main(["init", "b", "--root", str(ws), "--data", str(archive)]) == 0
+    assert main(["init", "c", "--root", str(ws), *[f"--{f.replace('_', '-')}={DATA / 'titanic' / (f + '.csv')}"
+                                                    for f in ("train", "test", "sample_submission")]]) == 0
+    made = [(ws / "competition" / n) for n in "abc"]
+    for name in ("competition.toml", "train.csv", "test.csv", "sample_submission.csv"):
+        assert (made[0] / name).read_bytes() == (made[1] / name).read_bytes() == (made[2] / name).read_bytes()
+    assert not (made[0] / "solution.csv").exists()
+
+
+@pytest.mark.parametrize("files,extra,message", [
+    # an explicit file wins over the one found
+    ({"train.csv": "train", "test.csv": "test", "sample_submission.csv": "sample_submission"}, ["--test"], None),
+    ({"train.csv": "train", "test.csv": "test", "sampleSubmission.csv": "sample_submission",
+      "gender_submission.csv": "sample_submission"}, [],
+     r"looked for the sample submission CSV and holds 2 candidates for it \(gender_submission\.csv, "
+     r"sampleSubmission\.csv\); pass --sample-submission FILE$"),
+    ({"training.csv": "train", "test.csv": "test", "sample_submission.csv": "sample_submission"}, [],
+     r"looked for the train CSV and has none \(files: sample_submission\.csv, solution\.csv, test\.csv, "
+     r"training\.csv\); pass --train FILE$"),
+])
+def test_a_download_that_does_not_say_which_file_is_which_asks_for_the_flag(tmp_path, capsys, files, extra, message):
+    """A file not found, or found twice, is one line naming the flag that settles it; nothing is created."""
+    import re
+    import shutil
+
+    folder = tmp_path / "download"
+    folder.mkdir()
+    for name, role in {**files, "solution.csv": "solution"}.items():
+        shutil.copyfile(DATA / "titanic" / f"{role}.csv", folder / name)
+    argv = ["init", "x", "--root", str(tmp_path / "ws"), "--data", str(folder)]
+    for flag in extra:
+        argv += [flag, str(DATA / "titanic" / "test.csv")]
+    if message is None:
+        assert main(argv) == 0
+        return
+    assert main(argv) == 2
+    assert re.search(message, capsys.readouterr().err.strip().splitlines()[-1])
+    assert not (tmp_path / "ws" / "competition" / "x").exists()
+
+
+def test_init_without_data_or_the_three_files_says_what_to_pass(tmp_path, capsys):
+    assert main(["init", "x", "--root", str(tmp_path), "--train", str(DATA / "titanic" / "train.csv")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "init: pass --data with the competition's download (its folder or its .zip), or --train, --test and "
+        "--sample-submission")

@@ -226,7 +226,8 @@ def test_a_teammates_run_with_its_fold_models_scores_new_rows_on_its_own_feature
     again = tmp_path / "again.zip"
     assert main(["export", "mate", "--root", str(ws), "--out", str(again)]) == 0
     with zipfile.ZipFile(again) as zf:
-        assert zf.read("features/manifest.json") == (comp / "imports" / "mate" / "features" / "manifest.json").read_bytes()
+        states = zf.read("features/manifest.json")
+    assert states == (comp / "imports" / "mate" / "features" / "manifest.json").read_bytes()
     # predictions only: blended, but new rows cannot be scored with it
     assert main(["import", str(path), "--name", "mate", "--root", str(ws), "--no-models"]) == 0
     assert not (comp / "imports" / "mate" / "fitted").exists()

@@ -86,6 +86,11 @@ def download_files(path: Path, into: Path, given: dict[str, Path | None]) -> dic
         raise UserError(f"--data {path}: not found; pass the competition's download (its folder or its .zip)")
     found = {role: [n for n in names if (stem := _csv_stem(n)) is not None and DOWNLOAD_ROLES[role](stem)]
              for role in wanted}
+    for role, candidates in found.items():  # train.csv unzipped beside its train.csv.zip: the plain file
+        plain = [n for n in candidates if n.lower().endswith(".csv")]
+        if len(plain) == 1 and {_csv_stem(n) for n in candidates} == {_csv_stem(plain[0])} and \
+                {Path(n).parent for n in candidates} == {Path(plain[0]).parent}:
+            found[role] = plain
     for role in wanted:
         if len(found[role]) != 1:
             what = (f"holds {len(found[role])} candidates for it ({', '.join(found[role])})" if found[role] else

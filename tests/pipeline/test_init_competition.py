@@ -220,6 +220,9 @@ def test_init_finds_the_three_files_in_a_kaggle_download_folder_or_zip(tmp_path,
 @pytest.mark.parametrize("files,extra,message", [
     # an explicit file wins over the one found
     ({"train.csv": "train", "test.csv": "test", "sample_submission.csv": "sample_submission"}, ["--test"], None),
+    # a file unzipped beside its download is the same file: the plain one is taken
+    ({"train.csv": "train", "train.csv.gz": "train", "test.csv": "test", "sample_submission.csv": "sample_submission"},
+     [], None),
     ({"train.csv": "train", "test.csv": "test", "sampleSubmission.csv": "sample_submission",
       "gender_submission.csv": "sample_submission"}, [],
      r"looked for the sample submission CSV and holds 2 candidates for it \(gender_submission\.csv, "

@@ -9,7 +9,8 @@ HELP = "write a run (a model's folder name, or 'ensemble') as a portable bundle 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_id", metavar="RUN_ID", help="the run's folder name (the model name), or 'ensemble'")
+    p.add_argument("run_ids", metavar="RUN_ID", nargs="+",
+                   help="the run's folder name (the model name), or 'ensemble'; several: a bundle each")
     p.add_argument("--competition", "-c", default=None, help="competition name (default: the workspace's)")
     p.add_argument("--out", "-o", default=None,
                    help="bundle path, or a folder to write it into: an existing one, or any path ending in '/' "
@@ -35,14 +36,18 @@ def main(args: argparse.Namespace) -> int:
     runs = runner.competition.run_dirs(runner.state)
     if (comp.runs / "ensemble" / "oof.parquet").exists():
         runs["ensemble"] = comp.runs / "ensemble"
-    if args.run_id not in runs:
-        hint = did_you_mean(args.run_id, tuple(runs)) if runs else "; run `python -m pipeline run` first"
-        raise UserError(f"no run {args.run_id!r} in {comp.runs}{hint}")
-    name = f"{comp.name}-{args.run_id}.zip"
-    out = Path(args.out) if args.out else ws.root / "exports" / comp.name / name
+    for run_id in args.run_ids:  # every name checked before the first bundle is written
+        if run_id not in runs:
+            hint = did_you_mean(run_id, tuple(runs)) if runs else "; run `python -m pipeline run` first"
+            raise UserError(f"no run {run_id!r} in {comp.runs}{hint}")
     folder = bool(args.out) and str(args.out).endswith(("/", os.sep))  # Path() drops the slash that says so
-    if out.is_dir() or folder:  # a folder (created when new): the bundle goes into it under its usual name
-        out = out / name
-    path = export_run(comp, runs[args.run_id], out, context=runner.competition, models=not args.no_models, log=log)
-    print(path)
+    if len(args.run_ids) > 1 and args.out and not (folder or Path(args.out).is_dir()):
+        raise UserError(f"--out {args.out}: several runs are written as a bundle each; give a folder (end it "
+                        f"with '/')")
+    for run_id in dict.fromkeys(args.run_ids):
+        name = f"{comp.name}-{run_id}.zip"
+        out = Path(args.out) if args.out else ws.root / "exports" / comp.name / name
+        if out.is_dir() or folder:  # a folder (created when new): the bundle goes into it under its usual name
+            out = out / name
+        print(export_run(comp, runs[run_id], out, context=runner.competition, models=not args.no_models, log=log))
     return 0

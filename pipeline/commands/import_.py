@@ -9,8 +9,8 @@ HELP = "add a teammate's run: a bundle from `export`, or --oof/--test CSVs made 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", metavar="PATH", nargs="?", type=Path, default=None,
-                   help="bundle zip (or folder) written by `python -m pipeline export`")
+    p.add_argument("paths", metavar="PATH", nargs="*", type=Path, default=[],
+                   help="bundle zip (or folder) written by `python -m pipeline export`; several: each in turn")
     p.add_argument("--oof", type=Path, default=None,
                    help="CSV of OOF predictions: id, fold (from runs/folds.csv), prediction column(s)")
     p.add_argument("--test", type=Path, default=None, help="CSV of test predictions: id, prediction column(s)")
@@ -29,22 +29,28 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.workspace import Workspace, competition_lock, log
 
     csvs = (args.oof, args.test)
-    if args.no_models and args.path is None:
+    if args.no_models and not args.paths:
         raise UserError("--no-models applies to a bundle PATH; CSVs carry predictions only")
-    if args.path is not None and any(csvs):
+    if args.paths and any(csvs):
         raise UserError("pass either a bundle PATH or --oof and --test CSVs, not both")
-    if args.path is None and not all(csvs):
+    if not args.paths and not all(csvs):
         raise UserError("pass a bundle PATH, or both --oof OOF.csv and --test TEST.csv")
+    if len(args.paths) > 1 and args.name:
+        raise UserError(f"--name {args.name!r} names one import; give one PATH with it (each bundle's run name is "
+                        f"its import's name otherwise)")
     ws = Workspace(args.root)
     comp = ws.competition(args.competition)
     with competition_lock(comp):
         runner = Runner(build_pipeline(), comp, log=log)
         runner.run("folds")  # the fold file the import is checked against
-        if args.path is not None:
-            dest = import_bundle(comp, args.path, name=args.name, log=log, context=runner.competition,
-                                 models=not args.no_models)
+        if args.paths:
+            # each bundle is checked and written whole, in turn: a refused one leaves the ones before it imported
+            dests = [import_bundle(comp, path, name=args.name, log=log, context=runner.competition,
+                                   models=not args.no_models) for path in args.paths]
         else:
-            dest = import_csv(comp, args.oof, args.test, name=args.name, log=log, context=runner.competition)
-    log("[import] the ensemble stage will combine it on the next `python -m pipeline run`")
-    print(dest)
+            dests = [import_csv(comp, args.oof, args.test, name=args.name, log=log, context=runner.competition)]
+    log("[import] the ensemble stage will combine " + ("it" if len(dests) == 1 else "them")
+        + " on the next `python -m pipeline run`")
+    for dest in dests:
+        print(dest)
     return 0

@@ -228,6 +228,18 @@ def test_a_teammates_run_with_its_fold_models_scores_new_rows_on_its_own_feature
     with zipfile.ZipFile(again) as zf:
         states = zf.read("features/manifest.json")
     assert states == (comp / "imports" / "mate" / "features" / "manifest.json").read_bytes()
+    # several runs in one command: a bundle each into a folder, imported in one command (names from the bundles)
+    sent = tmp_path / "sent"
+    assert main(["export", "mate", "lgbm", "--root", str(ws), "--out", f"{sent}/"]) == 0
+    assert sorted(p.name for p in sent.iterdir()) == ["titanic-lgbm.zip", "titanic-mate.zip"]
+    third = _ws(tmp_path, "third")
+    toml = _comp(third) / "competition.toml"
+    toml.write_text(toml.read_text().replace("[models.lgbm]", "[models.own]"))  # a model of its own, not lgbm
+    capsys.readouterr()
+    assert main(["import", *map(str, sorted(sent.iterdir())), "--root", str(third)]) == 0
+    assert capsys.readouterr().out.split() == [str(_comp(third) / "imports" / n) for n in ("lgbm", "mate")]
+    assert main(["import", *map(str, sorted(sent.iterdir())), "--name", "x", "--root", str(third)]) == 2
+    assert "--name 'x' names one import; give one PATH with it" in _error_line(capsys)
     # predictions only: blended, but new rows cannot be scored with it
     assert main(["import", str(path), "--name", "mate", "--root", str(ws), "--no-models"]) == 0
     assert not (comp / "imports" / "mate" / "fitted").exists()

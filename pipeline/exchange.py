@@ -78,7 +78,8 @@ def _model_files(comp: Competition, run_dir: Path, context) -> tuple[dict[str, b
     fitted = run_dir / FITTED_DIR
     if not (fitted / "manifest.json").is_file():
         if run_dir.parent == comp.runs:  # the ensemble: its fold models are its members'
-            return {}, "an ensemble's fold models are its members'; export each member to send them"
+            return {}, ("an ensemble's fold models are its members'; export them to send them "
+                        "(`export NAME NAME ...`: a bundle each)")
         if run_dir.parent == comp.imports_dir:
             return {}, "it was imported as predictions only"
         return {}, "it kept no fold models (runtime.save_models = false when it trained)"

@@ -341,9 +341,10 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
 
 
 def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log=print, context=None,
-                  models: bool = True) -> Path:
+                  models: bool = True, earlier: dict[str, Path] | None = None) -> Path:
     """Validate a bundle against the competition and add it as competition/<name>/imports/<run>/, with
-    the fold models and feature states it carries unless `models` is false."""
+    the fold models and feature states it carries unless `models` is false. `earlier`: run name -> bundle
+    of the imports one command made before this one (two teammates' `lgbm` must not replace each other)."""
 
     import pandas as pd
 
@@ -358,6 +359,9 @@ def import_bundle(comp: Competition, path: Path, *, name: str | None = None, log
                         f"version {BUNDLE_VERSION}; re-export with the same pipeline version")
     name = name or str(manifest.get("run", ""))
     _check_name(comp, name)
+    if name in (earlier or {}):
+        raise UserError(f"{path}: its run {name!r} is also {earlier[name]}'s, imported by this command; import it on "
+                        f"its own with --name, e.g. --name {name}-2")
     if manifest.get("task") != task.task:
         raise UserError(f"{path}: bundle task {manifest.get('task')!r} differs from the competition's "
                         f"{task.task!r}; it was made for another competition")

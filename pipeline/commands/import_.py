@@ -45,8 +45,11 @@ def main(args: argparse.Namespace) -> int:
         runner.run("folds")  # the fold file the import is checked against
         if args.paths:
             # each bundle is checked and written whole, in turn: a refused one leaves the ones before it imported
-            dests = [import_bundle(comp, path, name=args.name, log=log, context=runner.competition,
-                                   models=not args.no_models) for path in args.paths]
+            dests, earlier = [], {}
+            for path in args.paths:
+                dests.append(import_bundle(comp, path, name=args.name, log=log, context=runner.competition,
+                                           models=not args.no_models, earlier=earlier))
+                earlier[dests[-1].name] = path
         else:
             dests = [import_csv(comp, args.oof, args.test, name=args.name, log=log, context=runner.competition)]
     log("[import] the ensemble stage will combine " + ("it" if len(dests) == 1 else "them")

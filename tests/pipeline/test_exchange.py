@@ -240,6 +240,13 @@ def test_a_teammates_run_with_its_fold_models_scores_new_rows_on_its_own_feature
     assert capsys.readouterr().out.split() == [str(_comp(third) / "imports" / n) for n in ("lgbm", "mate")]
     assert main(["import", *map(str, sorted(sent.iterdir())), "--name", "x", "--root", str(third)]) == 2
     assert "--name 'x' names one import; give one PATH with it" in _error_line(capsys)
+    # two teammates' runs of one name do not replace each other: the second is refused before it is written
+    copy = tmp_path / "other" / "titanic-mate.zip"
+    copy.parent.mkdir()
+    copy.write_bytes((sent / "titanic-mate.zip").read_bytes())
+    assert main(["import", str(sent / "titanic-mate.zip"), str(copy), "--root", str(third)]) == 2
+    assert f"{copy}: its run 'mate' is also {sent / 'titanic-mate.zip'}'s, imported by this command; import it on " \
+           f"its own with --name, e.g. --name mate-2" in _error_line(capsys)
     # predictions only: blended, but new rows cannot be scored with it
     assert main(["import", str(path), "--name", "mate", "--root", str(ws), "--no-models"]) == 0
     assert not (comp / "imports" / "mate" / "fitted").exists()

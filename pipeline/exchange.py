@@ -41,10 +41,10 @@ BUNDLE_FORMAT = "kaggle-pipeline-bundle"
 BUNDLE_VERSION = 1
 BUNDLE_FILES = ("bundle.json", "oof.parquet", "test.parquet", "scores.json", "params.json")
 # the folders of fold models and feature states (`_model_files`); a member's path below them: plain names
-MODEL_FOLDERS = ("fitted", "features")
 IMPORTED_FEATURES = "features"  # in an imported run's folder: the feature states its fold models read
+MODEL_FOLDERS = ("fitted", IMPORTED_FEATURES)
 # (a multi-target run's fold holds a model per target column, each with its estimator: r0/f0/target_0/estimator/)
-_MODEL_MEMBER = re.compile(r"^(fitted|features)(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}){1,8}$")
+_MODEL_MEMBER = re.compile(rf"^({'|'.join(MODEL_FOLDERS)})(/[A-Za-z0-9_][A-Za-z0-9_.-]{{0,199}}){{1,8}}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _MAX_MEMBER_BYTES = 2 << 30
 
@@ -71,7 +71,6 @@ def _competition_rows(comp: Competition, context=None):
 def _model_files(comp: Competition, run_dir: Path, context) -> tuple[dict[str, bytes], str]:
     """The run's fold models and the feature states they read, as bundle members (`fitted/...`,
     `features/...`), or ({}, why they cannot travel)."""
-    from features import FrozenFeatures
     from models._types import MODEL_TYPES
     from pipeline.artifacts import FEATURE_STATES_DIR, FEATURES_DIR, FITTED_DIR, run_model_type
 
@@ -94,11 +93,10 @@ def _model_files(comp: Competition, run_dir: Path, context) -> tuple[dict[str, b
         if manifest.get("features_digest") != context.training().features_digest():
             return {}, "its fold models were trained on features built before the current ones; retrain it first"
         states = comp.runs / FEATURES_DIR / FEATURE_STATES_DIR
-    frozen = FrozenFeatures.load(states, plugin_file=comp.root / "features.py")
-    if any("source" in entry for entry, _, _ in frozen.blocks):
+    if any("source" in entry for entry in _io.read_json(states / "manifest.json").get("blocks", [])):
         return {}, "its features include plug-in blocks (features.py), code a bundle does not carry"
     files = {}
-    for folder, prefix in ((fitted, "fitted"), (states, "features")):
+    for folder, prefix in zip((fitted, states), MODEL_FOLDERS):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             files[f"{prefix}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
     return files, ""

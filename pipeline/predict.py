@@ -192,20 +192,18 @@ class Predictor:
         return list(dict.fromkeys([*sets, *(self._states_of(n) for n in self.spec["members"])]))
 
     def _frozen(self, rel: str):
+        """The feature states in folder `rel` (`features.FrozenFeatures`), loaded once."""
         if rel not in self._states:
-            self._states[rel] = self._load_states(rel)
+            from features import FrozenFeatures
+
+            states = self.root / rel
+            if not states.is_dir():
+                raise UserError(f"{states}: no saved feature states; re-run the features stage "
+                                f"(`python -m pipeline run --stage features --force`)")
+            plugin = self.root / "features.py"  # a teammate's states hold no plug-in blocks (pipeline.exchange)
+            own = rel == self.spec["features"] and plugin.is_file()
+            self._states[rel] = FrozenFeatures.load(states, plugin_file=plugin if own else None)
         return self._states[rel]
-
-    def _load_states(self, rel: str):
-        from features import FrozenFeatures
-
-        states = self.root / rel
-        if not states.is_dir():
-            raise UserError(f"{states}: no saved feature states; re-run the features stage "
-                            f"(`python -m pipeline run --stage features --force`)")
-        plugin = self.root / "features.py"  # a teammate's states hold no plug-in blocks (pipeline.exchange)
-        own = rel == self.spec["features"] and plugin.is_file()
-        return FrozenFeatures.load(states, plugin_file=plugin if own else None)
 
     def transform(self, rows) -> dict[str, tuple[Any, dict]]:
         """(X, arrays) of a DataFrame of new rows under each feature state set a member reads."""

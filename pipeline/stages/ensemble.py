@@ -194,7 +194,8 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
     # every guarantee holds per repeat), then averaged; a member of fewer repeats (an import, a pseudo
     # run, a model the first repeat's ensemble left out) brings its own OOF to every repeat
     repeats = ctx.repeats()
-    fewer = [m.name for m in loaded if max(1, len(m.oof_repeats)) < repeats]  # one repeat keeps no per-repeat OOF
+    own_repeats = {m.name: max(1, len(m.oof_repeats)) for m in loaded}  # one repeat keeps no per-repeat OOF
+    fewer = [name for name, own in own_repeats.items() if own < repeats]
     problems = [Problem([m.repeat(r) for m in loaded], y, ctx.folds(r)[rows], task, metric, sw)
                 for r in range(repeats)]
     options = [_method_options(ctx, r) for r in range(repeats)]
@@ -211,11 +212,11 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
     width = max(len(n) for n in [*problem.names, *METHODS])
     ctx.log(f"[ensemble] {len(members)} member(s), OOF {metric.name} ({direction} is better):")
     member_scores = {}
-    for m, source in zip(members, loaded):  # members are made from `loaded`, in its order
+    for m in members:
         member_scores[m.name] = problem.score(m.oof)
-        own = max(1, len(source.oof_repeats))
         ctx.log(f"[ensemble]   {m.name:<{width}}  {member_scores[m.name]:.5f}"
-                + (f"  ({own} of {repeats} repeats; an average of more scores better)" if m.name in fewer else ""))
+                + (f"  ({own_repeats[m.name]} of {repeats} repeats; an average of more scores better)"
+                   if m.name in fewer else ""))
     ctx.log("[ensemble] methods, honest OOF (weights fitted on the other folds):")
     results, timings = {}, {}
     for name in methods:

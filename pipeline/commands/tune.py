@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="finished trials the study should hold (a resumed study runs only the rest)")
     p.add_argument("--timeout", type=duration, default=None,
                    help="stop starting trials after this long (seconds, or with s, m or h: 30m)")
-    p.add_argument("--apply", action="store_true", help="write the best parameters into competition.toml")
+    p.add_argument("--apply", action="store_true",
+                   help="write the best parameters into competition.toml (not when the current ones score better)")
     p.add_argument("--storage", default=None,
                    help="SQLAlchemy URL of the study store (default: the run registry, <workspace>/runs.db)")
     p.add_argument("--seed", type=int, default=None,
@@ -64,8 +65,39 @@ def main(args: argparse.Namespace) -> int:
         f"({result.ran} trained by this command" + (f", {others} by earlier or other processes sharing the study"
                                                     if others > 0 else "") + ")")
     print(f"best {comp.metric_name} {result.best_value:.5f}: params = {inline_table(result.best_params)}")
-    if args.apply:
+    current = _current_score(runner, args.model)
+    worse = current is not None and not _better(runner.competition.metric(), result.best_value, current[0])
+    if current is not None:
+        log(f"[tune] the current params of {args.model} score {current[0]:.5f} ({current[1]}, on the same folds): "
+            + ("the best trial is no better; keep them" if worse else "the best trial beats them"))
+    if args.apply and worse:
+        print(f"not written: the current params of [models.{args.model}] score better than the best trial; "
+              f"copy the params line above by hand to use it anyway")
+    elif args.apply:
         with competition_lock(comp):
             merged = apply_params(comp.config_path, args.model, result.best_params)
         print(f"wrote [models.{args.model}] params = {inline_table(merged)} to {comp.config_path}")
     return 0
+
+
+def _current_score(runner, model: str) -> tuple[float, str] | None:
+    """The model's OOF score as configured now -- its cv run, when that run is fresh (same table, folds,
+    features and code) -- and where it comes from; None when there is none to compare the trials with."""
+    import json
+
+    from pipeline.stages.cv import MODELS_DIR
+
+    verdict = runner.verdict(runner.pipeline.stages["cv"])
+    if model not in verdict.unit_fingerprints or model in verdict.stale_units:
+        return None
+    path = runner.comp.runs / MODELS_DIR / model / "scores.json"
+    try:
+        overall = float(json.loads(path.read_text(encoding="utf-8"))["overall"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return overall, f"its cv run, {path.parent.relative_to(runner.comp.workspace)}"
+
+
+def _better(metric, value: float, than: float) -> bool:
+    """Whether `value` is a strictly better score than `than` for the metric."""
+    return value > than if metric.greater_is_better else value < than

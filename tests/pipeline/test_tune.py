@@ -201,6 +201,31 @@ def test_apply_writes_the_best_parameters_and_the_next_run_reproduces_the_score(
     assert scores["overall"] == pytest.approx(best, abs=1e-5)
 
 
+def test_apply_keeps_the_current_params_when_they_score_better_than_every_trial(titanic_ws, capsys, monkeypatch):
+    # learning rates near 1 overfit titanic at once: every trial scores below the model as configured
+    monkeypatch.delenv(ENV_URL, raising=False)
+    cfg = _use_fast_model(titanic_ws)
+    text = cfg.read_text()
+    cfg.write_text(text[: text.index("[models.lgbm.search_space]")]
+                   + "[models.lgbm.search_space]\nlearning_rate = { low = 0.95, high = 1.0 }\n")
+    assert main(["run", "--root", str(titanic_ws), "--stage", "cv"]) == 0
+    before = cfg.read_text()
+    capsys.readouterr()
+    assert main(["tune", "--root", str(titanic_ws), "lgbm", "--trials", "2", "--apply", "--seed", "1"]) == 0
+    out, err = capsys.readouterr()
+    best = float(out.split("best roc_auc ")[1].split(":")[0])
+    current = float(err.split("the current params of lgbm score ")[1].split(" ")[0])
+    assert best < current
+    assert "the best trial is no better; keep them" in err
+    assert "not written: the current params of [models.lgbm] score better than the best trial" in out
+    assert cfg.read_text() == before
+    # a config edit makes the cv run stale: no score to compare with, so --apply writes
+    cfg.write_text(before.replace("n_estimators = 150", "n_estimators = 140"))
+    assert main(["tune", "--root", str(titanic_ws), "lgbm", "--trials", "2", "--apply", "--seed", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "the current params" not in err and "wrote [models.lgbm] params" in out
+
+
 @pytest.mark.parametrize("args,edit,message", [
     (["--model", "lgbmx"], None, r"tune: 'lgbmx' is not an enabled model .*\(did you mean 'lgbm'\?\)"),
     (["--model", "lr"], '\n[models.lr]\ntype = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegression"\n',

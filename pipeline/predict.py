@@ -381,7 +381,7 @@ class Predictor:
         member_parts: dict[str, list] = {n: [] for n in self.spec["members"]}
         ids_parts, X_parts = [], []
         reader = _chunks(path, chunk_rows, self.spec["columns"], id_col)
-        bar = progress(None, "[predict] rows", unit="row")
+        bar = progress(_rows_estimate(path), "[predict] rows", unit="row")
         n_rows = 0
         try:
             for chunk in reader:
@@ -450,6 +450,24 @@ def _stacker_tables(cfg: dict) -> list:
     from pipeline.stages.ensemble import resolve_stackers
 
     return resolve_stackers(cfg["ensemble"]["stackers"], cfg["models"])
+
+
+_COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst", ".tar"}
+
+
+def _rows_estimate(path: Path) -> int | None:
+    """The data rows of an uncompressed CSV, counted as its line breaks less the header (a few too many
+    where a quoted field spans lines), for the progress total; None for a compressed or missing file."""
+    path = Path(path)
+    if path.suffix.lower() in _COMPRESSED or not path.is_file():
+        return None
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last != b"\n"  # a last line without its line break
+    return max(lines - 1, 0)
 
 
 def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):

@@ -284,3 +284,26 @@ def test_a_plug_in_model_that_cannot_be_saved_says_so_and_the_run_goes_on(tmp_pa
     line = _one_line_error(capsys, ["predict", "--root", str(ws), "--test", str(comp / "test.csv"),
                                     "--out", str(tmp_path / "o.csv")])
     assert "'mine' cannot score new rows" in line
+
+
+@pytest.mark.parametrize("text,rows", [
+    ("id,x\n1,a\n2,b\n", 2),
+    ("id,x\r\n1,a\r\n2,b", 2),  # Windows line breaks, no break after the last row
+    ("id,x\n", 0),
+    ('id,x\n1,"two\nlines"\n2,b\n', 3),  # a quoted line break counts: an estimate, one too many
+])
+def test_the_progress_total_of_predict_is_the_csv_rows_counted_without_parsing(tmp_path, text, rows):
+    from pipeline.predict import _rows_estimate
+
+    path = tmp_path / "new.csv"
+    path.write_bytes(text.encode())
+    assert _rows_estimate(path) == rows
+    assert _rows_estimate(tmp_path / "new.csv.gz") is None  # compressed: not read twice
+
+
+def test_the_progress_total_of_predict_matches_pandas_on_a_real_test_csv():
+    from pipeline.predict import _rows_estimate
+    from tests.conftest import DATA
+
+    path = DATA / "titanic" / "test.csv"
+    assert _rows_estimate(path) == len(pd.read_csv(path))

@@ -266,7 +266,8 @@ def compare(a: Side, b: Side, *, metric, ids: np.ndarray, y: np.ndarray, target:
     if a.oof is None or b.oof is None:
         return out
     fa, fb = a.oof.reshape(len(y), -1).astype(float), b.oof.reshape(len(y), -1).astype(float)
-    out.corr = float(np.corrcoef(fa.ravel(), fb.ravel())[0, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant run has no correlation: NaN, said below
+        out.corr = float(np.corrcoef(fa.ravel(), fb.ravel())[0, 1])
     gap = np.abs(fa - fb).sum(axis=1) / (2.0 if fa.shape[1] > 1 else 1.0)  # multiclass: total variation
     top = [i for i in np.argsort(-gap, kind="stable")[:rows] if gap[i] > 0]
     shown = y if target is None else target
@@ -349,7 +350,8 @@ def format_comparison(c: Comparison) -> list[str]:
     lines += _table(("fold", "A", "B", "A - B"), fold_rows)
     lines.append(c.test)
     if c.corr is not None:
-        lines += ["", f"OOF correlation (Pearson): {c.corr:.4f}", f"rows where they disagree most "
+        corr = f"{c.corr:.4f}" if math.isfinite(c.corr) else "not defined (a run predicts one value for every row)"
+        lines += ["", f"OOF correlation (Pearson): {corr}", f"rows where they disagree most "
                   f"(|A - B| of the OOF predictions{'; multiclass: total variation' if _multi(c) else ''}):"]
         if c.disagree:
             lines += _table(("id", "A", "B", "target"), [(str(i), _short(x), _short(y), str(t))

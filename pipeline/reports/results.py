@@ -330,7 +330,8 @@ def _render_diversity(res: Results) -> str:
         return h.para("One run: nothing to compare. Ensembles gain from members whose errors differ.", "note")
     names = list(members)
     flat = [np.asarray(members[n], dtype=float).reshape(len(res.y), -1).ravel() for n in names]
-    corr = np.corrcoef(np.vstack(flat))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant run's correlations are NaN, left blank
+        corr = np.corrcoef(np.vstack(flat))
     size = 2.4 + 0.45 * len(names)
     fig, ax = h.figure(size + 1.0, size)
     off = corr[~np.eye(len(names), dtype=bool)]

@@ -76,6 +76,11 @@ def format_rows(rows: list[dict]) -> list[str]:
         out.append(f"{competition} ({metric}, {better} is better)")
         for cells in (header, tuple("-" * w for w in widths), *body):
             out.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+        counts = sorted({int(r["n_folds"]) for r in group})
+        if len(counts) > 1:
+            out.append(f"(fold counts differ: {', '.join(map(str, counts))}. A run of more CV repeats averages more "
+                       f"OOF predictions per row and scores better for it; rank runs of one count, or `diff A B` "
+                       f"compares two on the repeats both have)")
     return out
 
 

@@ -70,6 +70,20 @@ def test_leaderboard_sorts_by_each_metrics_direction_and_filters(tmp_path):
     reg.dispose()
 
 
+def test_leaderboard_says_when_runs_of_different_fold_counts_rank_together(tmp_path):
+    from pipeline.commands.leaderboard import format_rows
+
+    reg = open_registry(tmp_path)
+    reg.record([_rec("a", "two_repeats", "roc_auc", True, 0.80, folds=(0.8,) * 10),
+                _rec("a", "one_repeat", "roc_auc", True, 0.79, folds=(0.8,) * 5),
+                _rec("b", "m", "rmse", False, 1.0, folds=(1.0,) * 5), _rec("b", "n", "rmse", False, 2.0, folds=(2.0,) * 5)])
+    lines = format_rows(reg.leaderboard())
+    reg.dispose()
+    notes = [line for line in lines if line.startswith("(fold counts differ")]
+    assert notes == [lines[lines.index("b (rmse, lower is better)") - 2]]  # competition a only, below its table
+    assert notes[0].startswith("(fold counts differ: 5, 10. A run of more CV repeats")
+
+
 def test_url_comes_from_the_environment_then_pipeline_toml(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV_URL, raising=False)
     assert registry_url(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'runs.db'}"

@@ -37,7 +37,27 @@ class Model(RegressorMixin, BaseEstimator):
         return np.full(len(X), self.latest_)
 '''
 
+# A teammate's regressor that predicts one value for every row (the ensemble and `diff` must cope with it).
+CONSTANT = '''
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class Model(RegressorMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.value_ = 100_000.0  # the same in every fold
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.value_)
+'''
+
 MODELS = '''
+[models.constant]
+type = "constant"
+preprocess = "none"
+clip = false
+
 [models.latest]
 type = "latest"
 preprocess = "none"
@@ -121,9 +141,11 @@ def _ames_forward(tmp_path, extra: str = "") -> tuple:
     (comp / "competition.toml").write_text(text + MODELS)
     (comp / "models").mkdir()
     (comp / "models" / "latest.py").write_text(LATEST_MONTH)
+    (comp / "models" / "constant.py").write_text(CONSTANT)
     return ws, comp
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the constant run's correlations: said, not warned
 def test_forward_chaining_end_to_end_predicts_every_validated_row_from_the_past_only(tmp_path, capsys):
     ws, comp = _ames_forward(tmp_path)
     assert main(["run", "--root", str(ws)]) == 0
@@ -149,6 +171,9 @@ def test_forward_chaining_end_to_end_predicts_every_validated_row_from_the_past_
     assert sorted(ens["id"]) == sorted(validated)
     assert list((ws / "submissions" / "ames_clean").glob("*.csv"))
     assert main(["report", "--root", str(ws)]) == 0
+    capsys.readouterr()
+    assert main(["diff", "constant", "lgbm", "--root", str(ws)]) == 0
+    assert "OOF correlation (Pearson): not defined (a run predicts one value for every row)" in capsys.readouterr().out
     # a teammate's run on the same forward folds: exported and imported, it joins the ensemble
     assert main(["export", "lgbm", "--root", str(ws)]) == 0
     bundle = ws / "exports" / "ames_clean" / "ames_clean-lgbm.zip"

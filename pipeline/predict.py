@@ -123,6 +123,23 @@ class Predictor:
             raise UserError(f"{spec_path}: unknown predictor format; make the bundle again with this version")
         return cls(spec, folder, target, sample, log)
 
+    @classmethod
+    def load(cls, path: str | os.PathLike = ".", *, competition: str | None = None,
+             log: Callable[[str], None] = print) -> "Predictor":
+        """The predictor at `path`, for Python code (a notebook, Kaggle's inference server): a bundle's
+        competition folder (`python -m pipeline bundle`), else a workspace, whose latest run it scores with
+        (`competition`: which of its competitions, when it has several)."""
+        path = Path(path)
+        if (path / PREDICTOR_DIR / SPEC_FILE).is_file():
+            return cls.from_folder(path, log=log)
+        from pipeline.context import CompetitionContext
+        from pipeline.workspace import Workspace
+
+        if not path.is_dir():
+            raise UserError(f"{path}: no such folder; give a workspace or a bundle's competition folder")
+        comp = Workspace(path).competition(competition)
+        return cls.from_workspace(CompetitionContext(comp, log=log), log=log)
+
     def save(self, folder: Path) -> None:
         """Write predictor.json, the train rows' targets and folds, and the sample submission into
         `folder` (the caller copies the run folders the spec names)."""
@@ -359,6 +376,27 @@ class Predictor:
         return method_options(self.spec["ensemble_config"], self.spec["stacker_tables"], trainer=trainer,
                               threads=self.spec["threads"], log=lambda _m: None, X_train=X_train, X_test=X_new)
 
+    def predict(self, rows) -> Any:
+        """What `predict --test` writes for these rows, as a DataFrame in the sample submission's columns and
+        formats, one row per id in the order given: `rows` (pandas, or anything with `to_pandas()`, such as a
+        polars frame) need test.csv's columns and are checked as a file's are (UserError, one line)."""
+        import pandas as pd
+
+        if hasattr(rows, "to_pandas") and not isinstance(rows, pd.DataFrame):
+            rows = rows.to_pandas()
+        if not isinstance(rows, pd.DataFrame):
+            raise UserError(f"Predictor.predict takes a DataFrame of rows with test.csv's columns, got "
+                            f"{type(rows).__name__}")
+        self.check()
+        columns, id_col = self.spec["columns"], self.spec["id"]
+        _check_columns(rows.columns, columns, "rows")
+        if not len(rows):
+            raise UserError("rows: no rows to score; give at least one")
+        rows = _checked_chunk(rows[list(columns)], columns, "rows", id_col)
+        ids = rows[id_col].to_numpy()
+        _check_unique(ids, "rows", id_col)
+        return self._submission(ids, self.predict_frame(rows))[0]
+
     def predict_frame(self, rows) -> np.ndarray:
         """The ensemble's predictions (the convention's shape) for a DataFrame of new rows."""
         features = self.transform(rows)
@@ -398,10 +436,7 @@ class Predictor:
         if not ids_parts:
             raise UserError(f"{path}: no data rows; give at least one row to score")
         ids = np.concatenate(ids_parts)
-        dup = pd.Index(ids).duplicated()
-        if dup.any():
-            raise UserError(f"{path}: id {shown(ids[dup][0])} appears more than once in column {id_col!r}; "
-                            f"ids must be unique")
+        _check_unique(ids, path, id_col)
         new = {n: np.concatenate(parts) for n, parts in member_parts.items()}
         X_new = pd.concat(X_parts, ignore_index=True) if X_parts else None
         pred = self.combine(new, X_new)
@@ -410,8 +445,16 @@ class Predictor:
     def write(self, out: Path, ids: np.ndarray, pred: np.ndarray) -> Path:
         """Write the predictions in the sample submission's format: its rows when the ids are exactly
         the sample's, else one row per id in the order given."""
+        from pipeline.submission import write_submission
+
+        sub, sample = self._submission(ids, pred)
+        return write_submission(out, sub, sample, id_col=self.spec["id"])
+
+    def _submission(self, ids: np.ndarray, pred: np.ndarray) -> tuple[Any, Any]:
+        """(the submission frame, the sample it follows): the sample's rows when the ids are exactly its
+        own, else its columns and dtypes for one row per id in the order given; the decision rule applied."""
         from pipeline.stages.submit import decided
-        from pipeline.submission import infer_style, make_submission, write_submission
+        from pipeline.submission import infer_style, make_submission
 
         id_col, task, metric = self.spec["id"], self.task, self.metric
         sample = self.sample
@@ -423,7 +466,7 @@ class Predictor:
         style = self.spec["submission"] or infer_style(sample, id_col, classification=task.is_classification)
         pred = decided(metric, style, self._ensemble_oof, pred, log=self.log)
         sub = make_submission(sample, id_col=id_col, test_ids=ids, pred=pred, task=task, style=style, metric=metric)
-        return write_submission(out, sub, sample, id_col=id_col)
+        return sub, sample
 
     def _ensemble_oof(self) -> tuple[np.ndarray, np.ndarray]:
         """(encoded target, ensemble OOF predictions) on the ensemble's OOF rows (for a metric's decision)."""
@@ -483,16 +526,31 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
         first, rows = True, False
         for chunk in pd.read_csv(path, chunksize=chunk_rows, low_memory=False):
             if first:
-                missing = [c for c in columns if c not in chunk.columns]
-                if missing:
-                    raise UserError(f"{path}: missing column(s) {missing[:5]} of test.csv; the rows to score need "
-                                    f"every column test.csv had")
+                _check_columns(chunk.columns, columns, path)
                 first = False
             if len(chunk):
                 rows = True
                 yield _checked_chunk(chunk[list(columns)], columns, path, id_col)
     if not rows:
         raise UserError(f"{path}: a header and no rows; give at least one row to score")
+
+
+def _check_columns(present, columns: dict[str, str], where) -> None:
+    """UserError naming the columns of test.csv the rows to score lack."""
+    missing = [c for c in columns if c not in set(present)]
+    if missing:
+        raise UserError(f"{where}: missing column(s) {missing[:5]} of test.csv; the rows to score need every column "
+                        f"test.csv had")
+
+
+def _check_unique(ids: np.ndarray, where, id_col: str) -> None:
+    """UserError naming the first id seen twice."""
+    import pandas as pd
+
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        raise UserError(f"{where}: id {shown(ids[dup][0])} appears more than once in column {id_col!r}; "
+                        f"ids must be unique")
 
 
 def _checked_chunk(chunk, columns: dict[str, str], path: Path, id_col: str):

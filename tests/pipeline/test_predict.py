@@ -176,6 +176,35 @@ def test_new_rows_are_scored_with_ids_in_their_order(tmp_path):
     np.testing.assert_allclose(got[col], whole.loc[test["id"].iloc[[5, 1, 3]], col], rtol=0, atol=1e-12)
 
 
+def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path):
+    from core.errors import UserError
+    from pipeline.predict import Predictor
+
+    ws, comp = _workspace(tmp_path)
+    _run(ws)
+    whole = _same_as_latest(ws, comp, tmp_path).set_index("id")
+    predictor = Predictor.load(ws, log=lambda _m: None)
+    test = pd.read_csv(comp / "test.csv")
+    rows = test.iloc[[7, 2, 30, 11]]
+    got = predictor.predict(rows)
+    assert got["id"].tolist() == rows["id"].tolist() and list(got.columns) == list(whole.reset_index().columns)
+    col = [c for c in got.columns if c != "id"][0]
+    np.testing.assert_allclose(got[col], whole.loc[rows["id"], col], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(predictor.predict(rows.head(1))[col], got[col].head(1), rtol=0, atol=1e-12)
+    # a bundle's competition folder (what a Kaggle notebook has) loads the same way
+    assert main(["bundle", "--root", str(ws), "--out", str(tmp_path / "bundle"), "--no-wheels"]) == 0
+    offline = Predictor.load(tmp_path / "bundle" / "competition" / "titanic", log=lambda _m: None)
+    np.testing.assert_allclose(offline.predict(rows)[col], got[col], rtol=0, atol=1e-12)
+    for bad, message in [(rows.drop(columns="age"), r"rows: missing column\(s\) \['age'\] of test.csv"),
+                         (pd.concat([rows, rows.head(1)]), r"rows: id \d+ appears more than once in column 'id'"),
+                         (rows.head(0), "rows: no rows to score"),
+                         (rows.to_numpy(), "Predictor.predict takes a DataFrame of rows with test.csv's columns")]:
+        with pytest.raises(UserError, match=message):
+            predictor.predict(bad)
+    with pytest.raises(UserError, match="no such folder"):
+        Predictor.load(tmp_path / "nowhere")
+
+
 def test_new_rows_the_runs_integer_columns_cannot_hold_are_scored(tmp_path):
     # a missing count, a fraction and an infinite age where the run had none: scored as the models read a
     # number or a missing value, not a stopped job; the untouched rows score as the run did

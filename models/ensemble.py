@@ -140,6 +140,9 @@ class Method:
     build: Callable[..., EnsembleResult]
     applies: Callable[[Any, Any], bool]  # (TaskInfo, Metric) -> whether the method fits them
     automatic: bool = True  # whether `method = "auto"` tries it (else only when pinned)
+    # its test predictions are the members' weighted average by its weights (`blend`), so the weights alone
+    # apply it to new rows (pipeline.predict fits it once, then blends each batch)
+    linear: bool = False
 
 
 # ---- blending ------------------------------------------------------------------------------------
@@ -616,15 +619,16 @@ def _has_log_space(task, metric) -> bool:
 
 
 METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always),
-    Method("mean", "plain average of the members", _mean, _always),
+    Method("best", "the single model with the best OOF score (chosen on the other folds)", _best, _always,
+           linear=True),
+    Method("mean", "plain average of the members", _mean, _always, linear=True),
     Method("rank", "average of ranks (AUC: only the order matters; per target column for multilabel)", _rank,
            lambda task, metric: (task.n_outputs == 1 or task.n_targets > 1) and task.is_classification
            and metric.rank_based),
     Method("geometric", "geometric mean of probabilities (for regression: the mean in the metric's "
                         "transformed space, e.g. log1p for rmsle)", _geometric,
            _has_log_space),
-    Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always),
+    Method("hill_climb", "Caruana greedy forward selection with replacement", _hill_climb, _always, linear=True),
     # geometric_hill_climb is pinned only: as a candidate of `auto` it scored -0.02 % on the suite's nested choice
     # (benchmarks/method_choice.py --candidate geometric_hill_climb, 2026-12-06; on leaf its weights lost to the plain
     # geometric mean's equal ones).
@@ -635,8 +639,9 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     # (-2.7 % against the best-OOF choice, hill climbing -4.5 %), but as a candidate of `auto` it added +0.005 %
     # (benchmarks/method_choice.py --candidate bagged_hill_climb, 2026-12-06), for 16 climbs' time.
     Method("bagged_hill_climb", "hill climbing on bootstrap samples of the rows, the weights averaged (pinned only)",
-           _bagged_hill_climb, _always, automatic=False),
-    Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always),
+           _bagged_hill_climb, _always, automatic=False, linear=True),
+    Method("weighted", "weights optimised on OOF for the metric (non-negative, sum 1)", _weighted, _always,
+           linear=True),
     Method("stack", "a level-2 model trained on the OOF predictions with the same folds (single-target tasks)",
            _stack, lambda task, metric: task.n_targets == 1),
     # stack_lightgbm is pinned only: as a candidate of `auto` it raised the suite's nested OOF by +0.29 % (taxi, hpc,

@@ -46,6 +46,7 @@ class Predictor:
     log: Callable[[str], None] = print
     _models: dict = field(default_factory=dict)
     _states: dict = field(default_factory=dict)  # feature states folder -> features.FrozenFeatures, loaded once
+    _blends: dict = field(default_factory=dict)  # CV repeat -> the fitted weights of a linear method, found once
 
     # ---- building -------------------------------------------------------------------------------
     @classmethod
@@ -310,12 +311,18 @@ class Predictor:
 
     def combine(self, new: dict[str, np.ndarray], X_new=None) -> np.ndarray:
         """The ensemble's predictions for new rows from its members' (`new`): the chosen method fitted
-        again on the members' OOF predictions, per CV repeat, exactly as the ensemble stage did."""
+        again on the members' OOF predictions, per CV repeat, exactly as the ensemble stage did. A method
+        whose predictions are its weights' blend (`Method.linear`, no temperature) keeps them from the first
+        call, and later calls blend with them: the same numbers without fitting it again per batch."""
         from core.folds import validated
-        from models.ensemble import Member, Problem, run_methods
+        from models.ensemble import Member, Problem, blend, get_method, run_methods
 
         params = _io.read_json(self.root / self.spec["ensemble"] / "params.json")
         method = params["method"]
+        names = _member_names(params, self.root / self.spec["ensemble"])
+        if self._blends:
+            per_repeat = [blend([new[n] for n in names], w) for w in self._blends.values()]
+            return per_repeat[0] if len(per_repeat) == 1 else np.mean(per_repeat, axis=0)
         task, metric = self.task, self.metric
         frame = self.target
         folds0 = frame["fold_0"].to_numpy()
@@ -325,15 +332,19 @@ class Predictor:
         sw = frame["weight"].to_numpy()[rows] if "weight" in frame.columns else None
         runs = {name: self._oof(name, ids) for name in self.spec["members"]}
         repeats = sum(1 for c in frame.columns if c.startswith("fold_"))
-        names = _member_names(params, self.root / self.spec["ensemble"])
-        per_repeat = []
+        per_repeat, weights, keep = [], {}, get_method(method).linear
         for r in range(repeats):
             folds = frame[f"fold_{r}"].to_numpy()[rows]
             members = [Member(n, runs[n].repeat(r).oof, new[n]) for n in names]
             problem = Problem(members, y, folds, task, metric, sw)
             options = self._method_options(r, rows, X_new)
-            per_repeat.append(run_methods(problem, [method], options=options,
-                                          calibrate=self.spec["ensemble_config"].get("calibrate", False))[method].test)
+            result = run_methods(problem, [method], options=options,
+                                 calibrate=self.spec["ensemble_config"].get("calibrate", False))[method]
+            per_repeat.append(result.test)
+            weights[r] = np.array([result.weights.get(n, 0.0) for n in names], dtype=np.float64)
+            keep = keep and "temperature" not in result.details
+        if keep:
+            self._blends.update(weights)
         return per_repeat[0] if len(per_repeat) == 1 else np.mean(per_repeat, axis=0)
 
     def _targets(self, frame):

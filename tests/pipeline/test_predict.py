@@ -190,6 +190,11 @@ def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path):
     assert got["id"].tolist() == rows["id"].tolist() and list(got.columns) == list(whole.reset_index().columns)
     col = [c for c in got.columns if c != "id"][0]
     np.testing.assert_allclose(got[col], whole.loc[rows["id"], col], rtol=0, atol=1e-12)
+    # the run's hill climbing is a blend: its weights, fitted at the first call, serve the later ones alike
+    assert json.loads((comp / "runs" / "ensemble" / "params.json").read_text())["method"] == "hill_climb"
+    assert len(predictor._blends) == 1
+    again = predictor.predict(rows.iloc[::-1])
+    assert again[col].tolist() == got[col].iloc[::-1].tolist()
     np.testing.assert_allclose(predictor.predict(rows.head(1))[col], got[col].head(1), rtol=0, atol=1e-12)
     # a bundle's competition folder (what a Kaggle notebook has) loads the same way
     assert main(["bundle", "--root", str(ws), "--out", str(tmp_path / "bundle"), "--no-wheels"]) == 0

@@ -11,6 +11,8 @@ the time actually spent.
 
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -77,6 +79,23 @@ def skip_reason(cost: Cost, budget: Budget, *, anything_trained: bool) -> str | 
     if not anything_trained or cost.seconds <= left:
         return None
     return f"{cost.source} {cost.seconds:.0f} s, {max(left, 0):.0f} s left of the {budget.seconds:.0f} s budget"
+
+
+def overrun_reason(fold_seconds: list[float], total: int, workers: int, budget: Budget) -> str | None:
+    """Why a member that is training must stop after the folds that took `fold_seconds` (of its `total`,
+    `workers` at a time): at that pace the rest would end past what is left of the budget (its estimate
+    was too low: a large table's CatBoost); None to go on."""
+    done = len(fold_seconds)
+    if not budget.seconds or done >= total or done < 1:
+        return None
+    pace = sum(fold_seconds) / done
+    rest = pace * math.ceil((total - done) / max(workers, 1))
+    left = budget.left()
+    if rest <= left:
+        return None
+    return (f"its folds take about {pace:.0f} s each, so the other {total - done} would take about {rest:.0f} s"
+            + (f" ({workers} at a time)" if workers > 1 else "")
+            + f", {max(left, 0):.0f} s left of the {budget.seconds:.0f} s budget")
 
 
 def run_within(costs: dict[str, Cost], budget: Budget, train: Callable[[str], None], *,

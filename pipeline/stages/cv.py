@@ -13,7 +13,7 @@ from typing import Callable
 
 from core.progress import track
 from pipeline.artifacts import FITTED_DIR
-from pipeline.planner import order, skip_reason
+from pipeline.planner import order, overrun_reason, skip_reason
 from pipeline.context import StageContext
 
 MODELS_DIR = "models"
@@ -165,11 +165,37 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict, es
                 ctx.log(f"[cv] skipped {name}: {reason}; it trains in a later run with more time")
                 continue
             t0 = budget.clock()
-            result = training.train_cv(name, comp.models[name])
+            try:
+                result = training.train_cv(name, comp.models[name],
+                                           on_fold=_within(budget, training) if trained else None)
+            except _Overrun as stop:
+                ctx.log(f"[cv] stopped {name}: {stop}; it trains in a later run with more time")
+                continue
             trained = True
             yield name, result, budget.clock() - t0
         return
     yield from _batch(ctx, training, names, estimates, here)
+
+
+class _Overrun(Exception):
+    """A member stopped between folds: at its pace it would end past the time budget (the reason)."""
+
+
+def _within(budget, training) -> Callable:
+    """An `on_fold` callback that stops a member (`_Overrun`) once its folds so far say the rest would not fit
+    the budget: a member that started within its estimate cannot run far past the budget when the estimate
+    was low. The first member trained never gets one, so a run always ends with a submission."""
+    from core.folds import fold_ids
+
+    total, workers = len(fold_ids(training.folds)), training.executor.workers
+    seconds: list[float] = []
+
+    def check(report) -> None:
+        seconds.append(report.seconds)
+        reason = overrun_reason(seconds, total, workers, budget)
+        if reason:
+            raise _Overrun(reason)
+    return check
 
 
 def _small_work(ctx: StageContext, training, sizes: Callable[[], dict]) -> bool:

@@ -62,3 +62,16 @@ def test_estimates_scale_with_cells_and_folds_and_prefer_measurements():
     assert measured_seconds(repeated, model="mlp", params_hash="a", folds=5) == 6.0
     assert measured_seconds(repeated, model="mlp", params_hash="a", folds=8) == 9.6
     assert measured_seconds(repeated, model="mlp", params_hash="a") == 12.0
+
+
+def test_a_member_whose_folds_run_slower_than_its_estimate_stops_once_the_rest_cannot_fit():
+    from pipeline.planner import overrun_reason
+
+    budget = Budget(100.0, clock=FakeClock())  # 90 s for members, the clock standing still
+    assert overrun_reason([20.0], 5, 1, budget) is None  # 4 more of 20 s: 80 s fit
+    assert overrun_reason([30.0], 5, 1, budget) == (
+        "its folds take about 30 s each, so the other 4 would take about 120 s, 90 s left of the 100 s budget")
+    assert overrun_reason([30.0, 30.0], 5, 2, budget) is None  # two at a time: 2 waves of 30 s
+    assert "(2 at a time)" in overrun_reason([50.0, 50.0], 5, 2, budget)
+    assert overrun_reason([500.0] * 5, 5, 1, budget) is None  # finished: nothing left to stop
+    assert overrun_reason([500.0], 5, 1, Budget(None)) is None  # no budget

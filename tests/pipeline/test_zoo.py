@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from core.tasks import TASKS
 from pipeline.cli import main
@@ -211,6 +212,46 @@ def test_a_tiny_time_budget_still_gives_a_valid_submission_and_names_what_it_ski
     skipped = [line for line in err.splitlines() if line.startswith("[cv] skipped")]
     assert len(skipped) == 2 and any("skipped mlp: estimated" in line for line in skipped)
     assert "budget" in skipped[0]
+
+
+SLOW = '''
+import time
+
+from sklearn.linear_model import LogisticRegression
+
+
+class Model(LogisticRegression):
+    def fit(self, X, y):
+        time.sleep(2.0)  # far slower than its type's estimate on titanic (about 0.3 s a fold)
+        return super().fit(X, y)
+'''
+
+
+@pytest.mark.slow
+def test_a_member_that_runs_past_its_estimate_is_stopped_between_folds_and_the_budget_holds(tmp_path, capsys,
+                                                                                             monkeypatch):
+    """The budget's clock stands still: 3.06 s stay left for members, both estimates (about 1.7 s) fit, and
+    `slow`'s first fold (at least 2 s, however loaded the machine) says its other four cannot: it stops."""
+    import pipeline.planner
+
+    monkeypatch.setattr(pipeline.planner, "clock", lambda: 0.0)
+    ws = make_workspace(tmp_path, "titanic")
+    comp = ws / "competition" / "titanic"
+    text = (comp / "competition.toml").read_text()
+    (comp / "competition.toml").write_text(
+        text[: text.index("[models.")] + '[models.linear]\ntype = "sklearn"\n'
+        'estimator = "sklearn.linear_model.LogisticRegression"\n\n[models.slow]\ntype = "slow"\npreprocess = "scale"\n')
+    (comp / "models").mkdir()
+    (comp / "models" / "slow.py").write_text(SLOW)
+    assert main(["run", "--root", str(ws), "--time-budget", "3.4"]) == 0
+    err = capsys.readouterr().err
+    stopped = [line for line in err.splitlines() if line.startswith("[cv] stopped")]
+    assert len(stopped) == 1 and stopped[0].startswith("[cv] stopped slow: its folds take about")
+    assert stopped[0].endswith("left of the 3 s budget; it trains in a later run with more time")
+    assert not (comp / "runs" / "models" / "slow").exists()  # nothing half-written
+    assert (comp / "runs" / "models" / "linear" / "oof.parquet").is_file()
+    assert main(["status", "--root", str(ws)]) == 0
+    assert "slow" in [line for line in capsys.readouterr().out.splitlines() if line.startswith("cv")][0]
 
 
 def test_the_mlp_trains_the_first_cv_repeat_only_where_the_others_train_both():

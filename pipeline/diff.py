@@ -217,6 +217,24 @@ def diff_runs(context, a: str, b: str, *, rows: int = 10, registry_rows=None) ->
     return out
 
 
+def first_repeat_score(context, name: str) -> float | None:
+    """Run `name`'s OOF score on its first CV repeat alone: what a training on repeat 1's folds (a tuning
+    trial) is scored as, where its run's own score averages the OOF predictions of several repeats (which
+    scores better for no reason its parameters have). None when its OOF rows are not this competition's."""
+    side = resolve(context, name)
+    if side.oof is None:
+        return None
+    if not side.repeat_oofs or len(side.repeat_oofs) < 2:
+        return side.overall
+    _, y, _ = _rows(context)
+    weights = context.sample_weight()
+    if weights is not None and context.comp.folds_path.is_file():
+        from core.folds import validated
+
+        weights = weights[validated(context.folds())]
+    return float(context.metric()(y, side.repeat_oofs[0], weights))
+
+
 def _on_shared_repeats(a: Side, b: Side, metric, y: np.ndarray, sample_weight) -> list[str]:
     """Two runs of different CV repeat counts (a pseudo run trains on repeat 1's folds, the model's cv run on
     two; a net keeps one) are compared on the repeats both have: the one with more keeps its first repeats'

@@ -68,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
     current = _current_score(runner, args.model)
     worse = current is not None and not _better(runner.competition.metric(), result.best_value, current[0])
     if current is not None:
-        log(f"[tune] the current params of {args.model} score {current[0]:.5f} ({current[1]}, on the same folds): "
+        log(f"[tune] the current params of {args.model} score {current[0]:.5f} ({current[1]}, on the trials' folds): "
             + ("the best trial is no better; keep them" if worse else "the best trial beats them"))
     if args.apply and worse:
         print(f"not written: the current params of [models.{args.model}] score better than the best trial; "
@@ -82,20 +82,21 @@ def main(args: argparse.Namespace) -> int:
 
 def _current_score(runner, model: str) -> tuple[float, str] | None:
     """The model's OOF score as configured now -- its cv run, when that run is fresh (same table, folds,
-    features and code) -- and where it comes from; None when there is none to compare the trials with."""
-    import json
-
+    features and code), on CV repeat 1 alone as each trial trains -- and where it comes from; None when there
+    is none to compare the trials with."""
+    from core.errors import UserError
+    from pipeline.diff import first_repeat_score
     from pipeline.stages.cv import MODELS_DIR
 
     verdict = runner.verdict(runner.pipeline.stages["cv"])
     if model not in verdict.unit_fingerprints or model in verdict.stale_units:
         return None
-    path = runner.comp.runs / MODELS_DIR / model / "scores.json"
+    folder = runner.comp.runs / MODELS_DIR / model
     try:
-        overall = float(json.loads(path.read_text(encoding="utf-8"))["overall"])
-    except (OSError, ValueError, KeyError, TypeError):
+        score = first_repeat_score(runner.competition, f"{MODELS_DIR}/{model}")
+    except (UserError, OSError, ValueError, KeyError):
         return None
-    return overall, f"its cv run, {path.parent.relative_to(runner.comp.workspace)}"
+    return None if score is None else (score, f"its cv run, {folder.relative_to(runner.comp.workspace)}")
 
 
 def _better(metric, value: float, than: float) -> bool:

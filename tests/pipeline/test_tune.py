@@ -226,6 +226,28 @@ def test_apply_keeps_the_current_params_when_they_score_better_than_every_trial(
     assert "the current params" not in err and "wrote [models.lgbm] params" in out
 
 
+def test_the_current_params_are_scored_on_the_trials_cv_repeat_not_on_the_average_of_two(titanic_ws, capsys,
+                                                                                       monkeypatch):
+    # two CV repeats: the cv run's own score averages two OOF predictions per row and scores better than any
+    # one-repeat trial could; a trial of the very same params must score what the current params are said to
+    monkeypatch.delenv(ENV_URL, raising=False)
+    cfg = _use_fast_model(titanic_ws)
+    text = cfg.read_text().replace("repeats = 1", "repeats = 2")
+    cfg.write_text(text[: text.index("[models.lgbm.search_space]")]
+                   + "[models.lgbm.search_space]\nn_estimators = [150]\n")  # the params as they are
+    assert main(["run", "--root", str(titanic_ws), "--stage", "cv"]) == 0
+    import json
+
+    averaged = json.loads((titanic_ws / "competition" / "titanic" / "runs" / "models" / "lgbm" /
+                           "scores.json").read_text())["overall"]
+    capsys.readouterr()
+    assert main(["tune", "--root", str(titanic_ws), "lgbm", "--trials", "1"]) == 0
+    out, err = capsys.readouterr()
+    trial = float(out.split("best roc_auc ")[1].split(":")[0])
+    current = float(err.split("the current params of lgbm score ")[1].split(" ")[0])
+    assert current == pytest.approx(trial, abs=1e-5) and abs(averaged - trial) > 1e-4
+
+
 @pytest.mark.parametrize("args,edit,message", [
     (["--model", "lgbmx"], None, r"tune: 'lgbmx' is not an enabled model .*\(did you mean 'lgbm'\?\)"),
     (["--model", "lr"], '\n[models.lr]\ntype = "sklearn"\nestimator = "sklearn.linear_model.LogisticRegression"\n',

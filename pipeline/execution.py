@@ -30,6 +30,7 @@ import os
 import socket
 import sys
 import tempfile
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,9 +124,14 @@ class ProcessesBackend(Backend):
         with _worker_errors():
             out = self._parallel()(delayed(_call_mapped)(func, str(path), item) for item in items)
             try:
-                yield from out
+                for result in out:  # not `yield from`, which would close `out` itself when this map is closed
+                    yield result
             finally:
-                out.close()
+                with warnings.catch_warnings():  # stopped early on purpose (a pruned trial, a member past its
+                    # budget): joblib's note of the folds run or cancelled in vain is no news to the user
+                    warnings.filterwarnings("ignore", category=UserWarning, message=(
+                        r"\d+ tasks (have been successfully executed|which were still being processed)"))
+                    out.close()
 
     def run_all(self, func, items):
         from joblib import delayed

@@ -496,3 +496,23 @@ def test_the_processes_backend_quiets_the_resource_trackers_note_on_folders_it_n
             "UserWarning); warnings.warn('another note', UserWarning)")
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stderr
     assert "leaked folder" not in err and "another note" in err
+
+
+def _slow_square(_shared, item: int) -> int:
+    import time
+
+    time.sleep(0.3)
+    return item * item
+
+
+@pytest.mark.filterwarnings("error::UserWarning")
+def test_a_map_stopped_after_its_first_result_says_nothing_of_the_tasks_it_dropped(tmp_path):
+    """A pruned trial or a member stopped past its time budget closes the map early: joblib's note that
+    tasks ran or were cancelled in vain is not the user's news."""
+    backend = execution.ProcessesBackend(2, scratch=tmp_path)
+    try:
+        results = backend.map(_slow_square, {"x": np.arange(3)}, list(range(8)))
+        assert next(results) == 0
+        results.close()
+    finally:
+        backend.close()

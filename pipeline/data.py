@@ -386,6 +386,18 @@ def csv_errors(path: Path):
                         f"or decompress it yourself and pass the CSV") from None
 
 
+def read_parquet_table(path: Path):
+    """A Parquet data file's frame (a download that ships train.parquet); a file pyarrow cannot read is a
+    one-line UserError."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise UserError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:120] if str(exc) else ''}); download it again") from None
+
+
 def read_csv(path: Path):
     """`pd.read_csv(path, low_memory=False)`'s frame, parsed `CSV_CHUNK_ROWS` rows at a time: each chunk's
     columns are copied out and the chunk dropped at once, and the frame is assembled a column at a time

@@ -57,11 +57,18 @@ _ROLE_FLAGS = {"train": "--train", "test": "--test", "sample_submission": "--sam
 
 
 def _csv_stem(name: str) -> str | None:
-    """'train' for train.csv, train.csv.zip or Train.CSV.gz; None for a file that is not a CSV."""
+    """'train' for train.csv, train.csv.zip, Train.CSV.gz or train.parquet; None for a file that is neither
+    a CSV nor Parquet."""
     lower = Path(name).name.lower()
+    if lower.endswith(".parquet"):
+        return lower.removesuffix(".parquet")
     for suffix in COMPRESSED_SUFFIXES:
         lower = lower.removesuffix(suffix)
     return lower.removesuffix(".csv") if lower.endswith(".csv") else None
+
+
+def _is_parquet(path: Path) -> bool:
+    return Path(path).suffix.lower() == ".parquet"
 
 
 def download_files(path: Path, into: Path, given: dict[str, Path | None]) -> dict[str, Path]:
@@ -86,7 +93,7 @@ def download_files(path: Path, into: Path, given: dict[str, Path | None]) -> dic
         raise UserError(f"--data {path}: not found; pass the competition's download (its folder or its .zip)")
     found = {role: [n for n in names if (stem := _csv_stem(n)) is not None and DOWNLOAD_ROLES[role](stem)]
              for role in wanted}
-    for role, candidates in found.items():  # train.csv unzipped beside its train.csv.zip: the plain file
+    for role, candidates in found.items():  # train.csv beside its train.csv.zip or train.parquet: the plain CSV
         plain = [n for n in candidates if n.lower().endswith(".csv")]
         if len(plain) == 1 and {_csv_stem(n) for n in candidates} == {_csv_stem(plain[0])} and \
                 {Path(n).parent for n in candidates} == {Path(plain[0]).parent}:
@@ -111,15 +118,19 @@ def download_files(path: Path, into: Path, given: dict[str, Path | None]) -> dic
     return out
 
 
-def _copy_plain(src: Path, dest: Path) -> None:
+def _copy_plain(src: Path, dest: Path, frame=None) -> None:
     """Copy a data file as the plain CSV the competition folder holds: a .gz, .bz2, .xz or one-file .zip
-    download is decompressed (every later reader opens train.csv as text)."""
+    download is decompressed, a Parquet file (`frame`, as read) written as CSV (every later reader opens
+    train.csv as text)."""
     import bz2
     import gzip
     import lzma
     import zipfile
 
     suffix = src.suffix.lower()
+    if _is_parquet(src):
+        frame.to_csv(dest, index=False)
+        return
     if suffix not in COMPRESSED_SUFFIXES:
         shutil.copyfile(src, dest)
         return
@@ -133,10 +144,12 @@ def _copy_plain(src: Path, dest: Path) -> None:
 
 
 def _read(path: Path):
-    from pipeline.data import csv_errors, read_csv
+    from pipeline.data import csv_errors, read_csv, read_parquet_table
 
     if not Path(path).is_file():
         raise UserError(f"{path}: file not found; pass an existing CSV file")
+    if _is_parquet(path):
+        return read_parquet_table(Path(path))
     if Path(path).suffix.lower() == ".zip":
         _zip_member(Path(path))
     with csv_errors(Path(path)):
@@ -478,8 +491,8 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     tmp = _io.temp_dir(dest.parent, f".{name}.")
     try:
         files = {"train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv"}
-        for src, key in ((train, "train"), (test, "test"), (sample_submission, "sample_submission")):
-            _copy_plain(Path(src), tmp / files[key])
+        for src, key, frame in zip((train, test, sample_submission), files, frames):
+            _copy_plain(Path(src), tmp / files[key], frame)
         from pipeline.zoo import default_models, describe, facts_of
 
         facts = facts_of(frames[0], frames[1], id_col=inf.id, target=inf.target, task=inf.task)
@@ -489,9 +502,11 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for src in (train, test, sample_submission):
+    for src, name in zip((train, test, sample_submission), files.values()):
         if Path(src).suffix.lower() in COMPRESSED_SUFFIXES:
             log(f"{Path(src).name}: decompressed into the competition folder")
+        elif _is_parquet(src):
+            log(f"{Path(src).name}: written as {name} in the competition folder (every stage reads CSV)")
     for key in ("id", "target", "task", "metric"):
         log(f"{key}: {getattr(inf, key)}  ({inf.reasons[key]})")
     log(f"submission: {inf.submission}")

@@ -513,6 +513,13 @@ def _rows_estimate(path: Path) -> int | None:
     """The data rows of an uncompressed CSV, counted as its line breaks less the header (a few too many
     where a quoted field spans lines), for the progress total; None for a compressed or missing file."""
     path = Path(path)
+    if path.suffix.lower() == ".parquet" and path.is_file():
+        import pyarrow.parquet as pq
+
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (OSError, ValueError):
+            return None  # unreadable: the reader says why
     if path.suffix.lower() in _COMPRESSED or not path.is_file():
         return None
     lines, last = 0, b"\n"
@@ -535,7 +542,8 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
 
     with csv_errors(path):
         first, rows = True, False
-        for chunk in pd.read_csv(path, chunksize=chunk_rows, low_memory=False):
+        for chunk in _parquet_chunks(path, chunk_rows) if path.suffix.lower() == ".parquet" else \
+                pd.read_csv(path, chunksize=chunk_rows, low_memory=False):
             if first:
                 _check_columns(chunk.columns, columns, path)
                 first = False
@@ -544,6 +552,20 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
                 yield _checked_chunk(chunk[list(columns)], columns, path, id_col)
     if not rows:
         raise UserError(f"{path}: a header and no rows; give at least one row to score")
+
+
+def _parquet_chunks(path: Path, chunk_rows: int):
+    """A Parquet file's rows as frames of at most `chunk_rows` (pyarrow's record batches): new rows may come as
+    Parquet, as many competitions ship them. A file pyarrow cannot read is a one-line UserError."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise UserError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
 
 
 def _check_columns(present, columns: dict[str, str], where) -> None:

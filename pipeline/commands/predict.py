@@ -9,8 +9,8 @@ HELP = "score new rows (a CSV with test.csv's columns) with the latest run's fol
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--test", "-t", required=True, help="CSV of rows to score, with test.csv's columns (extra ones "
-                                                       "are ignored)")
+    p.add_argument("--test", "-t", required=True,
+                   help="CSV (or Parquet) of rows to score, with test.csv's columns (extra ones are ignored)")
     p.add_argument("--out", "-o", default=None,
                    help="output CSV (default: submissions/<competition>/predict-<FILE's name>.csv; with --from: "
                         "predictions.csv beside the predictor)")

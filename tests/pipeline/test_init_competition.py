@@ -217,6 +217,34 @@ def test_init_finds_the_three_files_in_a_kaggle_download_folder_or_zip(tmp_path,
     assert not (made[0] / "solution.csv").exists()
 
 
+def test_a_download_of_parquet_files_becomes_the_same_competition_as_its_csv(tmp_path, capsys):
+    """Many competitions ship train.parquet and test.parquet: `init --data` finds them, writes them as the CSV
+    every stage reads, and infers what the CSV download gives; beside a train.csv the CSV is taken."""
+    folder = tmp_path / "download"
+    folder.mkdir()
+    for role in ("train", "test"):
+        pd.read_csv(DATA / "titanic" / f"{role}.csv").to_parquet(folder / f"{role}.parquet")
+    (folder / "sample_submission.csv").write_bytes((DATA / "titanic" / "sample_submission.csv").read_bytes())
+    ws = tmp_path / "ws"
+    assert main(["init", "p", "--root", str(ws), "--data", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "train.parquet: written as train.csv in the competition folder (every stage reads CSV)" in out
+    assert main(["init", "c", "--root", str(ws), *[f"--{f.replace('_', '-')}={DATA / 'titanic' / (f + '.csv')}"
+                                                    for f in ("train", "test", "sample_submission")]]) == 0
+    made = [ws / "competition" / n for n in "pc"]
+    assert (made[0] / "competition.toml").read_bytes() == (made[1] / "competition.toml").read_bytes()
+    for name in ("train.csv", "test.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(made[0] / name), pd.read_csv(made[1] / name))
+    (folder / "train.csv").write_bytes((DATA / "titanic" / "train.csv").read_bytes())  # both: the CSV is taken
+    capsys.readouterr()
+    assert main(["init", "q", "--root", str(ws), "--data", str(folder)]) == 0
+    assert "train.parquet" not in capsys.readouterr().out
+    (folder / "test.parquet").write_bytes(b"not parquet")
+    assert main(["init", "r", "--root", str(ws), "--data", str(folder)]) == 2
+    assert "test.parquet: not a readable Parquet file" in capsys.readouterr().err
+    assert not (ws / "competition" / "r").exists()
+
+
 @pytest.mark.parametrize("files,extra,message", [
     # an explicit file wins over the one found
     ({"train.csv": "train", "test.csv": "test", "sample_submission.csv": "sample_submission"}, ["--test"], None),

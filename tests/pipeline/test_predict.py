@@ -210,6 +210,24 @@ def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path):
         Predictor.load(tmp_path / "nowhere")
 
 
+def test_new_rows_in_parquet_are_scored_as_the_same_rows_in_csv(tmp_path, capsys):
+    from pipeline.predict import _rows_estimate
+
+    ws, comp = _workspace(tmp_path)
+    _run(ws)
+    test = pd.read_csv(comp / "test.csv")
+    test.to_parquet(tmp_path / "new.parquet")
+    assert _rows_estimate(tmp_path / "new.parquet") == len(test)
+    out = tmp_path / "from_parquet.csv"
+    assert main(["predict", "--root", str(ws), "--test", str(tmp_path / "new.parquet"), "--out", str(out),
+                 "--chunk-rows", "100"]) == 0
+    assert out.read_bytes() == (ws / "submissions" / "titanic" / "latest.csv").read_bytes()
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    capsys.readouterr()
+    assert main(["predict", "--root", str(ws), "--test", str(tmp_path / "bad.parquet"), "--out", str(out)]) == 2
+    assert "bad.parquet: not a readable Parquet file" in capsys.readouterr().err
+
+
 def test_new_rows_the_runs_integer_columns_cannot_hold_are_scored(tmp_path):
     # a missing count, a fraction and an infinite age where the run had none: scored as the models read a
     # number or a missing value, not a stopped job; the untouched rows score as the run did

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,19 +119,23 @@ def download_files(path: Path, into: Path, given: dict[str, Path | None]) -> dic
     return out
 
 
-def _copy_plain(src: Path, dest: Path, frame=None) -> None:
+def _parquet_as_csv(src: Path, dest: Path) -> Path:
+    """A Parquet data file written as the CSV `dest` (every stage reads CSV); unreadable: one-line UserError."""
+    from pipeline.data import read_parquet_table
+
+    read_parquet_table(src).to_csv(dest, index=False)
+    return dest
+
+
+def _copy_plain(src: Path, dest: Path) -> None:
     """Copy a data file as the plain CSV the competition folder holds: a .gz, .bz2, .xz or one-file .zip
-    download is decompressed, a Parquet file (`frame`, as read) written as CSV (every later reader opens
-    train.csv as text)."""
+    download is decompressed (every later reader opens train.csv as text)."""
     import bz2
     import gzip
     import lzma
     import zipfile
 
     suffix = src.suffix.lower()
-    if _is_parquet(src):
-        frame.to_csv(dest, index=False)
-        return
     if suffix not in COMPRESSED_SUFFIXES:
         shutil.copyfile(src, dest)
         return
@@ -144,12 +149,10 @@ def _copy_plain(src: Path, dest: Path, frame=None) -> None:
 
 
 def _read(path: Path):
-    from pipeline.data import csv_errors, read_csv, read_parquet_table
+    from pipeline.data import csv_errors, read_csv
 
     if not Path(path).is_file():
         raise UserError(f"{path}: file not found; pass an existing CSV file")
-    if _is_parquet(path):
-        return read_parquet_table(Path(path))
     if Path(path).suffix.lower() == ".zip":
         _zip_member(Path(path))
     with csv_errors(Path(path)):
@@ -481,27 +484,32 @@ def init_competition(workspace: Path, name: str, *, train: Path, test: Path, sam
         from core.metrics import get_metric
 
         get_metric(metric)
-    frames = [_read(Path(p)) for p in (train, test, sample_submission)]
-    if len(frames[0]) == 0:
-        raise UserError(f"{train}: no data rows")
-    inf = infer(*frames, target=target, id_col=id_col, metric=metric, task=task)
-    _check_late_refusals(inf, frames, [Path(train), Path(test), Path(sample_submission)])
-    _split_in_time(frames[0], frames[1], inf)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _io.temp_dir(dest.parent, f".{name}.")
-    try:
-        files = {"train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv"}
-        for src, key, frame in zip((train, test, sample_submission), files, frames):
-            _copy_plain(Path(src), tmp / files[key], frame)
-        from pipeline.zoo import default_models, describe, facts_of
+    files = {"train": "train.csv", "test": "test.csv", "sample_submission": "sample_submission.csv"}
+    sources = dict(zip(files, (Path(train), Path(test), Path(sample_submission))))
+    with tempfile.TemporaryDirectory(prefix="pipeline-init-") as scratch:
+        # a Parquet file is written as CSV first, so that what init infers is what every stage will read
+        readable = {key: _parquet_as_csv(src, Path(scratch) / files[key]) if _is_parquet(src) else src
+                    for key, src in sources.items()}
+        frames = [_read(readable[key]) for key in files]
+        if len(frames[0]) == 0:
+            raise UserError(f"{train}: no data rows")
+        inf = infer(*frames, target=target, id_col=id_col, metric=metric, task=task)
+        _check_late_refusals(inf, frames, list(sources.values()))
+        _split_in_time(frames[0], frames[1], inf)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _io.temp_dir(dest.parent, f".{name}.")
+        try:
+            for key, src in readable.items():
+                _copy_plain(src, tmp / files[key])
+            from pipeline.zoo import default_models, describe, facts_of
 
-        facts = facts_of(frames[0], frames[1], id_col=inf.id, target=inf.target, task=inf.task)
-        config = render_config(inf, {}, default_models(inf.task, facts), describe(inf.task, facts))
-        (tmp / "competition.toml").write_text(config, encoding="utf-8")
-        tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            facts = facts_of(frames[0], frames[1], id_col=inf.id, target=inf.target, task=inf.task)
+            config = render_config(inf, {}, default_models(inf.task, facts), describe(inf.task, facts))
+            (tmp / "competition.toml").write_text(config, encoding="utf-8")
+            tmp.rename(dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     for src, name in zip((train, test, sample_submission), files.values()):
         if Path(src).suffix.lower() in COMPRESSED_SUFFIXES:
             log(f"{Path(src).name}: decompressed into the competition folder")

@@ -56,6 +56,10 @@ class Predictor:
         ensemble = comp.runs / "ensemble"
         if not (ensemble / "params.json").is_file():
             raise UserError(f"{comp.name}: no ensemble run in {ensemble}; run `python -m pipeline run` first")
+        stale = _stale_stages(comp)
+        if stale:
+            log(f"note: the latest run is stale ({'; '.join(stale)}): these are its predictions, not those of "
+                f"competition.toml and the data as they are now; `python -m pipeline run` first to use the change")
         train, test, sample = ctx.data()
         task = ctx.task_info()
         params = _io.read_json(ensemble / "params.json")
@@ -486,6 +490,20 @@ class Predictor:
         ens = read_run(self.root / self.spec["ensemble"], id_col=self.spec["id"], task=self.task)
         frame = self.target.set_index(self.spec["id"]).loc[ens.oof_ids]
         return self.task.encode(self._targets(frame)), ens.oof
+
+
+# the stages whose outputs a predictor applies (explore and submit write nothing it reads)
+_PREDICTOR_STAGES = ("folds", "features", "cv", "pseudo", "ensemble")
+
+
+def _stale_stages(comp) -> list[str]:
+    """'stage: why' for each stage the predictor reads whose recorded run differs from what the config, the
+    data and the code give now (an edit not yet run)."""
+    from pipeline.runner import Runner
+    from pipeline.stages import build_pipeline
+
+    rows = Runner(build_pipeline(), comp, log=lambda _m: None).status()
+    return [f"{name}: {why}" for name, state, why in rows if state == "stale" and name in _PREDICTOR_STAGES]
 
 
 def _member_names(params: dict, ensemble: Path) -> list[str]:

@@ -210,6 +210,20 @@ def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path):
         Predictor.load(tmp_path / "nowhere")
 
 
+def test_predict_after_an_edit_not_yet_run_says_the_run_is_stale_and_scores_with_it(tmp_path, capsys):
+    ws, comp = _workspace(tmp_path)
+    _run(ws)
+    capsys.readouterr()
+    _same_as_latest(ws, comp, tmp_path)
+    assert "stale" not in capsys.readouterr().err
+    cfg = comp / "competition.toml"
+    cfg.write_text(cfg.read_text().replace("num_leaves = 15", "num_leaves = 7"))
+    _same_as_latest(ws, comp, tmp_path)  # the run's models, as they were
+    err = capsys.readouterr().err
+    assert "note: the latest run is stale (cv: changed: lgbm; ensemble: changed: config)" in err
+    assert "`python -m pipeline run` first to use the change" in err
+
+
 def test_new_rows_in_parquet_are_scored_as_the_same_rows_in_csv(tmp_path, capsys):
     from pipeline.predict import _rows_estimate
 

@@ -76,7 +76,8 @@ def test_leaderboard_says_when_runs_of_different_fold_counts_rank_together(tmp_p
     reg = open_registry(tmp_path)
     reg.record([_rec("a", "two_repeats", "roc_auc", True, 0.80, folds=(0.8,) * 10),
                 _rec("a", "one_repeat", "roc_auc", True, 0.79, folds=(0.8,) * 5),
-                _rec("b", "m", "rmse", False, 1.0, folds=(1.0,) * 5), _rec("b", "n", "rmse", False, 2.0, folds=(2.0,) * 5)])
+                _rec("b", "m", "rmse", False, 1.0, folds=(1.0,) * 5),
+                _rec("b", "n", "rmse", False, 2.0, folds=(2.0,) * 5)])
     lines = format_rows(reg.leaderboard())
     reg.dispose()
     notes = [line for line in lines if line.startswith("(fold counts differ")]

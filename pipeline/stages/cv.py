@@ -158,7 +158,9 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict, es
     pay for them (`here`)."""
     comp, budget = ctx.comp, ctx.budget
     if not batched:
-        trained = False
+        # "the first member always trains" is there for a submission: a member trained by an earlier run gives one
+        trained = any((comp.runs / MODELS_DIR / other / "oof.parquet").is_file()
+                      for other in comp.models if other not in names)
         for name in track(names, "[cv] models", unit="model"):
             reason = skip_reason(costs[name], budget, anything_trained=trained) if costs else None
             if reason:
@@ -170,6 +172,7 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict, es
                                            on_fold=_within(budget, training) if trained else None)
             except _Overrun as stop:
                 ctx.log(f"[cv] stopped {name}: {stop}; it trains in a later run with more time")
+                _remember_pace(comp, name, training.params_hash(comp.models[name]), stop.seconds)
                 continue
             trained = True
             yield name, result, budget.clock() - t0
@@ -178,7 +181,39 @@ def _first_repeat(ctx: StageContext, training, names: list[str], costs: dict, es
 
 
 class _Overrun(Exception):
-    """A member stopped between folds: at its pace it would end past the time budget (the reason)."""
+    """A member stopped between folds: at its pace it would end past the time budget (the reason); `seconds`:
+    its folds' seconds for one CV pass at that pace."""
+
+    def __init__(self, reason: str, seconds: float):
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+# A member stopped past the time budget never reaches the run registry, whose seconds estimate the next run's
+# cost: its pace is kept here instead (model -> params hash, seconds of one CV pass), so the next run with a
+# budget skips it up front rather than spend the same seconds again.
+_STOPPED_FILE = ("cache", "stopped.json")
+
+
+def _remember_pace(comp, name: str, params_hash: str, seconds: float) -> None:
+    from core import io as _io
+
+    path = comp.runs.joinpath(*_STOPPED_FILE)
+    paces = _stopped_paces(comp)
+    paces[name] = {"params_hash": params_hash, "seconds": round(float(seconds), 3)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _io.write_json(path, paces)
+
+
+def _stopped_paces(comp) -> dict:
+    """What `_remember_pace` kept ({} when nothing, or the file is unreadable)."""
+    from core import io as _io
+
+    try:
+        paces = _io.read_json(comp.runs.joinpath(*_STOPPED_FILE))
+    except (OSError, ValueError):
+        return {}
+    return paces if isinstance(paces, dict) else {}
 
 
 def _within(budget, training) -> Callable:
@@ -194,7 +229,7 @@ def _within(budget, training) -> Callable:
         seconds.append(report.seconds)
         reason = overrun_reason(seconds, total, workers, budget)
         if reason:
-            raise _Overrun(reason)
+            raise _Overrun(reason, sum(seconds) / len(seconds) * total)
     return check
 
 
@@ -361,15 +396,19 @@ def _costs(training, names: list[str], *, measured: bool = True) -> dict:
     rows, cols = training.features[0].shape
     folds = len(fold_ids(training.folds))
     history = _history(comp) if measured else []
+    stopped = _stopped_paces(comp) if measured else {}
     costs = {}
     for name in names:
         spec = comp.models[name]
         mtype = model_type(name, spec, training.plugin_dir)
         outputs = training.task.n_outputs if mtype.cost_per_class else 1
+        params_hash = training.params_hash(spec)
+        seen = measured_seconds(history, model=name, params_hash=params_hash, folds=folds)
+        pace = stopped.get(name, {})
+        if seen is None and pace.get("params_hash") == params_hash:  # stopped past a budget: its folds' pace
+            seen = float(pace["seconds"])
         costs[name] = estimate(mtype.cost_for(spec.get("params", {}), training.task.task), rows=rows, cols=cols,
-                               folds=folds, outputs=outputs,
-                               measured=measured_seconds(history, model=name, params_hash=training.params_hash(spec),
-                                                         folds=folds))
+                               folds=folds, outputs=outputs, measured=seen)
     return costs
 
 

@@ -253,6 +253,12 @@ def test_a_member_that_runs_past_its_estimate_is_stopped_between_folds_and_the_b
     assert (comp / "runs" / "models" / "linear" / "oof.parquet").is_file()
     assert main(["status", "--root", str(ws)]) == 0
     assert "slow" in [line for line in capsys.readouterr().out.splitlines() if line.startswith("cv")][0]
+    # the next run knows its pace: skipped up front (linear, trained before, gives the submission)
+    assert main(["run", "--root", str(ws), "--time-budget", "3.4"]) == 0
+    err = capsys.readouterr().err
+    assert "[cv] stopped" not in err
+    assert [line for line in err.splitlines() if line.startswith("[cv] skipped")] == [
+        next(line for line in err.splitlines() if line.startswith("[cv] skipped slow: measured "))]
 
 
 def test_the_mlp_trains_the_first_cv_repeat_only_where_the_others_train_both():

@@ -53,6 +53,12 @@ class Budget:
             return float("inf")
         return self.seconds * (1.0 - RESERVE) - (self.clock() - self.started)
 
+    def to_end(self) -> float:
+        """Seconds until the budget itself ends (the reserve not kept back)."""
+        if self.seconds is None:
+            return float("inf")
+        return self.seconds - (self.clock() - self.started)
+
 
 def estimate(type_cost: tuple[float, float, float], *, rows: int, cols: int, folds: int, outputs: int = 1,
              measured: float | None = None) -> Cost:
@@ -81,21 +87,30 @@ def skip_reason(cost: Cost, budget: Budget, *, anything_trained: bool) -> str | 
     return f"{cost.source} {cost.seconds:.0f} s, {max(left, 0):.0f} s left of the {budget.seconds:.0f} s budget"
 
 
+def on_workers(cost: Cost, folds: int, workers: int) -> Cost:
+    """A cost in fold-seconds (each fold on one thread, one after another: what a type's estimate and a run's
+    recorded seconds count) as the wall time of its `folds` folds run `workers` at a time: what a budget spends."""
+    if workers <= 1 or folds <= 1:
+        return cost
+    return Cost(cost.seconds * math.ceil(folds / workers) / folds, cost.source)
+
+
 def overrun_reason(fold_seconds: list[float], total: int, workers: int, budget: Budget) -> str | None:
     """Why a member that is training must stop after the folds that took `fold_seconds` (of its `total`,
-    `workers` at a time): at that pace the rest would end past what is left of the budget (its estimate
-    was too low: a large table's CatBoost); None to go on."""
+    `workers` at a time): at that pace the rest would end past the budget (its estimate was too low: a large
+    table's CatBoost); None to go on. The reserve kept back for the stages after cv is a margin for estimates,
+    which a started member's pace is not: it may use it, as stopping would throw its folds away."""
     done = len(fold_seconds)
     if not budget.seconds or done >= total or done < 1:
         return None
     pace = sum(fold_seconds) / done
     rest = pace * math.ceil((total - done) / max(workers, 1))
-    left = budget.left()
+    left = budget.to_end()
     if rest <= left:
         return None
     return (f"its folds take about {pace:.0f} s each, so the other {total - done} would take about {rest:.0f} s"
             + (f" ({workers} at a time)" if workers > 1 else "")
-            + f", {max(left, 0):.0f} s left of the {budget.seconds:.0f} s budget")
+            + f", {max(left, 0):.0f} s left until the {budget.seconds:.0f} s budget ends")
 
 
 def run_within(costs: dict[str, Cost], budget: Budget, train: Callable[[str], None], *,

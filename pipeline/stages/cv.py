@@ -13,7 +13,7 @@ from typing import Callable
 
 from core.progress import track
 from pipeline.artifacts import FITTED_DIR
-from pipeline.planner import order, overrun_reason, skip_reason
+from pipeline.planner import on_workers, order, overrun_reason, skip_reason
 from pipeline.context import StageContext
 
 MODELS_DIR = "models"
@@ -45,8 +45,13 @@ def run(ctx: StageContext) -> dict[str, list[Path]]:
     budget = ctx.budget
     costs = estimates() if budget.seconds else {}
     if costs:  # cheapest first, so the budget buys as many members as it can
+        from core.folds import fold_ids
+
+        workers = training.executor.workers  # a model's folds run this many at a time: its wall time is less
+        costs = {n: on_workers(c, len(fold_ids(training.folds)), workers) for n, c in costs.items()}
         names = order(costs)
-        ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({max(0.0, budget.left()):.0f} s left for models): "
+        ctx.log(f"[cv] time budget {budget.seconds:.0f} s ({max(0.0, budget.left()):.0f} s left for models"
+                + (f", folds {workers} at a time" if workers > 1 else "") + "): "
                 + ", ".join(f"{n} ~{costs[n].seconds:.0f} s" for n in names))
     repeats = training.repeats
     if not costs and names:

@@ -67,11 +67,22 @@ def test_estimates_scale_with_cells_and_folds_and_prefer_measurements():
 def test_a_member_whose_folds_run_slower_than_its_estimate_stops_once_the_rest_cannot_fit():
     from pipeline.planner import overrun_reason
 
-    budget = Budget(100.0, clock=FakeClock())  # 90 s for members, the clock standing still
+    budget = Budget(100.0, clock=FakeClock())  # 90 s to start members in, 100 s until it ends; the clock stands still
     assert overrun_reason([20.0], 5, 1, budget) is None  # 4 more of 20 s: 80 s fit
+    assert overrun_reason([24.0], 5, 1, budget) is None  # 96 s: into the reserve, still within the budget
     assert overrun_reason([30.0], 5, 1, budget) == (
-        "its folds take about 30 s each, so the other 4 would take about 120 s, 90 s left of the 100 s budget")
+        "its folds take about 30 s each, so the other 4 would take about 120 s, 100 s left until the 100 s budget "
+        "ends")
     assert overrun_reason([30.0, 30.0], 5, 2, budget) is None  # two at a time: 2 waves of 30 s
-    assert "(2 at a time)" in overrun_reason([50.0, 50.0], 5, 2, budget)
+    assert "(2 at a time)" in overrun_reason([60.0, 60.0], 5, 2, budget)
     assert overrun_reason([500.0] * 5, 5, 1, budget) is None  # finished: nothing left to stop
     assert overrun_reason([500.0], 5, 1, Budget(None)) is None  # no budget
+
+
+def test_a_cost_in_fold_seconds_becomes_the_wall_time_of_its_folds_on_the_workers():
+    from pipeline.planner import on_workers
+
+    cost = Cost(100.0, "estimated")  # five folds of 20 s, one after another
+    assert on_workers(cost, 5, 1) == cost
+    assert on_workers(cost, 5, 2) == Cost(60.0, "estimated")  # three waves of 20 s
+    assert on_workers(cost, 5, 8) == Cost(20.0, "estimated")  # one wave

@@ -230,9 +230,9 @@ class Model(LogisticRegression):
 @pytest.mark.slow
 def test_a_member_that_runs_past_its_estimate_is_stopped_between_folds_and_the_budget_holds(tmp_path, capsys,
                                                                                              monkeypatch):
-    """The budget's clock stands still: 3.06 s stay left for members, both estimates (about 1.7 s) fit, and
-    `slow`'s first fold (at least 3.5 s, however loaded the machine) says its other four cannot, however
-    many workers share them: it stops."""
+    """The budget's clock stands still: 3.06 s stay left to start members in and 3.4 s until it ends, both
+    estimates (about 1.7 s) fit, and `slow`'s first fold (at least 3.5 s, however loaded the machine) says its
+    other four cannot, however many workers share them: it stops."""
     import pipeline.planner
 
     monkeypatch.setattr(pipeline.planner, "clock", lambda: 0.0)
@@ -248,7 +248,7 @@ def test_a_member_that_runs_past_its_estimate_is_stopped_between_folds_and_the_b
     err = capsys.readouterr().err
     stopped = [line for line in err.splitlines() if line.startswith("[cv] stopped")]
     assert len(stopped) == 1 and stopped[0].startswith("[cv] stopped slow: its folds take about")
-    assert stopped[0].endswith("left of the 3 s budget; it trains in a later run with more time")
+    assert stopped[0].endswith("left until the 3 s budget ends; it trains in a later run with more time")
     assert not (comp / "runs" / "models" / "slow").exists()  # nothing half-written
     assert (comp / "runs" / "models" / "linear" / "oof.parquet").is_file()
     assert main(["status", "--root", str(ws)]) == 0

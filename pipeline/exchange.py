@@ -499,12 +499,15 @@ def import_csv(comp: Competition, oof_path: Path, test_path: Path, *, name: str 
     oof_path, test_path = Path(oof_path), Path(test_path)
     name = name or oof_path.stem
     _check_name(comp, name)
-    from pipeline.data import csv_errors
+    from pipeline.data import csv_errors, read_parquet_table
 
     frames = []
     for p in (oof_path, test_path):
         if not p.is_file():
             raise UserError(f"{p}: not found")
+        if p.suffix.lower() == ".parquet":  # a notebook's predictions may be saved as Parquet
+            frames.append(read_parquet_table(p))
+            continue
         with csv_errors(p):
             frames.append(pd.read_csv(p))
         hint = separator_hint([str(c) for c in frames[-1].columns])

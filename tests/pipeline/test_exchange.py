@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -149,6 +150,13 @@ def test_notebook_csvs_import_when_made_on_our_folds(tmp_path, bundle, capsys):
     got = pd.read_parquet(_comp(ws) / "imports" / "notebook" / "oof.parquet")
     assert got["id"].tolist() == folds["id"].tolist()
     np.testing.assert_allclose(got["pred"], oof.set_index("id").loc[folds["id"], "pred"])
+    # the same predictions saved as Parquet import alike
+    nb_oof.to_parquet(tmp_path / "nb_oof.parquet")
+    test.rename(columns={"pred": "survived"}).to_parquet(tmp_path / "nb_test.parquet")
+    assert main(["import", "--oof", str(tmp_path / "nb_oof.parquet"), "--test", str(tmp_path / "nb_test.parquet"),
+                 "--root", str(ws), "--name", "notebook_parquet"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(_comp(ws) / "imports" / "notebook_parquet" / "oof.parquet"), got)
+    shutil.rmtree(_comp(ws) / "imports" / "notebook_parquet")
     # without the fold column, or with another fold assignment: refused, nothing written
     nb_oof.drop(columns="fold").to_csv(tmp_path / "no_fold.csv", index=False)
     assert main(["import", "--oof", str(tmp_path / "no_fold.csv"), "--test", str(tmp_path / "nb_test.csv"),

@@ -201,6 +201,7 @@ _STOPPED_FILE = ("cache", "stopped.json")
 
 
 def _remember_pace(comp, name: str, params_hash: str, seconds: float) -> None:
+    """Keep a stopped member's seconds for one CV pass (written atomically beside the stage's other caches)."""
     from core import io as _io
 
     path = comp.runs.joinpath(*_STOPPED_FILE)
@@ -224,7 +225,7 @@ def _stopped_paces(comp) -> dict:
 def _within(budget, training) -> Callable:
     """An `on_fold` callback that stops a member (`_Overrun`) once its folds so far say the rest would not fit
     the budget: a member that started within its estimate cannot run far past the budget when the estimate
-    was low. The first member trained never gets one, so a run always ends with a submission."""
+    was low. Only given where a member already has a run, so a run always ends with a submission."""
     from core.folds import fold_ids
 
     total, workers = len(fold_ids(training.folds)), training.executor.workers
@@ -409,8 +410,9 @@ def _costs(training, names: list[str], *, measured: bool = True) -> dict:
         outputs = training.task.n_outputs if mtype.cost_per_class else 1
         params_hash = training.params_hash(spec)
         seen = measured_seconds(history, model=name, params_hash=params_hash, folds=folds)
-        pace = stopped.get(name, {})
-        if seen is None and pace.get("params_hash") == params_hash:  # stopped past a budget: its folds' pace
+        pace = stopped.get(name)
+        if seen is None and isinstance(pace, dict) and pace.get("params_hash") == params_hash \
+                and isinstance(pace.get("seconds"), (int, float)):  # stopped past a budget: its folds' pace
             seen = float(pace["seconds"])
         costs[name] = estimate(mtype.cost_for(spec.get("params", {}), training.task.task), rows=rows, cols=cols,
                                folds=folds, outputs=outputs, measured=seen)

@@ -1,12 +1,14 @@
 """The time-budget planner: which models of a stage to train within `--time-budget` seconds.
 
 Members run cheapest first, so the ensemble gets as many of them as the budget allows; a member
-whose estimated cost does not fit what is left is skipped (the output says which and why), and the
-cheapest member always runs, so a run always ends with a valid submission. Estimates come from what
+whose estimated cost does not fit what is left is skipped (the output says which and why), and where no
+member has a run yet the cheapest always runs, so a run always ends with a valid submission. Estimates come from what
 already ran (the run registry's seconds for the same model and parameters on this competition) or,
 for a model never run here, from its type's cost per fold, per million cells (rows x feature
-columns) and per thousand rows, measured on a 2-core machine (`ModelType.cost`, scaled by a model table's params where they matter: `ModelType.cost_for`). After each member the plan is revised with
-the time actually spent.
+columns) and per thousand rows, measured on a 2-core machine (`ModelType.cost`, scaled by a model table's
+params where they matter: `ModelType.cost_for`), counted as wall time on the stage's workers (`on_workers`).
+After each member the plan is revised with the time actually spent, and a member whose folds run slower than
+its estimate is stopped between folds once the rest would end past the budget (`overrun_reason`).
 """
 
 from __future__ import annotations

@@ -132,8 +132,8 @@ class Predictor:
     def load(cls, path: str | os.PathLike = ".", *, competition: str | None = None,
              log: Callable[[str], None] = print) -> "Predictor":
         """The predictor at `path`, for Python code (a notebook, Kaggle's inference server): a bundle's
-        competition folder (`python -m pipeline bundle`), else a workspace, whose latest run it scores with
-        (`competition`: which of its competitions, when it has several)."""
+        competition folder (`python -m pipeline bundle`), else a workspace or one of its competition folders,
+        whose latest run it scores with (`competition`: which of a workspace's competitions, when it has several)."""
         path = Path(path)
         if (path / PREDICTOR_DIR / SPEC_FILE).is_file():
             return cls.from_folder(path, log=log)
@@ -142,6 +142,8 @@ class Predictor:
 
         if not path.is_dir():
             raise UserError(f"{path}: no such folder; give a workspace or a bundle's competition folder")
+        if (path / "competition.toml").is_file() and path.parent.name == "competition":  # competition/NAME
+            path, competition = path.parent.parent, competition or path.name
         comp = Workspace(path).competition(competition)
         return cls.from_workspace(CompetitionContext(comp, log=log), log=log)
 

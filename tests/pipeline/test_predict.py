@@ -196,7 +196,9 @@ def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path):
     again = predictor.predict(rows.iloc[::-1])
     assert again[col].tolist() == got[col].iloc[::-1].tolist()
     np.testing.assert_allclose(predictor.predict(rows.head(1))[col], got[col].head(1), rtol=0, atol=1e-12)
-    # a bundle's competition folder (what a Kaggle notebook has) loads the same way
+    # the workspace's competition folder, and a bundle's (what a Kaggle notebook has), load the same way
+    np.testing.assert_allclose(Predictor.load(comp, log=lambda _m: None).predict(rows)[col], got[col], rtol=0,
+                               atol=1e-12)
     assert main(["bundle", "--root", str(ws), "--out", str(tmp_path / "bundle"), "--no-wheels"]) == 0
     offline = Predictor.load(tmp_path / "bundle" / "competition" / "titanic", log=lambda _m: None)
     np.testing.assert_allclose(offline.predict(rows)[col], got[col], rtol=0, atol=1e-12)

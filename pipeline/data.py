@@ -386,16 +386,25 @@ def csv_errors(path: Path):
                         f"or decompress it yourself and pass the CSV") from None
 
 
-def read_parquet_table(path: Path):
-    """A Parquet data file's frame (a download that ships train.parquet); a file pyarrow cannot read is a
-    one-line UserError."""
-    import pandas as pd
+@contextlib.contextmanager
+def parquet_errors(path: Path):
+    """Turn pyarrow's errors while reading the Parquet file `path` into one-line UserErrors, as `csv_errors` does
+    for a CSV."""
+    import pyarrow as pa
 
     try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        yield
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError, ArrowIOError an OSError
         raise UserError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:120] if str(exc) else ''}); download it again") from None
+                        f"{str(exc).splitlines()[0][:120] if str(exc) else ''}); write or download it again") from None
+
+
+def read_parquet_table(path: Path):
+    """A Parquet data file's frame (a download that ships train.parquet); unreadable: `parquet_errors`."""
+    import pandas as pd
+
+    with parquet_errors(path):
+        return pd.read_parquet(path)
 
 
 def read_csv(path: Path):

@@ -205,11 +205,7 @@ def diff_runs(context, a: str, b: str, *, rows: int = 10, registry_rows=None) ->
     side_a = resolve(context, a, registry_rows=registry_rows)
     side_b = resolve(context, b, registry_rows=registry_rows)
     ids, y, target = _rows(context)
-    weights = context.sample_weight()  # [competition] weight: the blends are scored as the runs were
-    if weights is not None and context.comp.folds_path.is_file():
-        from core.folds import validated
-
-        weights = weights[validated(context.folds())]
+    weights = _row_weights(context)  # [competition] weight: the blends are scored as the runs were
     notes = _on_shared_repeats(side_a, side_b, context.metric(), y, weights)
     out = compare(side_a, side_b, metric=context.metric(), ids=ids.to_numpy(), y=y, target=target, rows=rows,
                   sample_weight=weights)
@@ -226,13 +222,17 @@ def first_repeat_score(context, name: str) -> float | None:
         return None
     if not side.repeat_oofs or len(side.repeat_oofs) < 2:
         return side.overall
-    _, y, _ = _rows(context)
+    return float(context.metric()(_rows(context)[1], side.repeat_oofs[0], _row_weights(context)))
+
+
+def _row_weights(context):
+    """The sample weights ([competition] weight, or None) of `_rows(context)`'s rows."""
     weights = context.sample_weight()
     if weights is not None and context.comp.folds_path.is_file():
         from core.folds import validated
 
         weights = weights[validated(context.folds())]
-    return float(context.metric()(y, side.repeat_oofs[0], weights))
+    return weights
 
 
 def _on_shared_repeats(a: Side, b: Side, metric, y: np.ndarray, sample_weight) -> list[str]:

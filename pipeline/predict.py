@@ -576,16 +576,14 @@ def _chunks(path: Path, chunk_rows: int, columns: dict[str, str], id_col: str):
 
 def _parquet_chunks(path: Path, chunk_rows: int):
     """A Parquet file's rows as frames of at most `chunk_rows` (pyarrow's record batches): new rows may come as
-    Parquet, as many competitions ship them. A file pyarrow cannot read is a one-line UserError."""
-    import pyarrow as pa
+    Parquet, as many competitions ship them. A file pyarrow cannot read: `pipeline.data.parquet_errors`."""
     import pyarrow.parquet as pq
 
-    try:
+    from pipeline.data import parquet_errors
+
+    with parquet_errors(path):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise UserError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
 
 
 def _check_columns(present, columns: dict[str, str], where) -> None:

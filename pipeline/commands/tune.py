@@ -66,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
                                                     if others > 0 else "") + ")")
     print(f"best {comp.metric_name} {result.best_value:.5f}: params = {inline_table(result.best_params)}")
     current = _current_score(runner, args.model)
-    worse = current is not None and not _better(runner.competition.metric(), result.best_value, current[0])
+    sign = runner.competition.metric().sign  # +1 where higher is better
+    worse = current is not None and sign * result.best_value <= sign * current[0]
     if current is not None:
         log(f"[tune] the current params of {args.model} score {current[0]:.5f} ({current[1]}, on the trials' folds): "
             + ("the best trial is no better; keep them" if worse else "the best trial beats them"))
@@ -97,8 +98,3 @@ def _current_score(runner, model: str) -> tuple[float, str] | None:
     except (UserError, OSError, ValueError, KeyError):
         return None
     return None if score is None else (score, f"its cv run, {folder.relative_to(runner.comp.workspace)}")
-
-
-def _better(metric, value: float, than: float) -> bool:
-    """Whether `value` is a strictly better score than `than` for the metric."""
-    return value > than if metric.greater_is_better else value < than

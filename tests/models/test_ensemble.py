@@ -112,11 +112,8 @@ def test_stack_lightgbm_runs_only_when_pinned():
     y = (np.arange(40) // 4) % 2
     members = [Member("a", np.linspace(0.2, 0.8, 40), np.full(4, 0.5))]
     assert "stack_lightgbm" not in run_methods(Problem(members, y, np.arange(40) % 4, info, auc))
-    rmse = get_metric("rmse")
-    with pytest.raises(UserError, match=r"'stack_lightgbm' does not fit task 'multiregression' with metric 'rmse' "
-                                        r"\(it is .*single-target tasks"):
-        run_methods(Problem([Member("a", np.zeros((40, 2)), np.zeros((4, 2)))], np.zeros((40, 2)), np.arange(40) % 2,
-                            TaskInfo("multiregression", (), ("t1", "t2")), rmse), ["stack_lightgbm"])
+    multi = TaskInfo("multiregression", (), ("t1", "t2"))
+    assert "stack_lightgbm" in applicable(multi, get_metric("rmse")) and "stack" in automatic(multi, get_metric("rmse"))
 
 
 def test_hill_climbing_picks_the_real_model_over_pure_noise(cancer):
@@ -363,3 +360,78 @@ def test_cv_repeats_keep_each_repeats_own_temperature(cancer):
     assert merged.details["temperature_by_repeat"] == [p.details["temperature"] for p in parts]
     assert not {"temperature", "uncalibrated_score", "temperature_by_fold"} & set(merged.details)
     np.testing.assert_allclose(merged.oof, (parts[0].oof + parts[1].oof) / 2)
+
+
+def _multilabel(cancer):
+    """breast_cancer as a two-label problem: its target, and whether `mean radius` is above its median
+    (from the other columns); two members, each a model per column."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _, _, target, folds, _, X, X_test = cancer
+    radius = X["mean radius"].to_numpy()
+    y = np.column_stack([target, (radius > np.median(radius)).astype(np.int64)])
+    cols = [c for c in X.columns if "radius" not in c and "perimeter" not in c and "area" not in c]
+    Xv, Xt = X[cols].to_numpy(float), X_test[cols].to_numpy(float)
+    members = []
+    for name, est in {"logreg": make_pipeline(StandardScaler(), LogisticRegression(C=0.1)), "nb": GaussianNB()}.items():
+        oof, test = np.zeros(y.shape), np.zeros((len(Xt), 2))
+        for j in range(2):
+            for k in np.unique(folds):
+                oof[folds == k, j] = est.fit(Xv[folds != k], y[folds != k, j]).predict_proba(Xv[folds == k])[:, 1]
+            test[:, j] = est.fit(Xv, y[:, j]).predict_proba(Xt)[:, 1]
+        members.append(Member(name, oof, test))
+    return members, y, folds, TaskInfo("multilabel", (0, 1), ("malignant", "large"))
+
+
+def test_a_multi_target_stack_is_each_columns_own_stack_and_stays_honest(cancer):
+    """Column j of the stack is the single-target stack of the members' column j: fold k's rows of a column
+    come from stackers that never saw fold k's labels of that column, and no column reads another's labels."""
+    members, y, folds, info = _multilabel(cancer)
+    auc = get_metric("roc_auc")
+    result = run_methods(Problem(members, y, folds, info, auc), ["stack"])["stack"]
+    assert result.oof.shape == y.shape and result.test.shape == members[0].test.shape
+    for j in range(2):
+        alone = stack(Problem([Member(m.name, m.oof[:, j], m.test[:, j]) for m in members], y[:, j], folds,
+                              info.column(), auc))
+        np.testing.assert_allclose(result.oof[:, j], alone.oof)
+        np.testing.assert_allclose(result.test[:, j], alone.test)
+    assert result.score == pytest.approx(np.mean([auc(y[:, j], result.oof[:, j]) for j in range(2)]))
+    assert result.score > 0.95
+    poisoned, held = y.copy(), folds == 0
+    poisoned[held, 0] ^= 1
+    again = stack(Problem(members, poisoned, folds, info, auc))
+    np.testing.assert_allclose(again.oof[held, 0], result.oof[held, 0])
+    np.testing.assert_allclose(again.oof[:, 1], result.oof[:, 1])
+    assert not np.allclose(again.oof[~held, 0], result.oof[~held, 0])
+
+
+def test_a_competitions_multi_target_metric_scores_the_whole_stack_not_its_columns(cancer):
+    """A metric of the competition's own may need every column at once: each column's stackers are scored
+    by the column task's default metric, the stack as a whole by the competition's."""
+    from core.metrics import Metric
+
+    def worst_column_auc(y, p):
+        from sklearn.metrics import roc_auc_score
+
+        assert np.ndim(y) == 2, "needs every column"
+        return min(roc_auc_score(y[:, j], p[:, j]) for j in range(y.shape[1]))
+
+    members, y, folds, info = _multilabel(cancer)
+    own = Metric("worst_auc", worst_column_auc, True, ("multilabel",), True, "log_loss", source="metrics.py")
+    result = run_methods(Problem(members, y, folds, info, own), ["stack", "mean"])
+    plain = stack(Problem(members, y, folds, info, get_metric("roc_auc")))
+    np.testing.assert_allclose(result["stack"].oof, plain.oof)
+    assert result["stack"].score == pytest.approx(worst_column_auc(y, plain.oof))
+
+
+def test_a_label_absent_from_a_stackers_rows_is_predicted_as_its_one_value(cancer):
+    """A rare label with no positive outside one fold: that fold's stacker has one class to learn from."""
+    members, y, folds, info = _multilabel(cancer)
+    y = y.copy()
+    y[:, 1] = 0
+    y[np.flatnonzero(folds == 0)[:3], 1] = 1
+    result = stack(Problem(members, y, folds, info, get_metric("log_loss")))
+    assert np.isfinite(result.oof).all() and (result.oof[folds == 0, 1] == 0).all()

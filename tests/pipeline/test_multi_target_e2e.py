@@ -88,7 +88,8 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
         scores = json.loads((comp / "runs" / run / "scores.json").read_text())
         assert scores["overall"] == pytest.approx(expected, abs=1e-9)
         assert expected > 0.68  # survived, female and parch > 0 from pclass, age and sibsp
-    assert "stack" not in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
+    methods = json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
+    assert "stack" in methods  # a stacker per target column
     _predicts_latest(comp, tmp_path)
     _reports(comp, "survived")
     # a teammate's multilabel run imports (its rows need not sum to 1) and joins the ensemble, with its fold
@@ -133,6 +134,13 @@ def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):
                  "--root", str(ws)]) == 2
     assert capsys.readouterr().err.strip().endswith(
         f"must be the target columns {targets}, one prediction column each")
+    # a stack pinned: a stacker per target column, honest per column, and `predict` writes its submission again
+    config = comp / "competition.toml"
+    config.write_text(config.read_text().replace("[ensemble]\n", '[ensemble]\nmethod = "stack"\n', 1))
+    assert main(["run", "--root", str(ws)]) == 0
+    scores = json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())
+    assert scores["method"] == "stack" and scores["overall"] < min(scores["members"].values())
+    _predicts_latest(comp, tmp_path)
 
 
 def _predicts_latest(comp, tmp_path) -> None:

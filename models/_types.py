@@ -50,6 +50,9 @@ class ModelType:
     # lower bounds a table's params are raised to when the type learns soft pseudo-labels (weighted duplicates
     # of one row under several classes; `soft_label_spec`)
     soft_label_floors: dict[str, float] = field(default_factory=dict)
+    # "module:function"(parameter name) -> every name the library knows that parameter by (LightGBM's
+    # min_data_in_leaf is min_child_samples): `merged_params` keeps one of them. None: each name its own
+    aliases: str | None = None
 
     @property
     def plugin(self) -> bool:
@@ -63,6 +66,17 @@ class ModelType:
             return self.cost
         scale = float(_resolve(self.cost_scale)(params, task))
         return (self.cost[0] * scale, self.cost[1] * scale, self.cost[2] * scale)
+
+    def merged_params(self, params: dict, new: dict) -> dict:
+        """`params` updated with `new`, less each entry of `params` that names a parameter of `new` by another
+        name: a library given both keeps one of them silently (LightGBM keeps min_data_in_leaf = 20 over a
+        tuned min_child_samples), so a tuning trial or a written result would not be what runs."""
+        taken = set().union(*(self.names_of(k) for k in new)) if new else set()
+        return {**{k: v for k, v in params.items() if k not in taken}, **new}
+
+    def names_of(self, parameter: str) -> set[str]:
+        """Every name the library knows `parameter` by, itself included (`aliases`)."""
+        return set(_resolve(self.aliases)(parameter)) | {parameter} if self.aliases else {parameter}
 
     def build(self, name: str, spec: dict, ctx: ModelContext) -> Any:
         """An unfitted estimator for the [models.NAME] table `spec`; for a multi-target task (several
@@ -88,8 +102,9 @@ def soft_label_spec(spec: dict) -> dict:
     if kind is None or not kind.soft_label_floors:
         return spec
     params = dict(spec.get("params", {}))
-    for key, low in kind.soft_label_floors.items():
-        params[key] = max(float(params.get(key, low)), low)
+    for key, low in kind.soft_label_floors.items():  # the table's value under any of the parameter's names
+        given = [float(v) for k, v in params.items() if k in kind.names_of(key)]
+        params = kind.merged_params(params, {key: max([low, *given])})
     return {**spec, "params": params}
 
 
@@ -132,7 +147,8 @@ MODEL_TYPES: dict[str, ModelType] = {
     # floor of 1e-7 let it (leaf's 32 classes, 2026-12-06: one fold's log loss 33.7, with 1e-3 0.003).
     "lightgbm": ModelType("lightgbm", "models.lgbm:build", "LightGBM with early stopping and native categoricals",
                           _LGBM_SPACE, own_threads=True, cost=(0.6, 4.0, 0.0),
-                          cost_per_class=True, soft_label_floors={"min_sum_hessian_in_leaf": 1e-3}),
+                          cost_per_class=True, soft_label_floors={"min_sum_hessian_in_leaf": 1e-3},
+                          aliases="models.lgbm:param_aliases"),
     # The default zoo's shape (depth 6, one leaf step, 100 rounds' patience), one thread, CPU seconds of one
     # fold fit with its refit (the median over the 18-set suite's 2026-12-04 19:30 run): titanic 0.09 s,
     # wage 0.10, taxi 0.23, stackoverflow 0.29, hmda 0.32, caravan 0.43 (0.40 M cells), concrete 0.95,
@@ -144,13 +160,14 @@ MODEL_TYPES: dict[str, ModelType] = {
     "catboost": ModelType("catboost", "models.catboost_model:build", "CatBoost (pytabkit TD defaults) with early "
                                                                      "stopping and native categoricals",
                           _CATBOOST_SPACE, own_threads=True, cost=(0.3, 2.0, 0.05), cost_per_class=True,
-                          cost_scale="models.catboost_model:cost_scale"),
+                          cost_scale="models.catboost_model:cost_scale", aliases="models.catboost_model:param_aliases"),
     # One thread, default (TD) parameters, CPU seconds of one fold: hpc (0.019 M cells, 4 classes) 2.4 s,
     # digits (0.074 M cells, 10 classes) 4.7 s, ames_clean (0.137 M cells) 7.3 s: linear in the cells,
     # not in the classes (its rounds stop earlier with more trees per round)
     "xgboost": ModelType("xgboost", "models.xgboost_model:build", "XGBoost (pytabkit TD defaults, hist) with early "
                                                                   "stopping and native categoricals",
-                         _XGBOOST_SPACE, own_threads=True, cost=(1.6, 41.0, 0.0)),
+                         _XGBOOST_SPACE, own_threads=True, cost=(1.6, 41.0, 0.0),
+                         aliases="models.xgboost_model:param_aliases"),
     "sklearn": ModelType("sklearn", "models.sk:build", "any scikit-learn estimator by import path (`estimator`), "
                                                        "with imputation/one-hot/scaling"),
     "mlp": ModelType("mlp", "models.nn:build_mlp", "torch MLP (embeddings for categoricals) trained as a snapshot "

@@ -45,6 +45,10 @@ DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}
 _MISSING = "__missing__"  # a missing categorical value: CatBoost takes strings or integers only
 
 
+def param_aliases(name: str) -> set[str]:
+    """Every name CatBoost knows parameter `name` by (`_ALIASES`; a name of no group is its own)."""
+    return set(next((group for group in _ALIASES if name in group), (name,)))
+
 class CatBoostModel(EarlyStoppedBooster):
     """`catboost.CatBoost` with the given params; with (X_valid, y_valid), rounds chosen by early stopping
     on them, then a refit on all rows. `ignored_features`: column names or glob patterns (`*__per__*`)

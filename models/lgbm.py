@@ -273,6 +273,17 @@ class _Default:
         warnings.warn(msg, stacklevel=2)
 
 
+def param_aliases(name: str) -> set[str]:
+    """Every name LightGBM knows parameter `name` by (its own alias table, LGBM_DumpParamAliases; a name it
+    does not know is its own)."""
+    import lightgbm as lgb
+
+    try:
+        return set(lgb.basic._ConfigAliases.get_by_alias(name)) | {name}
+    except Exception:  # noqa: BLE001 -- a LightGBM without the table: each name its own, as before
+        return {name}
+
+
 @functools.lru_cache(maxsize=64)
 def _known_by_lightgbm(items: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(names LightGBM reports as unknown, its canonical parameter names), asked of LightGBM itself:

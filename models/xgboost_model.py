@@ -42,6 +42,10 @@ DEVICES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
 _FORBIDDEN = frozenset("[]<")
 
 
+def param_aliases(name: str) -> set[str]:
+    """Every name XGBoost knows parameter `name` by (`_ALIASES`; a name of no group is its own)."""
+    return set(next((group for group in _ALIASES if name in group), (name,)))
+
 class XGBoostModel(EarlyStoppedBooster):
     """`xgboost.train` with the given params; with (X_valid, y_valid), rounds chosen by early stopping on
     them, then a refit on all rows."""

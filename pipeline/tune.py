@@ -229,6 +229,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
           backend: Any = None) -> TuneResult:
     import optuna
 
+    from models._types import model_type
     from pipeline.context import CompetitionContext
 
     if model not in comp.models:
@@ -239,6 +240,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
     dists = parse_space(raw_space, where=f"models.{model}.search_space")
     spec = comp.models[model]
     training = CompetitionContext(comp, log=log).training(backend=backend)
+    mtype = model_type(model, spec, training.plugin_dir)
     metric = training.metric
     n_folds = len(fold_ids(training.folds))
     _check_space_params(model, spec, dists, training.task, metric, training.plugin_dir)
@@ -281,7 +283,7 @@ def _tune(comp, model: str, *, trials: int, timeout: float | None, storage: str 
                 log(f"[tune] trial {trial.number}: pruned after {r.step + 1} fold(s) {params}")
                 raise optuna.TrialPruned()
 
-        trial_spec = {**spec, "params": {**spec.get("params", {}), **params}}
+        trial_spec = {**spec, "params": mtype.merged_params(spec.get("params", {}), params)}
         result = training.train_cv(model, trial_spec, threads=threads, log=lambda _m: None, on_fold=report,
                                    progress=False, save_models=False)
         trial.set_user_attr("fold_scores", result.fold_scores)
@@ -410,12 +412,14 @@ def _graceful_interrupt(log: Callable[[str], None]):
 def _check_space_params(model, spec, dists, task, metric, plugin_dir) -> None:
     """Build the model once with each parameter at a valid value so a misspelt name fails before trials."""
     from models import ModelContext, build_model
+    from models._types import model_type
 
     probe = {}
     for p, d in dists.items():
         probe[p] = d.choices[0] if hasattr(d, "choices") else d.low
     try:
-        build_model(model, {**spec, "params": {**spec.get("params", {}), **probe}},
+        params = model_type(model, spec, plugin_dir).merged_params(spec.get("params", {}), probe)
+        build_model(model, {**spec, "params": params},
                     ModelContext(task, metric, 1, plugin_dir, None))
     except UserError as exc:
         raise UserError(f"models.{model}.search_space (tried with the ranges' low values): {exc}") from None
@@ -516,7 +520,13 @@ def apply_params(config_path: Path, model: str, params: dict) -> dict:
     if not isinstance(old, dict):
         raise UserError(f"{config_path}: params of [models.{model}] is not a table; set params = "
                         f"{inline_table(params)} there by hand")
-    merged = {**tomllib.loads(text)["models"][model].get("params", {}), **params}
+    from models import MODEL_TYPES
+
+    mtype = MODEL_TYPES.get(str(table.get("type")))  # a plug-in's names are its own
+    written = tomllib.loads(text)["models"][model].get("params", {})
+    merged = mtype.merged_params(written, params) if mtype else {**written, **params}
+    for k in set(written) - set(merged):  # another name of a parameter written now: the library would keep one
+        del old[k]
     new_items = {k: _toml_item(v) for k, v in params.items()}
     if isinstance(old, InlineTable) or "params" not in table:
         # one line `params = { ... }`: rebuilt, the untouched entries as the user wrote them

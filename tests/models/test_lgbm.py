@@ -94,5 +94,10 @@ def test_soft_pseudo_labels_train_lightgbm_with_its_own_hessian_floor():
     assert soft_label_spec({"type": "lightgbm"})["params"] == {"min_sum_hessian_in_leaf": 1e-3}
     strict = {"type": "lightgbm", "params": {"min_sum_hessian_in_leaf": 0.5}}
     assert soft_label_spec(strict)["params"]["min_sum_hessian_in_leaf"] == 0.5
+    # under another of its names (LightGBM would keep min_sum_hessian_in_leaf over min_child_weight): one name
+    assert soft_label_spec({"type": "lightgbm", "params": {"min_child_weight": 0.5}})["params"] == {
+        "min_sum_hessian_in_leaf": 0.5}
+    assert soft_label_spec({"type": "lightgbm", "params": {"min_child_weight": 1e-7}})["params"] == {
+        "min_sum_hessian_in_leaf": 1e-3}
     for other in ({"type": "catboost", "params": {"depth": 6}}, {"type": "my_model.py"}):
         assert soft_label_spec(other) == other

@@ -114,6 +114,37 @@ def test_apply_params_keeps_comments_and_handles_each_layout(tmp_path, titanic_w
         apply_params(cfg, "xgb", {"a": 1})
 
 
+def test_a_tuned_parameter_replaces_the_models_own_value_under_another_name(titanic_ws, capsys, monkeypatch):
+    """The shipped `lgbm` sets min_data_in_leaf; the default space tunes min_child_samples, its LightGBM alias.
+    Given both, LightGBM keeps min_data_in_leaf and ignores the trial's value: trials of different values
+    would score the same, and --apply would write a value that never runs. The model's own name gives way."""
+    monkeypatch.delenv(ENV_URL, raising=False)
+    cfg = titanic_ws / "competition" / "titanic" / "competition.toml"
+    text = cfg.read_text()
+    assert "min_data_in_leaf = 20" in text.split("[models.lgbm]")[1].split("[models.")[0]
+    text = text.replace("early_stopping_rounds = 300}", "early_stopping_rounds = 30, n_estimators = 200}", 1)
+    cfg.write_text(text + "\n[models.lgbm.search_space]\nmin_child_samples = [2, 150]\n")
+    assert main(["tune", "--root", str(titanic_ws), "--model", "lgbm", "--trials", "2", "--seed", "0"]) == 0
+    scores = {t.params["min_child_samples"]: t.value for t in _study(titanic_ws).trials}
+    assert set(scores) == {2, 150} and scores[2] != pytest.approx(scores[150], abs=1e-4)
+    merged = apply_params(cfg, "lgbm", {"min_child_samples": 150})
+    params = tomllib.loads(cfg.read_text())["models"]["lgbm"]["params"]
+    assert params == merged and params["min_child_samples"] == 150 and "min_data_in_leaf" not in params
+    assert params["num_leaves"] == 31  # the rest as written
+
+
+def test_merged_params_drop_every_other_name_of_a_new_parameter():
+    from models import MODEL_TYPES
+
+    lgbm, cat, xgb = (MODEL_TYPES[t] for t in ("lightgbm", "catboost", "xgboost"))
+    assert lgbm.merged_params({"min_data_in_leaf": 20, "lambda": 1.0, "num_leaves": 7},
+                              {"min_child_samples": 3, "lambda_l2": 0.1}) == {
+        "num_leaves": 7, "min_child_samples": 3, "lambda_l2": 0.1}
+    assert cat.merged_params({"eta": 0.1, "depth": 6}, {"learning_rate": 0.03}) == {"depth": 6, "learning_rate": 0.03}
+    assert xgb.merged_params({"lambda": 2.0, "eta": 0.1}, {"reg_lambda": 1.0}) == {"eta": 0.1, "reg_lambda": 1.0}
+    assert MODEL_TYPES["sklearn"].merged_params({"C": 1.0, "alpha": 2}, {"C": 3.0}) == {"C": 3.0, "alpha": 2}
+
+
 def test_apply_params_keeps_comments_inside_the_params_table_and_around_the_model(titanic_ws):
     cfg = _use_fast_model(titanic_ws)
     text = cfg.read_text()

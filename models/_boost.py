@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -75,6 +75,17 @@ def take_rounds(name: str, params: dict, *, round_keys: tuple[str, ...], early_k
     if early < 0:
         raise UserError(f"models.{name}.params: early_stopping_rounds must be >= 0 (0 = off), got {early}")
     return rest, rounds, early
+
+
+def one_name_each(name: str, params: dict, names_of: Callable[[str], set[str]], library: str) -> None:
+    """UserError when `params` give one parameter under two of its names: the library would keep one of
+    the values silently (LightGBM, XGBoost) or stop with an error of its own (CatBoost)."""
+    keys = list(params)
+    for i, key in enumerate(keys):
+        twin = next((other for other in keys[:i] if other in names_of(key)), None)
+        if twin is not None:
+            raise UserError(f"models.{name}.params: {twin} = {params[twin]!r} and {key} = {params[key]!r} set one "
+                            f"{library} parameter under two names; keep one of them")
 
 
 def with_defaults(defaults: dict, params: dict, aliases: tuple[tuple[str, ...], ...]) -> dict:

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from models._boost import (EarlyStoppedBooster, refit_rounds, require, stack_rows, take_refit, take_rounds,
-                           with_defaults)
+from models._boost import (EarlyStoppedBooster, one_name_each, refit_rounds, require, stack_rows, take_refit,
+                           take_rounds, with_defaults)
 from models._fit import cap_reached
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
@@ -257,6 +257,7 @@ def cb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, in
         defaults["classes_count"] = ctx.task.n_classes
     if str(rest.get("bootstrap_type", "Bernoulli")) in ("Bayesian", "No"):
         defaults.pop("subsample")  # these bootstraps take no subsample
+    one_name_each(name, rest, param_aliases, "CatBoost")
     out = with_defaults(defaults, rest, _ALIASES)
     out["thread_count"] = ctx.threads
     _check(name, out, task)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from models._boost import refit_rounds, safe_names, take_refit, take_rounds
+from models._boost import one_name_each, refit_rounds, safe_names, take_refit, take_rounds
 from models._fit import cap_reached
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
@@ -230,6 +230,7 @@ def lgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
     for key in unknown:
         raise UserError(f"models.{name}.params: LightGBM has no parameter {key!r}"
                         f"{did_you_mean(key, known)}; see LightGBM's Parameters page")
+    one_name_each(name, lgb_params, param_aliases, "LightGBM")
     task = ctx.task.task
     out = {"objective": _OBJECTIVE[task], "learning_rate": 0.05, "num_leaves": 31, "verbose": -1, "seed": 0}
     stop_metric = _ES_METRIC.get(ctx.metric.stop_on, {}).get(task)

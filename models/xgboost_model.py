@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from models._boost import (EarlyStoppedBooster, refit_rounds, require, safe_names, stack_rows, take_refit,
-                           take_rounds, with_defaults)
+from models._boost import (EarlyStoppedBooster, one_name_each, refit_rounds, require, safe_names, stack_rows,
+                           take_refit, take_rounds, with_defaults)
 from models._fit import cap_reached
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
@@ -217,6 +217,7 @@ def xgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
         defaults["eval_metric"] = stop_metric
     if ctx.task.n_outputs > 1:
         defaults["num_class"] = ctx.task.n_classes
+    one_name_each(name, rest, param_aliases, "XGBoost")
     out = with_defaults(defaults, rest, _ALIASES)
     _check(name, out, task)
     out["device"] = DEVICES[kind] + (f":{index}" if index else "")

@@ -29,6 +29,12 @@ CASES = {
     "unknown lightgbm parameter": ('type = "lightgbm"\nparams = { num_leave = 4 }',
                                    r"LightGBM has no parameter 'num_leave' \(did you mean 'num_leaves'\?\)"),
     "bad lightgbm value": ('type = "lightgbm"\nparams = { num_leaves = 1 }', r"models\.bad\.params: .*num_leaves"),
+    "one lightgbm parameter twice": ('type = "lightgbm"\nparams = { min_data_in_leaf = 20, min_child_samples = 5 }',
+                                     r"^error: models\.bad\.params: min_data_in_leaf = 20 and min_child_samples = 5 "
+                                     r"set one LightGBM parameter under two names; keep one of them$"),
+    "one xgboost parameter twice": ('type = "xgboost"\nparams = { eta = 0.1, learning_rate = 0.2 }',
+                                    r"^error: models\.bad\.params: eta = 0\.1 and learning_rate = 0\.2 set one "
+                                    r"XGBoost parameter under two names; keep one of them$"),
     "unknown catboost parameter": ('type = "catboost"\nparams = { deptj = 4 }',
                                    r"^error: models\.bad\.params: CatBoost has no parameter 'deptj' "
                                    r"\(did you mean 'depth'\?\)"),

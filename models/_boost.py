@@ -88,15 +88,11 @@ def one_name_each(name: str, params: dict, names_of: Callable[[str], set[str]], 
                             f"{library} parameter under two names; keep one of them")
 
 
-def with_defaults(defaults: dict, params: dict, aliases: tuple[tuple[str, ...], ...]) -> dict:
+def with_defaults(defaults: dict, params: dict, names_of: Callable[[str], set[str]]) -> dict:
     """`defaults` updated with the user's `params`; a default is dropped when the user gave it under
-    another of its names (an alias group in `aliases`), so the library never sees both."""
+    another of its names (`names_of`: the library's names of a parameter), so the library never sees both."""
     given = set(params)
-    out = {}
-    for key, value in defaults.items():
-        group = next((g for g in aliases if key in g), (key,))
-        if not given.intersection(group):
-            out[key] = value
+    out = {key: value for key, value in defaults.items() if not given & names_of(key)}
     out.update(params)
     return out
 

@@ -258,7 +258,7 @@ def cb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, in
     if str(rest.get("bootstrap_type", "Bernoulli")) in ("Bayesian", "No"):
         defaults.pop("subsample")  # these bootstraps take no subsample
     one_name_each(name, rest, param_aliases, "CatBoost")
-    out = with_defaults(defaults, rest, _ALIASES)
+    out = with_defaults(defaults, rest, param_aliases)
     out["thread_count"] = ctx.threads
     _check(name, out, task)
     return out, rounds, early

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from models._boost import one_name_each, refit_rounds, safe_names, take_refit, take_rounds
+from models._boost import one_name_each, refit_rounds, safe_names, take_refit, take_rounds, with_defaults
 from models._fit import cap_reached
 from models._types import ModelContext
 from core.errors import UserError, did_you_mean
@@ -232,17 +232,17 @@ def lgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
                         f"{did_you_mean(key, known)}; see LightGBM's Parameters page")
     one_name_each(name, lgb_params, param_aliases, "LightGBM")
     task = ctx.task.task
-    out = {"objective": _OBJECTIVE[task], "learning_rate": 0.05, "num_leaves": 31, "verbose": -1, "seed": 0}
+    defaults = {"objective": _OBJECTIVE[task], "learning_rate": 0.05, "num_leaves": 31, "verbose": -1, "seed": 0}
     stop_metric = _ES_METRIC.get(ctx.metric.stop_on, {}).get(task)
     if stop_metric:
-        out["metric"] = stop_metric
+        defaults["metric"] = stop_metric
     if ctx.task.n_outputs > 1:
-        out["num_class"] = ctx.task.n_classes
+        defaults["num_class"] = ctx.task.n_classes
     rest, rounds, early = take_rounds(name, params, round_keys=_ROUND_KEYS, early_keys=("early_stopping_rounds",),
                                       thread_keys=_THREAD_KEYS, rounds=DEFAULT_ROUNDS, early=DEFAULT_EARLY_STOPPING)
     if _is_dart(params):
         early = 0  # whatever a shared params table (or a tuning trial's gbdt siblings) says
-    out.update(rest)
+    out = with_defaults(defaults, rest, param_aliases)  # a table's eta replaces the default learning_rate
     out["num_threads"] = ctx.threads
     return out, rounds, early
 

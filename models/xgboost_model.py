@@ -218,7 +218,7 @@ def xgb_params(name: str, params: dict, ctx: ModelContext) -> tuple[dict, int, i
     if ctx.task.n_outputs > 1:
         defaults["num_class"] = ctx.task.n_classes
     one_name_each(name, rest, param_aliases, "XGBoost")
-    out = with_defaults(defaults, rest, _ALIASES)
+    out = with_defaults(defaults, rest, param_aliases)
     _check(name, out, task)
     out["device"] = DEVICES[kind] + (f":{index}" if index else "")
     out["nthread"] = ctx.threads

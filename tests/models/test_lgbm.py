@@ -101,3 +101,17 @@ def test_soft_pseudo_labels_train_lightgbm_with_its_own_hessian_floor():
         "min_sum_hessian_in_leaf": 1e-3}
     for other in ({"type": "catboost", "params": {"depth": 6}}, {"type": "my_model.py"}):
         assert soft_label_spec(other) == other
+
+
+@pytest.mark.parametrize("params,line", [
+    ({"eta": 0.3}, "[learning_rate: 0.3]"),
+    ({"max_leaves": 5}, "[num_leaves: 5]"),
+    ({"random_state": 7}, "[seed: 7]"),
+])
+def test_a_parameter_under_another_of_its_names_replaces_the_default(params, line):
+    """LightGBM given a default's name and the table's other name for it keeps the default's value silently
+    (`eta = 0.3` trained at the default 0.05): the default gives way."""
+    X, y = make_data(BINARY, n=200, seed=3)
+    model = build_model("m", {"type": "lightgbm", "params": {**params, "n_estimators": 5, "early_stopping_rounds": 0}},
+                        ModelContext(BINARY, get_metric("log_loss")))
+    assert line in model.fit(X, y).booster_.model_to_string()

@@ -15,12 +15,14 @@ Search space, per parameter in `[models.NAME.search_space]`:
     min_child_samples = { low = 5, high = 100, step = 5 }
     boosting = ["gbdt", "dart"]                          # a list -> one of these values
 
-An empty table uses the model type's default space (LightGBM has one).
+An empty table uses the model type's default space (LightGBM, CatBoost and XGBoost have one), narrowed
+around the values the model's params set (`model_space`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import time
@@ -92,17 +94,66 @@ def parse_space(space: dict, *, where: str) -> dict[str, Any]:
 
 
 def model_space(comp, model: str) -> dict[str, Any]:
-    """The model's declared search space, else its type's default; none -> UserError."""
+    """The model's declared search space, else its type's default around the table's own values (`_around`):
+    a table is a choice (the zoo's members were each chosen on the suite for a role: shallow and slow,
+    random thresholds), and trials that roam the type's whole space would turn it into another member;
+    none -> UserError."""
     from models import MODEL_TYPES
 
     spec = comp.models[model]
     space = spec.get("search_space") or {}
     if not space and spec["type"] in MODEL_TYPES:
-        space = MODEL_TYPES[spec["type"]].default_space
+        mtype, params = MODEL_TYPES[spec["type"]], spec.get("params", {})
+        space = {name: _around(rng, _own_value(mtype, params, name)) for name, rng in mtype.default_space.items()}
     if not space:
         raise UserError(f"models.{model} has no search space; add [models.{model}.search_space] with ranges "
                         f"like {_space_example(spec.get('params', {}))}")
     return space
+
+
+def space_note(comp, model: str) -> str | None:
+    """One line on a default space narrowed around the table's values (None where the table declares its
+    own space or sets none of the space's parameters)."""
+    from models import MODEL_TYPES
+
+    spec = comp.models[model]
+    if spec.get("search_space") or spec["type"] not in MODEL_TYPES:
+        return None
+    mtype, params = MODEL_TYPES[spec["type"]], spec.get("params", {})
+    space, parts, kept = model_space(comp, model), [], []
+    for name, rng in mtype.default_space.items():
+        own = _own_value(mtype, params, name)
+        if space[name] != rng:
+            parts.append(f"{name} {space[name]['low']:g}-{space[name]['high']:g} (its {own:g})")
+        else:
+            kept.append(name)
+    if not parts:
+        return None
+    return (f"[tune] {model}: {spec['type']}'s default space around the table's own params: {', '.join(parts)}"
+            + (f"; {', '.join(kept)} over the type's whole range" if kept else "")
+            + f". [models.{model}.search_space] sets other ranges")
+
+
+def _own_value(mtype, params: dict, name: str) -> float | None:
+    """The table's number for parameter `name` under any of the library's names for it, else None."""
+    return next((v for k, v in params.items() if k in mtype.names_of(name)
+                 and isinstance(v, (int, float)) and not isinstance(v, bool)), None)
+
+
+def _around(rng: Any, value: float | None) -> Any:
+    """A default range narrowed to `value`'s neighbourhood: a quarter to four times it on a log range, a
+    quarter of the range's width either side on a linear one; inside the type's bounds, `value` always in it.
+    A list of choices, no value, or a log range and a value <= 0 keep the range as it is."""
+    if value is None or not isinstance(rng, dict) or (rng.get("log") and value <= 0):
+        return rng
+    low, high = rng["low"], rng["high"]
+    lo, hi = (value / 4, value * 4) if rng.get("log") else (value - (high - low) / 4, value + (high - low) / 4)
+    lo, hi = min(max(low, lo), value), max(min(high, hi), value)
+    if isinstance(low, int) and isinstance(high, int) and "type" not in rng:
+        lo, hi = math.floor(lo), math.ceil(hi)
+    else:
+        lo, hi = float(f"{lo:.4g}"), float(f"{hi:.4g}")
+    return {**rng, "low": lo, "high": hi} if lo < hi else rng
 
 
 def _space_example(params: dict) -> str:

@@ -30,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
     from core.errors import UserError
     from pipeline.runner import Runner
     from pipeline.stages import build_pipeline
-    from pipeline.tune import apply_params, inline_table, tune
+    from pipeline.tune import apply_params, inline_table, space_note, tune
     from pipeline.workspace import Workspace, competition_lock, log
 
     if args.timeout is not None and args.timeout <= 0:
@@ -53,6 +53,8 @@ def main(args: argparse.Namespace) -> int:
         runner = Runner(build_pipeline(), comp, log=log)
         runner.run("features")
     digest = str(runner.state["features"].get("outputs")) + str(runner.state["folds"].get("outputs"))
+    if note := space_note(comp, args.model):
+        log(note)
     threads = runner.competition.threads()
     try:
         result = tune(comp, args.model, trials=args.trials, timeout=args.timeout, storage=args.storage,

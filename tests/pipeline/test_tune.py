@@ -133,6 +133,41 @@ def test_a_tuned_parameter_replaces_the_models_own_value_under_another_name(tita
     assert params["num_leaves"] == 31  # the rest as written
 
 
+def test_the_default_space_is_narrowed_around_the_models_own_params(tmp_path, capsys, monkeypatch):
+    """`tune lgbm_shallow` without a search_space refines the seven-leaf, slow member instead of roaming LightGBM's
+    whole space (8-256 leaves, lr up to 0.3) and turning it into another `lgbm`; the run says which ranges."""
+    monkeypatch.delenv(ENV_URL, raising=False)
+    from pipeline.tune import model_space
+    from pipeline.workspace import Workspace
+    from tests.conftest import make_workspace
+
+    titanic_ws = make_workspace(tmp_path, all_models=True)
+    comp = Workspace(titanic_ws).competition("titanic")
+    space = model_space(comp, "lgbm_shallow")  # num_leaves 7, learning_rate 0.02, feature_fraction 0.7, min 20
+    assert space["num_leaves"] == {"low": 4, "high": 28, "log": True}  # a quarter to 4x, inside the type's 4-256
+    assert space["learning_rate"] == {"low": 0.01, "high": 0.08, "log": True}
+    assert space["feature_fraction"] == {"low": 0.525, "high": 0.875}  # a quarter of 0.3-1.0 either side
+    assert space["lambda_l2"] == {"low": 1e-3, "high": 30.0, "log": True}  # not set: the type's whole range
+    assert model_space(comp, "lgbm")["min_child_samples"] == {"low": 5, "high": 80, "log": True}  # min_data_in_leaf
+    assert main(["tune", "lgbm_shallow", "--root", str(titanic_ws), "--trials", "2", "--seed", "0"]) == 0
+    said = capsys.readouterr()
+    assert ("[tune] lgbm_shallow: lightgbm's default space around the table's own params: num_leaves 4-28 (its 7), "
+            "learning_rate 0.01-0.08 (its 0.02)") in said.err + said.out
+    for trial in _study(titanic_ws).trials:
+        assert 4 <= trial.params["num_leaves"] <= 28 and 0.01 <= trial.params["learning_rate"] <= 0.08
+
+
+def test_a_range_around_a_value_stays_inside_the_types_bounds_and_holds_the_value():
+    from pipeline.tune import _around
+
+    log_int = {"low": 4, "high": 256, "log": True}
+    assert _around(log_int, 300) == {"low": 75, "high": 300, "log": True}  # beyond the type's high: still inside
+    assert _around(log_int, 4) == {"low": 4, "high": 16, "log": True}
+    assert _around({"low": 1e-3, "high": 30.0, "log": True}, 0.0) == {"low": 1e-3, "high": 30.0, "log": True}
+    assert _around({"low": 4, "high": 9}, 6) == {"low": 4, "high": 8}  # ints stay ints: 4.75-7.25 widened
+    assert _around(["gbdt", "dart"], 1) == ["gbdt", "dart"] and _around(log_int, None) == log_int
+
+
 def test_merged_params_drop_every_other_name_of_a_new_parameter():
     from models import MODEL_TYPES
 

@@ -425,22 +425,30 @@ def render_config(inf: Inferred, files: dict[str, str], models: dict[str, dict] 
     return "\n".join(lines)
 
 
+# Words that name a time index in a column's name (Jane Street's date_id, Predict Future Sales' date_block_num,
+# Numerai's era, IEEE-CIS's TransactionDT): with integers after train's last in every test row, time
+_TIME_WORDS = frozenset({"date", "time", "day", "days", "week", "month", "year", "period", "era", "timestamp",
+                         "dt", "step", "tick"})
+
+
 def _split_in_time(train, test, inf: Inferred) -> None:
-    """A date column whose every test row is at or after train's last (some beyond it): the test set is the
+    """A time column whose every test row is at or after train's last (some beyond it): the test set is the
     future, so the folds should validate on later rows than they train on -- forward chaining on that column
-    (set in inf.cv, with the reason). Only dates, which say they are time (a number after train's range may be
-    anything), and only a column forward chaining can order (no missing time, one date format)."""
+    (set in inf.cv, with the reason). Only columns that say they are time (a number after train's range may be
+    anything): dates, and whole numbers whose name holds a time word (`_names_time`); only a column forward
+    chaining can order (no missing time, one date format) into its blocks."""
     import pandas as pd
 
     from features.columns import column_kind
-    from pipeline.schemes import lies_after_train, time_values
+    from pipeline.schemes import lies_after_train, time_blocks, time_values
 
     targets = inf.target if isinstance(inf.target, list) else [inf.target]
     for c in (c for c in train.columns if c in test.columns and c not in (inf.id, *targets)):
-        if column_kind(train[c], test[c]) != "datetime":
+        if column_kind(train[c], test[c]) != "datetime" and not _time_index(train[c], test[c], c):
             continue
         try:
             both = time_values(pd.concat([train[[c]], test[[c]]], ignore_index=True), c)
+            time_blocks(both[: len(train)], 6, column=c)  # the default 5 folds' blocks
         except UserError:
             continue
         if lies_after_train(both[: len(train)], both[len(train):]):
@@ -449,6 +457,23 @@ def _split_in_time(train, test, inf: Inferred) -> None:
                                  f"each fold validates on later rows than it trains on; scheme = \"auto\" for "
                                  f"shuffled folds")
             return
+
+
+def _time_index(train_values, test_values, name: str) -> bool:
+    """Whole numbers in a column whose name holds a time word (`_TIME_WORDS`, as a word of the name: date_id,
+    TransactionDT, era), so their order is time's."""
+    import re
+
+    import pandas as pd
+
+    if not all(pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)
+               for v in (train_values, test_values)):
+        return False
+    values = pd.concat([train_values, test_values]).dropna().to_numpy(dtype=float)
+    if not len(values) or not (values == values.round()).all():
+        return False
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", name)).lower()
+    return bool(_TIME_WORDS & set(re.split(r"[^a-z]+", words)))
 
 
 def _check_late_refusals(inf: Inferred, frames: list, paths: list[Path]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -176,6 +177,39 @@ def test_a_test_set_after_train_in_a_date_column_gets_forward_chaining(tmp_path,
     gap = src.copy()
     gap.loc[3, "booked"] = None
     cv, _ = init("missing_date", gap.iloc[:cut], gap.iloc[cut:])
+    assert cv["scheme"] == "auto"
+
+
+def test_a_whole_number_time_index_after_train_gets_forward_chaining_and_other_numbers_do_not(tmp_path, capsys):
+    """Jane Street's date_id, Predict Future Sales' date_block_num: integers named as time, every test row's after
+    train's last, are time; the same integers under a name that is not time (a number after train's range may be
+    anything), or too few distinct days for the folds' blocks, keep the shuffled default."""
+    src = pd.read_csv(DATA / "titanic" / "train.csv")
+    cut = int(len(src) * 0.8)
+
+    def init(name: str, column: str, values) -> tuple[dict, str]:
+        table = src.assign(**{column: values})
+        folder = tmp_path / name
+        folder.mkdir()
+        table.iloc[:cut].to_csv(folder / "train.csv", index=False)
+        test = table.iloc[cut:]
+        test.drop(columns="survived").to_csv(folder / "test.csv", index=False)
+        test[["id"]].assign(survived=0.5).to_csv(folder / "sample.csv", index=False)
+        assert main(["init", name, "--root", str(tmp_path), "--train", str(folder / "train.csv"), "--test",
+                     str(folder / "test.csv"), "--sample-submission", str(folder / "sample.csv")]) == 0
+        return load_competition(tmp_path / "competition" / name).cfg["cv"], capsys.readouterr().out
+
+    days = np.arange(len(src)) // 10
+    cv, out = init("jane", "date_id", days)
+    assert (cv["scheme"], cv["time_column"]) == ("forward", "date_id")
+    assert "cv: forward chaining on date_id  (every test row's date_id is at or after train's last" in out
+    cv, _ = init("camel", "TransactionDT", days * 86400)
+    assert (cv["scheme"], cv["time_column"]) == ("forward", "TransactionDT")
+    cv, out = init("not_time", "cabin_no", days)
+    assert cv["scheme"] == "auto" and "cv: " not in out
+    cv, _ = init("few_days", "date_id", np.minimum(np.arange(len(src)) * 3 // cut, 3))
+    assert cv["scheme"] == "auto"  # train's days 0, 1 and 2: too few for the 6 blocks of 5 forward folds
+    cv, _ = init("fractions", "time_id", days + 0.5 * (np.arange(len(src)) % 2))
     assert cv["scheme"] == "auto"
 
 

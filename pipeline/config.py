@@ -411,9 +411,6 @@ def _check_pseudo(cfg: dict, file: Path) -> None:
         if name not in enabled:
             raise UserError(f"{file}: pseudo.models names {name!r}, which is not an enabled [models.NAME] table"
                             f"{did_you_mean(str(name), enabled)}; name an enabled model, or [] for the top_k best")
-    if ps["enabled"] and TASKS[task].multi_target:  # labels of several columns per test row: not built yet
-        raise UserError(f"{file}: pseudo.enabled with task {task!r}: pseudo-labelling supports single-target "
-                        f"tasks only; set pseudo.enabled = false")
     scheme = SCHEMES.get(cfg["cv"]["scheme"])
     if ps["enabled"] and scheme is not None and scheme.train_from is not None:
         raise UserError(f"{file}: pseudo.enabled with cv.scheme = {scheme.name!r}: test rows come after every "

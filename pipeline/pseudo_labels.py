@@ -74,6 +74,10 @@ def _proba(pred: np.ndarray, task) -> np.ndarray:
 
 
 def _threshold(c: Candidates) -> Labels:
+    if c.task.kind.multi_target:  # multilabel: a row whose every column is that sure, 0/1 per column
+        pred = np.asarray(c.pred, dtype=np.float64)
+        rows = np.flatnonzero(np.maximum(pred, 1.0 - pred).min(axis=1) >= c.threshold)
+        return Labels(rows, (pred[rows] >= 0.5).astype(np.int64))
     proba = _proba(c.pred, c.task)
     rows = np.flatnonzero(proba.max(axis=1) >= c.threshold)
     return Labels(rows, proba[rows].argmax(axis=1))
@@ -124,18 +128,24 @@ def _classification(kind) -> bool:
     return kind.classification
 
 
+def _one_target_classification(kind) -> bool:
+    """Classification of one target: soft labels and per-class quotas are of one target's classes."""
+    return kind.classification and not kind.multi_target
+
+
 # The selection modes; `pseudo.selection = "auto"` is the first that fits the task and the model: soft
 # labels for classification (the best CV score of the modes on the dev sets, `python
 # benchmarks/pseudo.py`), threshold for a model whose fit takes no sample_weight.
 SELECTIONS: dict[str, Selection] = {s.name: s for s in [
     Selection("soft", "every test row with its predicted class probabilities as targets (weighted "
-                      "duplicates, one per class)", _soft, _classification, weighted=True),
+                      "duplicates, one per class)", _soft, _one_target_classification, weighted=True),
     Selection("threshold", "hard labels for the test rows whose top class probability is at least "
-                           "`threshold`", _threshold, _classification),
+                           "`threshold` (multilabel: in every target column)", _threshold, _classification),
     Selection("top", "hard labels for the `fraction` of test rows most confidently in each class, classes "
-                     "in the training rows' proportions", _top, _classification),
+                     "in the training rows' proportions", _top, _one_target_classification),
     Selection("agreement", "regression: the `fraction` of test rows whose fold-k predictions the models "
-                           "agree on most", _agreement, lambda kind: not kind.classification),
+                           "agree on most (multiregression: over the columns, each in its training spread)",
+              _agreement, lambda kind: not kind.classification),
 ]}
 
 
@@ -227,6 +237,13 @@ def soft_targets(y_extra: np.ndarray, w_extra: np.ndarray, row_of: np.ndarray, n
 def label_summary(labels: dict[int, Labels], task) -> dict:
     """Label distribution over the folds: class shares (classification; soft: expected shares) or
     mean, std, min and max (regression)."""
+    if task.kind.multi_target:  # per target column: the share of 1s (multilabel) or the values' summary
+        stacked = np.concatenate([np.asarray(lab.target, dtype=np.float64).reshape(-1, task.n_targets)
+                                  for lab in labels.values()])
+        column = task.column()
+        return {t: label_summary({0: Labels(np.arange(len(stacked)), stacked[:, j].astype(np.int64)
+                                            if column.is_classification else stacked[:, j])}, column)
+                for j, t in enumerate(task.targets)}
     if not task.is_classification:
         values = np.concatenate([np.asarray(lab.target, dtype=np.float64) for lab in labels.values()])
         if not len(values):

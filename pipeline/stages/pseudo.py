@@ -80,8 +80,11 @@ def fold_labels(pool: dict[str, FoldRun], model: str, k: int, *, training, selec
         stack = np.stack([tf.forward(np.clip(r.by_fold[k], 0, None)) if tf else r.by_fold[k]
                           for r in pool.values()])
         spread = stack.std(axis=0)
+        if spread.ndim == 2:  # multiregression: each column's in its own scale (the other folds' spread), averaged
+            scale = np.asarray(tf.forward(np.clip(y[folds != k], 0, None)) if tf else y[folds != k]).std(axis=0)
+            spread = (spread / np.where(scale > 0, scale, 1.0)).mean(axis=1)
     prior = None
-    if task.is_classification:
+    if task.is_classification and not task.kind.multi_target:
         prior = np.bincount(y[folds != k], minlength=task.n_classes) / float((folds != k).sum())
     return selection.select(Candidates(pred, spread, prior, task, threshold, fraction)), notes
 

@@ -386,8 +386,9 @@ CASES: dict[str, Case] = {
     "multilabel proba style": Case(r"competition\.submission = 'proba' does not fit task 'multilabel'",
                                    both(multi_target('["survived", "parch"]'),
                                         edit('submission = ""', 'submission = "proba"'))),
-    "multilabel pseudo": Case(r"pseudo\.enabled with task 'multilabel': pseudo-labelling supports single-target",
-                              both(multi_target('["survived", "parch"]'), section("pseudo", "enabled = true"))),
+    "multilabel soft pseudo": Case(r"pseudo\.selection = 'soft' does not fit task 'multilabel'; use auto or one of "
+                                   r"threshold$", both(multi_target('["survived", "parch"]'),
+                                                       section("pseudo", 'enabled = true\nselection = "soft"'))),
     "init multilabel one column": Case(r"--task multilabel: the sample submission has 1 prediction column",
                                        argv=init(None, "--task", "multilabel")),
     "export unknown run": Case(r"no run 'lgbn' .*\(did you mean 'lgbm'\?\)", argv=["export", "lgbn"], base="trained"),

@@ -143,6 +143,43 @@ def test_multiregression_breast_cancer_end_to_end(tmp_path, capsys):
     _predicts_latest(comp, tmp_path)
 
 
+@pytest.mark.parametrize("kind", ["multilabel", "multiregression"])
+def test_pseudo_labels_on_a_multi_target_competition(tmp_path, capsys, kind):
+    """Pseudo-labelling column by column: multilabel test rows sure in every column (threshold) get 0/1 per column,
+    multiregression rows the models agree on in every column (agreement) get their values; the pseudo run joins the
+    ensemble, and `predict` writes its submission again."""
+    if kind == "multilabel":
+        table = pd.read_csv(DATA / "titanic" / "train.csv")
+        table["female"] = (table["sex"] == "female").astype(int)
+        table = table.drop(columns=["sex"])
+        targets, linear, pseudo = ["survived", "female"], "sklearn.linear_model.LogisticRegression", "threshold = 0.8"
+    else:
+        table = pd.read_csv(DATA / "breast_cancer" / "train.csv")
+        targets, linear, pseudo = ["worst texture", "worst smoothness"], "sklearn.linear_model.Ridge", "fraction = 0.5"
+    src, train, sample = _competition(tmp_path, table, targets)
+    ws = tmp_path / "ws"
+    assert main(["init", "p", "--root", str(ws), f"--train={src / 'train.csv'}", f"--test={src / 'test.csv'}",
+                 f"--sample-submission={src / 'sample_submission.csv'}"]) == 0
+    comp = ws / "competition" / "p"
+    text = (comp / "competition.toml").read_text().split("\n[models.")[0]
+    text = text.replace("[explore]\n", "[explore]\nenabled = false\n").replace(
+        "[pseudo]\n", f"[pseudo]\nenabled = true\nmodels = [\"lgbm\"]\nrounds = 1\n{pseudo}\n")
+    (comp / "competition.toml").write_text(text + MODELS.replace("{linear}", linear))
+    assert main(["run", "--root", str(ws)]) == 0
+    said = capsys.readouterr()
+    params = json.loads((comp / "runs" / "pseudo" / "lgbm-pseudo" / "params.json").read_text())["pseudo"]
+    assert params["selection"] == ("threshold" if kind == "multilabel" else "agreement")
+    first = params["rounds"][0]
+    assert all(n > 0 for n in first["rows_per_fold"]) and set(first["labels"]) == set(targets)
+    if kind == "multiregression":  # half the test rows a fold, each labelled in both columns
+        assert first["rows_per_fold"] == [round(0.5 * len(sample))] * 5
+    oof = pd.read_parquet(comp / "runs" / "pseudo" / "lgbm-pseudo" / "oof.parquet")
+    assert list(oof.columns[-2:]) == targets and len(oof) == len(train)
+    assert "lgbm-pseudo" in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["members"]
+    assert "[pseudo] lgbm-pseudo round 1:" in said.out + said.err
+    _predicts_latest(comp, tmp_path)
+
+
 def _predicts_latest(comp, tmp_path) -> None:
     """`predict --test test.csv` writes the run's latest.csv byte for byte (every target column)."""
     ws, out = comp.parents[1], tmp_path / "predicted.csv"

@@ -242,6 +242,33 @@ def test_validation_rows_never_contain_pseudo_rows(titanic, tmp_path):
         np.testing.assert_allclose(np.bincount(ids[pseudo] - 100_000, weights=w[pseudo]), 0.5)
 
 
+def test_multilabel_threshold_takes_the_rows_sure_in_every_column():
+    task = TaskInfo("multilabel", (0, 1), ("a", "b"))
+    pred = np.array([[0.97, 0.02], [0.97, 0.6], [0.01, 0.99], [0.5, 0.99]])
+    labels = SELECTIONS["threshold"].select(_candidates(task, pred, threshold=0.95))
+    assert labels.rows.tolist() == [0, 2] and labels.target.tolist() == [[1, 0], [0, 1]]
+    assert label_summary({0: labels}, task) == {"a": {"0": 0.5, "1": 0.5}, "b": {"0": 0.5, "1": 0.5}}
+
+
+def test_multiregression_agreement_weighs_each_column_in_its_own_scale():
+    """A column of values near 1,000 and one near 0.1: the rows chosen are those the models agree on in both,
+    each column's disagreement measured against its own spread, not the large column's alone."""
+    task = TaskInfo("multiregression", (), ("big", "small"))
+    rng = np.random.default_rng(0)
+    y = np.column_stack([rng.normal(1000, 100, 200), rng.normal(0.1, 0.01, 200)])
+    folds = np.arange(200) % 4
+    base = np.column_stack([np.full(6, 1000.0), np.full(6, 0.1)])
+    disagree = np.array([[1, 0], [0, 3], [0, 0], [5, 0], [0, 5], [0, 0]], dtype=float)  # unscaled: 1, 2, 5
+    scale = np.array([100.0, 0.01])
+    pool = {"a": FoldRun("a", y, {0: base + disagree * scale}, 0.0), "b": FoldRun("b", y, {0: base}, 0.0)}
+    training = SimpleNamespace(task=task, metric=SimpleNamespace(target_transform=None), y=y, folds=folds)
+    labels, _ = fold_labels(pool, "a", 0, training=training, selection=SELECTIONS["agreement"],
+                            source=SOURCES["model"], threshold=0.9, fraction=0.5)
+    assert labels.rows.tolist() == [0, 2, 5] and labels.target.shape == (3, 2)
+    summary = label_summary({0: labels}, task)
+    assert set(summary) == {"big", "small"} and summary["big"]["max"] == 1100.0
+
+
 def test_fold_k_labels_do_not_depend_on_fold_k_labels(titanic):
     """By construction: changing fold k's targets, and what every run predicted for fold k's rows,
     leaves fold k's pseudo-labels (and the rows chosen) unchanged, for every source and mode."""
@@ -430,6 +457,9 @@ def test_every_selection_mode_fits_some_task_and_auto_picks_one():
     assert selection_for("auto", TASKS["binary"]).name == "soft"
     assert selection_for("auto", TASKS["binary"], takes_weight=False).name == "threshold"
     assert selection_for("auto", TASKS["regression"]).name == "agreement"
+    assert selection_for("auto", TASKS["multilabel"]).name == "threshold"  # no soft labels of several columns
+    assert selection_for("auto", TASKS["multiregression"]).name == "agreement"
+    assert [s.name for s in SELECTIONS.values() if s.applies(TASKS["multilabel"])] == ["threshold"]
     for s in SELECTIONS.values():
         assert any(s.applies(kind) for kind in TASKS.values()) and s.doc
 

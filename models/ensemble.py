@@ -549,16 +549,14 @@ def _stack_per_column(problem: Problem, **options: Any) -> EnsembleResult:
     every member (and the features with passthrough), scored as a whole by the problem's metric. Its
     stackers are fitted and scored on the column's task with the metric's column form (`_column_metric`)."""
     column_task, metric = problem.task.column(), _column_metric(problem)
-    oofs, tests = [], []
+    say = options.get("log") or (lambda m: None)
+    results = []
     for j, target in enumerate(problem.task.prediction_columns()):
         members = [Member(m.name, np.asarray(m.oof)[:, j], np.asarray(m.test)[:, j]) for m in problem.members]
         column = Problem(members, problem.y[:, j], problem.folds, column_task, metric, problem.sample_weight)
-        say = options.get("log") or (lambda m: None)
-        result = stack(column, **{**options, "log": lambda m, t=target: say(f"{t}: {m}")})
-        oofs.append(result.oof)
-        tests.append(result.test)
-        details = result.details
-    return _result(problem, "stack", np.column_stack(oofs), np.column_stack(tests), None, **details)
+        results.append(stack(column, **{**options, "log": lambda m, t=target: say(f"{t}: {m}")}))
+    return _result(problem, "stack", np.column_stack([r.oof for r in results]),
+                   np.column_stack([r.test for r in results]), None, **results[0].details)
 
 
 def _column_metric(problem: Problem):

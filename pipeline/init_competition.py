@@ -435,7 +435,7 @@ def _split_in_time(train, test, inf: Inferred) -> None:
     """A time column whose every test row is at or after train's last (some beyond it): the test set is the
     future, so the folds should validate on later rows than they train on -- forward chaining on that column
     (set in inf.cv, with the reason). Only columns that say they are time (a number after train's range may be
-    anything): dates, and whole numbers whose name holds a time word (`_names_time`); only a column forward
+    anything): dates, and whole numbers whose name holds a time word (`_time_index`); only a column forward
     chaining can order (no missing time, one date format) into its blocks."""
     import pandas as pd
 

@@ -264,9 +264,16 @@ class CodeFingerprints:
                 stack.extend(value)
             elif isinstance(value, str) and ("." in value or ":" in value) and _IMPORT_PATH.fullmatch(value):
                 path = module_file(value, search=search)
-                if path is not None and any(path.is_relative_to(Path(r).resolve()) for r in roots):
+                if path is not None and not _installed(path) and any(path.is_relative_to(Path(r).resolve())
+                                                                     for r in roots):
                     found.append(path)
         return sorted(set(found))
+
+
+def _installed(path: Path) -> bool:
+    """Whether `path` is an installed library's file (site-packages, dist-packages), though it may lie under a root:
+    the README's `.venv` sits in the project folder, and scikit-learn's `Ridge` is not the user's code."""
+    return not {"site-packages", "dist-packages"}.isdisjoint(path.parts)
 
 
 def _stamps(files: list[Path]) -> list:

@@ -45,3 +45,20 @@ def test_import_paths_in_a_table_name_files_under_the_roots_only(tmp_path):
     found = fps.named_in(table, roots=[tmp_path], search=search)
     assert sorted(p.name for p in found) == ["mod.py", "my_nets.py"]
     assert fps.named_in(table, roots=[tmp_path / "elsewhere"], search=search) == []
+
+
+def test_an_installed_library_under_a_root_is_not_the_users_code(tmp_path):
+    """The README's `.venv` lies in the project folder: `sklearn.linear_model.Ridge` found there is an installed
+    library, not code of the project's, so a cv unit's key does not hold it (the same workspace run by a checkout
+    elsewhere saw its linear member as changed)."""
+    site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
+    (site / "sklearn" / "linear_model").mkdir(parents=True)
+    for folder in (site / "sklearn", site / "sklearn" / "linear_model"):
+        (folder / "__init__.py").write_text("")
+    (site / "sklearn" / "linear_model" / "_ridge.py").write_text("class Ridge:\n    pass\n")
+    (tmp_path / "mine.py").write_text("class Est:\n    pass\n")
+    search = [str(site), str(tmp_path)]
+    assert module_file("sklearn.linear_model._ridge.Ridge", search=search) is not None
+    found = CodeFingerprints(tmp_path).named_in({"estimator": "sklearn.linear_model._ridge.Ridge", "other": "mine.Est"},
+                                                roots=[tmp_path], search=search)
+    assert [p.name for p in found] == ["mine.py"]

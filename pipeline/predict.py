@@ -47,6 +47,7 @@ class Predictor:
     _models: dict = field(default_factory=dict)
     _states: dict = field(default_factory=dict)  # feature states folder -> features.FrozenFeatures, loaded once
     _blends: dict = field(default_factory=dict)  # CV repeat -> the fitted weights of a linear method, found once
+    _oofs: dict = field(default_factory=dict)  # member -> its OOF predictions (models.ensemble.Member), read once
 
     # ---- building -------------------------------------------------------------------------------
     @classmethod
@@ -336,7 +337,9 @@ class Predictor:
         ids = frame[self.spec["id"]].to_numpy()[rows]
         y = task.encode(self._targets(frame.loc[rows]))
         sw = frame["weight"].to_numpy()[rows] if "weight" in frame.columns else None
-        runs = {name: self._oof(name, ids) for name in self.spec["members"]}
+        if not self._oofs:  # the runs' files as loaded: a later run in the workspace is another Predictor
+            self._oofs.update({name: self._oof(name, ids) for name in self.spec["members"]})
+        runs = self._oofs
         repeats = sum(1 for c in frame.columns if c.startswith("fold_"))
         per_repeat, weights, keep = [], {}, get_method(method).linear
         for r in range(repeats):

@@ -176,7 +176,7 @@ def test_new_rows_are_scored_with_ids_in_their_order(tmp_path):
     np.testing.assert_allclose(got[col], whole.loc[test["id"].iloc[[5, 1, 3]], col], rtol=0, atol=1e-12)
 
 
-def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path):
+def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path, monkeypatch):
     from core.errors import UserError
     from pipeline.predict import Predictor
 
@@ -196,6 +196,13 @@ def test_python_code_scores_a_frame_of_rows_as_the_command_does(tmp_path):
     again = predictor.predict(rows.iloc[::-1])
     assert again[col].tolist() == got[col].iloc[::-1].tolist()
     np.testing.assert_allclose(predictor.predict(rows.head(1))[col], got[col].head(1), rtol=0, atol=1e-12)
+    # a method fitted again at every call (a stack, a temperature) reads the members' OOF files at the first only
+    read_again = []
+    monkeypatch.setattr(Predictor, "_oof", lambda self, name, ids: read_again.append(name))
+    predictor._blends.clear()
+    np.testing.assert_allclose(predictor.predict(rows)[col], got[col], rtol=0, atol=1e-12)
+    assert read_again == [] and set(predictor._oofs) == set(predictor.spec["members"])
+    monkeypatch.undo()
     # the workspace's competition folder, and a bundle's (what a Kaggle notebook has), load the same way
     np.testing.assert_allclose(Predictor.load(comp, log=lambda _m: None).predict(rows)[col], got[col], rtol=0,
                                atol=1e-12)

@@ -536,6 +536,16 @@ def _load_metric(name: str, source: str) -> Metric:
     return get_metric(name, Path(source).parent if source else None)
 
 
+def column_scores(metric: Metric, task, y_true, y_pred, sample_weight=None) -> dict[str, float]:
+    """Each target column's score of a multi-target task (core.tasks.TaskInfo) by the metric's column form, as
+    a competitor reads Jigsaw's labels one by one beside their mean; {} for one target, or for a competition's own
+    metric, which may score only the whole."""
+    if not task.kind.multi_target or metric.source:
+        return {}
+    y, p = np.asarray(y_true), np.asarray(y_pred)
+    return {str(t): float(metric(y[:, j], p[:, j], sample_weight)) for j, t in enumerate(task.targets)}
+
+
 def relative_gain(metric: Metric, base_score: float, other_score: float) -> float:
     """The relative error reduction from `base_score` to `other_score` (+: better), an error being the score
     when lower is better and 1 - score when higher is (AUC, accuracy: the headroom left); nan when the base

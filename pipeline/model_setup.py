@@ -150,9 +150,16 @@ class ModelSetup:
         return bool(self.comp.cfg["runtime"].get("save_models", True))
 
     def scores(self, result: Any, **extra: Any) -> dict:
-        """scores.json of a CV result."""
+        """scores.json of a CV result (a multi-target task's: each target column's score too, `columns`)."""
+        from core.folds import validated
+        from core.metrics import column_scores
+
         made_on = {"folds_sha256": self.folds_sha256} if self.folds_sha256 else {}
-        return scores_record(self.metric, result.fold_scores, result.overall, **made_on, **extra)
+        rows = validated(self.folds)
+        weights = None if self.sample_weight is None else self.sample_weight[rows]
+        columns = column_scores(self.metric, self.task, self.y[rows], np.asarray(result.oof)[rows], weights)
+        return scores_record(self.metric, result.fold_scores, result.overall, **made_on,
+                             **({"columns": columns} if columns else {}), **extra)
 
     def write(self, path: Path, result: Any, *, params: dict | None = None, scores: dict | None = None,
               by_fold: bool = True) -> Path:

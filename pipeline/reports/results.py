@@ -215,9 +215,9 @@ def _render_folds(res: Results) -> str:
 def _render_oof(res: Results) -> str:
     members = res.members
     said = ""
-    if res.task.n_targets > 1:  # a multi-target task: its first target column, as that column's own task
-        said = h.para(f"The first target column, {res.task.targets[0]}, of {res.task.n_targets} (each column's "
-                      f"score is in the runs' scores).", "note")
+    if res.task.n_targets > 1:  # a multi-target task: each column's score, then its first column as its own task
+        said = _column_table(res) + h.para(f"The first target column, {res.task.targets[0]}, of "
+                                           f"{res.task.n_targets}:", "note")
         res = replace(res, task=res.task.column(), y=np.asarray(res.y)[:, 0])
         members = {name: np.asarray(p)[:, 0] for name, p in members.items()}
     shown = dict(list(members.items())[-6:]) if len(members) > 6 else members
@@ -226,6 +226,18 @@ def _render_oof(res: Results) -> str:
     if res.task.is_classification:
         return said + _reliability(res, shown)
     return said + _residuals(res, members)
+
+
+def _column_table(res: Results) -> str:
+    """A multi-target task's OOF score per target column for each run and the ensemble (their scores.json
+    `columns`; a competition's own metric scores only the whole: then nothing)."""
+    runs = {**res.runs, **({"ensemble": res.ensemble} if res.ensemble is not None else {})}
+    rows = [(name, *(f"{run.scores['columns'][t]:.5f}" for t in res.task.targets))
+            for name, run in runs.items() if set(res.task.targets) <= set(run.scores.get("columns", {}))]
+    if not rows:
+        return ""
+    return (h.para(f"OOF {res.metric.name} by target column:")
+            + h.table(("run", *res.task.targets), rows, numeric=tuple(range(1, 1 + res.task.n_targets))))
 
 
 def _calibration(res: Results, members: dict[str, np.ndarray]) -> str:

@@ -276,8 +276,13 @@ def _write(ctx: StageContext, training, name: str, result, *, final: bool = True
     path = training.write(ctx.comp.runs / MODELS_DIR / name, result)
     repeats = f", {len(result.oof_repeats)} CV repeats averaged" if result.oof_repeats else ""
     if not said:
+        from core import io as _io
+        from pipeline.artifacts import by_column
+
+        columns = by_column(_io.read_json(path / "scores.json"), training.task.targets)
+        columns = f"; by target column {columns}" if columns else ""
         ctx.log(f"[cv] {name}: {training.metric.name} {result.overall:.5f} overall{repeats} "
-                f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)}){_saved_note(path, result)}")
+                f"(folds {', '.join(f'{s:.4f}' for s in result.fold_scores)}{columns}){_saved_note(path, result)}")
     note = result.cap_note(name) if final else None
     if note:
         ctx.log(note)

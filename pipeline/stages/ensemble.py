@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.artifacts import read_run, scores_record, write_run
+from pipeline.artifacts import by_column, read_run, scores_record, write_run
 from core.errors import UserError, did_you_mean
 from pipeline.context import StageContext
 
@@ -235,6 +235,7 @@ def fit_methods(ctx: StageContext) -> FittedMethods:
 
 
 def run(ctx: StageContext) -> list[Path]:
+    from core.metrics import column_scores
     from models.ensemble import select
 
     cfg, metric = ctx.cfg["ensemble"], ctx.metric()
@@ -243,9 +244,14 @@ def run(ctx: StageContext) -> list[Path]:
     chosen = select(results, metric)
     how = "pinned by ensemble.method" if cfg["method"] != "auto" else "best honest OOF score"
     ctx.log(f"[ensemble] chose {chosen.method} ({how}): {metric.name} {chosen.score:.5f}")
+    problem = fitted.problem
+    columns = column_scores(metric, problem.task, problem.y, chosen.oof, problem.sample_weight)
+    if columns:
+        ctx.log(f"[ensemble] {metric.name} by target column: {by_column({'columns': columns}, columns)}")
     scores = scores_record(metric, chosen.fold_scores, chosen.score, folds_sha256=ctx.competition.folds_sha256(),
                            method=chosen.method, weights=chosen.weights, members=member_scores,
-                           methods={n: r.score for n, r in results.items()})
+                           methods={n: r.score for n, r in results.items()},
+                           **({"columns": columns} if columns else {}))
     params = {"method": chosen.method, "config": cfg, "weights": chosen.weights, "details": chosen.details,
               "members": fitted.problem.names}  # in the order fitted (a stack's inputs follow it)
     paths = _write(ctx, chosen, scores, params, fitted.timings, member_scores, results)

@@ -259,3 +259,17 @@ def test_every_score_lies_within_the_metrics_bounds(name):
             y, p = rng.gamma(2.0, 2.0, 60), rng.gamma(2.0, 2.0, 60) * rng.choice([0.1, 1.0, 5.0])
         low, high = metric.bounds
         assert low <= metric(y, p) <= high
+
+
+def test_column_scores_score_each_target_column_and_only_a_built_in_metric():
+    from core.metrics import Metric, column_scores, get_metric
+    from core.tasks import TaskInfo
+
+    task = TaskInfo("multilabel", (0, 1), ("a", "b"))
+    y = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
+    p = np.array([[0.1, 0.2], [0.9, 0.4], [0.8, 0.9], [0.3, 0.1]])
+    auc = get_metric("roc_auc")
+    assert column_scores(auc, task, y, p) == {"a": 1.0, "b": 0.75}
+    assert column_scores(auc, TaskInfo("binary", (0, 1)), y[:, 0], p[:, 0]) == {}
+    own = Metric("worst", lambda y, p: 0.0, True, ("multilabel",), True, "log_loss", source="metrics.py")
+    assert column_scores(own, task, y, p) == {}  # a competition's metric may score only the whole

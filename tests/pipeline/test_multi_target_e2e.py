@@ -60,7 +60,8 @@ def _init_and_run(tmp_path, src, name: str, linear: str, capsys) -> tuple:
     text = text.replace("[explore]\n", "[explore]\nenabled = false\n")
     (comp / "competition.toml").write_text(text + MODELS.replace("{linear}", linear))
     assert main(["run", "--root", str(ws)]) == 0
-    return comp, said, capsys.readouterr().out
+    run = capsys.readouterr()
+    return comp, said, run.out + run.err
 
 
 def test_multilabel_titanic_end_to_end(tmp_path, capsys):
@@ -87,7 +88,12 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
         expected = np.mean([roc_auc_score(y[t], oof[t]) for t in targets])
         scores = json.loads((comp / "runs" / run / "scores.json").read_text())
         assert scores["overall"] == pytest.approx(expected, abs=1e-9)
+        # each column's own score beside the mean, as a competitor reads the labels one by one
+        assert scores["columns"] == pytest.approx({t: roc_auc_score(y[t], oof[t]) for t in targets}, abs=1e-12)
         assert expected > 0.68  # survived, female and parch > 0 from pclass, age and sibsp
+    assert f"[ensemble] roc_auc by target column: survived {scores['columns']['survived']:.4f}" in out
+    linear = json.loads((comp / "runs" / "models" / "linear" / "scores.json").read_text())["columns"]
+    assert f"by target column survived {linear['survived']:.4f}, female {linear['female']:.4f}" in out
     methods = json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["methods"]
     assert "stack" in methods  # a stacker per target column
     _predicts_latest(comp, tmp_path)
@@ -192,3 +198,4 @@ def _reports(comp, first: str) -> None:
     assert main(["report", "--root", str(comp.parents[1])]) == 0
     page = (comp / "runs" / "report.html").read_text()
     assert f"The first target column, {first}, of" in page
+    assert "by target column:" in page and f"<th>{first}</th>" in page  # each run's score per column

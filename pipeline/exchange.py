@@ -311,8 +311,8 @@ def _aligned(frame, ids, *, id_col: str, columns: list[str], task, what: str, so
 
 def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof: np.ndarray,
                   test_pred: np.ndarray, provenance: dict, params: dict, log, files: dict | None = None) -> Path:
-    from pipeline.artifacts import scores_record, write_run
-    from core.metrics import get_metric
+    from pipeline.artifacts import by_column, scores_record, write_run
+    from core.metrics import column_scores, get_metric
 
     from pipeline.data import read_weights
 
@@ -322,16 +322,18 @@ def _write_import(comp: Competition, name: str, *, train, test, folds, task, oof
     fold_scores = [metric(y[folds == k], oof[folds == k], None if w is None else w[folds == k])
                    for k in np.unique(folds)]
     # checked against our folds.csv, so made on them: recorded as a cv run records its folds
-    scores = scores_record(metric, fold_scores, metric(y, oof, w),
-                           folds_sha256=folds_digest(train[comp.id_col], folds))
+    columns = column_scores(metric, task, y, oof, w)
+    scores = scores_record(metric, fold_scores, metric(y, oof, w), folds_sha256=folds_digest(train[comp.id_col], folds),
+                           **({"columns": columns} if columns else {}))
     dest = comp.imports_dir / name
     if dest.exists():
         log(f"[import] replacing the earlier import {name!r}")
     write_run(dest, id_col=comp.id_col, task=task, train_ids=train[comp.id_col], oof=oof,
               test_ids=test[comp.id_col], test=test_pred, scores=scores,
               params={"imported": provenance, "params": params}, timings={}, files=files)
+    by_target = f"; by target column {by_column(scores, columns)}" if columns else ""
     log(f"[import] {name}: OOF {metric.name} {scores['overall']:.5f} "
-        f"(folds {', '.join(f'{s:.4f}' for s in fold_scores)})")
+        f"(folds {', '.join(f'{s:.4f}' for s in fold_scores)}{by_target})")
     if task.is_classification and np.isin(oof, (0.0, 1.0)).all():
         log(f"[import] warning: the OOF predictions of {name} are all 0 or 1, labels rather than probabilities: a "
             f"blend or a ranking metric gets little from them; export each row's predicted probability instead")

@@ -105,6 +105,9 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
     assert main(["import", str(bundle), "--root", str(ws), "--name", "mate"]) == 0
     assert main(["run", "--root", str(ws)]) == 0
     assert "mate" in json.loads((comp / "runs" / "ensemble" / "scores.json").read_text())["members"]
+    mate = json.loads(next(comp.rglob("mate/scores.json")).read_text())
+    assert set(mate["columns"]) == set(targets) and np.mean(list(mate["columns"].values())) == pytest.approx(
+        mate["overall"], abs=1e-12)  # scored again on import, column by column
     _predicts_latest(comp, tmp_path)
 
 

@@ -16,6 +16,7 @@ state, never refitting: `fit_state` + `transform` for unsupervised blocks, `fit_
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar
 
@@ -23,6 +24,13 @@ import numpy as np
 
 from core.errors import UserError
 from core.params import REQUIRED, validate
+
+_UNSAFE = re.compile(r"[\"',:\[\]{}\s]+")  # characters LightGBM rejects in feature names
+
+
+def safe_name(text: str, limit: int = 40) -> str:
+    """A column-name-safe rendering of a value (a category, a class, a target column's name)."""
+    return _UNSAFE.sub("_", str(text))[:limit] or "_"
 
 # Column kinds, decided once per column from train and test (see features.columns.column_kind).
 KINDS = ("numeric", "categorical", "text", "datetime")
@@ -50,13 +58,14 @@ class Transformed:
 class BlockContext:
     """What a block may use besides its columns. `y` is None for unsupervised blocks."""
 
-    task: Any
+    task: Any  # a multi-target task's: the task of one target column
     folds: np.ndarray  # fold per train row; -1: never validated (forward chaining's earliest block)
-    y: np.ndarray | None = None
+    y: np.ndarray | None = None  # the encoded target; a multi-target task's: one column per target
     threads: int = 1
     seed: int = 0
     log: Callable[[str], None] = print
     train_from: np.ndarray | None = None  # per row the first fold that may train on it (core.folds)
+    targets: tuple[str, ...] = ()  # a multi-target task's target columns, in y's column order
 
 
 class Block:
@@ -170,12 +179,12 @@ class SupervisedBlock(Block):
             raise ValueError(f"supervised block {self.name!r} needs the target")
         prep, X_train, _ = self._prepared(train[self.inputs()].reset_index(drop=True),
                                           test[self.inputs()].reset_index(drop=True), replace(ctx, y=None))
-        return {"prepare": prep, "fit": self.fit(X_train, ctx.y, ctx)}
+        return self._state(prep, self._fit_each(X_train, ctx.y, ctx), ctx)
 
     def transform(self, state: Any, X) -> Transformed:
         """apply(fit, prepare_rows(prepare, X)): the full-train fit's values, as the test rows got."""
         X = self.prepare_rows(state["prepare"], X[self.inputs()].reset_index(drop=True))
-        return Transformed(self.apply(state["fit"], X))
+        return Transformed(self._apply_each(state["fit"], X, state.get("targets", [])))
 
     def build(self, train, test, ctx: BlockContext) -> BlockOutput:
         """Out-of-fold values for train rows, the full-train fit's for test rows, with the state attached."""
@@ -187,15 +196,36 @@ class SupervisedBlock(Block):
                                                test[self.inputs()].reset_index(drop=True), replace(ctx, y=None))
         parts, order = [], []
         for valid, fit_rows in _out_of_fold(ctx):
-            state = self.fit(_take(X_train, fit_rows), ctx.y[fit_rows], ctx)
-            parts.append(self.apply(state, _take(X_train, valid)))
+            fit = self._fit_each(_take(X_train, fit_rows), ctx.y[fit_rows], ctx)
+            parts.append(self._apply_each(fit, _take(X_train, valid), ctx.targets))
             order.append(valid)
         oof = pd.concat(parts, ignore_index=True)
         oof.index = np.concatenate(order)
         oof = oof.sort_index().reset_index(drop=True)
-        state = self.fit(X_train, ctx.y, ctx)
-        return BlockOutput(oof, self.apply(state, X_test),
-                           state={"prepare": prep, "fit": state} if self.stateful() else None)
+        fit = self._fit_each(X_train, ctx.y, ctx)
+        return BlockOutput(oof, self._apply_each(fit, X_test, ctx.targets),
+                           state=self._state(prep, fit, ctx) if self.stateful() else None)
+
+    # A multi-target task's block is fitted once per target column (`fit` sees one column, as for a single
+    # target) and each fit's columns are named after their target: `{column}__{target}`.
+    def _fit_each(self, X, y: np.ndarray, ctx: BlockContext) -> Any:
+        """`fit` on y; with several targets (ctx.targets), a list of one fit per target column."""
+        if not ctx.targets:
+            return self.fit(X, y, ctx)
+        return [self.fit(X, y[:, j], ctx) for j in range(len(ctx.targets))]
+
+    def _apply_each(self, fit: Any, X, targets) -> Any:
+        """`apply`'s columns; with several targets, each fit's columns suffixed with its target's name."""
+        import pandas as pd
+
+        if not targets:
+            return self.apply(fit, X)
+        return pd.concat([self.apply(one, X).add_suffix(f"__{safe_name(target, limit=200)}")
+                          for one, target in zip(fit, targets)], axis=1)
+
+    @staticmethod
+    def _state(prep: Any, fit: Any, ctx: BlockContext) -> dict:
+        return {"prepare": prep, "fit": fit, **({"targets": list(ctx.targets)} if ctx.targets else {})}
 
 
 def _out_of_fold(ctx: BlockContext) -> list[tuple[np.ndarray, np.ndarray]]:

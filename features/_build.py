@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -218,11 +218,12 @@ def _facts_code() -> str:
 _FACTS_CODE: str | None = None
 
 
-def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: list[str],
+def plan_blocks(train, test, *, id_col: str, target: str | Sequence[str], blocks: list, drop: list[str],
                 registry: dict[str, type[Block]], log: Callable[[str], None] = print,
                 facts: ColumnFacts | None = None) -> list[Block]:
     """Validate block entries against the registry and the data; instantiate them. UserError on bad input."""
-    usable = [c for c in train.columns if c in test.columns and c not in (id_col, target)]
+    targets = _target_list(target)
+    usable = [c for c in train.columns if c in test.columns and c != id_col and c not in targets]
     pool = [c for c in usable if c not in set(drop)]
     facts = facts or ColumnFacts(train, test)
     kind = facts.kind
@@ -247,14 +248,14 @@ def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: li
         columns = params.pop("columns") or list(cls.fixed_columns)
         explicit = bool(columns)
         for col in columns:
-            _check_column(col, where, train, test, id_col, target)
+            _check_column(col, where, train, test, id_col, targets)
             if kind(col) not in cls.accepts:
                 raise UserError(f"{where}: column {col!r} is {kind(col)}, but block {name!r} reads "
                                 f"{' or '.join(cls.accepts)} columns; remove it from columns or use another block")
         block = cls(columns, **params)
         for col in block.inputs():
             if col not in columns:
-                _check_column(col, where, train, test, id_col, target)
+                _check_column(col, where, train, test, id_col, targets)
         if not explicit:
             facts.prefetch(pool)
             columns = [c for c in pool if kind(c) in cls.default_kinds and c not in block.inputs()]
@@ -271,8 +272,13 @@ def plan_blocks(train, test, *, id_col: str, target: str, blocks: list, drop: li
     return out
 
 
-def _check_column(col: str, where: str, train, test, id_col: str, target: str) -> None:
-    if col == target:
+def _target_list(target: str | Sequence[str]) -> list[str]:
+    """The target column(s) as a list: one name, or a multi-target task's names."""
+    return [target] if isinstance(target, str) else list(target)
+
+
+def _check_column(col: str, where: str, train, test, id_col: str, targets: list[str]) -> None:
+    if col in targets:
         raise UserError(f"{where}: column {col!r} is the target; features cannot read it "
                         f"(use target_encoding on a categorical column instead)")
     if col not in train.columns:
@@ -302,7 +308,7 @@ class FeaturePlan:
     digest: str
     train: Any
     test: Any
-    target: str
+    target: str | list[str]  # a multi-target task's: its target columns (supervised blocks fit once per column)
     task: Any
     folds: np.ndarray
     cache_dir: Path
@@ -327,9 +333,10 @@ class FeaturePlan:
                 cached = out is not None
                 if out is None:
                     if block.supervised and y is None:
-                        y = self.task.encode(train[self.target])
+                        y = _encoded_target(train, self.target, self.task)
                     ctx = BlockContext(task=self.task, folds=self.folds, y=y if block.supervised else None,
-                                       threads=threads, seed=self.seed, log=log, train_from=self.train_from)
+                                       threads=threads, seed=self.seed, log=log, train_from=self.train_from,
+                                       targets=() if isinstance(self.target, str) else tuple(self.target))
                     out = _checked(block, _built(block, train[cols], test[cols], ctx), len(train), len(test))
                     out.state = _frozen_state(block, out.state, lambda: block.fit_state(train[cols], test[cols], ctx))
                     _cache.save(self.cache_dir, block.name, key, out, describe={"params": block.p, "inputs": cols})
@@ -346,14 +353,17 @@ class FeaturePlan:
         return FeatureSet(X_train, X_test, arrays, report, states, inputs)
 
 
-def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndarray, blocks: list[dict],
+def plan_features(train, test, *, id_col: str, target: str | Sequence[str], task, folds: np.ndarray,
+                  blocks: list[dict],
                   drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
                   log: Callable[[str], None] = print, threads: int = 1, seed: int = 0,
                   data_digest: str | None = None, train_from: np.ndarray | None = None) -> FeaturePlan:
     """Validate the blocks and compute their cache keys without running them (UserError on bad input).
 
     Supervised blocks encode fold k's rows from the rows fold k's models may train on: `folds` (and,
-    for forward chaining, `train_from`; core.folds).
+    for forward chaining, `train_from`; core.folds). `target`: a column, or a multi-target task's list of
+    columns (`task` then the task of one column): a supervised block is fitted once per target column and
+    its columns are named `{column}__{target}`.
 
     `data_digest`: a content digest of the files `train` and `test` were read from, unmodified; the
     columns' digests are then remembered under it instead of hashing every column again."""
@@ -368,10 +378,11 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
     facts = ColumnFacts(train, test, cache_dir, threads, data_digest=data_digest)
     planned = plan_blocks(train, test, id_col=id_col, target=target, blocks=blocks, drop=drop,
                           registry=registry, log=log, facts=facts)
-    has_target = target in train.columns
+    targets = _target_list(target)
+    has_target = all(t in train.columns for t in targets)
     needed = {c for b in planned for c in b.inputs()}
     if has_target and any(b.supervised for b in planned):
-        needed.add(target)
+        needed.update(targets)
     facts.prefetch(needed)
     facts.save()  # validation passed: remembering column facts is safe now
     col_digest = facts.digest
@@ -384,16 +395,25 @@ def plan_features(train, test, *, id_col: str, target: str, task, folds: np.ndar
                                      "code": _code_digest(type(block))}
         if block.supervised:
             if not has_target:
-                raise UserError(f"block {block.name!r} needs the target {target!r} in train")
+                raise UserError(f"block {block.name!r} needs the target {', '.join(map(repr, targets))} in train")
             if sup_digest is None:
-                sup_digest = _io.hash_bytes(col_digest(target), *_folds_bytes(folds), repr((task.task, task.classes)),
+                sup_digest = _io.hash_bytes(*map(col_digest, targets), *_folds_bytes(folds),
+                                            repr((task.task, task.classes)),
                                             *(() if train_from is None else _folds_bytes(train_from)))
             key_parts["target_and_folds"] = sup_digest
         keys.append(_io.hash_obj(key_parts))
     digest = _io.hash_obj({"keys": keys, "rows": [len(train), len(test)],
                            "code": fingerprint.shared().module(__name__)})
-    return FeaturePlan(planned, keys, digest, train, test, target, task, folds, Path(cache_dir), log,
-                       threads, seed, None if train_from is None else np.asarray(train_from))
+    return FeaturePlan(planned, keys, digest, train, test, target if isinstance(target, str) else targets, task,
+                       folds, Path(cache_dir), log, threads, seed,
+                       None if train_from is None else np.asarray(train_from))
+
+
+def _encoded_target(train, target: str | list[str], task) -> np.ndarray:
+    """The target as supervised blocks see it: the task's encoding, one column per target of a multi-target task."""
+    if isinstance(target, str):
+        return task.encode(train[target])
+    return np.column_stack([task.encode(train[t]) for t in target])
 
 
 def _folds_bytes(folds: np.ndarray) -> tuple[str, bytes]:

@@ -6,15 +6,12 @@ A test category never seen in train maps to a defined code, never an error.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from features._base import Block, BlockContext, Transformed
+from features._base import Block, BlockContext, Transformed, safe_name  # noqa: F401 (safe_name: its old home)
 
 MISSING_CODE = -1
 UNSEEN_CODE = -2
-_UNSAFE = re.compile(r"[\"',:\[\]{}\s]+")  # characters LightGBM rejects in feature names
 
 
 def as_str(series):
@@ -39,11 +36,6 @@ def as_category(values, dtype):
 
     codes = dtype.categories.get_indexer(values)
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), name=values.name)
-
-
-def safe_name(text: str, limit: int = 40) -> str:
-    """A column-name-safe rendering of a category value."""
-    return _UNSAFE.sub("_", str(text))[:limit] or "_"
 
 
 class Label(Block):

@@ -547,7 +547,8 @@ def _fit_fold(template: Any, X_tr, y_tr: np.ndarray, task, *, n_own: int, seed: 
     if not trim:
         return model, 0
     X_tr = X_tr if rows is None else _take(X_tr, rows)
-    keep = inliers(y_tr - predict_model(model, X_tr, task, arrays=arrays), trim)
+    n = len(y_tr)  # one column per target of a multiregression (predict_model gives its values flat)
+    keep = inliers(y_tr.reshape(n, -1) - predict_model(model, X_tr, task, arrays=arrays).reshape(n, -1), trim)
     if keep.all():
         return model, 0
     rows = np.flatnonzero(keep)
@@ -560,13 +561,13 @@ def _fit_fold(template: Any, X_tr, y_tr: np.ndarray, task, *, n_own: int, seed: 
 
 
 def inliers(residuals: np.ndarray, k: float) -> np.ndarray:
-    """Rows whose residual lies within k robust standard deviations (1.4826 x MAD) of the median one."""
-    r = np.asarray(residuals, dtype=np.float64).reshape(len(residuals), -1)[:, 0]
-    centre = np.median(r)
-    sigma = 1.4826 * np.median(np.abs(r - centre))
-    if not sigma > 0:
-        return np.ones(len(r), dtype=bool)
-    return np.abs(r - centre) <= k * sigma
+    """Rows whose residual lies within k robust standard deviations (1.4826 x MAD) of the median one; with
+    several target columns (multiregression), in every column, each against its own spread."""
+    r = np.asarray(residuals, dtype=np.float64).reshape(len(residuals), -1)
+    centre = np.median(r, axis=0)
+    sigma = 1.4826 * np.median(np.abs(r - centre), axis=0)
+    spread = sigma > 0  # a column without spread has no outliers
+    return (np.abs(r[:, spread] - centre[spread]) <= k * sigma[spread]).all(axis=1)
 
 
 @contextlib.contextmanager

@@ -345,9 +345,9 @@ def _check_values(cfg: dict, file: Path) -> None:
                         f"remove it or set cv.scheme = 'forward'")
     for name, table in cfg["models"].items():
         trim = table["trim_outliers"]
-        if trim < 0 or (trim and (TASKS[comp["task"]].classification or TASKS[comp["task"]].multi_target)):
+        if trim < 0 or (trim and TASKS[comp["task"]].classification):
             raise UserError(f"{file}: models.{name}.trim_outliers = {trim} must be 0 (off) or a positive number "
-                            f"of standard deviations such as 4, and applies to (single-target) regression only")
+                            f"of standard deviations such as 4, and applies to regression only")
     if not cfg["models"]:
         raise UserError(f"{file}: no models: add a table such as [models.lgbm] type = 'lightgbm'")
     _check_pseudo(cfg, file)

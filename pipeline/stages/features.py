@@ -33,8 +33,8 @@ def run(ctx: StageContext) -> list[Path]:
 
     def plan_for(repeat: int, train=train, test=test):
         return plan_features(
-            # supervised blocks (target encoding) of a multi-target task encode its first target column
-            train, test, id_col=comp.id_col, target=comp.target_columns[0], task=ctx.task_info().column(),
+            # a multi-target task's supervised blocks (target encoding) fit once per target column
+            train, test, id_col=comp.id_col, target=comp.target, task=ctx.task_info().column(),
             folds=ctx.folds(repeat),
             blocks=ctx.cfg["features"]["blocks"], drop=[*ctx.cfg["features"]["drop"], *weight],
             cache_dir=comp.runs / "cache" / "features", plugin_file=plugin if plugin.exists() else None,

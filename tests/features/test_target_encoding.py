@@ -130,3 +130,32 @@ def test_unsupervised_blocks_never_receive_the_target(tmp_path, monkeypatch):
            task=TaskInfo.from_target("binary", train["y"]), folds=np.array([0, 1]),
            registry_extra={"peek": Peek}, monkeypatch=monkeypatch)
     assert seen["y"] is None and seen["cols"] == ["a"]  # only the declared columns, no target
+
+
+def test_a_multi_target_task_fits_each_supervised_block_once_per_target_column(load, tmp_path):
+    # titanic made multilabel (survived, female): each target column gets the encoding a single-target run
+    # on that column gives, named after it; new rows get the run's test columns from the saved states
+    from features import FrozenFeatures, save_states
+
+    ds = load("titanic")
+    train, test = ds.train.copy(), ds.test.drop(columns=["sex"])
+    train["female"] = (train.pop("sex") == "female").astype(int)
+    targets = ["survived", "female"]
+    column = TaskInfo.from_target("binary", train["survived"])
+    blocks = [{"block": "target_encoding", "columns": ["pclass", "parch"]}]
+    kwargs = dict(ds.kwargs(tmp_path / "cache", blocks), task=column)
+    fs = build_features(train, test, **{**kwargs, "target": targets})
+    for target in targets:
+        single = build_features(train.drop(columns=[t for t in targets if t != target]), test,
+                                **{**kwargs, "target": target})
+        assert list(single.train.columns) == ["pclass__te", "parch__te"]
+        for name in single.train.columns:
+            np.testing.assert_array_equal(fs.train[f"{name}__{target}"], single.train[name])
+            np.testing.assert_array_equal(fs.test[f"{name}__{target}"], single.test[name])
+    # each column's own means: survival (0.26 to 0.62) parts the classes more than the share of women does
+    by_class = fs.test.groupby(test["pclass"].to_numpy()).mean()
+    spread = by_class.max() - by_class.min()
+    assert spread["pclass__te__survived"] > 2 * spread["pclass__te__female"] > 0.2
+    save_states(fs, tmp_path / "states")
+    X, _ = FrozenFeatures.load(tmp_path / "states").transform(test)
+    pd.testing.assert_frame_equal(X, fs.test, check_exact=True)

@@ -142,6 +142,35 @@ def test_multiregression_under_the_cv_loop(cancer):
     assert all(np.sqrt(np.mean((result.oof[:, j] - y[:, j]) ** 2)) < 0.5 * y[:, j].std() for j in range(2))
 
 
+def test_multiregression_trims_the_rows_a_column_cannot_explain_in_that_column(cancer):
+    """trim_outliers on two target columns: gross label errors in one column are dropped by that column's own
+    spread (the other column's is two hundred times smaller), and every row is still predicted."""
+    from models._cv import inliers
+
+    X = cancer[0].drop(columns=["worst smoothness"])
+    frame = load_breast_cancer(as_frame=True).frame
+    targets = pd.DataFrame({"smoothness": frame["worst smoothness"].to_numpy(),
+                            "texture": frame["worst texture"].to_numpy()})
+    corrupt = np.arange(0, len(X), 50)  # labels far off in the texture column only
+    targets.loc[corrupt, "texture"] += 200.0
+    task = TaskInfo.from_target("multiregression", targets)
+    y, folds = task.encode(targets), np.arange(len(X)) % 5
+    spec = {"type": "sklearn", "estimator": "sklearn.linear_model.Ridge", "preprocess": "auto"}
+    plain = train_cv("ridge", spec, X, y, X.iloc[:20], folds, task, get_metric("rmse"), log=lambda m: None)
+    trimmed = train_cv("ridge", {**spec, "trim_outliers": 4.0}, X, y, X.iloc[:20], folds, task, get_metric("rmse"),
+                       log=lambda m: None)
+    # the corrupt rows all sit in fold 0: its models train on none of them and drop a few rows of their own,
+    # the others drop the 12 too
+    dropped = trimmed.params["trimmed_rows"]
+    assert dropped[0] < 8 and all(d >= len(corrupt) + 3 for d in dropped[1:])
+    clean = np.setdiff1d(np.arange(len(X)), corrupt)
+    err = lambda p: np.sqrt(np.mean((p[clean, 1] - y[clean, 1]) ** 2))
+    assert err(trimmed.oof) < 0.5 * err(plain.oof) and trimmed.oof.shape == (len(X), 2)
+    residuals = np.column_stack([[0.0, 1.0, -1.0, 0.5, 0.2], [0.0, 0.01, -0.01, 9.0, 0.0]])
+    assert inliers(residuals, 4.0).tolist() == [True, True, True, False, True]  # each column by its own spread
+    assert inliers(np.column_stack([np.zeros(5), residuals[:, 0]]), 4.0).all()  # a column without spread
+
+
 def test_a_fold_is_cut_short_when_any_target_columns_model_was(cancer):
     X, labels = cancer
     task = TaskInfo.from_target("multilabel", labels)

@@ -30,6 +30,15 @@ def test_a_list_target_parses_and_the_style_is_targets(tmp_path):
     assert _parse(tmp_path, task="multiregression", metric="mae")["competition"]["target"] == ["a", "b"]
 
 
+def test_trim_outliers_is_a_setting_of_multiregression_but_not_of_multilabel(tmp_path):
+    trimmed = {"lgbm": {"type": "lightgbm", "trim_outliers": 4.0}}
+    cfg = parse_config({"competition": {**BASE["competition"], "task": "multiregression", "metric": "rmse"},
+                        "models": trimmed}, tmp_path / "competition.toml")
+    assert cfg["models"]["lgbm"]["trim_outliers"] == 4.0
+    with pytest.raises(UserError, match=r"trim_outliers = 4\.0 must be 0 \(off\).*applies to regression only"):
+        parse_config({**BASE, "models": trimmed}, tmp_path / "competition.toml")
+
+
 @pytest.mark.parametrize("change, message", [
     ({"target": ["a"]}, r"needs at least 2 target columns, got 1"),
     ({"target": "a"}, r"needs at least 2 target columns, got competition\.target = 'a'"),

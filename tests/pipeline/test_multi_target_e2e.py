@@ -49,7 +49,8 @@ def _competition(tmp_path, table: pd.DataFrame, targets: list[str], id_col: str 
     return src, train, sample
 
 
-def _init_and_run(tmp_path, src, name: str, linear: str, capsys) -> tuple:
+def _init_and_run(tmp_path, src, name: str, linear: str, capsys, features: str = "") -> tuple:
+    """`init` then `run` with MODELS (and `features`, lines for the [features] table, when given)."""
     ws = tmp_path / "ws"
     files = [f"--{key}={src / f'{file}.csv'}" for key, file in
              (("train", "train"), ("test", "test"), ("sample-submission", "sample_submission"))]
@@ -58,6 +59,7 @@ def _init_and_run(tmp_path, src, name: str, linear: str, capsys) -> tuple:
     comp = ws / "competition" / name
     text = (comp / "competition.toml").read_text().split("\n[models.")[0]
     text = text.replace("[explore]\n", "[explore]\nenabled = false\n")
+    text = text.replace("[features]\n", f"[features]\n{features}")
     (comp / "competition.toml").write_text(text + MODELS.replace("{linear}", linear))
     assert main(["run", "--root", str(ws)]) == 0
     run = capsys.readouterr()
@@ -71,8 +73,13 @@ def test_multilabel_titanic_end_to_end(tmp_path, capsys):
     table = table.drop(columns=["sex"])
     targets = ["survived", "female", "parch"]
     src, train, sample = _competition(tmp_path, table, targets)
-    comp, said, out = _init_and_run(tmp_path, src, "tml", "sklearn.linear_model.LogisticRegression", capsys)
+    # the class encoded by each target column's mean (fitted once per column, out of fold), numbers as they are
+    blocks = 'blocks = [{block = "target_encoding", columns = ["pclass"]}, {block = "numeric"}]\n'
+    comp, said, out = _init_and_run(tmp_path, src, "tml", "sklearn.linear_model.LogisticRegression", capsys,
+                                    features=blocks)
     assert "task: multilabel" in said and "metric: roc_auc" in said
+    X = pd.read_parquet(comp / "runs" / "features" / "test.parquet")
+    assert [f"pclass__te__{t}" for t in targets] == [c for c in X.columns if c.startswith("pclass")]
     config = (comp / "competition.toml").read_text()
     assert 'target = ["survived", "female", "parch"]' in config and 'submission = "targets"' in config
     sub = pd.read_csv(comp.parents[1] / "submissions" / "tml" / "latest.csv")

@@ -31,7 +31,7 @@ def test_the_zoo_for_each_task_kind():
 
 def test_every_task_kinds_zoo_passes_the_config_checks(tmp_path):
     """The zoo init writes, and a config without [models] trains, is a valid config for every task kind;
-    a multi-target regression leaves out the single-target keys (the ridge's trimmed outliers)."""
+    a multi-target regression leaves out the ridge's trimmed outliers (chosen on single-target sets)."""
     for task in TASKS:
         target = ["a", "b"] if TASKS[task].multi_target else "a"
         for facts in (Facts(rows=1_000, cols=20), Facts(rows=1_000, cols=40), Facts(rows=0, cols=0)):

@@ -70,6 +70,8 @@ class EDA:
     kinds: dict[str, str]  # feature column -> kind
     overview: dict = field(default_factory=dict)
     target_facts: dict = field(default_factory=dict)
+    # a multi-target task's target columns side by side (`_target_columns`); empty for one target
+    target_columns: dict = field(default_factory=dict)
     columns: dict[str, dict] = field(default_factory=dict)  # by drift, most drifted first
     adversarial: dict = field(default_factory=dict)
     association: dict[str, float] = field(default_factory=dict)  # mutual information, best first
@@ -118,6 +120,7 @@ class EDA:
     def summary(self) -> dict:
         """The facts as a JSON-ready dict (runs/explore/summary.json)."""
         return {"name": self.name, "overview": self.overview, "target": self.target_facts,
+                **({"target_columns": self.target_columns} if self.target_columns else {}),
                 "columns": list(self.columns.values()), "adversarial": self.adversarial,
                 "association": self.association, "leak": self.leak, "text": self.text,
                 "image": None if self.grid is None else {"columns": len(self.grid[0]), "shape": list(self.grid[1])},
@@ -130,6 +133,8 @@ class EDA:
         lines = [f"train {o['train_rows']:,} x {o['train_columns']}, test {o['test_rows']:,} x "
                  f"{o['test_columns']}; {o['duplicate_rows']:,} duplicate rows; "
                  + ", ".join(f"{n} {k}" for k, n in o["kinds"].items())]
+        if self.target_columns:
+            lines.append(_target_columns_line(self.target_columns))
         adv = self.adversarial
         if adv.get("auc") is not None:
             top = ", ".join(f"{c} {s:.0%}" for c, s in list(adv["importance"].items())[:3])
@@ -148,8 +153,10 @@ class EDA:
 # ---- analysis --------------------------------------------------------------------------------------
 
 def analyze(train, test, *, name: str, target: str, id_col: str, task, metric, options: Options = Options(),
-            on_step: Callable[[str], None] | None = None) -> EDA:
-    """Compute the report's facts; `on_step(name)` is called after each part (progress)."""
+            on_step: Callable[[str], None] | None = None, targets=None) -> EDA:
+    """Compute the report's facts; `on_step(name)` is called after each part (progress). `targets`: a
+    multi-target task's target columns (a frame of train's rows), described side by side; the rest of the
+    report describes `target`, the first of them, as that column's own task."""
     from features.columns import column_kind, pixel_grid  # the features stage's own column kinds
 
     step = on_step or (lambda _name: None)
@@ -172,6 +179,8 @@ def analyze(train, test, *, name: str, target: str, id_col: str, task, metric, o
         func(eda)
         timings[part] = time.perf_counter() - t
         step(part)
+    if targets is not None and targets.shape[1] > 1:
+        eda.target_columns = _target_columns(targets, task)
     t = time.perf_counter()
     eda.findings = [f for check in CHECKS for f in check.find(eda)]
     timings["warnings"] = time.perf_counter() - t
@@ -250,6 +259,46 @@ def _target(eda: EDA) -> None:
             facts["log1p_skew"] = float(np.log1p(v).skew())
         facts["advice"] = _log_advice(facts, eda.metric)
     eda.target_facts = facts
+
+
+def _target_columns(targets, task) -> dict:
+    """Each target column's share of 1s (multilabel) or mean, spread and range (multiregression), its
+    missing rows, and the columns' pairwise Pearson correlations: which labels are rare, which move together."""
+    import pandas as pd
+
+    values = targets.apply(pd.to_numeric, errors="coerce").astype(float)
+    columns = {}
+    for c in values.columns:
+        v = values[c]
+        known = v.dropna()
+        facts: dict[str, Any] = {"missing": int(v.isna().sum())}
+        if task.is_classification:
+            facts["positive_share"] = float(known.mean()) if len(known) else None
+        else:
+            facts.update(mean=float(known.mean()), std=float(known.std()), min=float(known.min()),
+                         max=float(known.max()))
+        columns[str(c)] = facts
+    corr = values.corr().to_numpy()
+    pairs = [(float(corr[i, j]), str(a), str(b)) for i, a in enumerate(values.columns)
+             for j, b in enumerate(values.columns) if i < j and np.isfinite(corr[i, j])]
+    pairs.sort(key=lambda p: -abs(p[0]))
+    return {"columns": columns, "correlation": [[None if not np.isfinite(x) else float(x) for x in row]
+                                                for row in corr],
+            "most_correlated": [{"columns": [a, b], "r": r} for r, a, b in pairs[:5]]}
+
+
+def _target_columns_line(facts: dict) -> str:
+    """One terminal line: each column's share of 1s (or mean), then the most correlated pair."""
+    shown = []
+    for c, f in list(facts["columns"].items())[:8]:
+        shown.append(f"{c} {f['positive_share']:.1%} 1s" if f.get("positive_share") is not None
+                     else f"{c} mean {f['mean']:.4g}" if "mean" in f else c)
+    more = len(facts["columns"]) - len(shown)
+    line = f"{len(facts['columns'])} target columns: " + ", ".join(shown) + (f", +{more} more" if more > 0 else "")
+    if facts["most_correlated"]:
+        top = facts["most_correlated"][0]
+        line += f"; most correlated: {top['columns'][0]} ~ {top['columns'][1]} r = {top['r']:.2f}"
+    return line
 
 
 def _log_advice(facts: dict, metric) -> str:

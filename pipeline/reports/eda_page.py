@@ -119,6 +119,32 @@ def _render_target(eda: E.EDA) -> str:
     return body + _target_plot(eda)
 
 
+def _render_target_columns(eda: E.EDA) -> str:
+    """A multi-target task's target columns side by side, and how they move together."""
+    facts = eda.target_columns
+    names = list(facts["columns"])
+    if eda.task.is_classification:
+        rows = [(c, h.pct(f["positive_share"]), f["missing"]) for c, f in facts["columns"].items()]
+        body = h.table(("target column", "share of 1s", "missing"), rows, numeric=(1, 2))
+    else:
+        rows = [(c, *(h.num(f[k]) for k in ("mean", "std", "min", "max")), f["missing"])
+                for c, f in facts["columns"].items()]
+        body = h.table(("target column", "mean", "std", "min", "max", "missing"), rows, numeric=(1, 2, 3, 4, 5))
+    body += h.para(f"The sections below describe the first target column, {h.esc(eda.target)}; every column is "
+                   f"modelled and scored (README, Multi-target tasks).")
+    if facts["most_correlated"]:
+        body += h.para("Most correlated (Pearson): " + "; ".join(
+            f"{h.esc(p['columns'][0])} ~ {h.esc(p['columns'][1])} {p['r']:.2f}" for p in facts["most_correlated"]))
+    if len(names) <= 40:
+        corr = np.array([[np.nan if x is None else x for x in row] for row in facts["correlation"]], dtype=float)
+        size = 2.2 + 0.38 * len(names)
+        fig, ax = h.figure(size + 1.0, size)
+        im = h.heatmap(ax, corr, names)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+        body += h.image(fig, "target columns' correlation heatmap", tight=True)
+    return body
+
+
 def _target_plot(eda: E.EDA) -> str:
     y = eda.train[eda.target]
     if eda.task.is_classification:
@@ -456,6 +482,7 @@ def _render_images(eda: E.EDA) -> str:
 SECTIONS: list[EdaSection] = [
     EdaSection("overview", "Overview", _render_overview),
     EdaSection("warnings", "Warnings", _render_warnings),
+    EdaSection("target_columns", "Target columns", _render_target_columns, lambda eda: bool(eda.target_columns)),
     EdaSection("target", "Target", _render_target),
     EdaSection("adversarial", "Adversarial validation", _render_adversarial),
     EdaSection("columns", "Columns", _render_columns),

@@ -36,15 +36,16 @@ def run(ctx: StageContext) -> list[Path]:
                       validates_in_time=scheme is not None and scheme.validates_in_time)
     comp = ctx.comp
     with progress(7 + len(SECTIONS), "[explore]", unit="step") as bar:
-        # a multi-target task's report describes its first target column, as that column's own task; the
-        # other target columns, the weight column and the columns features.drop names are never features,
-        # so neither described nor warned of (a leak, a column only in train) as one
+        # a multi-target task's report describes its target columns side by side, then its first one as that
+        # column's own task; the other target columns, the weight column and the columns features.drop names
+        # are never features, so neither described nor warned of (a leak, a column only in train) as one
         not_features = [*comp.target_columns[1:], *([comp.weight_col] if comp.weight_col else []),
                         *ctx.cfg["features"]["drop"]]
+        targets = train[comp.target_columns] if len(comp.target_columns) > 1 else None
         train, test = (frame.drop(columns=not_features, errors="ignore") for frame in (train, test))
         eda = analyze(train, test, name=comp.name, target=comp.target_columns[0], id_col=comp.id_col,
                       task=ctx.task_info().column(), metric=ctx.metric(), options=options,
-                      on_step=lambda part: bar.update(note=part))
+                      on_step=lambda part: bar.update(note=part), targets=targets)
         page = render(eda, on_section=lambda key: bar.update(note=f"{key} plots"))
     out = ctx.runs / EXPLORE_DIR
     with _io.atomic_dir(out) as tmp:

@@ -189,7 +189,9 @@ def test_columns_that_are_no_features_are_neither_described_nor_warned_of(tmp_pa
     assert "explore   fresh" in capsys.readouterr().out
 
 
-def test_a_multilabel_tasks_other_targets_are_no_columns_only_in_train(tmp_path):
+def test_a_multilabel_tasks_other_targets_are_no_columns_only_in_train(tmp_path, capsys):
+    """...and a section before the target's sets the target columns side by side: their shares of 1s and how
+    they move together, in the summary, on the page (a heatmap) and on the terminal."""
     ws = make_workspace(tmp_path)
     comp = ws / "competition" / "titanic"
     train = pd.read_csv(comp / "train.csv")
@@ -200,9 +202,21 @@ def test_a_multilabel_tasks_other_targets_are_no_columns_only_in_train(tmp_path)
     text = (comp / "competition.toml").read_text().replace('target = "survived"', 'target = ["survived", "alone"]')
     (comp / "competition.toml").write_text(text.replace('task = "binary"', 'task = "multilabel"')
                                            .replace('submission = "proba"', 'submission = "targets"'))
-    _, summary = explore(ws, "titanic")
+    report, summary = explore(ws, "titanic")
     assert "alone" not in {c["column"] for c in summary["columns"]}
     assert not [w for w in summary["warnings"] if w["column"] == "alone"]
+    facts = summary["target_columns"]
+    assert facts["columns"]["survived"]["positive_share"] == pytest.approx(train["survived"].mean())
+    assert facts["columns"]["alone"]["positive_share"] == pytest.approx(train["alone"].mean())
+    r = np.corrcoef(train["survived"], train["alone"])[0, 1]  # travelling alone went with dying (r < 0)
+    assert facts["correlation"][0][1] == pytest.approx(r) and r < -0.1
+    assert facts["most_correlated"] == [{"columns": ["survived", "alone"], "r": pytest.approx(r)}]
+    page = parse(report)
+    assert list(page.images)[:4] == ["overview", "warnings", "target_columns", "target"]
+    assert page.images["target_columns"]
+    err = capsys.readouterr().err
+    assert (f"[explore] 2 target columns: survived {train['survived'].mean():.1%} 1s, alone "
+            f"{train['alone'].mean():.1%} 1s; most correlated: survived ~ alone r = {r:.2f}") in err
 
 
 def test_fine_foods_product_column_is_flagged_id_like_and_unseen(tmp_path):
@@ -292,3 +306,17 @@ def test_the_report_beside_the_stages_estimates_mutual_information_without_jobli
     assert not [m for m in said if "Loky" in m or "n_jobs" in m]
     assert association and set(association) >= {"sex", "pclass"}
     assert max(association, key=association.get) == "sex"
+
+
+def test_a_multiregressions_target_columns_are_summed_up_by_mean_spread_and_range():
+    from core.tasks import TaskInfo
+    from pipeline.reports.eda import _target_columns, _target_columns_line
+
+    targets = pd.DataFrame({"cohesion": [1.0, 2.0, 3.0, 4.0, np.nan], "syntax": [2.0, 4.1, 5.9, 8.0, 1.0],
+                            "vocabulary": [3.0, 1.0, 3.0, 1.0, 2.0]})
+    facts = _target_columns(targets, TaskInfo("multiregression"))
+    spread = pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+    assert facts["columns"]["cohesion"] == {"missing": 1, "mean": 2.5, "std": spread, "min": 1.0, "max": 4.0}
+    top = facts["most_correlated"][0]  # cohesion and syntax nearly a line, over the rows both have
+    assert top["columns"] == ["cohesion", "syntax"] and top["r"] > 0.99
+    assert _target_columns_line(facts).startswith("3 target columns: cohesion mean 2.5, syntax mean 4.2, vocabulary")

@@ -354,8 +354,7 @@ class FeaturePlan:
 
 
 def plan_features(train, test, *, id_col: str, target: str | Sequence[str], task, folds: np.ndarray,
-                  blocks: list[dict],
-                  drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
+                  blocks: list[dict], drop: list[str], cache_dir: Path, plugin_file: Path | None = None,
                   log: Callable[[str], None] = print, threads: int = 1, seed: int = 0,
                   data_digest: str | None = None, train_from: np.ndarray | None = None) -> FeaturePlan:
     """Validate the blocks and compute their cache keys without running them (UserError on bad input).

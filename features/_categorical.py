@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features._base import Block, BlockContext, Transformed, safe_name  # noqa: F401 (safe_name: its old home)
+from features._base import Block, BlockContext, Transformed, safe_name
 
 MISSING_CODE = -1
 UNSEEN_CODE = -2

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features._base import BlockContext, SupervisedBlock
-from features._categorical import as_str, safe_name
+from features._base import BlockContext, SupervisedBlock, safe_name
+from features._categorical import as_str
 
 
 class TargetEncoding(SupervisedBlock):

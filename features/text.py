@@ -262,7 +262,7 @@ class BagOfWords(Block):
         """Bag-of-words columns of rows X from the frozen words and document counts."""
         import pandas as pd
 
-        from features._categorical import safe_name
+        from features._base import safe_name
 
         out = {}
         for c in self.columns:
@@ -456,7 +456,7 @@ class TfidfLinear(SupervisedBlock):
         from sklearn.linear_model import LogisticRegression, Ridge
 
         from core.tasks import TaskInfo
-        from features._categorical import safe_name
+        from features._base import safe_name
 
         task = TaskInfo(state["task"]["task"], tuple(state["task"]["classes"]))
         out = {}

@@ -137,11 +137,7 @@ def _render_target_columns(eda: E.EDA) -> str:
             f"{h.esc(p['columns'][0])} ~ {h.esc(p['columns'][1])} {p['r']:.2f}" for p in facts["most_correlated"]))
     if len(names) <= 40:
         corr = np.array([[np.nan if x is None else x for x in row] for row in facts["correlation"]], dtype=float)
-        size = 2.2 + 0.38 * len(names)
-        fig, ax = h.figure(size + 1.0, size)
-        im = h.heatmap(ax, corr, names)
-        fig.colorbar(im, ax=ax, shrink=0.8)
-        body += h.image(fig, "target columns' correlation heatmap", tight=True)
+        body += _correlation_image(corr, names, "target columns' correlation heatmap")
     return body
 
 
@@ -321,11 +317,16 @@ def _heatmap(eda: E.EDA, cols: list[str]) -> str:
     if len(data) < 2:
         return ""
     corr = pd.DataFrame(data).iloc[:20_000].corr(method="spearman").to_numpy()
-    size = 2.2 + 0.38 * len(data)
+    return _correlation_image(corr, list(data), "correlation heatmap")
+
+
+def _correlation_image(corr: np.ndarray, labels: list[str], alt: str) -> str:
+    """A square correlation heatmap with its colour bar, sized by the number of labels."""
+    size = 2.2 + 0.38 * len(labels)
     fig, ax = h.figure(size + 1.0, size)
-    im = h.heatmap(ax, corr, list(data))
+    im = h.heatmap(ax, corr, labels)
     fig.colorbar(im, ax=ax, shrink=0.8)
-    return h.image(fig, "correlation heatmap", tight=True)
+    return h.image(fig, alt, tight=True)
 
 
 def _profiles(eda: E.EDA, cols: list[str]) -> str:
